@@ -1,0 +1,76 @@
+"""A training/evaluation case: one image, its patient, its mass annotation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from skimage import draw
+
+from ..io import MammoImage, read_image
+from .preprocess import DEFAULT_WORKING_SPACING_MM, WorkingImage, preprocess
+
+
+@dataclass
+class Case:
+    case_id: str
+    patient_id: str
+    image_path: Path
+    # Mass annotation in original pixel coordinates, any of: circles (row, col, radius),
+    # polygons (N, 2) row/col arrays, or a mask file of the same size (non-zero = mass).
+    circles: list[tuple[float, float, float]] = field(default_factory=list)
+    polygons: list[np.ndarray] = field(default_factory=list)
+    mask_path: Path | None = None
+    # Used when the file itself carries no spacing (film scans, PNG exports).
+    spacing_mm: float | None = None
+    laterality: str | None = None
+    view: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def has_mass(self) -> bool:
+        return bool(self.circles or self.polygons or self.extra.get("mask_has_mass"))
+
+    def mass_mask(self, shape: tuple[int, int]) -> np.ndarray:
+        mask = np.zeros(shape, dtype=bool)
+        for row, col, radius in self.circles:
+            rr, cc = draw.disk((row, col), radius, shape=shape)
+            mask[rr, cc] = True
+        for polygon in self.polygons:
+            rr, cc = draw.polygon(polygon[:, 0], polygon[:, 1], shape=shape)
+            mask[rr, cc] = True
+        if self.mask_path is not None:
+            other = read_image(self.mask_path).pixels
+            if other.shape != shape:
+                raise ValueError(f"{self.mask_path}: mask is {other.shape}, image is {shape}")
+            mask |= other > 0
+        return mask
+
+    def load(self) -> MammoImage:
+        return read_image(self.image_path)
+
+    def spacing(self, image: MammoImage) -> tuple[float, float] | None:
+        if image.metadata.pixel_spacing_mm is not None:
+            return image.metadata.pixel_spacing_mm
+        return (self.spacing_mm, self.spacing_mm) if self.spacing_mm else None
+
+
+@dataclass
+class PreparedCase:
+    """A case preprocessed to the working spacing: what training and evaluation consume."""
+
+    case: Case
+    working: WorkingImage
+    mask: np.ndarray  # bool, working geometry
+
+    @property
+    def label(self) -> int:
+        return int(self.mask.any())
+
+
+def prepare(case: Case, working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM) -> PreparedCase:
+    image = case.load()
+    working = preprocess(image.model_input(), case.spacing(image), working_spacing_mm=working_spacing_mm, padding=image.padding)
+    mask = working.geometry.mask_to_working(case.mass_mask(image.pixels.shape))
+    return PreparedCase(case, working, mask)

@@ -1,0 +1,28 @@
+"""``KIND:PATH`` dataset specifications, as the commands take them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cases import Case
+from .folder import load_folder
+from .inbreast import load_inbreast
+from .minimias import DatasetLayoutError, load_minimias
+
+LOADERS = {"minimias": load_minimias, "mini-mias": load_minimias, "inbreast": load_inbreast, "folder": load_folder}
+
+
+def load_dataset(spec: str) -> list[Case]:
+    kind, sep, path = spec.partition(":")
+    if not sep or kind.lower() not in LOADERS:
+        raise DatasetLayoutError(f"dataset {spec!r}: expected KIND:PATH with KIND one of minimias, inbreast, folder")
+    if not Path(path).is_dir():
+        raise DatasetLayoutError(f"dataset {spec!r}: {path} is not a folder")
+    return LOADERS[kind.lower()](path)
+
+
+def load_datasets(specs: list[str]) -> list[Case]:
+    cases = []
+    for spec in specs:
+        cases.extend(load_dataset(spec))
+    return cases

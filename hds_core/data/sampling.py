@@ -1,0 +1,88 @@
+"""Balanced crop sampling as in the paper: a share of the crops (half by default) is forced
+to contain at least ``min_mass_pixels`` mass pixels; the rest are uniform; random flips.
+
+Deterministic: the crops of epoch ``e`` depend only on (seed, e, index), so resumed and
+distributed runs draw the same crops (each rank takes every world_size-th index)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .cases import PreparedCase
+
+
+def pad_value(image: np.ndarray) -> float:
+    """Value used outside the image: the darkest (background) level of the normalised image."""
+    return float(image.min())
+
+
+class BalancedCropDataset(Dataset):
+    def __init__(self, cases: list[PreparedCase], crop: tuple[int, int] = (512, 384), samples_per_epoch: int | None = None,
+                 positive_fraction: float = 0.5, min_mass_pixels: int = 100, flips: bool = True, seed: int = 0):
+        if not cases:
+            raise ValueError("no training cases")
+        self.cases = cases
+        self.crop = tuple(crop)
+        self.samples = samples_per_epoch or len(cases)
+        self.positive_fraction = positive_fraction
+        self.min_mass_pixels = min_mass_pixels
+        self.flips = flips
+        self.seed = seed
+        self.epoch = 0
+        self.positive_cases = [i for i, c in enumerate(cases) if c.label]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def __getitem__(self, index: int):
+        rng = self._rng(index)
+        forced = self.positive_cases and rng.random() < self.positive_fraction
+        case = self.cases[rng.choice(self.positive_cases)] if forced else self.cases[rng.integers(len(self.cases))]
+        image, mask = case.working.image, case.mask
+        image, mask = self._pad(image, mask)
+        r, c = self._position(mask, rng, forced)
+        h, w = self.crop
+        image, mask = image[r:r + h, c:c + w], mask[r:r + h, c:c + w]
+        if self.flips:
+            if rng.random() < 0.5:
+                image, mask = image[:, ::-1], mask[:, ::-1]
+            if rng.random() < 0.5:
+                image, mask = image[::-1], mask[::-1]
+        label = int(mask.any())
+        return (torch.from_numpy(np.ascontiguousarray(image))[None], torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)),
+                torch.tensor(label, dtype=torch.long))
+
+    def _pad(self, image: np.ndarray, mask: np.ndarray):
+        h, w = self.crop
+        pad_h, pad_w = max(h - image.shape[0], 0), max(w - image.shape[1], 0)
+        if pad_h or pad_w:
+            image = np.pad(image, ((0, pad_h), (0, pad_w)), constant_values=pad_value(image))
+            mask = np.pad(mask, ((0, pad_h), (0, pad_w)))
+        return image, mask
+
+    def _position(self, mask: np.ndarray, rng: np.random.Generator, forced: bool) -> tuple[int, int]:
+        h, w = self.crop
+        max_r, max_c = mask.shape[0] - h, mask.shape[1] - w
+        if not forced:
+            return int(rng.integers(max_r + 1)), int(rng.integers(max_c + 1))
+        rows, cols = np.nonzero(mask)
+        needed = min(self.min_mass_pixels, len(rows))
+        best = None
+        for _ in range(20):
+            k = rng.integers(len(rows))
+            r = int(np.clip(rows[k] - rng.integers(h), 0, max_r))
+            c = int(np.clip(cols[k] - rng.integers(w), 0, max_c))
+            inside = int(mask[r:r + h, c:c + w].sum())
+            if inside >= needed:
+                return r, c
+            if best is None or inside > best[0]:
+                best = (inside, r, c)
+        return best[1], best[2]

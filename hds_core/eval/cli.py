@@ -1,0 +1,83 @@
+"""hds-eval: metrics per exit and for the final exit on a dataset's images (or a fold)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hds-eval", description="Evaluate HDS weights: image AUC/accuracy/sensitivity/"
+                                "specificity, Dice over mass images, false-positive regions per normal image, per exit.")
+    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH")
+    p.add_argument("--weights", required=True, help="NAME.safetensors (with NAME.json beside it)")
+    p.add_argument("--json", dest="json_out", help="write the full report (per exit, threshold table) to this file")
+    p.add_argument("--threshold", type=float, help="threshold for the image label and masks (default: the weights' default)")
+    p.add_argument("--fold", type=int, help="evaluate only this fold's validation patients (as hds-train splits them)")
+    p.add_argument("--folds", type=int, help="number of folds (default: the weights' training config)")
+    p.add_argument("--seed", type=int, help="split seed (default: the weights' training config)")
+    p.add_argument("--val-split", action="store_true",
+                   help="evaluate exactly the validation patients the weights were trained with (from their JSON)")
+    p.add_argument("--patients", nargs="+", help="evaluate only these patient IDs")
+    p.add_argument("--exclude-patients", nargs="+", default=[], help="leave these patient IDs out")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--final-only", action="store_true", help="skip the auxiliary exits (faster)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from ..data import DatasetLayoutError, load_datasets, prepare, split_cases
+    from ..infer.device import DeviceError, choose_device
+    from ..io import MammoReadError
+    from ..nn import WeightsError, load_weights, sha256
+    from .evaluate import evaluate_prepared, format_report
+
+    try:
+        device = choose_device(args.device)
+        model, metadata = load_weights(args.weights, map_location=str(device))
+        trained = metadata.get("train_config", {})
+        cases = load_datasets(args.datasets)
+        exclude = set(args.exclude_patients)
+        if args.val_split:
+            if trained.get("val_patients") is not None:
+                _, cases = split_cases(cases, exclude_patients=exclude, val_patients=set(trained["val_patients"]))
+            else:
+                _, cases = split_cases(cases, folds=trained.get("folds", 5), fold=trained.get("fold", 0),
+                                       seed=trained.get("seed", 0), exclude_patients=set(trained.get("exclude_patients", [])) | exclude)
+        elif args.fold is not None:
+            _, cases = split_cases(cases, folds=args.folds or trained.get("folds", 5), fold=args.fold,
+                                   seed=args.seed if args.seed is not None else trained.get("seed", 0), exclude_patients=exclude)
+        else:
+            cases = [c for c in cases if c.patient_id not in exclude]
+        if args.patients:
+            cases = [c for c in cases if c.patient_id in set(args.patients)]
+        if not cases:
+            raise ValueError("no images left to evaluate after the patient selection")
+        spacing = metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4)
+        prepared = [prepare(c, spacing) for c in tqdm(cases, desc="preparing", disable=not sys.stderr.isatty())]
+        threshold = args.threshold if args.threshold is not None else float(metadata.get("default_threshold", 0.5))
+        with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
+            report = evaluate_prepared(model, prepared, device, threshold=threshold, score_source=metadata.get("score_source", "mil"),
+                                       all_exits=not args.final_only, progress=bar.update)
+    except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
+        print(f"hds-eval: error: {exc}", file=sys.stderr)
+        return 2
+    report["weights"] = {"path": str(args.weights), "sha256": sha256(Path(args.weights)), "model_name": metadata.get("model_name")}
+    report["datasets"] = args.datasets
+    report["patients"] = sorted({c.patient_id for c in cases})
+    print(format_report(report))
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Inference: the Predictor (image -> probability map, score, lesions at any threshold),
+device choice, and the whole-image forward shared with evaluation."""
+
+from .device import DeviceError, choose_device, cpu_has_native_bf16, device_name
+from .lesions import Lesion, find_lesions
+from .predictor import Prediction, PredictionCancelled, Predictor
+
+__all__ = ["DeviceError", "Lesion", "Prediction", "PredictionCancelled", "Predictor", "choose_device", "cpu_has_native_bf16",
+           "device_name", "find_lesions"]

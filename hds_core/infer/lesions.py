@@ -1,0 +1,88 @@
+"""Lesions from a probability map at any threshold, without rerunning the network.
+
+Regions and contours are traced on the working-resolution map (small: fast enough to
+follow a slider) and the contour points are mapped to original pixel coordinates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+from skimage import measure
+
+from ..data.preprocess import Geometry
+
+
+@dataclass(frozen=True)
+class Lesion:
+    index: int
+    contour_xy: np.ndarray  # (N, 2) x (column), y (row) in ORIGINAL image pixels, closed ring
+    max_probability: float
+    mean_probability: float
+    area_mm2: float | None  # None when the image's pixel spacing is unknown
+    longest_diameter_mm: float | None
+    centroid_xy: tuple[float, float]  # original pixels
+    bbox_xywh: tuple[float, float, float, float]  # original pixels
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "max_probability": round(self.max_probability, 4),
+            "mean_probability": round(self.mean_probability, 4),
+            "area_mm2": None if self.area_mm2 is None else round(self.area_mm2, 2),
+            "longest_diameter_mm": None if self.longest_diameter_mm is None else round(self.longest_diameter_mm, 2),
+            "centroid_xy": [round(v, 1) for v in self.centroid_xy],
+            "bbox_xywh": [round(v, 1) for v in self.bbox_xywh],
+            "contour_xy": np.round(self.contour_xy, 1).tolist(),
+        }
+
+
+def _longest_chord(points: np.ndarray) -> float:
+    if len(points) < 2:
+        return 0.0
+    try:
+        points = points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):
+        pass
+    deltas = points[:, None, :] - points[None, :, :]
+    return float(np.sqrt((deltas ** 2).sum(-1)).max())
+
+
+def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
+                 spacing_mm: tuple[float, float] | None, min_area_mm2: float = 0.0) -> list[Lesion]:
+    """Connected regions of ``probability >= threshold``, largest probability first.
+
+    ``spacing_mm`` is the ORIGINAL image's spacing (row, col) or None when unknown."""
+    mask = probability >= threshold
+    if not mask.any():
+        return []
+    labels = measure.label(mask, connectivity=2)
+    working_pixel_mm2 = geometry.working_spacing_mm ** 2
+    lesions = []
+    for region in measure.regionprops(labels, intensity_image=probability):
+        r0, c0, r1, c1 = region.bbox
+        patch = np.pad(np.where(labels[r0:r1, c0:c1] == region.label, probability[r0:r1, c0:c1], 0.0), 1)
+        contours = measure.find_contours(patch, threshold)
+        if not contours:
+            continue
+        ring = max(contours, key=len) + np.array([r0 - 1, c0 - 1])
+        original_rc = geometry.working_to_original(ring)
+        contour_xy = original_rc[:, ::-1]
+        known = spacing_mm is not None and not geometry.spacing_assumed
+        area = region.area * working_pixel_mm2 if known else None
+        if area is not None and area < min_area_mm2:
+            continue
+        diameter = None
+        if known:
+            scaled = original_rc * np.asarray(spacing_mm)
+            diameter = _longest_chord(scaled)
+        centroid_rc = geometry.working_to_original(np.asarray([region.centroid]))[0]
+        x0, y0 = contour_xy.min(axis=0)
+        x1, y1 = contour_xy.max(axis=0)
+        lesions.append(Lesion(
+            index=0, contour_xy=contour_xy, max_probability=float(region.intensity_max),
+            mean_probability=float(region.intensity_mean), area_mm2=area, longest_diameter_mm=diameter,
+            centroid_xy=(float(centroid_rc[1]), float(centroid_rc[0])), bbox_xywh=(float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
+    lesions.sort(key=lambda lesion: -lesion.max_probability)
+    return [Lesion(**{**lesion.__dict__, "index": i + 1}) for i, lesion in enumerate(lesions)]

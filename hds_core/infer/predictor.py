@@ -1,0 +1,184 @@
+"""The Predictor: load weights once, predict images into probability maps and scores,
+derive lesions at any threshold without rerunning the network.
+
+Device: CUDA when available (else MPS, else CPU). A CUDA failure (out of memory, driver
+error) moves the model to the CPU, warns, and records it in the prediction's warnings:
+results are never silently different. Reduced precision (bf16 on CPU, fp16 on CUDA) is
+used only when the hardware runs it natively AND the weights' JSON records that its masks
+agreed with fp32 (Dice >= 0.99, see :func:`measure_precision_agreement`)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, preprocess
+from ..eval.evaluate import image_score
+from ..io import MammoImage, read_image
+from ..nn import load_weights, sha256
+from ..nn.weights import WeightsError
+from .device import choose_device, cpu_has_native_bf16, device_name
+from .forward import predict_working
+from .lesions import Lesion, find_lesions
+
+log = logging.getLogger(__name__)
+AGREEMENT_DICE = 0.99
+
+
+class PredictionCancelled(Exception):
+    """The caller's cancel check returned True; no result was produced."""
+
+
+@dataclass
+class Prediction:
+    """One image's result. Maps at working resolution; :meth:`probability_map` gives the
+    original geometry. Lesions at any threshold come from :meth:`lesions`."""
+
+    path: Path | None
+    score: float  # image-level probability of "contains a mass"
+    working_probability: np.ndarray  # float32 (h, w) at the working spacing
+    geometry: Geometry
+    spacing_mm: tuple[float, float] | None
+    model_name: str
+    weights_sha256: str
+    device: str
+    precision: str
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._original: np.ndarray | None = None
+
+    @property
+    def max_probability(self) -> float:
+        return float(self.working_probability.max()) if self.working_probability.size else 0.0
+
+    def probability_map(self) -> np.ndarray:
+        """Mass probability in the ORIGINAL image geometry (float32, 0 outside the breast crop)."""
+        if self._original is None:
+            self._original = self.geometry.to_original(self.working_probability)
+        return self._original
+
+    def lesions(self, threshold: float) -> list[Lesion]:
+        return find_lesions(self.working_probability, threshold, self.geometry, self.spacing_mm)
+
+    def to_dict(self, threshold: float) -> dict:
+        return {
+            "file": str(self.path) if self.path else None,
+            "score": round(self.score, 4),
+            "max_probability": round(self.max_probability, 4),
+            "threshold": threshold,
+            "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],
+            "image_size": list(self.geometry.original_shape[::-1]),
+            "pixel_spacing_mm": list(self.spacing_mm) if self.spacing_mm else None,
+            "model": {"name": self.model_name, "weights_sha256": self.weights_sha256},
+            "device": self.device,
+            "precision": self.precision,
+            "software": f"hds_core {__version__}",
+            "warnings": self.warnings,
+        }
+
+
+class Predictor:
+    def __init__(self, weights: str | Path | None = None, *, device: str = "auto", precision: str = "auto"):
+        if weights is None:
+            from resources import default_weights
+
+            weights = default_weights()
+            if weights is None:
+                raise WeightsError("resources/weights", "no shipped weights were found", "pass the weights file explicitly")
+        self.weights_path = Path(weights)
+        self.model, self.metadata = load_weights(self.weights_path)
+        self.weights_sha256 = sha256(self.weights_path)
+        self.model_name = self.metadata.get("model_name", self.weights_path.stem)
+        self.score_source = self.metadata.get("score_source", "mil")
+        self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
+        self.working_spacing_mm = float(self.metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
+        self.device = choose_device(device)
+        self.requested_precision = precision
+        self.model.to(self.device)
+        self.notices: list[str] = []
+
+    @property
+    def device_name(self) -> str:
+        return device_name(self.device)
+
+    def autocast_dtype(self) -> torch.dtype | None:
+        """bf16/fp16 only where native and recorded as agreeing with fp32 on these weights."""
+        if self.requested_precision == "fp32":
+            return None
+        verified = self.metadata.get("precision_agreement", {})
+        if self.device.type == "cpu" and cpu_has_native_bf16() and verified.get("bf16", 0) >= AGREEMENT_DICE:
+            return torch.bfloat16
+        if self.device.type == "cuda" and verified.get("fp16", 0) >= AGREEMENT_DICE:
+            return torch.float16
+        return None
+
+    @property
+    def precision(self) -> str:
+        dtype = self.autocast_dtype()
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+    def predict_path(self, path: str | Path, *, cancel=None) -> Prediction:
+        return self.predict(read_image(path), cancel=cancel)
+
+    def predict(self, image: MammoImage, *, cancel=None, spacing_mm: tuple[float, float] | None = None) -> Prediction:
+        """``cancel()`` returning True (checked between stages and between network layers)
+        raises :class:`PredictionCancelled`."""
+        def check():
+            if cancel is not None and cancel():
+                raise PredictionCancelled()
+
+        check()
+        spacing = spacing_mm or image.metadata.pixel_spacing_mm
+        working = preprocess(image.model_input(), spacing, working_spacing_mm=self.working_spacing_mm, padding=image.padding)
+        notes = [*working.warnings, *[w for w in image.metadata.warnings() if "spacing" not in w]]
+        check()
+        results = self._run(working.image, check if cancel is not None else None, notes)
+        final = results[-1]
+        return Prediction(path=image.metadata.path, score=image_score(final, self.score_source),
+                          working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
+                          model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
+                          precision=self.precision, warnings=notes + list(self.notices))
+
+    def _run(self, image: np.ndarray, check, notes: list[str]):
+        hooks = [module.register_forward_pre_hook(lambda *_: check()) for module in
+                 (*self.model.encoder, self.model.bottleneck, *self.model.decoder)] if check else []
+        try:
+            try:
+                return predict_working(self.model, image, self.device, autocast_dtype=self.autocast_dtype())
+            except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+                if self.device.type != "cuda" or isinstance(exc, PredictionCancelled):
+                    raise
+                message = f"CUDA failed ({str(exc).splitlines()[0]}); the model now runs on the CPU"
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                log.warning(message)
+                self.notices.append(message)
+                notes.append(message)
+                self.device = torch.device("cpu")
+                self.model.to(self.device)
+                torch.cuda.empty_cache()
+                return predict_working(self.model, image, self.device, autocast_dtype=self.autocast_dtype())
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+
+def measure_precision_agreement(predictor: Predictor, images: list[MammoImage], dtype: torch.dtype, threshold: float = 0.5) -> float:
+    """Mean Dice between fp32 masks and masks under ``dtype`` autocast on these images
+    (written into the weights' JSON as ``precision_agreement`` when the weights ship)."""
+    from ..eval.metrics import dice
+
+    scores = []
+    for image in images:
+        working = preprocess(image.model_input(), image.metadata.pixel_spacing_mm, working_spacing_mm=predictor.working_spacing_mm,
+                             padding=image.padding)
+        reference = predict_working(predictor.model, working.image, predictor.device)[-1].probability >= threshold
+        reduced = predict_working(predictor.model, working.image, predictor.device, autocast_dtype=dtype)[-1].probability >= threshold
+        scores.append(dice(reduced, reference))
+    return float(np.mean(scores)) if scores else 0.0

@@ -1,0 +1,311 @@
+"""DICOM mammograms: header checks before any large allocation, decoding with the
+project's chosen plugins, and the metadata the product needs."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom import uid as dicom_uid
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from . import errors
+from .grayscale import VOI_FUNCTIONS, VoiPreset
+from .image import MammoImage, MammoMetadata
+
+# 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
+# before anything is allocated.
+MAX_PIXELS = 200_000_000
+
+# JPEG-LS: pyjpegls is 3x faster than pydicom's default plugin for these films.
+_PREFERRED_PLUGIN = {
+    dicom_uid.JPEGLSLossless: "pyjpegls",
+    dicom_uid.JPEGLSNearLossless: "pyjpegls",
+}
+
+# SNOMED CT (and legacy SNOMED-RT) codes of ViewCodeSequence -> ViewPosition abbreviations.
+VIEW_CODES = {
+    "399162004": "CC", "R-10242": "CC",
+    "399368009": "MLO", "R-10226": "MLO",
+    "399260004": "ML", "R-10224": "ML",
+    "399352003": "LM", "R-10228": "LM",
+    "399099002": "LMO", "R-10230": "LMO",
+    "399101009": "XCCL", "R-1024A": "XCCL",
+    "399192003": "XCCM", "R-1024B": "XCCM",
+    "441555000": "FB", "R-40AAA": "FB",
+    "399188001": "SIO", "R-102D0": "SIO",
+}
+
+NON_IMAGE_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
+    "1.2.840.10008.5.1.4.1.1.66.4": "segmentation",
+    "1.2.840.10008.5.1.4.1.1.88.59": "key object selection",
+    "1.2.840.10008.5.1.4.1.1.88.50": "mammography CAD SR",
+}
+
+
+def non_image_kind(ds: Dataset) -> str:
+    """A short name for a DICOM object that carries no image."""
+    sop = str(ds.get("SOPClassUID", ""))
+    if sop in NON_IMAGE_SOP_CLASSES:
+        return NON_IMAGE_SOP_CLASSES[sop]
+    if sop.startswith("1.2.840.10008.5.1.4.1.1.88."):
+        return "structured report"
+    if sop.startswith("1.2.840.10008.5.1.4.1.1.11."):
+        return "presentation state"
+    if sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
+        return "DICOMDIR"
+    return "non-image object"
+
+
+def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
+    """Parse a DICOM file; header_only defers large values (pixel data is not read)."""
+    try:
+        try:
+            ds = pydicom.dcmread(path, defer_size="64 KB" if header_only else None)
+        except InvalidDicomError:
+            # Files without the 128-byte preamble are legal in old archives; accept them
+            # only when what was parsed looks like a DICOM object.
+            ds = pydicom.dcmread(path, force=True, defer_size="64 KB" if header_only else None)
+            if "SOPClassUID" not in ds and "PixelData" not in ds:
+                raise errors.NotAnImageError(path, "not a DICOM file (no DICM marker, no DICOM elements)",
+                                             "open a DICOM, PNG, PGM or TIFF file") from None
+    except errors.MammoReadError:
+        raise
+    except PermissionError as exc:
+        raise errors.UnreadableFileError(path, f"permission denied ({exc.strerror})", "check the file's permissions") from None
+    except (EOFError, struct.error) as exc:
+        raise errors.TruncatedFileError(path, f"file ends inside the DICOM header ({exc})",
+                                        "the file was cut off while copying; copy it again") from None
+    except Exception as exc:  # pydicom raises plain ValueError/KeyError/... on corrupt headers
+        raise errors.InvalidHeaderError(path, f"cannot parse the DICOM header: {exc}") from None
+    return ds
+
+
+def _int(ds: Dataset, keyword: str, path: Path) -> int:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        raise errors.InvalidHeaderError(path, f"{keyword} is missing", "the file is not a valid image object")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({value!r})") from None
+
+
+def _multi(value) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return list(value)
+    return [value]
+
+
+def check_image_header(ds: Dataset, path: Path) -> None:
+    """Everything that can be refused from the header alone, before any pixel is decoded."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise errors.NoPixelDataError(path, f"no pixel data ({non_image_kind(ds)})")
+    rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
+    bits_allocated, bits_stored = _int(ds, "BitsAllocated", path), _int(ds, "BitsStored", path)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if rows <= 0 or columns <= 0:
+        raise errors.InvalidHeaderError(path, f"image size {rows}x{columns} is empty")
+    if rows * columns * samples * frames > MAX_PIXELS:
+        raise errors.ImageTooLargeError(
+            path, f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
+            "the header is corrupt or this is not a mammogram")
+    if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
+        raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
+    if not photometric:
+        raise errors.InvalidHeaderError(path, "Photometric Interpretation is missing")
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise errors.UnsupportedImageError(path, f"{photometric or 'colour'} image with {samples} samples per pixel",
+                                           "mammograms are single-channel grayscale")
+    if frames != 1:
+        raise errors.UnsupportedImageError(path, f"{frames} frames (tomosynthesis or cine?)",
+                                           "only single-frame 2-D mammograms are read")
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    syntax = dicom_uid.UID(str(syntax)) if syntax else dicom_uid.ExplicitVRLittleEndian
+    if syntax.is_compressed:
+        from pydicom.pixels import get_decoder
+
+        try:
+            decoder = get_decoder(syntax)
+        except NotImplementedError:
+            decoder = None
+        if decoder is None or not decoder.is_available:
+            raise errors.UnsupportedTransferSyntaxError(
+                path, f"transfer syntax {syntax.name or syntax} has no installed decoder",
+                "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)")
+    else:
+        expected = rows * columns * frames * samples * bits_allocated // 8 if bits_allocated != 1 else (rows * columns * frames + 7) // 8
+        element = ds.get_item("PixelData")
+        actual = getattr(element, "length", None)
+        if actual is None and element is not None and element.value is not None:
+            actual = len(element.value)
+        # An odd length is padded to even by one byte; anything else disagrees with the header.
+        if actual is not None and actual != 0xFFFFFFFF and not expected <= actual <= expected + 1:
+            raise errors.PixelSizeMismatchError(
+                path, f"pixel data holds {actual} bytes but {rows}x{columns} at {bits_allocated} bits needs {expected}",
+                "the file is truncated or its header is wrong")
+
+
+def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
+    laterality, laterality_source = None, None
+    for keyword in ("ImageLaterality", "Laterality"):
+        value = str(ds.get(keyword, "") or "").strip().upper()
+        if value in ("L", "R", "B"):
+            laterality, laterality_source = value, keyword
+            break
+
+    view, view_source = None, None
+    position = str(ds.get("ViewPosition", "") or "").strip().upper()
+    if position:
+        view, view_source = position, "ViewPosition"
+    else:
+        for item in ds.get("ViewCodeSequence", []) or []:
+            code = str(item.get("CodeValue", "")).strip()
+            if code in VIEW_CODES:
+                view, view_source = VIEW_CODES[code], "ViewCodeSequence"
+                break
+
+    orientation = _multi(ds.get("PatientOrientation"))
+    patient_orientation = (str(orientation[0]), str(orientation[1])) if len(orientation) == 2 else None
+
+    spacing, spacing_source = None, None
+    imager = _multi(ds.get("ImagerPixelSpacing"))
+    pixel = _multi(ds.get("PixelSpacing"))
+    try:
+        if len(imager) == 2 and float(imager[0]) > 0:
+            magnification = float(ds.get("EstimatedRadiographicMagnificationFactor", 0) or 0)
+            if magnification > 0:
+                spacing = (float(imager[0]) / magnification, float(imager[1]) / magnification)
+                spacing_source = "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"
+            else:
+                spacing = (float(imager[0]), float(imager[1]))
+                spacing_source = "ImagerPixelSpacing"
+        elif len(pixel) == 2 and float(pixel[0]) > 0:
+            spacing, spacing_source = (float(pixel[0]), float(pixel[1])), "PixelSpacing"
+    except (TypeError, ValueError):
+        spacing, spacing_source = None, None
+
+    implant = str(ds.get("BreastImplantPresent", "") or "").upper()
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+
+    def text(keyword):
+        value = ds.get(keyword)
+        return str(value) if value not in (None, "") else None
+
+    return MammoMetadata(
+        path=path,
+        file_format="DICOM",
+        rows=int(ds.get("Rows", 0) or 0),
+        columns=int(ds.get("Columns", 0) or 0),
+        laterality=laterality,
+        laterality_source=laterality_source,
+        view=view,
+        view_source=view_source,
+        patient_orientation=patient_orientation,
+        pixel_spacing_mm=spacing,
+        spacing_source=spacing_source,
+        presentation_intent=text("PresentationIntentType"),
+        breast_implant_present={"YES": True, "NO": False}.get(implant),
+        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2").upper(),
+        bits_stored=int(ds.get("BitsStored", 0) or 0) or None,
+        modality=text("Modality"),
+        transfer_syntax=str(syntax) if syntax else None,
+        sop_class_uid=text("SOPClassUID"),
+        sop_instance_uid=text("SOPInstanceUID"),
+        series_instance_uid=text("SeriesInstanceUID"),
+        study_instance_uid=text("StudyInstanceUID"),
+        patient_name=text("PatientName"),
+        patient_id=text("PatientID"),
+        patient_birth_date=text("PatientBirthDate"),
+        study_date=text("StudyDate"),
+        study_description=text("StudyDescription"),
+        series_description=text("SeriesDescription"),
+        accession_number=text("AccessionNumber"),
+        manufacturer=text("Manufacturer"),
+    )
+
+
+def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
+    presets: list[VoiPreset] = []
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
+    if function not in VOI_FUNCTIONS:
+        function = "LINEAR"
+    centers, widths = _multi(ds.get("WindowCenter")), _multi(ds.get("WindowWidth"))
+    explanations = _multi(ds.get("WindowCenterWidthExplanation"))
+    for i, (center, width) in enumerate(zip(centers, widths)):
+        try:
+            center, width = float(center), float(width)
+        except (TypeError, ValueError):
+            continue
+        if width <= 0 or (function == "LINEAR" and width < 1):
+            continue
+        label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"Window {i + 1}"
+        presets.append(VoiPreset(
+            name=label,
+            explanation=f"from the file: centre {center:g}, width {width:g}, {function}",
+            center=center, width=width, function=function))
+    for i, item in enumerate(ds.get("VOILUTSequence", []) or []):
+        descriptor = _multi(item.get("LUTDescriptor"))
+        if len(descriptor) != 3 or "LUTData" not in item:
+            continue
+        entries = int(descriptor[0]) or 65536
+        bits = int(descriptor[2])
+        raw = item.LUTData
+        if isinstance(raw, (bytes, bytearray)):
+            data = np.frombuffer(raw, dtype="<u2" if bits > 8 else "u1")
+        else:
+            data = np.asarray(_multi(raw))
+        data = tuple(int(v) for v in data[:entries])
+        name = str(item.get("LUTExplanation", "") or f"VOI LUT {i + 1}")
+        presets.append(VoiPreset(name=name, explanation="from the file: VOI LUT table",
+                                 lut_first_mapped=int(descriptor[1]), lut_bits=bits, lut_data=data))
+    return presets
+
+
+def read_dicom(path: Path) -> MammoImage:
+    ds = read_dataset(path)
+    check_image_header(ds, path)
+    metadata = metadata_from_dataset(ds, path)
+    syntax = dicom_uid.UID(metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
+    try:
+        plugin = _PREFERRED_PLUGIN.get(syntax, "")
+        pixels = ds.pixel_array if not plugin else _decode_with(ds, plugin)
+    except MemoryError:
+        raise errors.ImageTooLargeError(path, "not enough memory to decode the image") from None
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "length" in reason.lower() and ("short" in reason.lower() or "doesn't match" in reason.lower()):
+            raise errors.PixelSizeMismatchError(path, reason) from None
+        raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {reason}") from None
+    if pixels.ndim != 2:
+        raise errors.UnsupportedImageError(path, f"decoded pixel array has shape {pixels.shape}, expected 2-D")
+    padding_value = ds.get("PixelPaddingValue")
+    padding_limit = ds.get("PixelPaddingRangeLimit")
+    shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
+    return MammoImage(
+        pixels=pixels,
+        metadata=metadata,
+        rescale_slope=float(ds.get("RescaleSlope", 1.0) or 1.0),
+        rescale_intercept=float(ds.get("RescaleIntercept", 0.0) or 0.0),
+        file_presets=voi_presets_from_dataset(ds),
+        padding_value=int(padding_value) if padding_value is not None else None,
+        padding_range_limit=int(padding_limit) if padding_limit is not None else None,
+        presentation_lut_shape=shape,
+    )
+
+
+def _decode_with(ds: Dataset, plugin: str) -> np.ndarray:
+    from pydicom.pixels import get_decoder
+
+    decoder = get_decoder(ds.file_meta.TransferSyntaxUID)
+    if plugin in decoder.available_plugins:
+        ds.pixel_array_options(decoding_plugin=plugin)
+    return ds.pixel_array

@@ -1,0 +1,131 @@
+"""The image object every part of the product shares: full-depth pixels plus metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import grayscale
+from .grayscale import VoiPreset
+
+
+@dataclass(frozen=True)
+class MammoMetadata:
+    """What the product needs to know about a mammogram. None means the file does not say."""
+
+    path: Path
+    file_format: str  # "DICOM", "PNG", "PGM", "TIFF"
+    rows: int
+    columns: int
+    laterality: str | None = None  # "L", "R" (or "B"); None when the file does not say
+    laterality_source: str | None = None  # tag it came from
+    view: str | None = None  # "CC", "MLO", "ML", ...
+    view_source: str | None = None
+    patient_orientation: tuple[str, str] | None = None  # (row direction, column direction)
+    pixel_spacing_mm: tuple[float, float] | None = None  # (row spacing, column spacing)
+    spacing_source: str | None = None
+    presentation_intent: str | None = None  # "FOR PRESENTATION" / "FOR PROCESSING"
+    breast_implant_present: bool | None = None
+    photometric: str = "MONOCHROME2"
+    bits_stored: int | None = None
+    modality: str | None = None
+    transfer_syntax: str | None = None
+    sop_class_uid: str | None = None
+    sop_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    patient_name: str | None = None
+    patient_id: str | None = None
+    patient_birth_date: str | None = None
+    study_date: str | None = None
+    study_description: str | None = None
+    series_description: str | None = None
+    accession_number: str | None = None
+    manufacturer: str | None = None
+
+    @property
+    def spacing_known(self) -> bool:
+        return self.pixel_spacing_mm is not None
+
+    def warnings(self) -> list[str]:
+        """Conditions under which a reader should not trust the model's output blindly."""
+        notes = []
+        if self.presentation_intent and self.presentation_intent.upper() == "FOR PROCESSING":
+            notes.append("FOR PROCESSING (raw) image: the model was trained on processed images")
+        if self.breast_implant_present:
+            notes.append("breast implant present: the model was not validated on implants")
+        if self.laterality not in ("L", "R"):
+            notes.append("laterality unknown: orientation guessed from the image")
+        if self.view is None:
+            notes.append("view unknown")
+        if self.pixel_spacing_mm is None:
+            notes.append("pixel spacing unknown: sizes in mm are not available and the model's scale is assumed")
+        return notes
+
+
+@dataclass
+class MammoImage:
+    """Stored pixels at full depth plus what is needed to display and analyse them.
+
+    ``pixels`` are the stored values (before the Modality LUT), 2-D, never down-converted.
+    """
+
+    pixels: np.ndarray
+    metadata: MammoMetadata
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    file_presets: list[VoiPreset] = field(default_factory=list)
+    padding_value: int | None = None
+    padding_range_limit: int | None = None
+    presentation_lut_shape: str | None = None
+
+    def __post_init__(self):
+        self._padding = grayscale.padding_mask(self.pixels, self.padding_value, self.padding_range_limit)
+        self._modality: np.ndarray | None = None
+        self._presets: list[VoiPreset] | None = None
+
+    @property
+    def padding(self) -> np.ndarray | None:
+        """Boolean mask of Pixel Padding pixels, or None when there are none."""
+        return self._padding
+
+    def modality_values(self) -> np.ndarray:
+        if self._modality is None:
+            self._modality = grayscale.apply_rescale(self.pixels, self.rescale_slope, self.rescale_intercept)
+        return self._modality
+
+    @property
+    def presets(self) -> list[VoiPreset]:
+        """The file's windows and VOI LUTs first (the first is the default), then computed ones."""
+        if self._presets is None:
+            values = self.modality_values()
+            self._presets = [*self.file_presets, grayscale.auto_window(values, self._padding),
+                             grayscale.full_range_window(values, self._padding)]
+        return self._presets
+
+    @property
+    def default_preset(self) -> VoiPreset:
+        return self.presets[0]
+
+    def render(self, preset: VoiPreset | None = None, *, user_invert: bool = False) -> np.ndarray:
+        """Display values in [0, 1] (1 = white) through the full DICOM pipeline."""
+        return grayscale.render(
+            self.pixels,
+            preset or self.default_preset,
+            slope=self.rescale_slope,
+            intercept=self.rescale_intercept,
+            photometric=self.metadata.photometric,
+            presentation_lut_shape=self.presentation_lut_shape,
+            padding=self._padding,
+            user_invert=user_invert,
+        )
+
+    def model_input(self) -> np.ndarray:
+        """What the network sees before resampling: the default display rendering in [0, 1],
+        dense tissue bright whatever the photometric interpretation, padding set to 0.
+
+        Using the display pipeline (not raw values) makes film scans (mini-MIAS) and
+        FOR PRESENTATION digital mammograms comparable inputs."""
+        return self.render()

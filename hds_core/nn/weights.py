@@ -1,0 +1,122 @@
+"""Weights on disk: ``NAME.safetensors`` (tensors only, never pickle) beside ``NAME.json``
+(network config, preprocessing, provenance). Loading validates both against each other."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .hds_unet import HDSConfig, HDSUNet
+
+FORMAT = "hds-weights/1"
+
+
+class WeightsError(Exception):
+    """Weights that cannot be used; the message names the file and what is wrong."""
+
+    def __init__(self, path: str | Path, reason: str, fix: str | None = None):
+        self.path, self.reason, self.fix = Path(path), reason, fix
+        super().__init__(f"{path}: {reason}" + (f" ({fix})" if fix else ""))
+
+
+def sidecar(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(path: str | Path, model: HDSUNet, metadata: dict, extra_tensors: dict[str, torch.Tensor] | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+    """Write tensors and the JSON sidecar, each atomically (temporary file, then rename)."""
+    path = Path(path)
+    tensors = {k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach()).cpu().contiguous()
+               for k, v in model.state_dict().items()}
+    for key, value in (extra_tensors or {}).items():
+        tensors[key] = value.detach().cpu().contiguous()
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    document = {"format": FORMAT, "network": model.config.to_dict(), **metadata}
+    _atomic_write(sidecar(path), lambda tmp: Path(tmp).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n"))
+
+
+def read_metadata(path: str | Path) -> dict:
+    path = Path(path)
+    json_path = sidecar(path)
+    if not path.is_file():
+        raise WeightsError(path, "weights file not found")
+    if not json_path.is_file():
+        raise WeightsError(path, f"its config {json_path.name} is missing", "weights travel as NAME.safetensors + NAME.json")
+    try:
+        document = json.loads(json_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise WeightsError(json_path, f"config is not valid JSON: {exc}") from None
+    if document.get("format") != FORMAT:
+        raise WeightsError(json_path, f"unknown weights format {document.get('format')!r}, expected {FORMAT!r}")
+    return document
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+        if head == b"PK" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+            raise WeightsError(path, "this is a pickle/PyTorch checkpoint, which is refused (loading it can run code)",
+                               "convert it to safetensors") from None
+        raise WeightsError(path, f"not a valid safetensors file: {exc}", "the file is truncated or corrupt; download it again") from None
+
+
+def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNet, dict]:
+    """Build the network from the JSON config and load the tensors; (model in eval mode, metadata)."""
+    path = Path(path)
+    document = read_metadata(path)
+    try:
+        config = HDSConfig.from_dict(document["network"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(sidecar(path), f"network config is invalid: {exc}") from None
+    tensors = load_tensors(path)
+    model = HDSUNet(config)
+    state = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(part for part in (
+            f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+            f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+            f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)})" if wrong else "",
+        ) if part)
+        raise WeightsError(path, f"tensors do not match the config in {sidecar(path).name}: {detail}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model.eval()
+    return model.to(map_location), document

@@ -1,0 +1,92 @@
+"""hds-train: train the HDS network on one or more datasets (KIND:PATH)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from ..data import DatasetLayoutError
+from ..infer.device import DeviceError
+from ..io import MammoReadError
+from ..nn import WeightsError
+from .config import ConfigError, build_config, load_config_file
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        if "," in value:
+            return key.strip(), [json.loads(v) for v in value.split(",")]
+        return key.strip(), value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hds-train",
+        description="Train the residual U-Net with Hybrid Deep Supervision. Settings: defaults <- --config file <- options. "
+                    "Multi-GPU/multi-node: torchrun --nproc_per_node=N -m hds_core.train.cli ...",
+    )
+    p.add_argument("--config", help="JSON or TOML file with any of the settings below (keys as in TrainConfig)")
+    p.add_argument("--dataset", dest="datasets", action="append", metavar="KIND:PATH",
+                   help="minimias:PATH, inbreast:PATH or folder:PATH (images/ + masks/); repeatable")
+    p.add_argument("--out", help="output folder for checkpoints and the metrics log (default runs/hds)")
+    p.add_argument("--mode", choices=["hds", "ds-seg", "seg"], help="hds: pixel+image supervision on all exits; "
+                   "ds-seg: deep-supervised segmentation only; seg: final exit segmentation only")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="training crop at the working spacing (multiples of 32)")
+    p.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: number of training images)")
+    p.add_argument("--working-spacing", dest="working_spacing_mm", type=float, help="working pixel spacing in mm (default 0.4)")
+    p.add_argument("--folds", type=int)
+    p.add_argument("--fold", type=int, help="validation fold (0-based) of --folds patient-level folds")
+    p.add_argument("--val-patients", nargs="+", help="explicit validation patient IDs (overrides --fold)")
+    p.add_argument("--exclude-patients", nargs="+", help="patient IDs kept out of training and validation")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16, else fp32")
+    p.add_argument("--dice-weight", type=float, help="add soft Dice to the pixel cross-entropy with this weight")
+    p.add_argument("--threshold", type=float, help="segmentation/image threshold for validation metrics (default 0.5)")
+    p.add_argument("--net", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="network setting, e.g. --net encoder_widths=8,16,32,32,32 --net upsampler=transposed")
+    p.add_argument("--model-name", help="name recorded in the weights' JSON")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .loop import train
+
+    try:
+        file_values = load_config_file(args.config) if args.config else {}
+        cli = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "verbose", "net")}
+        if args.net:
+            cli["network"] = {**file_values.get("network", {}), **dict(args.net)}
+        config = build_config(file_values, cli)
+        summary = train(config, resume=args.resume)
+    except (ConfigError, DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
+        print(f"hds-train: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hds-train: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    if summary:
+        best = summary["best"]
+        print(f"trained {summary['epochs']} epochs into {summary['out']}; best validation Dice "
+              f"{best['dice']:.3f} (epoch {best.get('dice_epoch', '-')}), accuracy {best['accuracy']:.3f} "
+              f"(epoch {best.get('accuracy_epoch', '-')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

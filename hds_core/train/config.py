@@ -1,0 +1,85 @@
+"""Training settings: defaults (the paper's where it gives them) <- config file <- CLI."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    datasets: list[str] = field(default_factory=list)  # KIND:PATH
+    out: str = "runs/hds"
+    mode: str = "hds"  # hds | ds-seg | seg
+    epochs: int = 50
+    batch_size: int = 8
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])  # fractions of the epochs
+    lr_gamma: float = 0.3
+    crop: list[int] = field(default_factory=lambda: [512, 384])  # height, width at the working spacing
+    samples_per_epoch: int | None = None  # default: the number of training images
+    positive_fraction: float = 0.5
+    min_mass_pixels: int = 100
+    flips: bool = True
+    working_spacing_mm: float = 0.4
+    folds: int = 5
+    fold: int = 0
+    val_patients: list[str] | None = None  # overrides folds when given
+    exclude_patients: list[str] = field(default_factory=list)  # kept out of training AND validation
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    dice_weight: float = 0.0
+    threshold: float = 0.5
+    network: dict = field(default_factory=dict)  # HDSConfig overrides, e.g. {"encoder_widths": [8, 16, 32, 32, 32]}
+    model_name: str | None = None
+
+    def validate(self) -> None:
+        if not self.datasets:
+            raise ConfigError("no dataset: give --dataset KIND:PATH (minimias, inbreast or folder)")
+        if self.mode not in ("hds", "ds-seg", "seg"):
+            raise ConfigError(f"mode must be hds, ds-seg or seg, got {self.mode!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if len(self.crop) != 2 or any(c <= 0 or c % 32 for c in self.crop):
+            raise ConfigError(f"crop must be two positive multiples of 32 (height width), got {self.crop}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch size must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def score_source(self) -> str:
+        # Without image-wise supervision the MIL heads are untrained: score by the map's maximum.
+        return "mil" if self.mode == "hds" else "max_probability"
+
+
+def load_config_file(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text()
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc}") from None
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    return data
+
+
+def build_config(file_values: dict, cli_values: dict) -> TrainConfig:
+    """Later sources win; CLI values of None mean "not given"."""
+    merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
+    config = TrainConfig(**merged)
+    config.validate()
+    return config

@@ -1,0 +1,244 @@
+"""The training loop: balanced crops, deep-supervision loss with the HDS schedule, SGD with
+multistep decay, validation each epoch, checkpoints (safetensors + JSON), resume, DDP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from .. import __version__
+from ..data import BalancedCropDataset, load_datasets, prepare, split_cases
+from ..eval.evaluate import evaluate_prepared
+from ..infer.device import choose_device, cpu_has_native_bf16
+from ..losses import DeepSupervisionLoss
+from ..nn import HDSConfig, HDSUNet, read_metadata, save_weights
+from ..nn.weights import load_tensors
+from .config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
+class Distributed:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; gloo on CPU, nccl on CUDA."""
+
+    def __init__(self, device: torch.device):
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = device
+        if self.enabled:
+            if device.type == "cuda":
+                self.device = torch.device("cuda", self.local_rank)
+                torch.cuda.set_device(self.device)
+            else:
+                torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))))
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for i, param in enumerate(optimizer.param_groups[0]["params"]):
+        buffer = optimizer.state.get(param, {}).get("momentum_buffer")
+        if buffer is not None:
+            tensors[f"optimizer.momentum.{i}"] = buffer
+    return tensors
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    for i, param in enumerate(optimizer.param_groups[0]["params"]):
+        key = f"optimizer.momentum.{i}"
+        if key in tensors:
+            optimizer.state[param]["momentum_buffer"] = tensors[key].to(param.device, param.dtype)
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> dict:
+    """Run training; returns the summary written to ``OUT/summary.json``."""
+    device = choose_device(config.device)
+    ddp = Distributed(device)
+    device = ddp.device
+    try:
+        return _train(config, ddp, device, resume)
+    finally:
+        ddp.close()
+
+
+def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: bool) -> dict:
+    out = Path(config.out)
+    seed_everything(config.seed)
+    cases = load_datasets(config.datasets)
+    train_cases, val_cases = split_cases(cases, folds=config.folds, fold=config.fold, seed=config.seed,
+                                         exclude_patients=set(config.exclude_patients),
+                                         val_patients=set(config.val_patients) if config.val_patients is not None else None)
+    if not train_cases:
+        raise ValueError("the split leaves no training images")
+    log.info("%d training images, %d validation images", len(train_cases), len(val_cases))
+    quiet = not ddp.is_main or not os.isatty(2)
+    prepared_train = [prepare(c, config.working_spacing_mm) for c in tqdm(train_cases, desc="preparing", disable=quiet)]
+    prepared_val = [prepare(c, config.working_spacing_mm) for c in tqdm(val_cases, desc="preparing validation", disable=quiet)]
+
+    dataset = BalancedCropDataset(prepared_train, crop=tuple(config.crop), samples_per_epoch=config.samples_per_epoch,
+                                  positive_fraction=config.positive_fraction, min_mass_pixels=config.min_mass_pixels,
+                                  flips=config.flips, seed=config.seed)
+    model = HDSUNet(HDSConfig.from_dict(config.network) if config.network else HDSConfig()).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
+    loss_fn = DeepSupervisionLoss(mode=config.mode, dice_weight=config.dice_weight)
+    amp = autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 and device.type == "cuda" else None
+
+    start_epoch, best, history = 0, {"dice": -1.0, "accuracy": -1.0}, []
+    if resume and (out / "last.safetensors").is_file():
+        meta = read_metadata(out / "last.safetensors")
+        tensors = load_tensors(out / "last.safetensors")
+        model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
+        _restore_optimizer(optimizer, tensors)
+        start_epoch, best = meta["epoch"], meta["best"]
+        history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+            if (out / "metrics.jsonl").is_file() else []
+        log.info("resuming from epoch %d", start_epoch)
+
+    def lr_at(epoch: int) -> float:
+        return config.lr * config.lr_gamma ** sum(epoch >= m for m in milestones)
+
+    network = torch.nn.parallel.DistributedDataParallel(model) if ddp.enabled else model
+    if ddp.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {}
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch)
+        dataset.set_epoch(epoch)
+        shard = Subset(dataset, range(ddp.rank, len(dataset), ddp.world_size))
+        loader = DataLoader(shard, batch_size=config.batch_size, shuffle=False, num_workers=0)
+        network.train()
+        losses, parts_sum = [], {}
+        progress = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=quiet, leave=False)
+        for images, masks, labels in progress:
+            images, masks, labels = images.to(device), masks.to(device), labels.to(device)
+            with torch.autocast(device_type=device.type, dtype=amp, enabled=amp is not None):
+                output = network(images)
+            loss, parts = loss_fn(output, masks, labels, epoch, config.epochs)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr or use --precision fp32")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            losses.append(loss.item())
+            for key, value in parts.items():
+                parts_sum[key] = parts_sum.get(key, 0.0) + value
+            progress.set_postfix(loss=f"{np.mean(losses):.4f}")
+
+        record = {"epoch": epoch + 1, "lr": lr_at(epoch), "train_loss": float(np.mean(losses)) if losses else None,
+                  "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()}}
+        if ddp.is_main:
+            if prepared_val:
+                report = evaluate_prepared(model, prepared_val, device, threshold=config.threshold,
+                                           score_source=config.score_source, all_exits=False, autocast_dtype=amp)
+                final = report["final"]
+                record["val"] = {k: final[k] for k in ("image_auc", "image_accuracy", "sensitivity", "specificity",
+                                                        "dice_mass_images", "fp_regions_per_normal_image")}
+            record["seconds"] = round(time.perf_counter() - started, 2)
+            history.append(record)
+            summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history)
+            log.info("epoch %d: loss %.4f val %s (%.1fs)", epoch + 1, record["train_loss"] or float("nan"),
+                     record.get("val"), record["seconds"])
+        ddp.barrier()
+    if ddp.is_main and not summary and (out / "summary.json").is_file():
+        summary = json.loads((out / "summary.json").read_text())
+    return summary
+
+
+def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict) -> dict:
+    return {
+        "model_name": config.model_name or ("hds" if config.mode == "hds" else f"hds-{config.mode}"),
+        "mode": config.mode,
+        "score_source": config.score_source,
+        "default_threshold": config.threshold,
+        "preprocessing": {"working_spacing_mm": config.working_spacing_mm,
+                          "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast"},
+        "epoch": epoch + 1,
+        "best": best,
+        "validation": record.get("val"),
+        "train_config": config.to_dict(),
+        "software": {"hds_core": __version__, "torch": torch.__version__},
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _save_epoch(model, optimizer, config: TrainConfig, out: Path, epoch: int, record: dict, best: dict, history: list) -> dict:
+    val = record.get("val") or {}
+    dice, accuracy = val.get("dice_mass_images"), val.get("image_accuracy")
+    improved_dice = dice is not None and dice > best["dice"]
+    improved_accuracy = accuracy is not None and accuracy > best["accuracy"]
+    if improved_dice:
+        best["dice"] = dice
+        best["dice_epoch"] = epoch + 1
+    if improved_accuracy:
+        best["accuracy"] = accuracy
+        best["accuracy_epoch"] = epoch + 1
+    metadata = _metadata(config, epoch, record, best)
+    save_weights(out / "last.safetensors", model, metadata, extra_tensors=_optimizer_tensors(optimizer))
+    if improved_dice:
+        save_weights(out / "best_dice.safetensors", model, metadata)
+    if improved_accuracy:
+        save_weights(out / "best_accuracy.safetensors", model, metadata)
+    with open(out / "metrics.jsonl", "w") as handle:
+        for row in history:
+            handle.write(json.dumps(row) + "\n")
+    summary = {"out": str(out), "epochs": epoch + 1, "best": best, "last": record}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,33 @@
+"""Shipped resources (weights + model card, demo study, icons) with one lookup that works
+from a source checkout, an installed wheel and a PyInstaller bundle."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+WEIGHTS_NAME = "hds_minimias.safetensors"
+
+
+def resource_root() -> Path:
+    """The folder holding this package's files: sys._MEIPASS/resources in a PyInstaller
+    bundle, the package folder otherwise (checkout and wheel alike)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle and (Path(bundle) / "resources").is_dir():
+        return Path(bundle) / "resources"
+    return Path(__file__).resolve().parent
+
+
+def resource_path(*parts: str) -> Path:
+    return resource_root().joinpath(*parts)
+
+
+def default_weights() -> Path | None:
+    """The shipped weights, or None when this build has none."""
+    path = resource_path("weights", WEIGHTS_NAME)
+    return path if path.is_file() and path.with_suffix(".json").is_file() else None
+
+
+def demo_study() -> Path | None:
+    path = resource_path("demo")
+    return path if path.is_dir() and any(path.rglob("*.dcm")) else None
