@@ -7,24 +7,11 @@ import numpy as np
 import torch
 
 from ..data import PreparedCase
-from ..infer.forward import ExitResult, predict_working
+from ..infer.forward import ExitResult, image_score, predict_working
 from ..nn import HDSUNet
 from .metrics import classification_at, roc_auc, segmentation_at
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
-SCORE_SOURCES = ("mil", "max_probability")
-
-
-def image_score(result: ExitResult, source: str) -> float:
-    """The image's "contains a mass" score: the exit's MIL probability, or the maximum of its
-    probability map (used for models trained without image-wise supervision)."""
-    if source == "mil":
-        return result.mil_probability
-    if source == "max_probability":
-        return result.max_probability
-    raise ValueError(f"score source must be one of {SCORE_SOURCES}, got {source!r}")
-
-
 def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], threshold: float, source: str) -> dict:
     scores = [image_score(r, source) for r in results]
     metrics = {"threshold": threshold, "score_source": source, "image_auc": roc_auc(scores, labels)}

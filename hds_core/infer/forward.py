@@ -25,6 +25,19 @@ class ExitResult:
         return float(self.probability.max()) if self.probability.size else 0.0
 
 
+SCORE_SOURCES = ("mil", "max_probability")
+
+
+def image_score(result: "ExitResult", source: str) -> float:
+    """The image's "contains a mass" score: the exit's MIL probability, or the maximum of its
+    probability map (used for models trained without image-wise supervision)."""
+    if source == "mil":
+        return result.mil_probability
+    if source == "max_probability":
+        return result.max_probability
+    raise ValueError(f"score source must be one of {SCORE_SOURCES}, got {source!r}")
+
+
 def autocast_context(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()

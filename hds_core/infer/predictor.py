@@ -19,12 +19,11 @@ import torch
 
 from .. import __version__
 from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, preprocess
-from ..eval.evaluate import image_score
 from ..io import MammoImage, read_image
 from ..nn import load_weights, sha256
 from ..nn.weights import WeightsError
 from .device import choose_device, cpu_has_native_bf16, device_name
-from .forward import predict_working
+from .forward import image_score, predict_working
 from .lesions import Lesion, find_lesions
 
 log = logging.getLogger(__name__)

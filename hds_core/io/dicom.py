@@ -3,6 +3,7 @@ project's chosen plugins, and the metadata the product needs."""
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -144,9 +145,18 @@ def check_image_header(ds: Dataset, path: Path) -> None:
     else:
         expected = rows * columns * frames * samples * bits_allocated // 8 if bits_allocated != 1 else (rows * columns * frames + 7) // 8
         element = ds.get_item("PixelData")
-        actual = getattr(element, "length", None)
-        if actual is None and element is not None and element.value is not None:
+        actual = None
+        if element is not None and getattr(element, "value", None) is not None:
             actual = len(element.value)
+        elif element is not None:
+            actual = getattr(element, "length", None)
+            # Deferred read (folder scan): the declared length must fit in the file.
+            offset = getattr(element, "value_tell", None)
+            if actual is not None and offset is not None and actual != 0xFFFFFFFF and ds.filename:
+                available = os.path.getsize(ds.filename) - offset
+                if available < actual:
+                    raise errors.TruncatedFileError(path, f"pixel data is cut off: {available} of {actual} bytes present",
+                                                    "the file was cut off while copying; copy it again")
         # An odd length is padded to even by one byte; anything else disagrees with the header.
         if actual is not None and actual != 0xFFFFFFFF and not expected <= actual <= expected + 1:
             raise errors.PixelSizeMismatchError(
@@ -260,7 +270,8 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
         bits = int(descriptor[2])
         raw = item.LUTData
         if isinstance(raw, (bytes, bytearray)):
-            data = np.frombuffer(raw, dtype="<u2" if bits > 8 else "u1")
+            # LUT Data entries are 16-bit words whatever the bits per entry (PS3.3 C.11.2.1.1).
+            data = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<u2")
         else:
             data = np.asarray(_multi(raw))
         data = tuple(int(v) for v in data[:entries])
@@ -285,6 +296,8 @@ def read_dicom(path: Path) -> MammoImage:
         if "length" in reason.lower() and ("short" in reason.lower() or "doesn't match" in reason.lower()):
             raise errors.PixelSizeMismatchError(path, reason) from None
         raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {reason}") from None
+    if not pixels.dtype.isnative:
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
     if pixels.ndim != 2:
         raise errors.UnsupportedImageError(path, f"decoded pixel array has shape {pixels.shape}, expected 2-D")
     padding_value = ds.get("PixelPaddingValue")

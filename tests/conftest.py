@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import synthetic  # noqa: E402
+
+TINY_NET = {"encoder_widths": [8, 8, 16, 16, 16], "bottleneck_width": 16, "decoder_widths": [16, 16, 16, 8, 8],
+            "blocks_per_stage": 1}
+
+
+@pytest.fixture(scope="session")
+def phantom_dataset(tmp_path_factory) -> Path:
+    return synthetic.phantom_folder_dataset(tmp_path_factory.mktemp("phantoms") / "ds", n_images=8)
+
+
+@pytest.fixture(scope="session")
+def trained_phantom_model(tmp_path_factory, phantom_dataset) -> Path:
+    """A tiny network trained briefly on phantoms: real weights for the Predictor and CLI tests."""
+    from hds_core.train.config import TrainConfig
+    from hds_core.train.loop import train
+
+    out = tmp_path_factory.mktemp("trained")
+    config = TrainConfig(datasets=[f"folder:{phantom_dataset}"], out=str(out), epochs=12, batch_size=4, lr=0.05,
+                         crop=[96, 96], samples_per_epoch=16, folds=2, fold=0, network=TINY_NET, dice_weight=1.0,
+                         precision="fp32", lr_milestones=[0.8])
+    summary = train(config)
+    return out / "last.safetensors", summary
