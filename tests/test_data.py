@@ -1,0 +1,142 @@
+"""Dataset adapters on tiny fixtures in each native layout; folds; preprocessing; sampling."""
+
+import plistlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hds_core.data import (BalancedCropDataset, DatasetLayoutError, load_dataset, patient_folds, prepare, preprocess,
+                           split_cases)
+from synthetic import phantom, write_dicom
+
+INFO = """              MAMMOGRAPHIC IMAGE ANALYSIS SOCIETY
+                  MiniMammographic Database
+header text that is not a row
+mdb001 G CIRC B 535 425 197
+mdb002 G CIRC B 100 900 20
+mdb002 G SPIC M 800 100 30
+mdb003 D NORM
+mdb004 F CALC B
+mdb005 F CALC M 300 300 10
+mdb099 F NORM
+"""
+
+
+@pytest.fixture
+def minimias(tmp_path):
+    root = tmp_path / "mias"
+    root.mkdir()
+    (root / "Info.txt").write_text(INFO)
+    film = np.zeros((1024, 1024), np.uint8)
+    film[:, :600] = 120
+    for i in range(1, 6):
+        suffix = ".pgm" if i % 2 else ".png"  # the adapter takes both
+        Image.fromarray(film).save(root / f"mdb{i:03d}{suffix}")
+    return root
+
+
+def test_minimias_rows_origin_patients_and_labels(minimias):
+    cases = {c.case_id: c for c in load_dataset(f"minimias:{minimias}")}
+    assert set(cases) == {"mdb001", "mdb002", "mdb003", "mdb004", "mdb005"}  # mdb099 has no film
+    assert cases["mdb001"].patient_id == cases["mdb002"].patient_id != cases["mdb003"].patient_id
+    assert cases["mdb001"].laterality == "R" and cases["mdb002"].laterality == "L"
+    # Bottom-left origin: y = 900 is row 124.
+    assert (124.0, 100.0, 20.0) in cases["mdb002"].circles and len(cases["mdb002"].circles) == 2
+    assert cases["mdb001"].has_mass and not cases["mdb003"].has_mass
+    assert not cases["mdb004"].has_mass and not cases["mdb005"].has_mass  # calcifications are not masses
+    mask = cases["mdb002"].mass_mask((1024, 1024))
+    assert mask[124, 100] and not mask[900, 100]
+    assert cases["mdb001"].spacing_mm == 0.2
+
+
+def test_minimias_missing_info(tmp_path):
+    with pytest.raises(DatasetLayoutError, match="Info.txt"):
+        load_dataset(f"minimias:{tmp_path}")
+
+
+def test_inbreast_layout(tmp_path):
+    root = tmp_path / "INbreast"
+    (root / "AllDICOMs").mkdir(parents=True)
+    (root / "AllXML").mkdir()
+    pixels, _ = phantom((128, 96))
+    write_dicom(root / "AllDICOMs" / "20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07])
+    write_dicom(root / "AllDICOMs" / "20586934_6c613a14b80a8591_MG_L_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07])
+    roi = {"Name": "Mass", "Point_px": ["(10.0, 20.0)", "(40.0, 20.0)", "(40.0, 50.0)", "(10.0, 50.0)"]}
+    calc = {"Name": "Calcification", "Point_px": ["(60.0, 60.0)"]}
+    with open(root / "AllXML" / "20586908.xml", "wb") as handle:
+        plistlib.dump({"Images": [{"ROIs": [roi, calc]}]}, handle)
+    (root / "INbreast.csv").write_text("Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads\n"
+                                       "removed;removed;R;CC;201001;20586908;2;4\nremoved;removed;L;CC;201001;20586934;2;1\n")
+    cases = {c.case_id: c for c in load_dataset(f"inbreast:{root}")}
+    assert cases["20586908"].has_mass and not cases["20586934"].has_mass
+    assert cases["20586908"].patient_id == cases["20586934"].patient_id
+    assert cases["20586908"].extra["birads"] == "4" and cases["20586908"].view == "CC"
+    mask = cases["20586908"].mass_mask((128, 96))
+    assert mask[30, 25] and not mask[60, 60] and mask.sum() > 500
+    prepared = prepare(cases["20586908"])
+    assert prepared.label == 1 and prepared.working.geometry.spacing_assumed is False
+
+
+def test_folder_layout_and_unknown_kind(phantom_dataset):
+    cases = load_dataset(f"folder:{phantom_dataset}")
+    assert len(cases) == 8 and sum(c.has_mass for c in cases) == 4
+    assert cases[0].patient_id == cases[1].patient_id == "p0" and cases[0].spacing_mm == 0.4
+    with pytest.raises(DatasetLayoutError, match="KIND:PATH"):
+        load_dataset(f"kaggle:{phantom_dataset}")
+
+
+def test_patient_folds_never_split_a_patient_and_spread_masses(phantom_dataset):
+    cases = load_dataset(f"folder:{phantom_dataset}")
+    assignment = patient_folds(cases, folds=2, seed=3)
+    for fold in range(2):
+        train, val = split_cases(cases, folds=2, fold=fold, seed=3)
+        assert not {c.patient_id for c in train} & {c.patient_id for c in val}
+        assert len(train) + len(val) == len(cases)
+    assert set(assignment.values()) == {0, 1}
+    train, val = split_cases(cases, exclude_patients={"p0"}, val_patients={"p1"})
+    assert {c.patient_id for c in val} == {"p1"} and "p0" not in {c.patient_id for c in train}
+
+
+def test_preprocess_resamples_crops_and_puts_the_chest_wall_left():
+    left, _ = phantom((400, 300), chest_wall="left", seed=4)
+    right, _ = phantom((400, 300), chest_wall="right", seed=4)
+    a = preprocess(left / 4095.0, (0.1, 0.1), working_spacing_mm=0.4)
+    b = preprocess(right / 4095.0, (0.1, 0.1), working_spacing_mm=0.4)
+    assert not a.geometry.flipped and b.geometry.flipped
+    assert a.image.shape[0] <= 100 and abs(a.image.shape[0] - b.image.shape[0]) <= 1
+    breast = a.image[a.breast]
+    assert abs(breast.mean()) < 1e-3 and abs(breast.std() - 1) < 1e-2
+    assert preprocess(left / 4095.0, None).geometry.spacing_assumed
+
+
+def test_geometry_round_trip_of_a_mask():
+    pixels, mask = phantom((400, 300), chest_wall="right", seed=5)
+    working = preprocess(pixels / 4095.0, (0.1, 0.1), working_spacing_mm=0.4)
+    small = working.geometry.mask_to_working(mask)
+    back = working.geometry.to_original(small.astype(np.float32)) >= 0.5
+    overlap = (back & mask).sum() / (back | mask).sum()
+    assert overlap > 0.85
+    rows, cols = np.nonzero(small)
+    centre = working.geometry.working_to_original(np.array([[rows.mean(), cols.mean()]]))[0]
+    true = np.argwhere(mask).mean(axis=0)
+    assert np.abs(centre - true).max() < 4
+
+
+def test_balanced_sampling_is_deterministic_and_forces_mass_pixels(phantom_dataset):
+    prepared = [prepare(c) for c in load_dataset(f"folder:{phantom_dataset}")]
+    dataset = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, positive_fraction=1.0, min_mass_pixels=100, seed=1)
+    for i in range(10):
+        image, mask, label = dataset[i]
+        assert image.shape == (1, 64, 64) and mask.shape == (64, 64)
+        assert int(mask.sum()) >= 100 and int(label) == 1
+    again = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, seed=1)
+    first = [again[i][0] for i in range(3)]
+    again.set_epoch(0)
+    assert all((a == again[i][0]).all() for i, a in enumerate(first))
+    again.set_epoch(1)
+    assert any((a != again[i][0]).any() for i, a in enumerate(first))
+    mixed = BalancedCropDataset(prepared, crop=(160, 160), samples_per_epoch=40, positive_fraction=0.5, seed=2)
+    labels = [int(mixed[i][2]) for i in range(40)]
+    assert 0 < sum(labels) < 40
+    assert mixed[0][0].shape == (1, 160, 160)  # images smaller than the crop are padded

@@ -1,0 +1,119 @@
+"""The Predictor: original geometry, lesions at any threshold, cancel, CUDA fallback."""
+
+import numpy as np
+import pytest
+import torch
+
+from hds_core.infer import PredictionCancelled, Predictor
+from hds_core.infer import predictor as predictor_module
+from hds_core.io import read_image
+from synthetic import phantom, write_dicom
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_phantom_model):
+    return Predictor(trained_phantom_model[0], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def mass_image(tmp_path_factory):
+    # 0.2 mm pixels: the predictor resamples to the model's 0.4 mm working spacing and back.
+    pixels, mask = phantom((256, 256), seed=100, chest_wall="right", mass_radius=24)
+    path = write_dicom(tmp_path_factory.mktemp("img") / "mass.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2],
+                       ImageLaterality="L", ViewPosition="MLO", WindowCenter=2048, WindowWidth=4096)
+    return read_image(path), mask
+
+
+def test_probability_map_is_in_the_original_geometry(predictor, mass_image):
+    image, mask = mass_image
+    prediction = predictor.predict(image)
+    probability = prediction.probability_map()
+    assert probability.shape == image.pixels.shape and probability.dtype == np.float32
+    assert probability[mask].mean() > 0.5 > probability[~mask].mean()
+    assert 0.0 <= prediction.score <= 1.0 and prediction.device == "CPU" and prediction.precision == "fp32"
+    assert len(prediction.weights_sha256) == 64
+
+
+def test_lesions_at_any_threshold_in_original_pixels(predictor, mass_image, monkeypatch):
+    image, mask = mass_image
+    prediction = predictor.predict(image)
+    calls = []
+    monkeypatch.setattr(predictor.model, "forward", lambda *a, **k: calls.append(1))
+    lesions = prediction.lesions(0.5)
+    assert lesions and not calls  # no network run for a new threshold
+    top = lesions[0]
+    rows, cols = np.nonzero(mask)
+    assert abs(top.centroid_xy[0] - cols.mean()) < 6 and abs(top.centroid_xy[1] - rows.mean()) < 6
+    xs, ys = top.contour_xy[:, 0], top.contour_xy[:, 1]
+    assert abs(xs.min() - cols.min()) < 8 and abs(ys.max() - rows.max()) < 8
+    true_area = mask.sum() * 0.2 * 0.2
+    assert top.area_mm2 == pytest.approx(true_area, rel=0.35)
+    assert top.longest_diameter_mm == pytest.approx(48 * 0.2, rel=0.3)
+    areas = [sum(l.area_mm2 for l in prediction.lesions(t)) for t in (0.3, 0.5, 0.8)]
+    assert areas[0] >= areas[1] >= areas[2]
+    assert prediction.lesions(1.01) == []
+    document = prediction.to_dict(0.5)
+    assert document["lesions"][0]["contour_xy"] and document["model"]["weights_sha256"] == predictor.weights_sha256
+
+
+def test_unknown_spacing_gives_no_mm_and_a_warning(predictor, tmp_path):
+    pixels, _ = phantom((128, 128), seed=101)
+    image = read_image(write_dicom(tmp_path / "nospacing.dcm", pixels))
+    prediction = predictor.predict(image)
+    assert any("spacing unknown" in w for w in prediction.warnings)
+    assert all(l.area_mm2 is None and l.longest_diameter_mm is None for l in prediction.lesions(0.3))
+
+
+def test_cancel_stops_inside_the_network(predictor, mass_image):
+    image, _ = mass_image
+    checks = []
+
+    def cancel():
+        checks.append(1)
+        return len(checks) > 3  # after preprocessing, inside the encoder
+
+    with pytest.raises(PredictionCancelled):
+        predictor.predict(image, cancel=cancel)
+    assert predictor.predict(image).score >= 0  # still usable afterwards
+
+
+def test_cuda_failure_falls_back_to_cpu_with_a_warning(trained_phantom_model, mass_image, monkeypatch):
+    image, _ = mass_image
+    predictor = Predictor(trained_phantom_model[0], device="cpu")
+    reference = predictor.predict(image)
+    predictor.device = torch.device("cuda")  # pretend the model was on a GPU that now fails
+    real = predictor_module.predict_working
+
+    def flaky(model, array, device, **kwargs):
+        if device.type == "cuda":
+            raise RuntimeError("CUDA error: out of memory")
+        return real(model, array, device, **kwargs)
+
+    monkeypatch.setattr(predictor_module, "predict_working", flaky)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    with pytest.warns(RuntimeWarning, match="CUDA failed"):
+        prediction = predictor.predict(image)
+    assert predictor.device.type == "cpu" and prediction.device == "CPU"
+    assert any("CUDA failed" in w for w in prediction.warnings)
+    np.testing.assert_allclose(prediction.working_probability, reference.working_probability, atol=1e-6)
+
+
+def test_reduced_precision_needs_native_support_and_recorded_agreement(predictor, monkeypatch):
+    monkeypatch.setattr(predictor_module, "cpu_has_native_bf16", lambda: True)
+    predictor.metadata.pop("precision_agreement", None)
+    assert predictor.autocast_dtype() is None  # not verified on these weights
+    predictor.metadata["precision_agreement"] = {"bf16": 0.995}
+    assert predictor.autocast_dtype() == torch.bfloat16
+    monkeypatch.setattr(predictor_module, "cpu_has_native_bf16", lambda: False)
+    assert predictor.autocast_dtype() is None  # emulated bf16 is slower than fp32
+    predictor.metadata.pop("precision_agreement")
+
+
+def test_missing_shipped_weights_is_a_clear_error(monkeypatch):
+    import resources
+
+    from hds_core.nn import WeightsError
+
+    monkeypatch.setattr(resources, "default_weights", lambda: None)
+    with pytest.raises(WeightsError, match="no shipped weights"):
+        Predictor()

@@ -1,0 +1,76 @@
+"""Training: a short run learns on phantoms; resume; checkpoints; DDP with two CPU processes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hds_core.nn import load_weights
+from hds_core.train.cli import main as train_main
+from hds_core.train.config import ConfigError, TrainConfig, build_config
+from hds_core.train.loop import train
+from conftest import TINY_NET
+
+
+def test_short_run_lowers_the_loss_and_raises_dice(trained_phantom_model):
+    path, summary = trained_phantom_model
+    history = [json.loads(line) for line in (path.parent / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 12
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    first_dice = history[0]["val"]["dice_mass_images"]
+    best_dice = max(h["val"]["dice_mass_images"] for h in history)
+    assert best_dice > first_dice + 0.3 and best_dice > 0.6
+    for name in ("last", "best_dice", "best_accuracy"):
+        assert (path.parent / f"{name}.safetensors").is_file() and (path.parent / f"{name}.json").is_file()
+    meta = json.loads((path.parent / "best_dice.json").read_text())
+    assert meta["best"]["dice"] == pytest.approx(best_dice) and meta["score_source"] == "mil"
+    assert not any(p.suffix in (".pt", ".pth", ".pkl", ".ckpt") for p in path.parent.iterdir())
+
+
+def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset):
+    common = dict(datasets=[f"folder:{phantom_dataset}"], out=str(tmp_path), batch_size=4, crop=[64, 64],
+                  samples_per_epoch=8, folds=2, network=TINY_NET, precision="fp32")
+    train(TrainConfig(epochs=1, **common))
+    assert json.loads((tmp_path / "last.json").read_text())["epoch"] == 1
+    train(TrainConfig(epochs=2, **common), resume=True)
+    history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    model, meta = load_weights(tmp_path / "last.safetensors")
+    assert meta["epoch"] == 2
+
+
+def test_config_file_then_cli_overrides(tmp_path, phantom_dataset):
+    config_file = tmp_path / "c.json"
+    config_file.write_text(json.dumps({"epochs": 7, "mode": "ds-seg", "network": TINY_NET}))
+    from hds_core.train.config import load_config_file
+
+    config = build_config(load_config_file(config_file), {"epochs": 3, "datasets": ["folder:x"]})
+    assert config.epochs == 3 and config.mode == "ds-seg" and config.score_source == "max_probability"
+    config_file.write_text(json.dumps({"epoch": 7}))
+    with pytest.raises(ConfigError, match="unknown settings"):
+        load_config_file(config_file)
+    with pytest.raises(ConfigError, match="multiples of 32"):
+        build_config({}, {"datasets": ["folder:x"], "crop": [100, 96]})
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert train_main(["--dataset", f"minimias:{tmp_path}", "--out", str(tmp_path / "o")]) == 2
+    assert "Info.txt" in capsys.readouterr().err
+    assert train_main(["--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tmp_path, phantom_dataset):
+    net = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "hds_core.train.cli",
+         "--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "2", "--batch-size", "2",
+         "--crop", "64", "64", "--samples-per-epoch", "8", "--folds", "2", "--device", "cpu", "--precision", "fp32", *net],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]  # written once (rank 0), not twice
+    assert (tmp_path / "last.safetensors").is_file()
