@@ -11,6 +11,18 @@ from hds_core.infer.cli import main as predict_main
 from synthetic import phantom, write_dicom
 
 
+def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
+    from hds_core.train.cli import main as train_main
+    from conftest import TINY_NET
+
+    net = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
+    code = train_main(["--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "1", "--crop", "64", "64",
+                       "--samples-per-epoch", "4", "--folds", "2", "--mode", "seg", "--precision", "fp32", *net])
+    assert code == 0 and "trained 1 epochs" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "last.json").read_text())
+    assert meta["mode"] == "seg" and meta["score_source"] == "max_probability" and meta["model_name"] == "hds-seg"
+
+
 def test_eval_prints_the_table_and_writes_json(trained_phantom_model, phantom_dataset, tmp_path, capsys):
     weights, summary = trained_phantom_model
     out = tmp_path / "eval.json"

@@ -10,7 +10,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, HTJ2KLossless, ImplicitVRLittleEndian,
     JPEG2000Lossless, JPEGLosslessSV1, JPEGLSLossless, RLELossless)
 
 from hds_core.io import errors, read_image
@@ -268,3 +268,17 @@ def test_errors_carry_path_reason_and_kind(tmp_path):
         read_image(path)
     except errors.MammoReadError as exc:
         assert exc.path == path and exc.reason and exc.kind == "empty file"
+
+
+def test_htj2k_transfer_syntax_is_decoded(tmp_path):
+    """No HTJ2K encoder is available here, so this checks the HTJ2K Lossless path with a
+    Part-1 JPEG 2000 codestream (which that syntax admits); the HT block coder itself is
+    exercised only by the decoder's own tests."""
+    pixels, _ = phantom((64, 48), seed=3)
+    path = write_dicom(tmp_path / "j2k.dcm", pixels, syntax=JPEG2000Lossless)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = HTJ2KLossless
+    ds.save_as(tmp_path / "htj2k.dcm")
+    image = read_image(tmp_path / "htj2k.dcm")
+    assert image.metadata.transfer_syntax == HTJ2KLossless
+    np.testing.assert_array_equal(image.pixels, pixels)

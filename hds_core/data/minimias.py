@@ -44,7 +44,7 @@ def load_minimias(root: str | Path) -> list[Case]:
             continue  # Info.txt lists the full database; a subset folder holds fewer films
         circles = []
         classes = set()
-        for _, background, abnormality, severity, x, y, radius in rows[refnum]:
+        for _refnum, _background, abnormality, _severity, x, y, radius in rows[refnum]:
             classes.add(abnormality)
             if abnormality in MASS_CLASSES and x is not None:
                 circles.append((FILM_SIZE - float(y), float(x), float(radius)))

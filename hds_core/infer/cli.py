@@ -8,10 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
@@ -43,25 +41,13 @@ def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
     return name
 
 
-def _write_json(path: Path, document: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, indent=1)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from ..infer import DeviceError, Predictor
     from ..io import MammoReadError, read_image, scan_folder
     from ..nn import WeightsError
+    from ..safe_write import atomic_write_text
 
     out = Path(args.out)
     try:
@@ -111,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         document["laterality"] = image.metadata.laterality
         document["view"] = image.metadata.view
         try:
-            _write_json(target, document)
+            atomic_write_text(target, json.dumps(document, indent=1) + "\n")
         except OSError as exc:
             print(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
             return 2

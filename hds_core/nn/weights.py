@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..safe_write import atomic_write, atomic_write_text
 from .hds_unet import HDSConfig, HDSUNet
 
 FORMAT = "hds-weights/1"
@@ -38,21 +37,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_weights(path: str | Path, model: HDSUNet, metadata: dict, extra_tensors: dict[str, torch.Tensor] | None = None,
                  dtype: torch.dtype | None = None) -> None:
     """Write tensors and the JSON sidecar, each atomically (temporary file, then rename)."""
@@ -61,9 +45,9 @@ def save_weights(path: str | Path, model: HDSUNet, metadata: dict, extra_tensors
                for k, v in model.state_dict().items()}
     for key, value in (extra_tensors or {}).items():
         tensors[key] = value.detach().cpu().contiguous()
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
     document = {"format": FORMAT, "network": model.config.to_dict(), **metadata}
-    _atomic_write(sidecar(path), lambda tmp: Path(tmp).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n"))
+    atomic_write_text(sidecar(path), json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -58,18 +58,19 @@ def parser() -> argparse.ArgumentParser:
                    help="network setting, e.g. --net encoder_widths=8,16,32,32,32 --net upsampler=transposed")
     p.add_argument("--model-name", help="name recorded in the weights' JSON")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final line")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # One line per epoch by default (the progress bar shows only on a terminal).
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from .loop import train
 
     try:
         file_values = load_config_file(args.config) if args.config else {}
-        cli = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "verbose", "net")}
+        cli = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "quiet", "net")}
         if args.net:
             cli["network"] = {**file_values.get("network", {}), **dict(args.net)}
         config = build_config(file_values, cli)
@@ -82,9 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if summary:
         best = summary["best"]
-        print(f"trained {summary['epochs']} epochs into {summary['out']}; best validation Dice "
-              f"{best['dice']:.3f} (epoch {best.get('dice_epoch', '-')}), accuracy {best['accuracy']:.3f} "
-              f"(epoch {best.get('accuracy_epoch', '-')})")
+        if best["dice"] < 0:
+            print(f"trained {summary['epochs']} epochs into {summary['out']} (no validation patients)")
+        else:
+            print(f"trained {summary['epochs']} epochs into {summary['out']}; best validation Dice "
+                  f"{best['dice']:.3f} (epoch {best.get('dice_epoch', '-')}), accuracy {best['accuracy']:.3f} "
+                  f"(epoch {best.get('accuracy_epoch', '-')})")
     return 0
 
 

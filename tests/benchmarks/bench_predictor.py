@@ -1,0 +1,90 @@
+"""Predictor vs a plain fp32 eager forward of the same network with all exits.
+
+Both run on the same working image (the Predictor's own preprocessing output), so the
+ratio measures what the Predictor does differently (final exit only, inference mode,
+reduced precision where verified) and includes its extra work (DICOM-order rendering,
+resampling, breast crop, mapping back). Target: ratio <= 0.35 with mask Dice >= 0.99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hds_core.eval.metrics import dice  # noqa: E402
+from hds_core.infer import Predictor  # noqa: E402
+from hds_core.io import read_image  # noqa: E402
+from hds_core.nn import HDSUNet, pad_to_multiple, save_weights  # noqa: E402
+from hds_core.data.sampling import pad_value  # noqa: E402
+from synthetic import phantom, write_dicom  # noqa: E402
+
+
+def eager_all_exits(model: HDSUNet, image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The plain way: fp32, eval mode, no_grad, every exit computed."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        x, (h, w) = pad_to_multiple(torch.from_numpy(image)[None, None], 32, value=pad_value(image))
+        out = model(x, all_exits=True)
+        probability = out.seg_logits[-1].softmax(1)[0, 1, :h, :w].numpy()
+    return probability, time.perf_counter() - start
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--weights", help="weights to time (default: the shipped ones, else the paper-size network untrained)")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+
+    from resources import default_weights
+
+    weights = args.weights or default_weights()
+    tmp = Path(tempfile.mkdtemp())
+    if weights is None:
+        weights = tmp / "untrained.safetensors"
+        torch.manual_seed(0)
+        save_weights(weights, HDSUNet().eval(), {"model_name": "untrained paper-size HDS"})
+    predictor = Predictor(weights, device="cpu")
+    model = predictor.model
+
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")
+    print(f"weights: {weights} ({predictor.model_name}); predictor precision: {predictor.precision}")
+    print(f"{'image':>10} {'working':>9} {'eager all exits':>16} {'Predictor':>10} {'ratio':>6} {'mask Dice':>9}")
+    for rows, cols in ((512, 512), (768, 1024)):
+        pixels, _ = phantom((rows, cols), seed=7, mass_radius=min(rows, cols) // 12)
+        # Spacing equal to the working spacing: the network sees the image at its own size.
+        path = write_dicom(tmp / f"{rows}x{cols}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], WindowCenter=2048, WindowWidth=4096)
+        image = read_image(path)
+        predictor.predict(image)  # warm-up (allocator, kernels)
+        eager_all_exits(model, np.zeros((64, 64), np.float32))
+        predictor_times, eager_times = [], []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            prediction = predictor.predict(image)
+            prediction.probability_map()
+            predictor_times.append(time.perf_counter() - start)
+        from hds_core.data.preprocess import preprocess
+
+        working = preprocess(image.model_input(), image.metadata.pixel_spacing_mm, working_spacing_mm=predictor.working_spacing_mm)
+        for _ in range(args.repeats):
+            reference, seconds = eager_all_exits(model, working.image)
+            eager_times.append(seconds)
+        agreement = dice(prediction.working_probability >= 0.5, reference >= 0.5)
+        eager, ours = statistics.median(eager_times), statistics.median(predictor_times)
+        print(f"{cols:>4}x{rows:<5} {working.image.shape[1]:>4}x{working.image.shape[0]:<4} {eager * 1000:>13.0f} ms "
+              f"{ours * 1000:>7.0f} ms {ours / eager:>6.2f} {agreement:>9.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
