@@ -117,3 +117,12 @@ def test_missing_shipped_weights_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(resources, "default_weights", lambda: None)
     with pytest.raises(WeightsError, match="no shipped weights"):
         Predictor()
+
+
+def test_precision_agreement_is_measured_on_images(predictor, mass_image):
+    from hds_core.infer.predictor import measure_precision_agreement
+
+    image, _ = mass_image
+    agreement = measure_precision_agreement(predictor, [image], torch.bfloat16)
+    assert 0.9 <= agreement <= 1.0  # bf16 masks of a clear phantom mass match fp32 closely
+    assert measure_precision_agreement(predictor, [], torch.bfloat16) == 0.0
