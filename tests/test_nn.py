@@ -70,3 +70,24 @@ def test_mil_head_picks_the_cell_with_the_lowest_background_probability():
 def test_paper_size_network_parameter_count_is_stable():
     # Guards accidental architecture changes (shipped weights depend on it).
     assert sum(p.numel() for p in HDSUNet().parameters()) == 7_671_034
+
+
+def test_inference_copy_matches_the_network_and_leaves_it_untouched():
+    from hds_core.infer.optimize import inference_copy, is_channels_last
+
+    torch.manual_seed(0)
+    model = HDSUNet(HDSConfig(**TINY_NET))
+    # Non-trivial BatchNorm statistics, as after training.
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(2, 1, 64, 64) * 3 + 1)
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = inference_copy(model)
+    x = torch.randn(1, 1, 96, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x.contiguous(memory_format=torch.channels_last)).final_seg, model(x).final_seg,
+                                   atol=1e-4, rtol=1e-4)
+    assert is_channels_last(fast) and not is_channels_last(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -13,6 +13,7 @@ import torch
 
 from ..data.sampling import pad_value
 from ..nn import HDSUNet, pad_to_multiple
+from .optimize import is_channels_last
 
 
 @dataclass
@@ -53,6 +54,8 @@ def predict_working(model: HDSUNet, image: np.ndarray, device: torch.device, *, 
     try:
         tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
         padded, (height, width) = pad_to_multiple(tensor, model.config.size_multiple, value=pad_value(image))
+        if is_channels_last(model):
+            padded = padded.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, autocast_dtype):
             output = model(padded, all_exits=all_exits)
         results = []

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hds_core.eval.metrics import dice  # noqa: E402
 from hds_core.infer import Predictor  # noqa: E402
 from hds_core.io import read_image  # noqa: E402
-from hds_core.nn import HDSUNet, pad_to_multiple, save_weights  # noqa: E402
+from hds_core.nn import HDSUNet, load_weights, pad_to_multiple, save_weights  # noqa: E402
 from hds_core.data.sampling import pad_value  # noqa: E402
 from synthetic import phantom, write_dicom  # noqa: E402
 
@@ -54,7 +54,7 @@ def main() -> int:
         torch.manual_seed(0)
         save_weights(weights, HDSUNet().eval(), {"model_name": "untrained paper-size HDS"})
     predictor = Predictor(weights, device="cpu")
-    model = predictor.model
+    model, _ = load_weights(weights)  # the plain network, as loaded: the baseline
 
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")
