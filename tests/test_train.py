@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from hds_core.nn import load_weights
 from hds_core.train.cli import main as train_main
@@ -39,6 +40,12 @@ def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset):
     assert [h["epoch"] for h in history] == [1, 2]
     model, meta = load_weights(tmp_path / "last.safetensors")
     assert meta["epoch"] == 2
+    # The same two epochs without interruption give the same weights.
+    straight = tmp_path / "straight"
+    train(TrainConfig(epochs=2, **{**common, "out": str(straight)}))
+    reference, _ = load_weights(straight / "last.safetensors")
+    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
 
 
 def test_config_file_then_cli_overrides(tmp_path, phantom_dataset):

@@ -154,6 +154,9 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
     summary: dict = {}
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
+        # Per-epoch seeds (dropout, any other torch randomness): a resumed run continues
+        # exactly as an uninterrupted one would.
+        seed_everything(config.seed * 1000 + epoch + 1)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(epoch)
         dataset.set_epoch(epoch)
