@@ -140,3 +140,15 @@ def test_balanced_sampling_is_deterministic_and_forces_mass_pixels(phantom_datas
     labels = [int(mixed[i][2]) for i in range(40)]
     assert 0 < sum(labels) < 40
     assert mixed[0][0].shape == (1, 160, 160)  # images smaller than the crop are padded
+
+
+@pytest.mark.parametrize("wall", ["left", "right"])
+def test_chest_wall_found_on_padded_films(wall):
+    """Film scans (mini-MIAS) are padded with black: the breast touches neither image edge."""
+    from hds_core.data.preprocess import breast_mask, chest_wall_on_right
+
+    pixels, _ = phantom((300, 200), chest_wall=wall, seed=9)
+    film = np.zeros((400, 400), dtype=np.uint16)
+    film[50:350, 100:300] = pixels
+    assert chest_wall_on_right(breast_mask(film / 4095.0)) == (wall == "right")
+    assert preprocess(film / 4095.0, (0.2, 0.2)).geometry.flipped == (wall == "right")

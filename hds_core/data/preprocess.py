@@ -99,11 +99,18 @@ def breast_mask(values: np.ndarray) -> np.ndarray:
 
 
 def chest_wall_on_right(mask: np.ndarray) -> bool:
-    """The chest wall is where the breast touches the image edge over the longest stretch."""
-    band = max(1, mask.shape[1] // 20)
-    left = mask[:, :band].sum()
-    right = mask[:, -band:].sum()
-    return bool(right > left)
+    """The chest wall is the breast's long straight side; the nipple side is rounded.
+
+    Compare the breast pixels in a band at each side of the breast's OWN extent, not of
+    the image: film scans are padded, so the breast may touch neither image edge."""
+    columns = np.flatnonzero(mask.any(axis=0))
+    if columns.size < 2:
+        return False
+    first, last = columns[0], columns[-1] + 1
+    band = max(1, (last - first) // 10)
+    left = int(mask[:, first:first + band].sum())
+    right = int(mask[:, last - band:last].sum())
+    return right > left
 
 
 def preprocess(
