@@ -11,7 +11,7 @@ from . import __version__
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mammo-viewer", description="Mammography reading workstation with the HDS engine.")
-    p.add_argument("path", nargs="?", help="a DICOM folder or a mammogram file")
+    p.add_argument("path", nargs="?", help="a DICOM folder or a mammogram file (default: the bundled demo study)")
     p.add_argument("--version", action="version", version=f"mammo-viewer {__version__}")
     return p
 
@@ -24,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow()
-    if args.path:
-        window.open_path(args.path)
+    from resources import demo_study
+
+    path = args.path or demo_study()
+    if path:
+        window.open_path(str(path))
     window.show()
     return app.exec()
 

@@ -22,3 +22,18 @@ def test_version_flag(capsys):
     with pytest.raises(SystemExit) as info:
         parser().parse_args(["--version"])
     assert info.value.code == 0 and "mammo-viewer" in capsys.readouterr().out
+
+
+def test_no_path_opens_the_demo_study(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from mammo_viewer import app
+
+    shown = []
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    import mammo_viewer.main_window as main_window
+
+    original = main_window.MainWindow.open_path
+    monkeypatch.setattr(main_window.MainWindow, "open_path", lambda self, path: (shown.append(path), original(self, path)))
+    assert app.main([]) == 0
+    assert shown and shown[0].endswith("demo")
