@@ -65,6 +65,17 @@ def test_predict_writes_json_per_image_and_reports_bad_files(trained_phantom_mod
     assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--force"]) == 0
 
 
+def test_predict_on_the_demo_study_names_results_by_patient(trained_phantom_model, tmp_path, capsys):
+    import resources
+
+    weights, _ = trained_phantom_model
+    assert predict_main([str(resources.demo_study()), "--out", str(tmp_path), "--weights", str(weights)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json", "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json",
+                     "L_MLO.json", "R_MLO.json"]
+    assert "wrote 6 result(s)" in capsys.readouterr().err
+
+
 def test_predict_without_weights_says_so(tmp_path, capsys):
     assert predict_main([str(tmp_path), "--out", str(tmp_path / "o"), "--weights", str(tmp_path / "none.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -29,16 +29,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem) or "image"
-    name = f"{base}.json"
-    if name in used and sop_uid:
-        name = f"{base}_{sop_uid}.json"
+    """``stem.json``; on a clash the parent folder is prefixed (``DEMO-014_L_MLO.json``),
+    then the SOP Instance UID, then a counter."""
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "image"
+
+    candidates = [clean(path.stem), f"{clean(path.parent.name)}_{clean(path.stem)}"]
+    if sop_uid:
+        candidates.append(f"{clean(path.stem)}_{clean(sop_uid)}")
+    for candidate in candidates:
+        if f"{candidate}.json" not in used:
+            used.add(f"{candidate}.json")
+            return f"{candidate}.json"
     counter = 2
-    while name in used:
-        name = f"{base}_{counter}.json"
+    while f"{candidates[0]}_{counter}.json" in used:
         counter += 1
-    used.add(name)
-    return name
+    used.add(f"{candidates[0]}_{counter}.json")
+    return f"{candidates[0]}_{counter}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         files.extend(entry.path for entry in scan.images)
         failures.extend(str(error) for error in scan.failures)
         for kind, count in sorted(scan.skipped.items()):
-            print(f"hds-predict: {path}: skipped {count} {kind} file(s)", file=sys.stderr)
+            print(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})", file=sys.stderr)
 
     used: set[str] = set()
     written = 0
