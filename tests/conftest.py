@@ -11,6 +11,8 @@ import synthetic  # noqa: E402
 
 TINY_NET = {"encoder_widths": [8, 8, 16, 16, 16], "bottleneck_width": 16, "decoder_widths": [16, 16, 16, 8, 8],
             "blocks_per_stage": 1}
+# The same network as hds-train options (--net KEY=VALUE).
+TINY_NET_ARGS = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
 
 
 @pytest.fixture(scope="session")

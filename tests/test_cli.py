@@ -13,11 +13,10 @@ from synthetic import phantom, write_dicom
 
 def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
     from hds_core.train.cli import main as train_main
-    from conftest import TINY_NET
+    from conftest import TINY_NET_ARGS
 
-    net = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
     code = train_main(["--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "1", "--crop", "64", "64",
-                       "--samples-per-epoch", "4", "--folds", "2", "--mode", "seg", "--precision", "fp32", *net])
+                       "--samples-per-epoch", "4", "--folds", "2", "--mode", "seg", "--precision", "fp32", *TINY_NET_ARGS])
     assert code == 0 and "trained 1 epochs" in capsys.readouterr().out
     meta = json.loads((tmp_path / "last.json").read_text())
     assert meta["mode"] == "seg" and meta["score_source"] == "max_probability" and meta["model_name"] == "hds-seg"

@@ -12,7 +12,7 @@ from hds_core.nn import load_weights
 from hds_core.train.cli import main as train_main
 from hds_core.train.config import ConfigError, TrainConfig, build_config
 from hds_core.train.loop import train
-from conftest import TINY_NET
+from conftest import TINY_NET, TINY_NET_ARGS
 
 
 def test_short_run_lowers_the_loss_and_raises_dice(trained_phantom_model):
@@ -70,12 +70,11 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ddp_with_two_cpu_processes(tmp_path, phantom_dataset):
-    net = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "hds_core.train.cli",
          "--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "2", "--batch-size", "2",
-         "--crop", "64", "64", "--samples-per-epoch", "8", "--folds", "2", "--device", "cpu", "--precision", "fp32", *net],
+         "--crop", "64", "64", "--samples-per-epoch", "8", "--folds", "2", "--device", "cpu", "--precision", "fp32", *TINY_NET_ARGS],
         capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -154,7 +154,7 @@ class Predictor:
             try:
                 return predict_working(self.model, image, self.device, autocast_dtype=self.autocast_dtype())
             except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
-                if self.device.type != "cuda" or isinstance(exc, PredictionCancelled):
+                if self.device.type != "cuda":
                     raise
                 message = f"CUDA failed ({str(exc).splitlines()[0]}); the model now runs on the CPU"
                 warnings.warn(message, RuntimeWarning, stacklevel=2)

@@ -292,9 +292,8 @@ def read_dicom(path: Path) -> MammoImage:
     except MemoryError:
         raise errors.ImageTooLargeError(path, "not enough memory to decode the image") from None
     except Exception as exc:
+        # Length mismatches of native pixel data were refused by check_image_header.
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "length" in reason.lower() and ("short" in reason.lower() or "doesn't match" in reason.lower()):
-            raise errors.PixelSizeMismatchError(path, reason) from None
         raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {reason}") from None
     if not pixels.dtype.isnative:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
