@@ -81,8 +81,26 @@ def test_predict_without_weights_says_so(tmp_path, capsys):
 
 
 def test_console_scripts_are_installed():
-    for name in ("hds-train", "hds-eval", "hds-predict"):
+    for name in ("hds-train", "hds-eval", "hds-predict", "hds-export"):
         result = subprocess.run([sys.executable, "-c", f"from importlib.metadata import entry_points; "
                                  f"print([e.value for e in entry_points(group='console_scripts', name='{name}')])"],
                                 capture_output=True, text=True)
         assert ":main" in result.stdout
+
+
+def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(trained_phantom_model, tmp_path, monkeypatch, capsys):
+    weights, _ = trained_phantom_model
+    study = tmp_path / "study"
+    study.mkdir()
+    pixels, _ = phantom((256, 192), seed=7, mass=True)
+    write_dicom(study / "img.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality="L", ViewPosition="MLO")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert predict_main([str(study), "--weights", str(weights)]) == 0
+    assert (work / "hds-results" / "img.json").is_file()
+    monkeypatch.chdir(study)
+    before = sorted(p.name for p in study.iterdir())
+    assert predict_main([str(study), "--weights", str(weights)]) == 2
+    assert "inside an input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in study.iterdir()) == before

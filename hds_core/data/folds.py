@@ -39,3 +39,15 @@ def split_cases(cases: list[Case], *, folds: int = 5, fold: int = 0, seed: int =
     val_ids = {c.patient_id for c in val}
     train = [c for c in kept if c.patient_id not in val_ids]
     return train, val
+
+
+def validation_cases_of(cases: list[Case], train_config: dict, exclude_patients: set[str] = frozenset()) -> list[Case]:
+    """The validation images of the run described by ``train_config`` (a weights JSON's
+    ``train_config``): its explicit patients, or its fold of its folds with its seed."""
+    exclude = set(train_config.get("exclude_patients") or []) | set(exclude_patients)
+    if train_config.get("val_patients") is not None:
+        _, val = split_cases(cases, exclude_patients=exclude, val_patients=set(train_config["val_patients"]))
+    else:
+        _, val = split_cases(cases, folds=train_config.get("folds", 5), fold=train_config.get("fold", 0),
+                             seed=train_config.get("seed", 0), exclude_patients=exclude)
+    return val

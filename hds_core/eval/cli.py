@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ..data import DatasetLayoutError, load_datasets, prepare, split_cases
+    from ..data import DatasetLayoutError, load_datasets, prepare, split_cases, validation_cases_of
     from ..infer.device import DeviceError, choose_device
     from ..io import MammoReadError
     from ..nn import WeightsError, load_weights, sha256
@@ -46,11 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = load_datasets(args.datasets)
         exclude = set(args.exclude_patients)
         if args.val_split:
-            if trained.get("val_patients") is not None:
-                _, cases = split_cases(cases, exclude_patients=exclude, val_patients=set(trained["val_patients"]))
-            else:
-                _, cases = split_cases(cases, folds=trained.get("folds", 5), fold=trained.get("fold", 0),
-                                       seed=trained.get("seed", 0), exclude_patients=set(trained.get("exclude_patients", [])) | exclude)
+            cases = validation_cases_of(cases, trained, exclude)
         elif args.fold is not None:
             _, cases = split_cases(cases, folds=args.folds or trained.get("folds", 5), fold=args.fold,
                                    seed=args.seed if args.seed is not None else trained.get("seed", 0), exclude_patients=exclude)

@@ -15,10 +15,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 
+DEFAULT_OUT = "hds-results"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds-predict", description="Predict mass contours and image scores with the HDS engine.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="mammogram files (DICOM, PNG, PGM, TIFF) or folders")
-    p.add_argument("--out", required=True, help="folder for the JSON results (created if needed)")
+    p.add_argument("--out", help=f"folder for the JSON results (created if needed; default ./{DEFAULT_OUT} in the "
+                   "current folder, which must not lie inside an input folder)")
     p.add_argument("--threshold", type=float, help="segmentation threshold for lesions (default: the model's)")
     p.add_argument("--weights", help="NAME.safetensors (default: the shipped weights)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N")
@@ -56,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..nn import WeightsError
     from ..safe_write import atomic_write_text
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
+    inputs = [Path(raw) for raw in args.paths]
+    if args.out is None and any(p.is_dir() and _inside(out, p) for p in inputs):
+        # Input folders are read-only to us: never write results into them by default.
+        print(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
+              "run from another folder or give --out", file=sys.stderr)
+        return 2
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,0 +1,156 @@
+"""hds-export: turn a training checkpoint into weights the viewer and hds-predict ship with.
+
+What it does, in order, on the checkpoint's own validation patients:
+1. rounds the weights to fp16 and keeps them only if the fp16 masks agree with the fp32
+   masks (mean Dice >= 0.99 per image); otherwise it keeps fp32 and says so;
+2. evaluates the kept weights (all exits) and picks the default threshold from the
+   validation threshold table (unless one is given);
+3. measures bf16-autocast agreement, which the Predictor requires before it uses bf16;
+4. writes NAME.safetensors + NAME.json with the validation report, the threshold table the
+   viewer labels its slider with, the agreement figures and the source checkpoint's sha256.
+
+Everything recorded comes from this run: the numbers are rerunnable with the same command."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import DatasetLayoutError, PreparedCase, load_datasets, prepare, validation_cases_of
+from ..eval.evaluate import evaluate_prepared, format_report
+from ..eval.metrics import dice
+from ..infer.device import DeviceError, choose_device
+from ..infer.forward import predict_working
+from ..io import MammoReadError
+from ..nn import HDSUNet, WeightsError, load_weights, save_weights, sha256
+
+log = logging.getLogger(__name__)
+
+AGREEMENT_DICE = 0.99
+REPORT_KEYS = ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images", "fp_regions_per_normal_image")
+
+
+def rounded_copy(model: HDSUNet, dtype: torch.dtype) -> HDSUNet:
+    """The network as it will compute after its weights were stored in ``dtype``."""
+    rounded = copy.deepcopy(model)
+    with torch.no_grad():
+        for tensor in rounded.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(dtype).to(tensor.dtype))
+    return rounded
+
+
+def mask_agreement(reference: HDSUNet, other: HDSUNet, cases: list[PreparedCase], device: torch.device, threshold: float,
+                   autocast_dtype: torch.dtype | None = None) -> float:
+    """Mean per-image Dice between the final-exit masks of two networks (or precisions)."""
+    scores = []
+    for case in cases:
+        a = predict_working(reference, case.working.image, device)[-1].probability >= threshold
+        b = predict_working(other, case.working.image, device, autocast_dtype=autocast_dtype)[-1].probability >= threshold
+        scores.append(dice(b, a))
+    return float(np.mean(scores))
+
+
+def choose_threshold(table: list[dict]) -> tuple[float, str]:
+    """Youden's J on the contour criterion (a contour appears on the image at T): the slider
+    moves contours, so its default should balance contours on mass films against contours
+    on normal films. Ties go to the higher threshold (fewer marks)."""
+    def youden(row):
+        sens, spec = row["contour_sensitivity"], row["contour_specificity"]
+        return -1.0 if sens is None or spec is None else sens + spec - 1.0
+
+    best = max(table, key=lambda row: (round(youden(row), 9), row["threshold"]))
+    rule = ("maximises contour sensitivity + contour specificity - 1 (Youden's J) on the validation patients; "
+            "ties to the higher threshold")
+    return float(best["threshold"]), rule
+
+
+def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.device, threshold: float | None = None,
+           model_name: str | None = None, extra: dict | None = None) -> dict:
+    model, metadata = load_weights(checkpoint, map_location=str(device))
+    cases = validation_cases_of(load_datasets(datasets), metadata.get("train_config", {}))
+    if not cases:
+        raise ValueError(f"{checkpoint}: its training config names no validation patients in {datasets}")
+    spacing = float(metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4))
+    prepared = [prepare(c, spacing) for c in cases]
+    score_source = metadata.get("score_source", "mil")
+
+    fp16_agreement = mask_agreement(model, rounded_copy(model, torch.float16), prepared, device, 0.5)
+    dtype = torch.float16 if fp16_agreement >= AGREEMENT_DICE else None
+    shipped = rounded_copy(model, torch.float16) if dtype is not None else model
+    log.info("fp16 weights: mask Dice vs fp32 %.4f -> storing %s", fp16_agreement, "fp16" if dtype else "fp32")
+
+    table = evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False)["threshold_table"]
+    rule = "given on the command line"
+    if threshold is None:
+        threshold, rule = choose_threshold(table)
+    report = evaluate_prepared(shipped, prepared, device, threshold=threshold, score_source=score_source, all_exits=True)
+    bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
+
+    document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
+    document.update({
+        "model_name": model_name or metadata.get("model_name"),
+        "default_threshold": threshold,
+        "default_threshold_rule": rule,
+        "storage_dtype": "fp16" if dtype is not None else "fp32",
+        "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
+                                "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks"},
+        "validation": {
+            "patients": sorted({c.patient_id for c in cases}),
+            "n_images": report["n_images"], "n_mass_images": report["n_mass_images"], "n_patients": report["n_patients"],
+            "threshold": threshold, "score_source": score_source,
+            "final": {k: report["final"][k] for k in REPORT_KEYS},
+            "exits": [{k: e[k] for k in REPORT_KEYS} for e in report["exits"]],
+            "threshold_table": report["threshold_table"],
+        },
+        "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
+        **(extra or {}),
+    })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(out, shipped, document, dtype=dtype)
+    report["weights_sha256"] = sha256(out)
+    report["document"] = document
+    return report
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hds-export", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", type=Path, help="a training checkpoint (e.g. runs/hds/best_dice.safetensors)")
+    p.add_argument("out", type=Path, help="NAME.safetensors to write (NAME.json beside it)")
+    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH",
+                   help="the dataset(s) the checkpoint was trained on; its validation patients are evaluated")
+    p.add_argument("--threshold", type=float, help="default threshold (default: chosen from the validation table)")
+    p.add_argument("--model-name")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.out.exists() and not args.force:
+        print(f"hds-export: error: {args.out} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    try:
+        report = export(args.checkpoint, args.out, args.datasets, device=choose_device(args.device),
+                        threshold=args.threshold, model_name=args.model_name)
+    except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError, OSError) as exc:
+        print(f"hds-export: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    agreement = report["document"]["precision_agreement"]
+    print(f"\nwrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}); "
+          f"default threshold {report['threshold']:g}; fp16-weights agreement {agreement['fp16_weights']:.4f}, "
+          f"bf16 agreement {agreement['bf16']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
