@@ -1,0 +1,180 @@
+"""Where each image of a study goes on screen, and how it is flipped. Qt-free, so it is
+tested on its own.
+
+Conventions (the mammography reading standard):
+- the right breast hangs on the left of the screen, the left breast on the right, mirrored so
+  the chest walls meet in the middle: a right image shows its chest wall at its right edge,
+  a left image at its left edge;
+- CC views: lateral side up (moving down goes toward the midline); MLO views: head up.
+- PatientOrientation (row direction, column direction) says where the image's columns and
+  rows point; when it is missing, the chest-wall side read from the pixels decides the
+  horizontal flip and the view is not flipped vertically, and the placement says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CC_FAMILY = frozenset({"CC", "XCCL", "XCCM", "FB", "CV"})
+MLO_FAMILY = frozenset({"MLO", "ML", "LM", "LMO", "SIO", "ISO"})
+LAYOUTS = (4, 2, 1)
+
+
+def view_family(view: str | None) -> str | None:
+    if not view:
+        return None
+    view = view.upper()
+    if view in CC_FAMILY:
+        return "CC"
+    if view in MLO_FAMILY:
+        return "MLO"
+    return None
+
+
+@dataclass(frozen=True)
+class ViewInfo:
+    """What hanging needs to know about one image."""
+
+    key: str  # the viewer's identifier for the image (e.g. its path)
+    laterality: str | None = None  # "R", "L"; anything else is unknown
+    view: str | None = None  # "CC", "MLO", "ML", ...
+    patient_orientation: tuple[str, str] | None = None
+    chest_wall_right: bool | None = None  # read from the pixels; used when orientation is missing
+
+    @property
+    def side(self) -> str | None:
+        return self.laterality if self.laterality in ("R", "L") else None
+
+    @property
+    def family(self) -> str | None:
+        return view_family(self.view)
+
+    @property
+    def label(self) -> str:
+        return f"{self.side or '?'} {self.view or '?'}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    key: str
+    row: int
+    column: int
+    flip_horizontal: bool
+    flip_vertical: bool
+    label: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hanging:
+    layout: int
+    rows: int
+    columns: int
+    placements: tuple[Placement, ...]
+    page: int = 0
+    pages: int = 1
+    notes: tuple[str, ...] = field(default=())
+
+    def at(self, row: int, column: int) -> Placement | None:
+        return next((p for p in self.placements if p.row == row and p.column == column), None)
+
+
+def orientation_flips(info: ViewInfo, screen_side: str | None) -> tuple[bool, bool, tuple[str, ...]]:
+    """(flip horizontally, flip vertically, notes) to show ``info`` on the ``screen_side``
+    half ("left" for right breasts, "right" for left breasts; None: chest wall as found)."""
+    notes: list[str] = []
+    row_dir, col_dir = info.patient_orientation or ("", "")
+    row_dir, col_dir = row_dir.upper(), col_dir.upper()
+
+    chest_wall_right: bool | None
+    if "P" in row_dir and "A" not in row_dir:
+        chest_wall_right = True
+    elif "A" in row_dir and "P" not in row_dir:
+        chest_wall_right = False
+    else:
+        chest_wall_right = info.chest_wall_right
+        notes.append("no PatientOrientation: chest wall side read from the image" if chest_wall_right is not None
+                     else "no PatientOrientation: shown as stored")
+    flip_h = False
+    if screen_side is not None and chest_wall_right is not None:
+        wanted_right = screen_side == "left"  # a right breast on the left half faces the middle with its chest wall
+        flip_h = chest_wall_right != wanted_right
+
+    flip_v = False
+    if col_dir:
+        if info.family == "MLO" or (info.family is None and ("F" in col_dir or "H" in col_dir)):
+            flip_v = "H" in col_dir and "F" not in col_dir
+        elif info.family == "CC" and info.side:
+            lateral = info.side  # for a right breast, its lateral side is the patient's right
+            flip_v = lateral in col_dir and ("L" if lateral == "R" else "R") not in col_dir
+    return flip_h, flip_v, tuple(notes)
+
+
+def _place(info: ViewInfo, row: int, column: int, screen_side: str | None, extra: tuple[str, ...] = ()) -> Placement:
+    flip_h, flip_v, notes = orientation_flips(info, screen_side)
+    return Placement(info.key, row, column, flip_h, flip_v, info.label, extra + notes)
+
+
+def reading_order(images: list[ViewInfo]) -> list[ViewInfo]:
+    """R CC, L CC, R MLO, L MLO, then the rest in their given order."""
+    rank = {("R", "CC"): 0, ("L", "CC"): 1, ("R", "MLO"): 2, ("L", "MLO"): 3}
+    return sorted(images, key=lambda i: rank.get((i.side, i.family), 4))
+
+
+def _slots(images: list[ViewInfo]) -> tuple[dict[tuple[str, str], ViewInfo], list[ViewInfo], list[ViewInfo]]:
+    """Screening slots (side, family) -> image; images left over; images hung without tags."""
+    slots: dict[tuple[str, str], ViewInfo] = {}
+    unknown, extra = [], []
+    for info in images:
+        key = (info.side, info.family)
+        if info.side and info.family:
+            if key in slots:
+                extra.append(info)  # a repeat: first one hangs, the others are reachable in 1-up
+            else:
+                slots[key] = info
+        else:
+            unknown.append(info)
+    guessed = []
+    for info in unknown:  # hang anyway, in a free slot that agrees with whatever tags it has
+        free = [(s, f) for f in ("CC", "MLO") for s in ("R", "L") if (s, f) not in slots
+                and (info.side in (None, s)) and (info.family in (None, f))]
+        if free:
+            slots[free[0]] = info
+            guessed.append(info)
+        else:
+            extra.append(info)
+    return slots, extra, guessed
+
+
+def hang(images: list[ViewInfo], layout: int = 4, page: int = 0) -> Hanging:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout}")
+    if not images:
+        return Hanging(layout, 1, 1, (), notes=("no images",))
+    slots, extra, guessed = _slots(images)
+    notes = []
+    if guessed:
+        notes.append("hung without laterality or view tags: " + ", ".join(g.key for g in guessed))
+    if extra:
+        notes.append(f"{len(extra)} more image(s) than the screening views: see 1-up")
+
+    def placed(info: ViewInfo, row: int, column: int, side: str) -> Placement:
+        hint = ("placement guessed: laterality or view missing",) if info in guessed else ()
+        return _place(info, row, column, "left" if side == "R" else "right", hint)
+
+    if layout == 4:
+        families = [f for f in ("CC", "MLO") if any(k[1] == f for k in slots)]  # an MLO-only study hangs as one row
+        placements = tuple(placed(slots[(s, f)], r, c, s) for r, f in enumerate(families)
+                           for c, s in enumerate(("R", "L")) if (s, f) in slots)
+        return Hanging(4, max(len(families), 1), 2, placements, notes=tuple(notes))
+    if layout == 2:
+        families = [f for f in ("CC", "MLO") if any(k[1] == f for k in slots)] or ["CC"]
+        page %= len(families)
+        family = families[page]
+        placements = tuple(placed(slots[(s, family)], 0, c, s) for c, s in enumerate(("R", "L")) if (s, family) in slots)
+        return Hanging(2, 1, 2, placements, page, len(families), tuple(notes))
+    ordered = reading_order([i for i in images if i not in extra]) + extra
+    page %= len(ordered)
+    info = ordered[page]
+    side = {"R": "left", "L": "right"}.get(info.side or "")
+    return Hanging(1, 1, 1, (_place(info, 0, 0, side),), page, len(ordered), tuple(notes))
