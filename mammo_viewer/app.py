@@ -1,36 +1,102 @@
-"""mammo-viewer entry point. For now a window that opens a file or folder and reports what
-the engine's reader found; the reading workstation replaces it."""
+"""mammo-viewer entry point: the reading workstation, or (with --screenshot) open, wait for
+the analysis, save a picture of the window and exit."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import tempfile
+from pathlib import Path
 
 from . import __version__
+
+log = logging.getLogger("mammo_viewer")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mammo-viewer", description="Mammography reading workstation with the HDS engine.")
     p.add_argument("path", nargs="?", help="a DICOM folder or a mammogram file (default: the bundled demo study)")
+    p.add_argument("--screenshot", metavar="OUT.png", help="open PATH, wait for the analysis, save the window and exit")
+    p.add_argument("--threshold", type=float, help="contour threshold (default: the model card's)")
+    p.add_argument("--layout", type=int, choices=[4, 2, 1], help="4-up, 2-up or 1-up")
+    p.add_argument("--weights", help="NAME.safetensors to use instead of the shipped weights")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda")
+    p.add_argument("--hide-phi", action="store_true", help="start with patient details hidden")
     p.add_argument("--version", action="version", version=f"mammo-viewer {__version__}")
     return p
 
 
+def setup_logging() -> Path | None:
+    """Log to the platform's user log folder; never patient names (only file paths and reasons)."""
+    from PySide6.QtCore import QStandardPaths
+
+    folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(folder / "mammo-viewer.log", encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow()
+    app.setApplicationName("mammo-viewer")
+    app.setOrganizationName("mammo-hds")
+    setup_logging()
+    # A screenshot run must not depend on (or change) the user's saved settings.
+    settings = QSettings(str(Path(tempfile.mkdtemp(prefix="mammo-viewer-")) / "settings.ini"), QSettings.Format.IniFormat) \
+        if args.screenshot else None
+    window = MainWindow(weights=args.weights, device=args.device, settings=settings)
+    if args.hide_phi:
+        window.phi_action.setChecked(True)
+    if args.layout:
+        window.set_layout(args.layout)
     from resources import demo_study
 
     path = args.path or demo_study()
+    outcome = {"code": 0}
+    if args.screenshot:
+        window.resize(1600, 1000)
+
+        def shoot() -> None:
+            problem = window.scan is None or not window.scan.images
+            if problem:
+                print(f"mammo-viewer: error: cannot read {path}: {window.statusBar().currentMessage()}", file=sys.stderr)
+                outcome["code"] = 2
+            else:
+                if args.threshold is not None:
+                    window.findings.set_threshold(args.threshold)
+                app.processEvents()
+                if not window.grab().save(args.screenshot):
+                    print(f"mammo-viewer: error: cannot write {args.screenshot}", file=sys.stderr)
+                    outcome["code"] = 2
+                else:
+                    print(f"mammo-viewer: saved {args.screenshot}", file=sys.stderr)
+            window.close()
+            app.quit()
+
+        window.study_settled.connect(lambda: QTimer.singleShot(300, shoot))
+    elif args.threshold is not None:
+        window.engine.ready.connect(lambda _p: window.findings.set_threshold(args.threshold))
     if path:
         window.open_path(str(path))
+    elif args.screenshot:
+        print("mammo-viewer: error: no PATH and no bundled demo study", file=sys.stderr)
+        return 2
     window.show()
-    return app.exec()
+    code = app.exec()
+    return outcome["code"] if args.screenshot else code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""8-bit screen pixels from a MammoImage, exactly through the engine's grayscale pipeline,
+fast enough to follow a window/level drag. Qt-free.
+
+The pipeline is a pure function of the stored value, so for integer images it is evaluated
+once per distinct stored value (at most 65 536) into a lookup table, then applied with one
+``np.take`` — ~15x faster than evaluating it per pixel on a 3328x4096 film."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from hds_core.io import MammoImage
+from hds_core.io import grayscale
+from hds_core.io.grayscale import VoiPreset
+
+MIN_WIDTH = 1.0
+
+
+def adjusted(preset: VoiPreset, center: float, width: float) -> VoiPreset:
+    """The preset as a plain window at (center, width): a drag turns a VOI LUT table into a
+    window around the same range, keeping the file's VOI LUT Function (SIGMOID stays SIGMOID)."""
+    function = preset.function if preset.function in ("LINEAR", "LINEAR_EXACT", "SIGMOID") else "LINEAR"
+    return replace(preset, name="Custom", explanation="dragged by the reader", center=float(center),
+                   width=max(float(width), MIN_WIDTH), function=function, lut_first_mapped=None, lut_bits=None, lut_data=None)
+
+
+def window_of(image: MammoImage, preset: VoiPreset) -> tuple[float, float]:
+    """(center, width) that a drag starts from; tables start from the range they cover."""
+    if not preset.is_table and preset.center is not None and preset.width is not None:
+        return float(preset.center), float(preset.width)
+    values = image.modality_values()
+    low, high = float(values.min()), float(values.max())
+    return (low + high) / 2.0, max(high - low, MIN_WIDTH)
+
+
+class ScreenRenderer:
+    """uint8 (H, W) screen pixels of one image for a preset and an invert flag."""
+
+    def __init__(self, image: MammoImage):
+        self.image = image
+        pixels = image.pixels
+        self._integer = np.issubdtype(pixels.dtype, np.integer)
+        if self._integer:
+            self._low = int(pixels.min())
+            self._span = int(pixels.max()) - self._low + 1
+            self._index = (pixels - self._low).astype(np.uint16 if self._span <= 65536 else np.int64, copy=False) \
+                if self._low != 0 or pixels.dtype != np.uint16 else pixels
+            self._integer = self._span <= 65536
+
+    def render(self, preset: VoiPreset, *, user_invert: bool = False) -> np.ndarray:
+        image = self.image
+        if not self._integer:
+            return grayscale.to_uint8(image.render(preset, user_invert=user_invert))
+        stored = (np.arange(self._span, dtype=np.int64) + self._low).astype(image.pixels.dtype)[None, :]
+        table = grayscale.to_uint8(grayscale.render(
+            stored, preset, slope=image.rescale_slope, intercept=image.rescale_intercept, photometric=image.metadata.photometric,
+            presentation_lut_shape=image.presentation_lut_shape, user_invert=user_invert))[0]
+        screen = np.take(table, self._index)
+        if image.padding is not None:
+            screen[image.padding] = 0
+        return screen

@@ -1,0 +1,113 @@
+"""The engine in the viewer: weights load in the background at start; then one analysis run
+at a time on its own thread, image by image as they decode, with progress and cancel.
+Results are cached by the study (one Prediction per image): the threshold never reruns
+the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from hds_core.infer import Prediction, PredictionCancelled, Predictor
+from hds_core.io import MammoImage
+
+from .worker import Worker
+
+
+class Engine(QObject):
+    ready = Signal(object)  # the Predictor
+    unavailable = Signal(str)  # why the engine cannot run (weights missing or broken, device)
+    predicted = Signal(str, object)  # key, Prediction
+    failed = Signal(str, str)  # key, message
+    progress = Signal(int, int)  # images done, images queued in this run
+    settled = Signal(bool)  # every queued image is done (True) or the run was cancelled (False)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = Worker("engine", self)
+        self._loader = Worker("engine-load", self)  # cancelling a run never cancels the weights' loading
+        self.predictor: Predictor | None = None
+        self.error: str | None = None
+        self.done = self.total = 0
+        self._waiting: list[tuple[str, MammoImage]] = []
+
+    @property
+    def busy(self) -> bool:
+        return self.done < self.total
+
+    @property
+    def loading(self) -> bool:
+        return self.predictor is None and self.error is None
+
+    def load(self, weights: str | Path | None = None, device: str = "auto") -> None:
+        def failed(exc: Exception) -> None:
+            self.error = f"AI engine not available: {exc}"
+            self._waiting.clear()
+            self.done = self.total = 0
+            self.unavailable.emit(self.error)
+
+        self._loader.submit(lambda cancelled: Predictor(weights, device=device), self._loaded, failed)
+
+    def _loaded(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.ready.emit(predictor)
+        waiting, self._waiting = self._waiting, []
+        for key, image in waiting:
+            self._submit(key, image)
+
+    def new_run(self) -> None:
+        """Forget the queued images (a new study was opened)."""
+        self.cancel(quiet=True)
+
+    def add(self, key: str, image: MammoImage) -> None:
+        if self.error is not None:
+            return
+        self.total += 1
+        self.progress.emit(self.done, self.total)
+        if self.predictor is None:
+            self._waiting.append((key, image))
+        else:
+            self._submit(key, image)
+
+    def _submit(self, key: str, image: MammoImage) -> None:
+        predictor = self.predictor
+
+        def job(cancelled) -> Prediction:
+            return predictor.predict(image, cancel=cancelled)
+
+        def done(prediction: Prediction) -> None:
+            self._step()
+            self.predicted.emit(key, prediction)
+            self._maybe_settled()
+
+        def error(exc: Exception) -> None:
+            self._step()
+            if not isinstance(exc, PredictionCancelled):
+                self.failed.emit(key, str(exc))
+            self._maybe_settled()
+
+        self.worker.submit(job, done, error)
+
+    def _step(self) -> None:
+        self.done += 1
+        self.progress.emit(self.done, self.total)
+
+    def _maybe_settled(self) -> None:
+        if self.done >= self.total:
+            self.settled.emit(True)
+
+    def cancel(self, quiet: bool = False) -> None:
+        was_busy = self.busy or bool(self._waiting)
+        self.worker.cancel()
+        self._waiting.clear()
+        self.done = self.total = 0
+        self.progress.emit(0, 0)
+        if was_busy and not quiet:
+            self.settled.emit(False)
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        self._waiting.clear()
+        stopped = self.worker.shutdown(timeout)
+        self._loader.shutdown(0.05)
+        return stopped

@@ -1,0 +1,188 @@
+"""The AI side panel: engine status and progress with cancel, exam and breast scores, the
+threshold (slider + spin box + reset, with the validation figures at that threshold),
+overlay toggles and the lesion table."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QProgressBar, QPushButton, QSlider, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .study import LesionRow, operating_point
+
+SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
+
+
+def _fmt(value, digits: int = 2, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+class FindingsPanel(QWidget):
+    threshold_changed = Signal(float)
+    cancel_requested = Signal()
+    contours_toggled = Signal(bool)
+    heat_toggled = Signal(bool)
+    heat_opacity_changed = Signal(float)
+    lesion_activated = Signal(int)  # row index in the current lesion rows
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.default_threshold = 0.5
+        self.table: list[dict] = []
+        self.rows: list[LesionRow] = []
+        layout = QVBoxLayout(self)
+
+        self.engine_label = QLabel("AI engine: loading weights…")
+        self.engine_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m images analysed")
+        self.cancel_button = QPushButton("Cancel analysis")
+        self.cancel_button.setToolTip("Stop the AI analysis (Esc); finished results stay")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.setEnabled(False)
+        layout.addWidget(self.engine_label)
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+
+        scores = QGroupBox("Scores (probability of a mass)")
+        form = QFormLayout(scores)
+        self.exam_score = QLabel("—")
+        self.right_score = QLabel("—")
+        self.left_score = QLabel("—")
+        for label in (self.exam_score, self.right_score, self.left_score):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Exam:", self.exam_score)
+        form.addRow("Right breast:", self.right_score)
+        form.addRow("Left breast:", self.left_score)
+        layout.addWidget(scores)
+
+        threshold = QGroupBox("Contour threshold")
+        box = QVBoxLayout(threshold)
+        row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(1, SLIDER_STEPS - 1)
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(0.001, 0.999)
+        self.spin.setDecimals(3)
+        self.spin.setSingleStep(0.01)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to the model card's default threshold (R)")
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.spin)
+        row.addWidget(self.reset_button)
+        box.addLayout(row)
+        self.operating_label = QLabel()
+        self.operating_label.setWordWrap(True)
+        box.addWidget(self.operating_label)
+        layout.addWidget(threshold)
+        self.slider.valueChanged.connect(lambda v: self._set(v / SLIDER_STEPS, source="slider"))
+        self.spin.valueChanged.connect(lambda v: self._set(v, source="spin"))
+        self.reset_button.clicked.connect(self.reset_threshold)
+
+        overlays = QGroupBox("Overlays")
+        grid = QFormLayout(overlays)
+        self.contours_box = QCheckBox("Contours (C)")
+        self.contours_box.setChecked(True)
+        self.heat_box = QCheckBox("Heat map (H)")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.contours_box.toggled.connect(self.contours_toggled)
+        self.heat_box.toggled.connect(self.heat_toggled)
+        self.opacity.valueChanged.connect(lambda v: self.heat_opacity_changed.emit(v / 100.0))
+        grid.addRow(self.contours_box)
+        grid.addRow(self.heat_box)
+        grid.addRow("Heat map opacity:", self.opacity)
+        layout.addWidget(overlays)
+
+        self.lesions = QTableWidget(0, 4)
+        self.lesions.setHorizontalHeaderLabels(["View", "Area mm²", "Diam. mm", "Max p"])
+        self.lesions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.lesions.verticalHeader().setVisible(False)
+        self.lesions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.lesions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.lesions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lesions.cellClicked.connect(lambda r, _c: self.lesion_activated.emit(r))
+        layout.addWidget(QLabel("Lesions at this threshold (click to centre):"))
+        layout.addWidget(self.lesions, 1)
+        self._updating = False
+        self._value = self.default_threshold
+        self._set(self.default_threshold, source="init")
+
+    # ----- threshold -------------------------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        return self._value
+
+    def set_model(self, default_threshold: float, table: list[dict], description: str) -> None:
+        self.default_threshold = default_threshold
+        self.table = table or []
+        self.engine_label.setText(description)
+        self.reset_button.setText(f"Reset ({default_threshold:g})")
+        self._set(self._value, source="model")
+
+    def set_threshold(self, value: float) -> None:
+        self._set(value, source="api")
+
+    def reset_threshold(self) -> None:
+        self._set(self.default_threshold, source="reset")
+
+    def _set(self, value: float, source: str) -> None:
+        if self._updating:
+            return
+        value = min(max(float(value), 0.001), 0.999)
+        self._updating = True
+        try:
+            if source != "slider":
+                self.slider.setValue(round(value * SLIDER_STEPS))
+            if source != "spin":
+                self.spin.setValue(value)
+        finally:
+            self._updating = False
+        changed = abs(value - self._value) > 1e-12
+        self._value = value
+        self._describe_operating_point()
+        if changed:
+            self.threshold_changed.emit(value)
+
+    def _describe_operating_point(self) -> None:
+        point = operating_point(self.table, self._value)
+        default = " (model default)" if abs(self._value - self.default_threshold) < 5e-4 else ""
+        if point is None:
+            self.operating_label.setText(f"Threshold {self._value:.3f}{default}. No validation table for these weights.")
+            return
+        self.operating_label.setText(
+            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: a contour on "
+            f"{_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
+            f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice "
+            f"{_fmt(point.get('dice_mass_images'))}; {_fmt(point.get('fp_regions_per_normal_image'))} false regions per normal film.")
+
+    # ----- results ----------------------------------------------------------------------------
+    def set_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.cancel_button.setEnabled(done < total)
+
+    def set_scores(self, exam: float | None, breasts: dict[str, float]) -> None:
+        self.exam_score.setText(_fmt(exam, 3))
+        self.right_score.setText(_fmt(breasts.get("R"), 3))
+        self.left_score.setText(_fmt(breasts.get("L"), 3))
+
+    def set_lesions(self, rows: list[LesionRow]) -> None:
+        self.rows = rows
+        self.lesions.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            lesion = row.lesion
+            values = (row.view, _fmt(lesion.area_mm2, 1), _fmt(lesion.longest_diameter_mm, 1), _fmt(lesion.max_probability, 3))
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.lesions.setItem(r, c, item)

@@ -1,0 +1,342 @@
+"""One mammogram on screen: the image (flipped for hanging), AI contours and heat map in the
+image's own pixel coordinates, and the reading annotations drawn on top in screen space
+(laterality/view, orientation letters, score badge, scale bar, magnifier).
+
+Mouse: left-drag window/level, middle-drag or Ctrl+left-drag pan, wheel zoom,
+double-click fit. Zoom and pan are broadcast so the other views follow."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF,
+                           QTransform)
+from PySide6.QtWidgets import QFrame, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
+SELECTED_COLOR = QColor(0, 220, 255)
+OPPOSITE = str.maketrans("APLRHF", "PARLFH")
+SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
+MAGNIFIER_ZOOM = 2.0
+MAGNIFIER_SIZE = 240
+
+
+def gray_qimage(screen: np.ndarray) -> QImage:
+    screen = np.ascontiguousarray(screen, dtype=np.uint8)
+    image = QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0], QImage.Format.Format_Grayscale8)
+    return image.copy()  # own the pixels: the numpy buffer may go away
+
+
+def heat_qimage(probability: np.ndarray) -> QImage:
+    """Probability -> transparent-to-red RGBA (alpha grows with the probability)."""
+    p = np.clip(np.nan_to_num(probability, nan=0.0), 0.0, 1.0)
+    rgba = np.zeros(p.shape + (4,), dtype=np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 1] = np.rint(200 * (1.0 - p)).astype(np.uint8)
+    rgba[..., 3] = np.rint(230 * p).astype(np.uint8)
+    image = QImage(rgba.data, p.shape[1], p.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888)
+    return image.copy()
+
+
+def contour_path(contours: list[np.ndarray]) -> QPainterPath:
+    """Closed rings of (x, y) image points as one path (built per ring, not per point)."""
+    path = QPainterPath()
+    for ring in contours:
+        if len(ring) < 2:
+            continue
+        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in ring]))
+        path.closeSubpath()
+    return path
+
+
+class MammoView(QGraphicsView):
+    window_drag = Signal(str, float, float)  # key, dx, dy (screen pixels) while left-dragging
+    zoomed = Signal(str, float)  # key, factor
+    panned = Signal(str, float, float)  # key, dx, dy screen pixels
+    fitted = Signal(str)
+    activated = Signal(str)  # clicked: the selected view
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.key: str | None = None
+        self.setScene(QGraphicsScene(self))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QBrush(Qt.GlobalColor.black))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
+        self.setMouseTracking(True)
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.heat_item = QGraphicsPixmapItem()
+        self.heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.heat_item.setVisible(False)
+        self.contour_item = QGraphicsPathItem()
+        pen = QPen(CONTOUR_COLOR, 2.0)
+        pen.setCosmetic(True)  # constant on-screen width at any zoom
+        self.contour_item.setPen(pen)
+        self.selected_item = QGraphicsPathItem()
+        selected_pen = QPen(SELECTED_COLOR, 3.0)
+        selected_pen.setCosmetic(True)
+        self.selected_item.setPen(selected_pen)
+        for z, item in enumerate((self.image_item, self.heat_item, self.contour_item, self.selected_item)):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self.image_size = (0, 0)  # rows, columns
+        self.flip_h = self.flip_v = False
+        self.spacing_mm: tuple[float, float] | None = None
+        self.title = ""
+        self.subtitle = ""
+        self.badge = ""
+        self.notes: list[str] = []
+        self.orientation: tuple[str, str] | None = None
+        self.magnifier = False
+        self._drag: tuple[Qt.MouseButton, QPointF, bool] | None = None
+        self._cursor: QPointF | None = None
+        self._fit = True
+
+    # ----- content -------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.key = None
+        self.image_item.setPixmap(QPixmap())
+        self.heat_item.setPixmap(QPixmap())
+        self.contour_item.setPath(QPainterPath())
+        self.selected_item.setPath(QPainterPath())
+        self.image_size = (0, 0)
+        self.title = self.subtitle = self.badge = ""
+        self.notes = []
+        self.viewport().update()
+
+    def set_image(self, key: str, screen: np.ndarray, *, flip_h: bool, flip_v: bool) -> None:
+        new = key != self.key or screen.shape != self.image_size
+        self.key = key
+        self.image_size = screen.shape
+        self.image_item.setPixmap(QPixmap.fromImage(gray_qimage(screen)))
+        if new or (flip_h, flip_v) != (self.flip_h, self.flip_v):
+            self.flip_h, self.flip_v = flip_h, flip_v
+            rows, cols = screen.shape
+            flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
+            for item in (self.image_item, self.heat_item, self.contour_item, self.selected_item):
+                item.setTransform(item.data(0) * flip if isinstance(item.data(0), QTransform) else flip)
+            self.scene().setSceneRect(QRectF(0, 0, cols, rows))
+        if new:
+            self.fit()
+
+    def _image_transform(self) -> QTransform:
+        rows, cols = self.image_size
+        return QTransform(-1 if self.flip_h else 1, 0, 0, -1 if self.flip_v else 1, cols if self.flip_h else 0,
+                          rows if self.flip_v else 0)
+
+    def set_contours(self, contours: list[np.ndarray], selected: list[np.ndarray] | None = None) -> None:
+        self.contour_item.setPath(contour_path(contours))
+        self.selected_item.setPath(contour_path(selected or []))
+
+    def set_heat_map(self, probability: np.ndarray | None, geometry=None) -> None:
+        """The working-resolution map placed over the original pixels it came from."""
+        if probability is None or geometry is None:
+            self.heat_item.setPixmap(QPixmap())
+            return
+        data = probability[:, ::-1] if geometry.flipped else probability
+        self.heat_item.setPixmap(QPixmap.fromImage(heat_qimage(data)))
+        row0, _, col0, _ = geometry.crop
+        placement = QTransform.fromScale(1.0 / geometry.scale[1], 1.0 / geometry.scale[0]) * QTransform.fromTranslate(col0, row0)
+        self.heat_item.setData(0, placement)
+        self.heat_item.setTransform(placement * self._image_transform())
+
+    def set_heat_visible(self, visible: bool, opacity: float) -> None:
+        self.heat_item.setVisible(visible)
+        self.heat_item.setOpacity(opacity)
+
+    def set_contours_visible(self, visible: bool) -> None:
+        self.contour_item.setVisible(visible)
+        self.selected_item.setVisible(visible)
+
+    def image_to_view(self, x: float, y: float) -> QPointF:
+        return self._image_transform().map(QPointF(x, y))
+
+    def centre_on_image_point(self, x: float, y: float) -> None:
+        self.centerOn(self.image_to_view(x, y))
+        self.viewport().update()
+
+    # ----- zoom and pan ----------------------------------------------------------------------
+    def fit(self) -> None:
+        if self.image_size[0]:
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            self._fit = True
+            self.viewport().update()
+
+    def one_to_one(self) -> None:
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.setTransform(QTransform())
+        self.centerOn(centre)
+        self._fit = False
+
+    @property
+    def scale_factor(self) -> float:
+        return self.transform().m11()
+
+    def apply_zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        anchor = anchor if anchor is not None else QPointF(self.viewport().rect().center())
+        before = self.mapToScene(anchor.toPoint())
+        self.scale(factor, factor)
+        after = self.mapToScene(anchor.toPoint())
+        delta = after - before
+        self.translate(delta.x(), delta.y())
+        self._fit = False
+        self.viewport().update()
+
+    def apply_pan(self, dx: float, dy: float) -> None:
+        scale = self.scale_factor or 1.0
+        self.translate(dx / scale, dy / scale)
+        self._fit = False
+        self.viewport().update()
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()
+
+    def wheelEvent(self, event):  # noqa: N802
+        factor = 1.25 ** (event.angleDelta().y() / 120.0)
+        self.apply_zoom(factor, event.position())
+        if self.key:
+            self.zoomed.emit(self.key, factor)
+
+    def mousePressEvent(self, event):  # noqa: N802
+        pan = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        self._drag = (event.button(), event.position(), bool(pan))
+        if self.key:
+            self.activated.emit(self.key)
+        event.accept()
+
+    def mouseMoveEvent(self, event):  # noqa: N802
+        self._cursor = event.position()
+        if self._drag is not None and self.key:
+            _, last, pan = self._drag
+            delta = event.position() - last
+            self._drag = (self._drag[0], event.position(), pan)
+            if pan:
+                self.apply_pan(delta.x(), delta.y())
+                self.panned.emit(self.key, delta.x(), delta.y())
+            elif self._drag[0] == Qt.MouseButton.LeftButton:
+                self.window_drag.emit(self.key, delta.x(), delta.y())
+        if self.magnifier:
+            self.viewport().update()
+        event.accept()
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        self._drag = None
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802
+        self.fit()
+        if self.key:
+            self.fitted.emit(self.key)
+
+    def leaveEvent(self, event):  # noqa: N802
+        self._cursor = None
+        if self.magnifier:
+            self.viewport().update()
+        super().leaveEvent(event)
+
+    # ----- annotations in screen space -----------------------------------------------------
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if not self.image_size[0]:
+            return
+        painter.save()
+        painter.resetTransform()
+        viewport = QRectF(self.viewport().rect())
+        if self.magnifier and self._cursor is not None:
+            self._draw_magnifier(painter, viewport)
+        font = QFont(painter.font())
+        font.setPointSizeF(max(9.0, min(14.0, viewport.height() / 45)))
+        font.setBold(True)
+        painter.setFont(font)
+        margin = 8
+        self._text(painter, viewport.adjusted(margin, margin, -margin, -margin), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                   "\n".join(filter(None, (self.title, self.subtitle))))
+        if self.badge:
+            self._badge(painter, viewport, self.badge)
+        if self.notes:
+            small = QFont(font)
+            small.setBold(False)
+            small.setPointSizeF(font.pointSizeF() * 0.8)
+            painter.setFont(small)
+            self._text(painter, viewport.adjusted(margin, margin, -margin, -margin - 28),
+                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, "\n".join(self.notes), QColor(255, 170, 90))
+            painter.setFont(font)
+        self._orientation_letters(painter, viewport)
+        self._scale_bar(painter, viewport)
+        painter.restore()
+
+    @staticmethod
+    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor = QColor(235, 235, 235)) -> None:
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(rect.translated(1, 1), int(flags), text)
+        painter.setPen(color)
+        painter.drawText(rect, int(flags), text)
+
+    def _badge(self, painter: QPainter, viewport: QRectF, text: str) -> None:
+        metrics = painter.fontMetrics()
+        width = metrics.horizontalAdvance(text) + 16
+        box = QRectF(viewport.right() - width - 8, 8, width, metrics.height() + 8)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(CONTOUR_COLOR)
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
+
+    def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
+        if not self.orientation:
+            return
+        row_dir, col_dir = self.orientation
+        right, left = row_dir, row_dir.translate(OPPOSITE)
+        bottom, top = col_dir, col_dir.translate(OPPOSITE)
+        if self.flip_h:
+            left, right = right, left
+        if self.flip_v:
+            top, bottom = bottom, top
+        centre = viewport.center()
+        box = 40
+        self._text(painter, QRectF(viewport.left() + 4, centre.y() - box / 2, box, box), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, left)
+        self._text(painter, QRectF(viewport.right() - box - 4, centre.y() - box / 2, box, box), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, right)
+        self._text(painter, QRectF(centre.x() - box / 2, viewport.top() + 4, box, box), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter, top)
+        self._text(painter, QRectF(centre.x() - box / 2, viewport.bottom() - box - 4, box, box), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter, bottom)
+
+    def _scale_bar(self, painter: QPainter, viewport: QRectF) -> None:
+        """A bar of a round length in mm (only when the pixel spacing is known)."""
+        if not self.spacing_mm:
+            return
+        pixels_per_mm = self.scale_factor / self.spacing_mm[1]
+        if pixels_per_mm <= 0:
+            return
+        target = viewport.width() / 5
+        length_mm = max((s for s in SCALE_BAR_STEPS_MM if s * pixels_per_mm <= target), default=SCALE_BAR_STEPS_MM[0])
+        length = length_mm * pixels_per_mm
+        x1, y = viewport.right() - 12, viewport.bottom() - 14
+        pen = QPen(QColor(235, 235, 235), 2)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(x1 - length, y), QPointF(x1, y))
+        painter.drawLine(QPointF(x1 - length, y - 5), QPointF(x1 - length, y + 5))
+        painter.drawLine(QPointF(x1, y - 5), QPointF(x1, y + 5))
+        self._text(painter, QRectF(x1 - length - 20, y - 24, length + 20, 18), Qt.AlignmentFlag.AlignRight, f"{length_mm} mm")
+
+    def _draw_magnifier(self, painter: QPainter, viewport: QRectF) -> None:
+        size = MAGNIFIER_SIZE
+        cursor = self._cursor
+        target = QRectF(cursor.x() - size / 2, cursor.y() - size / 2, size, size)
+        half = size / (2 * MAGNIFIER_ZOOM)
+        source = QRectF(cursor.x() - half, cursor.y() - half, 2 * half, 2 * half)
+        clip = QPainterPath()
+        clip.addEllipse(target)
+        painter.save()
+        painter.setClipPath(clip)
+        painter.fillRect(target, Qt.GlobalColor.black)
+        self.scene().render(painter, target, self.mapToScene(source.toRect()).boundingRect())
+        painter.restore()
+        painter.setPen(QPen(QColor(200, 200, 200), 1.5))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(target)

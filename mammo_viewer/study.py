@@ -1,0 +1,102 @@
+"""The opened study as the reader sees it: images, their decoded pixels and cached engine
+results, scores per breast and exam, the lesion table and the threshold's validation
+figures. Qt-free: the window only displays it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hds_core.infer import Prediction
+from hds_core.infer.lesions import Lesion
+from hds_core.io import MammoImage, MammoMetadata
+
+from .hanging import ViewInfo
+
+
+@dataclass
+class StudyImage:
+    key: str
+    path: Path
+    metadata: MammoMetadata
+    image: MammoImage | None = None
+    chest_wall_right: bool | None = None
+    prediction: Prediction | None = None
+    error: str | None = None  # decoding or engine failure, shown to the reader
+
+    @property
+    def label(self) -> str:
+        return f"{self.metadata.laterality or '?'} {self.metadata.view or '?'}"
+
+    def view_info(self) -> ViewInfo:
+        m = self.metadata
+        return ViewInfo(self.key, m.laterality, m.view, m.patient_orientation, self.chest_wall_right)
+
+
+@dataclass(frozen=True)
+class LesionRow:
+    key: str
+    view: str
+    lesion: Lesion
+
+
+@dataclass
+class Study:
+    """One patient's study; images keep the order they were found in."""
+
+    patient_id: str | None
+    patient_name: str | None
+    birth_date: str | None
+    study_date: str | None
+    description: str | None
+    study_uid: str | None
+    images: dict[str, StudyImage] = field(default_factory=dict)
+
+    def view_infos(self) -> list[ViewInfo]:
+        return [image.view_info() for image in self.images.values()]
+
+    def predicted(self) -> list[StudyImage]:
+        return [image for image in self.images.values() if image.prediction is not None]
+
+    def breast_scores(self) -> dict[str, float]:
+        """Per breast ("R", "L", or "?" for unknown laterality): the maximum of its views' scores."""
+        scores: dict[str, float] = {}
+        for image in self.predicted():
+            side = image.metadata.laterality if image.metadata.laterality in ("R", "L") else "?"
+            scores[side] = max(scores.get(side, 0.0), image.prediction.score)
+        return scores
+
+    def exam_score(self) -> float | None:
+        scores = self.breast_scores()
+        return max(scores.values()) if scores else None
+
+    def lesion_rows(self, threshold: float) -> list[LesionRow]:
+        """Every lesion at ``threshold`` of every analysed view, most probable first."""
+        rows = [LesionRow(image.key, image.label, lesion) for image in self.predicted()
+                for lesion in image.prediction.lesions(threshold)]
+        return sorted(rows, key=lambda row: -row.lesion.max_probability)
+
+
+def operating_point(table: list[dict], threshold: float) -> dict | None:
+    """The validation figures at ``threshold``, linearly interpolated between the table's rows
+    (the model card's table, shipped in the weights' JSON). None without a table."""
+    rows = sorted((row for row in table if row.get("threshold") is not None), key=lambda row: row["threshold"])
+    if not rows:
+        return None
+    if threshold <= rows[0]["threshold"]:
+        return dict(rows[0])
+    if threshold >= rows[-1]["threshold"]:
+        return dict(rows[-1])
+    for low, high in zip(rows, rows[1:]):
+        if low["threshold"] <= threshold <= high["threshold"]:
+            span = high["threshold"] - low["threshold"]
+            weight = 0.0 if span == 0 else (threshold - low["threshold"]) / span
+            point = {"threshold": threshold}
+            for key in low:
+                a, b = low[key], high.get(key)
+                if key != "threshold" and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+                    point[key] = a + weight * (b - a)
+                elif key != "threshold":
+                    point[key] = None
+            return point
+    return None

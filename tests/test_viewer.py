@@ -1,0 +1,164 @@
+"""The reading workstation, offscreen with pytest-qt: open, analyse, threshold, layouts,
+cancel, broken files, hidden PHI, screenshot mode. Uses the tiny phantom-trained weights."""
+
+import hashlib
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import resources
+from mammo_viewer.app import main as viewer_main
+from mammo_viewer.main_window import MainWindow
+from synthetic import phantom, write_dicom
+
+SETTLE_MS = 60000
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, trained_phantom_model, settings):
+    weights, _ = trained_phantom_model
+    win = MainWindow(weights=str(weights), device="cpu", settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def open_and_settle(qtbot, window, path):
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window.open_path(str(path))
+
+
+def visible_views(window):
+    return [v for v in window.views if v.isVisible() and v.key]
+
+
+def test_demo_opens_hangs_mirrored_and_is_analysed(qtbot, window):
+    open_and_settle(qtbot, window, resources.demo_study())
+    study = window.study
+    assert study is not None and len(study.images) == 2  # the first patient: R MLO + L MLO
+    assert all(image.prediction is not None for image in study.images.values())
+    views = visible_views(window)
+    assert [v.title for v in views] == ["R MLO", "L MLO"]  # right breast on the left of the screen
+    assert all(v.badge.startswith("score") for v in views)
+    assert window.findings.exam_score.text() != "—"
+    assert "CPU" in window.device_label.text()
+
+
+def test_threshold_moves_the_contours_without_rerunning_the_network(qtbot, window, monkeypatch):
+    open_and_settle(qtbot, window, resources.demo_study())
+    calls = []
+    monkeypatch.setattr(window.engine.predictor, "predict", lambda *a, **k: calls.append(1))
+    window.findings.set_threshold(0.001)
+    low = sum(v.contour_item.path().elementCount() for v in visible_views(window))
+    rows_low = window.findings.lesions.rowCount()
+    window.findings.set_threshold(0.999)
+    high = sum(v.contour_item.path().elementCount() for v in visible_views(window))
+    assert low > 0 and high < low and rows_low >= window.findings.lesions.rowCount()
+    assert not calls
+    window.findings.reset_threshold()
+    assert window.findings.threshold == pytest.approx(window.engine.predictor.default_threshold)
+
+
+def test_layouts_switch_with_one_key_each(qtbot, window, tmp_path):
+    study = tmp_path / "four"
+    study.mkdir()
+    for i, (side, view, orientation) in enumerate((("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]),
+                                                   ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))):
+        pixels, _ = phantom((160, 128), seed=i, chest_wall="right" if side == "R" else "left")
+        write_dicom(study / f"{side}{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
+                    ImagerPixelSpacing=[0.4, 0.4], PatientID="P1", StudyInstanceUID="1.2.3.4")
+    open_and_settle(qtbot, window, study)
+    assert [v.title for v in visible_views(window)] == ["R CC", "L CC", "R MLO", "L MLO"]
+    qtbot.keyClick(window, "D")
+    assert [v.title for v in visible_views(window)] == ["R CC", "L CC"]
+    qtbot.keyClick(window, "S")
+    assert [v.title for v in visible_views(window)] == ["R CC"]
+    window.turn_page(1)
+    assert [v.title for v in visible_views(window)] == ["L CC"]
+    qtbot.keyClick(window, "Q")
+    assert len(visible_views(window)) == 4 and window.settings.value("layout") in (4, "4")
+
+
+def test_cancel_stops_the_run_and_keeps_the_window_usable(qtbot, window):
+    with qtbot.waitSignal(window.engine.ready, timeout=SETTLE_MS):
+        pass
+    with qtbot.waitSignal(window.loader.decoded, timeout=SETTLE_MS):
+        window.open_path(str(resources.demo_study()))
+    window.cancel_analysis()
+    assert not window.engine.busy and "cancelled" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window.reanalyse()
+    assert all(image.prediction is not None for image in window.study.images.values())
+
+
+def test_a_broken_file_is_listed_and_the_good_one_still_shows(qtbot, window, tmp_path):
+    tmp_path = tmp_path / "input"
+    tmp_path.mkdir()
+    pixels, _ = phantom((128, 96), seed=3)
+    write_dicom(tmp_path / "good.dcm", pixels, ImageLaterality="L", ViewPosition="MLO")
+    (tmp_path / "broken.dcm").write_bytes(b"DICM" + b"\0" * 50)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    open_and_settle(qtbot, window, tmp_path)
+    problems = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert any("broken.dcm" in p for p in problems) and window.problems_dock.isVisible()
+    assert [v.title for v in visible_views(window)] == ["L MLO"]
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    assert after == before  # nothing written into or changed in the input folder
+
+
+def test_hide_phi_removes_name_id_and_birth_date(qtbot, window, tmp_path):
+    pixels, _ = phantom((128, 96), seed=4)
+    write_dicom(tmp_path / "a.dcm", pixels, PatientName="Doe^Jane", PatientID="MRN12345", PatientBirthDate="19600102",
+                ImageLaterality="R", ViewPosition="CC")
+    open_and_settle(qtbot, window, tmp_path)
+    shown = window.patient_text_on_screen()
+    assert "Doe" in shown and "MRN12345" in shown and "1960" in shown
+    qtbot.keyClick(window, "P")
+    hidden = window.patient_text_on_screen()
+    assert "Doe" not in hidden and "MRN12345" not in hidden and "1960" not in hidden
+
+
+def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
+    open_and_settle(qtbot, window, resources.demo_study())
+    view = visible_views(window)[0]
+    before = view.image_item.pixmap().toImage()
+    view.window_drag.emit(view.key, 120.0, 40.0)
+    assert view.image_item.pixmap().toImage() != before
+    window.selected_key = view.key
+    qtbot.keyClick(window, "1")
+    assert view.subtitle.startswith("window:")
+
+
+def test_missing_weights_still_show_images_and_say_why(qtbot, settings, tmp_path):
+    win = MainWindow(weights=str(tmp_path / "none.safetensors"), device="cpu", settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.study_settled, timeout=SETTLE_MS):
+        win.open_path(str(resources.demo_study()))
+    assert "not available" in win.findings.engine_label.text() and "none.safetensors" in win.findings.engine_label.text()
+    views = visible_views(win)
+    assert len(views) == 2 and all(v.image_item.pixmap().width() > 0 for v in views)
+    assert all(v.badge == "AI n/a" for v in views)
+    win.close()
+
+
+def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(qtbot, trained_phantom_model, tmp_path, capsys):
+    weights, _ = trained_phantom_model
+    out = tmp_path / "shot.png"
+    assert viewer_main([str(resources.demo_study()), "--screenshot", str(out), "--weights", str(weights), "--device", "cpu",
+                        "--layout", "4", "--threshold", "0.3"]) == 0
+    assert out.stat().st_size > 10000
+    assert viewer_main([str(tmp_path / "missing"), "--screenshot", str(tmp_path / "x.png"), "--weights", str(weights)]) == 2
+    assert "cannot read" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as info:
+        viewer_main(["--version"])
+    assert info.value.code == 0 and "mammo-viewer" in capsys.readouterr().out

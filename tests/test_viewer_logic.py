@@ -1,0 +1,80 @@
+"""Qt-free viewer logic: screen rendering equals the engine's pipeline; study scores; the
+threshold's validation figures."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hds_core.io import MammoImage, MammoMetadata, grayscale
+from hds_core.io.grayscale import VoiPreset
+from mammo_viewer.display import ScreenRenderer, adjusted, window_of
+from mammo_viewer.study import Study, StudyImage, operating_point
+
+
+def image(photometric="MONOCHROME2", presets=(), padding_value=None, dtype=np.uint16, high=4096, slope=1.0, intercept=0.0):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, high, size=(64, 48)).astype(dtype)
+    pixels[:4, :4] = 0
+    meta = MammoMetadata(path=Path("x.dcm"), file_format="DICOM", rows=64, columns=48, photometric=photometric)
+    return MammoImage(pixels, meta, rescale_slope=slope, rescale_intercept=intercept, file_presets=list(presets),
+                      padding_value=padding_value)
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
+@pytest.mark.parametrize("preset", [VoiPreset("w", "", center=2000, width=900), VoiPreset("s", "", center=1500, width=2000, function="SIGMOID"),
+                                    VoiPreset("e", "", center=1000, width=300, function="LINEAR_EXACT")])
+@pytest.mark.parametrize("invert", [False, True])
+def test_screen_renderer_equals_the_engine_pipeline(photometric, preset, invert):
+    img = image(photometric, [preset], padding_value=0, slope=0.5, intercept=-100)
+    expected = grayscale.to_uint8(img.render(preset, user_invert=invert))
+    np.testing.assert_array_equal(ScreenRenderer(img).render(preset, user_invert=invert), expected)
+
+
+def test_signed_and_float_images_render_too():
+    signed = image(dtype=np.int16, high=2000)
+    signed.pixels[5:9] = -300
+    preset = signed.default_preset
+    np.testing.assert_array_equal(ScreenRenderer(signed).render(preset), grayscale.to_uint8(signed.render(preset)))
+    floats = image(dtype=np.float32)
+    np.testing.assert_array_equal(ScreenRenderer(floats).render(floats.default_preset),
+                                  grayscale.to_uint8(floats.render(floats.default_preset)))
+
+
+def test_a_drag_keeps_the_voi_function_and_tables_start_from_their_range():
+    sigmoid = VoiPreset("s", "", center=100, width=50, function="SIGMOID")
+    moved = adjusted(sigmoid, 120, -5)
+    assert moved.function == "SIGMOID" and moved.width >= 1 and moved.center == 120 and moved.name == "Custom"
+    table = VoiPreset("lut", "", lut_first_mapped=0, lut_bits=8, lut_data=tuple(range(256)))
+    img = image()
+    center, width = window_of(img, table)
+    assert width == pytest.approx(float(img.pixels.max()) - float(img.pixels.min()))
+    assert not adjusted(table, center, width).is_table
+
+
+class FakePrediction:
+    def __init__(self, score):
+        self.score = score
+
+    def lesions(self, threshold):
+        return []
+
+
+def test_breast_score_is_the_max_of_its_views_and_the_exam_the_max_of_breasts():
+    study = Study("P", None, None, None, None, "1")
+    for key, side, score in (("a", "R", 0.2), ("b", "R", 0.7), ("c", "L", 0.4), ("d", None, None)):
+        meta = MammoMetadata(path=Path(key), file_format="DICOM", rows=1, columns=1, laterality=side, view="CC")
+        study.images[key] = StudyImage(key, Path(key), meta, prediction=FakePrediction(score) if score is not None else None)
+    assert study.breast_scores() == {"R": 0.7, "L": 0.4}
+    assert study.exam_score() == 0.7
+    assert Study("P", None, None, None, None, "1").exam_score() is None
+
+
+def test_operating_point_interpolates_the_card_table():
+    table = [{"threshold": 0.4, "contour_sensitivity": 1.0, "contour_specificity": 0.5, "dice_mass_images": None},
+             {"threshold": 0.6, "contour_sensitivity": 0.6, "contour_specificity": 0.9, "dice_mass_images": 0.3}]
+    point = operating_point(table, 0.5)
+    assert point["contour_sensitivity"] == pytest.approx(0.8) and point["contour_specificity"] == pytest.approx(0.7)
+    assert point["dice_mass_images"] is None
+    assert operating_point(table, 0.1)["threshold"] == 0.4 and operating_point(table, 0.9)["threshold"] == 0.6
+    assert operating_point([], 0.5) is None
