@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPathItem, QGraphicsPixmapItem, QG
 
 CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
 SELECTED_COLOR = QColor(0, 220, 255)
+TEXT_COLOR = QColor(235, 235, 235)
 OPPOSITE = str.maketrans("APLRHF", "PARLFH")
 SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
 MAGNIFIER_ZOOM = 2.0
@@ -273,10 +274,10 @@ class MammoView(QGraphicsView):
         painter.restore()
 
     @staticmethod
-    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor = QColor(235, 235, 235)) -> None:
+    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor | None = None) -> None:
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(rect.translated(1, 1), int(flags), text)
-        painter.setPen(color)
+        painter.setPen(color or TEXT_COLOR)
         painter.drawText(rect, int(flags), text)
 
     def _badge(self, painter: QPainter, viewport: QRectF, text: str) -> None:
