@@ -61,3 +61,15 @@ def test_wrapper_needs_all_exits_and_sums_weighted_parts():
     with pytest.raises(ValueError):
         DeepSupervisionLoss()(HDSOutput([torch.zeros(1, 2, 4, 4)], [torch.zeros(1, 2)], [torch.zeros(1, 2, 1, 1)]),
                               mask, torch.tensor([0]), 0, 10)
+
+
+def test_soft_dice_is_over_the_batch_so_normal_crops_do_not_demand_an_empty_map():
+    # One crop with a mass predicted perfectly, one normal crop with a faint response:
+    # per-image Dice would charge the normal crop ~1; over the batch it costs little.
+    mask = torch.zeros(2, 16, 16, dtype=torch.long)
+    mask[0, 4:12, 4:12] = 1
+    logits = torch.zeros(2, 2, 16, 16)
+    logits[:, 0] = 6.0
+    logits[0, 1, 4:12, 4:12] = 12.0
+    logits[1, 1, 0:2, 0:2] = 12.0  # 4 false-positive pixels on the normal crop
+    assert float(soft_dice_loss(logits, mask)) < 0.05
