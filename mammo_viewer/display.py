@@ -40,6 +40,7 @@ class ScreenRenderer:
 
     def __init__(self, image: MammoImage):
         self.image = image
+        self._last: tuple[VoiPreset, bool, np.ndarray] | None = None
         pixels = image.pixels
         self._integer = np.issubdtype(pixels.dtype, np.integer)
         if self._integer:
@@ -50,6 +51,18 @@ class ScreenRenderer:
             self._integer = self._span <= 65536
 
     def render(self, preset: VoiPreset, *, user_invert: bool = False) -> np.ndarray:
+        """Cached for the last (preset, invert): redrawing overlays never re-renders pixels."""
+        if self._last is not None and self._last[0] is preset and self._last[1] == user_invert:
+            return self._last[2]
+        screen = self._render(preset, user_invert)
+        self._last = (preset, user_invert, screen)
+        return screen
+
+    def thumbnail(self, height: int) -> np.ndarray:
+        step = max(1, self.image.pixels.shape[0] // height)
+        return self.render(self.image.default_preset)[::step, ::step].copy()
+
+    def _render(self, preset: VoiPreset, user_invert: bool) -> np.ndarray:
         image = self.image
         if not self._integer:
             return grayscale.to_uint8(image.render(preset, user_invert=user_invert))

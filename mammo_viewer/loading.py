@@ -3,33 +3,48 @@ first image shows while the others still decode."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from PySide6.QtCore import QObject, Signal
 
 from hds_core.data.preprocess import breast_mask, chest_wall_on_right
 from hds_core.io import MammoImage, read_image, scan_folder
 
+from .display import ScreenRenderer
 from .worker import Worker
 
 PIXEL_ORIENTATION_STRIDE = 8  # the chest-wall side is a coarse question: a 1/8 image answers it
 
 
-def decode(path: Path) -> tuple[MammoImage, bool | None]:
-    """The image, and its chest-wall side read from the pixels when PatientOrientation is missing."""
+@dataclass
+class DecodedImage:
+    image: MammoImage
+    chest_wall_right: bool | None  # read from the pixels when PatientOrientation is missing
+    renderer: ScreenRenderer  # first screen rendering already done (and cached)
+    thumbnail: np.ndarray
+
+
+def decode(path: Path, thumbnail_height: int = 96) -> DecodedImage:
+    """Everything heavy about showing an image, done off the UI thread: decoding, window
+    statistics, the first screen rendering, the thumbnail, the chest-wall side if needed."""
     image = read_image(path)
     chest_wall_right = None
     if image.metadata.patient_orientation is None:
         small = image.model_input()[::PIXEL_ORIENTATION_STRIDE, ::PIXEL_ORIENTATION_STRIDE]
         chest_wall_right = chest_wall_on_right(breast_mask(small))
-    return image, chest_wall_right
+    renderer = ScreenRenderer(image)
+    renderer.render(image.default_preset)
+    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height))
 
 
 class StudyLoader(QObject):
     scanned = Signal(object)  # ScanResult
     scan_failed = Signal(str)
     scan_progress = Signal(int, str)  # files looked at, current file
-    decoded = Signal(str, object, object)  # key, MammoImage, chest wall right (or None)
+    decoded = Signal(str, object)  # key, DecodedImage
     failed = Signal(str, str)  # key, message
     idle = Signal()
 
@@ -51,11 +66,11 @@ class StudyLoader(QObject):
 
         self.worker.submit(job, self.scanned.emit, lambda exc: self.scan_failed.emit(str(exc)))
 
-    def decode(self, items: list[tuple[str, Path]]) -> None:
+    def decode(self, items: list[tuple[str, Path]], thumbnail_height: int = 96) -> None:
         """Decode these images in order; each arrives as soon as it is ready."""
         for key, path in items:
-            self.worker.submit(lambda cancelled, path=path: decode(path),
-                               lambda result, key=key: self.decoded.emit(key, *result),
+            self.worker.submit(lambda cancelled, path=path: decode(path, thumbnail_height),
+                               lambda result, key=key: self.decoded.emit(key, result),
                                lambda exc, key=key: self.failed.emit(key, str(exc)))
 
     def cancel(self) -> None:

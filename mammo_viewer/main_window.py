@@ -14,14 +14,14 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGridLayout, QLabel, QL
                                QScrollArea, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from hds_core.data.preprocess import preprocess
-from hds_core.io import MammoImage, ScanResult
+from hds_core.io import ScanResult
 
 from .display import ScreenRenderer, adjusted, window_of
 from .engine import Engine
 from .findings_panel import FindingsPanel
 from .hanging import Hanging, hang
 from .image_view import MammoView, gray_qimage
-from .loading import StudyLoader
+from .loading import DecodedImage, StudyLoader
 from .study import Study, StudyImage
 
 log = logging.getLogger(__name__)
@@ -344,18 +344,21 @@ class MainWindow(QMainWindow):
         order = [p.key for p in self.hanging.placements] + [k for k in self.study.images if k not in
                                                               {p.key for p in self.hanging.placements}]
         self.pending_decode = len(order)
-        self.loader.decode([(key, self.study.images[key].path) for key in order])
+        self.loader.decode([(key, self.study.images[key].path) for key in order], THUMBNAIL_HEIGHT)
 
     # ----- decoding and analysis -------------------------------------------------------------------
-    def _on_decoded(self, key: str, image: MammoImage, chest_wall_right) -> None:
+    def _on_decoded(self, key: str, decoded: DecodedImage) -> None:
         if self.study is None or key not in self.study.images:
             return
         self.pending_decode -= 1
         item = self.study.images[key]
-        item.image, item.chest_wall_right = image, chest_wall_right
-        self.renderers[key] = ScreenRenderer(image)
+        image = decoded.image
+        item.image, item.chest_wall_right = image, decoded.chest_wall_right
+        self.renderers[key] = decoded.renderer
         self.windows[key] = image.default_preset
-        self._thumbnail(key)
+        tree_item = getattr(self, "_image_items", {}).get(key)
+        if tree_item is not None:
+            tree_item.setIcon(0, QIcon(QPixmap.fromImage(gray_qimage(decoded.thumbnail))))
         if item.metadata.patient_orientation is None:
             self._rehang()  # the pixel-read chest wall may change the flips
         else:
@@ -371,16 +374,6 @@ class MainWindow(QMainWindow):
         self._problem(message)
         self._refresh_view_for(key)
         self._check_settled()
-
-    def _thumbnail(self, key: str) -> None:
-        item = getattr(self, "_image_items", {}).get(key)
-        renderer = self.renderers.get(key)
-        if item is None or renderer is None:
-            return
-        image = renderer.image
-        step = max(1, image.pixels.shape[0] // THUMBNAIL_HEIGHT)
-        small = renderer.render(image.default_preset)[::step, ::step]
-        item.setIcon(0, QIcon(QPixmap.fromImage(gray_qimage(small))))
 
     def _on_engine_ready(self, predictor) -> None:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])

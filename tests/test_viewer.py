@@ -162,3 +162,19 @@ def test_version_flag(capsys):
     with pytest.raises(SystemExit) as info:
         viewer_main(["--version"])
     assert info.value.code == 0 and "mammo-viewer" in capsys.readouterr().out
+
+
+def test_what_the_model_saw_shows_the_network_input_and_its_warnings(qtbot, window, tmp_path):
+    tmp_path = tmp_path / "input"
+    tmp_path.mkdir()
+    pixels, _ = phantom((160, 128), seed=5)
+    write_dicom(tmp_path / "raw.dcm", pixels, PresentationIntentType="FOR PROCESSING", ViewPosition="MLO",
+                ImagerPixelSpacing=[0.4, 0.4])  # no laterality
+    open_and_settle(qtbot, window, tmp_path)
+    window.model_input_dock.show()
+    key = visible_views(window)[0].key
+    window._select_view(key)
+    qtbot.waitUntil(lambda: "px at" in window.model_input_notes.text(), timeout=SETTLE_MS)
+    notes = window.model_input_notes.text()
+    assert "FOR PROCESSING" in notes and "laterality unknown" in notes
+    assert not window.model_input_image.pixmap().isNull()

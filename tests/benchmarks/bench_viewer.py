@@ -1,0 +1,119 @@
+"""The reading workstation's speed and memory, in one run (offscreen Qt):
+
+1. a 4-view 3328x4096 16-bit JPEG 2000 lossless study: time to the first image on screen and
+   to all four, against bare pydicom decoding of the same files (target <= 1.2x);
+2. a threshold change: all contours of the 4-view study rebuilt and painted (target <= 16 ms);
+3. peak resident memory with the study and the model loaded (target <= 1.5 GB).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_viewer.py [--weights W] [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from synthetic import phantom, write_dicom  # noqa: E402
+
+ROWS, COLS = 4096, 3328
+VIEWS = (("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]), ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))
+
+
+def make_study(folder: Path) -> list[Path]:
+    paths = []
+    for i, (side, view, orientation) in enumerate(VIEWS):
+        small, _ = phantom((ROWS // 4, COLS // 4), seed=10 + i, mass=i % 2 == 0, chest_wall="right" if side == "R" else "left")
+        pixels = np.kron(small.astype(np.uint16), np.ones((4, 4), np.uint16))  # 12-bit-like values at full size
+        pixels = (pixels.astype(np.uint32) * 16 % 65536).astype(np.uint16)
+        paths.append(write_dicom(folder / f"{side}_{view}.dcm", pixels, syntax=pydicom.uid.JPEG2000Lossless,
+                                 ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
+                                 ImagerPixelSpacing=[0.07, 0.07], PatientID="BENCH", StudyInstanceUID="1.2.826.0.1.99"))
+    return paths
+
+
+def bare_pydicom(paths: list[Path]) -> float:
+    start = time.perf_counter()
+    for path in paths:
+        pydicom.dcmread(path).pixel_array  # noqa: B018 - the decode is the point
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--weights", help="default: the shipped weights")
+    p.add_argument("--repeats", type=int, default=20)
+    args = p.parse_args()
+
+    from PySide6.QtWidgets import QApplication
+
+    from mammo_viewer.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "study"
+        folder.mkdir()
+        print("writing a 4-view 3328x4096 16-bit JPEG 2000 lossless study…", flush=True)
+        paths = make_study(folder)
+        bare = min(bare_pydicom(paths) for _ in range(2))
+
+        from PySide6.QtCore import QSettings
+        window = MainWindow(weights=args.weights, device="cpu",
+                            settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        window.resize(1600, 1000)
+        window.show()
+        while window.engine.loading:
+            app.processEvents()
+        marks: dict[str, float] = {}
+        shown = []
+        window.loader.decoded.connect(lambda key, _decoded: shown.append(time.perf_counter()))
+        settled = []
+        window.study_settled.connect(lambda: settled.append(time.perf_counter()))
+        start = time.perf_counter()
+        window.open_path(str(folder))
+        while len(shown) < 4:
+            app.processEvents()
+        app.processEvents()
+        marks["first"] = shown[0] - start
+        marks["all"] = shown[-1] - start
+        while not settled:
+            app.processEvents()
+        marks["analysed"] = settled[0] - start
+
+        thresholds = np.linspace(0.2, 0.8, args.repeats)
+        times = []
+        for t in thresholds:
+            begin = time.perf_counter()
+            window.findings.set_threshold(float(t))
+            for view in window.views:
+                if view.isVisible():
+                    view.viewport().repaint()
+            times.append(time.perf_counter() - begin)
+        contours = sum(len(image.prediction.lesions(0.5)) for image in window.study.images.values() if image.prediction)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        print(f"bare pydicom decode of the 4 files: {bare:.2f} s")
+        print(f"viewer: first image on screen {marks['first']:.2f} s, all four {marks['all']:.2f} s "
+              f"(ratio to bare pydicom {marks['all'] / bare:.2f}x, target <= 1.2x); analysed {marks['analysed']:.2f} s")
+        print(f"threshold change -> contours rebuilt and painted (4 views, {contours} lesions at 0.5): "
+              f"median {1000 * statistics.median(times):.1f} ms, max {1000 * max(times):.1f} ms (target <= 16 ms)")
+        print(f"peak resident memory with study and model: {peak_mb:.0f} MB (target <= 1536 MB)")
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
