@@ -121,7 +121,8 @@ class MammoView(QGraphicsView):
             flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
             for item in (self.image_item, self.heat_item, self.contour_item, self.selected_item):
                 item.setTransform(item.data(0) * flip if isinstance(item.data(0), QTransform) else flip)
-            self.scene().setSceneRect(QRectF(0, 0, cols, rows))
+            # Room around the image so any point (a lesion at the edge) can be centred and panned to.
+            self.scene().setSceneRect(QRectF(-cols, -rows, 3 * cols, 3 * rows))
         if new:
             self.fit()
 
@@ -164,7 +165,8 @@ class MammoView(QGraphicsView):
     # ----- zoom and pan ----------------------------------------------------------------------
     def fit(self) -> None:
         if self.image_size[0]:
-            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            rows, cols = self.image_size
+            self.fitInView(QRectF(0, 0, cols, rows), Qt.AspectRatioMode.KeepAspectRatio)
             self._fit = True
             self.viewport().update()
 
@@ -173,6 +175,10 @@ class MammoView(QGraphicsView):
         self.setTransform(QTransform())
         self.centerOn(centre)
         self._fit = False
+
+    @property
+    def at_fit(self) -> bool:
+        return self._fit
 
     @property
     def scale_factor(self) -> float:

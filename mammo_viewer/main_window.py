@@ -29,6 +29,7 @@ APP_NAME = "Mammo HDS viewer"
 THUMBNAIL_HEIGHT = 96
 MAX_RECENT = 8
 LAYOUT_KEYS = {4: "Q", 2: "D", 1: "S"}  # quad, dual, single
+LESION_ZOOM = 2.5
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.selected_lesion = None
         self.pending_decode = 0
         self._settled_sent = True
+        self.predictions: dict[str, object] = {}  # image key -> Prediction, kept while the folder is open
 
         self.loader = StudyLoader(self)
         self.engine = Engine(self)
@@ -243,6 +245,7 @@ class MainWindow(QMainWindow):
 
     def _clear_study(self) -> None:
         self.scan = None
+        self.predictions.clear()
         self.study = None
         self.renderers.clear()
         self.windows.clear()
@@ -356,6 +359,7 @@ class MainWindow(QMainWindow):
         item.image, item.chest_wall_right = image, decoded.chest_wall_right
         self.renderers[key] = decoded.renderer
         self.windows[key] = image.default_preset
+        item.prediction = self.predictions.get(key)
         tree_item = getattr(self, "_image_items", {}).get(key)
         if tree_item is not None:
             tree_item.setIcon(0, QIcon(QPixmap.fromImage(gray_qimage(decoded.thumbnail))))
@@ -363,7 +367,10 @@ class MainWindow(QMainWindow):
             self._rehang()  # the pixel-read chest wall may change the flips
         else:
             self._refresh_view_for(key)
-        self.engine.add(key, image)
+        if item.prediction is None:
+            self.engine.add(key, image)
+        else:
+            self._refresh_results()  # analysed before (another study was shown meanwhile): no rerun
         self._check_settled()
 
     def _on_decode_failed(self, key: str, message: str) -> None:
@@ -393,6 +400,7 @@ class MainWindow(QMainWindow):
         if self.study is None or key not in self.study.images:
             return
         self.study.images[key].prediction = prediction
+        self.predictions[key] = prediction
         for warning in prediction.warnings:
             if "CPU" in warning:
                 self.statusBar().showMessage(warning)
@@ -557,6 +565,10 @@ class MainWindow(QMainWindow):
             view, _ = self._view_of(chosen.key)
         if view is not None:
             x, y = chosen.lesion.centroid_xy
+            if view.at_fit:  # at fit the whole image is on screen and there is nothing to centre: zoom in first
+                for other in self.views:
+                    if other.isVisible() and other.key:
+                        other.apply_zoom(LESION_ZOOM)
             self._draw_results(view, self.study.images[chosen.key])
             view.centre_on_image_point(x, y)
             self._select_view(chosen.key)

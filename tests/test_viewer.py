@@ -2,9 +2,13 @@
 cancel, broken files, hidden PHI, screenshot mode. Uses the tiny phantom-trained weights."""
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
 
 import resources
 from mammo_viewer.app import main as viewer_main
@@ -148,14 +152,24 @@ def test_missing_weights_still_show_images_and_say_why(qtbot, settings, tmp_path
     win.close()
 
 
-def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(qtbot, trained_phantom_model, tmp_path, capsys):
+def run_viewer(*args):
+    # A separate process, as a user runs it: --screenshot starts and quits its own event loop.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(trained_phantom_model, tmp_path):
     weights, _ = trained_phantom_model
     out = tmp_path / "shot.png"
-    assert viewer_main([str(resources.demo_study()), "--screenshot", str(out), "--weights", str(weights), "--device", "cpu",
-                        "--layout", "4", "--threshold", "0.3"]) == 0
+    result = run_viewer(resources.demo_study(), "--screenshot", out, "--weights", weights, "--device", "cpu",
+                        "--layout", "4", "--threshold", "0.3")
+    assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10000
-    assert viewer_main([str(tmp_path / "missing"), "--screenshot", str(tmp_path / "x.png"), "--weights", str(weights)]) == 2
-    assert "cannot read" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    image = QImage(str(out))
+    assert image.width() >= 1000  # the whole window, not a blank
+    failed = run_viewer(tmp_path / "missing", "--screenshot", tmp_path / "x.png", "--weights", weights)
+    assert failed.returncode == 2 and "cannot read" in failed.stderr and not (tmp_path / "x.png").exists()
 
 
 def test_version_flag(capsys):
@@ -178,3 +192,29 @@ def test_what_the_model_saw_shows_the_network_input_and_its_warnings(qtbot, wind
     notes = window.model_input_notes.text()
     assert "FOR PROCESSING" in notes and "laterality unknown" in notes
     assert not window.model_input_image.pixmap().isNull()
+
+
+def test_switching_studies_reuses_cached_results_and_a_lesion_click_centres_it(qtbot, window, monkeypatch):
+    open_and_settle(qtbot, window, resources.demo_study())
+    first = window.study.study_uid
+    browser = window.browser
+    other = browser.topLevelItem(1).child(0)
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window._on_browser_item(other)
+    assert window.study.study_uid != first
+    calls = []
+    original = window.engine.add
+    monkeypatch.setattr(window.engine, "add", lambda *a: (calls.append(a[0]), original(*a)))
+    window._settled_sent = False
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window._on_browser_item(browser.topLevelItem(0).child(0))
+    assert window.study.study_uid == first and not calls  # cached: the network did not run again
+    window.findings.set_threshold(0.001)
+    assert window.findings.lesions.rowCount() > 0
+    window._centre_lesion(0)
+    chosen = window.findings.rows[0]
+    target_view, _ = window._view_of(chosen.key)
+    centre = target_view.mapToScene(target_view.viewport().rect().center())
+    expected = target_view.image_to_view(*chosen.lesion.centroid_xy)
+    assert abs(centre.x() - expected.x()) < 40 and abs(centre.y() - expected.y()) < 40
+    assert not target_view.selected_item.path().isEmpty()
