@@ -30,9 +30,11 @@ def test_short_run_lowers_the_loss_and_raises_dice(trained_phantom_model):
     assert not any(p.suffix in (".pt", ".pth", ".pkl", ".ckpt") for p in path.parent.iterdir())
 
 
-def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset):
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset, optimizer):
     common = dict(datasets=[f"folder:{phantom_dataset}"], out=str(tmp_path), batch_size=4, crop=[64, 64],
-                  samples_per_epoch=8, folds=2, network=TINY_NET, precision="fp32")
+                  samples_per_epoch=8, folds=2, network=TINY_NET, precision="fp32", optimizer=optimizer,
+                  lr=0.01 if optimizer == "sgd" else 0.001)
     train(TrainConfig(epochs=1, **common))
     assert json.loads((tmp_path / "last.json").read_text())["epoch"] == 1
     train(TrainConfig(epochs=2, **common), resume=True)

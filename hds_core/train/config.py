@@ -19,6 +19,7 @@ class TrainConfig:
     mode: str = "hds"  # hds | ds-seg | seg
     epochs: int = 50
     batch_size: int = 8
+    optimizer: str = "sgd"  # sgd (the paper's) | adamw
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -47,6 +48,8 @@ class TrainConfig:
             raise ConfigError("no dataset: give --dataset KIND:PATH (minimias, inbreast or folder)")
         if self.mode not in ("hds", "ds-seg", "seg"):
             raise ConfigError(f"mode must be hds, ds-seg or seg, got {self.mode!r}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if len(self.crop) != 2 or any(c <= 0 or c % 32 for c in self.crop):

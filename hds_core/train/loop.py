@@ -84,19 +84,28 @@ class Distributed:
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Optimizer state as tensors (SGD momentum; AdamW moments and step) for safetensors."""
     tensors = {}
     for i, param in enumerate(optimizer.param_groups[0]["params"]):
-        buffer = optimizer.state.get(param, {}).get("momentum_buffer")
-        if buffer is not None:
-            tensors[f"optimizer.momentum.{i}"] = buffer
+        for name, value in optimizer.state.get(param, {}).items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{name}.{i}"] = value
     return tensors
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    for i, param in enumerate(optimizer.param_groups[0]["params"]):
-        key = f"optimizer.momentum.{i}"
-        if key in tensors:
-            optimizer.state[param]["momentum_buffer"] = tensors[key].to(param.device, param.dtype)
+    for key, value in tensors.items():
+        if not key.startswith("optimizer."):
+            continue
+        _, name, index = key.rsplit(".", 2)
+        param = optimizer.param_groups[0]["params"][int(index)]
+        optimizer.state[param][name] = value.to(param.device) if name == "step" else value.to(param.device, param.dtype)
+
+
+def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def train(config: TrainConfig, *, resume: bool = False) -> dict:
@@ -128,7 +137,7 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
                                   positive_fraction=config.positive_fraction, min_mass_pixels=config.min_mass_pixels,
                                   flips=config.flips, seed=config.seed)
     model = HDSUNet(HDSConfig.from_dict(config.network) if config.network else HDSConfig()).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(config, model.parameters())
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     loss_fn = DeepSupervisionLoss(mode=config.mode, dice_weight=config.dice_weight)
     amp = autocast_dtype(config.precision, device)
