@@ -9,31 +9,34 @@ import torch
 from ..data import PreparedCase
 from ..infer.forward import ExitResult, image_score, predict_working
 from ..nn import HDSUNet
-from .metrics import classification_at, roc_auc, segmentation_at
+from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
+from .metrics import classification_at, count_regions, roc_auc, segmentation_at
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
-def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], threshold: float, source: str) -> dict:
+def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], threshold: float, source: str,
+                 min_pixels: int = 1) -> dict:
     scores = [image_score(r, source) for r in results]
     metrics = {"threshold": threshold, "score_source": source, "image_auc": roc_auc(scores, labels)}
     metrics.update(classification_at(scores, labels, threshold))
-    metrics.update(segmentation_at([r.probability for r in results], masks, threshold))
+    metrics.update(segmentation_at([r.probability for r in results], masks, threshold, min_pixels))
     return metrics
 
 
 def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], source: str,
-                    thresholds=TABLE_THRESHOLDS) -> list[dict]:
+                    thresholds=TABLE_THRESHOLDS, min_pixels: int = 1) -> list[dict]:
     """Per threshold T: image label by score >= T ("sensitivity"/"specificity"), and whether a
-    contour appears at T (max probability >= T: "contour_sensitivity"/"contour_specificity"),
-    with Dice and false-positive regions at T. The viewer's slider moves T."""
+    contour appears at T (a region of at least ``min_pixels`` at T, as the viewer would draw:
+    "contour_sensitivity"/"contour_specificity"), with Dice and false-positive regions at T.
+    The viewer's slider moves T."""
     scores = [image_score(r, source) for r in results]
-    maxima = [r.max_probability for r in results]
     rows = []
     for t in thresholds:
         by_score = classification_at(scores, labels, t)
-        by_contour = classification_at(maxima, labels, t)
+        marked = [1.0 if count_regions(r.probability >= t, min_pixels) else 0.0 for r in results]
+        by_contour = classification_at(marked, labels, 0.5)
         row = {"threshold": float(t), "sensitivity": by_score["sensitivity"], "specificity": by_score["specificity"],
                "contour_sensitivity": by_contour["sensitivity"], "contour_specificity": by_contour["specificity"]}
-        row.update(segmentation_at([r.probability for r in results], masks, t))
+        row.update(segmentation_at([r.probability for r in results], masks, t, min_pixels))
         rows.append(row)
     return rows
 
@@ -54,13 +57,16 @@ def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.d
             progress()
     if not cases:
         raise ValueError("no cases to evaluate")
-    exits = [exit_metrics(results, masks, labels, threshold, score_source) for results in per_exit]
+    # Specks below the viewer's smallest lesion are not drawn, so they are not counted either.
+    min_pixels = min_region_pixels(cases[0].working.geometry.working_spacing_mm)
+    exits = [exit_metrics(results, masks, labels, threshold, score_source, min_pixels) for results in per_exit]
     return {
         "n_images": len(cases), "n_mass_images": int(sum(labels)), "n_normal_images": len(labels) - int(sum(labels)),
         "n_patients": len({c.case.patient_id for c in cases}),
         "threshold": threshold, "score_source": score_source,
         "final": exits[-1], "exits": exits,
-        "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source),
+        "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source, min_pixels=min_pixels),
+        "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
     }
 
 

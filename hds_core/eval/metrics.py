@@ -20,8 +20,16 @@ def dice(prediction: np.ndarray, target: np.ndarray) -> float:
     return 2.0 * int(np.logical_and(prediction, target).sum()) / total
 
 
-def count_regions(mask: np.ndarray) -> int:
-    return int(measure.label(mask, connectivity=2).max()) if mask.any() else 0
+def region_sizes(mask: np.ndarray) -> np.ndarray:
+    """Pixel counts of the connected regions (8-connectivity) of a binary mask."""
+    if not mask.any():
+        return np.zeros(0, dtype=np.int64)
+    return np.bincount(measure.label(mask, connectivity=2).ravel())[1:]
+
+
+def count_regions(mask: np.ndarray, min_pixels: int = 1) -> int:
+    """Regions of at least ``min_pixels`` (smaller specks are not shown as lesions either)."""
+    return int((region_sizes(mask) >= min_pixels).sum())
 
 
 def roc_auc(scores, labels) -> float | None:
@@ -47,7 +55,7 @@ def classification_at(scores, labels, threshold: float) -> dict:
     }
 
 
-def segmentation_at(probabilities: list[np.ndarray], masks: list[np.ndarray], threshold: float) -> dict:
+def segmentation_at(probabilities: list[np.ndarray], masks: list[np.ndarray], threshold: float, min_region_pixels: int = 1) -> dict:
     dices, fp_regions, normals = [], 0, 0
     for probability, mask in zip(probabilities, masks):
         predicted = probability >= threshold
@@ -55,7 +63,7 @@ def segmentation_at(probabilities: list[np.ndarray], masks: list[np.ndarray], th
             dices.append(dice(predicted, mask))
         else:
             normals += 1
-            fp_regions += count_regions(predicted)
+            fp_regions += count_regions(predicted, min_region_pixels)
     return {
         "dice_mass_images": float(np.mean(dices)) if dices else None,
         "fp_regions_per_normal_image": fp_regions / normals if normals else None,

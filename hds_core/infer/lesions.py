@@ -5,6 +5,7 @@ follow a slider) and the contour points are mapped to original pixel coordinates
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,17 @@ def _longest_chord(points: np.ndarray) -> float:
     return float(np.sqrt((deltas ** 2).sum(-1)).max())
 
 
+# Regions smaller than this (at the working spacing) are specks, not lesions: neither drawn
+# nor counted as false positives by hds-eval. The smallest mass in mini-MIAS is ~36 mm².
+MIN_LESION_AREA_MM2 = 5.0
+
+
+def min_region_pixels(working_spacing_mm: float) -> int:
+    return max(1, math.ceil(MIN_LESION_AREA_MM2 / working_spacing_mm ** 2 - 1e-9))
+
+
 def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
-                 spacing_mm: tuple[float, float] | None, min_area_mm2: float = 0.0) -> list[Lesion]:
+                 spacing_mm: tuple[float, float] | None) -> list[Lesion]:
     """Connected regions of ``probability >= threshold``, largest probability first.
 
     ``spacing_mm`` is the ORIGINAL image's spacing (row, col) or None when unknown."""
@@ -60,7 +70,10 @@ def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
     labels = measure.label(mask, connectivity=2)
     working_pixel_mm2 = geometry.working_spacing_mm ** 2
     lesions = []
+    min_pixels = min_region_pixels(geometry.working_spacing_mm)
     for region in measure.regionprops(labels, intensity_image=probability):
+        if region.area < min_pixels:
+            continue
         r0, c0, r1, c1 = region.bbox
         patch = np.pad(np.where(labels[r0:r1, c0:c1] == region.label, probability[r0:r1, c0:c1], 0.0), 1)
         contours = measure.find_contours(patch, threshold)
@@ -71,8 +84,6 @@ def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
         contour_xy = original_rc[:, ::-1]
         known = spacing_mm is not None and not geometry.spacing_assumed
         area = region.area * working_pixel_mm2 if known else None
-        if area is not None and area < min_area_mm2:
-            continue
         diameter = None
         if known:
             scaled = original_rc * np.asarray(spacing_mm)
