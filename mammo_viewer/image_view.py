@@ -2,8 +2,9 @@
 image's own pixel coordinates, and the reading annotations drawn on top in screen space
 (laterality/view, orientation letters, score badge, scale bar, magnifier).
 
-Mouse: left-drag window/level, middle-drag or Ctrl+left-drag pan, wheel zoom,
-double-click fit. Zoom and pan are broadcast so the other views follow."""
+Mouse: left-drag window/level, middle-drag or Ctrl+left-drag pan, Shift+left-drag measure
+(mm when the spacing is known), wheel zoom, double-click fit. Zoom and pan are broadcast so
+the other views follow."""
 
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ class MammoView(QGraphicsView):
         self.orientation: tuple[str, str] | None = None
         self.magnifier = False
         self._drag: tuple[Qt.MouseButton, QPointF, bool] | None = None
+        self.measurement: tuple[QPointF, QPointF] | None = None  # image pixel coordinates (x, y)
+        self._measuring = False
         self._cursor: QPointF | None = None
         self._fit = True
 
@@ -106,6 +109,7 @@ class MammoView(QGraphicsView):
         self.contour_item.setPath(QPainterPath())
         self.selected_item.setPath(QPainterPath())
         self.image_size = (0, 0)
+        self.measurement = None
         self.title = self.subtitle = self.badge = ""
         self.notes = []
         self.viewport().update()
@@ -211,7 +215,26 @@ class MammoView(QGraphicsView):
         if self.key:
             self.zoomed.emit(self.key, factor)
 
+    def _image_point(self, position: QPointF) -> QPointF:
+        inverse, _ = self._image_transform().inverted()
+        return inverse.map(self.mapToScene(position.toPoint()))
+
+    def measurement_mm(self) -> float | None:
+        """Length of the measurement line in mm (None without spacing or line)."""
+        if self.measurement is None or not self.spacing_mm:
+            return None
+        a, b = self.measurement
+        dy, dx = (b.y() - a.y()) * self.spacing_mm[0], (b.x() - a.x()) * self.spacing_mm[1]
+        return float((dx * dx + dy * dy) ** 0.5)
+
     def mousePressEvent(self, event):  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier \
+                and self.image_size[0]:
+            point = self._image_point(event.position())
+            self.measurement = (point, point)
+            self._measuring = True
+            event.accept()
+            return
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         self._drag = (event.button(), event.position(), bool(pan))
@@ -221,6 +244,11 @@ class MammoView(QGraphicsView):
 
     def mouseMoveEvent(self, event):  # noqa: N802
         self._cursor = event.position()
+        if self._measuring and self.measurement is not None:
+            self.measurement = (self.measurement[0], self._image_point(event.position()))
+            self.viewport().update()
+            event.accept()
+            return
         if self._drag is not None and self.key:
             _, last, pan = self._drag
             delta = event.position() - last
@@ -236,6 +264,7 @@ class MammoView(QGraphicsView):
 
     def mouseReleaseEvent(self, event):  # noqa: N802
         self._drag = None
+        self._measuring = False
         event.accept()
 
     def mouseDoubleClickEvent(self, event):  # noqa: N802
@@ -277,6 +306,7 @@ class MammoView(QGraphicsView):
             painter.setFont(font)
         self._orientation_letters(painter, viewport)
         self._scale_bar(painter, viewport)
+        self._draw_measurement(painter)
         painter.restore()
 
     @staticmethod
@@ -330,6 +360,23 @@ class MammoView(QGraphicsView):
         painter.drawLine(QPointF(x1 - length, y - 5), QPointF(x1 - length, y + 5))
         painter.drawLine(QPointF(x1, y - 5), QPointF(x1, y + 5))
         self._text(painter, QRectF(x1 - length - 20, y - 24, length + 20, 18), Qt.AlignmentFlag.AlignRight, f"{length_mm} mm")
+
+    def _draw_measurement(self, painter: QPainter) -> None:
+        if self.measurement is None:
+            return
+        transform = self._image_transform()
+        a, b = (QPointF(self.mapFromScene(transform.map(p))) for p in self.measurement)
+        painter.setPen(QPen(SELECTED_COLOR, 2))
+        painter.drawLine(a, b)
+        for end in (a, b):
+            painter.drawEllipse(end, 3, 3)
+        length = self.measurement_mm()
+        if length is not None:
+            label = f"{length:.1f} mm"
+        else:
+            a_img, b_img = self.measurement
+            label = f"{((b_img.x() - a_img.x()) ** 2 + (b_img.y() - a_img.y()) ** 2) ** 0.5:.0f} px (no spacing)"
+        self._text(painter, QRectF(b.x() + 6, b.y() - 10, 200, 20), Qt.AlignmentFlag.AlignLeft, label, SELECTED_COLOR)
 
     def _draw_magnifier(self, painter: QPainter, viewport: QRectF) -> None:
         size = MAGNIFIER_SIZE

@@ -218,3 +218,17 @@ def test_switching_studies_reuses_cached_results_and_a_lesion_click_centres_it(q
     expected = target_view.image_to_view(*chosen.lesion.centroid_xy)
     assert abs(centre.x() - expected.x()) < 40 and abs(centre.y() - expected.y()) < 40
     assert not target_view.selected_item.path().isEmpty()
+
+
+def test_shift_drag_measures_in_mm(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    open_and_settle(qtbot, window, resources.demo_study())
+    view = visible_views(window)[0]
+    start = view.mapFromScene(view.image_to_view(100, 100))
+    end = view.mapFromScene(view.image_to_view(100, 600))
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, start)
+    qtbot.mouseMove(view.viewport(), end)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, end)
+    # 500 pixels of 0.2 mm, within a pixel or two of screen rounding at the fitted zoom.
+    assert abs(view.measurement_mm() - 100.0) < 3.0
