@@ -104,7 +104,9 @@ class FindingsPanel(QWidget):
 
         self.lesions = QTableWidget(0, 4)
         self.lesions.setHorizontalHeaderLabels(["View", "Area mm²", "Diam. mm", "Max p"])
-        self.lesions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.lesions.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.lesions.verticalHeader().setVisible(False)
         self.lesions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.lesions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
