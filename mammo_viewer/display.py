@@ -11,8 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hds_core.io import MammoImage
-from hds_core.io import grayscale
+from hds_core.io import MammoImage, grayscale
 from hds_core.io.grayscale import VoiPreset
 
 MIN_WIDTH = 1.0

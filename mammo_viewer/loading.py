@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from PySide6.QtCore import QObject, Signal
 
 from hds_core.data.preprocess import breast_mask, chest_wall_on_right

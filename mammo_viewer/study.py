@@ -75,28 +75,3 @@ class Study:
         rows = [LesionRow(image.key, image.label, lesion) for image in self.predicted()
                 for lesion in image.prediction.lesions(threshold)]
         return sorted(rows, key=lambda row: -row.lesion.max_probability)
-
-
-def operating_point(table: list[dict], threshold: float) -> dict | None:
-    """The validation figures at ``threshold``, linearly interpolated between the table's rows
-    (the model card's table, shipped in the weights' JSON). None without a table."""
-    rows = sorted((row for row in table if row.get("threshold") is not None), key=lambda row: row["threshold"])
-    if not rows:
-        return None
-    if threshold <= rows[0]["threshold"]:
-        return dict(rows[0])
-    if threshold >= rows[-1]["threshold"]:
-        return dict(rows[-1])
-    for low, high in zip(rows, rows[1:]):
-        if low["threshold"] <= threshold <= high["threshold"]:
-            span = high["threshold"] - low["threshold"]
-            weight = 0.0 if span == 0 else (threshold - low["threshold"]) / span
-            point = {"threshold": threshold}
-            for key in low:
-                a, b = low[key], high.get(key)
-                if key != "threshold" and isinstance(a, (int, float)) and isinstance(b, (int, float)):
-                    point[key] = a + weight * (b - a)
-                elif key != "threshold":
-                    point[key] = None
-            return point
-    return None

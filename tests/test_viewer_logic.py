@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hds_core.eval.operating_point import operating_point
 from hds_core.io import MammoImage, MammoMetadata, grayscale
 from hds_core.io.grayscale import VoiPreset
 from mammo_viewer.display import ScreenRenderer, adjusted, window_of
-from mammo_viewer.study import Study, StudyImage, operating_point
+from mammo_viewer.study import Study, StudyImage
 
 
 def image(photometric="MONOCHROME2", presets=(), padding_value=None, dtype=np.uint16, high=4096, slope=1.0, intercept=0.0):

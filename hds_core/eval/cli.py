@@ -33,7 +33,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ..data import DatasetLayoutError, load_datasets, prepare, split_cases, validation_cases_of
+    from ..data import (
+        DatasetLayoutError,
+        load_datasets,
+        prepare,
+        split_cases,
+        validation_cases_of,
+    )
     from ..infer.device import DeviceError, choose_device
     from ..io import MammoReadError
     from ..nn import WeightsError, load_weights, sha256

@@ -8,8 +8,8 @@ import torch
 
 from ..data import PreparedCase
 from ..infer.forward import ExitResult, image_score, predict_working
-from ..nn import HDSUNet
 from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
+from ..nn import HDSUNet
 from .metrics import classification_at, count_regions, roc_auc, segmentation_at
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))

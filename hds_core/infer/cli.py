@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-
 DEFAULT_OUT = "hds-results"
 
 

@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DatasetLayoutError, PreparedCase, load_datasets, prepare, validation_cases_of
+from ..data import (
+    DatasetLayoutError,
+    PreparedCase,
+    load_datasets,
+    prepare,
+    validation_cases_of,
+)
 from ..eval.evaluate import evaluate_prepared, format_report
 from ..eval.metrics import dice
 from ..infer.device import DeviceError, choose_device
