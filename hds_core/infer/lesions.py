@@ -97,3 +97,16 @@ def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
             centroid_xy=(float(centroid_rc[1]), float(centroid_rc[0])), bbox_xywh=(float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
     lesions.sort(key=lambda lesion: -lesion.max_probability)
     return [Lesion(**{**lesion.__dict__, "index": i + 1}) for i, lesion in enumerate(lesions)]
+
+
+def lesion_mask(probability: np.ndarray, threshold: float, geometry: Geometry) -> np.ndarray:
+    """The lesions at ``threshold`` as a boolean mask in ORIGINAL pixels: the same regions
+    :func:`find_lesions` outlines (specks dropped), resampled from the working map."""
+    mask = probability >= threshold
+    if not mask.any():
+        return np.zeros(geometry.original_shape, dtype=bool)
+    labels = measure.label(mask, connectivity=2)
+    sizes = np.bincount(labels.ravel())
+    keep = sizes >= min_region_pixels(geometry.working_spacing_mm)
+    keep[0] = False
+    return geometry.to_original(keep[labels].astype(np.float32)) >= 0.5

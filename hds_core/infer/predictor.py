@@ -24,7 +24,7 @@ from ..nn import load_weights, sha256
 from ..nn.weights import WeightsError
 from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
-from .lesions import Lesion, find_lesions
+from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ class Prediction:
 
     def lesions(self, threshold: float) -> list[Lesion]:
         return find_lesions(self.working_probability, threshold, self.geometry, self.spacing_mm)
+
+    def lesion_mask(self, threshold: float) -> np.ndarray:
+        """The lesions at ``threshold`` as a boolean mask in the original pixels."""
+        return lesion_mask(self.working_probability, threshold, self.geometry)
 
     def to_dict(self, threshold: float) -> dict:
         return {

@@ -1,0 +1,164 @@
+"""Standard DICOM objects for PACS, written with highdicom (which validates what it writes):
+
+- a binary Segmentation per source image, one segment "Mass" holding the lesions at the
+  threshold, with the algorithm's name, version and weights hash;
+- one Comprehensive SR per study following TID 1500 (Measurement Report): one planar ROI
+  group per lesion (its outline, area, longest diameter, maximum probability) and one
+  group per image with its score, plus the exam score.
+
+New UIDs every time; files are written atomically and never overwrite without ``force``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from pydicom.sr.codedict import codes
+
+from .. import __version__
+from ..infer import Prediction
+from ..safe_write import atomic_write
+
+MANUFACTURER = "mammo-hds"
+SEG_SERIES_NUMBER = 9501
+SR_SERIES_NUMBER = 9502
+PROBABILITY = hd.sr.CodedConcept("C0033204", "UMLS", "Probability")
+NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
+EXAM_SCORE = hd.sr.CodedConcept("mass-exam-score", "99HDS", "Exam probability of a mass")
+IMAGE_SCORE = hd.sr.CodedConcept("mass-image-score", "99HDS", "Image probability of a mass")
+DIAMETER = hd.sr.CodedConcept("103339001", "SCT", "Long axis")
+
+
+class DicomExportError(Exception):
+    """A DICOM object could not be written; the message names the file and the reason."""
+
+
+@dataclass
+class AnalysedImage:
+    """A source file and the engine's result for it."""
+
+    path: Path
+    prediction: Prediction
+
+
+# Type 2 attributes the new objects copy from their source: present but empty when the
+# source lacks them (in our in-memory copy; the input file is never touched).
+COPIED_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                "ReferringPhysicianName", "AccessionNumber", "StudyID")
+
+
+def _source(path: Path) -> pydicom.Dataset:
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds; the reader has already checked the file
+        raise DicomExportError(f"{path}: cannot read the source header: {exc}") from None
+    for keyword in COPIED_TYPE2:
+        if keyword not in dataset:
+            setattr(dataset, keyword, "")
+    return dataset
+
+
+def _check_target(path: Path, force: bool, sources: list[Path]) -> None:
+    if path.exists() and not force:
+        raise DicomExportError(f"{path}: exists already (use --force to overwrite)")
+    for source in sources:
+        if path.resolve() == source.resolve():
+            raise DicomExportError(f"{path}: would overwrite an input file")
+
+
+def _save(dataset: pydicom.Dataset, path: Path) -> None:
+    try:
+        atomic_write(path, lambda tmp: dataset.save_as(tmp, enforce_file_format=True))
+    except OSError as exc:
+        raise DicomExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def algorithm(prediction: Prediction) -> hd.AlgorithmIdentificationSequence:
+    return hd.AlgorithmIdentificationSequence(
+        name=prediction.model_name[:64], version=__version__, family=codes.cid7162.ArtificialIntelligence,
+        source="mammo-hds hds_core", parameters={"weights_sha256": prediction.weights_sha256})
+
+
+def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, force: bool = False) -> Path:
+    """One binary SEG for ``item``'s source image; segment 1 "Mass" = the lesions at ``threshold``."""
+    _check_target(out, force, [item.path])
+    source = _source(item.path)
+    mask = item.prediction.lesion_mask(threshold)
+    if mask.shape != (source.Rows, source.Columns):
+        raise DicomExportError(f"{item.path}: the result's size {mask.shape} does not match the file's "
+                               f"{(source.Rows, source.Columns)}")
+    description = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="Mass", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Mass, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm(item.prediction))
+    segmentation = hd.seg.Segmentation(
+        source_images=[source], pixel_array=mask[None].astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=item.prediction.model_name[:64],
+        software_versions=__version__, device_serial_number=item.prediction.weights_sha256[:16],
+        series_description=f"AI mass segmentation (threshold {threshold:g})"[:64], content_label="MASS")
+    _save(segmentation, out)
+    return out
+
+
+def _measurement(name, value: float, unit) -> hd.sr.Measurement:
+    return hd.sr.Measurement(name=name, value=float(value), unit=unit)
+
+
+def write_structured_report(items: list[AnalysedImage], threshold: float, out: Path, *, force: bool = False) -> Path:
+    """One Comprehensive SR (TID 1500) for the images of one study."""
+    if not items:
+        raise DicomExportError(f"{out}: no analysed images to report")
+    _check_target(out, force, [i.path for i in items])
+    sources = [_source(item.path) for item in items]
+    studies = {s.StudyInstanceUID for s in sources}
+    if len(studies) != 1:
+        raise DicomExportError(f"{out}: the images belong to {len(studies)} studies; write one report per study")
+    first = items[0].prediction
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=hd.UID(), name=first.model_name[:64], manufacturer_name=MANUFACTURER, model_name=f"hds_core {__version__}",
+            serial_number=first.weights_sha256[:16]))
+    context = hd.sr.ObservationContext(observer_device_context=observer)
+    groups = []
+    for item, source in zip(items, sources, strict=True):
+        prediction = item.prediction
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"image score {source.SOPInstanceUID}"[:64]),
+            measurements=[_measurement(IMAGE_SCORE, prediction.score, NO_UNITS)],
+            source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
+        for lesion in prediction.lesions(threshold):
+            ring = np.asarray(lesion.contour_xy, dtype=np.float64)
+            if len(ring) < 3:
+                continue
+            if not np.allclose(ring[0], ring[-1]):
+                ring = np.vstack([ring, ring[:1]])
+            region = hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=ring + 0.5,  # pixel centres
+                                       source_image=hd.sr.SourceImageForRegion.from_source_image(source))
+            measurements = [_measurement(PROBABILITY, lesion.max_probability, NO_UNITS)]
+            if lesion.area_mm2 is not None:
+                measurements.append(_measurement(codes.SCT.Area, lesion.area_mm2, codes.UCUM.SquareMillimeter))
+            if lesion.longest_diameter_mm is not None:
+                measurements.append(_measurement(DIAMETER, lesion.longest_diameter_mm, codes.UCUM.Millimeter))
+            groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {lesion.index}"),
+                referenced_region=region, finding_type=codes.SCT.Mass, measurements=measurements))
+    exam = max(item.prediction.score for item in items)
+    groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="exam score"),
+        measurements=[_measurement(EXAM_SCORE, exam, NO_UNITS)]))
+    report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.LN.MammographyStudy
+                                     if hasattr(codes.LN, "MammographyStudy") else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
+                                     imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
+    document = hd.sr.ComprehensiveSR(
+        evidence=sources, content=report[0], series_number=SR_SERIES_NUMBER, series_instance_uid=hd.UID(),
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
+        series_description=f"AI mass findings (threshold {threshold:g})"[:64],
+        content_date=dt.date.today(), content_time=dt.datetime.now().time())
+    _save(document, out)
+    return out
