@@ -36,7 +36,63 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"], help="fp32 forces full precision")
     p.add_argument("--spacing", type=float, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)")
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
+    reports = p.add_argument_group("reports (one per study; never written into an input folder)")
+    reports.add_argument("--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-1.pdf, OUT-2.pdf, …")
+    reports.add_argument("--page-size", choices=["A4", "Letter"], default="A4")
+    reports.add_argument("--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF")
+    reports.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
+    reports.add_argument("--sr-dir", help="folder for DICOM structured reports (TID 1500, one per study)")
     return p
+
+
+def pdf_writer():
+    """The PDF writer is Qt code that ships with the viewer; the engine finds it through an
+    entry point, so ``hds_core`` itself never imports Qt."""
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group="hds_core.report_writers", name="pdf"))
+    if not found:
+        raise RuntimeError("no PDF writer is installed (it comes with the mammo_viewer package)")
+    return found[0].load()
+
+
+def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path]) -> list[str]:
+    """PDF, SEG and SR for the analysed images, grouped by study; returns the failures."""
+    from ..report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
+
+    failures: list[str] = []
+    studies: dict[str, list] = {}
+    for path, image, prediction in analysed:
+        studies.setdefault(image.metadata.study_instance_uid or str(path.parent), []).append((path, image, prediction))
+    targets = [Path(p) for p in (args.pdf, args.seg_dir, args.sr_dir) if p]
+    for target in targets:
+        if any(_inside(target, folder) for folder in inputs if folder.is_dir()):
+            return [f"{target}: lies inside an input folder; choose another place"]
+    for number, members in enumerate(studies.values(), 1):
+        label = f"study {number}" if args.anonymize else f"study {number} ({members[0][1].metadata.patient_id or 'no patient ID'})"
+        if args.pdf:
+            out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{number}.pdf")
+            try:
+                pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
+                             threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force)
+                print(f"hds-predict: wrote {out} ({label})", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
+                failures.append(f"{out}: PDF not written: {exc}")
+        items = [AnalysedImage(path, prediction) for path, _, prediction in members]
+        if args.seg_dir:
+            for item in items:
+                out = Path(args.seg_dir) / f"{item.path.stem}_{item.prediction.weights_sha256[:8]}_{number}_seg.dcm"
+                try:
+                    write_segmentation(item, threshold, out, force=args.force)
+                except DicomExportError as exc:
+                    failures.append(str(exc))
+        if args.sr_dir:
+            out = Path(args.sr_dir) / f"study-{number}_sr.dcm"
+            try:
+                write_structured_report(items, threshold, out, force=args.force)
+            except DicomExportError as exc:
+                failures.append(str(exc))
+    return failures
 
 
 def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
@@ -101,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
 
     used: set[str] = set()
     written = 0
+    reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
+    analysed = []
     print(f"hds-predict: {len(files)} image(s) on {predictor.device_name} with {predictor.model_name} "
           f"(threshold {threshold:g})", file=sys.stderr)
     for path in tqdm(files, desc="predicting", disable=not sys.stderr.isatty()):
@@ -111,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         except MammoReadError as exc:
             failures.append(str(exc))
             continue
+        if reporting:
+            analysed.append((path, image, prediction))
         target = out / _output_name(path, image.metadata.sop_instance_uid, used)
         if target.exists() and not args.force:
             failures.append(f"{target}: exists already (use --force to overwrite)")
@@ -126,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         written += 1
+    if reporting and analysed:
+        table = predictor.metadata.get("validation", {}).get("threshold_table", [])
+        failures += write_reports(args, analysed, threshold, table, [Path(p) for p in args.paths])
     for failure in failures:
         print(f"hds-predict: failed: {failure}", file=sys.stderr)
     print(f"hds-predict: wrote {written} result(s) to {out}; {len(failures)} failure(s)", file=sys.stderr)

@@ -1,0 +1,87 @@
+"""What a report says, built once from the analysed images (Qt-free): the viewer's PDF and
+the headless ``hds-predict --pdf`` draw the same content."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .. import __version__
+from ..eval.operating_point import operating_point
+from ..infer import Lesion, Prediction
+from ..io import MammoImage
+
+DISCLAIMER = ("Research software, not for diagnosis. The AI marks and scores have not been validated for clinical use "
+              "and must not replace a radiologist's reading.")
+
+
+@dataclass
+class ReportImage:
+    image: MammoImage
+    prediction: Prediction
+    lesions: list[Lesion]
+
+    @property
+    def label(self) -> str:
+        m = self.image.metadata
+        return f"{m.laterality or '?'} {m.view or '?'}"
+
+
+@dataclass
+class ReportContent:
+    images: list[ReportImage]
+    threshold: float
+    operating_point: dict | None
+    anonymized: bool
+    patient: list[tuple[str, str]]  # (label, value) lines; de-identified when anonymized
+    study: list[tuple[str, str]]
+    provenance: list[tuple[str, str]]
+    exam_score: float | None
+    breast_scores: dict[str, float] = field(default_factory=dict)
+    disclaimer: str = DISCLAIMER
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.images[0].prediction.weights_sha256 if self.images else ""
+
+
+def _date(value: str | None) -> str:
+    if value and len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value or "unknown"
+
+
+def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float, *, threshold_table: list[dict] | None = None,
+                 anonymize: bool = False, analysed_at: dt.datetime | None = None) -> ReportContent:
+    """``analysed``: the images of ONE study with their predictions, in any order."""
+    if not analysed:
+        raise ValueError("nothing to report: no analysed images")
+    images = [ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed]
+    first = images[0].image.metadata
+    if anonymize:
+        patient = [("Patient", "de-identified")]
+    else:
+        name = str(first.patient_name).replace("^", " ").strip() if first.patient_name else "unknown"
+        patient = [("Patient", name), ("Patient ID", first.patient_id or "unknown"), ("Birth date", _date(first.patient_birth_date))]
+    study = [("Exam date", _date(first.study_date)), ("Study", first.study_description or "—")]
+    if not anonymize and first.accession_number:
+        study.append(("Accession", first.accession_number))
+    breast_scores: dict[str, float] = {}
+    for item in images:
+        side = item.image.metadata.laterality if item.image.metadata.laterality in ("R", "L") else "?"
+        breast_scores[side] = max(breast_scores.get(side, 0.0), item.prediction.score)
+    prediction = images[0].prediction
+    when = (analysed_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    provenance = [
+        ("Software", f"mammo-hds {__version__}"),
+        ("Model", prediction.model_name),
+        ("Weights sha256", prediction.weights_sha256),
+        ("Device", f"{prediction.device} ({prediction.precision})"),
+        ("Analysed", when),
+        ("Study Instance UID", first.study_instance_uid or "—"),
+    ]
+    provenance += [(f"SOP Instance UID {item.label}", item.image.metadata.sop_instance_uid or "—") for item in images]
+    return ReportContent(images=images, threshold=threshold,
+                         operating_point=operating_point(threshold_table or [], threshold), anonymized=anonymize,
+                         patient=patient, study=study, provenance=provenance,
+                         exam_score=max(breast_scores.values()) if breast_scores else None, breast_scores=breast_scores)

@@ -1,0 +1,256 @@
+"""The PDF report, drawn with Qt's own PDF writer so paper matches the screen: vector
+contours over the images, selectable text, embedded fonts, A4 or Letter.
+
+Page 1: patient and study (or de-identified), the hanging with contours, exam and breast
+scores, the lesion table, the threshold with its validation figures, provenance and the
+disclaimer. Then one page per view, large, with contours and the heat map.
+
+Used by the viewer (File → Export report) and by ``hds-predict --pdf`` (through the
+``hds_core.report_writers`` entry point, so the engine itself never imports Qt)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPainterPath, QPdfWriter, QPen,
+                           QTransform)
+
+from hds_core.report.content import ReportContent, ReportImage
+from hds_core.safe_write import atomic_write
+
+from .display import ScreenRenderer
+from .hanging import ViewInfo, hang
+from .image_view import gray_qimage, heat_qimage
+
+PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
+DPI = 300
+MAX_IMAGE_PIXELS_OVERVIEW = 900  # rows of each image on page 1 (~150 dpi at print size)
+MAX_IMAGE_PIXELS_DETAIL = 2000
+CONTOUR_PRINT = QColor(230, 150, 0)  # a darker amber reads on white paper and on the film
+
+
+class ReportError(Exception):
+    """The PDF could not be written; the message names the file and the reason."""
+
+
+def _ensure_gui() -> None:
+    # Fonts and painting need a QGuiApplication; headless runs get the offscreen platform.
+    if QGuiApplication.instance() is None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        _ensure_gui.app = QGuiApplication([])
+
+
+class _Page:
+    """Millimetre helpers over a painter on a PDF page."""
+
+    def __init__(self, painter: QPainter, writer: QPdfWriter):
+        self.painter = painter
+        self.dots_per_mm = writer.resolution() / 25.4
+        rect = writer.pageLayout().paintRectPixels(writer.resolution())
+        self.width_mm = rect.width() / self.dots_per_mm
+        self.height_mm = rect.height() / self.dots_per_mm
+
+    def rect(self, x: float, y: float, w: float, h: float) -> QRectF:
+        d = self.dots_per_mm
+        return QRectF(x * d, y * d, w * d, h * d)
+
+    def font(self, size_pt: float, bold: bool = False) -> None:
+        font = QFont("DejaVu Sans")
+        font.setPointSizeF(size_pt)
+        font.setBold(bold)
+        self.painter.setFont(font)
+
+    def text(self, x: float, y: float, w: float, h: float, text: str, size: float = 9, bold: bool = False,
+             align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, color: QColor | None = None) -> float:
+        """Draw wrapped text; returns the height used in mm."""
+        self.font(size, bold)
+        self.painter.setPen(color or QColor(0, 0, 0))
+        flags = int(align) | int(Qt.TextFlag.TextWordWrap)
+        used = self.painter.boundingRect(self.rect(x, y, w, h), flags, text)
+        self.painter.drawText(self.rect(x, y, w, h), flags, text)
+        return used.height() / self.dots_per_mm
+
+
+def _screen(item: ReportImage, max_rows: int) -> tuple[np.ndarray, int]:
+    """Display pixels (the file's default window) downsampled to at most ``max_rows``; (pixels, step)."""
+    step = max(1, int(np.ceil(item.image.pixels.shape[0] / max_rows)))
+    screen = ScreenRenderer(item.image).render(item.image.default_preset)
+    return np.ascontiguousarray(screen[::step, ::step]), step
+
+
+def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool, flip_v: bool, max_rows: int,
+                heat: bool = False) -> None:
+    """The image fitted into ``target_mm``, mirrored as hung, with vector contours on top."""
+    painter = page.painter
+    rows, cols = item.image.pixels.shape
+    d = page.dots_per_mm
+    target = QRectF(target_mm.x() * d, target_mm.y() * d, target_mm.width() * d, target_mm.height() * d)
+    scale = min(target.width() / cols, target.height() / rows)
+    w, h = cols * scale, rows * scale
+    origin = QPointF(target.x() + (target.width() - w) / 2, target.y() + (target.height() - h) / 2)
+    painter.fillRect(QRectF(origin, QSizeF(w, h)), QColor(0, 0, 0))
+    # image pixel (x, y) -> page: flip inside the image, then scale and place
+    transform = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
+    transform *= QTransform.fromScale(scale, scale) * QTransform.fromTranslate(origin.x(), origin.y())
+    screen, step = _screen(item, max_rows)
+    painter.save()
+    painter.setTransform(transform)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    painter.drawImage(QRectF(0, 0, screen.shape[1] * step, screen.shape[0] * step), gray_qimage(screen))
+    if heat:
+        geometry = item.prediction.geometry
+        data = item.prediction.working_probability
+        data = data[:, ::-1] if geometry.flipped else data
+        row0, _, col0, _ = geometry.crop
+        painter.setOpacity(0.45)
+        painter.drawImage(QRectF(col0, row0, data.shape[1] / geometry.scale[1], data.shape[0] / geometry.scale[0]),
+                          heat_qimage(np.ascontiguousarray(data)))
+        painter.setOpacity(1.0)
+    pen = QPen(CONTOUR_PRINT, 0.35 * d)  # 0.35 mm on paper whatever the image size
+    pen.setCosmetic(True)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for lesion in item.lesions:
+        path = QPainterPath()
+        ring = lesion.contour_xy
+        path.moveTo(float(ring[0][0]), float(ring[0][1]))
+        for x, y in ring[1:]:
+            path.lineTo(float(x), float(y))
+        path.closeSubpath()
+        painter.drawPath(path)
+    painter.restore()
+    # labels inside the image's top corners, in page space (unaffected by the flip)
+    left, top, right = origin.x() / d, origin.y() / d, (origin.x() + w) / d
+    page.text(left + 1.5, top + 1.5, 40, 6, item.label, 9, True, color=QColor(255, 255, 255))
+    page.text(right - 41.5, top + 1.5, 40, 6, f"score {item.prediction.score:.2f}", 9, True,
+              Qt.AlignmentFlag.AlignRight, QColor(255, 255, 255))
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _first_page(page: _Page, content: ReportContent) -> None:
+    x, y, width = 0.0, 0.0, page.width_mm
+    y += page.text(x, y, width, 12, "Mammography AI analysis", 16, True) + 1
+    y += page.text(x, y, width, 12, content.disclaimer, 8, color=QColor(160, 0, 0)) + 3
+    half = width / 2 - 2
+    left = "\n".join(f"{k}: {v}" for k, v in content.patient)
+    right = "\n".join(f"{k}: {v}" for k, v in content.study)
+    used = max(page.text(x, y, half, 30, left, 9), page.text(x + half + 4, y, half, 30, right, 9))
+    y += used + 3
+    # the hanging: 4-up (CC over MLO), right breast on the left, mirrored
+    infos = [ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
+             for i, it in enumerate(content.images)]
+    hanging = hang(infos, 4)
+    area_h = min(120.0, page.height_mm * 0.42)
+    cell_w, cell_h = width / hanging.columns, area_h / hanging.rows
+    for placement in hanging.placements:
+        item = content.images[int(placement.key)]
+        target = QRectF(placement.column * cell_w + 0.5, y + placement.row * cell_h + 0.5, cell_w - 1, cell_h - 1)
+        _draw_image(page, item, target, placement.flip_horizontal, placement.flip_vertical, MAX_IMAGE_PIXELS_OVERVIEW)
+    y += area_h + 3
+    scores = [f"Exam score: {_fmt(content.exam_score, 3)}"]
+    scores += [f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}" for side, name in (("R", "Right"), ("L", "Left"))
+               if side in content.breast_scores]
+    y += page.text(x, y, width, 8, "     ".join(scores) + "   (probability of a mass; breast = maximum of its views)", 10, True) + 2
+    point = content.operating_point
+    threshold_line = f"Contour threshold {content.threshold:.3f}."
+    if point:
+        threshold_line += (f" On the model's validation patients at this threshold: a contour on "
+                           f"{_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
+                           f"{_pct(point.get('contour_specificity'))} of normal films (specificity).")
+    y += page.text(x, y, width, 12, threshold_line, 9) + 2
+    # lesion table
+    rows = [(item.label, lesion) for item in content.images for lesion in item.lesions]
+    rows.sort(key=lambda r: -r[1].max_probability)
+    columns = ((0, 25, "View"), (25, 30, "Area mm²"), (55, 45, "Longest diameter mm"), (100, 35, "Max probability"))
+    for offset, w, head in columns:
+        page.text(x + offset, y, w, 6, head, 9, True)
+    y += 5
+    page.painter.setPen(QPen(QColor(0, 0, 0), 0.2 * page.dots_per_mm))
+    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 140, y, 0, 0).topLeft())
+    y += 1
+    if not rows:
+        y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
+    for label, lesion in rows[:12]:
+        values = (label, _fmt(lesion.area_mm2), _fmt(lesion.longest_diameter_mm), _fmt(lesion.max_probability, 3))
+        for (offset, w, _), value in zip(columns, values, strict=True):
+            page.text(x + offset, y, w, 5, value, 9)
+        y += 4.5
+    if len(rows) > 12:
+        y += page.text(x, y, width, 6, f"… and {len(rows) - 12} more (see the following pages).", 8) + 1
+    y += 3
+    provenance = "\n".join(f"{k}: {v}" for k, v in content.provenance)
+    page.text(x, y, width, page.height_mm - y, provenance, 7, color=QColor(60, 60, 60))
+
+
+def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None:
+    header = f"{item.label} — score {item.prediction.score:.3f}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
+    used = page.text(0, 0, page.width_mm, 10, header, 11, True)
+    side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")
+    info = ViewInfo("x", item.image.metadata.laterality, item.image.metadata.view, item.image.metadata.patient_orientation)
+    placement = hang([info], 1).placements[0] if side else None
+    flip_h = placement.flip_horizontal if placement else False
+    flip_v = placement.flip_vertical if placement else False
+    top = used + 2
+    _draw_image(page, item, QRectF(0, top, page.width_mm, page.height_mm - top - 8), flip_h, flip_v, MAX_IMAGE_PIXELS_DETAIL,
+                heat=True)
+    page.text(0, page.height_mm - 7, page.width_mm, 7, "Contours: lesions at the threshold. Red tint: the model's mass "
+              "probability (heat map). " + content.disclaimer, 7, color=QColor(60, 60, 60))
+
+
+def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4", force: bool = False) -> Path:
+    """Write the report to ``out`` atomically; never overwrites without ``force``."""
+    out = Path(out)
+    if page_size not in PAGE_SIZES:
+        raise ReportError(f"{out}: page size must be one of {sorted(PAGE_SIZES)}, got {page_size!r}")
+    if out.exists() and not force:
+        raise ReportError(f"{out}: exists already (use --force to overwrite)")
+    if any(out.resolve() == item.image.metadata.path.resolve() for item in content.images if item.image.metadata.path):
+        raise ReportError(f"{out}: would overwrite an input file")
+    _ensure_gui()
+
+    def draw(tmp: str) -> None:
+        writer = QPdfWriter(tmp)
+        writer.setResolution(DPI)
+        writer.setPageLayout(QPageLayout(QPageSize(PAGE_SIZES[page_size]), QPageLayout.Orientation.Portrait,
+                                         QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
+        writer.setTitle("Mammography AI analysis")
+        writer.setCreator("mammo-hds")
+        painter = QPainter()
+        if not painter.begin(writer):
+            raise ReportError(f"{out}: cannot start writing the PDF")
+        try:
+            page = _Page(painter, writer)
+            _first_page(page, content)
+            for item in content.images:
+                writer.newPage()
+                _detail_page(page, item, content)
+        finally:
+            painter.end()
+        if not Path(tmp).is_file() or Path(tmp).stat().st_size == 0:
+            raise ReportError(f"{out}: the PDF writer produced nothing (full disk?)")
+
+    try:
+        atomic_write(out, draw)
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return out
+
+
+def write_report(analysed, threshold: float, out: str | Path, *, threshold_table: list[dict] | None = None,
+                 anonymize: bool = False, page_size: str = "A4", force: bool = False) -> Path:
+    """(image, prediction) pairs of one study -> the PDF (the ``hds_core.report_writers`` entry point)."""
+    from hds_core.report.content import build_report
+
+    return write_pdf(build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize), out,
+                     page_size=page_size, force=force)

@@ -1,0 +1,88 @@
+"""PDF report (headless through hds-predict and from the same code as the viewer), SEG and SR
+from the command line: pages, text, no PHI when anonymised, contours where a lesion is."""
+
+import hashlib
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+
+from hds_core.infer import Predictor
+from hds_core.infer.cli import main as predict_main
+from hds_core.io import read_image
+from hds_core.report.content import build_report
+from mammo_viewer.report_pdf import CONTOUR_PRINT, ReportError, write_pdf
+from synthetic import phantom, write_dicom
+
+THRESHOLD = 0.3
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("input")
+    for i, (side, view) in enumerate((("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))):
+        pixels, _ = phantom((256, 192), seed=400 + i, mass=i == 0, chest_wall="right" if side == "R" else "left")
+        write_dicom(folder / f"{side}{view}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality=side, ViewPosition=view,
+                    PatientOrientation=["P", "L"] if side == "R" else ["A", "R"], PatientName="Doe^Jane", PatientID="MRN777",
+                    PatientBirthDate="19580312", StudyInstanceUID="1.2.826.0.1.3680043.8.498.77")
+    return folder
+
+
+def pdf_text(path) -> list[str]:
+    document = pdfium.PdfDocument(str(path))
+    try:
+        return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(trained_phantom_model, study, tmp_path, capsys):
+    weights, _ = trained_phantom_model
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
+    code = predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "json"), "--threshold", str(THRESHOLD),
+                         "--pdf", str(tmp_path / "report.pdf"), "--seg-dir", str(tmp_path / "seg"), "--sr-dir", str(tmp_path / "sr")])
+    assert code == 0, capsys.readouterr().err
+    pages = pdf_text(tmp_path / "report.pdf")
+    assert len(pages) == 5  # overview + one page per view
+    first = pages[0]
+    sha = Predictor(weights, device="cpu").weights_sha256
+    assert "Doe" in first and "MRN777" in first and sha in first and f"{THRESHOLD:.3f}" in first
+    assert "not for diagnosis" in first and "Exam score" in first and "1.2.826.0.1.3680043.8.498.77" in first
+    assert len(list((tmp_path / "seg").glob("*.dcm"))) == 4 and len(list((tmp_path / "sr").glob("*.dcm"))) == 1
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
+    assert after == before
+
+
+def test_anonymized_pdf_has_no_phi(trained_phantom_model, study, tmp_path):
+    weights, _ = trained_phantom_model
+    out = tmp_path / "anon.pdf"
+    assert predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "j"), "--pdf", str(out), "--anonymize",
+                         "--page-size", "Letter"]) == 0
+    text = "\n".join(pdf_text(out))
+    assert "Doe" not in text and "MRN777" not in text and "1958" not in text and "de-identified" in text
+    document = pdfium.PdfDocument(str(out))
+    width, height = document[0].get_size()
+    document.close()
+    assert (round(width), round(height)) == (612, 792)  # Letter in points
+
+
+def test_page_one_shows_the_contour_where_the_lesion_is(trained_phantom_model, study, tmp_path):
+    predictor = Predictor(trained_phantom_model[0], device="cpu")
+    analysed = [(read_image(p), None) for p in sorted(study.glob("*.dcm"))]
+    analysed = [(image, predictor.predict(image)) for image, _ in analysed]
+    threshold = next(t for t in (0.5, 0.3, 0.1, 0.02) if any(p.lesions(t) for _, p in analysed))
+    out = write_pdf(build_report(analysed, threshold), tmp_path / "r.pdf")
+    none = write_pdf(build_report(analysed, 1.01), tmp_path / "none.pdf")  # same page without any contour
+
+    def amber_pixels(path):
+        document = pdfium.PdfDocument(str(path))
+        pixels = np.asarray(document[0].render(scale=2).to_pil().convert("RGB")).astype(int)
+        document.close()
+        target = np.array([CONTOUR_PRINT.red(), CONTOUR_PRINT.green(), CONTOUR_PRINT.blue()])
+        return int((np.abs(pixels - target).sum(axis=2) < 60).sum())
+
+    assert amber_pixels(none) < 5 and amber_pixels(out) > 20  # only the contours are amber
+    with pytest.raises(ReportError, match="exists"):
+        write_pdf(build_report(analysed, threshold), out)
+    with pytest.raises(ReportError, match="input file"):
+        write_pdf(build_report(analysed, threshold), analysed[0][0].metadata.path, force=True)
