@@ -4,6 +4,7 @@ this class only wires their results to the screen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from .hanging import Hanging, hang
 from .image_view import MammoView, gray_qimage
 from .loading import DecodedImage, StudyLoader
 from .study import Study, StudyImage
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 APP_NAME = "Mammo HDS viewer"
@@ -45,6 +47,7 @@ LESION_ZOOM = 2.5
 
 class MainWindow(QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
+    export_finished = Signal(str)  # a message: what was written, or why not
 
     def __init__(self, *, weights: str | None = None, device: str = "auto", settings: QSettings | None = None,
                  load_engine: bool = True):
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
 
         self.loader = StudyLoader(self)
         self.engine = Engine(self)
+        self.exporter = Worker("export", self)
         self._build_views()
         self._build_docks()
         self._build_actions()
@@ -146,6 +150,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open f&ile…", self.choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._refresh_recent()
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export report (PDF)…", self.export_report, "Ctrl+E")
+        self._action(file_menu, "Export DICOM &SEG and SR…", self.export_dicom, "Ctrl+Shift+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -657,6 +664,90 @@ class MainWindow(QMainWindow):
 
         self.loader.worker.submit(job, show, lambda exc: self.model_input_notes.setText(str(exc)))
 
+    # ----- export ---------------------------------------------------------------------------------
+    def _analysed(self) -> list[StudyImage]:
+        return self.study.predicted() if self.study is not None else []
+
+    def _export_folder(self) -> str:
+        return str(self.settings.value("export_folder", str(Path.home())))
+
+    def _refuse_input_folder(self, target: Path) -> bool:
+        source = Path(self.source_path) if getattr(self, "source_path", None) else None
+        folder = source if source is not None and source.is_dir() else (source.parent if source else None)
+        if folder is not None and target.resolve().is_relative_to(folder.resolve()):
+            self._export_message(f"Not written: {target} is inside the opened folder, which is never written to. "
+                                 "Choose another place.")
+            return True
+        return False
+
+    def _export_message(self, message: str) -> None:
+        self.statusBar().showMessage(message)
+        if "Not written" in message or "failed" in message.lower():
+            self._problem(message)
+        self.export_finished.emit(message)
+
+    def export_report(self) -> None:
+        if not self._analysed():
+            self._export_message("Not written: no analysed image to report yet")
+            return
+        name = "mammo-report.pdf" if self.hide_phi else f"mammo-report-{self.study.patient_id or 'study'}.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(Path(self._export_folder()) / name), "PDF (*.pdf)")
+        if path:
+            self.export_report_to(path, force=True)  # the dialog has asked before replacing a file
+
+    def export_report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:
+        from .report_pdf import write_report
+
+        target = Path(path)
+        items = self._analysed()
+        if not items:
+            self._export_message("Not written: no analysed image to report yet")
+            return
+        if self._refuse_input_folder(target):
+            return
+        self.settings.setValue("export_folder", str(target.parent))
+        analysed = [(item.image, item.prediction) for item in items]
+        threshold = self.findings.threshold
+        table, anonymize = self.findings.table, self.hide_phi
+        size = page_size or str(self.settings.value("page_size", "A4"))
+        self.statusBar().showMessage(f"Writing {target}…")
+        self.exporter.submit(
+            lambda cancelled: write_report(analysed, threshold, target, threshold_table=table, anonymize=anonymize,
+                                           page_size=size, force=force),
+            lambda out: self._export_message(f"Report written: {out}"),
+            lambda exc: self._export_message(f"Not written: {exc}"))
+
+    def export_dicom(self) -> None:
+        if not self._analysed():
+            self._export_message("Not written: no analysed image to export yet")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder for DICOM SEG and SR", self._export_folder())
+        if folder:
+            self.export_dicom_to(folder)
+
+    def export_dicom_to(self, folder: str, *, force: bool = False) -> None:
+        from hds_core.report import AnalysedImage, write_segmentation, write_structured_report
+
+        target = Path(folder)
+        items = [item for item in self._analysed() if item.metadata.file_format == "DICOM"]
+        if not items:
+            self._export_message("Not written: SEG and SR need analysed DICOM images")
+            return
+        if self._refuse_input_folder(target):
+            return
+        self.settings.setValue("export_folder", str(target))
+        analysed = [AnalysedImage(item.path, item.prediction) for item in items]
+        threshold = self.findings.threshold
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+        def job(cancelled):
+            written = [write_segmentation(a, threshold, target / f"{a.path.stem}_seg_{stamp}.dcm", force=force) for a in analysed]
+            written.append(write_structured_report(analysed, threshold, target / f"report_sr_{stamp}.dcm", force=force))
+            return written
+
+        self.exporter.submit(job, lambda written: self._export_message(f"Wrote {len(written)} DICOM file(s) to {target}"),
+                             lambda exc: self._export_message(f"Not written: {exc}"))
+
     # ----- privacy and title ------------------------------------------------------------------------
     def set_hide_phi(self, hide: bool) -> None:
         self.hide_phi = hide
@@ -691,6 +782,7 @@ class MainWindow(QMainWindow):
     # ----- closing -----------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802
         self.loader.shutdown(1.0)
+        self.exporter.shutdown(5.0)  # let a report being written finish
         if not self.engine.shutdown(2.0):
             log.warning("the engine thread did not stop within 2 s; exiting anyway")
         super().closeEvent(event)

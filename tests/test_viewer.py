@@ -232,3 +232,32 @@ def test_shift_drag_measures_in_mm(qtbot, window):
     qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, end)
     # 500 pixels of 0.2 mm, within a pixel or two of screen rounding at the fitted zoom.
     assert abs(view.measurement_mm() - 100.0) < 3.0
+
+
+def test_export_report_and_dicom_from_the_viewer(qtbot, window, tmp_path):
+    import pypdfium2 as pdfium
+
+    open_and_settle(qtbot, window, resources.demo_study())
+    out = tmp_path / "report.pdf"
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
+        window.export_report_to(str(out))
+    assert "Report written" in blocker.args[0] and out.stat().st_size > 10000
+    document = pdfium.PdfDocument(str(out))
+    assert len(document) == 3 and "Demo MIAS 014" in document[0].get_textpage().get_text_range()
+    document.close()
+    qtbot.keyClick(window, "P")  # hide PHI: the report is de-identified too
+    anonymous = tmp_path / "anon.pdf"
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS):
+        window.export_report_to(str(anonymous))
+    document = pdfium.PdfDocument(str(anonymous))
+    assert "DEMO-014" not in document[0].get_textpage().get_text_range()
+    document.close()
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
+        window.export_report_to(str(out))
+    assert "exists" in blocker.args[0]  # never overwrites without asking
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
+        window.export_dicom_to(str(tmp_path / "dicom"))
+    assert "Wrote 3 DICOM file(s)" in blocker.args[0]
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
+        window.export_report_to(str(resources.demo_study() / "x.pdf"))
+    assert "inside the opened folder" in blocker.args[0] and not (resources.demo_study() / "x.pdf").exists()
