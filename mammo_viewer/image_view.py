@@ -37,6 +37,7 @@ OPPOSITE = str.maketrans("APLRHF", "PARLFH")
 SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
 MAGNIFIER_ZOOM = 2.0
 MAGNIFIER_SIZE = 240
+HEAT_FLOOR = 0.1
 
 
 def gray_qimage(screen: np.ndarray) -> QImage:
@@ -46,12 +47,14 @@ def gray_qimage(screen: np.ndarray) -> QImage:
 
 
 def heat_qimage(probability: np.ndarray) -> QImage:
-    """Probability -> transparent-to-red RGBA (alpha grows with the probability)."""
+    """Probability -> transparent-to-red RGBA (alpha grows with the probability; below
+    HEAT_FLOOR fully transparent, so the faint background of the map does not tint the film)."""
     p = np.clip(np.nan_to_num(probability, nan=0.0), 0.0, 1.0)
+    visible = np.clip((p - HEAT_FLOOR) / (1.0 - HEAT_FLOOR), 0.0, 1.0)
     rgba = np.zeros(p.shape + (4,), dtype=np.uint8)
     rgba[..., 0] = 255
     rgba[..., 1] = np.rint(200 * (1.0 - p)).astype(np.uint8)
-    rgba[..., 3] = np.rint(230 * p).astype(np.uint8)
+    rgba[..., 3] = np.rint(230 * visible).astype(np.uint8)
     image = QImage(rgba.data, p.shape[1], p.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888)
     return image.copy()
 
