@@ -20,6 +20,7 @@ def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(trained_ph
     assert 0.0 <= agreement["fp16_weights"] <= 1.0 and 0.0 <= agreement["bf16"] <= 1.0
     assert meta["storage_dtype"] == ("fp16" if agreement["fp16_weights"] >= 0.99 else "fp32")
     assert meta["source_checkpoint"]["sha256"] == sha256(checkpoint)
+    assert meta["score_source"] in ("mil", "max_probability") and "AUC" in meta["score_source_rule"]
     assert sha256(out) in printed
     table = meta["validation"]["threshold_table"]
     assert meta["default_threshold"] == choose_threshold(table)[0] == meta["validation"]["threshold"]

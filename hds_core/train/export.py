@@ -3,8 +3,9 @@
 What it does, in order, on the checkpoint's own validation patients:
 1. rounds the weights to fp16 and keeps them only if the fp16 masks agree with the fp32
    masks (mean Dice >= 0.99 per image); otherwise it keeps fp32 and says so;
-2. evaluates the kept weights (all exits) and picks the default threshold from the
-   validation threshold table (unless one is given);
+2. picks the image score (MIL head or the map's maximum) by validation AUC, evaluates the
+   kept weights (all exits) and picks the default threshold from the validation threshold
+   table (unless they are given);
 3. measures bf16-autocast agreement, which the Predictor requires before it uses bf16;
 4. writes NAME.safetensors + NAME.json with the validation report, the threshold table the
    viewer labels its slider with, the agreement figures and the source checkpoint's sha256.
@@ -78,7 +79,7 @@ def choose_threshold(table: list[dict]) -> tuple[float, str]:
 
 
 def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.device, threshold: float | None = None,
-           model_name: str | None = None, extra: dict | None = None) -> dict:
+           model_name: str | None = None, score_source_choice: str = "auto", extra: dict | None = None) -> dict:
     model, metadata = load_weights(checkpoint, map_location=str(device))
     cases = validation_cases_of(load_datasets(datasets), metadata.get("train_config", {}))
     if not cases:
@@ -92,6 +93,17 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
     shipped = rounded_copy(model, torch.float16) if dtype is not None else model
     log.info("fp16 weights: mask Dice vs fp32 %.4f -> storing %s", fp16_agreement, "fp16" if dtype else "fp32")
 
+    score_rule = "as trained"
+    if score_source_choice == "auto" and score_source == "mil":
+        # The image score the viewer shows: the MIL head or the map's maximum, whichever
+        # separates the validation films better (AUC); ties keep the MIL head.
+        aucs = {source: evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=source,
+                                          all_exits=False)["final"]["image_auc"] or 0.0 for source in ("mil", "max_probability")}
+        score_source = "max_probability" if aucs["max_probability"] > aucs["mil"] else "mil"
+        score_rule = (f"higher validation AUC: MIL head {aucs['mil']:.3f}, map maximum {aucs['max_probability']:.3f}")
+    elif score_source_choice in ("mil", "max_probability"):
+        score_source, score_rule = score_source_choice, "given on the command line"
+    log.info("image score: %s (%s)", score_source, score_rule)
     table = evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False)["threshold_table"]
     rule = "given on the command line"
     if threshold is None:
@@ -104,6 +116,8 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
         "model_name": model_name or metadata.get("model_name"),
         "default_threshold": threshold,
         "default_threshold_rule": rule,
+        "score_source": score_source,
+        "score_source_rule": score_rule,
         "storage_dtype": "fp16" if dtype is not None else "fp32",
         "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
                                 "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks"},
@@ -133,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the dataset(s) the checkpoint was trained on; its validation patients are evaluated")
     p.add_argument("--threshold", type=float, help="default threshold (default: chosen from the validation table)")
     p.add_argument("--model-name")
+    p.add_argument("--score-source", choices=["auto", "mil", "max_probability"], default="auto",
+                   help="the image score: auto picks the MIL head or the map's maximum by validation AUC")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     return p
@@ -146,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         report = export(args.checkpoint, args.out, args.datasets, device=choose_device(args.device),
-                        threshold=args.threshold, model_name=args.model_name)
+                        threshold=args.threshold, model_name=args.model_name, score_source_choice=args.score_source)
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError, OSError) as exc:
         print(f"hds-export: error: {exc}", file=sys.stderr)
         return 2
