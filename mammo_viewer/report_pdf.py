@@ -37,11 +37,15 @@ class ReportError(Exception):
 
 
 def _ensure_gui() -> None:
-    # Fonts and painting need a QGuiApplication; headless runs get the offscreen platform.
+    # Fonts and painting need an application object; headless runs get the offscreen
+    # platform. A QApplication (not just QGuiApplication), so widgets can follow in the
+    # same process.
     if QGuiApplication.instance() is None:
+        from PySide6.QtWidgets import QApplication
+
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _ensure_gui.app = QGuiApplication([])
+        _ensure_gui.app = QApplication([])
 
 
 class _Page:

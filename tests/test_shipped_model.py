@@ -1,0 +1,106 @@
+"""The shipped model: its weights, its card, and its behaviour on the shipped demo study.
+
+These tests read only resources/ (what a user has), never the training data."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import resources
+from hds_core.infer import Predictor
+from hds_core.infer.cli import main as predict_main
+from hds_core.io import read_image
+from hds_core.nn import read_metadata, sha256
+
+WEIGHTS = resources.default_weights()
+CARD = resources.resource_path("weights", "MODEL_CARD.md")
+DEMO = resources.demo_study()
+
+
+def card_text() -> str:
+    return CARD.read_text(encoding="utf-8")
+
+
+def card_table(first_cell: str) -> list[list[str]]:
+    """Rows of the card's Markdown tables whose first cell starts with ``first_cell``."""
+    rows = []
+    for line in card_text().splitlines():
+        cells = [c.strip().strip("*`") for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0].startswith(first_cell):
+            rows.append(cells)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def demo_predictions(predictor) -> dict[str, object]:
+    annotations = json.loads((DEMO / "annotations.json").read_text())["films"]
+    return {film["file"]: (film, predictor.predict(read_image(DEMO / film["file"]))) for film in annotations}
+
+
+def test_weights_ship_as_fp16_safetensors_with_their_config_and_card():
+    assert WEIGHTS is not None and CARD.is_file()
+    assert WEIGHTS.stat().st_size <= 15 * 2**20
+    meta = read_metadata(WEIGHTS)
+    assert meta["storage_dtype"] == "fp16" and meta["precision_agreement"]["fp16_weights"] >= 0.99
+    tensors = load_file(WEIGHTS)
+    assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16}
+    assert not any(k.startswith("optimizer.") for k in tensors)
+    assert meta["network"]["encoder_widths"] == [16, 32, 64, 128, 128]  # the paper-size network
+    table = meta["validation"]["threshold_table"]
+    assert table and all({"threshold", "contour_sensitivity", "contour_specificity"} <= set(row) for row in table)
+    assert any(row["threshold"] == meta["default_threshold"] for row in table)
+
+
+def test_card_names_the_weights_hash_and_matches_the_recorded_validation():
+    text = card_text()
+    meta = read_metadata(WEIGHTS)
+    assert sha256(WEIGHTS) in text
+    assert f"{meta['default_threshold']:g}" in text
+    final = meta["validation"]["final"]
+    row = card_table("final")[0]
+    # | final | AUC | accuracy | sensitivity | specificity | Dice | FP/normal |
+    for cell, key in zip(row[1:7], ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images",
+                                    "fp_regions_per_normal_image")):
+        assert float(cell) == pytest.approx(final[key], abs=0.0006), key
+    for patient in meta["validation"]["patients"]:
+        assert patient not in ("mias-014", "mias-017", "mias-091")  # the demo patients never trained or validated
+    assert set(meta["train_config"]["exclude_patients"]) == {"mias-014", "mias-017", "mias-091"}
+
+
+def test_demo_scores_are_those_in_the_card_and_mass_films_rank_above_normal_ones(demo_predictions):
+    rows = {row[0]: row for row in card_table("DEMO-")}
+    assert len(rows) == 6
+    for file, (film, prediction) in demo_predictions.items():
+        row = rows[file.replace(".dcm", "")]
+        # | film | mias | mass | image score | max probability |
+        assert (row[2] == "yes") == film["has_mass"]
+        assert float(row[3]) == pytest.approx(prediction.score, abs=0.002), file
+        assert float(row[4]) == pytest.approx(prediction.max_probability, abs=0.002), file
+    masses = [p.score for f, p in demo_predictions.values() if f["has_mass"]]
+    normals = [p.score for f, p in demo_predictions.values() if not f["has_mass"]]
+    assert min(masses) > max(normals)
+
+
+def test_hds_predict_on_the_demo_with_no_options_writes_results(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert predict_main([str(DEMO)]) == 0
+    results = sorted((tmp_path / "hds-results").glob("*.json"))
+    assert len(results) == 6
+    document = json.loads(results[0].read_text())
+    assert document["model"]["weights_sha256"] == sha256(WEIGHTS)
+    assert document["threshold"] == read_metadata(WEIGHTS)["default_threshold"]
+    assert "wrote 6 result(s)" in capsys.readouterr().err
+
+
+def test_resources_resolve_from_an_installed_layout(tmp_path):
+    # The lookup is relative to the package itself, so a wheel's site-packages/resources works the same.
+    assert Path(resources.__file__).parent == resources.resource_root()
+    assert WEIGHTS.parent.parent == resources.resource_root() and DEMO.parent == resources.resource_root()
