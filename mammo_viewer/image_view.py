@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFrame,
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsScene,
@@ -91,6 +92,9 @@ class MammoView(QGraphicsView):
         self.setMouseTracking(True)
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        # Repaints (contours moving with the threshold) blit a screen-resolution cache instead
+        # of rescaling a 13-Mpixel film each time; the cache is rebuilt on zoom or new pixels.
+        self.image_item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.heat_item = QGraphicsPixmapItem()
         self.heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.heat_item.setVisible(False)
@@ -159,10 +163,15 @@ class MammoView(QGraphicsView):
         self.selected_item.setPath(contour_path(selected or []))
 
     def set_heat_map(self, probability: np.ndarray | None, geometry=None) -> None:
-        """The working-resolution map placed over the original pixels it came from."""
+        """The working-resolution map placed over the original pixels it came from (rebuilt
+        only when the map changes, not when the threshold moves)."""
         if probability is None or geometry is None:
             self.heat_item.setPixmap(QPixmap())
+            self._heat_source = None
             return
+        if getattr(self, "_heat_source", None) is probability:
+            return
+        self._heat_source = probability
         data = probability[:, ::-1] if geometry.flipped else probability
         self.heat_item.setPixmap(QPixmap.fromImage(heat_qimage(data)))
         row0, _, col0, _ = geometry.crop

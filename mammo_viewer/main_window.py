@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
             self.study.images[key] = StudyImage(key, image.path, image.metadata)
         self.page = 0
         self.selected_key = None
+        self._queued: set[str] = set()
         self._rehang()
         self._update_title()
         self._settled_sent = False
@@ -385,11 +386,24 @@ class MainWindow(QMainWindow):
             self._rehang()  # the pixel-read chest wall may change the flips
         else:
             self._refresh_view_for(key)
-        if item.prediction is None:
-            self.engine.add(key, image)
-        else:
+        if item.prediction is not None:
             self._refresh_results()  # analysed before (another study was shown meanwhile): no rerun
+        self._queue_analysis()
         self._check_settled()
+
+    def _queue_analysis(self) -> None:
+        """Hand decoded images to the engine once the views on screen have all decoded: on a
+        few cores, inference running beside the decoding would delay the images the reader
+        is waiting for. Images off screen follow as they decode."""
+        if self.study is None or self.hanging is None:
+            return
+        visible = [p.key for p in self.hanging.placements]
+        if any(self.study.images[k].image is None and self.study.images[k].error is None for k in visible):
+            return
+        for key, item in self.study.images.items():
+            if item.image is not None and item.prediction is None and key not in self._queued:
+                self._queued.add(key)
+                self.engine.add(key, item.image)
 
     def _on_decode_failed(self, key: str, message: str) -> None:
         if self.study is None or key not in self.study.images:
@@ -398,6 +412,7 @@ class MainWindow(QMainWindow):
         self.study.images[key].error = message
         self._problem(message)
         self._refresh_view_for(key)
+        self._queue_analysis()
         self._check_settled()
 
     def _on_engine_ready(self, predictor) -> None:
@@ -438,9 +453,8 @@ class MainWindow(QMainWindow):
             return
         self.engine.new_run()
         self._settled_sent = False
-        for key, item in self.study.images.items():
-            if item.image is not None and item.prediction is None:
-                self.engine.add(key, item.image)
+        self._queued = set()
+        self._queue_analysis()
         self._check_settled()
 
     def _check_settled(self, failed: str | None = None) -> None:
