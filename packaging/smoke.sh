@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build the bundle, then use it as a user would, offscreen: --version, a screenshot of the
+# demo study with contours, and the headless engine on the demo (JSON and PDF). Fails when
+# the bundle cannot start or has lost a resource.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${SKIP_BUILD:-0}" = 1 ] || bash packaging/build.sh
+APP=dist/mammo-viewer/mammo-viewer
+OUT=$(mktemp -d)
+export QT_QPA_PLATFORM=offscreen
+
+start=$(date +%s.%N)
+"$APP" --version | grep -q "mammo-viewer"
+echo "--version: $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"
+
+start=$(date +%s.%N)
+"$APP" --screenshot "$OUT/demo.png" --layout 4
+echo "--screenshot of the demo (start, load weights, decode, analyse, save): $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
+"$APP" --screenshot "$OUT/no-contours.png" --layout 4 --threshold 0.999
+build/bundle-venv/bin/python - "$OUT/demo.png" "$OUT/no-contours.png" <<'PY'
+import sys
+
+import numpy as np
+from PIL import Image
+
+
+
+def amber(path):
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return image.shape, int(((image[..., 0] > 200) & (image[..., 1] > 150) & (image[..., 1] < 230) & (image[..., 2] < 60)).sum())
+
+
+# A picture of the whole window; at the default threshold the demo's mass film is outlined,
+# so it has many more contour-coloured pixels than at 0.999 (score badges are amber too).
+(height, width, _), marked = amber(sys.argv[1])
+_, unmarked = amber(sys.argv[2])
+assert width >= 1000 and height >= 600, (width, height)
+assert marked > unmarked + 300, f"no contours drawn ({marked} vs {unmarked} amber pixels)"
+print(f"screenshot {width}x{height}: {marked} contour-coloured pixels, {unmarked} without contours")
+PY
+
+(cd "$OUT" && "$OLDPWD/$APP" predict "$OLDPWD/dist/mammo-viewer/_internal/resources/demo" --pdf "$OUT/report.pdf")
+test "$(ls "$OUT/hds-results" | wc -l)" -eq 6
+test -s "$OUT/report-1.pdf"
+echo "bundled hds-predict: 6 results and the PDF reports written"
+du -sh dist/mammo-viewer | awk '{print "bundle size: " $1}'
+rm -rf "$OUT"
