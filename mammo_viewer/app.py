@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("mammo-viewer")
     app.setOrganizationName("mammo-hds")
+    from resources import app_icon
+
+    if app_icon() is not None:
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(app_icon())))
     setup_logging()
     # A screenshot run must not depend on (or change) the user's saved settings.
     settings = QSettings(str(Path(tempfile.mkdtemp(prefix="mammo-viewer-")) / "settings.ini"), QSettings.Format.IniFormat) \

@@ -9,6 +9,11 @@ APP=dist/mammo-viewer/mammo-viewer
 OUT=$(mktemp -d)
 export QT_QPA_PLATFORM=offscreen
 
+for resource in weights/hds_minimias.safetensors weights/hds_minimias.json weights/MODEL_CARD.md \
+                icons/mammo-viewer.png demo/annotations.json demo/DEMO-014/L_MLO.dcm; do
+  test -s "dist/mammo-viewer/_internal/resources/$resource" || { echo "bundle lost resources/$resource"; exit 1; }
+done
+
 start=$(date +%s.%N)
 "$APP" --version | grep -q "mammo-viewer"
 echo "--version: $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"

@@ -31,3 +31,8 @@ def default_weights() -> Path | None:
 def demo_study() -> Path | None:
     path = resource_path("demo")
     return path if path.is_dir() and any(path.rglob("*.dcm")) else None
+
+
+def app_icon() -> Path | None:
+    path = resource_path("icons", "mammo-viewer.png")
+    return path if path.is_file() else None

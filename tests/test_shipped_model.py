@@ -104,3 +104,4 @@ def test_resources_resolve_from_an_installed_layout(tmp_path):
     # The lookup is relative to the package itself, so a wheel's site-packages/resources works the same.
     assert Path(resources.__file__).parent == resources.resource_root()
     assert WEIGHTS.parent.parent == resources.resource_root() and DEMO.parent == resources.resource_root()
+    assert resources.app_icon() is not None and resources.app_icon().parent.parent == resources.resource_root()
