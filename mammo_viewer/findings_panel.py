@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hds_core.eval.operating_point import operating_point
+from hds_core.eval.operating_point import describe_operating_point, operating_point
 
 from .study import LesionRow
 
@@ -32,10 +32,6 @@ SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
 
 def _fmt(value, digits: int = 2, suffix: str = "") -> str:
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def _pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.0f}%"
 
 
 class FindingsPanel(QWidget):
@@ -177,10 +173,7 @@ class FindingsPanel(QWidget):
             self.operating_label.setText(f"Threshold {self._value:.3f}{default}. No validation table for these weights.")
             return
         self.operating_label.setText(
-            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: a contour on "
-            f"{_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
-            f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice "
-            f"{_fmt(point.get('dice_mass_images'))}; {_fmt(point.get('fp_regions_per_normal_image'))} false regions per normal film.")
+            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: {describe_operating_point(point)}.")
 
     # ----- results ----------------------------------------------------------------------------
     def set_progress(self, done: int, total: int) -> None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from hds_core.data.preprocess import preprocess
 from hds_core.io import ScanResult
+from hds_core.report.content import format_dicom_date
 
 from .display import ScreenRenderer, adjusted, window_of
 from .engine import Engine
@@ -315,7 +316,7 @@ class MainWindow(QMainWindow):
             patient_item.setData(0, Qt.ItemDataRole.UserRole, ("patient", patient.patient_id, None))
             self.browser.addTopLevelItem(patient_item)
             for study in patient.studies.values():
-                text = " ".join(filter(None, (_date(study.date), study.description))) or "study"
+                text = " ".join(filter(None, (format_dicom_date(study.date), study.description))) or "study"
                 study_item = QTreeWidgetItem([f"{text} ({len(study.images)} images)"])
                 study_item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                 patient_item.addChild(study_item)
@@ -781,9 +782,9 @@ class MainWindow(QMainWindow):
             who = "patient details hidden"
         else:
             name = str(self.study.patient_name).replace("^", " ") if self.study.patient_name else None
-            birth = f"born {_date(self.study.birth_date)}" if self.study.birth_date else None
+            birth = f"born {format_dicom_date(self.study.birth_date)}" if self.study.birth_date else None
             who = ", ".join(filter(None, (name, self.study.patient_id, birth)))
-        when = _date(self.study.study_date)
+        when = format_dicom_date(self.study.study_date)
         self.setWindowTitle(" — ".join(filter(None, (who, when, APP_NAME))))
 
     def patient_text_on_screen(self) -> str:
@@ -801,13 +802,4 @@ class MainWindow(QMainWindow):
             log.warning("the engine thread did not stop within 2 s; exiting anyway")
         super().closeEvent(event)
 
-
-def _date(value: str | None) -> str | None:
-    if value and len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value
-
-
-def screenshot(window: MainWindow, path: str) -> bool:
-    return window.grab().save(path)
 

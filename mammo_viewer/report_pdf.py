@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
-from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPainterPath, QPdfWriter, QPen,
+from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QTransform)
 
+from hds_core.eval.operating_point import describe_operating_point
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.safe_write import atomic_write
 
 from .display import ScreenRenderer
 from .hanging import ViewInfo, hang
-from .image_view import gray_qimage, heat_qimage
+from .image_view import contour_path, gray_qimage, heat_qimage
 
 PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
 DPI = 300
@@ -118,14 +119,7 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     pen.setCosmetic(True)
     painter.setPen(pen)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    for lesion in item.lesions:
-        path = QPainterPath()
-        ring = lesion.contour_xy
-        path.moveTo(float(ring[0][0]), float(ring[0][1]))
-        for x, y in ring[1:]:
-            path.lineTo(float(x), float(y))
-        path.closeSubpath()
-        painter.drawPath(path)
+    painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
     painter.restore()
     # labels inside the image's top corners, in page space (unaffected by the flip)
     left, top, right = origin.x() / d, origin.y() / d, (origin.x() + w) / d
@@ -136,10 +130,6 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
 
 def _fmt(value, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.0f}%"
 
 
 def _first_page(page: _Page, content: ReportContent) -> None:
@@ -169,9 +159,7 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     point = content.operating_point
     threshold_line = f"Contour threshold {content.threshold:.3f}."
     if point:
-        threshold_line += (f" On the model's validation patients at this threshold: a contour on "
-                           f"{_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
-                           f"{_pct(point.get('contour_specificity'))} of normal films (specificity).")
+        threshold_line += f" On the model's validation patients at this threshold: {describe_operating_point(point)}."
     y += page.text(x, y, width, 12, threshold_line, 9) + 2
     # lesion table
     rows = [(item.label, lesion) for item in content.images for lesion in item.lesions]

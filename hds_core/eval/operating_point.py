@@ -28,3 +28,18 @@ def operating_point(table: list[dict], threshold: float) -> dict | None:
                     point[key] = None
             return point
     return None
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def describe_operating_point(point: dict) -> str:
+    """The figures at a threshold in words, as the viewer and the PDF report say them."""
+    return (f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
+            f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice {_num(point.get('dice_mass_images'))}; "
+            f"{_num(point.get('fp_regions_per_normal_image'))} false regions per normal film")

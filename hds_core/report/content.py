@@ -45,10 +45,11 @@ class ReportContent:
         return self.images[0].prediction.weights_sha256 if self.images else ""
 
 
-def _date(value: str | None) -> str:
+def format_dicom_date(value: str | None) -> str | None:
+    """DICOM DA (YYYYMMDD) as YYYY-MM-DD; anything else as it is."""
     if value and len(value) == 8 and value.isdigit():
         return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value or "unknown"
+    return value
 
 
 def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float, *, threshold_table: list[dict] | None = None,
@@ -62,8 +63,8 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
         patient = [("Patient", "de-identified")]
     else:
         name = str(first.patient_name).replace("^", " ").strip() if first.patient_name else "unknown"
-        patient = [("Patient", name), ("Patient ID", first.patient_id or "unknown"), ("Birth date", _date(first.patient_birth_date))]
-    study = [("Exam date", _date(first.study_date)), ("Study", first.study_description or "—")]
+        patient = [("Patient", name), ("Patient ID", first.patient_id or "unknown"), ("Birth date", format_dicom_date(first.patient_birth_date) or "unknown")]
+    study = [("Exam date", format_dicom_date(first.study_date) or "unknown"), ("Study", first.study_description or "—")]
     if not anonymize and first.accession_number:
         study.append(("Accession", first.accession_number))
     breast_scores: dict[str, float] = {}

@@ -88,9 +88,10 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
     prepared = [prepare(c, spacing) for c in cases]
     score_source = metadata.get("score_source", "mil")
 
-    fp16_agreement = mask_agreement(model, rounded_copy(model, torch.float16), prepared, device, 0.5)
+    rounded = rounded_copy(model, torch.float16)
+    fp16_agreement = mask_agreement(model, rounded, prepared, device, 0.5)
     dtype = torch.float16 if fp16_agreement >= AGREEMENT_DICE else None
-    shipped = rounded_copy(model, torch.float16) if dtype is not None else model
+    shipped = rounded if dtype is not None else model
     log.info("fp16 weights: mask Dice vs fp32 %.4f -> storing %s", fp16_agreement, "fp16" if dtype else "fp32")
 
     score_rule = "as trained"
