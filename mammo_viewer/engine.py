@@ -18,8 +18,8 @@ from .worker import Worker
 class Engine(QObject):
     ready = Signal(object)  # the Predictor
     unavailable = Signal(str)  # why the engine cannot run (weights missing or broken, device)
-    predicted = Signal(str, object)  # key, Prediction
-    failed = Signal(str, str)  # key, message
+    predicted = Signal(object, object)  # key, Prediction (keys are paths: see loading.py)
+    failed = Signal(object, str)  # key, message
     progress = Signal(int, int)  # images done, images queued in this run
     settled = Signal(bool)  # every queued image is done (True) or the run was cancelled (False)
 

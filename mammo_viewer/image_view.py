@@ -72,11 +72,11 @@ def contour_path(contours: list[np.ndarray]) -> QPainterPath:
 
 
 class MammoView(QGraphicsView):
-    window_drag = Signal(str, float, float)  # key, dx, dy (screen pixels) while left-dragging
-    zoomed = Signal(str, float)  # key, factor
-    panned = Signal(str, float, float)  # key, dx, dy screen pixels
-    fitted = Signal(str)
-    activated = Signal(str)  # clicked: the selected view
+    window_drag = Signal(object, float, float)  # key, dx, dy (screen pixels) while left-dragging
+    zoomed = Signal(object, float)  # key, factor
+    panned = Signal(object, float, float)  # key, dx, dy screen pixels
+    fitted = Signal(object)
+    activated = Signal(object)  # clicked: the selected view
 
     def __init__(self, parent=None):
         super().__init__(parent)

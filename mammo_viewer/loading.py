@@ -43,8 +43,10 @@ class StudyLoader(QObject):
     scanned = Signal(object)  # ScanResult
     scan_failed = Signal(str)
     scan_progress = Signal(int, str)  # files looked at, current file
-    decoded = Signal(str, object)  # key, DecodedImage
-    failed = Signal(str, str)  # key, message
+    # Keys travel as Python objects: a Signal(str) would cut a non-UTF-8 file name short at
+    # its first undecodable byte (Qt strings cannot hold lone surrogates) and the key would not match.
+    decoded = Signal(object, object)  # key, DecodedImage
+    failed = Signal(object, str)  # key, message
     idle = Signal()
 
     def __init__(self, parent: QObject | None = None):

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from hds_core.data.preprocess import preprocess
-from hds_core.io import ScanResult
+from hds_core.io import ScanResult, printable
 from hds_core.report.content import format_dicom_date
 
 from .display import ScreenRenderer, adjusted, window_of
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._wire()
-        self.statusBar().showMessage("Open a folder or a mammogram (Ctrl+O), or drop one here")
+        self._status("Open a folder or a mammogram (Ctrl+O), or drop one here")
         self.device_label = QLabel("AI: loading…")
         self.statusBar().addPermanentWidget(self.device_label)
         self.resize(1400, 900)
@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.loader.scanned.connect(self._on_scanned)
         self.loader.scan_failed.connect(self._on_scan_failed)
-        self.loader.scan_progress.connect(lambda n, path: self.statusBar().showMessage(f"Scanning… {n} files"))
+        self.loader.scan_progress.connect(lambda n, path: self._status(f"Scanning… {n} files"))
         self.loader.decoded.connect(self._on_decoded)
         self.loader.failed.connect(self._on_decode_failed)
         self.engine.ready.connect(self._on_engine_ready)
@@ -238,11 +238,12 @@ class MainWindow(QMainWindow):
         self.engine.new_run()
         self._clear_study()
         self.source_path = path
-        self.statusBar().showMessage(f"Scanning {path}…")
+        self._status(f"Scanning {path}…")
         folder = path if Path(path).is_dir() else str(Path(path).parent)
         self.settings.setValue("last_folder", folder)
         recent = [p for p in self.settings.value("recent", [], type=list) if p != path]
-        self.settings.setValue("recent", [path, *recent][:MAX_RECENT])
+        if printable(path) == path:  # QSettings cannot store a non-UTF-8 path: it is not remembered
+            self.settings.setValue("recent", [path, *recent][:MAX_RECENT])
         self._refresh_recent()
         self._settled_sent = False
         self.loader.open(path)
@@ -279,32 +280,35 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_scan_failed(self, message: str) -> None:
-        self.statusBar().showMessage(message)
+        self._status(message)
         self._problem(message)
         self._check_settled(failed=message)
 
     def _on_scanned(self, result: ScanResult) -> None:
         self.scan = result
         for error in result.failures:
-            self._problem(f"{error.path}: {error.reason}")
+            self._problem(str(error))
         for kind, count in sorted(result.skipped.items()):
             self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
         self._fill_browser()
         images = len(result.images)
-        self.statusBar().showMessage(f"{images} image(s) in {len(result.patients)} patient(s); "
+        self._status(f"{images} image(s) in {len(result.patients)} patient(s); "
                                      f"{len(result.failures)} unreadable file(s)")
         if not images:
             message = f"No mammograms found in {result.root}" + (f" ({len(result.failures)} unreadable file(s), see Problems)"
                                                                  if result.failures else "")
-            self.statusBar().showMessage(message)
+            self._status(message)
             self._check_settled(failed=message)
             return
         patient = next(iter(result.patients.values()))
         self.show_study(patient.patient_id, next(iter(patient.studies)))
 
+    def _status(self, text: str) -> None:
+        self.statusBar().showMessage(printable(text))
+
     def _problem(self, text: str, show: bool = True) -> None:
         """List a file that failed (the dock opens) or a note such as skipped files (it does not)."""
-        self.problems.addItem(text)
+        self.problems.addItem(printable(text))
         if show:
             self.problems_dock.show()
 
@@ -426,7 +430,7 @@ class MainWindow(QMainWindow):
     def _on_engine_unavailable(self, message: str) -> None:
         self.findings.engine_label.setText(message)
         self.device_label.setText("AI: not available")
-        self.statusBar().showMessage(message)
+        self._status(message)
         self._problem(message)
         self._check_settled()
 
@@ -437,7 +441,7 @@ class MainWindow(QMainWindow):
         self.predictions[key] = prediction
         for warning in prediction.warnings:
             if "CPU" in warning:
-                self.statusBar().showMessage(warning)
+                self._status(warning)
         self._refresh_results()
 
     def _on_predict_failed(self, key: str, message: str) -> None:
@@ -447,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def cancel_analysis(self) -> None:
         self.engine.cancel()
-        self.statusBar().showMessage("Analysis cancelled; finished results stay on screen (Ctrl+R analyses again)")
+        self._status("Analysis cancelled; finished results stay on screen (Ctrl+R analyses again)")
 
     def reanalyse(self) -> None:
         if self.study is None:
@@ -468,7 +472,7 @@ class MainWindow(QMainWindow):
             done = len(self.study.predicted()) if self.study else 0
             total = len(self.study.images) if self.study else 0
             if self.study is not None and not failed:
-                self.statusBar().showMessage(f"Analysed {done} of {total} image(s)")
+                self._status(f"Analysed {done} of {total} image(s)")
             self.study_settled.emit()
 
     # ----- hanging and drawing ----------------------------------------------------------------------
@@ -500,7 +504,7 @@ class MainWindow(QMainWindow):
             self.grid.setColumnStretch(column, 1 if column < self.hanging.columns else 0)
         for placement in self.hanging.placements:
             self._draw(placement)
-        self.statusBar().showMessage("; ".join(self.hanging.notes)) if self.hanging.notes else None
+        self._status("; ".join(self.hanging.notes)) if self.hanging.notes else None
 
     def _view_of(self, key: str) -> tuple[MammoView, object] | tuple[None, None]:
         if self.hanging is None:
@@ -615,7 +619,7 @@ class MainWindow(QMainWindow):
                 self.windows[key] = renderer.image.presets[index]
                 self._refresh_view_for(key)
         if keys and self.selected_key is None:
-            self.statusBar().showMessage(f"Window preset {index + 1} on every view (click a view to change only that one)")
+            self._status(f"Window preset {index + 1} on every view (click a view to change only that one)")
 
     def toggle_invert(self) -> None:
         self.invert = not self.invert
@@ -696,7 +700,7 @@ class MainWindow(QMainWindow):
         return False
 
     def _export_message(self, message: str) -> None:
-        self.statusBar().showMessage(message)
+        self._status(message)
         if "Not written" in message or "failed" in message.lower():
             self._problem(message)
         self.export_finished.emit(message)
@@ -725,7 +729,7 @@ class MainWindow(QMainWindow):
         threshold = self.findings.threshold
         table, anonymize = self.findings.table, self.hide_phi
         size = page_size or str(self.settings.value("page_size", "A4"))
-        self.statusBar().showMessage(f"Writing {target}…")
+        self._status(f"Writing {target}…")
         self.exporter.submit(
             lambda cancelled: write_report(analysed, threshold, target, threshold_table=table, anonymize=anonymize,
                                            page_size=size, force=force),

@@ -17,6 +17,13 @@ from tqdm import tqdm
 DEFAULT_OUT = "hds-results"
 
 
+def say(message: str) -> None:
+    """One line to stderr; file names that are not valid UTF-8 are shown escaped."""
+    from ..io import printable
+
+    print(printable(message), file=sys.stderr)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -75,7 +82,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
             try:
                 pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
                              threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force)
-                print(f"hds-predict: wrote {out} ({label})", file=sys.stderr)
+                say(f"hds-predict: wrote {out} ({label})")
             except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
                 failures.append(f"{out}: PDF not written: {exc}")
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
@@ -118,6 +125,9 @@ def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # pydicom logs every failed decoder plugin with a traceback; the one-line failure printed
+    # per file says the same.
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     from ..infer import DeviceError, Predictor
     from ..io import MammoReadError, read_image, scan_folder
     from ..nn import WeightsError
@@ -127,18 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     inputs = [Path(raw) for raw in args.paths]
     if args.out is None and any(p.is_dir() and _inside(out, p) for p in inputs):
         # Input folders are read-only to us: never write results into them by default.
-        print(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
-              "run from another folder or give --out", file=sys.stderr)
+        say(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
+              "run from another folder or give --out")
         return 2
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"hds-predict: error: cannot create the output folder {out}: {exc.strerror or exc}", file=sys.stderr)
+        say(f"hds-predict: error: cannot create the output folder {out}: {exc.strerror or exc}")
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, precision=args.precision)
     except (WeightsError, DeviceError) as exc:
-        print(f"hds-predict: error: {exc}", file=sys.stderr)
+        say(f"hds-predict: error: {exc}")
         return 2
     threshold = args.threshold if args.threshold is not None else predictor.default_threshold
 
@@ -153,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         files.extend(entry.path for entry in scan.images)
         failures.extend(str(error) for error in scan.failures)
         for kind, count in sorted(scan.skipped.items()):
-            print(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})", file=sys.stderr)
+            say(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})")
 
     used: set[str] = set()
     written = 0
     reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
     analysed = []
-    print(f"hds-predict: {len(files)} image(s) on {predictor.device_name} with {predictor.model_name} "
-          f"(threshold {threshold:g})", file=sys.stderr)
+    say(f"hds-predict: {len(files)} image(s) on {predictor.device_name} with {predictor.model_name} "
+          f"(threshold {threshold:g})")
     for path in tqdm(files, desc="predicting", disable=not sys.stderr.isatty()):
         try:
             image = read_image(path)
@@ -183,15 +193,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             atomic_write_text(target, json.dumps(document, indent=1) + "\n")
         except OSError as exc:
-            print(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+            say(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}")
             return 2
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
         failures += write_reports(args, analysed, threshold, table, [Path(p) for p in args.paths])
     for failure in failures:
-        print(f"hds-predict: failed: {failure}", file=sys.stderr)
-    print(f"hds-predict: wrote {written} result(s) to {out}; {len(failures)} failure(s)", file=sys.stderr)
+        say(f"hds-predict: failed: {failure}")
+    say(f"hds-predict: wrote {written} result(s) to {out}; {len(failures)} failure(s)")
     return 1 if failures else 0
 
 

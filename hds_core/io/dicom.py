@@ -48,8 +48,14 @@ NON_IMAGE_SOP_CLASSES = {
 }
 
 
-def non_image_kind(ds: Dataset) -> str:
-    """A short name for a DICOM object that carries no image."""
+# Modalities of objects that never hold an image of their own.
+NON_IMAGE_MODALITIES = {"SR": "structured report", "KO": "key object selection", "PR": "presentation state",
+                        "DOC": "document", "SEG": "segmentation", "REG": "registration", "PLAN": "plan"}
+
+
+def non_image_kind(ds: Dataset) -> str | None:
+    """A short name for a DICOM object that is not meant to hold an image; None when the
+    object claims (or may be) an image."""
     sop = str(ds.get("SOPClassUID", ""))
     if sop in NON_IMAGE_SOP_CLASSES:
         return NON_IMAGE_SOP_CLASSES[sop]
@@ -59,7 +65,7 @@ def non_image_kind(ds: Dataset) -> str:
         return "presentation state"
     if sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         return "DICOMDIR"
-    return "non-image object"
+    return NON_IMAGE_MODALITIES.get(str(ds.get("Modality", "") or "").upper())
 
 
 def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
@@ -71,18 +77,26 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
             # Files without the 128-byte preamble are legal in old archives; accept them
             # only when what was parsed looks like a DICOM object.
             ds = pydicom.dcmread(path, force=True, defer_size="64 KB" if header_only else None)
-            if "SOPClassUID" not in ds and "PixelData" not in ds:
+            if "SOPClassUID" not in ds and "PixelData" not in ds and not ds.get("file_meta"):
                 raise errors.NotAnImageError(path, "not a DICOM file (no DICM marker, no DICOM elements)",
                                              "open a DICOM, PNG, PGM or TIFF file") from None
     except errors.MammoReadError:
         raise
     except PermissionError as exc:
-        raise errors.UnreadableFileError(path, f"permission denied ({exc.strerror})", "check the file's permissions") from None
+        raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except (EOFError, struct.error) as exc:
         raise errors.TruncatedFileError(path, f"file ends inside the DICOM header ({exc})",
                                         "the file was cut off while copying; copy it again") from None
     except Exception as exc:  # pydicom raises plain ValueError/KeyError/... on corrupt headers
         raise errors.InvalidHeaderError(path, f"cannot parse the DICOM header: {exc}") from None
+    if "SOPClassUID" not in ds and "PixelData" not in ds:
+        # pydicom stops quietly where a file ends; SOP Class UID is among the first elements.
+        size = os.path.getsize(path)
+        meta_class = ds.file_meta.get("MediaStorageSOPClassUID") if hasattr(ds, "file_meta") else None
+        if meta_class:
+            raise errors.TruncatedFileError(path, f"the file ends after {size} bytes, inside the DICOM header",
+                                            "the file was cut off while copying; copy it again")
+        raise errors.InvalidHeaderError(path, "no DICOM elements could be read after the DICM marker (corrupt header)")
     return ds
 
 
@@ -107,7 +121,12 @@ def _multi(value) -> list:
 def check_image_header(ds: Dataset, path: Path) -> None:
     """Everything that can be refused from the header alone, before any pixel is decoded."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise errors.NoPixelDataError(path, f"no pixel data ({non_image_kind(ds)})")
+        kind = non_image_kind(ds)
+        if kind:
+            raise errors.NonImageObjectError(path, f"no pixel data ({kind})")
+        sop = dicom_uid.UID(str(ds.get("SOPClassUID", "")))
+        raise errors.NoPixelDataError(path, f"{sop.name or 'the object'} holds no pixel data",
+                                      "the file is incomplete; export it again from the archive")
     rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
     bits_allocated, bits_stored = _int(ds, "BitsAllocated", path), _int(ds, "BitsStored", path)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
@@ -131,6 +150,9 @@ def check_image_header(ds: Dataset, path: Path) -> None:
                                            "only single-frame 2-D mammograms are read")
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     syntax = dicom_uid.UID(str(syntax)) if syntax else dicom_uid.ExplicitVRLittleEndian
+    if not syntax.is_transfer_syntax:
+        raise errors.UnsupportedTransferSyntaxError(path, f"unknown transfer syntax {syntax}",
+                                                    "ask the sender to export in a standard transfer syntax")
     if syntax.is_compressed:
         from pydicom.pixels import get_decoder
 
@@ -145,18 +167,21 @@ def check_image_header(ds: Dataset, path: Path) -> None:
     else:
         expected = rows * columns * frames * samples * bits_allocated // 8 if bits_allocated != 1 else (rows * columns * frames + 7) // 8
         element = ds.get_item("PixelData")
-        actual = None
+        declared = getattr(element, "length", None)  # raw (unconverted) elements keep the header's length
+        if declared == 0xFFFFFFFF:
+            declared = None
+        present = None
         if element is not None and getattr(element, "value", None) is not None:
-            actual = len(element.value)
-        elif element is not None:
-            actual = getattr(element, "length", None)
-            # Deferred read (folder scan): the declared length must fit in the file.
+            present = len(element.value)
+        elif element is not None and declared is not None:
+            # Deferred read (folder scan): what the file still holds after the value starts.
             offset = getattr(element, "value_tell", None)
-            if actual is not None and offset is not None and actual != 0xFFFFFFFF and ds.filename:
-                available = os.path.getsize(ds.filename) - offset
-                if available < actual:
-                    raise errors.TruncatedFileError(path, f"pixel data is cut off: {available} of {actual} bytes present",
-                                                    "the file was cut off while copying; copy it again")
+            if offset is not None and ds.filename:
+                present = min(declared, os.path.getsize(ds.filename) - offset)
+        if declared is not None and present is not None and present < declared:
+            raise errors.TruncatedFileError(path, f"pixel data is cut off: {present} of {declared} bytes present",
+                                            "the file was cut off while copying; copy it again")
+        actual = declared if declared is not None else present
         # An odd length is padded to even by one byte; anything else disagrees with the header.
         if actual is not None and actual != 0xFFFFFFFF and not expected <= actual <= expected + 1:
             raise errors.PixelSizeMismatchError(
@@ -293,8 +318,8 @@ def read_dicom(path: Path) -> MammoImage:
         raise errors.ImageTooLargeError(path, "not enough memory to decode the image") from None
     except Exception as exc:
         # Length mismatches of native pixel data were refused by check_image_header.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {reason}") from None
+        raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {_decoder_reason(exc)}",
+                                 "the compressed data is damaged or cut off; copy it again from the archive") from None
     if not pixels.dtype.isnative:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
     if pixels.ndim != 2:
@@ -312,6 +337,16 @@ def read_dicom(path: Path) -> MammoImage:
         padding_range_limit=int(padding_limit) if padding_limit is not None else None,
         presentation_lut_shape=shape,
     )
+
+
+def _decoder_reason(exc: Exception) -> str:
+    """pydicom reports "all plugins failed" on its first line and each plugin's reason on the
+    next; the decoders' own words are what say what is wrong."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    plugins = [line for line in lines[1:] if ":" in line and "NoneType" not in line and "<_io." not in line]
+    return "; ".join(plugins)[:300] if plugins else lines[0][:300]
 
 
 def _decode_with(ds: Dataset, plugin: str) -> np.ndarray:

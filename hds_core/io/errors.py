@@ -5,7 +5,16 @@ message must make sense to a reader, not only to a developer."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def printable(text: str | os.PathLike) -> str:
+    """Text safe to print, log or show in Qt: a file name that is not valid UTF-8 reaches
+    Python with lone surrogates, which ``print`` to a strict stream refuses and Qt silently
+    cuts off at. Undecodable bytes are shown as ``\\xe9`` (as ``ls -b`` does)."""
+    text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class MammoReadError(Exception):
@@ -17,7 +26,7 @@ class MammoReadError(Exception):
         self.path = Path(path)
         self.reason = reason
         self.fix = fix
-        message = f"{self.path}: {reason}"
+        message = f"{printable(self.path)}: {reason}"
         if fix:
             message += f" ({fix})"
         super().__init__(message)
@@ -42,9 +51,18 @@ class TruncatedFileError(MammoReadError):
 
 
 class NoPixelDataError(MammoReadError):
-    """A DICOM object without an image (SR, PDF, presentation state, ...)."""
+    """An image object (or an object of unknown kind) that holds no pixel data."""
 
     kind = "no pixel data"
+
+
+class NonImageObjectError(NoPixelDataError):
+    """A DICOM object that is not meant to hold an image (SR, PDF, presentation state, ...).
+
+    Every archive holds these beside the images: folder scans skip and count them rather
+    than list them as failures."""
+
+    kind = "not an image"
 
 
 class PixelSizeMismatchError(MammoReadError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from . import errors
@@ -21,12 +22,21 @@ def sniff_format(path: str | os.PathLike) -> str:
     """The file's format from its first bytes ("DICOM", "PNG", "PGM", "TIFF"), never its name."""
     path = Path(path)
     try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise errors.UnreadableFileError(path, f"cannot open ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise errors.UnreadableFileError(path, "is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe blocks until someone writes to it; devices are not images.
+        raise errors.UnreadableFileError(path, "is not a regular file (a pipe, socket or device)")
+    try:
         with open(path, "rb") as handle:
             head = handle.read(132)
     except IsADirectoryError:
         raise errors.UnreadableFileError(path, "is a folder, not a file") from None
     except PermissionError as exc:
-        raise errors.UnreadableFileError(path, f"permission denied ({exc.strerror})", "check the file's permissions") from None
+        raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except OSError as exc:
         raise errors.UnreadableFileError(path, f"cannot open ({exc.strerror or exc})") from None
     if not head:

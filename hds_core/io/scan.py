@@ -154,7 +154,7 @@ def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> Sc
             continue
         try:
             result.add(ImageEntry(path, read_header(path)))
-        except errors.NoPixelDataError as exc:
+        except errors.NonImageObjectError as exc:
             result.skipped[exc.reason.removeprefix("no pixel data (").rstrip(")")] += 1
         except errors.MammoReadError as exc:
             result.failures.append(exc)

@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..io.errors import printable
 from ..safe_write import atomic_write, atomic_write_text
 from .hds_unet import HDSConfig, HDSUNet
 
@@ -22,7 +23,7 @@ class WeightsError(Exception):
 
     def __init__(self, path: str | Path, reason: str, fix: str | None = None):
         self.path, self.reason, self.fix = Path(path), reason, fix
-        super().__init__(f"{path}: {reason}" + (f" ({fix})" if fix else ""))
+        super().__init__(f"{printable(path)}: {reason}" + (f" ({fix})" if fix else ""))
 
 
 def sidecar(path: Path) -> Path:

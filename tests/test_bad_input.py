@@ -1,0 +1,112 @@
+"""The broken-file corpus (tests/bad_files.py) through every layer: the reader raises the
+typed error naming the file, the folder scan lists it, hds-predict reports it per file and
+exits non-zero, the viewer lists it — and the good files beside them are still read,
+predicted and shown. Input files stay byte-identical throughout."""
+
+import hashlib
+import io
+import json
+import os
+
+import pytest
+
+from bad_files import NON_UTF8_NAME, deny, write_corpus
+from hds_core.infer.cli import main as predict_main
+from hds_core.io import errors, printable, read_image, scan_folder
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "archive")
+    deny(monkeypatch, [corpus.path(corpus.unreadable)])
+    return corpus
+
+
+def fingerprint(root):
+    """Name, size and hash of every regular file below root (links and pipes by name only)."""
+    found = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                found[path] = "special"
+            else:
+                with io.FileIO(path, "r") as handle:  # not open(): the test denies that for one file
+                    found[path] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def test_each_broken_file_raises_its_typed_error_naming_the_file(corpus):
+    for name, expected in corpus.broken.items():
+        with pytest.raises(errors.MammoReadError) as info:
+            read_image(corpus.path(name))
+        error = info.value
+        assert type(error) is expected, f"{name}: {type(error).__name__}: {error}"
+        assert error.path == corpus.path(name) and printable(name) in str(error) and error.reason, name
+    for name in corpus.skipped:
+        with pytest.raises(errors.NonImageObjectError, match=corpus.skipped[name]):
+            read_image(corpus.path(name))
+    for name in corpus.good:
+        assert read_image(corpus.path(name)).pixels.shape == (128, 96)
+
+
+def test_the_scan_lists_every_failure_skips_non_images_and_keeps_the_good_files(corpus):
+    before = fingerprint(corpus.root)
+    scan = scan_folder(corpus.root)
+    failed = {error.path.name: type(error) for error in scan.failures}
+    # Damaged compressed data is only found when it is decoded, not from the header.
+    at_decode = {name for name, error in corpus.broken.items() if error is errors.DecodeError}
+    assert failed == {name: error for name, error in corpus.broken.items() if name not in at_decode}
+    assert sorted(image.path.name for image in scan.images) == sorted(corpus.good + list(at_decode))
+    assert sum(scan.skipped.values()) == len(corpus.skipped)  # the folder loop sub/loop -> .. was cut
+    assert set(scan.skipped) == set(corpus.skipped.values())
+    assert fingerprint(corpus.root) == before
+
+
+def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones(corpus, trained_phantom_model, tmp_path, capsys):
+    weights, _ = trained_phantom_model
+    before = fingerprint(corpus.root)
+    out = tmp_path / "results"
+    code = predict_main([str(corpus.root), "--out", str(out), "--weights", str(weights),
+                         "--pdf", str(tmp_path / "report.pdf"), "--seg-dir", str(tmp_path / "seg"), "--sr-dir", str(tmp_path / "sr")])
+    err = capsys.readouterr().err
+    assert code == 1
+    failure_lines = [line for line in err.splitlines() if line.startswith("hds-predict: failed: ")]
+    assert len(failure_lines) == len(corpus.broken)
+    for name in corpus.broken:
+        assert sum(f"/{printable(name)}:" in line for line in failure_lines) == 1, name
+    assert f"{len(corpus.broken)} failure(s)" in err and "wrote 2 result(s)" in err
+    assert "skipped 1 file(s) that are not images (structured report)" in err
+    results = sorted(p.name for p in out.iterdir())
+    assert results == sorted(["good_R_CC.json", "caf__L_CC.json"])
+    document = json.loads((out / "caf__L_CC.json").read_text())
+    assert document["laterality"] == "L" and document["file"].endswith("_L_CC.dcm")
+    assert (tmp_path / "report.pdf").stat().st_size > 0 and len(list((tmp_path / "seg").iterdir())) == 2
+    assert fingerprint(corpus.root) == before
+
+
+def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, trained_phantom_model, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from mammo_viewer.main_window import MainWindow
+
+    weights, _ = trained_phantom_model
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(weights=str(weights), device="cpu", settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    before = fingerprint(corpus.root)
+    with qtbot.waitSignal(window.study_settled, timeout=60000):
+        window.open_path(str(corpus.root))
+    problems = [window.problems.item(i).text() for i in range(window.problems.count())]
+    for name in corpus.broken:  # every one listed, whole (Qt would cut a raw non-UTF-8 name short)
+        assert sum(f"/{printable(name)}: " in line for line in problems) == 1, (name, problems)
+    assert any("skipped" in line and "structured report" in line for line in problems)
+    assert window.problems_dock.isVisible()
+    titles = sorted(v.title for v in window.views if v.isVisible() and v.key)
+    assert titles == ["L CC", "R CC"]
+    readable = [image for image in window.study.images.values() if image.error is None]
+    assert len(readable) == 2 and all(image.prediction is not None for image in readable)
+    assert any(key.endswith(NON_UTF8_NAME) for key in window.study.images)
+    window.close()
+    assert fingerprint(corpus.root) == before
