@@ -53,7 +53,14 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
     write_dicom(root / "good_R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4], **ids)
     write_dicom(root / NON_UTF8_NAME, phantom(shape, seed=12)[0], ImageLaterality="L", ViewPosition="CC",
                 ImagerPixelSpacing=[0.4, 0.4], **ids)
-    corpus.good = ["good_R_CC.dcm", NON_UTF8_NAME]
+    # A good film with one damaged element we do not need (Study Description with a VR code
+    # that does not exist): pydicom cannot convert it, the image must still be read.
+    damaged = write_dicom(root / "damaged_description_L_MLO.dcm", phantom(shape, seed=13)[0], ImageLaterality="L",
+                          ViewPosition="MLO", ImagerPixelSpacing=[0.4, 0.4], StudyDescription="MAMMO SCREENING", **ids)
+    data = damaged.read_bytes()
+    assert data.count(b"\x08\x00\x30\x10LO") == 1
+    damaged.write_bytes(data.replace(b"\x08\x00\x30\x10LO", b"\x08\x00\x30\x10ZZ"))
+    corpus.good = ["good_R_CC.dcm", NON_UTF8_NAME, damaged.name]
     reference = (root / "good_R_CC.dcm").read_bytes()
 
     def broken(name: str, error: type[errors.MammoReadError], data: bytes | None = None, ds=None, **save):

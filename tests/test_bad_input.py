@@ -48,6 +48,7 @@ def test_each_broken_file_raises_its_typed_error_naming_the_file(corpus):
             read_image(corpus.path(name))
     for name in corpus.good:
         assert read_image(corpus.path(name)).pixels.shape == (128, 96)
+    assert read_image(corpus.path("damaged_description_L_MLO.dcm")).metadata.study_description is None
 
 
 def test_the_scan_lists_every_failure_skips_non_images_and_keeps_the_good_files(corpus):
@@ -75,13 +76,13 @@ def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones
     assert len(failure_lines) == len(corpus.broken)
     for name in corpus.broken:
         assert sum(f"/{printable(name)}:" in line for line in failure_lines) == 1, name
-    assert f"{len(corpus.broken)} failure(s)" in err and "wrote 2 result(s)" in err
+    assert f"{len(corpus.broken)} failure(s)" in err and "wrote 3 result(s)" in err
     assert "skipped 1 file(s) that are not images (structured report)" in err
     results = sorted(p.name for p in out.iterdir())
-    assert results == sorted(["good_R_CC.json", "caf__L_CC.json"])
+    assert results == sorted(["good_R_CC.json", "caf__L_CC.json", "damaged_description_L_MLO.json"])
     document = json.loads((out / "caf__L_CC.json").read_text())
     assert document["laterality"] == "L" and document["file"].endswith("_L_CC.dcm")
-    assert (tmp_path / "report.pdf").stat().st_size > 0 and len(list((tmp_path / "seg").iterdir())) == 2
+    assert (tmp_path / "report.pdf").stat().st_size > 0 and len(list((tmp_path / "seg").iterdir())) == 3
     assert fingerprint(corpus.root) == before
 
 
@@ -104,9 +105,9 @@ def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, tr
     assert any("skipped" in line and "structured report" in line for line in problems)
     assert window.problems_dock.isVisible()
     titles = sorted(v.title for v in window.views if v.isVisible() and v.key)
-    assert titles == ["L CC", "R CC"]
+    assert titles == ["L CC", "L MLO", "R CC"]
     readable = [image for image in window.study.images.values() if image.error is None]
-    assert len(readable) == 2 and all(image.prediction is not None for image in readable)
+    assert len(readable) == 3 and all(image.prediction is not None for image in readable)
     assert any(key.endswith(NON_UTF8_NAME) for key in window.study.images)
     window.close()
     assert fingerprint(corpus.root) == before

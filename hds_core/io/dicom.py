@@ -3,6 +3,8 @@ project's chosen plugins, and the metadata the product needs."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import struct
 from pathlib import Path
@@ -16,6 +18,8 @@ from pydicom.errors import InvalidDicomError
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MammoImage, MammoMetadata
+
+log = logging.getLogger(__name__)
 
 # 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
 # before anything is allocated.
@@ -97,7 +101,49 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
             raise errors.TruncatedFileError(path, f"the file ends after {size} bytes, inside the DICOM header",
                                             "the file was cut off while copying; copy it again")
         raise errors.InvalidHeaderError(path, "no DICOM elements could be read after the DICM marker (corrupt header)")
+    _convert_elements(ds, path)
     return ds
+
+
+# Elements whose values decide what the pixels mean or where the image hangs: if one of them
+# cannot be read the file is refused. Any other element that cannot be read is left out of
+# our in-memory copy (the file itself is never touched), so a damaged private tag does not
+# cost the reader a good image.
+ESSENTIAL = {
+    "SOPClassUID", "Modality", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    "SamplesPerPixel", "PhotometricInterpretation", "NumberOfFrames", "RescaleSlope", "RescaleIntercept",
+    "PixelPaddingValue", "PixelPaddingRangeLimit", "PresentationLUTShape", "ImageLaterality", "Laterality",
+    "ViewPosition", "ViewCodeSequence", "PatientOrientation", "ImagerPixelSpacing", "PixelSpacing",
+    "EstimatedRadiographicMagnificationFactor", "PresentationIntentType", "BreastImplantPresent", "PixelData",
+}
+
+
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+
+
+def _convert_elements(ds: Dataset, path: Path) -> None:
+    """pydicom converts element values on first access, so a damaged value would otherwise
+    surface as an untyped exception wherever it is first read. Convert them all here."""
+    for tag in list(ds.keys()):
+        if tag in _PIXEL_TAGS:
+            continue  # kept raw: its declared length is how a cut-off file is told from a bad header
+        raw = ds.get_item(tag)
+        if raw is None or (getattr(raw, "value", True) is None and getattr(raw, "length", 0)):
+            continue  # a deferred value: read when needed
+        try:
+            element = ds[tag]
+            items = list(element.value) if element.VR == "SQ" else []
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on damaged values
+            keyword = pydicom.datadict.keyword_for_tag(tag) or str(tag)
+            if keyword in ESSENTIAL:
+                reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+                raise errors.InvalidHeaderError(path, f"{keyword} cannot be read ({reason})",
+                                                "the header is damaged") from None
+            log.warning("%s: left out the unreadable element %s", errors.printable(path.name), keyword)
+            del ds[tag]
+            continue
+        for item in items:
+            _convert_elements(item, path)
 
 
 def _int(ds: Dataset, keyword: str, path: Path) -> int:
@@ -108,6 +154,23 @@ def _int(ds: Dataset, keyword: str, path: Path) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({value!r})") from None
+
+
+def _finite(ds: Dataset, keyword: str, default: float, path: Path) -> float:
+    """A decimal header value that the pixel arithmetic depends on: refused if not a finite number."""
+    try:
+        value = ds.get(keyword)
+    except (TypeError, ValueError) as exc:  # pydicom converts DS text on access
+        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({exc})") from None
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({str(value)[:40]!r})") from None
+    if not math.isfinite(number):
+        raise errors.InvalidHeaderError(path, f"{keyword} is {number}, not a finite number")
+    return number
 
 
 def _multi(value) -> list:
@@ -129,8 +192,8 @@ def check_image_header(ds: Dataset, path: Path) -> None:
                                       "the file is incomplete; export it again from the archive")
     rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
     bits_allocated, bits_stored = _int(ds, "BitsAllocated", path), _int(ds, "BitsStored", path)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = _int(ds, "SamplesPerPixel", path) if ds.get("SamplesPerPixel") not in (None, "") else 1
+    frames = _int(ds, "NumberOfFrames", path) if ds.get("NumberOfFrames") not in (None, "") else 1
     if rows <= 0 or columns <= 0:
         raise errors.InvalidHeaderError(path, f"image size {rows}x{columns} is empty")
     if rows * columns * samples * frames > MAX_PIXELS:
@@ -280,7 +343,7 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
             center, width = float(center), float(width)
         except (TypeError, ValueError):
             continue
-        if width <= 0 or (function == "LINEAR" and width < 1):
+        if not (math.isfinite(center) and math.isfinite(width)) or width <= 0 or (function == "LINEAR" and width < 1):
             continue
         label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"Window {i + 1}"
         presets.append(VoiPreset(
@@ -324,14 +387,17 @@ def read_dicom(path: Path) -> MammoImage:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
     if pixels.ndim != 2:
         raise errors.UnsupportedImageError(path, f"decoded pixel array has shape {pixels.shape}, expected 2-D")
+    slope = _finite(ds, "RescaleSlope", 1.0, path)
+    if slope == 0:
+        raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
     padding_value = ds.get("PixelPaddingValue")
     padding_limit = ds.get("PixelPaddingRangeLimit")
     shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
     return MammoImage(
         pixels=pixels,
         metadata=metadata,
-        rescale_slope=float(ds.get("RescaleSlope", 1.0) or 1.0),
-        rescale_intercept=float(ds.get("RescaleIntercept", 0.0) or 0.0),
+        rescale_slope=slope,
+        rescale_intercept=_finite(ds, "RescaleIntercept", 0.0, path),
         file_presets=voi_presets_from_dataset(ds),
         padding_value=int(padding_value) if padding_value is not None else None,
         padding_range_limit=int(padding_limit) if padding_limit is not None else None,

@@ -21,6 +21,7 @@ from pydicom.sr.codedict import codes
 
 from .. import __version__
 from ..infer import Prediction
+from ..io.errors import printable
 from ..safe_write import atomic_write
 
 MANUFACTURER = "mammo-hds"
@@ -52,10 +53,18 @@ COPIED_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "S
 
 
 def _source(path: Path) -> pydicom.Dataset:
+    """The source image's header through the reader's own parser, which leaves out damaged
+    elements we do not need (highdicom would otherwise trip over them while copying)."""
+    from ..io.dicom import read_dataset
+    from ..io.errors import MammoReadError
+
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds; the reader has already checked the file
-        raise DicomExportError(f"{path}: cannot read the source header: {exc}") from None
+        dataset = read_dataset(path, header_only=True)
+    except MammoReadError as exc:
+        raise DicomExportError(f"cannot read the source header: {exc}") from None
+    for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
+        if tag in dataset:
+            del dataset[tag]
     for keyword in COPIED_TYPE2:
         if keyword not in dataset:
             setattr(dataset, keyword, "")
@@ -95,14 +104,21 @@ def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, forc
         segment_number=1, segment_label="Mass", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Mass, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
         algorithm_identification=algorithm(item.prediction))
-    segmentation = hd.seg.Segmentation(
+    try:
+        segmentation = _build_segmentation(source, mask, description, threshold, item)
+    except Exception as exc:  # noqa: BLE001 - highdicom validates the source header and raises many kinds
+        raise DicomExportError(f"{printable(out)}: cannot build the segmentation from {printable(item.path.name)}: {exc}") from None
+    _save(segmentation, out)
+    return out
+
+
+def _build_segmentation(source, mask, description, threshold: float, item: AnalysedImage) -> hd.seg.Segmentation:
+    return hd.seg.Segmentation(
         source_images=[source], pixel_array=mask[None].astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=item.prediction.model_name[:64],
         software_versions=__version__, device_serial_number=item.prediction.weights_sha256[:16],
         series_description=f"AI mass segmentation (threshold {threshold:g})"[:64], content_label="MASS")
-    _save(segmentation, out)
-    return out
 
 
 def _measurement(name, value: float, unit) -> hd.sr.Measurement:
@@ -118,6 +134,15 @@ def write_structured_report(items: list[AnalysedImage], threshold: float, out: P
     studies = {s.StudyInstanceUID for s in sources}
     if len(studies) != 1:
         raise DicomExportError(f"{out}: the images belong to {len(studies)} studies; write one report per study")
+    try:
+        document = _build_report(items, sources, threshold)
+    except Exception as exc:  # noqa: BLE001 - highdicom validates the source headers and raises many kinds
+        raise DicomExportError(f"{printable(out)}: cannot build the structured report: {exc}") from None
+    _save(document, out)
+    return out
+
+
+def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -> hd.sr.ComprehensiveSR:
     first = items[0].prediction
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -155,10 +180,8 @@ def write_structured_report(items: list[AnalysedImage], threshold: float, out: P
     report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.LN.MammographyStudy
                                      if hasattr(codes.LN, "MammographyStudy") else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
                                      imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
-    document = hd.sr.ComprehensiveSR(
+    return hd.sr.ComprehensiveSR(
         evidence=sources, content=report[0], series_number=SR_SERIES_NUMBER, series_instance_uid=hd.UID(),
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description=f"AI mass findings (threshold {threshold:g})"[:64],
         content_date=dt.date.today(), content_time=dt.datetime.now().time())
-    _save(document, out)
-    return out
