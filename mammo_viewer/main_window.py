@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "Mammo HDS viewer"
 THUMBNAIL_HEIGHT = 96
 MAX_RECENT = 8
+CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inference to stop
 LAYOUT_KEYS = {4: "Q", 2: "D", 1: "S"}  # quad, dual, single
 LESION_ZOOM = 2.5
 
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.pending_decode = 0
         self._settled_sent = True
         self.predictions: dict[str, object] = {}  # image key -> Prediction, kept while the folder is open
+        self._notices: set[str] = set()  # engine notices (CUDA fallback) already listed
 
         self.loader = StudyLoader(self)
         self.engine = Engine(self)
@@ -432,6 +435,9 @@ class MainWindow(QMainWindow):
         self.device_label.setText("AI: not available")
         self._status(message)
         self._problem(message)
+        if self.hanging is not None:  # views drawn while the weights loaded still say "AI…"
+            for placement in self.hanging.placements:
+                self._draw(placement)
         self._check_settled()
 
     def _on_predicted(self, key: str, prediction) -> None:
@@ -439,9 +445,16 @@ class MainWindow(QMainWindow):
             return
         self.study.images[key].prediction = prediction
         self.predictions[key] = prediction
-        for warning in prediction.warnings:
-            if "CPU" in warning:
-                self._status(warning)
+        fallback = next((w for w in prediction.warnings if "CUDA failed" in w), None)
+        if fallback is not None:
+            # The engine moved to the CPU: say so where the reader looks, once, and keep it listed.
+            self.device_label.setText("AI: CPU (CUDA failed)")
+            self.findings.engine_label.setText(f"AI: {self.engine.predictor.model_name} on CPU after a CUDA failure "
+                                               f"({self.engine.predictor.precision})")
+            if fallback not in self._notices:
+                self._notices.add(fallback)
+                self._problem(fallback)
+            self._status(fallback)
         self._refresh_results()
 
     def _on_predict_failed(self, key: str, message: str) -> None:
@@ -800,10 +813,19 @@ class MainWindow(QMainWindow):
 
     # ----- closing -----------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802
-        self.loader.shutdown(1.0)
-        self.exporter.shutdown(5.0)  # let a report being written finish
-        if not self.engine.shutdown(2.0):
-            log.warning("the engine thread did not stop within 2 s; exiting anyway")
+        # Cancel decoding and inference together (both check for it inside), then wait for
+        # them 2 s at most in all. A report being written is let finish: it is written
+        # atomically, so even a cut-short one would leave nothing behind.
+        start = time.monotonic()
+        self.loader.cancel()
+        self.engine.cancel(quiet=True)
+        if self.exporter.busy:
+            self.exporter.shutdown(5.0)
+        remaining = lambda: max(0.05, CLOSE_WAIT_S - (time.monotonic() - start))  # noqa: E731
+        stopped = self.loader.shutdown(remaining()) & self.engine.shutdown(remaining())
+        if not stopped:
+            log.warning("background work did not stop within %.0f s; exiting anyway", CLOSE_WAIT_S)
+        log.info("closed in %.2f s", time.monotonic() - start)
         super().closeEvent(event)
 
 

@@ -14,12 +14,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QTransform)
 
 from hds_core.eval.operating_point import describe_operating_point
 from hds_core.report.content import ReportContent, ReportImage
+from hds_core.io import printable
 from hds_core.safe_write import atomic_write
 
 from .display import ScreenRenderer
@@ -212,7 +213,11 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
     _ensure_gui()
 
     def draw(tmp: str) -> None:
-        writer = QPdfWriter(tmp)
+        # The PDF is composed in memory and written by Python: QPdfWriter on a file drops
+        # write errors (a full disk gave a cut-off PDF and no error), Python's write raises.
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        writer = QPdfWriter(buffer)
         writer.setResolution(DPI)
         writer.setPageLayout(QPageLayout(QPageSize(PAGE_SIZES[page_size]), QPageLayout.Orientation.Portrait,
                                          QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
@@ -229,13 +234,19 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
                 _detail_page(page, item, content)
         finally:
             painter.end()
-        if not Path(tmp).is_file() or Path(tmp).stat().st_size == 0:
-            raise ReportError(f"{out}: the PDF writer produced nothing (full disk?)")
+        data = bytes(buffer.data())
+        buffer.close()
+        if not data.startswith(b"%PDF"):
+            raise ReportError(f"{out}: the PDF writer produced no document")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     try:
         atomic_write(out, draw)
     except OSError as exc:
-        raise ReportError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise ReportError(f"{printable(out)}: cannot write: {exc.strerror or exc}") from None
     return out
 
 

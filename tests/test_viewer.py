@@ -139,16 +139,44 @@ def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
     assert view.subtitle.startswith("window:")
 
 
-def test_missing_weights_still_show_images_and_say_why(qtbot, settings, tmp_path):
-    win = MainWindow(weights=str(tmp_path / "none.safetensors"), device="cpu", settings=settings)
+def broken_weights(kind: str, good, folder):
+    """A copy of the tiny weights broken one way; returns (path, words the message must hold)."""
+    import json
+    import pickle
+    import shutil
+
+    path = folder / f"{kind}.safetensors"
+    if kind == "missing":
+        return path, "not found"
+    shutil.copy(good, path)
+    shutil.copy(good.with_suffix(".json"), path.with_suffix(".json"))
+    if kind == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+        return path, "truncated or corrupt"
+    if kind == "mismatched":
+        config = json.loads(path.with_suffix(".json").read_text())
+        config["network"]["bottleneck_width"] *= 2
+        path.with_suffix(".json").write_text(json.dumps(config))
+        return path, "do not match"
+    if kind == "pickle":
+        path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=2))
+        return path, "refused"
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "mismatched", "pickle"])
+def test_broken_weights_still_show_images_and_say_why(qtbot, settings, trained_phantom_model, tmp_path, kind):
+    weights, words = broken_weights(kind, trained_phantom_model[0], tmp_path)
+    win = MainWindow(weights=str(weights), device="cpu", settings=settings)
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.study_settled, timeout=SETTLE_MS):
         win.open_path(str(resources.demo_study()))
-    assert "not available" in win.findings.engine_label.text() and "none.safetensors" in win.findings.engine_label.text()
+    label = win.findings.engine_label.text()
+    assert "not available" in label and weights.name in label and words in label, label
     views = visible_views(win)
     assert len(views) == 2 and all(v.image_item.pixmap().width() > 0 for v in views)
-    assert all(v.badge == "AI n/a" for v in views)
+    assert all(v.badge == "AI n/a" for v in views), [v.badge for v in views]
     win.close()
 
 

@@ -84,7 +84,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
                              threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force)
                 say(f"hds-predict: wrote {out} ({label})")
             except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
-                failures.append(f"{out}: PDF not written: {exc}")
+                failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if args.seg_dir:
             for item in items:
