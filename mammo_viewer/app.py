@@ -31,6 +31,9 @@ def setup_logging() -> Path | None:
     """Log to the platform's user log folder; never patient names (only file paths and reasons)."""
     from PySide6.QtCore import QStandardPaths
 
+    from hds_core.io.dicom import silence_pydicom_messages
+
+    silence_pydicom_messages()
     folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)

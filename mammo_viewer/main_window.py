@@ -310,8 +310,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(printable(text))
 
     def _problem(self, text: str, show: bool = True) -> None:
-        """List a file that failed (the dock opens) or a note such as skipped files (it does not)."""
+        """List a file that failed (the dock opens) or a note such as skipped files (it does not).
+        Also logged: the texts name files and reasons, never patient details."""
         self.problems.addItem(printable(text))
+        log.log(logging.WARNING if show else logging.INFO, "%s", printable(text))
         if show:
             self.problems_dock.show()
 

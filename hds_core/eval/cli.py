@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from ..io.dicom import silence_pydicom_messages
+
+    silence_pydicom_messages()
     from ..data import (
         DatasetLayoutError,
         load_datasets,

@@ -76,7 +76,8 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
         if any(_inside(target, folder) for folder in inputs if folder.is_dir()):
             return [f"{target}: lies inside an input folder; choose another place"]
     for number, members in enumerate(studies.values(), 1):
-        label = f"study {number}" if args.anonymize else f"study {number} ({members[0][1].metadata.patient_id or 'no patient ID'})"
+        # Named by its files, never by patient name or ID: this output ends up in terminals and logs.
+        label = f"study {number}: {len(members)} image(s), first {members[0][0].name}"
         if args.pdf:
             out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{number}.pdf")
             try:
@@ -125,9 +126,9 @@ def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # pydicom logs every failed decoder plugin with a traceback; the one-line failure printed
-    # per file says the same.
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    from ..io.dicom import silence_pydicom_messages
+
+    silence_pydicom_messages()
     from ..infer import DeviceError, Predictor
     from ..io import MammoReadError, read_image, scan_folder
     from ..nn import WeightsError

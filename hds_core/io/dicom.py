@@ -57,6 +57,17 @@ NON_IMAGE_MODALITIES = {"SR": "structured report", "KO": "key object selection",
                         "DOC": "document", "SEG": "segmentation", "REG": "registration", "PLAN": "plan"}
 
 
+def silence_pydicom_messages() -> None:
+    """For the entry points (viewer, CLIs): pydicom's validation warnings can quote header
+    values (an invalid birth date, a name that is too long), which must not reach logs or
+    terminals; and it logs each failed decoder with a traceback, which the typed error we
+    report per file already says in one line. Its errors still reach the log."""
+    import warnings
+
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+
+
 def non_image_kind(ds: Dataset) -> str | None:
     """A short name for a DICOM object that is not meant to hold an image; None when the
     object claims (or may be) an image."""
@@ -127,7 +138,7 @@ def _convert_elements(ds: Dataset, path: Path) -> None:
     for tag in list(ds.keys()):
         if tag in _PIXEL_TAGS:
             continue  # kept raw: its declared length is how a cut-off file is told from a bad header
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)
         if raw is None or (getattr(raw, "value", True) is None and getattr(raw, "length", 0)):
             continue  # a deferred value: read when needed
         try:
@@ -229,7 +240,7 @@ def check_image_header(ds: Dataset, path: Path) -> None:
                 "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)")
     else:
         expected = rows * columns * frames * samples * bits_allocated // 8 if bits_allocated != 1 else (rows * columns * frames + 7) // 8
-        element = ds.get_item("PixelData")
+        element = ds.get_item("PixelData", keep_deferred=True)  # never read the pixels here
         declared = getattr(element, "length", None)  # raw (unconverted) elements keep the header's length
         if declared == 0xFFFFFFFF:
             declared = None
