@@ -48,6 +48,9 @@ def setup_logging() -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from .memory import return_large_blocks_to_the_system
+
+    return_large_blocks_to_the_system()
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -43,10 +43,13 @@ class ScreenRenderer:
         pixels = image.pixels
         self._integer = np.issubdtype(pixels.dtype, np.integer)
         if self._integer:
-            self._low = int(pixels.min())
+            # Unsigned pixels index the table directly (it starts at 0): no index copy of a
+            # 13-Mpixel film (27 MB each). Signed ones are shifted to start at 0.
+            unsigned = pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2
+            self._low = 0 if unsigned else int(pixels.min())
             self._span = int(pixels.max()) - self._low + 1
-            self._index = (pixels - self._low).astype(np.uint16 if self._span <= 65536 else np.int64, copy=False) \
-                if self._low != 0 or pixels.dtype != np.uint16 else pixels
+            self._index = pixels if unsigned else \
+                (pixels - self._low).astype(np.uint16 if self._span <= 65536 else np.int64, copy=False)
             self._integer = self._span <= 65536
 
     def render(self, preset: VoiPreset, *, user_invert: bool = False) -> np.ndarray:

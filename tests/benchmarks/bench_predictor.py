@@ -28,6 +28,9 @@ from hds_core.nn import HDSUNet, load_weights, pad_to_multiple, save_weights  # 
 from hds_core.data.sampling import pad_value  # noqa: E402
 from synthetic import phantom, write_dicom  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import Row, write_rows  # noqa: E402
+
 
 def eager_all_exits(model: HDSUNet, image: np.ndarray) -> tuple[np.ndarray, float]:
     """The plain way: fp32, eval mode, no_grad, every exit computed."""
@@ -43,7 +46,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", help="weights to time (default: the shipped ones, else the paper-size network untrained)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", help="also write the figures as rows for run_all.py")
     args = p.parse_args()
+    results: list[Row] = []
 
     from resources import default_weights
 
@@ -83,6 +88,15 @@ def main() -> int:
         eager, ours = statistics.median(eager_times), statistics.median(predictor_times)
         print(f"{cols:>4}x{rows:<5} {working.image.shape[1]:>4}x{working.image.shape[0]:<4} {eager * 1000:>13.0f} ms "
               f"{ours * 1000:>7.0f} ms {ours / eager:>6.2f} {agreement:>9.4f}")
+        size = f"{cols}x{rows} ({working.image.shape[1]}x{working.image.shape[0]} network input)"
+        bench = f"Predictor vs eager forward, {predictor.device_name} {predictor.precision}"
+        results.extend([
+            Row(bench, f"{size}: plain eager forward, all 6 exits", eager * 1000, "ms"),
+            Row(bench, f"{size}: Predictor.predict()", ours * 1000, "ms"),
+            Row(bench, f"{size}: ratio", ours / eager, "x", "≤ 0.35", ours / eager <= 0.35),
+            Row(bench, f"{size}: mask Dice vs eager", agreement, "", "≥ 0.99", agreement >= 0.99),
+        ])
+    write_rows(args.json, results)
     return 0
 
 
