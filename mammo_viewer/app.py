@@ -111,5 +111,29 @@ def main(argv: list[str] | None = None) -> int:
     return outcome["code"] if args.screenshot else code
 
 
+def leave(code: int) -> int:
+    """Exit status for the process; called once the application has finished.
+
+    A daemon thread can still be inside native code at this point (torch loading the weights
+    when the window was closed right after start). Finalising the interpreter under it aborts
+    the process ("terminate called without an active exception", measured when closing
+    during start-up). Our own work is finished or abandoned by then, so leave without
+    finalising, after flushing what we wrote."""
+    import os
+    import threading
+
+    if any(thread.daemon and thread.is_alive() for thread in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def run() -> None:
+    """The ``mammo-viewer`` command."""
+    sys.exit(leave(main()))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -35,7 +35,8 @@ from .engine import Engine
 from .findings_panel import FindingsPanel
 from .hanging import Hanging, hang
 from .image_view import MammoView, gray_qimage
-from .loading import DecodedImage, StudyLoader
+from .decoding import DecodedImage
+from .loading import StudyLoader
 from .study import Study, StudyImage
 from .worker import Worker
 

@@ -4,6 +4,7 @@
     mammo-viewer predict PATH [options]       the headless engine (same as hds-predict)
 """
 
+import multiprocessing
 import sys
 
 
@@ -12,10 +13,13 @@ def main() -> int:
         from hds_core.infer.cli import main as predict
 
         return predict(sys.argv[2:])
-    from mammo_viewer.app import main as viewer
+    from mammo_viewer.app import leave, main as viewer
 
-    return viewer(sys.argv[1:])
+    return leave(viewer(sys.argv[1:]))
 
 
 if __name__ == "__main__":
+    # The viewer decodes films in processes started from this executable: in a frozen
+    # bundle each such process must stop here and run its task instead of the app.
+    multiprocessing.freeze_support()
     sys.exit(main())

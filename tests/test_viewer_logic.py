@@ -79,3 +79,58 @@ def test_operating_point_interpolates_the_card_table():
     assert point["dice_mass_images"] is None
     assert operating_point(table, 0.1)["threshold"] == 0.4 and operating_point(table, 0.9)["threshold"] == 0.6
     assert operating_point([], 0.5) is None
+
+
+# ----- decoder processes (mammo_viewer.decoding) ------------------------------------------------
+def test_read_errors_cross_process_boundaries_intact(tmp_path):
+    import pickle
+
+    from hds_core.io import errors as read_errors
+
+    for cls in (read_errors.TruncatedFileError, read_errors.DecodeError, read_errors.NonImageObjectError):
+        error = cls(tmp_path / "caf\udce9.dcm", "a reason", "a fix")
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is cls and copy.path == error.path and copy.reason == "a reason" and str(copy) == str(error)
+
+
+def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
+    import os
+    import signal
+
+    import numpy as np
+    import pydicom
+
+    from hds_core.io import errors as read_errors
+    from mammo_viewer.decoding import DecoderPool, decode
+    from synthetic import phantom, write_dicom
+
+    small = write_dicom(tmp_path / "small.dcm", phantom((96, 64), seed=1)[0], ImageLaterality="L", ViewPosition="CC")
+    big_pixels = np.kron(phantom((512, 416), seed=2)[0], np.ones((4, 4), np.uint16))
+    big = write_dicom(tmp_path / "big.dcm", big_pixels, syntax=pydicom.uid.JPEG2000Lossless)
+    def blocks():  # shared-memory blocks (the pool's semaphores live there too, briefly)
+        return {name for name in os.listdir("/dev/shm") if name.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+
+    shm_before = blocks()
+    pool = DecoderPool()
+    try:
+        assert not pool.in_process
+        decoded = pool.result(pool.submit(small, 32), small)
+        local = decode(small, 32)
+        np.testing.assert_array_equal(decoded.image.pixels, local.image.pixels)
+        np.testing.assert_array_equal(decoded.renderer.render(decoded.image.default_preset),
+                                      local.renderer.render(local.image.default_preset))
+        # A decoder process that dies mid-film: that file fails, typed; the next one decodes.
+        future = pool.submit(big, 32)
+        pid = next(iter(pool._pool._processes))
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(read_errors.DecodeError, match="decoder crashed"):
+            pool.result(future, big)
+        assert pool.result(pool.submit(small, 32), small).image.pixels.shape == (96, 64)
+        # Films cancelled or abandoned leave no shared memory behind.
+        futures = [pool.submit(small, 32) for _ in range(3)]
+        futures[-1].source.cancel()
+        for future in futures[:-1]:
+            future.result()
+    finally:
+        pool.shutdown()
+    assert blocks() <= shm_before

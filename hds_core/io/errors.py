@@ -31,6 +31,10 @@ class MammoReadError(Exception):
             message += f" ({fix})"
         super().__init__(message)
 
+    def __reduce__(self):
+        # Errors cross process boundaries (the viewer decodes in decoder processes).
+        return type(self), (self.path, self.reason, self.fix)
+
 
 class EmptyFileError(MammoReadError):
     kind = "empty file"

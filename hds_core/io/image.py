@@ -83,7 +83,6 @@ class MammoImage:
 
     def __post_init__(self):
         self._padding = grayscale.padding_mask(self.pixels, self.padding_value, self.padding_range_limit)
-        self._modality: np.ndarray | None = None
         self._presets: list[VoiPreset] | None = None
 
     @property
@@ -92,9 +91,9 @@ class MammoImage:
         return self._padding
 
     def modality_values(self) -> np.ndarray:
-        if self._modality is None:
-            self._modality = grayscale.apply_rescale(self.pixels, self.rescale_slope, self.rescale_intercept)
-        return self._modality
+        # Not cached: float32 at full size is twice the stored pixels (54 MB for a 13-Mpixel
+        # film) and is needed only for the presets (computed once) and a table's range.
+        return grayscale.apply_rescale(self.pixels, self.rescale_slope, self.rescale_intercept)
 
     @property
     def presets(self) -> list[VoiPreset]:

@@ -1,0 +1,212 @@
+"""Decoding films for the screen in separate processes (Qt-free).
+
+The JPEG 2000 and JPEG-LS decoders hold Python's GIL for the whole film (measured: a
+3328x4096 JPEG 2000 film froze the UI thread for 1.05 s while a background *thread*
+decoded it), and they do not run two films at once in one process. In their own processes
+they leave the UI responsive, and two films decode side by side on two cores.
+
+A decoder that crashes on a hostile or broken file takes down only its process: the file
+is reported and the pool is started again. Where processes cannot be started at all, the
+films are decoded in the calling thread, and the log says so.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hds_core.io import MammoImage, read_image
+from hds_core.io.errors import DecodeError
+
+from .display import ScreenRenderer
+from .memory import return_large_blocks_to_the_system
+
+log = logging.getLogger(__name__)
+
+PIXEL_ORIENTATION_STRIDE = 8  # the chest-wall side is a coarse question: a 1/8 image answers it
+
+
+@dataclass
+class DecodedImage:
+    image: MammoImage
+    chest_wall_right: bool | None  # read from the pixels when PatientOrientation is missing
+    renderer: ScreenRenderer  # first screen rendering already done (and cached)
+    thumbnail: np.ndarray
+
+
+def decode(path: Path, thumbnail_height: int = 96) -> DecodedImage:
+    """Everything heavy about showing an image: decoding, window statistics, the first
+    screen rendering, the thumbnail, the chest-wall side if needed."""
+    image = read_image(path)
+    chest_wall_right = None
+    if image.metadata.patient_orientation is None:
+        # Imported here: it brings torch, which a decoder process otherwise never needs
+        # (1.7 s and 250 MB per process).
+        from hds_core.data.preprocess import breast_mask, chest_wall_on_right
+
+        small = image.model_input()[::PIXEL_ORIENTATION_STRIDE, ::PIXEL_ORIENTATION_STRIDE]
+        chest_wall_right = chest_wall_on_right(breast_mask(small))
+    renderer = ScreenRenderer(image)
+    renderer.render(image.default_preset)
+    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height))
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+# Films travel back through shared memory, not the result pipe: the pipe took 0.13-0.19 s
+# for a 13-Mpixel film's 39 MB, shared memory a copy of ~10 ms. The small rest (metadata,
+# presets) is pickled; this is our own process talking to us, not a file being loaded.
+SHARED_MIN_BYTES = 1 << 20
+
+
+class _SharingPickler(pickle.Pickler):
+    def __init__(self, file, arrays: list):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.arrays, self._ids = arrays, {}
+
+    def persistent_id(self, obj):
+        if isinstance(obj, np.ndarray) and obj.nbytes >= SHARED_MIN_BYTES:
+            if id(obj) not in self._ids:  # the same array twice stays one array
+                self._ids[id(obj)] = len(self.arrays)
+                self.arrays.append(obj)
+            return self._ids[id(obj)]
+        return None
+
+
+class _SharingUnpickler(pickle.Unpickler):
+    def __init__(self, file, arrays: list):
+        super().__init__(file)
+        self.arrays = arrays
+
+    def persistent_load(self, index):
+        return self.arrays[index]
+
+
+def decode_shared(path: Path, thumbnail_height: int) -> tuple[bytes, str | None, list]:
+    """In a decoder process: decode, put the large arrays in one shared-memory block."""
+    from multiprocessing import shared_memory
+
+    arrays: list[np.ndarray] = []
+    buffer = io.BytesIO()
+    _SharingPickler(buffer, arrays).dump(decode(path, thumbnail_height))
+    if not arrays:
+        return buffer.getvalue(), None, []
+    block = shared_memory.SharedMemory(create=True, size=sum(a.nbytes for a in arrays))
+    specs, offset = [], 0
+    for array in arrays:
+        np.ndarray(array.shape, array.dtype, buffer=block.buf, offset=offset)[...] = array
+        specs.append((offset, array.shape, array.dtype.str))
+        offset += array.nbytes
+    name = block.name
+    block.close()  # the viewer unlinks it once copied (the resource tracker does if it dies first)
+    return buffer.getvalue(), name, specs
+
+
+def collect_shared(data: bytes, name: str | None, specs: list) -> DecodedImage:
+    """In the viewer: copy the arrays out of shared memory, release it, rebuild the result."""
+    from multiprocessing import shared_memory
+
+    arrays = []
+    if name is not None:
+        block = shared_memory.SharedMemory(name=name)
+        try:
+            arrays = [np.ndarray(shape, np.dtype(dtype), buffer=block.buf, offset=offset).copy()
+                      for offset, shape, dtype in specs]
+        finally:
+            block.close()
+            block.unlink()
+    return _SharingUnpickler(io.BytesIO(data), arrays).load()
+
+
+class DecoderPool:
+    """Decoder processes. One by default: two films decoding side by side on two cores took
+    2.0 s each instead of 1.2 s, so the first film came later and the four no sooner."""
+
+    def __init__(self, workers: int = 1):
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self.in_process = False  # True once processes proved impossible here
+        self._start()
+
+    def _start(self) -> None:
+        try:
+            # spawn, not fork: forking a process that runs Qt and torch threads is unsafe.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=return_large_blocks_to_the_system)
+            for _ in range(self.workers):
+                self._pool.submit(_ready)  # start the processes now, not with the first film
+        except (OSError, RuntimeError, NotImplementedError) as exc:
+            log.warning("decoder processes unavailable (%s): decoding in the viewer's own process", exc)
+            self._pool, self.in_process = None, True
+
+    def submit(self, path: Path, thumbnail_height: int) -> Future:
+        if self._pool is not None:
+            try:
+                return self._collected(self._pool.submit(decode_shared, path, thumbnail_height))
+            except (BrokenProcessPool, RuntimeError):
+                self._restart()
+                if self._pool is not None:
+                    return self._collected(self._pool.submit(decode_shared, path, thumbnail_height))
+        future: Future = Future()
+        try:
+            future.set_result(decode(path, thumbnail_height))
+        except Exception as exc:  # noqa: BLE001 - delivered like a process's failure
+            future.set_exception(exc)
+        return future
+
+    @staticmethod
+    def _collected(shared: Future) -> Future:
+        """A future of the DecodedImage, collected from shared memory as soon as the process
+        is done, whether or not anyone still wants it (so no block is left behind)."""
+        future: Future = Future()
+
+        def collect(done: Future) -> None:
+            if done.cancelled():
+                future.cancel()
+                return
+            try:
+                future.set_result(collect_shared(*done.result()))
+            except BaseException as exc:  # noqa: BLE001 - delivered to whoever waits
+                future.set_exception(exc)
+
+        shared.add_done_callback(collect)
+        future.source = shared  # cancel() reaches the process's queue through it
+        return future
+
+    def result(self, future: Future, path: Path) -> DecodedImage:
+        """The decoded film; a decoder process that died on this file becomes a DecodeError."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            self._restart()
+            raise DecodeError(path, "the image decoder crashed on this file",
+                              "the compressed data is damaged; copy the file again from the archive") from None
+
+    def _restart(self) -> None:
+        log.warning("a decoder process died; starting new ones")
+        self.shutdown()
+        self._start()
+
+    def shutdown(self) -> None:
+        """Stop at once: a film being decoded is abandoned (its result is not wanted)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())  # not public: terminate needs them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(1.0)
