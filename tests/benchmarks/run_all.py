@@ -3,7 +3,8 @@ table of all their figures with the machine they came from.
 
     .venv/bin/python tests/benchmarks/run_all.py [--out tests/benchmarks/results] [--quick]
 
-Writes OUT/latest.md (the table the README's Performance section copies) and OUT/latest.json.
+Writes OUT/latest.md and OUT/latest.json; with --update-readme also the table in the
+README's Performance section.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from record import describe, machine  # noqa: E402
+
+README_START, README_END = "<!-- performance table: run_all.py --update-readme -->", "<!-- end of performance table -->"
 
 BENCHMARKS = [
     # (script, arguments, arguments with --quick)
@@ -63,6 +66,8 @@ def main() -> int:
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--quick", action="store_true", help="fewer repeats: checks that everything runs, not for the record")
     p.add_argument("--weights", help="weights for every benchmark (default: the shipped ones)")
+    p.add_argument("--update-readme", action="store_true",
+                   help="also put the table into README.md between its performance markers")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,6 +100,12 @@ def main() -> int:
     (out / "latest.json").write_text(json.dumps({"machine": info, "command": command, "rows": rows}, indent=1) + "\n")
     print("\n" + document)
     print(f"written: {out / 'latest.md'}, {out / 'latest.json'}")
+    if args.update_readme and not args.quick:
+        readme = HERE.parents[1] / "README.md"
+        text = readme.read_text()
+        start, end = text.index(README_START) + len(README_START), text.index(README_END)
+        readme.write_text(text[:start] + "\n" + document + text[end:])
+        print(f"updated: {readme}")
     return 1 if failed else 0
 
 
