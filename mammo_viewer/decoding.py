@@ -210,3 +210,7 @@ class DecoderPool:
                 process.terminate()
         for process in processes:
             process.join(1.0)
+        # With its processes gone the pool's manager thread ends at once; joining it lets the
+        # pool release its queues' semaphores now, not leave them to the resource tracker
+        # (which warned about "leaked semaphore objects" on the terminal at exit).
+        pool.shutdown(wait=True)

@@ -148,8 +148,9 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
         _save(ds, root / name)
         corpus.skipped[name] = kind
 
-    # Permissions: the test denies access to this (otherwise good) file; root reads any file.
+    # Permissions: unreadable to anyone but root; for root (CI) the test denies access too.
     (root / corpus.unreadable).write_bytes(reference)
+    os.chmod(root / corpus.unreadable, 0)
     corpus.broken[corpus.unreadable] = errors.UnreadableFileError
     # A link to itself (ELOOP) and a link to nothing.
     os.symlink("self_link.dcm", root / "self_link.dcm")

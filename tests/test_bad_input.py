@@ -30,6 +30,8 @@ def fingerprint(root):
             path = os.path.join(folder, name)
             if os.path.islink(path) or not os.path.isfile(path):
                 found[path] = "special"
+            elif not os.access(path, os.R_OK):
+                found[path] = (os.stat(path).st_size, os.stat(path).st_mtime_ns)  # unreadable to us (not root)
             else:
                 with io.FileIO(path, "r") as handle:  # not open(): the test denies that for one file
                     found[path] = hashlib.sha256(handle.read()).hexdigest()
@@ -109,5 +111,12 @@ def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, tr
     readable = [image for image in window.study.images.values() if image.error is None]
     assert len(readable) == 3 and all(image.prediction is not None for image in readable)
     assert any(key.endswith(NON_UTF8_NAME) for key in window.study.images)
+    # Exports from the viewer read the inputs again; they stay untouched too.
+    with qtbot.waitSignal(window.export_finished, timeout=60000) as report:
+        window.export_report_to(str(tmp_path / "report.pdf"))
+    with qtbot.waitSignal(window.export_finished, timeout=60000) as dicom:
+        window.export_dicom_to(str(tmp_path / "dicom"))
+    assert report.args[0].startswith("Report written") and dicom.args[0].startswith("Wrote 4 DICOM file(s)"), \
+        (report.args, dicom.args)
     window.close()
     assert fingerprint(corpus.root) == before
