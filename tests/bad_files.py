@@ -175,7 +175,7 @@ def deny(monkeypatch, paths) -> None:
     import io
 
     denied = {os.path.abspath(os.fspath(p)) for p in paths}
-    real_open, real_io_open, real_os_open = builtins.open, io.open, os.open
+    real_open, real_os_open = builtins.open, os.open
 
     def check(file):
         if isinstance(file, (str, bytes, os.PathLike)) and os.path.abspath(os.fsdecode(file)) in denied:

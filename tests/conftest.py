@@ -32,3 +32,22 @@ def trained_phantom_model(tmp_path_factory, phantom_dataset) -> Path:
                          precision="fp32", lr_milestones=[0.8])
     summary = train(config)
     return out / "last.safetensors", summary
+
+
+def gpu_that_fails(monkeypatch, predictor) -> None:
+    """Put ``predictor`` on a pretend GPU whose every run fails with CUDA out of memory (no
+    GPU is needed: the CPU fallback is what is tested)."""
+    import torch
+
+    from hds_core.infer import predictor as predictor_module
+
+    predictor.device = torch.device("cuda")
+    real = predictor_module.predict_working
+
+    def flaky(model, image, device, **kwargs):
+        if device.type == "cuda":
+            raise RuntimeError("CUDA error: out of memory")
+        return real(model, image, device, **kwargs)
+
+    monkeypatch.setattr(predictor_module, "predict_working", flaky)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import QSettings
 
 from hds_core.infer import predictor as predictor_module
 from hds_core.infer.cli import main as predict_main
 from mammo_viewer.main_window import MainWindow
+from conftest import gpu_that_fails
 from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
@@ -89,17 +89,7 @@ def test_cancelling_mid_study_keeps_the_finished_results_usable(qtbot, window, m
 def test_a_cuda_failure_falls_back_to_the_cpu_with_a_visible_notice(qtbot, window, monkeypatch, tmp_path):
     with qtbot.waitSignal(window.engine.ready, timeout=SETTLE_MS):
         pass
-    predictor = window.engine.predictor
-    predictor.device = torch.device("cuda")  # as if the model were on a GPU that now fails
-    real = predictor_module.predict_working
-
-    def flaky(model, image, device, **kwargs):
-        if device.type == "cuda":
-            raise RuntimeError("CUDA error: out of memory")
-        return real(model, image, device, **kwargs)
-
-    monkeypatch.setattr(predictor_module, "predict_working", flaky)
-    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    gpu_that_fails(monkeypatch, window.engine.predictor)
     with pytest.warns(RuntimeWarning, match="CUDA failed"), qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
         window.open_path(str(four_view_study(tmp_path / "study")))
     assert all(image.prediction is not None for image in window.study.images.values())

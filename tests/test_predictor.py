@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import gpu_that_fails
 from hds_core.infer import PredictionCancelled, Predictor
 from hds_core.infer import predictor as predictor_module
 from hds_core.io import read_image
@@ -81,16 +82,7 @@ def test_cuda_failure_falls_back_to_cpu_with_a_warning(trained_phantom_model, ma
     image, _ = mass_image
     predictor = Predictor(trained_phantom_model[0], device="cpu")
     reference = predictor.predict(image)
-    predictor.device = torch.device("cuda")  # pretend the model was on a GPU that now fails
-    real = predictor_module.predict_working
-
-    def flaky(model, array, device, **kwargs):
-        if device.type == "cuda":
-            raise RuntimeError("CUDA error: out of memory")
-        return real(model, array, device, **kwargs)
-
-    monkeypatch.setattr(predictor_module, "predict_working", flaky)
-    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    gpu_that_fails(monkeypatch, predictor)
     with pytest.warns(RuntimeWarning, match="CUDA failed"):
         prediction = predictor.predict(image)
     assert predictor.device.type == "cpu" and prediction.device == "CPU"

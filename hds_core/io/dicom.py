@@ -97,7 +97,7 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
                                              "open a DICOM, PNG, PGM or TIFF file") from None
     except errors.MammoReadError:
         raise
-    except PermissionError as exc:
+    except PermissionError:
         raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except (EOFError, struct.error) as exc:
         raise errors.TruncatedFileError(path, f"file ends inside the DICOM header ({exc})",

@@ -35,7 +35,7 @@ def sniff_format(path: str | os.PathLike) -> str:
             head = handle.read(132)
     except IsADirectoryError:
         raise errors.UnreadableFileError(path, "is a folder, not a file") from None
-    except PermissionError as exc:
+    except PermissionError:
         raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except OSError as exc:
         raise errors.UnreadableFileError(path, f"cannot open ({exc.strerror or exc})") from None
