@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +99,17 @@ class MammoImage:
     def presets(self) -> list[VoiPreset]:
         """The file's windows and VOI LUTs first (the first is the default), then computed ones."""
         if self._presets is None:
-            values = self.modality_values()
-            self._presets = [*self.file_presets, grayscale.auto_window(values, self._padding),
-                             grayscale.full_range_window(values, self._padding)]
+            # Percentiles and extremes of the stored values, mapped through the (affine,
+            # monotonic) rescale: the same windows as from float modality values, without
+            # a float copy of the film (54 MB, 30-150 ms for a 13-Mpixel film).
+            self._presets = [*self.file_presets, self._rescaled(grayscale.auto_window(self.pixels, self._padding)),
+                             self._rescaled(grayscale.full_range_window(self.pixels, self._padding))]
         return self._presets
+
+    def _rescaled(self, preset: VoiPreset) -> VoiPreset:
+        """A window found on stored values, expressed in modality values."""
+        return replace(preset, center=self.rescale_slope * preset.center + self.rescale_intercept,
+                       width=max(abs(self.rescale_slope) * preset.width, 1.0))
 
     @property
     def default_preset(self) -> VoiPreset:
