@@ -39,7 +39,7 @@ def fmt(value, unit: str) -> str:
     if value is None:
         return "—"
     if unit == "x" or unit == "":
-        text = f"{value:.2f}" if unit == "x" else f"{value:.4f}"
+        text = f"{value:.3f}" if unit == "x" else f"{value:.4f}"  # 1.204x must not read as 1.20x
         return text + ("×" if unit == "x" else "")
     if unit == "ms":
         return f"{value:.1f} ms"
