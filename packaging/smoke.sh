@@ -19,8 +19,12 @@ start=$(date +%s.%N)
 echo "--version: $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"
 
 start=$(date +%s.%N)
-"$APP" --screenshot "$OUT/demo.png" --layout 4
+XDG_DATA_HOME="$OUT/data" "$APP" --screenshot "$OUT/demo.png" --layout 4 2> "$OUT/stderr.txt" || { cat "$OUT/stderr.txt"; exit 1; }
 echo "--screenshot of the demo (start, load weights, decode, analyse, save): $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
+# Films decode in a decoder process started from the frozen executable; it must have run
+# (no fallback into the app's own process) and left nothing for the resource tracker.
+if grep -E "Traceback|leaked|Error" "$OUT/stderr.txt"; then echo "the bundle wrote errors"; exit 1; fi
+if grep -rq "decoder processes unavailable" "$OUT/data"; then echo "the bundle could not start its decoder process"; exit 1; fi
 "$APP" --screenshot "$OUT/no-contours.png" --layout 4 --threshold 0.999
 build/bundle-venv/bin/python - "$OUT/demo.png" "$OUT/no-contours.png" <<'PY'
 import sys
