@@ -308,19 +308,27 @@ class MammoView(QGraphicsView):
 
     # ----- annotations in screen space -----------------------------------------------------
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        if not self.image_size[0]:
+        if not self.image_size[0] and not self.title:
             return
         painter.save()
         painter.resetTransform()
         viewport = QRectF(self.viewport().rect())
-        if self.magnifier and self._cursor is not None:
-            self._draw_magnifier(painter, viewport)
         font = QFont(painter.font())
         font.setPointSizeF(max(9.0, min(14.0, viewport.height() / 45)))
         font.setBold(True)
         painter.setFont(font)
         margin = 8
-        self._text(painter, viewport.adjusted(margin, margin, -margin, -margin), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+        heading = viewport.adjusted(margin, margin, -margin, -margin)
+        if not self.image_size[0]:
+            # No film (still decoding, or it could not be read): the slot says which and why.
+            self._text(painter, heading, int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
+                       "\n".join(filter(None, (self.title, self.subtitle))))
+            painter.restore()
+            return
+        if self.magnifier and self._cursor is not None:
+            self._draw_magnifier(painter, viewport)
+            painter.setFont(font)
+        self._text(painter, heading, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
                    "\n".join(filter(None, (self.title, self.subtitle))))
         if self.badge:
             self._badge(painter, viewport, self.badge)

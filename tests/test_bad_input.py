@@ -108,6 +108,11 @@ def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, tr
     assert window.problems_dock.isVisible()
     titles = sorted(v.title for v in window.views if v.isVisible() and v.key)
     assert titles == ["L CC", "L MLO", "R CC"]
+    # The slot of a film that could not be decoded says why, on screen (it used to stay black).
+    failed_view = next(v for v in window.views if v.isVisible() and v.title == "R MLO")
+    assert "cannot decode" in failed_view.subtitle
+    top_left = failed_view.grab().toImage().copy(0, 0, 300, 40)
+    assert any(top_left.pixelColor(x, y).lightness() > 200 for x in range(0, 300, 2) for y in range(0, 40, 2))
     readable = [image for image in window.study.images.values() if image.error is None]
     assert len(readable) == 3 and all(image.prediction is not None for image in readable)
     assert any(key.endswith(NON_UTF8_NAME) for key in window.study.images)
