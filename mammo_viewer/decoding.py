@@ -1,9 +1,9 @@
 """Decoding films for the screen in separate processes (Qt-free).
 
-The JPEG 2000 and JPEG-LS decoders hold Python's GIL for the whole film (measured: a
-3328x4096 JPEG 2000 film froze the UI thread for 1.05 s while a background *thread*
-decoded it), and they do not run two films at once in one process. In their own processes
-they leave the UI responsive, and two films decode side by side on two cores.
+The JPEG 2000 decoder holds Python's GIL for the whole film: while a background *thread*
+decoded a 3328x4096 film, the UI thread waited 1.1 s; with the film in a decoder process,
+5 ms (tests/benchmarks/bench_decoding.py). Other plugins (pillow, gdcm) did not let two
+films decode at once in one process either (a one-off check).
 
 A decoder that crashes on a hostile or broken file takes down only its process: the file
 is reported and the pool is started again. Where processes cannot be started at all, the
@@ -50,7 +50,7 @@ def decode(path: Path, thumbnail_height: int = 96) -> DecodedImage:
     chest_wall_right = None
     if image.metadata.patient_orientation is None:
         # Imported here: it brings torch, which a decoder process otherwise never needs
-        # (1.7 s and 250 MB per process).
+        # (importing it took 1.7 s and 250 MB once measured).
         from hds_core.data.preprocess import breast_mask, chest_wall_on_right
 
         small = image.model_input()[::PIXEL_ORIENTATION_STRIDE, ::PIXEL_ORIENTATION_STRIDE]
@@ -64,8 +64,8 @@ def _ready() -> int:
     return os.getpid()
 
 
-# Films travel back through shared memory, not the result pipe: the pipe took 0.13-0.19 s
-# for a 13-Mpixel film's 39 MB, shared memory a copy of ~10 ms. The small rest (metadata,
+# Films travel back through shared memory, not the result pipe: in a one-off timing the pipe
+# took 0.13-0.19 s for a 13-Mpixel film's 39 MB, shared memory about 20 ms. The small rest (metadata,
 # presets) is pickled; this is our own process talking to us, not a file being loaded.
 SHARED_MIN_BYTES = 1 << 20
 
@@ -130,8 +130,9 @@ def collect_shared(data: bytes, name: str | None, specs: list) -> DecodedImage:
 
 
 class DecoderPool:
-    """Decoder processes. One by default: two films decoding side by side on two cores took
-    2.0 s each instead of 1.2 s, so the first film came later and the four no sooner."""
+    """Decoder processes. One by default: on the 2-vCPU machine two films side by side took
+    2.1 s, one alone 1.2 s (bench_decoding.py), so a second process would make the first film
+    come later and the four hardly sooner."""
 
     def __init__(self, workers: int = 1):
         self.workers = workers

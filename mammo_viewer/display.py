@@ -76,7 +76,8 @@ class ScreenRenderer:
             stored, preset, slope=image.rescale_slope, intercept=image.rescale_intercept, photometric=image.metadata.photometric,
             presentation_lut_shape=image.presentation_lut_shape, user_invert=user_invert))[0]
         # In bands of rows: one np.take over a whole film first converts all 13 M indices
-        # to a 109 MB int64 temporary (96 ms); bands keep it small and in cache (~17 ms).
+        # to a 109 MB int64 temporary; bands keep it small and in cache (26 ms -> 13 ms,
+        # tests/benchmarks/bench_decoding.py).
         screen = np.empty(self._index.shape, np.uint8)
         for top in range(0, self._index.shape[0], LUT_BAND_ROWS):
             np.take(table, self._index[top:top + LUT_BAND_ROWS], out=screen[top:top + LUT_BAND_ROWS], mode="clip")

@@ -5,9 +5,9 @@ rises to the largest block freed, up to 32 MB), and heap memory of the decoding 
 inference threads is rarely returned to the system: after a 4-view study of 13-Mpixel
 films the process held ~250 MB more than it used. A fixed 16 MiB threshold keeps each
 film-sized array (27-54 MB) in its own mapping, returned when freed, while the network's
-smaller buffers stay on the fast heap. Measured with tests/benchmarks/bench_viewer.py:
-peak 1529-1559 MB -> 1318 MB; a 1 MiB threshold saved a little more but made the
-analysis 25% slower."""
+smaller buffers stay on the fast heap. Measured with tests/benchmarks/bench_viewer.py, the
+threshold set through MALLOC_MMAP_THRESHOLD_ (before the decoder process existed): peak
+1529-1559 MB -> 1318 MB; 1 MiB saved a little more but made the analysis 25% slower."""
 
 from __future__ import annotations
 

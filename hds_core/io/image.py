@@ -101,7 +101,7 @@ class MammoImage:
         if self._presets is None:
             # Percentiles and extremes of the stored values, mapped through the (affine,
             # monotonic) rescale: the same windows as from float modality values, without
-            # a float copy of the film (54 MB, 30-150 ms for a 13-Mpixel film).
+            # a float copy of the film (54 MB for a 13-Mpixel film).
             self._presets = [*self.file_presets, self._rescaled(grayscale.auto_window(self.pixels, self._padding)),
                              self._rescaled(grayscale.full_range_window(self.pixels, self._padding))]
         return self._presets

@@ -32,6 +32,7 @@ BENCHMARKS = [
     ("bench_predictor.py", ["--repeats", "5"], ["--repeats", "1"]),
     ("bench_viewer.py", ["--repeats", "20"], ["--repeats", "3"]),
     ("bench_end_to_end.py", ["--repeats", "2"], ["--repeats", "1", "--scan-files", "10"]),
+    ("bench_decoding.py", [], []),
 ]
 
 
