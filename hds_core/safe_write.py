@@ -31,3 +31,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """True when ``path`` is ``folder`` or lies below it (links resolved): the check that keeps
+    every output out of the folders we read from."""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())

@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from hds_core.data.preprocess import preprocess
+from hds_core.infer.predictor import CUDA_FALLBACK
 from hds_core.io import ScanResult, printable
 from hds_core.report.content import format_dicom_date
+from hds_core.safe_write import is_inside
 
 from .display import ScreenRenderer, adjusted, window_of
 from .engine import Engine
@@ -296,8 +298,7 @@ class MainWindow(QMainWindow):
             self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
         self._fill_browser()
         images = len(result.images)
-        self._status(f"{images} image(s) in {len(result.patients)} patient(s); "
-                                     f"{len(result.failures)} unreadable file(s)")
+        self._status(f"{images} image(s) in {len(result.patients)} patient(s); {len(result.failures)} unreadable file(s)")
         if not images:
             message = f"No mammograms found in {result.root}" + (f" ({len(result.failures)} unreadable file(s), see Problems)"
                                                                  if result.failures else "")
@@ -448,10 +449,10 @@ class MainWindow(QMainWindow):
             return
         self.study.images[key].prediction = prediction
         self.predictions[key] = prediction
-        fallback = next((w for w in prediction.warnings if "CUDA failed" in w), None)
+        fallback = next((w for w in prediction.warnings if w.startswith(CUDA_FALLBACK)), None)
         if fallback is not None:
             # The engine moved to the CPU: say so where the reader looks, once, and keep it listed.
-            self.device_label.setText("AI: CPU (CUDA failed)")
+            self.device_label.setText(f"AI: CPU ({CUDA_FALLBACK})")
             self.findings.engine_label.setText(f"AI: {self.engine.predictor.model_name} on CPU after a CUDA failure "
                                                f"({self.engine.predictor.precision})")
             if fallback not in self._notices:
@@ -709,7 +710,7 @@ class MainWindow(QMainWindow):
     def _refuse_input_folder(self, target: Path) -> bool:
         source = Path(self.source_path) if getattr(self, "source_path", None) else None
         folder = source if source is not None and source.is_dir() else (source.parent if source else None)
-        if folder is not None and target.resolve().is_relative_to(folder.resolve()):
+        if folder is not None and is_inside(target, folder):
             self._export_message(f"Not written: {target} is inside the opened folder, which is never written to. "
                                  "Choose another place.")
             return True

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..safe_write import is_inside
+
 DEFAULT_OUT = "hds-results"
 
 
@@ -22,14 +24,6 @@ def say(message: str) -> None:
     from ..io import printable
 
     print(printable(message), file=sys.stderr)
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,7 +67,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
         studies.setdefault(image.metadata.study_instance_uid or str(path.parent), []).append((path, image, prediction))
     targets = [Path(p) for p in (args.pdf, args.seg_dir, args.sr_dir) if p]
     for target in targets:
-        if any(_inside(target, folder) for folder in inputs if folder.is_dir()):
+        if any(is_inside(target, folder) for folder in inputs if folder.is_dir()):
             return [f"{target}: lies inside an input folder; choose another place"]
     for number, members in enumerate(studies.values(), 1):
         # Named by its files, never by patient name or ID: this output ends up in terminals and logs.
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
     inputs = [Path(raw) for raw in args.paths]
-    if args.out is None and any(p.is_dir() and _inside(out, p) for p in inputs):
+    if args.out is None and any(p.is_dir() and is_inside(out, p) for p in inputs):
         # Input folders are read-only to us: never write results into them by default.
         say(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
               "run from another folder or give --out")

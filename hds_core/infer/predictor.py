@@ -28,6 +28,7 @@ from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
 
 log = logging.getLogger(__name__)
+CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
 AGREEMENT_DICE = 0.99
 
 
@@ -160,7 +161,7 @@ class Predictor:
             except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
                 if self.device.type != "cuda":
                     raise
-                message = f"CUDA failed ({str(exc).splitlines()[0]}); the model now runs on the CPU"
+                message = f"{CUDA_FALLBACK} ({str(exc).splitlines()[0]}); the model now runs on the CPU"
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 log.warning(message)
                 self.notices.append(message)
