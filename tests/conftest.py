@@ -21,8 +21,19 @@ def phantom_dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def phantom_model(tmp_path_factory) -> Path:
+    """Hand-set weights with a known output (``fixed_model.py``): the same on every CPU, for
+    every test of what the code does with a model's output."""
+    from fixed_model import write_intensity_model
+
+    return write_intensity_model(tmp_path_factory.mktemp("fixed") / "intensity.safetensors")
+
+
+@pytest.fixture(scope="session")
 def trained_phantom_model(tmp_path_factory, phantom_dataset) -> Path:
-    """A tiny network trained briefly on phantoms: real weights for the Predictor and CLI tests."""
+    """A tiny network trained briefly on phantoms, for the tests of training, evaluation and
+    export themselves. Its weights differ from CPU to CPU (float kernels, thread counts):
+    assert only what holds for any correctly trained model, or consistency between calls."""
     from hds_core.train.config import TrainConfig
     from hds_core.train.loop import train
 

@@ -14,9 +14,13 @@ from scipy import ndimage
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 
 
-def phantom(shape=(256, 192), *, seed=0, mass=True, chest_wall="left", bits=12, mass_radius=None):
+def phantom(shape=(256, 192), *, seed=0, mass=True, chest_wall="left", bits=12, mass_radius=None, crisp=False):
     """A breast-shaped (half-ellipse from the chest wall), textured phantom with an optional
-    brighter mass. Returns (uint16 stored values, bool mass mask)."""
+    brighter mass. Returns (uint16 stored values, bool mass mask).
+
+    ``crisp``: the mass is a uniform disc brighter than any tissue (0.95 of full scale
+    against 0.35-0.60), so its outline is the mask itself, for tests with the hand-set
+    intensity model (``fixed_model.py``)."""
     rng = np.random.default_rng(seed)
     h, w = shape
     rows, cols = np.mgrid[0:h, 0:w]
@@ -33,7 +37,10 @@ def phantom(shape=(256, 192), *, seed=0, mass=True, chest_wall="left", bits=12, 
         center = inside[rng.integers(len(inside))]
         dist = np.hypot(rows - center[0], cols - center[1])
         mask = dist <= radius
-        values = values + np.clip(1.2 - dist / radius, 0, 1) * 0.35 * top
+        if crisp:
+            values = np.where(mask, 0.95 * top, values)
+        else:
+            values = values + np.clip(1.2 - dist / radius, 0, 1) * 0.35 * top
     values = values + rng.normal(scale=0.01 * top, size=shape)
     return np.clip(values, 0, top).astype(np.uint16), mask
 

@@ -66,8 +66,8 @@ def test_the_scan_lists_every_failure_skips_non_images_and_keeps_the_good_files(
     assert fingerprint(corpus.root) == before
 
 
-def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones(corpus, trained_phantom_model, tmp_path, capsys):
-    weights, _ = trained_phantom_model
+def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones(corpus, phantom_model, tmp_path, capsys):
+    weights = phantom_model
     before = fingerprint(corpus.root)
     out = tmp_path / "results"
     code = predict_main([str(corpus.root), "--out", str(out), "--weights", str(weights),
@@ -88,12 +88,12 @@ def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones
     assert fingerprint(corpus.root) == before
 
 
-def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, trained_phantom_model, tmp_path):
+def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, phantom_model, tmp_path):
     from PySide6.QtCore import QSettings
 
     from mammo_viewer.main_window import MainWindow
 
-    weights, _ = trained_phantom_model
+    weights = phantom_model
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(weights=str(weights), device="cpu", settings=settings)
     qtbot.addWidget(window)

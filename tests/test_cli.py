@@ -40,8 +40,8 @@ def test_eval_prints_the_table_and_writes_json(trained_phantom_model, phantom_da
     assert report["final"]["image_accuracy"] == last["image_accuracy"]
 
 
-def test_predict_writes_json_per_image_and_reports_bad_files(trained_phantom_model, tmp_path, capsys):
-    weights, _ = trained_phantom_model
+def test_predict_writes_json_per_image_and_reports_bad_files(phantom_model, tmp_path, capsys):
+    weights = phantom_model
     study = tmp_path / "study"
     study.mkdir()
     for i in range(2):
@@ -64,10 +64,10 @@ def test_predict_writes_json_per_image_and_reports_bad_files(trained_phantom_mod
     assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--force"]) == 0
 
 
-def test_predict_on_the_demo_study_names_results_by_patient(trained_phantom_model, tmp_path, capsys):
+def test_predict_on_the_demo_study_names_results_by_patient(phantom_model, tmp_path, capsys):
     import resources
 
-    weights, _ = trained_phantom_model
+    weights = phantom_model
     assert predict_main([str(resources.demo_study()), "--out", str(tmp_path), "--weights", str(weights)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json", "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json",
@@ -88,8 +88,8 @@ def test_console_scripts_are_installed():
         assert ":main" in result.stdout
 
 
-def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(trained_phantom_model, tmp_path, monkeypatch, capsys):
-    weights, _ = trained_phantom_model
+def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(phantom_model, tmp_path, monkeypatch, capsys):
+    weights = phantom_model
     study = tmp_path / "study"
     study.mkdir()
     pixels, _ = phantom((256, 192), seed=7, mass=True)

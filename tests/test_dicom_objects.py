@@ -12,9 +12,9 @@ from synthetic import phantom, write_dicom
 
 
 @pytest.fixture(scope="module")
-def analysed(trained_phantom_model, tmp_path_factory):
+def analysed(phantom_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
-    predictor = Predictor(trained_phantom_model[0], device="cpu")
+    predictor = Predictor(phantom_model, device="cpu")
     items = []
     for i, side in enumerate(("R", "L")):
         pixels, _ = phantom((256, 192), seed=300 + i, mass=True, chest_wall="right" if side == "R" else "left")

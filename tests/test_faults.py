@@ -36,9 +36,9 @@ def four_view_study(folder: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, trained_phantom_model, tmp_path):
+def window(qtbot, phantom_model, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(weights=str(trained_phantom_model[0]), device="cpu", settings=settings)
+    win = MainWindow(weights=str(phantom_model), device="cpu", settings=settings)
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -141,8 +141,8 @@ def test_exports_to_a_read_only_place_or_a_full_disk_fail_cleanly(qtbot, window,
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /sys and RLIMIT_FSIZE")
-def test_hds_predict_reports_unwritable_outputs_and_keeps_the_results(trained_phantom_model, tmp_path, capsys):
-    weights, _ = trained_phantom_model
+def test_hds_predict_reports_unwritable_outputs_and_keeps_the_results(phantom_model, tmp_path, capsys):
+    weights = phantom_model
     study = four_view_study(tmp_path / "study")
     out = tmp_path / "results"
     code = predict_main([str(study), "--out", str(out), "--weights", str(weights), "--pdf", str(READ_ONLY / "r.pdf"),
@@ -189,11 +189,11 @@ print("event loop left", flush=True)
 """
 
 
-def test_closing_the_window_during_inference_exits_within_two_seconds(trained_phantom_model, tmp_path):
+def test_closing_the_window_during_inference_exits_within_two_seconds(phantom_model, tmp_path):
     four_view_study(tmp_path / "study")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-c", CLOSE_SCRIPT, str(trained_phantom_model[0]), str(tmp_path),
+    run = subprocess.run([sys.executable, "-c", CLOSE_SCRIPT, str(phantom_model), str(tmp_path),
                           str(Path(__file__).parent)], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "engine busy before: True" in run.stdout and "event loop left" in run.stdout, run.stdout + run.stderr[-2000:]

@@ -27,8 +27,8 @@ def no_network(monkeypatch):
     return attempts
 
 
-def test_commands_and_viewer_make_no_connection(no_network, trained_phantom_model, phantom_dataset, qtbot, tmp_path):
-    weights, _ = trained_phantom_model
+def test_commands_and_viewer_make_no_connection(no_network, phantom_model, phantom_dataset, qtbot, tmp_path):
+    weights = phantom_model
     with pytest.raises(OSError):  # the guard is live: a connection attempt is seen and refused
         socket.create_connection(("example.org", 80))
     assert len(no_network) == 1

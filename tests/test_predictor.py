@@ -1,4 +1,9 @@
-"""The Predictor: original geometry, lesions at any threshold, cancel, CUDA fallback."""
+"""The Predictor: original geometry, lesions at any threshold, cancel, CUDA fallback.
+
+The weights are hand-set (``fixed_model.py``): mass where the z-scored image is bright. On a
+crisp phantom the one right answer is the mass disc itself, so every tolerance here is the
+resampling's (0.2 mm pixels to the 0.4 mm working spacing and back: one working pixel is two
+original pixels), not what a training run happened to learn on this CPU."""
 
 import numpy as np
 import pytest
@@ -12,14 +17,14 @@ from synthetic import phantom, write_dicom
 
 
 @pytest.fixture(scope="module")
-def predictor(trained_phantom_model):
-    return Predictor(trained_phantom_model[0], device="cpu")
+def predictor(phantom_model):
+    return Predictor(phantom_model, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def mass_image(tmp_path_factory):
     # 0.2 mm pixels: the predictor resamples to the model's 0.4 mm working spacing and back.
-    pixels, mask = phantom((256, 256), seed=100, chest_wall="right", mass_radius=24)
+    pixels, mask = phantom((256, 256), seed=100, chest_wall="right", mass_radius=24, crisp=True)
     path = write_dicom(tmp_path_factory.mktemp("img") / "mass.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2],
                        ImageLaterality="L", ViewPosition="MLO", WindowCenter=2048, WindowWidth=4096)
     return read_image(path), mask
@@ -30,8 +35,13 @@ def test_probability_map_is_in_the_original_geometry(predictor, mass_image):
     prediction = predictor.predict(image)
     probability = prediction.probability_map()
     assert probability.shape == image.pixels.shape and probability.dtype == np.float32
-    assert probability[mask].mean() > 0.5 > probability[~mask].mean()
-    assert 0.0 <= prediction.score <= 1.0 and prediction.device == "CPU" and prediction.precision == "fp32"
+    assert probability[mask].mean() > 0.9 and probability[~mask].mean() < 0.05
+    # Only a rim one working pixel wide around the disc may disagree with it.
+    from scipy import ndimage
+
+    rim = ndimage.binary_dilation(mask, iterations=3) & ~ndimage.binary_erosion(mask, iterations=3)
+    assert not ((probability >= 0.5) != mask)[~rim].any()
+    assert prediction.score > 0.9 and prediction.device == "CPU" and prediction.precision == "fp32"
     assert len(prediction.weights_sha256) == 64
 
 
@@ -43,13 +53,16 @@ def test_lesions_at_any_threshold_in_original_pixels(predictor, mass_image, monk
     lesions = prediction.lesions(0.5)
     assert lesions and not calls  # no network run for a new threshold
     top = lesions[0]
+    assert len(lesions) == 1  # the disc, and nothing in the tissue (dimmer than the model's cut)
     rows, cols = np.nonzero(mask)
-    assert abs(top.centroid_xy[0] - cols.mean()) < 6 and abs(top.centroid_xy[1] - rows.mean()) < 6
+    assert abs(top.centroid_xy[0] - cols.mean()) < 1.5 and abs(top.centroid_xy[1] - rows.mean()) < 1.5
     xs, ys = top.contour_xy[:, 0], top.contour_xy[:, 1]
-    assert abs(xs.min() - cols.min()) < 8 and abs(ys.max() - rows.max()) < 8
+    for found, true in ((xs.min(), cols.min()), (xs.max(), cols.max()), (ys.min(), rows.min()), (ys.max(), rows.max())):
+        assert abs(found - true) <= 3  # one working pixel (2 original pixels) plus half a pixel of outline
+    # Radius 24 px +- 2 px of resampling: the area within 2 * 2 / 24 (17%), the diameter within 4 px.
     true_area = mask.sum() * 0.2 * 0.2
-    assert top.area_mm2 == pytest.approx(true_area, rel=0.35)
-    assert top.longest_diameter_mm == pytest.approx(48 * 0.2, rel=0.3)
+    assert top.area_mm2 == pytest.approx(true_area, rel=0.17)
+    assert top.longest_diameter_mm == pytest.approx(48 * 0.2, abs=4 * 0.2)
     areas = [sum(l.area_mm2 for l in prediction.lesions(t)) for t in (0.3, 0.5, 0.8)]
     assert areas[0] >= areas[1] >= areas[2]
     assert prediction.lesions(1.01) == []
@@ -78,9 +91,9 @@ def test_cancel_stops_inside_the_network(predictor, mass_image):
     assert predictor.predict(image).score >= 0  # still usable afterwards
 
 
-def test_cuda_failure_falls_back_to_cpu_with_a_warning(trained_phantom_model, mass_image, monkeypatch):
+def test_cuda_failure_falls_back_to_cpu_with_a_warning(phantom_model, mass_image, monkeypatch):
     image, _ = mass_image
-    predictor = Predictor(trained_phantom_model[0], device="cpu")
+    predictor = Predictor(phantom_model, device="cpu")
     reference = predictor.predict(image)
     gpu_that_fails(monkeypatch, predictor)
     with pytest.warns(RuntimeWarning, match="CUDA failed"):

@@ -50,7 +50,7 @@ def assert_no_phi(text: str, who: str = "A") -> None:
     assert not leaked, f"patient details in the output: {leaked}"
 
 
-def test_hds_predict_output_and_logs_carry_no_patient_details(trained_phantom_model, tmp_path, capsys):
+def test_hds_predict_output_and_logs_carry_no_patient_details(phantom_model, tmp_path, capsys):
     study = study_of("A", tmp_path / "study")
     records: list[str] = []
 
@@ -64,7 +64,7 @@ def test_hds_predict_output_and_logs_carry_no_patient_details(trained_phantom_mo
     root.addHandler(handler)
     logging.captureWarnings(True)
     try:
-        code = predict_main([str(study), "--out", str(tmp_path / "out"), "--weights", str(trained_phantom_model[0]),
+        code = predict_main([str(study), "--out", str(tmp_path / "out"), "--weights", str(phantom_model),
                              "--pdf", str(tmp_path / "report.pdf")])
     finally:
         logging.captureWarnings(False)
@@ -99,8 +99,8 @@ def pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def test_hidden_patient_details_change_no_pixel_of_a_screenshot_and_reach_no_log(trained_phantom_model, tmp_path):
-    weights = trained_phantom_model[0]
+def test_hidden_patient_details_change_no_pixel_of_a_screenshot_and_reach_no_log(phantom_model, tmp_path):
+    weights = phantom_model
     shots = {}
     for who in "AB":
         study = study_of(who, tmp_path / "study")  # same paths and pixels for both: B's files replace A's
@@ -119,12 +119,12 @@ def test_hidden_patient_details_change_no_pixel_of_a_screenshot_and_reach_no_log
 
 
 @pytest.mark.usefixtures("qtbot")
-def test_reports_exported_with_details_hidden_carry_none(trained_phantom_model, qtbot, tmp_path):
+def test_reports_exported_with_details_hidden_carry_none(phantom_model, qtbot, tmp_path):
     from PySide6.QtCore import QSettings
 
     from mammo_viewer.main_window import MainWindow
 
-    window = MainWindow(weights=str(trained_phantom_model[0]), device="cpu",
+    window = MainWindow(weights=str(phantom_model), device="cpu",
                         settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.study_settled, timeout=60000):

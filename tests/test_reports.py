@@ -36,8 +36,8 @@ def pdf_text(path) -> list[str]:
         document.close()
 
 
-def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(trained_phantom_model, study, tmp_path, capsys):
-    weights, _ = trained_phantom_model
+def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(phantom_model, study, tmp_path, capsys):
+    weights = phantom_model
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
     code = predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "json"), "--threshold", str(THRESHOLD),
                          "--pdf", str(tmp_path / "report.pdf"), "--seg-dir", str(tmp_path / "seg"), "--sr-dir", str(tmp_path / "sr")])
@@ -53,8 +53,8 @@ def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(trained_ph
     assert after == before
 
 
-def test_anonymized_pdf_has_no_phi(trained_phantom_model, study, tmp_path):
-    weights, _ = trained_phantom_model
+def test_anonymized_pdf_has_no_phi(phantom_model, study, tmp_path):
+    weights = phantom_model
     out = tmp_path / "anon.pdf"
     assert predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "j"), "--pdf", str(out), "--anonymize",
                          "--page-size", "Letter"]) == 0
@@ -66,8 +66,8 @@ def test_anonymized_pdf_has_no_phi(trained_phantom_model, study, tmp_path):
     assert (round(width), round(height)) == (612, 792)  # Letter in points
 
 
-def test_page_one_shows_the_contour_where_the_lesion_is(trained_phantom_model, study, tmp_path):
-    predictor = Predictor(trained_phantom_model[0], device="cpu")
+def test_page_one_shows_the_contour_where_the_lesion_is(phantom_model, study, tmp_path):
+    predictor = Predictor(phantom_model, device="cpu")
     analysed = [(read_image(p), None) for p in sorted(study.glob("*.dcm"))]
     analysed = [(image, predictor.predict(image)) for image, _ in analysed]
     threshold = next(t for t in (0.5, 0.3, 0.1, 0.02) if any(p.lesions(t) for _, p in analysed))

@@ -24,8 +24,8 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, trained_phantom_model, settings):
-    weights, _ = trained_phantom_model
+def window(qtbot, phantom_model, settings):
+    weights = phantom_model
     win = MainWindow(weights=str(weights), device="cpu", settings=settings)
     qtbot.addWidget(win)
     win.show()
@@ -165,8 +165,8 @@ def broken_weights(kind: str, good, folder):
 
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "mismatched", "pickle"])
-def test_broken_weights_still_show_images_and_say_why(qtbot, settings, trained_phantom_model, tmp_path, kind):
-    weights, words = broken_weights(kind, trained_phantom_model[0], tmp_path)
+def test_broken_weights_still_show_images_and_say_why(qtbot, settings, phantom_model, tmp_path, kind):
+    weights, words = broken_weights(kind, phantom_model, tmp_path)
     win = MainWindow(weights=str(weights), device="cpu", settings=settings)
     qtbot.addWidget(win)
     win.show()
@@ -187,8 +187,8 @@ def run_viewer(*args):
                           env=env, timeout=300)
 
 
-def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(trained_phantom_model, tmp_path):
-    weights, _ = trained_phantom_model
+def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(phantom_model, tmp_path):
+    weights = phantom_model
     out = tmp_path / "shot.png"
     result = run_viewer(resources.demo_study(), "--screenshot", out, "--weights", weights, "--device", "cpu",
                         "--layout", "4", "--threshold", "0.3")
