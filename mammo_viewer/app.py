@@ -33,14 +33,15 @@ def setup_logging() -> Path | None:
 
     from hds_core.io.dicom import silence_pydicom_messages
 
-    silence_pydicom_messages()
     folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(folder / "mammo-viewer.log", encoding="utf-8")
     except OSError:
+        silence_pydicom_messages()
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    silence_pydicom_messages(handler)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)
     return folder

@@ -129,6 +129,22 @@ def collect_shared(data: bytes, name: str | None, specs: list) -> DecodedImage:
     return _SharingUnpickler(io.BytesIO(data), arrays).load()
 
 
+def _setup_decoder_process(log_files: list[str]) -> None:
+    """In each decoder process: the memory setting, and pydicom's decoder messages (whole
+    tracebacks) into the viewer's log file, never onto the terminal the viewer started from."""
+    from hds_core.io.dicom import silence_pydicom_messages
+
+    return_large_blocks_to_the_system()
+    handler = None
+    if log_files:
+        try:
+            handler = logging.FileHandler(log_files[0], encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s decoder %(name)s: %(message)s"))
+        except OSError:
+            handler = None
+    silence_pydicom_messages(handler)
+
+
 class DecoderPool:
     """Decoder processes. One by default: on the 2-vCPU machine two films side by side took
     2.1 s, one alone 1.2 s (bench_decoding.py), so a second process would make the first film
@@ -143,8 +159,9 @@ class DecoderPool:
     def _start(self) -> None:
         try:
             # spawn, not fork: forking a process that runs Qt and torch threads is unsafe.
+            log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=return_large_blocks_to_the_system)
+                                             initializer=_setup_decoder_process, initargs=(log_files[:1],))
             for _ in range(self.workers):
                 self._pool.submit(_ready)  # start the processes now, not with the first film
         except (OSError, RuntimeError, NotImplementedError) as exc:

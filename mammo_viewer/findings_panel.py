@@ -45,6 +45,8 @@ class FindingsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.default_threshold = 0.5
+        self.model_loaded = False  # "(model default)" means nothing until weights are loaded
+        self.idle_text = "no image analysed yet"  # the progress bar's text while nothing is queued
         self.table: list[dict] = []
         self.rows: list[LesionRow] = []
         layout = QVBoxLayout(self)
@@ -52,7 +54,7 @@ class FindingsPanel(QWidget):
         self.engine_label = QLabel("AI engine: loading weights…")
         self.engine_label.setWordWrap(True)
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m images analysed")
+        self.progress.setFormat(self.idle_text)
         self.cancel_button = QPushButton("Cancel analysis")
         self.cancel_button.setToolTip("Stop the AI analysis (Esc); finished results stay")
         self.cancel_button.clicked.connect(self.cancel_requested)
@@ -137,6 +139,7 @@ class FindingsPanel(QWidget):
 
     def set_model(self, default_threshold: float, table: list[dict], description: str) -> None:
         self.default_threshold = default_threshold
+        self.model_loaded = True
         self.table = table or []
         self.engine_label.setText(description)
         self.reset_button.setText(f"Reset ({default_threshold:g})")
@@ -168,7 +171,7 @@ class FindingsPanel(QWidget):
 
     def _describe_operating_point(self) -> None:
         point = operating_point(self.table, self._value)
-        default = " (model default)" if abs(self._value - self.default_threshold) < 5e-4 else ""
+        default = " (model default)" if self.model_loaded and abs(self._value - self.default_threshold) < 5e-4 else ""
         if point is None:
             self.operating_label.setText(f"Threshold {self._value:.3f}{default}. No validation table for these weights.")
             return
@@ -177,9 +180,17 @@ class FindingsPanel(QWidget):
 
     # ----- results ----------------------------------------------------------------------------
     def set_progress(self, done: int, total: int) -> None:
+        # With nothing queued a bar reading "0 / 1 images analysed" would be a lie: say why instead.
+        self.progress.setFormat("%v / %m images analysed" if total else self.idle_text)
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
         self.cancel_button.setEnabled(done < total)
+
+    def set_idle(self, text: str) -> None:
+        """What the progress bar says while no image is queued for the AI."""
+        self.idle_text = text
+        if self.progress.format() != "%v / %m images analysed":
+            self.progress.setFormat(text)
 
     def set_scores(self, exam: float | None, breasts: dict[str, float]) -> None:
         self.exam_score.setText(_fmt(exam, 3))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from hds_core.data.preprocess import preprocess
+from hds_core.infer import not_a_mammogram
 from hds_core.infer.predictor import CUDA_FALLBACK
 from hds_core.io import ScanResult, printable
 from hds_core.report.content import format_dicom_date
@@ -415,6 +416,13 @@ class MainWindow(QMainWindow):
         for key, item in self.study.images.items():
             if item.image is not None and item.prediction is None and key not in self._queued:
                 self._queued.add(key)
+                reason = not_a_mammogram(item.metadata)
+                if reason:
+                    # Displayed, never scored: the model's marks on a CT or an MR mean nothing.
+                    item.not_analysed = "not a mammogram: AI not run"
+                    self._problem(f"{printable(item.path)}: not a mammogram ({reason}): AI not run")
+                    self._refresh_view_for(key)
+                    continue
                 self.engine.add(key, item.image)
 
     def _on_decode_failed(self, key: str, message: str) -> None:
@@ -436,6 +444,7 @@ class MainWindow(QMainWindow):
 
     def _on_engine_unavailable(self, message: str) -> None:
         self.findings.engine_label.setText(message)
+        self.findings.set_idle("AI not available")
         self.device_label.setText("AI: not available")
         self._status(message)
         self._problem(message)
@@ -490,7 +499,22 @@ class MainWindow(QMainWindow):
             total = len(self.study.images) if self.study else 0
             if self.study is not None and not failed:
                 self._status(f"Analysed {done} of {total} image(s)")
+            if not self.engine.total:
+                self.findings.set_idle(self._idle_text())
             self.study_settled.emit()
+
+    def _idle_text(self) -> str:
+        """Why no image is being analysed, for the progress bar."""
+        if self.engine.error:
+            return "AI not available"
+        images = list(self.study.images.values()) if self.study else []
+        if not images:
+            return "no image to analyse"
+        if any(image.prediction is not None for image in images):
+            return f"{sum(image.prediction is not None for image in images)} image(s) analysed"
+        if all(image.error or image.not_analysed for image in images):
+            return "no readable mammogram to analyse"
+        return "analysis cancelled" if self._queued else "no image analysed yet"
 
     # ----- hanging and drawing ----------------------------------------------------------------------
     def set_layout(self, mode: int) -> None:
@@ -562,7 +586,8 @@ class MainWindow(QMainWindow):
     def _draw_results(self, view: MammoView, item: StudyImage) -> None:
         prediction = item.prediction
         if prediction is None:
-            view.badge = "AI…" if self.engine.busy or self.engine.loading else ("AI n/a" if self.engine.error else "")
+            view.badge = item.not_analysed or ("AI…" if self.engine.busy or self.engine.loading else
+                                               ("AI n/a" if self.engine.error else ""))
             view.set_contours([])
             view.set_heat_map(None)
             view.viewport().update()

@@ -23,6 +23,7 @@ class StudyImage:
     chest_wall_right: bool | None = None
     prediction: Prediction | None = None
     error: str | None = None  # decoding or engine failure, shown to the reader
+    not_analysed: str | None = None  # why the AI is not run on this image (not a mammogram)
 
     @property
     def label(self) -> str:

@@ -19,7 +19,7 @@ from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from hds_core.io import errors
-from synthetic import mg_dataset, phantom, write_dicom
+from synthetic import mg_dataset, phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 # A name that is not valid UTF-8 (Latin-1 "é"): Linux file names are bytes, and archives
 # written on old systems hold such names. os.fsdecode turns it into a lone surrogate.
@@ -32,6 +32,7 @@ class Corpus:
     good: list[str] = field(default_factory=list)  # file names that must be read and predicted
     broken: dict[str, type[errors.MammoReadError]] = field(default_factory=dict)  # name -> error
     skipped: dict[str, str] = field(default_factory=dict)  # non-image objects: name -> kind
+    at_decode: set[str] = field(default_factory=set)  # broken files that only decoding can find
     unreadable: str = "locked.dcm"  # readable only when the test denies access to it
 
     def path(self, name: str) -> Path:
@@ -110,6 +111,16 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
         ds.PixelData = encapsulate([damage(frame)])
         broken(name, errors.DecodeError, ds=ds)
+        corpus.at_decode.add(name)
+
+    # Files built to exhaust memory: a deflated dataset holding 256 MiB of zeros in a private
+    # element (1.2 MB on disk), and a codestream declaring 65000x65000 in a 128x96 file.
+    write_deflate_bomb(root / "deflate_bomb.dcm", pixels, inflated_bytes=256 * 2**20, ImageLaterality="R",
+                       ViewPosition="MLO", **ids)
+    corpus.broken["deflate_bomb.dcm"] = errors.ImageTooLargeError
+    write_codestream_size_bomb(root / "jpeg2000_size_bomb.dcm", pixels, ImageLaterality="R", ViewPosition="MLO", **ids)
+    corpus.broken["jpeg2000_size_bomb.dcm"] = errors.PixelSizeMismatchError
+    corpus.at_decode.add("jpeg2000_size_bomb.dcm")
 
     broken("bits_stored_20.dcm", errors.InvalidHeaderError, ds=dataset(BitsStored=20))
     ds = dataset()

@@ -152,3 +152,69 @@ def phantom_folder_dataset(root: Path, n_images=8, shape=(128, 128), spacing_mm=
     (root / "patients.csv").write_text("\n".join(patients) + "\n")
     (root / "spacing.csv").write_text("\n".join(spacings) + "\n")
     return root
+
+
+def write_deflate_bomb(path: Path, pixels: np.ndarray, *, inflated_bytes: int, **tags) -> Path:
+    """A valid-looking Deflated Explicit VR Little Endian MG file whose dataset holds a
+    private element of ``inflated_bytes`` zeros: a few hundred KB on disk per GiB inflated.
+    Written as a stream (the element is never in memory)."""
+    import struct
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = mg_dataset(pixels, **tags)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+
+    def encoded(elements) -> bytes:
+        buffer = DicomBytesIO()
+        buffer.is_little_endian, buffer.is_implicit_VR = True, False
+        part = Dataset()
+        for element in elements:
+            part.add(element)
+        write_dataset(buffer, part)
+        return buffer.getvalue()
+
+    before = encoded(e for e in ds if e.tag.group < 0x0009)
+    after = encoded(e for e in ds if e.tag.group > 0x0009)
+    creator = b"\x09\x00\x10\x00LO\x08\x00HDS BOMB"
+    bomb_header = b"\x09\x00\x01\x10OB\x00\x00" + struct.pack("<I", inflated_bytes)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    path = Path(path)
+    with open(path, "wb") as handle:
+        meta = DicomBytesIO()
+        write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+        handle.write(b"\0" * 128 + b"DICM" + meta.getvalue())
+        handle.write(compressor.compress(before + creator + bomb_header))
+        zeros = bytes(16 * 2**20)
+        left = inflated_bytes
+        while left:
+            step = min(left, len(zeros))
+            handle.write(compressor.compress(zeros[:step]))
+            left -= step
+        handle.write(compressor.compress(after))
+        handle.write(compressor.flush())
+    return path
+
+
+def write_codestream_size_bomb(path: Path, pixels: np.ndarray, *, declared=(65000, 65000), **tags) -> Path:
+    """A JPEG 2000 MG file whose header says the image's own size but whose codestream's SIZ
+    marker declares ``declared`` (rows, columns): decoders allocate what the codestream says."""
+    import struct
+
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import JPEG2000Lossless
+
+    ds = mg_dataset(pixels, **tags)
+    ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    frame = bytearray(next(generate_frames(ds.PixelData, number_of_frames=1)))
+    at = frame.find(b"\xff\x4f\xff\x51")
+    rows, columns = declared
+    # Xsiz, Ysiz (offsets stay 0), then one tile as large as the image.
+    struct.pack_into(">II", frame, at + 8, columns, rows)
+    struct.pack_into(">II", frame, at + 24, columns, rows)
+    ds.PixelData = encapsulate([bytes(frame)])
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -52,27 +53,98 @@ def test_predict_writes_json_per_image_and_reports_bad_files(phantom_model, tmp_
     code = predict_main([str(study), "--out", str(out), "--weights", str(weights), "--threshold", "0.4"])
     err = capsys.readouterr().err
     assert code == 1 and "broken.dcm" in err and "wrote 2 result(s)" in err
-    result = json.loads((out / "img0.json").read_text())
+    result = json.loads((out / "study_img0.json").read_text())
     assert set(result) >= {"score", "lesions", "model", "threshold", "pixel_spacing_mm", "sop_instance_uid"}
     assert result["model"]["weights_sha256"] and result["threshold"] == 0.4
     assert result["lesions"] and result["lesions"][0]["area_mm2"] > 0
     contour = np.asarray(result["lesions"][0]["contour_xy"])
     assert contour.shape[1] == 2 and contour[:, 0].max() < 192 and contour[:, 1].max() < 256
-    # Existing results are not overwritten without --force.
+    # A rerun leaves identical results alone; a result with other content is not overwritten without --force.
+    assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--threshold", "0.4"]) == 0
+    assert "(1 unchanged)" in capsys.readouterr().err
     assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights)]) == 1
-    assert "--force" in capsys.readouterr().err
+    assert "exists already with other content (use --force" in capsys.readouterr().err
+    assert json.loads((out / "study_img0.json").read_text())["threshold"] == 0.4
     assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--force"]) == 0
+    assert json.loads((out / "study_img0.json").read_text())["threshold"] != 0.4
 
 
-def test_predict_on_the_demo_study_names_results_by_patient(phantom_model, tmp_path, capsys):
+def test_predict_names_results_by_study_folder_whatever_the_order(phantom_model, tmp_path, capsys):
     import resources
 
     weights = phantom_model
-    assert predict_main([str(resources.demo_study()), "--out", str(tmp_path), "--weights", str(weights)]) == 0
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json", "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json",
-                     "L_MLO.json", "R_MLO.json"]
+    demo = resources.demo_study()
+    expected = ["DEMO-014_L_MLO.json", "DEMO-014_R_MLO.json", "DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json",
+                "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json"]
+    assert predict_main([str(demo), "--out", str(tmp_path / "a"), "--weights", str(weights)]) == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == expected
     assert "wrote 6 result(s)" in capsys.readouterr().err
+    # The same files in another order (and one study alone) get the same names.
+    studies = [str(demo / name) for name in ("DEMO-091", "DEMO-017", "DEMO-014")]
+    assert predict_main([*studies, "--out", str(tmp_path / "b"), "--weights", str(weights)]) == 0
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == expected
+    assert predict_main([studies[0], "--out", str(tmp_path / "c"), "--weights", str(weights)]) == 0
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == expected[4:]
+    capsys.readouterr()
+
+
+def test_same_names_in_two_folders_of_the_same_name_stay_apart(phantom_model, tmp_path, capsys):
+    pixels, _ = phantom((128, 96), seed=9)
+    for root in ("site1", "site2"):
+        (tmp_path / root / "study").mkdir(parents=True)
+        write_dicom(tmp_path / root / "study" / "R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC")
+    out = tmp_path / "out"
+    assert predict_main([str(tmp_path / "site1"), str(tmp_path / "site2"), "--out", str(out), "--weights", str(phantom_model)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 2 and all(n.startswith("study_R_CC_") for n in names)  # each with its SOP Instance UID
+    capsys.readouterr()
+
+
+def test_a_rerun_that_adds_reports_succeeds_and_several_studies_name_their_reports(phantom_model, tmp_path, capsys):
+    import resources
+
+    demo, out, weights = resources.demo_study(), tmp_path / "json", str(phantom_model)
+    assert predict_main([str(demo), "--out", str(out), "--weights", weights]) == 0
+    pdf, seg, sr = tmp_path / "r.pdf", tmp_path / "seg", tmp_path / "sr"
+    reports = ["--pdf", str(pdf), "--seg-dir", str(seg), "--sr-dir", str(sr)]
+    assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 0
+    err = capsys.readouterr().err
+    assert "(6 unchanged)" in err and "failed" not in err
+    assert sorted(p.name for p in tmp_path.glob("r-*.pdf")) == ["r-DEMO-014.pdf", "r-DEMO-017.pdf", "r-DEMO-091.pdf"]
+    assert "study DEMO-014: 2 image(s): L_MLO.dcm, R_MLO.dcm" in err
+    assert sorted(p.name for p in sr.iterdir()) == ["DEMO-014_sr.dcm", "DEMO-017_sr.dcm", "DEMO-091_sr.dcm"]
+    assert len(list(seg.iterdir())) == 6
+    before = {p: p.stat().st_mtime_ns for p in [*tmp_path.glob("r-*.pdf"), *seg.iterdir(), *sr.iterdir()]}
+    # Reports exist now: not overwritten without --force (each named), overwritten with it.
+    assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 1
+    err = capsys.readouterr().err
+    assert err.count("exists already") == 3 + 6 + 3 and "12 failure(s)" in err
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports, "--force"]) == 0
+    assert all(p.stat().st_mtime_ns != t for p, t in before.items())
+    capsys.readouterr()
+
+
+def test_nothing_to_predict_exits_2_leaves_no_folder_and_summarises_long_failure_lists(phantom_model, tmp_path, capsys):
+    from hds_core.infer import cli
+
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for i in range(cli.SCREENFUL + 10):
+        (junk / f"f{i:02d}.dcm").write_bytes(b"not an image" * 3)
+    out = tmp_path / "out"
+    assert predict_main([str(junk), "--out", str(out), "--weights", str(phantom_model)]) == 2
+    err = capsys.readouterr().err
+    assert not out.exists()  # nothing ran: no empty results folder left behind
+    shown = [line for line in err.splitlines() if line.startswith("hds-predict: failed: ")]
+    assert len(shown) == cli.SCREENFUL and f"… and 10 more failure(s); the full list is in" in err
+    log = Path(err.split("the full list is in ")[1].split("\n")[0])
+    logged = log.read_text()
+    assert all(f"f{i:02d}.dcm" in logged for i in range(cli.SCREENFUL + 10))
+    assert "nothing could be predicted" in err
+    assert predict_main([str(tmp_path / "empty-and-missing"), "--out", str(out), "--weights", str(phantom_model)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("no such file or folder") == 1 and not out.exists()
 
 
 def test_predict_without_weights_says_so(tmp_path, capsys):
@@ -98,7 +170,7 @@ def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(ph
     work.mkdir()
     monkeypatch.chdir(work)
     assert predict_main([str(study), "--weights", str(weights)]) == 0
-    assert (work / "hds-results" / "img.json").is_file()
+    assert (work / "hds-results" / "study_img.json").is_file()
     monkeypatch.chdir(study)
     before = sorted(p.name for p in study.iterdir())
     assert predict_main([str(study), "--weights", str(weights)]) == 2

@@ -149,7 +149,7 @@ def test_hds_predict_reports_unwritable_outputs_and_keeps_the_results(phantom_mo
                          "--sr-dir", str(READ_ONLY)])
     err = capsys.readouterr().err
     assert code == 1 and err.count(f"{READ_ONLY}/") == 2 and err.count("Permission denied") == 2 and "wrote 4 result(s)" in err
-    assert len(listing(out)) == 4 and json.loads((out / "R_CC.json").read_text())["laterality"] == "R"
+    assert len(listing(out)) == 4 and json.loads((out / "study_R_CC.json").read_text())["laterality"] == "R"
     with full_disk(2048):
         code = predict_main([str(study), "--out", str(tmp_path / "full"), "--weights", str(weights)])
     err = capsys.readouterr().err

@@ -64,6 +64,7 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.StudyInstanceUID = _uid(patient_id, "study")
     ds.SeriesInstanceUID = _uid(patient_id, "series")
     ds.FrameOfReferenceUID = _uid(patient_id, refnum, "frame")
+    ds.PositionReferenceIndicator = ""
     ds.Modality = "MG"
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.PresentationIntentType = "FOR PRESENTATION"
@@ -85,6 +86,19 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.SeriesNumber = 1
     ds.InstanceNumber = instance
     ds.BodyPartExamined = "BREAST"
+    # What the Digital Mammography X-Ray Image IOD requires of a film (dciodvfy checks it in CI).
+    breast = Dataset()
+    breast.CodeValue, breast.CodingSchemeDesignator, breast.CodeMeaning = "76752008", "SCT", "Breast"
+    ds.AnatomicRegionSequence = Sequence([breast])
+    ds.OrganExposed = "BREAST"
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.DetectorType = "FILM"
+    ds.AcquisitionContextSequence = Sequence([])
+    # Higher stored values are denser tissue (less X-ray intensity), shown brighter.
+    ds.PixelIntensityRelationship = "LOG"
+    ds.PixelIntensityRelationshipSign = -1
+    ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
+    ds.PresentationLUTShape = "IDENTITY"
     ds.ImageLaterality = laterality
     ds.ViewPosition = "MLO"
     view = Dataset()

@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=float, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)")
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
     reports = p.add_argument_group("reports (one per study; never written into an input folder)")
-    reports.add_argument("--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-1.pdf, OUT-2.pdf, …")
+    reports.add_argument("--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each")
     reports.add_argument("--page-size", choices=["A4", "Letter"], default="A4")
     reports.add_argument("--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF")
     reports.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
@@ -69,27 +69,29 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
     for target in targets:
         if any(is_inside(target, folder) for folder in inputs if folder.is_dir()):
             return [f"{target}: lies inside an input folder; choose another place"]
-    for number, members in enumerate(studies.values(), 1):
-        # Named by its files, never by patient name or ID: this output ends up in terminals and logs.
-        label = f"study {number}: {len(members)} image(s), first {members[0][0].name}"
+    labels = study_labels({key: _common_folder([path for path, _, _ in members]) for key, members in studies.items()})
+    for key, members in studies.items():
+        label = labels[key]
+        # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
+        described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
         if args.pdf:
-            out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{number}.pdf")
+            out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
             try:
                 pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
                              threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force)
-                say(f"hds-predict: wrote {out} ({label})")
+                say(f"hds-predict: wrote {out} ({described})")
             except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
                 failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if args.seg_dir:
             for item in items:
-                out = Path(args.seg_dir) / f"{item.path.stem}_{item.prediction.weights_sha256[:8]}_{number}_seg.dcm"
+                out = Path(args.seg_dir) / f"{label}_{_clean(item.path.stem)}_{item.prediction.weights_sha256[:8]}_seg.dcm"
                 try:
                     write_segmentation(item, threshold, out, force=args.force)
                 except DicomExportError as exc:
                     failures.append(str(exc))
         if args.sr_dir:
-            out = Path(args.sr_dir) / f"study-{number}_sr.dcm"
+            out = Path(args.sr_dir) / f"{label}_sr.dcm"
             try:
                 write_structured_report(items, threshold, out, force=args.force)
             except DicomExportError as exc:
@@ -97,48 +99,118 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
     return failures
 
 
-def _output_name(path: Path, sop_uid: str | None, used: set[str]) -> str:
-    """``stem.json``; on a clash the parent folder is prefixed (``DEMO-014_L_MLO.json``),
-    then the SOP Instance UID, then a counter."""
-    def clean(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "image"
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "image"
 
-    candidates = [clean(path.stem), f"{clean(path.parent.name)}_{clean(path.stem)}"]
-    if sop_uid:
-        candidates.append(f"{clean(path.stem)}_{clean(sop_uid)}")
-    for candidate in candidates:
-        if f"{candidate}.json" not in used:
-            used.add(f"{candidate}.json")
-            return f"{candidate}.json"
-    counter = 2
-    while f"{candidates[0]}_{counter}.json" in used:
-        counter += 1
-    used.add(f"{candidates[0]}_{counter}.json")
-    return f"{candidates[0]}_{counter}.json"
+
+def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
+    """``<folder>_<stem>.json`` for every (path, SOP Instance UID): the name identifies the
+    file whatever else is predicted in the same run and in whatever order. Files that would
+    share a name all get their SOP Instance UID added (then, if still alike, a counter in
+    path order)."""
+    def named(form) -> dict[Path, str]:
+        return {path: form(path, sop) for path, sop in entries}
+
+    names = named(lambda path, sop: f"{_clean(path.parent.name)}_{_clean(path.stem)}")
+    clashing = {name for name in names.values() if list(names.values()).count(name) > 1}
+    for path, sop in entries:
+        if names[path] in clashing and sop:
+            names[path] = f"{names[path]}_{_clean(sop)}"
+    seen: dict[str, int] = {}
+    for path in sorted(names, key=str):
+        count = seen[names[path]] = seen.get(names[path], 0) + 1
+        if count > 1:
+            names[path] = f"{names[path]}_{count}"
+    return {path: f"{name}.json" for path, name in names.items()}
+
+
+def study_labels(folders: dict[str, Path]) -> dict[str, str]:
+    """A file-name-safe label per study (study key -> label): the name of the folder that
+    holds the study's files, which identifies it whatever the order of the run; studies that
+    share a folder add their position in Study Instance UID order. Never the patient's name
+    or ID (these names end up in terminals and logs)."""
+    labels = {key: _clean(folder.name) for key, folder in folders.items()}
+    for key in sorted(labels):
+        alike = sorted(k for k in labels if labels[k] == labels[key])
+        if len(alike) > 1:
+            labels[key] = f"{labels[key]}-{alike.index(key) + 1}"
+    return labels
+
+
+def _common_folder(paths: list[Path]) -> Path:
+    import os
+
+    return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that a full disk or a lost folder silences instead of filling the terminal
+    with logging's own tracebacks: the terminal already says what went wrong."""
+
+    def handleError(self, record) -> None:  # noqa: N802 - logging's name
+        self.setLevel(logging.CRITICAL + 1)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
+def setup_log() -> tuple[logging.Handler | None, Path | None]:
+    """The run's log file (every failure in full, pydicom's decoder tracebacks), in the
+    user's log folder: the terminal gets one line per file and a summary."""
+    import platformdirs
+
+    from ..io.dicom import silence_pydicom_messages
+
+    folder = platformdirs.user_log_path("mammo-hds")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = _LogFile(folder / "hds-predict.log", encoding="utf-8")
+    except OSError:
+        silence_pydicom_messages()
+        return None, None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    silence_pydicom_messages(handler)
+    return handler, folder / "hds-predict.log"
+
+
+# Failure lines shown on the terminal before the rest go to the log file only.
+SCREENFUL = 30
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ..io.dicom import silence_pydicom_messages
+    handler, log_path = setup_log()
+    run_log = logging.getLogger("hds_core.infer.cli.run")
+    if handler is not None:
+        run_log.addHandler(handler)
+        run_log.setLevel(logging.INFO)
+        run_log.propagate = False
+    try:
+        return _run(args, run_log, log_path)
+    finally:
+        if handler is not None:
+            run_log.removeHandler(handler)
+            handler.close()
 
-    silence_pydicom_messages()
-    from ..infer import DeviceError, Predictor
-    from ..io import MammoReadError, read_image, scan_folder
+
+def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
+    from ..infer import DeviceError, NotAMammogramError, Predictor
+    from ..io import MammoReadError, printable, read_image, scan_folder
     from ..nn import WeightsError
     from ..safe_write import atomic_write_text
 
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
     inputs = [Path(raw) for raw in args.paths]
+    run_log.info("hds-predict on %s", ", ".join(printable(p) for p in inputs))
     if args.out is None and any(p.is_dir() and is_inside(out, p) for p in inputs):
         # Input folders are read-only to us: never write results into them by default.
         say(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
               "run from another folder or give --out")
-        return 2
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        say(f"hds-predict: error: cannot create the output folder {out}: {exc.strerror or exc}")
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, precision=args.precision)
@@ -147,26 +219,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     threshold = args.threshold if args.threshold is not None else predictor.default_threshold
 
-    files: list[Path] = []
+    entries: list[tuple[Path, str | None]] = []
     failures: list[str] = []
-    for raw in args.paths:
-        path = Path(raw)
+    for path in inputs:
         if not path.exists():
             failures.append(f"{path}: no such file or folder")
             continue
         scan = scan_folder(path)
-        files.extend(entry.path for entry in scan.images)
+        entries.extend((entry.path, entry.metadata.sop_instance_uid) for entry in scan.images)
         failures.extend(str(error) for error in scan.failures)
         for kind, count in sorted(scan.skipped.items()):
             say(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})")
+    names = output_names(entries)
 
-    used: set[str] = set()
-    written = 0
+    written = unchanged = not_mammograms = predicted = 0
     reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
     analysed = []
-    say(f"hds-predict: {len(files)} image(s) on {predictor.device_name} with {predictor.model_name} "
+    say(f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
           f"(threshold {threshold:g})")
-    for path in tqdm(files, desc="predicting", disable=not sys.stderr.isatty()):
+    for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
             image = read_image(path)
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
@@ -174,30 +245,57 @@ def main(argv: list[str] | None = None) -> int:
         except MammoReadError as exc:
             failures.append(str(exc))
             continue
+        except NotAMammogramError as exc:
+            say(f"hds-predict: {exc}")  # displayed by the viewer, never scored
+            run_log.info("%s", printable(str(exc)))
+            not_mammograms += 1
+            continue
+        predicted += 1
         if reporting:
             analysed.append((path, image, prediction))
-        target = out / _output_name(path, image.metadata.sop_instance_uid, used)
-        if target.exists() and not args.force:
-            failures.append(f"{target}: exists already (use --force to overwrite)")
-            continue
+        target = out / names[path]
         document = prediction.to_dict(threshold)
         document["sop_instance_uid"] = image.metadata.sop_instance_uid
         document["study_instance_uid"] = image.metadata.study_instance_uid
         document["laterality"] = image.metadata.laterality
         document["view"] = image.metadata.view
+        text = json.dumps(document, indent=1) + "\n"
+        if target.exists() and not args.force:
+            if _same_text(target, text):
+                unchanged += 1  # a rerun (say, to add a PDF) leaves identical results alone
+            else:
+                failures.append(f"{target}: exists already with other content (use --force to overwrite)")
+            continue
         try:
-            atomic_write_text(target, json.dumps(document, indent=1) + "\n")
+            out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
+            atomic_write_text(target, text)
         except OSError as exc:
             say(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}")
             return 2
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
-        failures += write_reports(args, analysed, threshold, table, [Path(p) for p in args.paths])
-    for failure in failures:
-        say(f"hds-predict: failed: {failure}")
-    say(f"hds-predict: wrote {written} result(s) to {out}; {len(failures)} failure(s)")
+        failures += write_reports(args, analysed, threshold, table, inputs)
+    for number, failure in enumerate(failures):
+        run_log.info("failed: %s", printable(failure))
+        if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
+            say(f"hds-predict: failed: {failure}")
+    if len(failures) > SCREENFUL + 1:
+        say(f"hds-predict: … and {len(failures) - SCREENFUL} more failure(s)"
+            + (f"; the full list is in {log_path}" if log_path else ""))
+    say(f"hds-predict: wrote {written} result(s) to {out}" + (f" ({unchanged} unchanged)" if unchanged else "")
+        + f"; {len(failures)} failure(s)")
+    if not predicted:
+        say("hds-predict: nothing could be predicted" + (f" (log: {log_path})" if log_path else ""))
+        return 2
     return 1 if failures else 0
+
+
+def _same_text(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
 from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
+from .scope import check_mammogram
 
 log = logging.getLogger(__name__)
 CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
@@ -135,7 +136,10 @@ class Predictor:
 
     def predict(self, image: MammoImage, *, cancel=None, spacing_mm: tuple[float, float] | None = None) -> Prediction:
         """``cancel()`` returning True (checked between stages and between network layers)
-        raises :class:`PredictionCancelled`."""
+        raises :class:`PredictionCancelled`; an image that is not a mammogram raises
+        :class:`~hds_core.infer.scope.NotAMammogramError` before the network runs."""
+        check_mammogram(image.metadata)
+
         def check():
             if cancel is not None and cancel():
                 raise PredictionCancelled()

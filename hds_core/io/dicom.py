@@ -49,22 +49,35 @@ NON_IMAGE_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.66.4": "segmentation",
     "1.2.840.10008.5.1.4.1.1.88.59": "key object selection",
     "1.2.840.10008.5.1.4.1.1.88.50": "mammography CAD SR",
+    "1.2.840.10008.5.1.4.1.1.481.3": "RT structure set",
+    "1.2.840.10008.5.1.4.1.1.481.5": "RT plan",
+    "1.2.840.10008.5.1.4.1.1.481.4": "RT treatment record",
 }
 
 
 # Modalities of objects that never hold an image of their own.
 NON_IMAGE_MODALITIES = {"SR": "structured report", "KO": "key object selection", "PR": "presentation state",
-                        "DOC": "document", "SEG": "segmentation", "REG": "registration", "PLAN": "plan"}
+                        "DOC": "document", "SEG": "segmentation", "REG": "registration", "PLAN": "plan",
+                        "RTPLAN": "RT plan", "RTSTRUCT": "RT structure set", "RTRECORD": "RT treatment record",
+                        "ECG": "waveform", "HD": "waveform", "AU": "waveform"}
 
 
-def silence_pydicom_messages() -> None:
-    """For the entry points (viewer, CLIs): pydicom's validation warnings can quote header
-    values (an invalid birth date, a name that is too long), which must not reach logs or
-    terminals; and it logs each failed decoder with a traceback, which the typed error we
-    report per file already says in one line. Its errors still reach the log."""
+def silence_pydicom_messages(log_handler: logging.Handler | None = None) -> None:
+    """For the entry points (viewer, its decoder process, CLIs): pydicom's validation
+    warnings can quote header values (an invalid birth date, a name that is too long), which
+    must not reach logs or terminals; and its decoders log each failure with a whole
+    traceback, where the typed error we report per file already says what is wrong in one
+    line. Those errors go to ``log_handler`` (the program's log file) only, never to a
+    terminal."""
     import warnings
 
-    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    logger = logging.getLogger("pydicom")
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False  # not to the root logger's terminal handler
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    # A logger with no handler at all would fall back to Python's last-resort stderr handler.
+    logger.addHandler(log_handler if log_handler is not None else logging.NullHandler())
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
 
 
@@ -78,16 +91,24 @@ def non_image_kind(ds: Dataset) -> str | None:
         return "structured report"
     if sop.startswith("1.2.840.10008.5.1.4.1.1.11."):
         return "presentation state"
+    if sop.startswith("1.2.840.10008.5.1.4.1.1.9."):
+        return "waveform"
     if sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
         return "DICOMDIR"
     return NON_IMAGE_MODALITIES.get(str(ds.get("Modality", "") or "").upper())
 
 
 def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
-    """Parse a DICOM file; header_only defers large values (pixel data is not read)."""
+    """Parse a DICOM file; header_only defers large values (pixel data is not read), except
+    in deflated files, which are inflated whole within a bound (``deflated.py``)."""
+    from .deflated import is_deflated, read_deflated
+
     try:
         try:
-            ds = pydicom.dcmread(path, defer_size="64 KB" if header_only else None)
+            if is_deflated(path):
+                ds = read_deflated(path, MAX_PIXELS)
+            else:
+                ds = pydicom.dcmread(path, defer_size="64 KB" if header_only else None)
         except InvalidDicomError:
             # Files without the 128-byte preamble are legal in old archives; accept them
             # only when what was parsed looks like a DICOM object.
@@ -385,6 +406,8 @@ def read_dicom(path: Path) -> MammoImage:
     check_image_header(ds, path)
     metadata = metadata_from_dataset(ds, path)
     syntax = dicom_uid.UID(metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
+    if syntax.is_compressed:
+        check_codestream_size(ds, path, syntax)
     try:
         plugin = _PREFERRED_PLUGIN.get(syntax, "")
         pixels = ds.pixel_array if not plugin else _decode_with(ds, plugin)
@@ -414,6 +437,20 @@ def read_dicom(path: Path) -> MammoImage:
         padding_range_limit=int(padding_limit) if padding_limit is not None else None,
         presentation_lut_shape=shape,
     )
+
+
+def check_codestream_size(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> None:
+    """Refuse a compressed frame whose own size markers disagree with Rows and Columns,
+    before a decoder allocates what the codestream claims (``codestream.py``)."""
+    from .codestream import declared_size, first_fragment
+
+    fragment = first_fragment(ds.PixelData)
+    size = declared_size(syntax, fragment) if fragment else None
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    if size is not None and size != (rows, columns):
+        raise errors.PixelSizeMismatchError(
+            path, f"the {syntax.name} codestream declares {size[1]}x{size[0]} pixels but the header says {columns}x{rows}",
+            "the file is damaged or was built to exhaust memory; export it again from the archive")
 
 
 def _decoder_reason(exc: Exception) -> str:

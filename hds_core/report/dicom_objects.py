@@ -29,8 +29,11 @@ SEG_SERIES_NUMBER = 9501
 SR_SERIES_NUMBER = 9502
 PROBABILITY = hd.sr.CodedConcept("C0033204", "UMLS", "Probability")
 NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
-EXAM_SCORE = hd.sr.CodedConcept("mass-exam-score", "99HDS", "Exam probability of a mass")
-IMAGE_SCORE = hd.sr.CodedConcept("mass-image-score", "99HDS", "Image probability of a mass")
+# Our own codes, in a private coding scheme that each report declares (Coding Scheme
+# Identification Sequence), so a receiving system can tell whose codes they are.
+PRIVATE_SCHEME = "99HDS"
+EXAM_SCORE = hd.sr.CodedConcept("mass-exam-score", PRIVATE_SCHEME, "Exam probability of a mass")
+IMAGE_SCORE = hd.sr.CodedConcept("mass-image-score", PRIVATE_SCHEME, "Image probability of a mass")
 DIAMETER = hd.sr.CodedConcept("103339001", "SCT", "Long axis")
 
 
@@ -113,12 +116,16 @@ def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, forc
 
 
 def _build_segmentation(source, mask, description, threshold: float, item: AnalysedImage) -> hd.seg.Segmentation:
-    return hd.seg.Segmentation(
+    segmentation = hd.seg.Segmentation(
         source_images=[source], pixel_array=mask[None].astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=item.prediction.model_name[:64],
         software_versions=__version__, device_serial_number=item.prediction.weights_sha256[:16],
         series_description=f"AI mass segmentation (threshold {threshold:g})"[:64], content_label="MASS")
+    # General Image module: a SEG of a projection image keeps its source's orientation (Type
+    # 2C: present, empty when the source does not say).
+    segmentation.PatientOrientation = source.get("PatientOrientation", "") or ""
+    return segmentation
 
 
 def _measurement(name, value: float, unit) -> hd.sr.Measurement:
@@ -180,8 +187,15 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
     report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.LN.MammographyStudy
                                      if hasattr(codes.LN, "MammographyStudy") else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
                                      imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
-    return hd.sr.ComprehensiveSR(
+    document = hd.sr.ComprehensiveSR(
         evidence=sources, content=report[0], series_number=SR_SERIES_NUMBER, series_instance_uid=hd.UID(),
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description=f"AI mass findings (threshold {threshold:g})"[:64],
         content_date=dt.date.today(), content_time=dt.datetime.now().time())
+    scheme = pydicom.Dataset()
+    scheme.CodingSchemeDesignator = PRIVATE_SCHEME
+    scheme.CodingSchemeName = "mammo-hds AI scores"
+    scheme.CodingSchemeVersion = __version__
+    scheme.CodingSchemeResponsibleOrganization = "mammo-hds project"
+    document.CodingSchemeIdentificationSequence = [scheme]
+    return document

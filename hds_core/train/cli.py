@@ -38,19 +38,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder for checkpoints and the metrics log (default runs/hds)")
     p.add_argument("--mode", choices=["hds", "ds-seg", "seg"], help="hds: pixel+image supervision on all exits; "
                    "ds-seg: deep-supervised segmentation only; seg: final exit segmentation only")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int, help="passes over --samples-per-epoch crops")
+    p.add_argument("--batch-size", type=int, help="crops per step (per process under torchrun)")
     p.add_argument("--optimizer", choices=["sgd", "adamw"], help="sgd (the paper's: momentum 0.9) or adamw")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--weight-decay", type=float, help="L2 (SGD) or decoupled (AdamW) weight decay")
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="training crop at the working spacing (multiples of 32)")
     p.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: number of training images)")
     p.add_argument("--working-spacing", dest="working_spacing_mm", type=float, help="working pixel spacing in mm (default 0.4)")
-    p.add_argument("--folds", type=int)
+    p.add_argument("--folds", type=int, help="patient-level folds for the validation split")
     p.add_argument("--fold", type=int, help="validation fold (0-based) of --folds patient-level folds")
     p.add_argument("--val-patients", nargs="+", help="explicit validation patient IDs (overrides --fold)")
     p.add_argument("--exclude-patients", nargs="+", help="patient IDs kept out of training and validation")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed (crops, augmentation, initialisation)")
     p.add_argument("--device", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16, else fp32")
@@ -61,7 +61,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", help="name recorded in the weights' JSON")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final line")
+    _show_defaults(p)
     return p
+
+
+def _show_defaults(p: argparse.ArgumentParser) -> None:
+    """Options default to None so that a --config file can set them; the help shows the
+    value each one takes when neither sets it (TrainConfig's own defaults)."""
+    import dataclasses
+
+    from .config import TrainConfig
+
+    defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else
+                         f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+                for f in dataclasses.fields(TrainConfig)}
+    for action in p._actions:
+        value = defaults.get(action.dest)
+        if value in (None, [], {}) or action.help is None or "default" in action.help:
+            continue
+        shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        action.help += f" (default: {shown})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,50 @@
+"""What the model may be run on: mammograms only.
+
+The network was trained on mammograms; on a CT slice it still returns a map and a score
+(pydicom's CT_small.dcm scored 0.976 with one "lesion"), which would be a mark without
+meaning. DICOM files are analysed when their Modality is MG or their SOP class is a
+mammography (or breast projection / tomosynthesis) class; anything else is displayed but
+not analysed. Raster files (PNG, PGM, TIFF) carry no modality: opening one is the user's
+statement that it is a mammogram, as with the research datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydicom import uid as dicom_uid
+
+from ..io import MammoMetadata, printable
+
+MAMMOGRAPHY_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image, For Presentation
+    "1.2.840.10008.5.1.4.1.1.1.2.1",  # Digital Mammography X-Ray Image, For Processing
+    "1.2.840.10008.5.1.4.1.1.13.1.4",  # Breast Projection X-Ray Image, For Presentation
+    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image, For Processing
+}
+
+
+class NotAMammogramError(Exception):
+    """The image reads, but is not a mammogram: the AI is not run on it."""
+
+    def __init__(self, path: str | Path | None, reason: str):
+        self.path = Path(path) if path else None
+        self.reason = reason
+        super().__init__(f"{printable(self.path) if self.path else 'image'}: not a mammogram ({reason}): AI not run")
+
+
+def not_a_mammogram(metadata: MammoMetadata) -> str | None:
+    """Why the AI must not run on this image, or None when it may."""
+    if metadata.file_format != "DICOM":
+        return None
+    modality = (metadata.modality or "").strip().upper()
+    if modality == "MG" or (metadata.sop_class_uid or "") in MAMMOGRAPHY_SOP_CLASSES:
+        return None
+    sop = dicom_uid.UID(metadata.sop_class_uid) if metadata.sop_class_uid else None
+    kind = sop.name if sop is not None and sop.name != str(sop) else "unknown SOP class"
+    return f"Modality {modality or 'missing'}, {kind}"
+
+
+def check_mammogram(metadata: MammoMetadata) -> None:
+    reason = not_a_mammogram(metadata)
+    if reason:
+        raise NotAMammogramError(metadata.path, reason)
