@@ -264,10 +264,15 @@ def test_unreadable_file(tmp_path, monkeypatch):
 def test_errors_carry_path_reason_and_kind(tmp_path):
     path = tmp_path / "x.dcm"
     path.write_bytes(b"")
-    try:
+    with pytest.raises(errors.EmptyFileError) as info:
         read_image(path)
-    except errors.MammoReadError as exc:
-        assert exc.path == path and exc.reason and exc.kind == "empty file"
+    exc = info.value
+    assert exc.path == path and exc.reason == "file is empty (0 bytes)" and exc.kind == "empty file"
+    assert str(exc) == f"{path}: file is empty (0 bytes)"
+    missing = tmp_path / "gone.dcm"
+    with pytest.raises(errors.UnreadableFileError) as info:
+        read_image(missing)
+    assert info.value.path == missing and info.value.kind == "cannot open" and "No such file" in info.value.reason
 
 
 def test_htj2k_transfer_syntax_is_decoded(tmp_path):

@@ -15,6 +15,9 @@ from PIL import Image
 from hds_core.infer.cli import main as predict_main
 from synthetic import phantom, write_dicom
 
+# Writing the test files with an invalid birth date makes pydicom warn here, on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR DA:UserWarning")
+
 # An invalid birth date (DA is YYYYMMDD) makes pydicom's validation warn with the value in
 # the message: the entry points must keep such messages out of logs and terminals.
 PATIENTS = {

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from hypothesis import HealthCheck, event, find, given, settings
 from hypothesis import strategies as st
 from pydicom.config import IGNORE
 
 from hds_core.io import MammoReadError, read_image
 from synthetic import mg_dataset, phantom
+
+# Damaged files are what these tests feed the reader: pydicom warns about them as it parses
+# (the entry points silence those warnings; the reader's typed errors are what is tested).
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydicom.*")
 
 BOUNDED = settings(max_examples=int(os.environ.get("HDS_PROPERTY_EXAMPLES", 150)), deadline=3000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 

@@ -135,8 +135,11 @@ def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
     view.window_drag.emit(view.key, 120.0, 40.0)
     assert view.image_item.pixmap().toImage() != before
     window.selected_key = view.key
-    qtbot.keyClick(window, "1")
-    assert view.subtitle.startswith("window:")
+    dragged = view.image_item.pixmap().toImage()
+    qtbot.keyClick(window, "1")  # the file's first window (FILM), replacing the dragged one
+    preset = window.renderers[view.key].image.presets[0]
+    assert window.windows[view.key] is preset and view.subtitle == f"window: {preset.name}" == "window: FILM"
+    assert view.image_item.pixmap().toImage() != dragged
 
 
 def broken_weights(kind: str, good, folder):

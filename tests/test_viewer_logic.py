@@ -37,9 +37,16 @@ def test_signed_and_float_images_render_too():
     signed.pixels[5:9] = -300
     preset = signed.default_preset
     np.testing.assert_array_equal(ScreenRenderer(signed).render(preset), grayscale.to_uint8(signed.render(preset)))
-    floats = image(dtype=np.float32)
-    np.testing.assert_array_equal(ScreenRenderer(floats).render(floats.default_preset),
-                                  grayscale.to_uint8(floats.render(floats.default_preset)))
+    # Known answers (PS3.3 C.11.2.1.2 LINEAR, centre 500, width 1001: 0 at or below 0, 255 at or
+    # above 1000, linear between); MONOCHROME1 is the inverse. Signed values below 0 are black.
+    values = np.array([[-300, 0, 250, 500, 750, 1000, 2000]])
+    expected = np.array([[0, 0, 64, 128, 191, 255, 255]])
+    window = VoiPreset("w", "", center=500, width=1001)
+    for dtype in (np.int16, np.float32, np.float64):
+        for photometric, want in (("MONOCHROME2", expected), ("MONOCHROME1", 255 - expected)):
+            meta = MammoMetadata(path=Path("x.dcm"), file_format="DICOM", rows=1, columns=7, photometric=photometric)
+            screen = ScreenRenderer(MammoImage(values.astype(dtype), meta)).render(window)
+            assert np.abs(screen.astype(int) - want).max() <= 1, (dtype, photometric, screen)
 
 
 def test_a_drag_keeps_the_voi_function_and_tables_start_from_their_range():

@@ -1,0 +1,197 @@
+"""The viewer as a reader uses it, checked on what reaches the screen and the page: hanging
+mirrored with the contours on the mass, every key binding pressed as a key, settings kept
+across a restart, window presets, screenshot options, closing during decoding."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
+from pydicom.uid import JPEG2000Lossless
+
+import resources
+from mammo_viewer.main_window import MainWindow
+from mammo_viewer.report_pdf import CONTOUR_PRINT, write_report
+from synthetic import phantom, write_dicom
+
+SETTLE_MS = 60000
+
+
+def mass_away_from_the_middle(shape, chest_wall, start_seed):
+    """A crisp phantom whose mass is far from the image's middle column, so that a contour
+    drawn unmirrored over a mirrored image (or the other way round) misses the mass."""
+    for seed in range(start_seed, start_seed + 200):
+        pixels, mask = phantom(shape, seed=seed, chest_wall=chest_wall, crisp=True, mass_radius=12)
+        if abs(np.nonzero(mask)[1].mean() - shape[1] / 2) > shape[1] / 4:
+            return pixels
+    raise AssertionError("no seed put the mass away from the middle")
+
+
+@pytest.fixture(scope="module")
+def stored_the_other_way(tmp_path_factory):
+    """A 4-view study stored with every breast's chest wall on the side away from the middle
+    of the screen (R on the left, L on the right): each view must be mirrored to hang."""
+    folder = tmp_path_factory.mktemp("mirrored")
+    views = (("R", "CC", ["A", "L"], "left"), ("L", "CC", ["P", "R"], "right"),
+             ("R", "MLO", ["A", "FL"], "left"), ("L", "MLO", ["P", "FR"], "right"))
+    for i, (side, view, orientation, wall) in enumerate(views):
+        pixels = mass_away_from_the_middle((200, 160), wall, 100 * i)
+        write_dicom(folder / f"{side}_{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
+                    ImagerPixelSpacing=[0.4, 0.4], PatientID="MIRROR", StudyInstanceUID="1.2.826.0.1.3680043.8.498.5151")
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def new_window(qtbot, weights, settings):
+    window = MainWindow(weights=str(weights), device="cpu", settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def open_and_settle(qtbot, window, path):
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window.open_path(str(path))
+
+
+def visible_views(window):
+    return [v for v in window.views if v.isVisible() and v.key]
+
+
+def lightness(image: QImage, x: int, y: int, radius: int = 2) -> float:
+    values = [image.pixelColor(x + dx, y + dy).lightness() for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)]
+    return float(np.mean(values))
+
+
+def test_views_hang_mirrored_with_the_contours_on_the_mass(qtbot, phantom_model, settings, stored_the_other_way):
+    window = new_window(qtbot, phantom_model, settings)
+    open_and_settle(qtbot, window, stored_the_other_way)
+    window.findings.heat_box.setChecked(False)
+    views = visible_views(window)
+    assert [v.title for v in views] == ["R CC", "L CC", "R MLO", "L MLO"]
+    for view in views:
+        assert view.flip_h  # every one was stored the other way round
+        shot = view.grab().toImage()
+        box = view.mapFromScene(view.image_item.sceneBoundingRect()).boundingRect()
+        middle_y = box.center().y()
+        left = np.mean([lightness(shot, x, middle_y) for x in range(box.left() + 4, box.center().x(), 4)])
+        right = np.mean([lightness(shot, x, middle_y) for x in range(box.center().x(), box.right() - 4, 4)])
+        # The chest walls meet in the middle: a right breast's is on its view's right.
+        assert (right > left) if view.title.startswith("R") else (left > right), (view.title, left, right)
+        assert not view.contour_item.path().isEmpty(), view.title
+        centre = view.mapFromScene(view.contour_item.sceneBoundingRect().center())
+        assert lightness(shot, centre.x(), centre.y()) > 200, view.title  # the crisp mass is the brightest thing
+    window.close()
+
+
+def test_the_pdf_hangs_mirrored_with_the_contours_on_the_mass(phantom_model, stored_the_other_way, tmp_path):
+    from hds_core.infer import Predictor
+    from hds_core.io import read_image
+
+    predictor = Predictor(phantom_model, device="cpu")
+    analysed = [(image, predictor.predict(image)) for image in map(read_image, sorted(stored_the_other_way.glob("*.dcm")))]
+    out = write_report(analysed, 0.5, tmp_path / "r.pdf")
+    document = pdfium.PdfDocument(str(out))
+    try:
+        for index in range(len(document)):  # the overview and each view's own page
+            page = np.asarray(document[index].render(scale=3).to_pil().convert("RGB")).astype(int)
+            amber = np.abs(page - [CONTOUR_PRINT.red(), CONTOUR_PRINT.green(), CONTOUR_PRINT.blue()]).sum(axis=2) < 60
+            from scipy import ndimage
+
+            labels, found = ndimage.label(ndimage.binary_dilation(amber, iterations=2))
+            assert found == (4 if index == 0 else 1), (index, found)
+            for label in range(1, found + 1):
+                rows, cols = np.nonzero(labels == label)
+                inside = page[int(rows.mean()) - 2:int(rows.mean()) + 3, int(cols.mean()) - 2:int(cols.mean()) + 3]
+                # Inside each ring: the mass (white on page one; tinted by the heat map on the others).
+                assert inside[..., 0].mean() > 200, (index, label, inside[..., 0].mean())
+    finally:
+        document.close()
+    # And A4 by default, in points.
+    document = pdfium.PdfDocument(str(out))
+    assert tuple(round(v) for v in document[0].get_size()) == (595, 842)
+    document.close()
+
+
+def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, stored_the_other_way):
+    window = new_window(qtbot, phantom_model, settings)
+    open_and_settle(qtbot, window, stored_the_other_way)
+    key = lambda k, modifier=Qt.KeyboardModifier.NoModifier: qtbot.keyClick(window, k, modifier)  # noqa: E731
+    titles = lambda: [v.title for v in visible_views(window)]  # noqa: E731
+
+    key("D")
+    assert titles() == ["R CC", "L CC"]
+    key(Qt.Key.Key_Space)
+    assert titles() == ["R MLO", "L MLO"]
+    key(Qt.Key.Key_Backspace)
+    assert titles() == ["R CC", "L CC"]
+    key("S")
+    assert titles() == ["R CC"]
+    key("Q")
+    assert len(titles()) == 4
+
+    first = visible_views(window)[0]
+    window.selected_key = first.key
+    presets = window.renderers[first.key].image.presets  # the file's windows, then Auto, Full range
+    assert len(presets) >= 2
+    key("2")
+    assert window.windows[first.key] is presets[1] and first.subtitle == f"window: {presets[1].name}"
+    other = window.views[1]
+    assert window.windows[other.key] is not presets[1]  # only the selected view changed
+    before = first.image_item.pixmap().toImage()
+    key("1")
+    assert window.windows[first.key] is presets[0] and first.subtitle == f"window: {presets[0].name}"
+    assert first.image_item.pixmap().toImage() != before
+    before = first.image_item.pixmap().toImage()
+    key("I")
+    assert window.invert and first.image_item.pixmap().toImage() != before
+    key("I")
+    assert not window.invert
+
+    assert window.findings.contours_box.isChecked()
+    key("C")
+    assert not window.findings.contours_box.isChecked() and not first.contour_item.isVisible()
+    key("C")
+    heat = window.findings.heat_box.isChecked()
+    key("H")
+    assert window.findings.heat_box.isChecked() != heat
+    key("M")
+    assert window.magnifier_action.isChecked()
+    key("M")
+    key("F")
+    fitted = first.transform().m11()
+    assert fitted != pytest.approx(1.0)  # a 200-row film fills a view of another height
+    key("1", Qt.KeyboardModifier.ControlModifier)  # 1:1 pixels
+    assert first.transform().m11() == pytest.approx(1.0)
+    key("F")
+    assert first.transform().m11() == pytest.approx(fitted)
+    window.findings.set_threshold(0.2)
+    key("R")
+    assert window.findings.threshold == pytest.approx(window.engine.predictor.default_threshold)
+    key("P")
+    assert window.phi_action.isChecked() and "MIRROR" not in window.windowTitle()
+    key("P")
+    key("W")
+    assert window.model_input_dock.isVisible()
+    key("W")
+    assert not window.model_input_dock.isVisible()
+    # Ctrl+R analyses what has no result; Esc cancels a run.
+    for image in window.study.images.values():
+        image.prediction = None
+    window.predictions.clear()
+    key("R", Qt.KeyboardModifier.ControlModifier)
+    assert window.engine.busy or window.engine.done
+    key(Qt.Key.Key_Escape)
+    assert not window.engine.busy and "cancelled" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        key("R", Qt.KeyboardModifier.ControlModifier)
+    assert all(image.prediction is not None for image in window.study.images.values())
+    window.close()
