@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from hds_core.io import printable
+
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -85,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         def shoot() -> None:
             problem = window.scan is None or not window.scan.images
             if problem:
-                print(f"mammo-viewer: error: cannot read {path}: {window.statusBar().currentMessage()}", file=sys.stderr)
+                # There is no window to look at: say it all here, the path once.
+                message = window.statusBar().currentMessage().replace(", see Problems", "")
+                if not message.startswith(str(path)):
+                    message = f"{path}: {message}"
+                print(f"mammo-viewer: error: cannot read {printable(message)}", file=sys.stderr)
+                for failure in (window.scan.failures if window.scan else [])[:30]:
+                    print(f"mammo-viewer: {printable(str(failure))}", file=sys.stderr)
                 outcome["code"] = 2
             else:
                 if args.threshold is not None:

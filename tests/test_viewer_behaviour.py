@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
+from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from pydicom.uid import JPEG2000Lossless
@@ -195,3 +196,64 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
         key("R", Qt.KeyboardModifier.ControlModifier)
     assert all(image.prediction is not None for image in window.study.images.values())
     window.close()
+
+
+def test_settings_survive_a_restart(qtbot, phantom_model, tmp_path, stored_the_other_way):
+    path = tmp_path / "settings.ini"
+    window = new_window(qtbot, phantom_model, QSettings(str(path), QSettings.Format.IniFormat))
+    open_and_settle(qtbot, window, stored_the_other_way)
+    window.set_layout(2)
+    window.findings.contours_box.setChecked(False)
+    window.findings.heat_box.setChecked(True)
+    window.findings.opacity.setValue(30)
+    window.phi_action.setChecked(True)
+    window.close()
+    restarted = new_window(qtbot, phantom_model, QSettings(str(path), QSettings.Format.IniFormat))
+    assert restarted.layout_mode == 2 and restarted.layout_actions[2].isChecked()
+    assert not restarted.findings.contours_box.isChecked() and restarted.findings.heat_box.isChecked()
+    assert restarted.findings.opacity.value() == 30
+    assert restarted.hide_phi and restarted.phi_action.isChecked()
+    recent = [action.text() for action in restarted.recent_menu.actions()]
+    assert any(str(stored_the_other_way) in text for text in recent), recent
+    restarted.close()
+
+
+def run_viewer(*args):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_screenshot_mode_honours_layout_and_threshold(phantom_model, stored_the_other_way, tmp_path):
+    shots = {}
+    for name, options in (("four", ["--layout", "4", "--threshold", "0.5"]), ("one", ["--layout", "1", "--threshold", "0.5"]),
+                          ("low", ["--layout", "4", "--threshold", "0.01"])):
+        out = tmp_path / f"{name}.png"
+        run = run_viewer(stored_the_other_way, "--screenshot", out, "--weights", phantom_model, "--device", "cpu", *options)
+        assert run.returncode == 0, run.stderr
+        with Image.open(out) as picture:
+            shots[name] = np.asarray(picture.convert("RGB"))
+    # One view instead of four; and at 0.01 the whole breast (p = 0.018 there) is outlined.
+    assert shots["one"].size == shots["four"].size and (shots["one"] != shots["four"]).mean() > 0.05
+    assert (shots["low"] != shots["four"]).mean() > 0.005
+    missing = run_viewer(tmp_path / "missing", "--screenshot", tmp_path / "x.png", "--weights", phantom_model)
+    assert missing.returncode == 2
+    assert missing.stderr.count(str(tmp_path / "missing")) == 1 and "see Problems" not in missing.stderr, missing.stderr
+
+
+def test_closing_during_decoding_stops_the_decoder_process(qtbot, phantom_model, settings, tmp_path):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i, side in enumerate("RRLL"):
+        pixels, _ = phantom((2400, 1900), seed=i)  # ~0.5 s each to decode: four keep the decoder busy
+        write_dicom(folder / f"{side}{i}.dcm", pixels, syntax=JPEG2000Lossless, ImageLaterality=side,
+                    ViewPosition="CC" if i % 2 else "MLO", StudyInstanceUID="1.2.826.0.1.3680043.8.498.6161")
+    window = new_window(qtbot, phantom_model, settings)
+    with qtbot.waitSignal(window.loader.decoded, timeout=SETTLE_MS):
+        window.open_path(str(folder))
+    assert window.pending_decode > 0  # the others are still decoding
+    processes = list(window.loader.decoders._pool._processes.values())
+    assert processes and all(p.is_alive() for p in processes)
+    window.close()
+    assert not any(p.is_alive() for p in processes)
+    assert window.loader.decoders._pool is None
