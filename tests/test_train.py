@@ -81,4 +81,7 @@ def test_ddp_with_two_cpu_processes(tmp_path, phantom_dataset):
     assert result.returncode == 0, result.stderr[-3000:]
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]  # written once (rank 0), not twice
+    # Each rank trained on its own half of the crops; the gradients were averaged across
+    # ranks, so the weights stayed identical on both (without DDP they would drift apart).
+    assert [h["ranks_weight_gap"] for h in history] == [0.0, 0.0]
     assert (tmp_path / "last.safetensors").is_file()

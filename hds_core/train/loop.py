@@ -78,6 +78,19 @@ class Distributed:
         if self.enabled:
             dist.barrier()
 
+    def weight_gap(self, model: torch.nn.Module) -> float | None:
+        """The largest difference between any rank's weights and rank 0's (None without
+        DDP). DDP averages the gradients, so every rank takes the same steps: anything but
+        0 means the ranks trained apart (a collective: every rank must call it)."""
+        if not self.enabled:
+            return None
+        flat = torch.cat([p.detach().float().reshape(-1) for p in model.parameters()])
+        reference = flat.clone()
+        dist.broadcast(reference, src=0)
+        gap = (flat - reference).abs().max()
+        dist.all_reduce(gap, op=dist.ReduceOp.MAX)
+        return float(gap)
+
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
@@ -196,6 +209,11 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
 
         record = {"epoch": epoch + 1, "lr": lr_at(epoch), "train_loss": float(np.mean(losses)) if losses else None,
                   "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()}}
+        gap = ddp.weight_gap(model)
+        if gap is not None:
+            record["ranks_weight_gap"] = gap
+            if gap > 0:
+                log.warning("epoch %d: the ranks' weights differ by up to %g", epoch + 1, gap)
         if ddp.is_main:
             if prepared_val:
                 report = evaluate_prepared(model, prepared_val, device, threshold=config.threshold,
