@@ -347,6 +347,11 @@ class MammoView(QGraphicsView):
 
     @staticmethod
     def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor | None = None) -> None:
+        if not int(flags) & int(Qt.TextFlag.TextWordWrap):
+            # In a small view a line wider than its box ends in "…" rather than being cut off.
+            metrics = painter.fontMetrics()
+            text = "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(rect.width()))
+                             for line in text.split("\n"))
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(rect.translated(1, 1), int(flags), text)
         painter.setPen(color or TEXT_COLOR)
@@ -395,7 +400,12 @@ class MammoView(QGraphicsView):
         painter.drawLine(QPointF(x1 - length, y), QPointF(x1, y))
         painter.drawLine(QPointF(x1 - length, y - 5), QPointF(x1 - length, y + 5))
         painter.drawLine(QPointF(x1, y - 5), QPointF(x1, y + 5))
-        self._text(painter, QRectF(x1 - length - 20, y - 24, length + 20, 18), Qt.AlignmentFlag.AlignRight, f"{length_mm} mm")
+        label = f"{length_mm} mm"
+        # The label's box is as wide as the text needs (a box the bar's length clipped "10 mm"
+        # to "0 mm" on short bars), right-aligned with the bar's end.
+        width = max(length, painter.fontMetrics().horizontalAdvance(label) + 6)
+        self._text(painter, QRectF(x1 - width, y - 8 - painter.fontMetrics().height(), width, painter.fontMetrics().height()),
+                   Qt.AlignmentFlag.AlignRight, label)
 
     def _draw_measurement(self, painter: QPainter) -> None:
         if self.measurement is None:

@@ -257,3 +257,33 @@ def test_closing_during_decoding_stops_the_decoder_process(qtbot, phantom_model,
     window.close()
     assert not any(p.is_alive() for p in processes)
     assert window.loader.decoders._pool is None
+
+
+@pytest.mark.parametrize("size", [(1050, 900), (640, 480), (1900, 1200)])
+def test_every_label_on_an_image_fits_its_box(qtbot, phantom_model, settings, stored_the_other_way, monkeypatch, size):
+    """Scale bar, titles, orientation letters, notes: no text is wider than the box it is drawn
+    in (a box as wide as the bar clipped "10 mm" to "0 mm" in a real 1050x900 window)."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainter
+
+    drawn = []
+    real = QPainter.drawText
+
+    def record(painter, *args):
+        if isinstance(args[0], QRectF) and len(args) == 3 and not args[1] & int(Qt.TextFlag.TextWordWrap):
+            metrics = painter.fontMetrics()
+            drawn.append((args[2], args[0].width(), max(metrics.horizontalAdvance(line) for line in args[2].split("\n"))))
+        return real(painter, *args)
+
+    monkeypatch.setattr(QPainter, "drawText", record)
+    window = new_window(qtbot, phantom_model, settings)
+    window.resize(*size)
+    open_and_settle(qtbot, window, stored_the_other_way)
+    drawn.clear()  # what was painted while the window was still being laid out
+    for view in visible_views(window):
+        view.grab()  # paints every annotation once
+    assert any(text.endswith(" mm") for text, _, _ in drawn)  # the scale bars were drawn, whole
+    assert not any(text.endswith("…") and "mm" in text for text, _, _ in drawn)
+    too_wide = [(text, width, needed) for text, width, needed in drawn if needed > width]
+    assert not too_wide, too_wide
+    window.close()
