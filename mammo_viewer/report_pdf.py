@@ -90,11 +90,13 @@ def _screen(item: ReportImage, max_rows: int) -> tuple[np.ndarray, int]:
 
 def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool, flip_v: bool, max_rows: int,
                 heat: bool = False) -> None:
-    """The image fitted into ``target_mm``, mirrored as hung, with vector contours on top."""
+    """The image fitted into ``target_mm`` below a line for its label and score (outside the
+    image, so no label can cover a contour), mirrored as hung, with vector contours on top."""
     painter = page.painter
     rows, cols = item.image.pixels.shape
     d = page.dots_per_mm
-    target = QRectF(target_mm.x() * d, target_mm.y() * d, target_mm.width() * d, target_mm.height() * d)
+    label_mm = 5.0
+    target = QRectF(target_mm.x() * d, (target_mm.y() + label_mm) * d, target_mm.width() * d, (target_mm.height() - label_mm) * d)
     scale = min(target.width() / cols, target.height() / rows)
     w, h = cols * scale, rows * scale
     origin = QPointF(target.x() + (target.width() - w) / 2, target.y() + (target.height() - h) / 2)
@@ -120,13 +122,13 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     pen.setCosmetic(True)
     painter.setPen(pen)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
+    if item.lesions:  # an empty path makes PDF readers warn ("No current point in closepath")
+        painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
     painter.restore()
-    # labels inside the image's top corners, in page space (unaffected by the flip)
-    left, top, right = origin.x() / d, origin.y() / d, (origin.x() + w) / d
-    page.text(left + 1.5, top + 1.5, 40, 6, item.label, 9, True, color=QColor(255, 255, 255))
-    page.text(right - 41.5, top + 1.5, 40, 6, f"score {item.prediction.score:.2f}", 9, True,
-              Qt.AlignmentFlag.AlignRight, QColor(255, 255, 255))
+    # label and score on the line above the image, in page space (unaffected by the flip)
+    left, top, right = origin.x() / d, origin.y() / d - label_mm, (origin.x() + w) / d
+    page.text(left, top + 0.5, 40, label_mm, item.label, 9, True)
+    page.text(right - 40, top + 0.5, 40, label_mm, f"score {item.prediction.score:.2f}", 9, True, Qt.AlignmentFlag.AlignRight)
 
 
 def _fmt(value, digits: int = 1) -> str:

@@ -2,6 +2,9 @@
 from the command line: pages, text, no PHI when anonymised, contours where a lesion is."""
 
 import hashlib
+import os
+import shutil
+import subprocess
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -86,3 +89,61 @@ def test_page_one_shows_the_contour_where_the_lesion_is(phantom_model, study, tm
         write_pdf(build_report(analysed, threshold), out)
     with pytest.raises(ReportError, match="input file"):
         write_pdf(build_report(analysed, threshold), analysed[0][0].metadata.path, force=True)
+
+
+def test_labels_sit_outside_the_images_and_never_cover_a_contour(phantom_model, tmp_path):
+    """A mass in an image's top corner, where the score label used to be drawn: the label's
+    text must not lie on the contour (labels now sit on a line above each image)."""
+    predictor = Predictor(phantom_model, device="cpu")
+    folder = tmp_path / "corner"
+    folder.mkdir()
+    pixels, _ = phantom((200, 160), seed=3, chest_wall="left")
+    rows, cols = np.mgrid[0:200, 0:160]
+    pixels[np.hypot(rows - 18, cols - 140) < 14] = 0.95 * 4095  # a crisp mass in the top-right corner
+    path = write_dicom(folder / "R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC", PatientOrientation=["P", "L"],
+                       ImagerPixelSpacing=[0.4, 0.4])
+    image = read_image(path)
+    prediction = predictor.predict(image)
+    assert prediction.lesions(0.5)
+    out = write_pdf(build_report([(image, prediction)], 0.5), tmp_path / "r.pdf")
+    document = pdfium.PdfDocument(str(out))
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            scale = 3
+            pixels_rgb = np.asarray(page.render(scale=scale).to_pil().convert("RGB")).astype(int)
+            target = np.array([CONTOUR_PRINT.red(), CONTOUR_PRINT.green(), CONTOUR_PRINT.blue()])
+            amber = np.abs(pixels_rgb - target).sum(axis=2) < 60
+            assert amber.sum() > 20
+            text = page.get_textpage()
+            height = page.get_height()
+            found = 0
+            for word in ("score", "R CC"):
+                searcher = text.search(word)
+                while (hit := searcher.get_next()) is not None:
+                    start, count = hit
+                    boxes = [text.get_charbox(i) for i in range(start, start + count)]
+                    left, right = min(b[0] for b in boxes) * scale, max(b[2] for b in boxes) * scale
+                    top, bottom = (height - max(b[3] for b in boxes)) * scale, (height - min(b[1] for b in boxes)) * scale
+                    box = amber[int(top) - 2:int(bottom) + 3, int(left) - 2:int(right) + 3]
+                    assert not box.any(), (index, word)
+                    found += 1
+            assert found >= 1
+    finally:
+        document.close()
+
+
+POPPLER = shutil.which("pdftoppm")
+
+
+@pytest.mark.skipif(POPPLER is None and not os.environ.get("CI"), reason="pdftoppm (poppler-utils) is not installed")
+def test_a_report_without_lesions_renders_without_warnings(phantom_model, study, tmp_path):
+    """Poppler reported "No current point in closepath" for pages without a lesion (an empty
+    path was drawn); it must render silently."""
+    predictor = Predictor(phantom_model, device="cpu")
+    analysed = [(image, predictor.predict(image)) for image in map(read_image, sorted(study.glob("*.dcm")))]
+    out = write_pdf(build_report(analysed, 1.01), tmp_path / "none.pdf")  # no lesion anywhere
+    run = subprocess.run([POPPLER or "pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    assert len(list(tmp_path.glob("page*.png"))) == 1 + len(analysed)
