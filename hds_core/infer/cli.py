@@ -6,10 +6,13 @@ Exit status: 0 all good, 1 some files failed, 2 nothing could run (weights, devi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
@@ -138,8 +141,6 @@ def study_labels(folders: dict[str, Path]) -> dict[str, str]:
 
 
 def _common_folder(paths: list[Path]) -> Path:
-    import os
-
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
 
 
@@ -177,24 +178,55 @@ def setup_log() -> tuple[logging.Handler | None, Path | None]:
     return handler, folder / "hds-predict.log"
 
 
+@contextlib.contextmanager
+def native_output_to(run_log: logging.Logger):
+    """C decoders (openjpeg) print their complaints straight to the process's stderr
+    ("Error with SIZ marker: ..."), beside our one line per file: while a file is read,
+    that stream goes to the log file instead."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            said = sink.read(65536).decode("utf-8", "replace").strip()
+            if said:
+                run_log.info("decoder output: %s", said)
+
+
 # Failure lines shown on the terminal before the rest go to the log file only.
 SCREENFUL = 30
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # The terminal gets warnings and our own lines; the log file everything from INFO up.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for existing in logging.getLogger().handlers:
+        if existing.level == logging.NOTSET:
+            existing.setLevel(logging.WARNING)
     handler, log_path = setup_log()
-    run_log = logging.getLogger("hds_core.infer.cli.run")
+    root = logging.getLogger()
+    level = root.level
     if handler is not None:
-        run_log.addHandler(handler)
-        run_log.setLevel(logging.INFO)
-        run_log.propagate = False
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
     try:
-        return _run(args, run_log, log_path)
+        return _run(args, logging.getLogger("hds_core.infer.cli.run"), log_path)
     finally:
         if handler is not None:
-            run_log.removeHandler(handler)
+            root.removeHandler(handler)
+            root.setLevel(level)
             handler.close()
 
 
@@ -239,7 +271,8 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
           f"(threshold {threshold:g})")
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
-            image = read_image(path)
+            with native_output_to(run_log):
+                image = read_image(path)
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
             prediction = predictor.predict(image, spacing_mm=spacing)
         except MammoReadError as exc:

@@ -171,7 +171,8 @@ def _convert_elements(ds: Dataset, path: Path) -> None:
                 reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
                 raise errors.InvalidHeaderError(path, f"{keyword} cannot be read ({reason})",
                                                 "the header is damaged") from None
-            log.warning("%s: left out the unreadable element %s", errors.printable(path.name), keyword)
+            # The image still reads: a note for the log file, not a warning on the terminal.
+            log.info("%s: left out the unreadable element %s", errors.printable(path.name), keyword)
             del ds[tag]
             continue
         for item in items:
