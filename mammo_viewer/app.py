@@ -47,8 +47,44 @@ def setup_logging() -> Path | None:
     return folder
 
 
+# What Qt's xcb platform plugin loads on Linux, by Debian/Ubuntu package. Without them Qt
+# aborts with "could not load the Qt platform plugin xcb" and names the wrong package.
+DESKTOP_LIBRARIES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libEGL.so.1": "libegl1", "libfontconfig.so.1": "libfontconfig1", "libxkbcommon.so.0": "libxkbcommon0",
+}
+
+
+def missing_desktop_packages() -> list[str]:
+    """Debian packages whose libraries a window on an X11 desktop needs and this machine
+    lacks (empty off Linux, offscreen, or when all are there)."""
+    import ctypes
+    import os
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or (platform and not platform.startswith("xcb")) or \
+            (not platform and os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY")):
+        return []
+    missing = []
+    for library, package in DESKTOP_LIBRARIES.items():
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            missing.append(package)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    missing = missing_desktop_packages()
+    if missing:
+        print("mammo-viewer: error: a window needs system libraries this machine lacks; install them with\n"
+              f"  sudo apt-get install {' '.join(missing)}\n"
+              "(or run offscreen: QT_QPA_PLATFORM=offscreen mammo-viewer PATH --screenshot OUT.png)", file=sys.stderr)
+        return 2
     from .memory import return_large_blocks_to_the_system
 
     return_large_blocks_to_the_system()

@@ -287,3 +287,27 @@ def test_every_label_on_an_image_fits_its_box(qtbot, phantom_model, settings, st
     too_wide = [(text, width, needed) for text, width, needed in drawn if needed > width]
     assert not too_wide, too_wide
     window.close()
+
+
+def test_a_desktop_without_qts_system_libraries_is_told_which_to_install(monkeypatch, capsys):
+    import ctypes
+
+    from mammo_viewer import app
+
+    real = ctypes.CDLL
+
+    def without_icccm(name, *args, **kwargs):
+        if name == "libxcb-icccm.so.4":
+            raise OSError(f"{name}: cannot open shared object file")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(ctypes, "CDLL", without_icccm)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the check is for Linux desktops")
+    assert "libxcb-icccm4" in app.missing_desktop_packages()
+    assert app.main([]) == 2
+    assert "sudo apt-get install" in capsys.readouterr().err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert app.missing_desktop_packages() == []
