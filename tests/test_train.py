@@ -64,6 +64,14 @@ def test_config_file_then_cli_overrides(tmp_path, phantom_dataset):
         build_config({}, {"datasets": ["folder:x"], "crop": [100, 96]})
 
 
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("--epochs EPOCHS passes over --samples-per-epoch crops (default: 50)", "(default: sgd)", "(default: 512 384)"):
+        assert shown in text, shown
+
+
 def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert train_main(["--dataset", f"minimias:{tmp_path}", "--out", str(tmp_path / "o")]) == 2
     assert "Info.txt" in capsys.readouterr().err

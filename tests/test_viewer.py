@@ -180,6 +180,8 @@ def test_broken_weights_still_show_images_and_say_why(qtbot, settings, phantom_m
     views = visible_views(win)
     assert len(views) == 2 and all(v.image_item.pixmap().width() > 0 for v in views)
     assert all(v.badge == "AI n/a" for v in views), [v.badge for v in views]
+    assert win.findings.progress.text() == "AI not available"  # not "0 / 1 images analysed"
+    assert "(model default)" not in win.findings.operating_label.text()  # no model, no model default
     win.close()
 
 

@@ -311,3 +311,19 @@ def test_a_desktop_without_qts_system_libraries_is_told_which_to_install(monkeyp
     assert "sudo apt-get install" in capsys.readouterr().err
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert app.missing_desktop_packages() == []
+
+
+def test_the_progress_bar_says_why_nothing_is_analysed(qtbot, phantom_model, settings, tmp_path):
+    window = new_window(qtbot, phantom_model, settings)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.dcm").write_bytes(b"DICM" * 10)
+    for folder in (empty, broken):
+        open_and_settle(qtbot, window, folder)
+        assert "0 / 1" not in window.findings.progress.text()
+        assert window.findings.progress.text() in ("no image to analyse", "no readable mammogram to analyse"), \
+            window.findings.progress.text()
+    window.close()
