@@ -126,9 +126,9 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
         painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
     painter.restore()
     # label and score on the line above the image, in page space (unaffected by the flip)
-    left, top, right = origin.x() / d, origin.y() / d - label_mm, (origin.x() + w) / d
-    page.text(left, top + 0.5, 40, label_mm, item.label, 9, True)
-    page.text(right - 40, top + 0.5, 40, label_mm, f"score {item.prediction.score:.2f}", 9, True, Qt.AlignmentFlag.AlignRight)
+    # (one line, left-aligned: a score at the right end read as the next view's)
+    left, top = origin.x() / d, origin.y() / d - label_mm
+    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   score {item.prediction.score:.2f}", 9, True)
 
 
 def _fmt(value, digits: int = 1) -> str:
