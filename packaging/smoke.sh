@@ -50,7 +50,7 @@ PY
 
 (cd "$OUT" && "$OLDPWD/$APP" predict "$OLDPWD/dist/mammo-viewer/_internal/resources/demo" --pdf "$OUT/report.pdf")
 test "$(ls "$OUT/hds-results" | wc -l)" -eq 6
-test -s "$OUT/report-1.pdf"
+test -s "$OUT/report-DEMO-014.pdf" && test -s "$OUT/report-DEMO-091.pdf"
 echo "bundled hds-predict: 6 results and the PDF reports written"
 du -sh dist/mammo-viewer | awk '{print "bundle size: " $1}'
 rm -rf "$OUT"
