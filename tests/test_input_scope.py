@@ -25,13 +25,15 @@ CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 @pytest.fixture(scope="module")
 def deflated_study(tmp_path_factory):
     """Two deflated films of one study; the left one with a VOI LUT Sequence and a Pixel
-    Padding Value (the elements a header-only reader must get past to the pixel data)."""
+    Padding Value (the elements a header-only reader must get past to the pixel data). The
+    pixel data (160 KB) is larger than what the header-only scan reads at once (64 KB), as
+    in any real film: the size check then meets a value it did not read."""
     folder = tmp_path_factory.mktemp("deflated")
     ids = {"StudyInstanceUID": generate_uid(), "SeriesInstanceUID": generate_uid()}
-    right, _ = phantom((160, 128), seed=21, chest_wall="left", crisp=True)
+    right, _ = phantom((320, 256), seed=21, chest_wall="left", crisp=True)
     write_dicom(folder / "R_CC.dcm", right, syntax=DeflatedExplicitVRLittleEndian, ImageLaterality="R", ViewPosition="CC",
                 ImagerPixelSpacing=[0.4, 0.4], **ids)
-    left, _ = phantom((160, 128), seed=22, chest_wall="right", crisp=True)
+    left, _ = phantom((320, 256), seed=22, chest_wall="right", crisp=True)
     left[:, :4] = 0  # a padded border
     lut = Dataset()
     lut.LUTDescriptor = [4096, 0, 12]
@@ -46,7 +48,7 @@ def test_deflated_files_read_whole_and_through_the_header_only_scan(deflated_stu
     scan = scan_folder(deflated_study)
     assert scan.failures == [] and len(scan.images) == 2
     image = read_image(deflated_study / "L_CC.dcm")
-    assert image.pixels.shape == (160, 128) and image.padding_value == 0
+    assert image.pixels.shape == (320, 256) and image.padding_value == 0
     assert any(p.name == "LINEAR TABLE" for p in image.file_presets)
     assert image.metadata.transfer_syntax == DeflatedExplicitVRLittleEndian
 
