@@ -152,3 +152,36 @@ def test_chest_wall_found_on_padded_films(wall):
     film[50:350, 100:300] = pixels
     assert chest_wall_on_right(breast_mask(film / 4095.0)) == (wall == "right")
     assert preprocess(film / 4095.0, (0.2, 0.2)).geometry.flipped == (wall == "right")
+
+
+def test_folder_reads_jpeg_images_and_masks_binarised_at_half_their_range(tmp_path):
+    from PIL import Image
+
+    from hds_core.data.minimias import DatasetLayoutError
+    from hds_core.data.registry import load_dataset
+    from hds_core.io import read_image
+
+    root = tmp_path / "digital"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    pixels, mask = phantom((128, 96), seed=50, bits=8)
+    Image.fromarray(pixels.astype(np.uint8)).save(root / "images" / "P1_R_DM_CC.jpg", quality=90)
+    # A JPEG mask: lossy edges put values between 0 and 255 around the outline.
+    Image.fromarray((mask * 255).astype(np.uint8)).save(root / "masks" / "P1_R_DM_CC.jpg", quality=75)
+    # A 16-bit PNG mask: lesion above 32767, so a faint 1000 is background.
+    Image.fromarray(np.where(mask, 65535, 1000).astype(np.uint16)).save(root / "images" / "P2_L_DM_MLO.png")
+    Image.fromarray(np.where(mask, 65535, 1000).astype(np.uint16)).save(root / "masks" / "P2_L_DM_MLO.png")
+    (root / "annotations.csv").write_text("image,side,view,findings\nP1_R_DM_CC,R,CC,Mass\nP2_L_DM_MLO,L,MLO,Mass|Calcification\n")
+    assert read_image(root / "images" / "P1_R_DM_CC.jpg").metadata.file_format == "JPEG"
+    cases = {c.case_id: c for c in load_dataset(f"folder:{root}")}
+    assert set(cases) == {"P1_R_DM_CC", "P2_L_DM_MLO"} and all(c.has_mass for c in cases.values())
+    jpeg = cases["P1_R_DM_CC"]
+    assert jpeg.laterality == "R" and jpeg.view == "CC" and jpeg.extra["annotations"]["findings"] == "Mass"
+    assert jpeg.dataset == f"folder:{root}"
+    found = jpeg.mass_mask((128, 96))
+    assert (found != mask).sum() < 0.05 * mask.sum()  # half range keeps the lossy edge where it was
+    np.testing.assert_array_equal(cases["P2_L_DM_MLO"].mass_mask((128, 96)), mask)
+    # A mask of another size is a typed error naming the file.
+    Image.fromarray((mask * 255).astype(np.uint8)[:64]).save(root / "masks" / "P1_R_DM_CC.jpg")
+    with pytest.raises(DatasetLayoutError, match="P1_R_DM_CC.jpg: the mask is 96x64 pixels, its image 96x128"):
+        cases["P1_R_DM_CC"].mass_mask((128, 96))

@@ -12,6 +12,17 @@ from ..io import MammoImage, read_image
 from .preprocess import DEFAULT_WORKING_SPACING_MM, WorkingImage, preprocess
 
 
+def read_mask(path: Path) -> np.ndarray:
+    """A mask file as booleans: lesion where the value is above half the file's range (127 of
+    255, 32767 of 65535), so the lossy edges of JPEG masks do not grow the lesion."""
+    pixels = read_image(path).pixels
+    if pixels.dtype == np.uint8:
+        return pixels > 127
+    if pixels.dtype == np.uint16:
+        return pixels > 32767
+    return pixels > 0
+
+
 @dataclass
 class Case:
     case_id: str
@@ -26,6 +37,8 @@ class Case:
     spacing_mm: float | None = None
     laterality: str | None = None
     view: str | None = None
+    # The KIND:PATH the case was loaded from: metrics are reported per dataset, never pooled.
+    dataset: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -41,10 +54,13 @@ class Case:
             rr, cc = draw.polygon(polygon[:, 0], polygon[:, 1], shape=shape)
             mask[rr, cc] = True
         if self.mask_path is not None:
-            other = read_image(self.mask_path).pixels
+            other = read_mask(self.mask_path)
             if other.shape != shape:
-                raise ValueError(f"{self.mask_path}: mask is {other.shape}, image is {shape}")
-            mask |= other > 0
+                from .minimias import DatasetLayoutError
+
+                raise DatasetLayoutError(f"{self.mask_path}: the mask is {other.shape[1]}x{other.shape[0]} pixels, "
+                                         f"its image {shape[1]}x{shape[0]}; masks must have their image's size")
+            mask |= other
         return mask
 
     def load(self) -> MammoImage:

@@ -18,7 +18,10 @@ def load_dataset(spec: str) -> list[Case]:
         raise DatasetLayoutError(f"dataset {spec!r}: expected KIND:PATH with KIND one of minimias, inbreast, folder")
     if not Path(path).is_dir():
         raise DatasetLayoutError(f"dataset {spec!r}: {path} is not a folder")
-    return LOADERS[kind.lower()](path)
+    cases = LOADERS[kind.lower()](path)
+    for case in cases:
+        case.dataset = spec
+    return cases
 
 
 def load_datasets(specs: list[str]) -> list[Case]:

@@ -1,4 +1,5 @@
-"""PNG, PGM and TIFF mammograms (film scans such as mini-MIAS, research exports)."""
+"""PNG, PGM, TIFF and JPEG mammograms (film scans such as mini-MIAS, research exports such
+as CDD-CESM's 8-bit JPEGs)."""
 
 from __future__ import annotations
 

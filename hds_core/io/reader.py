@@ -15,11 +15,12 @@ _MAGIC = (
     (b"P2", "PGM"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
+    (b"\xff\xd8\xff", "JPEG"),  # research exports (CDD-CESM); never a diagnostic original
 )
 
 
 def sniff_format(path: str | os.PathLike) -> str:
-    """The file's format from its first bytes ("DICOM", "PNG", "PGM", "TIFF"), never its name."""
+    """The file's format from its first bytes ("DICOM", "PNG", "PGM", "TIFF", "JPEG"), never its name."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
@@ -49,7 +50,7 @@ def sniff_format(path: str | os.PathLike) -> str:
     # DICOM without preamble starts with a group 0x0002 or 0x0008 tag, little endian.
     if head[:2] in (b"\x02\x00", b"\x08\x00"):
         return "DICOM"
-    raise errors.NotAnImageError(path, "not a DICOM, PNG, PGM or TIFF file", "open a mammogram file")
+    raise errors.NotAnImageError(path, "not a DICOM, PNG, PGM, TIFF or JPEG file", "open a mammogram file")
 
 
 def read_image(path: str | os.PathLike) -> MammoImage:
