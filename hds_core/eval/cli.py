@@ -68,16 +68,28 @@ def main(argv: list[str] | None = None) -> int:
         spacing = metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4)
         prepared = [prepare(c, spacing) for c in tqdm(cases, desc="preparing", disable=not sys.stderr.isatty())]
         threshold = args.threshold if args.threshold is not None else float(metadata.get("default_threshold", 0.5))
+        # Each dataset on its own, never pooled: pooled with a film set that has normals, a
+        # digital set without any would make the AUC measure the domain, not the mass.
+        blocks = {}
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
-            report = evaluate_prepared(model, prepared, device, threshold=threshold, score_source=metadata.get("score_source", "mil"),
-                                       all_exits=not args.final_only, progress=bar.update)
+            for spec in dict.fromkeys(c.case.dataset for c in prepared):
+                members = [c for c in prepared if c.case.dataset == spec]
+                blocks[spec] = evaluate_prepared(model, members, device, threshold=threshold,
+                                                 score_source=metadata.get("score_source", "mil"),
+                                                 all_exits=not args.final_only, progress=bar.update)
+                blocks[spec]["patients"] = sorted({c.case.patient_id for c in members})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
         print(f"hds-eval: error: {exc}", file=sys.stderr)
         return 2
+    report = dict(next(iter(blocks.values()))) if len(blocks) == 1 else {}
+    report["per_dataset"] = blocks
     report["weights"] = {"path": str(args.weights), "sha256": sha256(Path(args.weights)), "model_name": metadata.get("model_name")}
     report["datasets"] = args.datasets
     report["patients"] = sorted({c.patient_id for c in cases})
-    print(format_report(report))
+    for spec, block in blocks.items():
+        if len(blocks) > 1:
+            print(f"\n== {spec} ==")
+        print(format_report(block))
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")

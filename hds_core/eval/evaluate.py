@@ -10,7 +10,9 @@ from ..data import PreparedCase
 from ..infer.forward import ExitResult, image_score, predict_working
 from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
 from ..nn import HDSUNet
+from .detection import froc, match_lesions, summarise
 from .metrics import classification_at, count_regions, roc_auc, segmentation_at
+from .uncertainty import bootstrap_by_patient, reliability
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], threshold: float, source: str,
@@ -41,8 +43,45 @@ def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: 
     return rows
 
 
+def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold: float, source: str,
+                min_pixels: int = 1, bootstrap_samples: int = 1000) -> dict:
+    """What a CAD is judged by, on the final exit: lesion-level detection at the threshold and
+    as a FROC curve, image AUC and lesion sensitivity with 95% intervals resampled by patient,
+    calibration of the image score, and one row per image from which any figure can be
+    re-derived."""
+    scores = [image_score(r, source) for r in results]
+    detections = [match_lesions(r.probability, c.mask, threshold, min_pixels) for r, c in zip(results, cases)]
+    rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset, "score": round(float(score), 6),
+             "label": c.label, "lesions": d.lesions, "found": d.found, "false_positives": d.false_positives}
+            for c, score, d in zip(cases, scores, detections)]
+    patients = [row["patient"] for row in rows]
+
+    def auc(drawn):
+        return roc_auc([r["score"] for r in drawn], [r["label"] for r in drawn])
+
+    def sensitivity(drawn):
+        lesions = sum(r["lesions"] for r in drawn)
+        return sum(r["found"] for r in drawn) / lesions if lesions else None
+
+    ece, table = reliability(scores, [c.label for c in cases])
+    curve = froc([r.probability for r in results], [c.mask for c in cases], min_pixels)
+    return {
+        **summarise(detections),
+        "lesion_sensitivity_ci": bootstrap_by_patient(rows, patients, sensitivity, samples=bootstrap_samples),
+        "image_auc_ci": bootstrap_by_patient(rows, patients, auc, samples=bootstrap_samples),
+        "froc_sensitivity_at_fp": curve["sensitivity_at_fp"],
+        "froc_curve": curve["curve"],
+        "ece": ece,
+        "reliability": table,
+        "images": rows,
+    }
+
+
 def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
-                      score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None) -> dict:
+                      score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
+                      cad: bool = True) -> dict:
+    """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
+    training's per-epoch validation leaves them out)."""
     per_exit: list[list[ExitResult]] | None = None
     masks, labels = [], []
     for case in cases:
@@ -67,6 +106,7 @@ def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.d
         "final": exits[-1], "exits": exits,
         "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source, min_pixels=min_pixels),
         "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
+        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels) if cad else {}),
     }
 
 
@@ -84,6 +124,18 @@ def format_report(report: dict) -> str:
     for k, metrics in enumerate(report["exits"]):
         name = "final" if k == n - 1 else f"exit {k + 1}"
         lines.append(f"{name:<10}" + "  ".join(f"{fmt(metrics[c]):>10}" for c in columns))
+    if "lesion_sensitivity" in report:
+        def interval(values):
+            return f" [{values[0]:.3f}, {values[1]:.3f}]" if values else " [n/a]"
+
+        froc_text = ", ".join(f"{rate} FP: {fmt(value).strip()}" for rate, value in report["froc_sensitivity_at_fp"].items())
+        lines.append("")
+        lines.append(f"image AUC{interval(report['image_auc_ci'])} (95%, patients resampled); "
+                     f"ECE {fmt(report['ece']).strip()} (image score calibration, {len(report['reliability'])} bins)")
+        lines.append(f"lesions: {report['lesions_found']} of {report['lesions']} found at the threshold, sensitivity "
+                     f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
+                     f"{fmt(report['fp_regions_per_image']).strip()} false regions per image")
+        lines.append(f"FROC lesion sensitivity at {froc_text} per image")
     lines.append("")
     lines.append("threshold  sens  spec  contour-sens  contour-spec  Dice(mass)  FP/normal")
     for row in report["threshold_table"]:

@@ -99,13 +99,14 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
         # The image score the viewer shows: the MIL head or the map's maximum, whichever
         # separates the validation films better (AUC); ties keep the MIL head.
         aucs = {source: evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=source,
-                                          all_exits=False)["final"]["image_auc"] or 0.0 for source in ("mil", "max_probability")}
+                                          all_exits=False, cad=False)["final"]["image_auc"] or 0.0 for source in ("mil", "max_probability")}
         score_source = "max_probability" if aucs["max_probability"] > aucs["mil"] else "mil"
         score_rule = (f"higher validation AUC: MIL head {aucs['mil']:.3f}, map maximum {aucs['max_probability']:.3f}")
     elif score_source_choice in ("mil", "max_probability"):
         score_source, score_rule = score_source_choice, "given on the command line"
     log.info("image score: %s (%s)", score_source, score_rule)
-    table = evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False)["threshold_table"]
+    table = evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False,
+                              cad=False)["threshold_table"]
     rule = "given on the command line"
     if threshold is None:
         threshold, rule = choose_threshold(table)

@@ -217,7 +217,7 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
         if ddp.is_main:
             if prepared_val:
                 report = evaluate_prepared(model, prepared_val, device, threshold=config.threshold,
-                                           score_source=config.score_source, all_exits=False, autocast_dtype=amp)
+                                           score_source=config.score_source, all_exits=False, autocast_dtype=amp, cad=False)
                 final = report["final"]
                 record["val"] = {k: final[k] for k in ("image_auc", "image_accuracy", "sensitivity", "specificity",
                                                         "dice_mass_images", "fp_regions_per_normal_image")}
