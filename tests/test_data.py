@@ -185,3 +185,58 @@ def test_folder_reads_jpeg_images_and_masks_binarised_at_half_their_range(tmp_pa
     Image.fromarray((mask * 255).astype(np.uint8)[:64]).save(root / "masks" / "P1_R_DM_CC.jpg")
     with pytest.raises(DatasetLayoutError, match="P1_R_DM_CC.jpg: the mask is 96x64 pixels, its image 96x128"):
         cases["P1_R_DM_CC"].mass_mask((128, 96))
+
+
+def _two_domains(tmp_path):
+    """A film-like dataset with normals and masses, and a digital-like one whose every image
+    holds a lesion (the CDD-CESM situation), prepared as training sees them."""
+    from hds_core.data.cases import prepare
+    from hds_core.data.registry import load_dataset
+    from synthetic import phantom_folder_dataset
+
+    films = phantom_folder_dataset(tmp_path / "films", n_images=8, seed=60)
+    digital = phantom_folder_dataset(tmp_path / "digital", n_images=8, seed=70)
+    for mask in (digital / "masks").iterdir():
+        mask.unlink()
+    for image in (digital / "images").iterdir():  # a lesion on every image
+        _, mask = phantom((128, 128), seed=int(image.stem[2:]) + 70, mass=True)
+        Image.fromarray((mask * 255).astype(np.uint8)).save(digital / "masks" / image.name)
+    return [prepare(c) for c in load_dataset(f"folder:{films}") + load_dataset(f"folder:{digital}")]
+
+
+def test_balancing_within_each_dataset_makes_the_crop_label_independent_of_the_dataset(tmp_path):
+    prepared = _two_domains(tmp_path)
+
+    def label_rate(balance):
+        sampler = BalancedCropDataset(prepared, crop=(32, 32), samples_per_epoch=800, seed=3, balance=balance)
+        rates = {}
+        for index in range(len(sampler)):
+            rng = sampler._rng(index)
+            # The dataset of the crop is the case's; recover it by drawing the same case.
+            _, _, label = sampler[index]
+            case = None
+            if balance == "dataset":
+                case, _, _ = sampler._within_dataset(rng)
+            rates.setdefault(case.case.dataset if case else None, []).append(int(label))
+        return {k: float(np.mean(v)) for k, v in rates.items()}
+
+    balanced = label_rate("dataset")
+    assert len(balanced) == 2
+    # Each dataset gives lesion crops at the same rate (0.5 +- 4 binomial sd for ~400 crops).
+    assert all(abs(rate - 0.5) < 0.1 for rate in balanced.values()), balanced
+    assert abs(list(balanced.values())[0] - list(balanced.values())[1]) < 0.12, balanced
+
+
+def test_the_papers_sampling_lets_the_label_tell_the_datasets_apart(tmp_path):
+    """The check above can fail: under the paper's image-level sampling the all-lesion dataset
+    gives far more lesion crops than the one with normals."""
+    prepared = _two_domains(tmp_path)
+    sampler = BalancedCropDataset(prepared, crop=(32, 32), samples_per_epoch=800, seed=3, balance="image")
+    by_dataset: dict[str, list[int]] = {}
+    for index in range(len(sampler)):
+        rng = sampler._rng(index)
+        forced = rng.random() < sampler.positive_fraction
+        case = sampler.cases[rng.choice(sampler.positive_cases)] if forced else sampler.cases[rng.integers(len(sampler.cases))]
+        by_dataset.setdefault(case.case.dataset, []).append(int(sampler[index][2]))
+    films, digital = (float(np.mean(v)) for v in by_dataset.values())
+    assert digital - films > 0.15, (films, digital)

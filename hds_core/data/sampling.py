@@ -1,6 +1,15 @@
 """Balanced crop sampling as in the paper: a share of the crops (half by default) is forced
 to contain at least ``min_mass_pixels`` mass pixels; the rest are uniform; random flips.
 
+``balance="dataset"`` balances within each dataset instead, so that a crop's label says
+nothing about where it came from: each crop first draws a dataset (uniformly), then its
+label (lesion with ``positive_fraction``), then a crop of that label from that dataset:
+lesion crops around a lesion, lesion-free crops from normal images or away from the
+outlines (a dataset without normals, such as CDD-CESM, gives its negatives that way).
+Pooled naively, a digital set of lesions only beside a film set with normals taught the
+network "digital = lesion"; here every dataset gives lesion and lesion-free crops in the
+same proportion.
+
 Deterministic: the crops of epoch ``e`` depend only on (seed, e, index), so resumed and
 distributed runs draw the same crops (each rank takes every world_size-th index)."""
 
@@ -20,9 +29,16 @@ def pad_value(image: np.ndarray) -> float:
 
 class BalancedCropDataset(Dataset):
     def __init__(self, cases: list[PreparedCase], crop: tuple[int, int] = (512, 384), samples_per_epoch: int | None = None,
-                 positive_fraction: float = 0.5, min_mass_pixels: int = 100, flips: bool = True, seed: int = 0):
+                 positive_fraction: float = 0.5, min_mass_pixels: int = 100, flips: bool = True, seed: int = 0,
+                 balance: str = "image"):
         if not cases:
             raise ValueError("no training cases")
+        if balance not in ("image", "dataset"):
+            raise ValueError(f"balance must be 'image' or 'dataset', got {balance!r}")
+        self.balance = balance
+        self.datasets: dict[str, list[int]] = {}
+        for i, case in enumerate(cases):
+            self.datasets.setdefault(case.case.dataset, []).append(i)
         self.cases = cases
         self.crop = tuple(crop)
         self.samples = samples_per_epoch or len(cases)
@@ -44,11 +60,14 @@ class BalancedCropDataset(Dataset):
 
     def __getitem__(self, index: int):
         rng = self._rng(index)
-        forced = self.positive_cases and rng.random() < self.positive_fraction
-        case = self.cases[rng.choice(self.positive_cases)] if forced else self.cases[rng.integers(len(self.cases))]
+        if self.balance == "dataset":
+            case, forced, negative = self._within_dataset(rng)
+        else:
+            forced, negative = bool(self.positive_cases and rng.random() < self.positive_fraction), False
+            case = self.cases[rng.choice(self.positive_cases)] if forced else self.cases[rng.integers(len(self.cases))]
         image, mask = case.working.image, case.mask
         image, mask = self._pad(image, mask)
-        r, c = self._position(mask, rng, forced)
+        r, c = self._negative_position(mask, rng) if negative else self._position(mask, rng, forced)
         h, w = self.crop
         image, mask = image[r:r + h, c:c + w], mask[r:r + h, c:c + w]
         if self.flips:
@@ -59,6 +78,31 @@ class BalancedCropDataset(Dataset):
         label = int(mask.any())
         return (torch.from_numpy(np.ascontiguousarray(image))[None], torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)),
                 torch.tensor(label, dtype=torch.long))
+
+    def _within_dataset(self, rng: np.random.Generator) -> tuple[PreparedCase, bool, bool]:
+        """(case, lesion crop, lesion-free crop) for one crop balanced within a dataset."""
+        members = self.datasets[list(self.datasets)[rng.integers(len(self.datasets))]]
+        lesion = rng.random() < self.positive_fraction
+        with_lesion = [i for i in members if self.cases[i].label]
+        if lesion and with_lesion:
+            return self.cases[with_lesion[rng.integers(len(with_lesion))]], True, False
+        normals = [i for i in members if not self.cases[i].label]
+        pool = normals if normals and rng.random() < len(normals) / len(members) else members
+        return self.cases[pool[rng.integers(len(pool))]], False, True
+
+    def _negative_position(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+        """A crop without lesion pixels (the one with the fewest when none is free of them)."""
+        h, w = self.crop
+        max_r, max_c = mask.shape[0] - h, mask.shape[1] - w
+        best = None
+        for _ in range(30):
+            r, c = int(rng.integers(max_r + 1)), int(rng.integers(max_c + 1))
+            inside = int(mask[r:r + h, c:c + w].sum())
+            if inside == 0:
+                return r, c
+            if best is None or inside < best[0]:
+                best = (inside, r, c)
+        return best[1], best[2]
 
     def _pad(self, image: np.ndarray, mask: np.ndarray):
         h, w = self.crop

@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--weight-decay", type=float, help="L2 (SGD) or decoupled (AdamW) weight decay")
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="training crop at the working spacing (multiples of 32)")
+    p.add_argument("--balance", choices=["image", "dataset"],
+                   help="image: the paper's crops (half forced onto a mass, the rest uniform); dataset: lesion and "
+                        "lesion-free crops in the same proportion from every dataset, so the label cannot tell datasets apart")
     p.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: number of training images)")
     p.add_argument("--working-spacing", dest="working_spacing_mm", type=float, help="working pixel spacing in mm (default 0.4)")
     p.add_argument("--folds", type=int, help="patient-level folds for the validation split")

@@ -28,6 +28,9 @@ class TrainConfig:
     crop: list[int] = field(default_factory=lambda: [512, 384])  # height, width at the working spacing
     samples_per_epoch: int | None = None  # default: the number of training images
     positive_fraction: float = 0.5
+    # "image": the paper's (half the crops forced onto a mass, the rest uniform); "dataset":
+    # lesion and lesion-free crops in the same proportion from every dataset (see sampling.py).
+    balance: str = "image"
     min_mass_pixels: int = 100
     flips: bool = True
     working_spacing_mm: float = 0.4
@@ -54,6 +57,8 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if len(self.crop) != 2 or any(c <= 0 or c % 32 for c in self.crop):
             raise ConfigError(f"crop must be two positive multiples of 32 (height width), got {self.crop}")
+        if self.balance not in ("image", "dataset"):
+            raise ConfigError(f"balance must be image or dataset, got {self.balance!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be at least 1")
 
