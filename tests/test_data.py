@@ -4,6 +4,7 @@ import plistlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from hds_core.data import (BalancedCropDataset, DatasetLayoutError, load_dataset, patient_folds, prepare, preprocess,
@@ -240,3 +241,22 @@ def test_the_papers_sampling_lets_the_label_tell_the_datasets_apart(tmp_path):
         by_dataset.setdefault(case.case.dataset, []).append(int(sampler[index][2]))
     films, digital = (float(np.mean(v)) for v in by_dataset.values())
     assert digital - films > 0.15, (films, digital)
+
+
+def test_augmentation_moves_image_and_mask_together_and_is_reproducible(phantom_dataset):
+    prepared = [prepare(c) for c in load_dataset(f"folder:{phantom_dataset}")]
+    plain = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, seed=5, flips=False)
+    augmented = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, seed=5, flips=False, augment=True)
+    changed = 0
+    for index in range(40):
+        image, mask, label = augmented[index]
+        again = augmented[index]
+        assert torch.equal(image, again[0]) and torch.equal(mask, again[1])  # the same crop every time it is asked for
+        assert image.shape == (1, 64, 64) and mask.shape == (64, 64) and int(label) == int(mask.any())
+        changed += not torch.equal(image, plain[index][0])
+        if mask.any() and (~mask.bool()).any():
+            # The phantom's mass is brighter than the tissue around it: after the same warp
+            # for both, the mask still sits on the bright pixels.
+            inside, outside = image[0][mask.bool()].mean(), image[0][~mask.bool()].mean()
+            assert inside > outside
+    assert changed >= 35

@@ -30,12 +30,13 @@ def pad_value(image: np.ndarray) -> float:
 class BalancedCropDataset(Dataset):
     def __init__(self, cases: list[PreparedCase], crop: tuple[int, int] = (512, 384), samples_per_epoch: int | None = None,
                  positive_fraction: float = 0.5, min_mass_pixels: int = 100, flips: bool = True, seed: int = 0,
-                 balance: str = "image"):
+                 balance: str = "image", augment: bool = False):
         if not cases:
             raise ValueError("no training cases")
         if balance not in ("image", "dataset"):
             raise ValueError(f"balance must be 'image' or 'dataset', got {balance!r}")
         self.balance = balance
+        self.augment = augment
         self.datasets: dict[str, list[int]] = {}
         for i, case in enumerate(cases):
             self.datasets.setdefault(case.case.dataset, []).append(i)
@@ -69,7 +70,11 @@ class BalancedCropDataset(Dataset):
         image, mask = self._pad(image, mask)
         r, c = self._negative_position(mask, rng) if negative else self._position(mask, rng, forced)
         h, w = self.crop
-        image, mask = image[r:r + h, c:c + w], mask[r:r + h, c:c + w]
+        if self.augment:
+            image, mask = _scaled_rotated(image, mask, r, c, self.crop, rng)
+            image = _intensity(image, rng)
+        else:
+            image, mask = image[r:r + h, c:c + w], mask[r:r + h, c:c + w]
         if self.flips:
             if rng.random() < 0.5:
                 image, mask = image[:, ::-1], mask[:, ::-1]
@@ -130,3 +135,47 @@ class BalancedCropDataset(Dataset):
             if best is None or inside > best[0]:
                 best = (inside, r, c)
         return best[1], best[2]
+
+
+# Augmentation ranges: what differs between a film scanner, a digital detector and a
+# positioning (contrast and gamma of the rendering, magnification, a few degrees of tilt).
+SCALE_RANGE = (0.85, 1.15)
+ROTATION_DEGREES = 10.0
+CONTRAST_RANGE = (0.8, 1.25)
+GAMMA_RANGE = (0.7, 1.4)
+SHIFT = 0.2  # in units of the breast's standard deviation (the working image is z-scored)
+
+
+def _scaled_rotated(image: np.ndarray, mask: np.ndarray, row: int, col: int, crop: tuple[int, int],
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The crop at (row, col), zoomed and turned about its centre; image and mask through the
+    same transform (bilinear and nearest), the outside filled with the background level."""
+    from scipy import ndimage
+
+    h, w = crop
+    scale = rng.uniform(*SCALE_RANGE)
+    angle = np.deg2rad(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    matrix = np.array([[cos, -sin], [sin, cos]])  # output (r, c) -> input, about the crop's centre
+    centre_out = np.array([(h - 1) / 2, (w - 1) / 2])
+    centre_in = np.array([row + (h - 1) / 2, col + (w - 1) / 2])
+    offset = centre_in - matrix @ centre_out
+    background = pad_value(image)
+    warped = ndimage.affine_transform(image, matrix, offset=offset, output_shape=(h, w), order=1, mode="constant",
+                                      cval=background)
+    warped_mask = ndimage.affine_transform(mask.astype(np.uint8), matrix, offset=offset, output_shape=(h, w), order=0,
+                                           mode="constant", cval=0).astype(bool)
+    return warped.astype(np.float32, copy=False), warped_mask
+
+
+def _intensity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Contrast, gamma and brightness of the rendering; the background stays the darkest."""
+    low, high = float(image.min()), float(image.max())
+    if high <= low:
+        return image
+    unit = (image - low) / (high - low)
+    unit = unit ** rng.uniform(*GAMMA_RANGE)
+    out = low + unit * (high - low)
+    mean = float(out.mean())
+    out = (out - mean) * rng.uniform(*CONTRAST_RANGE) + mean + rng.uniform(-SHIFT, SHIFT)
+    return out.astype(np.float32, copy=False)

@@ -47,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--balance", choices=["image", "dataset"],
                    help="image: the paper's crops (half forced onto a mass, the rest uniform); dataset: lesion and "
                         "lesion-free crops in the same proportion from every dataset, so the label cannot tell datasets apart")
+    p.add_argument("--augment", action="store_const", const=True,
+                   help="scale (0.85-1.15), rotation (+-10 degrees), contrast, gamma and brightness of each crop")
     p.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: number of training images)")
     p.add_argument("--working-spacing", dest="working_spacing_mm", type=float, help="working pixel spacing in mm (default 0.4)")
     p.add_argument("--folds", type=int, help="patient-level folds for the validation split")

@@ -33,6 +33,8 @@ class TrainConfig:
     balance: str = "image"
     min_mass_pixels: int = 100
     flips: bool = True
+    # Scale (0.85-1.15), rotation (+-10 degrees), contrast, gamma and brightness of each crop.
+    augment: bool = False
     working_spacing_mm: float = 0.4
     folds: int = 5
     fold: int = 0

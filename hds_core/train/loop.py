@@ -148,7 +148,7 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
 
     dataset = BalancedCropDataset(prepared_train, crop=tuple(config.crop), samples_per_epoch=config.samples_per_epoch,
                                   positive_fraction=config.positive_fraction, min_mass_pixels=config.min_mass_pixels,
-                                  flips=config.flips, seed=config.seed, balance=config.balance)
+                                  flips=config.flips, seed=config.seed, balance=config.balance, augment=config.augment)
     model = HDSUNet(HDSConfig.from_dict(config.network) if config.network else HDSConfig()).to(device)
     optimizer = make_optimizer(config, model.parameters())
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
