@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 members = [c for c in prepared if c.case.dataset == spec]
                 blocks[spec] = evaluate_prepared(model, members, device, threshold=threshold,
                                                  score_source=metadata.get("score_source", "mil"),
-                                                 all_exits=not args.final_only, progress=bar.update)
+                                                 all_exits=not args.final_only, progress=bar.update,
+                                                 calibration=metadata.get("calibration"))
                 blocks[spec]["patients"] = sorted({c.case.patient_id for c in members})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
         print(f"hds-eval: error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..data import PreparedCase
+from ..infer.calibration import calibrate
 from ..infer.forward import ExitResult, image_score, predict_working
 from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
 from ..nn import HDSUNet
@@ -44,16 +45,18 @@ def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: 
 
 
 def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold: float, source: str,
-                min_pixels: int = 1, bootstrap_samples: int = 1000) -> dict:
+                min_pixels: int = 1, bootstrap_samples: int = 1000, calibration: dict | None = None) -> dict:
     """What a CAD is judged by, on the final exit: lesion-level detection at the threshold and
     as a FROC curve, image AUC and lesion sensitivity with 95% intervals resampled by patient,
     calibration of the image score, and one row per image from which any figure can be
     re-derived."""
-    scores = [image_score(r, source) for r in results]
+    raw = [image_score(r, source) for r in results]
+    scores = [calibrate(score, calibration) for score in raw]  # what the Predictor reports
     detections = [match_lesions(r.probability, c.mask, threshold, min_pixels) for r, c in zip(results, cases)]
     rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset, "score": round(float(score), 6),
-             "label": c.label, "lesions": d.lesions, "found": d.found, "false_positives": d.false_positives}
-            for c, score, d in zip(cases, scores, detections)]
+             "raw_score": round(float(raw_score), 6), "label": c.label, "lesions": d.lesions, "found": d.found,
+             "false_positives": d.false_positives}
+            for c, score, raw_score, d in zip(cases, scores, raw, detections)]
     patients = [row["patient"] for row in rows]
 
     def auc(drawn):
@@ -79,7 +82,7 @@ def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold:
 
 def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
                       score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
-                      cad: bool = True) -> dict:
+                      cad: bool = True, calibration: dict | None = None) -> dict:
     """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
     training's per-epoch validation leaves them out)."""
     per_exit: list[list[ExitResult]] | None = None
@@ -106,7 +109,7 @@ def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.d
         "final": exits[-1], "exits": exits,
         "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source, min_pixels=min_pixels),
         "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
-        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels) if cad else {}),
+        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration) if cad else {}),
     }
 
 

@@ -22,6 +22,7 @@ from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, preprocess
 from ..io import MammoImage, read_image
 from ..nn import load_weights, sha256
 from ..nn.weights import WeightsError
+from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
 from .lesions import Lesion, find_lesions, lesion_mask
@@ -43,7 +44,7 @@ class Prediction:
     original geometry. Lesions at any threshold come from :meth:`lesions`."""
 
     path: Path | None
-    score: float  # image-level probability of "contains a mass"
+    score: float  # image-level probability of "contains a mass" (calibrated when the weights carry a calibration)
     working_probability: np.ndarray  # float32 (h, w) at the working spacing
     geometry: Geometry
     spacing_mm: tuple[float, float] | None
@@ -52,6 +53,7 @@ class Prediction:
     device: str
     precision: str
     warnings: list[str] = field(default_factory=list)
+    raw_score: float | None = None  # the network's own score, before calibration
 
     def __post_init__(self):
         self._original: np.ndarray | None = None
@@ -77,6 +79,7 @@ class Prediction:
         return {
             "file": str(self.path) if self.path else None,
             "score": round(self.score, 4),
+            "raw_score": round(self.raw_score if self.raw_score is not None else self.score, 4),
             "max_probability": round(self.max_probability, 4),
             "threshold": threshold,
             "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],
@@ -104,6 +107,7 @@ class Predictor:
         self.weights_sha256 = sha256(self.weights_path)
         self.model_name = self.metadata.get("model_name", self.weights_path.stem)
         self.score_source = self.metadata.get("score_source", "mil")
+        self.calibration = self.metadata.get("calibration")  # fitted on out-of-fold predictions (calibration.py)
         self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
         self.working_spacing_mm = float(self.metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
         self.device = choose_device(device)
@@ -151,7 +155,8 @@ class Predictor:
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]
-        return Prediction(path=image.metadata.path, score=image_score(final, self.score_source),
+        raw = image_score(final, self.score_source)
+        return Prediction(path=image.metadata.path, score=calibrate(raw, self.calibration), raw_score=raw,
                           working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
                           model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
                           precision=self.precision, warnings=notes + list(self.notices))

@@ -78,8 +78,33 @@ def choose_threshold(table: list[dict]) -> tuple[float, str]:
     return float(best["threshold"]), rule
 
 
+def calibration_from_reports(paths: list[Path], method: str = "isotonic") -> dict:
+    """Fit the image-score calibration on the per-image rows of hds-eval reports (out-of-fold
+    predictions: each image scored by a model that never trained on its patient)."""
+    import json
+
+    from ..infer.calibration import fit_isotonic, fit_logistic
+
+    scores, labels = [], []
+    for path in paths:
+        try:
+            report = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the evaluation report: {exc}") from None
+        blocks = report.get("per_dataset") or {"": report}
+        rows = [row for block in blocks.values() for row in block.get("images", [])]
+        if not rows:
+            raise ValueError(f"{path}: no per-image rows (write it with this hds-eval's --json)")
+        scores += [row.get("raw_score", row["score"]) for row in rows]
+        labels += [row["label"] for row in rows]
+    fit = fit_isotonic(scores, labels) if method == "isotonic" else fit_logistic(scores, labels)
+    fit["fitted_on"] = [str(p) for p in paths]
+    return fit
+
+
 def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.device, threshold: float | None = None,
-           model_name: str | None = None, score_source_choice: str = "auto", extra: dict | None = None) -> dict:
+           model_name: str | None = None, score_source_choice: str = "auto", extra: dict | None = None,
+           calibration: dict | None = None) -> dict:
     model, metadata = load_weights(checkpoint, map_location=str(device))
     cases = validation_cases_of(load_datasets(datasets), metadata.get("train_config", {}))
     if not cases:
@@ -119,6 +144,7 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
         "default_threshold": threshold,
         "default_threshold_rule": rule,
         "score_source": score_source,
+        **({"calibration": calibration} if calibration else {}),
         "score_source_rule": score_rule,
         "storage_dtype": "fp16" if dtype is not None else "fp32",
         "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
@@ -151,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name")
     p.add_argument("--score-source", choices=["auto", "mil", "max_probability"], default="auto",
                    help="the image score: auto picks the MIL head or the map's maximum by validation AUC")
+    p.add_argument("--calibrate-on", nargs="+", type=Path, metavar="EVAL.json",
+                   help="hds-eval reports of out-of-fold predictions: fit the image-score calibration on their rows")
+    p.add_argument("--calibration", choices=["isotonic", "logistic"], default="isotonic")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     return p
@@ -163,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hds-export: error: {args.out} exists; pass --force to replace it", file=sys.stderr)
         return 2
     try:
+        calibration = calibration_from_reports(args.calibrate_on, args.calibration) if args.calibrate_on else None
         report = export(args.checkpoint, args.out, args.datasets, device=choose_device(args.device),
-                        threshold=args.threshold, model_name=args.model_name, score_source_choice=args.score_source)
+                        threshold=args.threshold, model_name=args.model_name, score_source_choice=args.score_source,
+                        calibration=calibration)
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError, OSError) as exc:
         print(f"hds-export: error: {exc}", file=sys.stderr)
         return 2
