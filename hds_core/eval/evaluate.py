@@ -11,8 +11,8 @@ from ..infer.calibration import calibrate
 from ..infer.forward import ExitResult, image_score, predict_working
 from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
 from ..nn import HDSUNet
-from .detection import froc, match_lesions, summarise
-from .metrics import classification_at, count_regions, roc_auc, segmentation_at
+from .detection import froc, match_lesions
+from .metrics import classification_at, count_regions, dice, roc_auc, segmentation_at
 from .uncertainty import bootstrap_by_patient, reliability
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
@@ -55,8 +55,21 @@ def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold:
     detections = [match_lesions(r.probability, c.mask, threshold, min_pixels) for r, c in zip(results, cases)]
     rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset, "score": round(float(score), 6),
              "raw_score": round(float(raw_score), 6), "label": c.label, "lesions": d.lesions, "found": d.found,
-             "false_positives": d.false_positives}
-            for c, score, raw_score, d in zip(cases, scores, raw, detections)]
+             "false_positives": d.false_positives,
+             "dice": round(dice(r.probability >= threshold, c.mask), 6) if c.label else None}
+            for c, score, raw_score, d, r in zip(cases, scores, raw, detections, results)]
+    curve = froc([r.probability for r in results], [c.mask for c in cases], min_pixels)
+    return {
+        **cad_metrics_from_rows(rows, bootstrap_samples),
+        "froc_sensitivity_at_fp": curve["sensitivity_at_fp"],
+        "froc_curve": curve["curve"],
+        "images": rows,
+    }
+
+
+def cad_metrics_from_rows(rows: list[dict], bootstrap_samples: int = 1000) -> dict:
+    """The figures that per-image rows determine (all but the FROC curve, which needs the
+    maps): used on one evaluation's rows and on out-of-fold rows pooled over folds."""
     patients = [row["patient"] for row in rows]
 
     def auc(drawn):
@@ -66,17 +79,21 @@ def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold:
         lesions = sum(r["lesions"] for r in drawn)
         return sum(r["found"] for r in drawn) / lesions if lesions else None
 
-    ece, table = reliability(scores, [c.label for c in cases])
-    curve = froc([r.probability for r in results], [c.mask for c in cases], min_pixels)
+    lesions = sum(r["lesions"] for r in rows)
+    dices = [r["dice"] for r in rows if r.get("dice") is not None]
+    ece, table = reliability([r["score"] for r in rows], [r["label"] for r in rows])
     return {
-        **summarise(detections),
-        "lesion_sensitivity_ci": bootstrap_by_patient(rows, patients, sensitivity, samples=bootstrap_samples),
+        "n_images": len(rows),
+        "image_auc": auc(rows),
         "image_auc_ci": bootstrap_by_patient(rows, patients, auc, samples=bootstrap_samples),
-        "froc_sensitivity_at_fp": curve["sensitivity_at_fp"],
-        "froc_curve": curve["curve"],
+        "lesions": lesions,
+        "lesions_found": sum(r["found"] for r in rows),
+        "lesion_sensitivity": sensitivity(rows),
+        "lesion_sensitivity_ci": bootstrap_by_patient(rows, patients, sensitivity, samples=bootstrap_samples),
+        "fp_regions_per_image": sum(r["false_positives"] for r in rows) / len(rows) if rows else None,
+        "dice_mass_images": float(np.mean(dices)) if dices else None,
         "ece": ece,
         "reliability": table,
-        "images": rows,
     }
 
 

@@ -1,0 +1,39 @@
+"""hds-train --cv: every patient predicted once out of fold, each dataset on its own, the
+spread over folds, the pooled out-of-fold figures, and runs continued with --resume."""
+
+import json
+
+from conftest import TINY_NET_ARGS
+
+
+def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, capsys):
+    import synthetic
+    from hds_core.train.cli import main as train_main
+
+    films = synthetic.phantom_folder_dataset(tmp_path / "films", n_images=8, seed=80)
+    digital = synthetic.phantom_folder_dataset(tmp_path / "digital", n_images=4, seed=90)
+    for folder, prefix in ((films, "f"), (digital, "d")):  # patient IDs of two datasets never collide
+        lines = (folder / "patients.csv").read_text().splitlines()
+        (folder / "patients.csv").write_text("\n".join([lines[0]] + [f"{l.split(',')[0]},{prefix}{l.split(',')[1]}" for l in lines[1:]]) + "\n")
+    out = tmp_path / "cv"
+    args = ["--dataset", f"folder:{films}", "--dataset", f"folder:{digital}", "--out", str(out), "--epochs", "2",
+            "--crop", "64", "64", "--samples-per-epoch", "8", "--precision", "fp32", "--balance", "dataset", "-q", *TINY_NET_ARGS]
+    assert train_main([*args, "--cv", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "2-fold cross-validation" in printed and f"== folder:{films} ==" in printed
+    summary = json.loads((out / "cv.json").read_text())
+    assert summary["folds"] == 2 and [e["epoch"] for e in summary["per_epoch"]] == [1, 2]
+    for spec, n_images in ((f"folder:{films}", 8), (f"folder:{digital}", 4)):
+        block = summary["per_dataset"][spec]
+        images = [row["image"] for row in block["images"]]
+        assert sorted(images) == sorted(set(images)) and len(images) == n_images  # each image once, out of fold
+        assert block["out_of_fold"]["n_images"] == n_images and block["over_folds"]["image_auc"]["folds"] <= 2
+        assert {row["dataset"] for row in block["images"]} == {spec}
+    for fold in range(2):
+        oof = json.loads((out / f"fold-{fold}" / "oof.json").read_text())
+        assert oof["fold"] == fold and oof["epoch"] == 2
+    # Every fold is finished: a rerun trains nothing and gives the same summary.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("fold-*/last.safetensors")}
+    assert train_main([*args, "--cv", "2", "--resume"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert json.loads((out / "cv.json").read_text())["per_dataset"].keys() == summary["per_dataset"].keys()
