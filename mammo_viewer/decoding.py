@@ -140,6 +140,10 @@ def _setup_decoder_process(log_files: list[str]) -> None:
         try:
             handler = logging.FileHandler(log_files[0], encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s decoder %(name)s: %(message)s"))
+            # The C decoders write their complaints straight to file descriptor 2 ("Error with
+            # SIZ marker: ..."): in this process that is the log file too, not the terminal
+            # (a crash's last words land there as well).
+            os.dup2(handler.stream.fileno(), 2)
         except OSError:
             handler = None
     silence_pydicom_messages(handler)
