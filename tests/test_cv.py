@@ -32,6 +32,10 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     for fold in range(2):
         oof = json.loads((out / f"fold-{fold}" / "oof.json").read_text())
         assert oof["fold"] == fold and oof["epoch"] == 2
+        # Training's own validation is reported per dataset too (pooled, the AUC can measure the domain).
+        history = [json.loads(line) for line in (out / f"fold-{fold}" / "metrics.jsonl").read_text().splitlines()]
+        assert all(set(h["val_per_dataset"]) <= {f"folder:{films}", f"folder:{digital}"} for h in history)
+    assert all(e["mean_dice_per_dataset"] for e in summary["per_epoch"])
     # Every fold is finished: a rerun trains nothing and gives the same summary.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("fold-*/last.safetensors")}
     assert train_main([*args, "--cv", "2", "--resume"]) == 0

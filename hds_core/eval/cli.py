@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..infer.device import DeviceError, choose_device
     from ..io import MammoReadError
     from ..nn import WeightsError, load_weights, sha256
-    from .evaluate import evaluate_prepared, format_report
+    from .evaluate import format_report, per_dataset_reports, predict_cases
 
     try:
         device = choose_device(args.device)
@@ -70,15 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         threshold = args.threshold if args.threshold is not None else float(metadata.get("default_threshold", 0.5))
         # Each dataset on its own, never pooled: pooled with a film set that has normals, a
         # digital set without any would make the AUC measure the domain, not the mass.
-        blocks = {}
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
-            for spec in dict.fromkeys(c.case.dataset for c in prepared):
-                members = [c for c in prepared if c.case.dataset == spec]
-                blocks[spec] = evaluate_prepared(model, members, device, threshold=threshold,
-                                                 score_source=metadata.get("score_source", "mil"),
-                                                 all_exits=not args.final_only, progress=bar.update,
-                                                 calibration=metadata.get("calibration"))
-                blocks[spec]["patients"] = sorted({c.case.patient_id for c in members})
+            per_exit = predict_cases(model, prepared, device, all_exits=not args.final_only, progress=bar.update)
+        blocks = per_dataset_reports(per_exit, prepared, threshold=threshold, score_source=metadata.get("score_source", "mil"),
+                                     calibration=metadata.get("calibration"))
+        for spec, block in blocks.items():
+            block["patients"] = sorted({c.case.patient_id for c in prepared if c.case.dataset == spec})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
         print(f"hds-eval: error: {exc}", file=sys.stderr)
         return 2

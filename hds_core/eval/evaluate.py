@@ -97,25 +97,40 @@ def cad_metrics_from_rows(rows: list[dict], bootstrap_samples: int = 1000) -> di
     }
 
 
-def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
-                      score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
-                      cad: bool = True, calibration: dict | None = None) -> dict:
-    """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
-    training's per-epoch validation leaves them out)."""
+def predict_cases(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, all_exits: bool = True,
+                  autocast_dtype=None, progress=None) -> list[list[ExitResult]]:
+    """The network on each case: per exit (deepest first), one result per case."""
     per_exit: list[list[ExitResult]] | None = None
-    masks, labels = [], []
     for case in cases:
         results = predict_working(model, case.working.image, device, all_exits=all_exits, autocast_dtype=autocast_dtype)
         if per_exit is None:
             per_exit = [[] for _ in results]
         for k, result in enumerate(results):
             per_exit[k].append(result)
-        masks.append(case.mask)
-        labels.append(case.label)
         if progress is not None:
             progress()
+    if per_exit is None:
+        raise ValueError("no cases to evaluate")
+    return per_exit
+
+
+def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
+                      score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
+                      cad: bool = True, calibration: dict | None = None) -> dict:
+    """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
+    training's per-epoch validation leaves them out)."""
+    per_exit = predict_cases(model, cases, device, all_exits=all_exits, autocast_dtype=autocast_dtype, progress=progress)
+    return report_from_results(per_exit, cases, threshold=threshold, score_source=score_source, cad=cad,
+                               calibration=calibration)
+
+
+def report_from_results(per_exit: list[list[ExitResult]], cases: list[PreparedCase], *, threshold: float, score_source: str,
+                        cad: bool = True, calibration: dict | None = None) -> dict:
+    """The report for ``cases`` from the network's results on them (a subset of cases may be
+    reported from one run: per dataset, say)."""
     if not cases:
         raise ValueError("no cases to evaluate")
+    masks, labels = [c.mask for c in cases], [c.label for c in cases]
     # Specks below the viewer's smallest lesion are not drawn, so they are not counted either.
     min_pixels = min_region_pixels(cases[0].working.geometry.working_spacing_mm)
     exits = [exit_metrics(results, masks, labels, threshold, score_source, min_pixels) for results in per_exit]
@@ -128,6 +143,16 @@ def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.d
         "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
         **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration) if cad else {}),
     }
+
+
+def per_dataset_reports(per_exit: list[list[ExitResult]], cases: list[PreparedCase], **options) -> dict[str, dict]:
+    """One report per dataset, from one run of the network over all the cases."""
+    reports = {}
+    for spec in dict.fromkeys(c.case.dataset for c in cases):
+        chosen = [i for i, c in enumerate(cases) if c.case.dataset == spec]
+        reports[spec] = report_from_results([[results[i] for i in chosen] for results in per_exit],
+                                            [cases[i] for i in chosen], **options)
+    return reports
 
 
 def format_report(report: dict) -> str:

@@ -74,7 +74,7 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
 def evaluate_fold(run: TrainConfig, device=None) -> dict:
     """The fold's ``last`` weights on its own validation patients, per dataset."""
     from ..data import load_datasets, prepare, validation_cases_of
-    from ..eval.evaluate import evaluate_prepared
+    from ..eval.evaluate import per_dataset_reports, predict_cases
     from ..infer.device import choose_device
     from ..nn import load_weights
 
@@ -83,12 +83,8 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
     model, metadata = load_weights(weights, map_location=str(device))
     cases = validation_cases_of(load_datasets(run.datasets), metadata.get("train_config", {}))
     prepared = [prepare(c, run.working_spacing_mm) for c in cases]
-    blocks = {}
-    for spec in run.datasets:
-        members = [c for c in prepared if c.case.dataset == spec]
-        if members:
-            blocks[spec] = evaluate_prepared(model, members, device, threshold=run.threshold, score_source=run.score_source,
-                                             all_exits=False)
+    per_exit = predict_cases(model, prepared, device, all_exits=False)
+    blocks = per_dataset_reports(per_exit, prepared, threshold=run.threshold, score_source=run.score_source)
     return {"fold": run.fold, "folds": run.folds, "weights": str(weights), "epoch": metadata.get("epoch"), "per_dataset": blocks}
 
 
@@ -114,8 +110,10 @@ def summarise(config: TrainConfig, reports: list[dict]) -> dict:
 
 
 def _epoch_curve(config: TrainConfig, folds: int) -> list[dict]:
-    """Mean validation Dice (mass images) over folds, per epoch."""
+    """Mean validation Dice (mass images) over folds, per epoch: pooled, and per dataset when
+    the run has several."""
     by_epoch: dict[int, list[float]] = {}
+    by_dataset: dict[int, dict[str, list[float]]] = {}
     for fold in range(folds):
         log_path = Path(fold_config(config, folds, fold).out) / "metrics.jsonl"
         if not log_path.is_file():
@@ -125,7 +123,12 @@ def _epoch_curve(config: TrainConfig, folds: int) -> list[dict]:
             dice = (record.get("val") or {}).get("dice_mass_images")
             if dice is not None:
                 by_epoch.setdefault(record["epoch"], []).append(dice)
-    return [{"epoch": e, "mean_dice": float(np.mean(v)), "folds": len(v)} for e, v in sorted(by_epoch.items())]
+            for spec, values in (record.get("val_per_dataset") or {}).items():
+                if values.get("dice_mass_images") is not None:
+                    by_dataset.setdefault(record["epoch"], {}).setdefault(spec, []).append(values["dice_mass_images"])
+    return [{"epoch": e, "mean_dice": float(np.mean(v)), "folds": len(v),
+             "mean_dice_per_dataset": {spec: float(np.mean(d)) for spec, d in by_dataset.get(e, {}).items()}}
+            for e, v in sorted(by_epoch.items())]
 
 
 def format_summary(summary: dict) -> str:

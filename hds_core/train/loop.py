@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data import BalancedCropDataset, load_datasets, prepare, split_cases
-from ..eval.evaluate import evaluate_prepared
+from ..eval.evaluate import per_dataset_reports, predict_cases, report_from_results
 from ..infer.device import choose_device, cpu_has_native_bf16
 from ..losses import DeepSupervisionLoss
 from ..nn import HDSConfig, HDSUNet, read_metadata, save_weights
@@ -216,11 +216,16 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
                 log.warning("epoch %d: the ranks' weights differ by up to %g", epoch + 1, gap)
         if ddp.is_main:
             if prepared_val:
-                report = evaluate_prepared(model, prepared_val, device, threshold=config.threshold,
-                                           score_source=config.score_source, all_exits=False, autocast_dtype=amp, cad=False)
-                final = report["final"]
-                record["val"] = {k: final[k] for k in ("image_auc", "image_accuracy", "sensitivity", "specificity",
-                                                        "dice_mass_images", "fp_regions_per_normal_image")}
+                per_exit = predict_cases(model, prepared_val, device, all_exits=False, autocast_dtype=amp)
+                options = dict(threshold=config.threshold, score_source=config.score_source, cad=False)
+                keys = ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images",
+                        "fp_regions_per_normal_image")
+                final = report_from_results(per_exit, prepared_val, **options)["final"]
+                record["val"] = {k: final[k] for k in keys}
+                if len(config.datasets) > 1:
+                    # Pooled over datasets the AUC can measure the domain, not the mass: each on its own too.
+                    record["val_per_dataset"] = {spec: {k: report["final"][k] for k in keys} for spec, report in
+                                                 per_dataset_reports(per_exit, prepared_val, **options).items()}
             record["seconds"] = round(time.perf_counter() - started, 2)
             history.append(record)
             summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history)
