@@ -137,7 +137,7 @@ def test_nothing_to_predict_exits_2_leaves_no_folder_and_summarises_long_failure
     err = capsys.readouterr().err
     assert not out.exists()  # nothing ran: no empty results folder left behind
     shown = [line for line in err.splitlines() if line.startswith("hds-predict: failed: ")]
-    assert len(shown) == cli.SCREENFUL and f"… and 10 more failure(s); the full list is in" in err
+    assert len(shown) == cli.SCREENFUL and "… and 10 more failure(s); the full list is in" in err
     log = Path(err.split("the full list is in ")[1].split("\n")[0])
     logged = log.read_text()
     assert all(f"f{i:02d}.dcm" in logged for i in range(cli.SCREENFUL + 10))

@@ -14,7 +14,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from pydicom.uid import JPEG2000Lossless
 
-import resources
 from mammo_viewer.main_window import MainWindow
 from mammo_viewer.report_pdf import CONTOUR_PRINT, write_report
 from synthetic import phantom, write_dicom

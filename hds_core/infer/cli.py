@@ -6,18 +6,16 @@ Exit status: 0 all good, 1 some files failed, 2 nothing could run (weights, devi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
-import re
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..safe_write import is_inside
+from .naming import common_folder, output_names, safe_name, study_labels
+from .run_log import native_output_to, setup_log
 
 DEFAULT_OUT = "hds-results"
 
@@ -72,7 +70,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
     for target in targets:
         if any(is_inside(target, folder) for folder in inputs if folder.is_dir()):
             return [f"{target}: lies inside an input folder; choose another place"]
-    labels = study_labels({key: _common_folder([path for path, _, _ in members]) for key, members in studies.items()})
+    labels = study_labels({key: common_folder([path for path, _, _ in members]) for key, members in studies.items()})
     for key, members in studies.items():
         label = labels[key]
         # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
@@ -88,7 +86,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if args.seg_dir:
             for item in items:
-                out = Path(args.seg_dir) / f"{label}_{_clean(item.path.stem)}_{item.prediction.weights_sha256[:8]}_seg.dcm"
+                out = Path(args.seg_dir) / f"{label}_{safe_name(item.path.stem)}_{item.prediction.weights_sha256[:8]}_seg.dcm"
                 try:
                     write_segmentation(item, threshold, out, force=args.force)
                 except DicomExportError as exc:
@@ -100,108 +98,6 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
             except DicomExportError as exc:
                 failures.append(str(exc))
     return failures
-
-
-def _clean(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "image"
-
-
-def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
-    """``<folder>_<stem>.json`` for every (path, SOP Instance UID): the name identifies the
-    file whatever else is predicted in the same run and in whatever order. Files that would
-    share a name all get their SOP Instance UID added (then, if still alike, a counter in
-    path order)."""
-    def named(form) -> dict[Path, str]:
-        return {path: form(path, sop) for path, sop in entries}
-
-    names = named(lambda path, sop: f"{_clean(path.parent.name)}_{_clean(path.stem)}")
-    clashing = {name for name in names.values() if list(names.values()).count(name) > 1}
-    for path, sop in entries:
-        if names[path] in clashing and sop:
-            names[path] = f"{names[path]}_{_clean(sop)}"
-    seen: dict[str, int] = {}
-    for path in sorted(names, key=str):
-        count = seen[names[path]] = seen.get(names[path], 0) + 1
-        if count > 1:
-            names[path] = f"{names[path]}_{count}"
-    return {path: f"{name}.json" for path, name in names.items()}
-
-
-def study_labels(folders: dict[str, Path]) -> dict[str, str]:
-    """A file-name-safe label per study (study key -> label): the name of the folder that
-    holds the study's files, which identifies it whatever the order of the run; studies that
-    share a folder add their position in Study Instance UID order. Never the patient's name
-    or ID (these names end up in terminals and logs)."""
-    labels = {key: _clean(folder.name) for key, folder in folders.items()}
-    for key in sorted(labels):
-        alike = sorted(k for k in labels if labels[k] == labels[key])
-        if len(alike) > 1:
-            labels[key] = f"{labels[key]}-{alike.index(key) + 1}"
-    return labels
-
-
-def _common_folder(paths: list[Path]) -> Path:
-    return Path(os.path.commonpath([str(p.parent) for p in paths]))
-
-
-class _LogFile(logging.FileHandler):
-    """A log file that a full disk or a lost folder silences instead of filling the terminal
-    with logging's own tracebacks: the terminal already says what went wrong."""
-
-    def handleError(self, record) -> None:  # noqa: N802 - logging's name
-        self.setLevel(logging.CRITICAL + 1)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        except OSError:
-            pass
-
-
-def setup_log() -> tuple[logging.Handler | None, Path | None]:
-    """The run's log file (every failure in full, pydicom's decoder tracebacks), in the
-    user's log folder: the terminal gets one line per file and a summary."""
-    import platformdirs
-
-    from ..io.dicom import silence_pydicom_messages
-
-    folder = platformdirs.user_log_path("mammo-hds")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = _LogFile(folder / "hds-predict.log", encoding="utf-8")
-    except OSError:
-        silence_pydicom_messages()
-        return None, None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    silence_pydicom_messages(handler)
-    return handler, folder / "hds-predict.log"
-
-
-@contextlib.contextmanager
-def native_output_to(run_log: logging.Logger):
-    """C decoders (openjpeg) print their complaints straight to the process's stderr
-    ("Error with SIZ marker: ..."), beside our one line per file: while a file is read,
-    that stream goes to the log file instead."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            sink.seek(0)
-            said = sink.read(65536).decode("utf-8", "replace").strip()
-            if said:
-                run_log.info("decoder output: %s", said)
 
 
 # Failure lines shown on the terminal before the rest go to the log file only.

@@ -1,0 +1,71 @@
+"""hds-predict's log file: every failure in full, the library's notes, pydicom's decoder
+tracebacks and the C decoders' own lines, so the terminal keeps one line per file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that a full disk or a lost folder silences instead of filling the terminal
+    with logging's own tracebacks: the terminal already says what went wrong."""
+
+    def handleError(self, record) -> None:  # noqa: N802 - logging's name
+        self.setLevel(logging.CRITICAL + 1)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
+def setup_log() -> tuple[logging.Handler | None, Path | None]:
+    """The run's log file (every failure in full, pydicom's decoder tracebacks), in the
+    user's log folder: the terminal gets one line per file and a summary."""
+    import platformdirs
+
+    from ..io.dicom import silence_pydicom_messages
+
+    folder = platformdirs.user_log_path("mammo-hds")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = _LogFile(folder / "hds-predict.log", encoding="utf-8")
+    except OSError:
+        silence_pydicom_messages()
+        return None, None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    silence_pydicom_messages(handler)
+    return handler, folder / "hds-predict.log"
+
+
+@contextlib.contextmanager
+def native_output_to(run_log: logging.Logger):
+    """C decoders (openjpeg) print their complaints straight to the process's stderr
+    ("Error with SIZ marker: ..."), beside our one line per file: while a file is read,
+    that stream goes to the log file instead."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            said = sink.read(65536).decode("utf-8", "replace").strip()
+            if said:
+                run_log.info("decoder output: %s", said)
