@@ -230,11 +230,24 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
             history.append(record)
             summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history)
             log.info("epoch %d: loss %.4f val %s (%.1fs)", epoch + 1, record["train_loss"] or float("nan"),
-                     record.get("val"), record["seconds"])
+                     _validation_text(record), record["seconds"])
         ddp.barrier()
     if ddp.is_main and not summary and (out / "summary.json").is_file():
         summary = json.loads((out / "summary.json").read_text())
     return summary
+
+
+def _validation_text(record: dict) -> str:
+    """The epoch's validation for the log line: per dataset when the run has several (a pooled
+    AUC of a film set with normals and a digital set without measured the domain: 0.89 pooled
+    against 0.46 on the films in a cross-validation pilot here)."""
+    def brief(values: dict) -> str:
+        return ", ".join(f"{k} {v:.3f}" for k, v in values.items() if v is not None and k in ("image_auc", "dice_mass_images",
+                                                                                             "fp_regions_per_normal_image"))
+
+    if record.get("val_per_dataset"):
+        return "; ".join(f"{spec}: {brief(values)}" for spec, values in record["val_per_dataset"].items())
+    return brief(record.get("val") or {}) or "none"
 
 
 def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict) -> dict:
