@@ -28,6 +28,10 @@ def test_a_lesion_is_found_by_overlap_or_by_a_mark_on_its_centre_and_other_marks
     assert (result.lesions, result.found, result.false_positives) == (3, 2, 1)
     assert match_lesions(probability, truth, 0.5, min_pixels=1).false_positives == 2  # the speck counts when drawn
     assert match_lesions(probability, truth, 0.95).found == 0
+    # A region over most of the image contains every centroid but says nothing about where a
+    # lesion is: larger than 10x a lesion (what IoU 0.1 allows), it finds none.
+    everywhere = np.full(shape, 0.9)
+    assert (lambda r: (r.found, r.false_positives))(match_lesions(everywhere, truth, 0.5)) == (0, 1)
     normal = match_lesions(probability, np.zeros(shape, bool), 0.5, min_pixels=4)
     assert (normal.lesions, normal.found, normal.false_positives) == (0, 0, 3)  # every mark on a normal is false
 

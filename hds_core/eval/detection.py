@@ -5,7 +5,11 @@ and how many marks point at nothing.
 * A predicted region is a connected component of ``probability >= threshold`` of at least
   ``min_pixels`` (smaller specks are not drawn by the viewer, so they are not counted).
 * A true lesion is found when some predicted region overlaps it with IoU >= 0.1 or contains
-  its centroid (a mark on the lesion counts even when its outline is poor).
+  its centroid (a mark on the lesion counts even when its outline is poor), and in either
+  case is at most 10 times the lesion's area, the size an IoU of 0.1 allows at most: a
+  region over most of the breast contains every centroid and localises nothing (a
+  cross-validation pilot here read lesion sensitivity 1.0 at 1 false positive per image
+  from such regions at low thresholds before this bound).
 * A predicted region that finds no lesion is a false positive, on every image, normal or not.
 
 FROC: lesion sensitivity (found / all true lesions) against false positives per image, over
@@ -48,6 +52,8 @@ def match_lesions(probability: np.ndarray, truth: np.ndarray, threshold: float, 
         for lesion in range(1, lesions + 1):
             union = truth_sizes[lesion] + region.area - overlap[lesion]
             row, col = centroids[lesion - 1]
+            if region.area > truth_sizes[lesion] / IOU_FOUND:
+                continue  # too large to say where the lesion is
             if (overlap[lesion] and overlap[lesion] / union >= IOU_FOUND) or inside[row, col]:
                 found[lesion] = finds = True
         useful += finds
