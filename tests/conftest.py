@@ -62,3 +62,28 @@ def gpu_that_fails(monkeypatch, predictor) -> None:
 
     monkeypatch.setattr(predictor_module, "predict_working", flaky)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+
+
+def run_viewer(*args):
+    """mammo-viewer in a separate process, as a user runs it (``--screenshot`` starts and quits
+    its own event loop)."""
+    import subprocess
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def viewer_on(qtbot, weights, folder, settings_dir, timeout_ms=60000):
+    """A viewer window with its own settings, shown, with ``folder`` opened and settled."""
+    from PySide6.QtCore import QSettings
+
+    from mammo_viewer.main_window import MainWindow
+
+    window = MainWindow(weights=str(weights), device="cpu",
+                        settings=QSettings(str(Path(settings_dir) / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.study_settled, timeout=timeout_ms):
+        window.open_path(str(folder))
+    return window

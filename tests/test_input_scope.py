@@ -16,6 +16,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from hds_core.infer import NotAMammogramError, Predictor
 from hds_core.infer.cli import main as predict_main
+from conftest import viewer_on
 from hds_core.io import errors, read_image, scan_folder
 from synthetic import phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
@@ -62,16 +63,7 @@ def test_deflated_study_through_hds_predict(deflated_study, phantom_model, tmp_p
 
 
 def test_deflated_study_in_the_viewer(qtbot, deflated_study, phantom_model, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from mammo_viewer.main_window import MainWindow
-
-    window = MainWindow(weights=str(phantom_model), device="cpu",
-                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.study_settled, timeout=60000):
-        window.open_path(str(deflated_study))
+    window = viewer_on(qtbot, phantom_model, deflated_study, tmp_path)
     assert window.problems.count() == 0
     shown = [v for v in window.views if v.isVisible() and v.key]
     assert sorted(v.title for v in shown) == ["L CC", "R CC"] and all(v.badge.startswith("score ") for v in shown)
@@ -146,19 +138,10 @@ def test_the_ai_runs_on_mammograms_only(phantom_model, tmp_path, capsys):
 
 
 def test_the_viewer_shows_a_non_mammogram_without_ai_and_says_why(qtbot, phantom_model, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from mammo_viewer.main_window import MainWindow
-
     folder = tmp_path / "ct"
     folder.mkdir()
     ct_slice(folder / "ct.dcm")
-    window = MainWindow(weights=str(phantom_model), device="cpu",
-                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.study_settled, timeout=60000):
-        window.open_path(str(folder))
+    window = viewer_on(qtbot, phantom_model, folder, tmp_path)
     view = next(v for v in window.views if v.isVisible() and v.key)
     assert view.image_size == (128, 128) and view.badge == "not a mammogram: AI not run"
     assert window.study.images[view.key].prediction is None

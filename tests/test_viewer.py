@@ -2,9 +2,6 @@
 cancel, broken files, hidden PHI, screenshot mode. Uses the tiny phantom-trained weights."""
 
 import hashlib
-import os
-import subprocess
-import sys
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -13,6 +10,7 @@ from PySide6.QtGui import QImage
 import resources
 from mammo_viewer.app import main as viewer_main
 from mammo_viewer.main_window import MainWindow
+from conftest import run_viewer
 from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
@@ -183,13 +181,6 @@ def test_broken_weights_still_show_images_and_say_why(qtbot, settings, phantom_m
     assert win.findings.progress.text() == "AI not available"  # not "0 / 1 images analysed"
     assert "(model default)" not in win.findings.operating_label.text()  # no model, no model default
     win.close()
-
-
-def run_viewer(*args):
-    # A separate process, as a user runs it: --screenshot starts and quits its own event loop.
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(phantom_model, tmp_path):

@@ -2,8 +2,6 @@
 mirrored with the contours on the mass, every key binding pressed as a key, settings kept
 across a restart, window presets, screenshot options, closing during decoding."""
 
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -16,6 +14,7 @@ from pydicom.uid import JPEG2000Lossless
 
 from mammo_viewer.main_window import MainWindow
 from mammo_viewer.report_pdf import CONTOUR_PRINT, write_report
+from conftest import run_viewer
 from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
@@ -215,12 +214,6 @@ def test_settings_survive_a_restart(qtbot, phantom_model, tmp_path, stored_the_o
     recent = [action.text() for action in restarted.recent_menu.actions()]
     assert any(str(stored_the_other_way) in text for text in recent), recent
     restarted.close()
-
-
-def run_viewer(*args):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def test_screenshot_mode_honours_layout_and_threshold(phantom_model, stored_the_other_way, tmp_path):
