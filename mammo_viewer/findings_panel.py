@@ -34,6 +34,9 @@ def _fmt(value, digits: int = 2, suffix: str = "") -> str:
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
 
+ANALYSED_FORMAT = "%v / %m images analysed"  # the progress bar's text while images are queued
+
+
 class FindingsPanel(QWidget):
     threshold_changed = Signal(float)
     cancel_requested = Signal()
@@ -181,7 +184,7 @@ class FindingsPanel(QWidget):
     # ----- results ----------------------------------------------------------------------------
     def set_progress(self, done: int, total: int) -> None:
         # With nothing queued a bar reading "0 / 1 images analysed" would be a lie: say why instead.
-        self.progress.setFormat("%v / %m images analysed" if total else self.idle_text)
+        self.progress.setFormat(ANALYSED_FORMAT if total else self.idle_text)
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
         self.cancel_button.setEnabled(done < total)
@@ -189,7 +192,7 @@ class FindingsPanel(QWidget):
     def set_idle(self, text: str) -> None:
         """What the progress bar says while no image is queued for the AI."""
         self.idle_text = text
-        if self.progress.format() != "%v / %m images analysed":
+        if self.progress.format() != ANALYSED_FORMAT:
             self.progress.setFormat(text)
 
     def set_scores(self, exam: float | None, breasts: dict[str, float]) -> None:

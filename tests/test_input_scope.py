@@ -71,16 +71,18 @@ def test_deflated_study_in_the_viewer(qtbot, deflated_study, phantom_model, tmp_
 
 
 BOMB_SCRIPT = r"""
-import sys
+import sys, time
 from hds_core.io import errors, read_image
 from hds_core.io.scan import read_header
 for path in sys.argv[1:]:
     for step in (read_header, read_image):
+        started = time.perf_counter()
         try:
             step(path)
             print("READ", path)
         except errors.MammoReadError as exc:
             print(type(exc).__name__, exc.reason)
+        print(f"took {1000 * (time.perf_counter() - started):.1f} ms", file=sys.stderr)
 # VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork and exec).
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print("peak MB", int(peak.split()[1]) // 1024)
@@ -90,8 +92,10 @@ print("peak MB", int(peak.split()[1]) // 1024)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak from /proc")
 def test_files_built_to_exhaust_memory_are_refused_with_memory_bounded(tmp_path):
     pixels, _ = phantom((64, 64), seed=1)
-    # 1 GiB of zeros in a private element: 4.7 MB on disk; pydicom alone inflates it whole.
-    deflate = write_deflate_bomb(tmp_path / "deflate.dcm", pixels, inflated_bytes=2**30)
+    # 1 GiB of zeros in a private element (4.7 MB on disk; pydicom alone inflates it whole);
+    # HDS_BOMB_GIB=3 builds the issue's 3 GiB one (about 9 s to write).
+    gib = float(os.environ.get("HDS_BOMB_GIB", 1))
+    deflate = write_deflate_bomb(tmp_path / "deflate.dcm", pixels, inflated_bytes=int(gib * 2**30))
     codestream = write_codestream_size_bomb(tmp_path / "siz.dcm", pixels, declared=(65000, 65000))
     run = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, str(deflate), str(codestream)], capture_output=True,
                          text=True, timeout=120)
@@ -103,6 +107,9 @@ def test_files_built_to_exhaust_memory_are_refused_with_memory_bounded(tmp_path)
     # Python, numpy and pydicom take ~90 MB; the 1 GiB element and the 8 GB frame are never allocated.
     assert int(lines[4].split()[-1]) < 300, run.stdout
     assert "Traceback" not in run.stderr
+    print(f"{gib:g} GiB deflate bomb ({deflate.stat().st_size / 1e6:.1f} MB on disk): {lines[0]}; "
+          f"header, full read, then the codestream's: {[l.split()[1] for l in run.stderr.splitlines() if l.startswith('took')]} ms; "
+          f"{lines[4]}")  # shown with pytest -s
 
 
 def test_deflated_pixel_data_longer_than_the_header_says_is_refused_before_inflating(tmp_path):

@@ -107,22 +107,28 @@ SCREENFUL = 30
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # The terminal gets warnings and our own lines; the log file everything from INFO up.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for existing in logging.getLogger().handlers:
-        if existing.level == logging.NOTSET:
-            existing.setLevel(logging.WARNING)
-    handler, log_path = setup_log()
+    # Handlers are added for this run and removed after it; none installed by others is touched.
     root = logging.getLogger()
-    level = root.level
+    added = []
+    if not root.handlers:  # as logging.basicConfig would, but at WARNING whatever the root's level
+        terminal = logging.StreamHandler()
+        terminal.setLevel(logging.WARNING)
+        terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        added.append(terminal)
+    handler, log_path = setup_log()
     if handler is not None:
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        added.append(handler)
+    level = root.level
+    for each in added:
+        root.addHandler(each)
+    root.setLevel(logging.INFO if handler is not None else logging.WARNING)
     try:
         return _run(args, logging.getLogger("hds_core.infer.cli.run"), log_path)
     finally:
+        for each in added:
+            root.removeHandler(each)
+        root.setLevel(level)
         if handler is not None:
-            root.removeHandler(handler)
-            root.setLevel(level)
             handler.close()
 
 
