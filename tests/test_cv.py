@@ -41,3 +41,11 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     assert train_main([*args, "--cv", "2", "--resume"]) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((out / "cv.json").read_text())["per_dataset"].keys() == summary["per_dataset"].keys()
+
+
+def test_cv_says_it_does_not_run_under_torchrun(tmp_path, monkeypatch, capsys):
+    from hds_core.train.cli import main as train_main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert train_main(["--dataset", f"folder:{tmp_path}", "--out", str(tmp_path / "o"), "--cv", "5"]) == 2
+    assert "without torchrun" in capsys.readouterr().err

@@ -53,6 +53,11 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
 
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("--cv runs its folds one after another in one process; start it without torchrun "
+                         "(or run the folds as separate torchrun jobs with --fold N and evaluate them with hds-eval)")
     reports = []
     for fold in range(folds):
         run = fold_config(config, folds, fold)
