@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from hds_core.data.preprocess import preprocess
 from hds_core.infer import not_a_mammogram
+from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.infer.predictor import CUDA_FALLBACK
 from hds_core.io import ScanResult, printable
 from hds_core.report.content import format_dicom_date
@@ -458,6 +459,8 @@ class MainWindow(QMainWindow):
             return
         self.study.images[key].prediction = prediction
         self.predictions[key] = prediction
+        # A view's score compares it with the other breast's same view once both are in (bilateral.py).
+        self.engine.predictor.compare_breasts(list(self.predictions.values()))
         fallback = next((w for w in prediction.warnings if w.startswith(CUDA_FALLBACK)), None)
         if fallback is not None:
             # The engine moved to the CPU: say so where the reader looks, once, and keep it listed.
@@ -600,7 +603,7 @@ class MainWindow(QMainWindow):
         view.set_heat_map(prediction.working_probability, prediction.geometry)
         view.set_heat_visible(self.findings.heat_box.isChecked(), self.findings.opacity.value() / 100.0)
         view.set_contours_visible(self.findings.contours_box.isChecked())
-        view.badge = f"score {prediction.score:.2f}"
+        view.badge = f"score {prediction.score:.2f}" + (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
         view.viewport().update()
 
     def _refresh_results(self) -> None:

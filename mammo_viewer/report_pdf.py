@@ -19,6 +19,7 @@ from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSiz
                            QTransform)
 
 from hds_core.eval.operating_point import describe_operating_point
+from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.io import printable
 from hds_core.safe_write import atomic_write
@@ -189,7 +190,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
 
 
 def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None:
-    header = f"{item.label} — score {item.prediction.score:.3f}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
+    basis = " (compared with the other breast)" if item.prediction.score_basis == BOTH_BREASTS else ""
+    header = f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
     used = page.text(0, 0, page.width_mm, 10, header, 11, True)
     side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")
     info = ViewInfo("x", item.image.metadata.laterality, item.image.metadata.view, item.image.metadata.patient_orientation)

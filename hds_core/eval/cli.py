@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
             per_exit = predict_cases(model, prepared, device, all_exits=not args.final_only, progress=bar.update)
         blocks = per_dataset_reports(per_exit, prepared, threshold=threshold, score_source=metadata.get("score_source", "mil"),
-                                     calibration=metadata.get("calibration"))
+                                     calibration=metadata.get("calibration"), bilateral=metadata.get("bilateral"))
         for spec, block in blocks.items():
             block["patients"] = sorted({c.case.patient_id for c in prepared if c.case.dataset == spec})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..data import PreparedCase
-from ..infer.calibration import calibrate
+from ..infer.bilateral import ViewKey, final_scores
 from ..infer.forward import ExitResult, image_score, predict_working
 from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
 from ..nn import HDSUNet
@@ -45,19 +45,24 @@ def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: 
 
 
 def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold: float, source: str,
-                min_pixels: int = 1, bootstrap_samples: int = 1000, calibration: dict | None = None) -> dict:
+                min_pixels: int = 1, bootstrap_samples: int = 1000, calibration: dict | None = None,
+                bilateral: dict | None = None) -> dict:
     """What a CAD is judged by, on the final exit: lesion-level detection at the threshold and
     as a FROC curve, image AUC and lesion sensitivity with 95% intervals resampled by patient,
     calibration of the image score, and one row per image from which any figure can be
-    re-derived."""
+    re-derived. A dataset's patient is its study: the score of an image whose other breast's
+    same view is among ``cases`` comes from both (``bilateral``), as the Predictor's does."""
     raw = [image_score(r, source) for r in results]
-    scores = [calibrate(score, calibration) for score in raw]  # what the Predictor reports
+    keys = [ViewKey(c.case.patient_id, c.case.laterality, c.case.view) for c in cases]
+    scores = final_scores(raw, keys, calibration, bilateral)  # what the Predictor reports
     detections = [match_lesions(r.probability, c.mask, threshold, min_pixels) for r, c in zip(results, cases)]
-    rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset, "score": round(float(score), 6),
-             "raw_score": round(float(raw_score), 6), "label": c.label, "lesions": d.lesions, "found": d.found,
-             "false_positives": d.false_positives,
+    rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset,
+             "laterality": c.case.laterality, "view": c.case.view, "score": round(float(score), 6), "score_basis": basis,
+             "raw_score": round(float(raw_score), 6), "mil_score": round(float(r.mil_probability), 6),
+             "max_probability": round(float(r.max_probability), 6), "label": c.label, "lesions": d.lesions,
+             "found": d.found, "false_positives": d.false_positives,
              "dice": round(dice(r.probability >= threshold, c.mask), 6) if c.label else None}
-            for c, score, raw_score, d, r in zip(cases, scores, raw, detections, results)]
+            for c, (score, basis), raw_score, d, r in zip(cases, scores, raw, detections, results)]
     curve = froc([r.probability for r in results], [c.mask for c in cases], min_pixels)
     return {
         **cad_metrics_from_rows(rows, bootstrap_samples),
@@ -116,16 +121,16 @@ def predict_cases(model: HDSUNet, cases: list[PreparedCase], device: torch.devic
 
 def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
                       score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
-                      cad: bool = True, calibration: dict | None = None) -> dict:
+                      cad: bool = True, calibration: dict | None = None, bilateral: dict | None = None) -> dict:
     """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
     training's per-epoch validation leaves them out)."""
     per_exit = predict_cases(model, cases, device, all_exits=all_exits, autocast_dtype=autocast_dtype, progress=progress)
     return report_from_results(per_exit, cases, threshold=threshold, score_source=score_source, cad=cad,
-                               calibration=calibration)
+                               calibration=calibration, bilateral=bilateral)
 
 
 def report_from_results(per_exit: list[list[ExitResult]], cases: list[PreparedCase], *, threshold: float, score_source: str,
-                        cad: bool = True, calibration: dict | None = None) -> dict:
+                        cad: bool = True, calibration: dict | None = None, bilateral: dict | None = None) -> dict:
     """The report for ``cases`` from the network's results on them (a subset of cases may be
     reported from one run: per dataset, say)."""
     if not cases:
@@ -141,7 +146,8 @@ def report_from_results(per_exit: list[list[ExitResult]], cases: list[PreparedCa
         "final": exits[-1], "exits": exits,
         "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source, min_pixels=min_pixels),
         "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
-        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration) if cad else {}),
+        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration,
+                        bilateral=bilateral) if cad else {}),
     }
 
 

@@ -33,23 +33,31 @@ def fit_isotonic(scores, labels) -> dict:
             "n": int(len(x))}
 
 
-def fit_logistic(scores, labels, iterations: int = 100) -> dict:
-    """Platt scaling on the logit of the score, by Newton's method (two parameters)."""
-    s = np.clip(np.asarray(scores, dtype=np.float64), EPS, 1 - EPS)
+def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """Logistic regression of ``labels`` on ``features`` (n x k) with an intercept, by
+    Newton's method with a tiny ridge (separable data stays finite). Returns k weights then
+    the intercept."""
+    x = np.hstack([np.asarray(features, dtype=np.float64), np.ones((len(features), 1))])
     y = np.asarray(labels, dtype=np.float64)
-    if not len(s):
-        raise ValueError("no predictions to calibrate on")
-    z = np.log(s / (1 - s))
-    a, b = 1.0, 0.0
+    theta = np.zeros(x.shape[1])
+    theta[0] = 1.0
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(a * z + b)))
-        gradient = np.array([np.sum((p - y) * z), np.sum(p - y)])
-        w = p * (1 - p) + 1e-9
-        hessian = np.array([[np.sum(w * z * z), np.sum(w * z)], [np.sum(w * z), np.sum(w)]]) + 1e-6 * np.eye(2)
+        p = 1 / (1 + np.exp(-(x @ theta)))
+        gradient = x.T @ (p - y) + 1e-6 * theta
+        hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
         step = np.linalg.solve(hessian, gradient)
-        a, b = a - step[0], b - step[1]
+        theta = theta - step
         if np.abs(step).max() < 1e-9:
             break
+    return theta
+
+
+def fit_logistic(scores, labels, iterations: int = 100) -> dict:
+    """Platt scaling on the logit of the score (two parameters)."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), EPS, 1 - EPS)
+    if not len(s):
+        raise ValueError("no predictions to calibrate on")
+    a, b = newton_logistic(np.log(s / (1 - s))[:, None], np.asarray(labels, dtype=np.float64), iterations)
     return {"method": "logistic", "a": float(a), "b": float(b), "n": int(len(s))}
 
 

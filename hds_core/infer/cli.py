@@ -168,7 +168,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
 
     written = unchanged = not_mammograms = predicted = 0
     reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
-    analysed = []
+    analysed, done = [], []
     say(f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
           f"(threshold {threshold:g})")
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
@@ -186,14 +186,17 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             not_mammograms += 1
             continue
         predicted += 1
+        meta = image.metadata
+        done.append((path, image if reporting else None, prediction,
+                     {"sop_instance_uid": meta.sop_instance_uid, "study_instance_uid": meta.study_instance_uid,
+                      "laterality": meta.laterality, "view": meta.view}))
+    # Scores compare the two breasts of a study (bilateral.py): only once every view is in.
+    predictor.compare_breasts([prediction for _, _, prediction, _ in done])
+    for path, image, prediction, identity in done:
         if reporting:
             analysed.append((path, image, prediction))
         target = out / names[path]
-        document = prediction.to_dict(threshold)
-        document["sop_instance_uid"] = image.metadata.sop_instance_uid
-        document["study_instance_uid"] = image.metadata.study_instance_uid
-        document["laterality"] = image.metadata.laterality
-        document["view"] = image.metadata.view
+        document = {**prediction.to_dict(threshold), **identity}
         text = json.dumps(document, indent=1) + "\n"
         if target.exists() and not args.force:
             if _same_text(target, text):

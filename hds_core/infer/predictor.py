@@ -22,6 +22,7 @@ from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, preprocess
 from ..io import MammoImage, read_image
 from ..nn import load_weights, sha256
 from ..nn.weights import WeightsError
+from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
@@ -44,7 +45,9 @@ class Prediction:
     original geometry. Lesions at any threshold come from :meth:`lesions`."""
 
     path: Path | None
-    score: float  # image-level probability of "contains a mass" (calibrated when the weights carry a calibration)
+    # Image-level probability of "contains a mass": calibrated when the weights carry a
+    # calibration, and from both breasts once compare_breasts has seen the other breast's view.
+    score: float
     working_probability: np.ndarray  # float32 (h, w) at the working spacing
     geometry: Geometry
     spacing_mm: tuple[float, float] | None
@@ -54,6 +57,9 @@ class Prediction:
     precision: str
     warnings: list[str] = field(default_factory=list)
     raw_score: float | None = None  # the network's own score, before calibration
+    view_key: ViewKey = ViewKey(None, None, None)  # study, breast and view: how compare_breasts pairs images
+    score_basis: str = THIS_IMAGE  # or BOTH_BREASTS
+    single_image_score: float | None = None  # the calibrated score of this image alone
 
     def __post_init__(self):
         self._original: np.ndarray | None = None
@@ -80,6 +86,8 @@ class Prediction:
             "file": str(self.path) if self.path else None,
             "score": round(self.score, 4),
             "raw_score": round(self.raw_score if self.raw_score is not None else self.score, 4),
+            "score_basis": self.score_basis,
+            "single_image_score": round(self.single_image_score if self.single_image_score is not None else self.score, 4),
             "max_probability": round(self.max_probability, 4),
             "threshold": threshold,
             "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],
@@ -108,6 +116,7 @@ class Predictor:
         self.model_name = self.metadata.get("model_name", self.weights_path.stem)
         self.score_source = self.metadata.get("score_source", "mil")
         self.calibration = self.metadata.get("calibration")  # fitted on out-of-fold predictions (calibration.py)
+        self.bilateral = self.metadata.get("bilateral")  # the two-breast combination (bilateral.py)
         self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
         self.working_spacing_mm = float(self.metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
         self.device = choose_device(device)
@@ -156,10 +165,22 @@ class Predictor:
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]
         raw = image_score(final, self.score_source)
-        return Prediction(path=image.metadata.path, score=calibrate(raw, self.calibration), raw_score=raw,
+        meta = image.metadata
+        key = ViewKey(meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view)
+        single = calibrate(raw, self.calibration)
+        return Prediction(path=image.metadata.path, score=single, raw_score=raw, view_key=key, single_image_score=single,
                           working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
                           model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
                           precision=self.precision, warnings=notes + list(self.notices))
+
+    def compare_breasts(self, predictions: list[Prediction]) -> None:
+        """Set each prediction's score from both breasts where ``predictions`` (one study, or
+        several: images pair only within a study) hold the same view of the other breast;
+        the others keep their single-image score. Call it again as more views arrive."""
+        raw = [p.raw_score if p.raw_score is not None else p.score for p in predictions]
+        for prediction, (score, basis) in zip(predictions, final_scores(raw, [p.view_key for p in predictions],
+                                                                        self.calibration, self.bilateral)):
+            prediction.score, prediction.score_basis = score, basis
 
     def _run(self, image: np.ndarray, check, notes: list[str]):
         hooks = [module.register_forward_pre_hook(lambda *_: check()) for module in

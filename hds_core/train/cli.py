@@ -54,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, help="patient-level folds for the validation split")
     p.add_argument("--fold", type=int, help="validation fold (0-based) of --folds patient-level folds")
     p.add_argument("--val-patients", nargs="+", help="explicit validation patient IDs (overrides --fold)")
+    p.add_argument("--no-validation", dest="val_patients", action="store_const", const=[],
+                   help="train on every patient (the shipped model, once cross-validation chose its recipe and epochs)")
     p.add_argument("--exclude-patients", nargs="+", help="patient IDs kept out of training and validation")
     p.add_argument("--seed", type=int, help="random seed (crops, augmentation, initialisation)")
     p.add_argument("--device", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")

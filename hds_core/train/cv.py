@@ -26,12 +26,12 @@ from .config import TrainConfig
 log = logging.getLogger(__name__)
 
 FOLD_FIGURES = ("image_auc", "dice_mass_images", "fp_regions_per_normal_image", "lesion_sensitivity", "fp_regions_per_image",
-                "lesion_sensitivity_at_1_fp_per_image", "ece")
+                "lesion_sensitivity_at_0.5_fp_per_image", "lesion_sensitivity_at_1_fp_per_image", "ece")
 
 
 def _figure(block: dict, key: str):
-    if key == "lesion_sensitivity_at_1_fp_per_image":
-        return (block.get("froc_sensitivity_at_fp") or {}).get("1")
+    if key.startswith("lesion_sensitivity_at_"):
+        return (block.get("froc_sensitivity_at_fp") or {}).get(key.split("_")[3])
     return block["final"][key] if key in block["final"] else block.get(key)
 
 
@@ -68,12 +68,25 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
             log.info("fold %d of %d: training into %s", fold + 1, folds, run.out)
             train(run, resume=started)
         oof = Path(run.out) / "oof.json"
-        if not oof.is_file() or oof.stat().st_mtime < (Path(run.out) / "last.safetensors").stat().st_mtime:
+        if _stale(oof, run):
             oof.write_text(json.dumps(evaluate_fold(run, device), indent=1) + "\n")
         reports.append(json.loads(oof.read_text()))
     summary = summarise(config, reports)
     (Path(config.out) / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _stale(oof: Path, run: TrainConfig) -> bool:
+    """Evaluate again when the weights are newer, the threshold differs, or the report lacks
+    the per-source scores (an older hds-train wrote it)."""
+    if not oof.is_file() or oof.stat().st_mtime < (Path(run.out) / "last.safetensors").stat().st_mtime:
+        return True
+    try:
+        blocks = json.loads(oof.read_text())["per_dataset"].values()
+    except (OSError, ValueError, KeyError):
+        return True
+    return any(b.get("threshold") != run.threshold or any("mil_score" not in row for row in b.get("images", []))
+               for b in blocks)
 
 
 def evaluate_fold(run: TrainConfig, device=None) -> dict:

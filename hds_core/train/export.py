@@ -179,7 +179,12 @@ def parser() -> argparse.ArgumentParser:
                    help="the image score: auto picks the MIL head or the map's maximum by validation AUC")
     p.add_argument("--calibrate-on", nargs="+", type=Path, metavar="EVAL.json",
                    help="hds-eval reports of out-of-fold predictions: fit the image-score calibration on their rows")
-    p.add_argument("--calibration", choices=["isotonic", "logistic"], default="isotonic")
+    p.add_argument("--calibration", choices=["isotonic", "logistic"], default=None,
+                   help="calibration form (default: isotonic with --calibrate-on, logistic with --cv)")
+    p.add_argument("--cv", type=Path, metavar="CV_DIR",
+                   help="an hds-train --cv output folder: take the image score, calibration, two-breast combination, "
+                        "default threshold and slider table from its out-of-fold predictions (for a checkpoint "
+                        "trained on every patient with --no-validation); writes NAME_cv.json beside the weights")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     return p
@@ -192,7 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hds-export: error: {args.out} exists; pass --force to replace it", file=sys.stderr)
         return 2
     try:
-        calibration = calibration_from_reports(args.calibrate_on, args.calibration) if args.calibrate_on else None
+        if args.cv:
+            from .cv_export import export_from_cv
+
+            report = export_from_cv(args.checkpoint, args.out, args.datasets, args.cv, device=choose_device(args.device),
+                                    model_name=args.model_name, score_source=args.score_source,
+                                    method=args.calibration or "logistic")
+            agreement = report["document"]["precision_agreement"]
+            print(f"wrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}) and "
+                  f"{args.out.stem}_cv.json; default threshold {report['threshold']:g}; fp16-weights agreement "
+                  f"{agreement['fp16_weights']:.4f}, bf16 agreement {agreement['bf16']:.4f}")
+            return 0
+        calibration = (calibration_from_reports(args.calibrate_on, args.calibration or "isotonic")
+                       if args.calibrate_on else None)
         report = export(args.checkpoint, args.out, args.datasets, device=choose_device(args.device),
                         threshold=args.threshold, model_name=args.model_name, score_source_choice=args.score_source,
                         calibration=calibration)

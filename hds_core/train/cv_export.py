@@ -1,0 +1,240 @@
+"""What the shipped weights take from a cross-validation (``hds-train --cv K``): every choice
+is made on out-of-fold predictions of all K folds, never on one fold.
+
+- the image score (MIL head or map maximum): higher out-of-fold AUC on the datasets that
+  hold both normal and mass images (a dataset without normals has no AUC);
+- the calibration of the single-image score and the two-breast combination (bilateral.py),
+  fitted on those datasets' out-of-fold rows (a calibration needs both outcomes: fitted on a
+  set where every image is malignant it would learn that set's prevalence);
+- the default threshold: Youden's J of the contour criterion on the folds' threshold tables
+  pooled (``pooled_threshold_table``), on the datasets with normals;
+- the figures reported for the shipped score: cross-fitted (the calibration and the
+  combination fitted on the other folds' rows and applied to each fold's), per dataset,
+  with 95% intervals by patient."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..eval.evaluate import cad_metrics_from_rows
+from ..eval.metrics import roc_auc
+from ..infer.bilateral import ViewKey, final_scores, fit_bilateral
+from ..infer.calibration import fit_isotonic, fit_logistic
+from .export import choose_threshold
+
+SOURCE_KEYS = {"mil": "mil_score", "max_probability": "max_probability"}
+TABLE_WEIGHTS = {"sensitivity": "n_mass_images", "contour_sensitivity": "n_mass_images", "dice_mass_images": "n_mass_images",
+                 "specificity": "n_normal_images", "contour_specificity": "n_normal_images",
+                 "fp_regions_per_normal_image": "n_normal_images"}
+
+
+def load_folds(cv_dir: Path) -> list[dict]:
+    """Each fold's ``oof.json`` (written by ``hds-train --cv``), in fold order."""
+    paths = sorted(Path(cv_dir).glob("fold-*/oof.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    if len(paths) < 2:
+        raise ValueError(f"{cv_dir}: fewer than two folds with an oof.json; run hds-train --cv K --resume there first")
+    folds = []
+    for path in paths:
+        try:
+            folds.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the out-of-fold report: {exc}") from None
+        rows = [row for block in folds[-1]["per_dataset"].values() for row in block["images"]]
+        if rows and "mil_score" not in rows[0]:
+            raise ValueError(f"{path}: written by an older hds-train (no per-source scores); delete it and rerun "
+                             "hds-train --cv K --resume to re-evaluate the fold")
+    return folds
+
+
+def rows_by_fold(folds: list[dict]) -> list[list[dict]]:
+    return [[dict(row, fold=k) for block in fold["per_dataset"].values() for row in block["images"]] for k, fold in enumerate(folds)]
+
+
+def has_both_labels(rows: list[dict]) -> bool:
+    return len({row["label"] for row in rows}) == 2
+
+
+def datasets_with_normals(rows: list[dict]) -> set[str]:
+    return {spec for spec in {r["dataset"] for r in rows} if has_both_labels([r for r in rows if r["dataset"] == spec])}
+
+
+def pooled_threshold_table(tables: list[tuple[dict, list[dict]]]) -> list[dict]:
+    """One threshold table from the folds' (block, table) pairs: each rate weighted by the
+    images it is a rate of (mass images for sensitivity and Dice, normals for specificity and
+    false regions per normal), so it is the rate over all out-of-fold images."""
+    pooled = []
+    for index, row in enumerate(tables[0][1]):
+        out = {"threshold": row["threshold"]}
+        for key in row:
+            if key == "threshold":
+                continue
+            weight_key = TABLE_WEIGHTS.get(key)
+            pairs = [(t[index][key], block.get(weight_key, block.get("n_images", 1)) if weight_key else 1)
+                     for block, t in tables if t[index].get(key) is not None]
+            total = sum(w for _, w in pairs)
+            out[key] = sum(v * w for v, w in pairs) / total if total else None
+        pooled.append(out)
+    return pooled
+
+
+def _fit(rows: list[dict], source: str, method: str) -> tuple[dict, dict | None]:
+    key = SOURCE_KEYS[source]
+    raw, labels = [r[key] for r in rows], [r["label"] for r in rows]
+    calibration = fit_isotonic(raw, labels) if method == "isotonic" else fit_logistic(raw, labels)
+    try:
+        bilateral = fit_bilateral(raw, [ViewKey(r["patient"], r["laterality"], r["view"]) for r in rows], labels)
+    except ValueError:
+        bilateral = None  # too few images with the other breast: single-image scores only
+    return calibration, bilateral
+
+
+def _scored(rows: list[dict], source: str, calibration: dict, bilateral: dict | None) -> list[dict]:
+    raw = [r[SOURCE_KEYS[source]] for r in rows]
+    keys = [ViewKey(r["patient"], r["laterality"], r["view"]) for r in rows]
+    single = final_scores(raw, keys, calibration, None)
+    both = final_scores(raw, keys, calibration, bilateral)
+    return [dict(r, raw_score=x, single_image_score=s, score=b, score_basis=basis)
+            for r, x, (s, _), (b, basis) in zip(rows, raw, single, both)]
+
+
+def cross_fitted_rows(per_fold: list[list[dict]], source: str, method: str, fit_datasets: set[str]) -> list[dict]:
+    """Each fold's rows scored by a calibration and combination fitted on the other folds."""
+    scored = []
+    for k, rows in enumerate(per_fold):
+        others = [r for j, fold_rows in enumerate(per_fold) if j != k for r in fold_rows if r["dataset"] in fit_datasets]
+        calibration, bilateral = _fit(others, source, method)
+        scored += _scored(rows, source, calibration, bilateral)
+    return scored
+
+
+def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logistic") -> dict:
+    """Everything the shipped weights' JSON takes from the cross-validation in ``cv_dir``."""
+    folds = load_folds(cv_dir)
+    per_fold = rows_by_fold(folds)
+    rows = [r for fold_rows in per_fold for r in fold_rows]
+    fit_datasets = datasets_with_normals(rows)
+    if not fit_datasets:
+        raise ValueError(f"{cv_dir}: no dataset holds both normal and mass images; nothing to calibrate on")
+    fit_rows = [r for r in rows if r["dataset"] in fit_datasets]
+    aucs = {source: roc_auc([r[key] for r in fit_rows], [r["label"] for r in fit_rows]) or 0.0
+            for source, key in SOURCE_KEYS.items()}
+    if score_source == "auto":
+        score_source = "max_probability" if aucs["max_probability"] > aucs["mil"] else "mil"
+        source_rule = (f"higher out-of-fold AUC on {', '.join(sorted(fit_datasets))}: MIL head {aucs['mil']:.3f}, "
+                       f"map maximum {aucs['max_probability']:.3f}")
+    else:
+        source_rule = "given on the command line"
+    calibration, bilateral = _fit(fit_rows, score_source, method)
+    calibration["fitted_on"] = bilateral_fitted_on = f"out-of-fold rows of {', '.join(sorted(fit_datasets))} ({cv_dir})"
+    if bilateral:
+        bilateral["fitted_on"] = bilateral_fitted_on
+
+    tables = {}
+    for spec in dict.fromkeys(r["dataset"] for r in rows):
+        tables[spec] = pooled_threshold_table([(f["per_dataset"][spec], f["per_dataset"][spec]["threshold_table"])
+                                               for f in folds if spec in f["per_dataset"]])
+    film = sorted(fit_datasets)[0]
+    threshold, rule = choose_threshold(tables[film])
+    rule = rule.replace("on the validation patients", f"on {film}'s out-of-fold threshold table pooled over {len(folds)} folds")
+
+    scored = cross_fitted_rows(per_fold, score_source, method, fit_datasets)
+    per_dataset = {}
+    for spec in dict.fromkeys(r["dataset"] for r in rows):
+        chosen = [r for r in scored if r["dataset"] == spec]
+        single = [dict(r, score=r["single_image_score"]) for r in chosen]
+        raw = [dict(r, score=r["raw_score"]) for r in chosen]
+        per_dataset[spec] = {
+            "shipped_score": _brief(cad_metrics_from_rows(chosen)),
+            "single_image_score": _brief(cad_metrics_from_rows(single)),
+            "raw_score": _brief(cad_metrics_from_rows(raw)),
+            "images_scored_from_both_breasts": sum(r["score_basis"] != "this image" for r in chosen),
+            "threshold_evaluated": sorted({f["per_dataset"][spec]["threshold"] for f in folds if spec in f["per_dataset"]}),
+            "over_folds": _over_folds([f["per_dataset"][spec] for f in folds if spec in f["per_dataset"]]),
+            "images": chosen,
+        }
+    return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
+            "bilateral": bilateral, "default_threshold": threshold, "default_threshold_rule": rule,
+            "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset}
+
+
+def _brief(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "images"}
+
+
+def _over_folds(blocks: list[dict]) -> dict:
+    import numpy as np
+
+    figures = {
+        "image_auc": lambda b: b["final"]["image_auc"],
+        "dice_mass_images": lambda b: b["final"]["dice_mass_images"],
+        "fp_regions_per_normal_image": lambda b: b["final"]["fp_regions_per_normal_image"],
+        "lesion_sensitivity": lambda b: b["lesion_sensitivity"],
+        "fp_regions_per_image": lambda b: b["fp_regions_per_image"],
+        **{f"lesion_sensitivity_at_{rate}_fp_per_image": (lambda b, rate=rate: b["froc_sensitivity_at_fp"].get(rate))
+           for rate in ("0.25", "0.5", "1", "2")},
+    }
+    out = {}
+    for name, get in figures.items():
+        values = [v for v in (get(b) for b in blocks) if v is not None]
+        out[name] = {"mean": float(np.mean(values)) if values else None,
+                     "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                     "values": [round(float(v), 4) for v in values]}
+    return out
+
+
+AGREEMENT_IMAGES = 40
+
+
+def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Path, *, device, model_name: str | None = None,
+                   score_source: str = "auto", method: str = "logistic") -> dict:
+    """Shipped weights from a checkpoint trained on every patient (``hds-train --no-validation``)
+    with the choices and figures of the cross-validation in ``cv_dir``. The fp16 and bf16
+    agreement (a property of the arithmetic, not of unseen patients) is measured on up to
+    40 of the training images, spread over the datasets. Also writes ``NAME_cv.json``: the
+    cross-validated figures with one row per out-of-fold image (what MODEL_CARD.md is built from)."""
+    import torch
+
+    from ..data import load_datasets, prepare
+    from ..nn import load_weights, save_weights, sha256
+    from .export import AGREEMENT_DICE, mask_agreement, rounded_copy
+
+    model, metadata = load_weights(checkpoint, map_location=str(device))
+    trained = metadata.get("train_config", {})
+    choices = cv_choices(cv_dir, score_source=score_source, method=method)
+    excluded = set(trained.get("exclude_patients") or [])
+    cases = [c for c in load_datasets(datasets) if c.patient_id not in excluded]
+    step = max(1, len(cases) // AGREEMENT_IMAGES)
+    spacing = float(metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4))
+    prepared = [prepare(c, spacing) for c in cases[::step][:AGREEMENT_IMAGES]]
+    rounded = rounded_copy(model, torch.float16)
+    fp16_agreement = mask_agreement(model, rounded, prepared, device, 0.5)
+    dtype = torch.float16 if fp16_agreement >= AGREEMENT_DICE else None
+    shipped = rounded if dtype is not None else model
+    threshold = choices["default_threshold"]
+    bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
+    film = choices["film_dataset"]
+    document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
+    document.update({
+        "model_name": model_name or metadata.get("model_name"),
+        "default_threshold": threshold, "default_threshold_rule": choices["default_threshold_rule"],
+        "score_source": choices["score_source"], "score_source_rule": choices["score_source_rule"],
+        "calibration": choices["calibration"],
+        **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
+        "storage_dtype": "fp16" if dtype is not None else "fp32",
+        "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
+                                "measured_on": f"{len(prepared)} training images, final exit, Dice of masks"},
+        # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
+        "validation": {"source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
+                       "dataset": film, "threshold": threshold, "score_source": choices["score_source"],
+                       "threshold_table": choices["threshold_tables"][film],
+                       "threshold_table_per_dataset": choices["threshold_tables"]},
+        "cross_validation": {spec: {k: v for k, v in block.items() if k != "images"}
+                             for spec, block in choices["per_dataset"].items()},
+        "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
+    })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(out, shipped, document, dtype=dtype)
+    report = {"weights": out.name, "weights_sha256": sha256(out), **choices}
+    out.with_name(out.stem + "_cv.json").write_text(json.dumps(report, indent=1) + "\n")
+    return {"document": document, "weights_sha256": report["weights_sha256"], "threshold": threshold}
