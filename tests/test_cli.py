@@ -75,16 +75,16 @@ def test_predict_names_results_by_study_folder_whatever_the_order(phantom_model,
     weights = phantom_model
     demo = resources.demo_study()
     expected = ["DEMO-014_L_MLO.json", "DEMO-014_R_MLO.json", "DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json",
-                "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json"]
+                "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json", "DEMO-P126_L_CC.json", "DEMO-P126_L_MLO.json"]
     assert predict_main([str(demo), "--out", str(tmp_path / "a"), "--weights", str(weights)]) == 0
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == expected
-    assert "wrote 6 result(s)" in capsys.readouterr().err
+    assert "wrote 8 result(s)" in capsys.readouterr().err
     # The same files in another order (and one study alone) get the same names.
-    studies = [str(demo / name) for name in ("DEMO-091", "DEMO-017", "DEMO-014")]
+    studies = [str(demo / name) for name in ("DEMO-091", "DEMO-P126", "DEMO-017", "DEMO-014")]
     assert predict_main([*studies, "--out", str(tmp_path / "b"), "--weights", str(weights)]) == 0
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == expected
     assert predict_main([studies[0], "--out", str(tmp_path / "c"), "--weights", str(weights)]) == 0
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == expected[4:]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == expected[4:6]
     capsys.readouterr()
 
 
@@ -109,16 +109,17 @@ def test_a_rerun_that_adds_reports_succeeds_and_several_studies_name_their_repor
     reports = ["--pdf", str(pdf), "--seg-dir", str(seg), "--sr-dir", str(sr)]
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 0
     err = capsys.readouterr().err
-    assert "(6 unchanged)" in err and "failed" not in err
-    assert sorted(p.name for p in tmp_path.glob("r-*.pdf")) == ["r-DEMO-014.pdf", "r-DEMO-017.pdf", "r-DEMO-091.pdf"]
+    assert "(8 unchanged)" in err and "failed" not in err
+    assert sorted(p.name for p in tmp_path.glob("r-*.pdf")) == ["r-DEMO-014.pdf", "r-DEMO-017.pdf", "r-DEMO-091.pdf",
+                                                               "r-DEMO-P126.pdf"]
     assert "study DEMO-014: 2 image(s): L_MLO.dcm, R_MLO.dcm" in err
-    assert sorted(p.name for p in sr.iterdir()) == ["DEMO-014_sr.dcm", "DEMO-017_sr.dcm", "DEMO-091_sr.dcm"]
-    assert len(list(seg.iterdir())) == 6
+    assert sorted(p.name for p in sr.iterdir()) == ["DEMO-014_sr.dcm", "DEMO-017_sr.dcm", "DEMO-091_sr.dcm", "DEMO-P126_sr.dcm"]
+    assert len(list(seg.iterdir())) == 8
     before = {p: p.stat().st_mtime_ns for p in [*tmp_path.glob("r-*.pdf"), *seg.iterdir(), *sr.iterdir()]}
     # Reports exist now: not overwritten without --force (each named), overwritten with it.
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 1
     err = capsys.readouterr().err
-    assert err.count("exists already") == 3 + 6 + 3 and "12 failure(s)" in err
+    assert err.count("exists already") == 4 + 8 + 4 and "16 failure(s)" in err
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports, "--force"]) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in before.items())

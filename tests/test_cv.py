@@ -42,6 +42,29 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((out / "cv.json").read_text())["per_dataset"].keys() == summary["per_dataset"].keys()
 
+    # The shipped model: trained on every patient, its choices taken from the folds' out-of-fold rows.
+    from hds_core.infer import Predictor
+    from hds_core.nn import read_metadata
+    from hds_core.train.cv_export import pooled_threshold_table
+    from hds_core.train.export import choose_threshold, main as export_main
+
+    final = tmp_path / "final"
+    assert train_main([*[a if a != str(out) else str(final) for a in args], "--no-validation"]) == 0
+    assert "no validation patients" in capsys.readouterr().out
+    shipped = tmp_path / "shipped" / "cv_model.safetensors"
+    assert export_main([str(final / "last.safetensors"), str(shipped), "--dataset", f"folder:{films}", "--dataset",
+                        f"folder:{digital}", "--cv", str(out)]) == 0
+    meta = read_metadata(shipped)
+    folds = [json.loads((out / f"fold-{k}" / "oof.json").read_text()) for k in range(2)]
+    film_spec = meta["validation"]["dataset"]
+    pooled = pooled_threshold_table([(f["per_dataset"][film_spec], f["per_dataset"][film_spec]["threshold_table"]) for f in folds])
+    assert meta["default_threshold"] == choose_threshold(pooled)[0]
+    assert "digital_contour_sensitivity" in meta["validation"]["threshold_table"][0]
+    assert meta["calibration"]["method"] == "logistic" and meta["source_checkpoint"]["epoch"] == 2
+    report = json.loads((tmp_path / "shipped" / "cv_model_cv.json").read_text())
+    assert sum(len(b["images"]) for b in report["per_dataset"].values()) == 12  # every image once, out of fold
+    assert Predictor(shipped, device="cpu").calibration == meta["calibration"]
+
 
 def test_cv_says_it_does_not_run_under_torchrun(tmp_path, monkeypatch, capsys):
     from hds_core.train.cli import main as train_main

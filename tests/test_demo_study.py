@@ -57,15 +57,19 @@ def test_shipped_demo_study_reads_and_matches_its_annotations():
     demo = resources.demo_study()
     assert demo is not None, "resources/demo is missing"
     scan = scan_folder(demo)
-    assert not scan.failures and len(scan.patients) == 3 and len(scan.images) == 6
+    # Three film patients (MLO of both breasts) and one digital patient (CC and MLO of one breast).
+    assert not scan.failures and len(scan.patients) == 4 and len(scan.images) == 8
     truth = {r["file"]: r for r in json.loads((demo / "annotations.json").read_text())["films"]}
-    assert sum(r["has_mass"] for r in truth.values()) == 2
+    assert sum(r["has_mass"] for r in truth.values()) == 4
+    digital = {f for f, r in truth.items() if "cdd_image" in r}
+    assert digital == {"DEMO-P126/L_CC.dcm", "DEMO-P126/L_MLO.dcm"}
     for entry in scan.images:
         meta = entry.metadata
-        record = truth[entry.path.relative_to(demo).as_posix()]
+        file = entry.path.relative_to(demo).as_posix()
+        record = truth[file]
         assert (meta.laterality, meta.view, list(meta.patient_orientation)) == \
-            (record["laterality"], "MLO", record["patient_orientation"])
-        assert meta.pixel_spacing_mm == (0.2, 0.2) and meta.modality == "MG"
+            (record["laterality"], record["view"], record["patient_orientation"])
+        assert meta.pixel_spacing_mm == ((0.4, 0.4) if file in digital else (0.2, 0.2)) and meta.modality == "MG"
         assert meta.transfer_syntax == pydicom.uid.JPEG2000Lossless
         # Right films have the chest wall at the right edge (P), left films at the left (A).
         assert meta.patient_orientation[0] == ("P" if meta.laterality == "R" else "A")

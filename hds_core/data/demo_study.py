@@ -45,15 +45,28 @@ def _uid(*parts: str) -> str:
     return generate_uid(entropy_srcs=["mammo-hds demo study", *parts])
 
 
-def patient_orientation(pixels: np.ndarray, laterality: str) -> list[str]:
+# The digital demo patient: CDD-CESM patient P126 (left breast, CC and MLO, a high-density
+# mass with microlobulated margin), kept out of all training and validation.
+DIGITAL_DEMO_PATIENT = "cdd-P126"
+CDD_SPACING_MM = 0.4  # the dataset's own estimate (its README): the true spacing was lost in the resize
+VIEW_CODES = {"MLO": ("399368009", "medio-lateral oblique"), "CC": ("399162004", "cranio-caudal")}
+
+
+def patient_orientation(pixels: np.ndarray, laterality: str, view: str = "MLO") -> list[str]:
+    """Row direction from the pixels (P: chest wall on the right); column direction by the
+    view: an MLO's is F plus the breast's side, a CC's the other side (lateral at the top)."""
     right_wall = chest_wall_on_right(breast_mask(pixels.astype(np.float32) / max(float(pixels.max()), 1.0)))
+    if view == "CC":
+        return ["P" if right_wall else "A", "L" if laterality == "R" else "R"]
     return ["P" if right_wall else "A", "FL" if laterality == "R" else "FR"]
 
 
 def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality: str, instance: int,
-                 spacing_mm: float = SPACING_MM) -> Dataset:
+                 spacing_mm: float = SPACING_MM, view: str = "MLO", digital: bool = False) -> Dataset:
+    """An MG For Presentation file of a mini-MIAS film, or (``digital``) of a CDD-CESM
+    low-energy image."""
     if pixels.dtype != np.uint8:
-        raise ValueError(f"{refnum}: expected an 8-bit film, got {pixels.dtype}")
+        raise ValueError(f"{refnum}: expected an 8-bit image, got {pixels.dtype}")
     demo_id = f"DEMO-{patient_id.split('-')[-1]}"
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -68,21 +81,22 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.Modality = "MG"
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.Manufacturer = "mammo-hds demo (scanned film)"
+    ds.Manufacturer = "mammo-hds demo (digital, CDD-CESM)" if digital else "mammo-hds demo (scanned film)"
     ds.SoftwareVersions = f"mammo-hds {__version__}"
-    ds.PatientName = f"Demo^MIAS {patient_id.split('-')[-1]}"
+    ds.PatientName = f"Demo^{'CDD' if digital else 'MIAS'} {patient_id.split('-')[-1]}"
     ds.PatientID = demo_id
     ds.PatientBirthDate = ""
     ds.PatientSex = "F"
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "mini-MIAS research database; demo names and UIDs"
+    ds.DeidentificationMethod = ("CDD-CESM (TCIA, CC BY 4.0); demo names and UIDs"
+                                 if digital else "mini-MIAS research database; demo names and UIDs")
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = DEMO_STUDY_DATE
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "090000"
     ds.StudyID = demo_id
     ds.AccessionNumber = ""
     ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "Demo mammogram (mini-MIAS)"
-    ds.SeriesDescription = "MLO"
+    ds.StudyDescription = "Demo mammogram (CDD-CESM, digital)" if digital else "Demo mammogram (mini-MIAS)"
+    ds.SeriesDescription = view
     ds.SeriesNumber = 1
     ds.InstanceNumber = instance
     ds.BodyPartExamined = "BREAST"
@@ -92,7 +106,7 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.AnatomicRegionSequence = Sequence([breast])
     ds.OrganExposed = "BREAST"
     ds.PositionerType = "MAMMOGRAPHIC"
-    ds.DetectorType = "FILM"
+    ds.DetectorType = "" if digital else "FILM"  # the digital detector's type is not known
     ds.AcquisitionContextSequence = Sequence([])
     # Higher stored values are denser tissue (less X-ray intensity), shown brighter.
     ds.PixelIntensityRelationship = "LOG"
@@ -100,17 +114,25 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
     ds.PresentationLUTShape = "IDENTITY"
     ds.ImageLaterality = laterality
-    ds.ViewPosition = "MLO"
-    view = Dataset()
-    view.CodeValue, view.CodingSchemeDesignator, view.CodeMeaning = "399368009", "SCT", "medio-lateral oblique"
-    view.ViewModifierCodeSequence = Sequence([])
-    ds.ViewCodeSequence = Sequence([view])
-    ds.PatientOrientation = patient_orientation(pixels, laterality)
+    ds.ViewPosition = view
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = VIEW_CODES[view][0], "SCT", VIEW_CODES[view][1]
+    code.ViewModifierCodeSequence = Sequence([])
+    ds.ViewCodeSequence = Sequence([code])
+    ds.PatientOrientation = patient_orientation(pixels, laterality, view)
     ds.ImagerPixelSpacing = [spacing_mm, spacing_mm]
     ds.BreastImplantPresent = "NO"
-    ds.BurnedInAnnotation = "YES"  # the film labels ("R OBL", "L ML") are part of the scan
-    ds.LossyImageCompression = "00"
-    ds.ImageComments = f"Scanned film {refnum} of the mini-MIAS database (200 micron), for demonstration only"
+    if digital:
+        # The published images are 8-bit JPEGs resized to 512 x 512: lossy before they reached us.
+        ds.BurnedInAnnotation = "NO"
+        ds.LossyImageCompression = "01"
+        ds.LossyImageCompressionMethod = "ISO_10918_1"
+        ds.ImageComments = (f"Low-energy image {refnum} of the CDD-CESM collection (TCIA, CC BY 4.0; resized to 512 x 512, "
+                            f"spacing estimated), for demonstration only")
+    else:
+        ds.BurnedInAnnotation = "YES"  # the film labels ("R OBL", "L ML") are part of the scan
+        ds.LossyImageCompression = "00"
+        ds.ImageComments = f"Scanned film {refnum} of the mini-MIAS database (200 micron), for demonstration only"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = pixels.shape
@@ -154,15 +176,54 @@ def write_demo_study(mias_root: str | Path, out: str | Path, patients=DEMO_PATIE
     return records
 
 
+def write_digital_patient(cdd_root: str | Path, out: str | Path, patient: str = DIGITAL_DEMO_PATIENT,
+                          first_instance: int = 1) -> list[dict]:
+    """``out/<DEMO-ID>/<L|R>_<CC|MLO>.dcm`` for each image of a CDD-CESM patient (the generic
+    folder layout), with the outline's bounding box and area (pixels) from its mask."""
+    from .cases import read_mask
+    from .folder import load_folder
+
+    out = Path(out)
+    cases = sorted((c for c in load_folder(cdd_root) if c.patient_id == patient), key=lambda c: (c.laterality or "", c.view or ""))
+    if not cases:
+        raise ValueError(f"{cdd_root}: no images of {patient}")
+    records = []
+    for instance, case in enumerate(cases, first_instance):
+        pixels = read_image(case.image_path).pixels
+        ds = film_dataset(pixels, refnum=case.case_id, patient_id=patient, laterality=case.laterality, instance=instance,
+                          spacing_mm=CDD_SPACING_MM, view=case.view, digital=True)
+        target = out / ds.PatientID / f"{case.laterality}_{case.view}.dcm"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target, enforce_file_format=True)
+        mask = read_mask(case.mask_path) if case.mask_path else np.zeros(pixels.shape, bool)
+        rows, cols = np.nonzero(mask)
+        records.append({
+            "file": str(target.relative_to(out)), "cdd_image": case.case_id, "patient": ds.PatientID,
+            "laterality": case.laterality, "view": case.view, "patient_orientation": list(ds.PatientOrientation),
+            "has_mass": bool(mask.any()), "findings": (case.extra.get("annotations") or {}).get("findings"),
+            "lesion_bbox_xywh": [int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1),
+                                 int(rows.max() - rows.min() + 1)] if mask.any() else None,
+            "lesion_area_px": int(mask.sum()),
+        })
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Build the demo study from mini-MIAS films.")
     p.add_argument("--mias", required=True, help="the mini-MIAS folder (Info.txt + films)")
     p.add_argument("--out", required=True)
     p.add_argument("--patients", nargs="+", default=list(DEMO_PATIENTS))
+    p.add_argument("--cdd", help="the CDD-CESM folder: adds its digital demo patient (CC and MLO)")
     args = p.parse_args(argv)
-    for record in write_demo_study(args.mias, args.out, args.patients):
-        print(f"{record['file']}: {record['mias_film']} {record['laterality']} MLO {'/'.join(record['patient_orientation'])}"
-              f"{' mass' if record['has_mass'] else ''}")
+    records = write_demo_study(args.mias, args.out, args.patients)
+    if args.cdd:
+        records += write_digital_patient(args.cdd, args.out, first_instance=len(records) + 1)
+        (Path(args.out) / "annotations.json").write_text(json.dumps({
+            "source": "mini-MIAS Info.txt (circles, origin moved to the top left); CDD-CESM outline masks (bounding boxes)",
+            "films": records}, indent=1) + "\n")
+    for record in records:
+        print(f"{record['file']}: {record.get('mias_film') or record.get('cdd_image')} {record['laterality']} {record['view']} "
+              f"{'/'.join(record['patient_orientation'])}{' mass' if record['has_mass'] else ''}")
     return 0
 
 

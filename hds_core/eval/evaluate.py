@@ -84,20 +84,37 @@ def cad_metrics_from_rows(rows: list[dict], bootstrap_samples: int = 1000) -> di
         lesions = sum(r["lesions"] for r in drawn)
         return sum(r["found"] for r in drawn) / lesions if lesions else None
 
+    def mean_dice(drawn):
+        values = [r["dice"] for r in drawn if r.get("dice") is not None]
+        return float(np.mean(values)) if values else None
+
+    def fp_per_normal(drawn):
+        normals = [r for r in drawn if not r["label"]]
+        return sum(r["false_positives"] for r in normals) / len(normals) if normals else None
+
+    def calibration_error(drawn):
+        return reliability([r["score"] for r in drawn], [r["label"] for r in drawn])[0]
+
+    def interval(statistic):
+        return bootstrap_by_patient(rows, patients, statistic, samples=bootstrap_samples)
+
     lesions = sum(r["lesions"] for r in rows)
-    dices = [r["dice"] for r in rows if r.get("dice") is not None]
     ece, table = reliability([r["score"] for r in rows], [r["label"] for r in rows])
     return {
         "n_images": len(rows),
         "image_auc": auc(rows),
-        "image_auc_ci": bootstrap_by_patient(rows, patients, auc, samples=bootstrap_samples),
+        "image_auc_ci": interval(auc),
         "lesions": lesions,
         "lesions_found": sum(r["found"] for r in rows),
         "lesion_sensitivity": sensitivity(rows),
-        "lesion_sensitivity_ci": bootstrap_by_patient(rows, patients, sensitivity, samples=bootstrap_samples),
+        "lesion_sensitivity_ci": interval(sensitivity),
         "fp_regions_per_image": sum(r["false_positives"] for r in rows) / len(rows) if rows else None,
-        "dice_mass_images": float(np.mean(dices)) if dices else None,
+        "fp_regions_per_normal_image": fp_per_normal(rows),
+        "fp_regions_per_normal_image_ci": interval(fp_per_normal),
+        "dice_mass_images": mean_dice(rows),
+        "dice_mass_images_ci": interval(mean_dice),
         "ece": ece,
+        "ece_ci": interval(calibration_error),
         "reliability": table,
     }
 

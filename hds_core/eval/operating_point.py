@@ -39,7 +39,12 @@ def _num(value, digits: int = 2) -> str:
 
 
 def describe_operating_point(point: dict) -> str:
-    """The figures at a threshold in words, as the viewer and the PDF report say them."""
-    return (f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
+    """The figures at a threshold in words, as the viewer and the PDF report say them (digital
+    images too when the table has their columns: weights cross-validated on both)."""
+    text = (f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
             f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice {_num(point.get('dice_mass_images'))}; "
             f"{_num(point.get('fp_regions_per_normal_image'))} false regions per normal film")
+    if point.get("digital_contour_sensitivity") is not None:
+        text += (f"; digital images with a lesion: a contour on {_pct(point['digital_contour_sensitivity'])}, "
+                 f"Dice {_num(point.get('digital_dice_mass_images'))}")
+    return text

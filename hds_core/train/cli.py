@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=int, metavar="K", help="K-fold patient-level cross-validation: OUT/fold-N/ per fold "
                    "(each evaluated out of fold, per dataset, into oof.json) and OUT/cv.json (mean and sd over folds, "
                    "pooled out-of-fold figures with intervals, mean validation Dice per epoch); --resume continues")
+    p.add_argument("--cv-folds", type=int, nargs="+", metavar="K",
+                   help="with --cv: only these folds (0-based), e.g. an ablation trained on fewer folds")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final line")
     _show_defaults(p)
@@ -101,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         file_values = load_config_file(args.config) if args.config else {}
-        cli = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "quiet", "net", "cv")}
+        cli = {k: v for k, v in vars(args).items() if k not in ("config", "resume", "quiet", "net", "cv", "cv_folds")}
         if args.net:
             cli["network"] = {**file_values.get("network", {}), **dict(args.net)}
         config = build_config(file_values, cli)
         if args.cv:
             from .cv import cross_validate, format_summary
 
-            print(format_summary(cross_validate(config, args.cv, resume=args.resume)))
+            print(format_summary(cross_validate(config, args.cv, resume=args.resume, only=args.cv_folds)))
             return 0
         summary = train(config, resume=args.resume)
     except (ConfigError, DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:

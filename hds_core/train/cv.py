@@ -47,8 +47,9 @@ def _finished(config: TrainConfig) -> bool:
         return False
 
 
-def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, device=None) -> dict:
-    """Train (or continue) each fold, evaluate it out of fold, and write ``OUT/cv.json``."""
+def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, device=None, only: list[int] | None = None) -> dict:
+    """Train (or continue) each fold (or the ``only`` ones: an ablation on a budget), evaluate
+    it out of fold, and write ``OUT/cv.json``."""
     from .loop import train
 
     if folds < 2:
@@ -58,8 +59,10 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("--cv runs its folds one after another in one process; start it without torchrun "
                          "(or run the folds as separate torchrun jobs with --fold N and evaluate them with hds-eval)")
+    if only and not all(0 <= k < folds for k in only):
+        raise ValueError(f"--cv-folds must name folds in 0..{folds - 1}, got {only}")
     reports = []
-    for fold in range(folds):
+    for fold in (sorted(set(only)) if only else range(folds)):
         run = fold_config(config, folds, fold)
         if not _finished(run):
             started = (Path(run.out) / "last.safetensors").is_file()
@@ -122,18 +125,18 @@ def summarise(config: TrainConfig, reports: list[dict]) -> dict:
                                "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "folds": len(values)}
         rows = [row for b in blocks for row in b["images"]]
         per_dataset[spec] = {"over_folds": over_folds, "out_of_fold": cad_metrics_from_rows(rows), "images": rows}
-    epochs = _epoch_curve(config, len(reports))
+    epochs = _epoch_curve(config, [r["fold"] for r in reports])
     return {"folds": len(reports), "epochs": config.epochs, "per_dataset": per_dataset, "per_epoch": epochs,
             "best_epoch_by_mean_dice": max(epochs, key=lambda e: e["mean_dice"] or -1)["epoch"] if epochs else None}
 
 
-def _epoch_curve(config: TrainConfig, folds: int) -> list[dict]:
+def _epoch_curve(config: TrainConfig, fold_numbers: list[int]) -> list[dict]:
     """Mean validation Dice (mass images) over folds, per epoch: pooled, and per dataset when
     the run has several."""
     by_epoch: dict[int, list[float]] = {}
     by_dataset: dict[int, dict[str, list[float]]] = {}
-    for fold in range(folds):
-        log_path = Path(fold_config(config, folds, fold).out) / "metrics.jsonl"
+    for fold in fold_numbers:
+        log_path = Path(config.out) / f"fold-{fold}" / "metrics.jsonl"
         if not log_path.is_file():
             continue
         for line in log_path.read_text().splitlines():

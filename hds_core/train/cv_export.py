@@ -158,6 +158,19 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
             "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset}
 
 
+def slider_table(tables: dict[str, list[dict]], film: str) -> list[dict]:
+    """The film table with, where there is exactly one other dataset (the digital one), its
+    contour sensitivity and Dice per threshold as ``digital_*`` columns: the slider's label
+    says both (operating_point.py)."""
+    others = [spec for spec in tables if spec != film]
+    rows = [dict(row) for row in tables[film]]
+    if len(others) == 1:
+        for row, other in zip(rows, tables[others[0]]):
+            row["digital_contour_sensitivity"] = other["contour_sensitivity"]
+            row["digital_dice_mass_images"] = other["dice_mass_images"]
+    return rows
+
+
 def _brief(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "images"}
 
@@ -227,7 +240,7 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
         # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
         "validation": {"source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
                        "dataset": film, "threshold": threshold, "score_source": choices["score_source"],
-                       "threshold_table": choices["threshold_tables"][film],
+                       "threshold_table": slider_table(choices["threshold_tables"], film),
                        "threshold_table_per_dataset": choices["threshold_tables"]},
         "cross_validation": {spec: {k: v for k, v in block.items() if k != "images"}
                              for spec, block in choices["per_dataset"].items()},

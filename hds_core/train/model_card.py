@@ -1,0 +1,277 @@
+"""Write MODEL_CARD.md from the JSON reports, so that every number in it can be traced to a
+file and rerun: the shipped weights' JSON, the cross-validation report ``hds-export --cv``
+writes beside them (``NAME_cv.json``), an ablation's out-of-fold reports, and the demo study
+predicted by the Predictor as the viewer would.
+
+    python -m hds_core.train.model_card --weights resources/weights/hds_mammo.safetensors \\
+        --ablation runs/cv13/dsseg --hardware "..." --out resources/weights/MODEL_CARD.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..eval.evaluate import cad_metrics_from_rows
+
+TARGETS = {"film": "image AUC ≥ 0.75, Dice ≥ 0.45, ≤ 0.5 false regions per normal film",
+           "digital": "lesion sensitivity ≥ 0.80 at ≤ 1 false positive per image, Dice ≥ 0.50"}
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def ci(values) -> str:
+    return "" if not values else f" [{values[0]:.2f}, {values[1]:.2f}]"
+
+
+def mean_sd(stats: dict, digits: int = 3) -> str:
+    if not stats or stats.get("mean") is None:
+        return "n/a"
+    return fmt(stats["mean"], digits) + (f" ± {stats['sd']:.{digits}f}" if stats.get("sd") is not None else "")
+
+
+def dataset_name(spec: str) -> str:
+    kind, _, path = spec.partition(":")
+    return Path(path).name or kind
+
+
+def cv_table(report: dict) -> list[str]:
+    """Per dataset: the shipped score's figures out of fold (pooled over folds, 95% intervals
+    by patient) and the spread over folds."""
+    lines = ["| figure | " + " | ".join(f"`{dataset_name(s)}`" for s in report["per_dataset"]) + " |",
+             "|---|" + "---|" * len(report["per_dataset"])]
+    blocks = list(report["per_dataset"].values())
+
+    def row(name, cell):
+        lines.append(f"| {name} | " + " | ".join(cell(b) for b in blocks) + " |")
+
+    row("images (with a lesion) / patients", lambda b: f"{b['shipped_score']['n_images']} "
+        f"({sum(r['label'] for r in b['images'])}) / {len({r['patient'] for r in b['images']})}")
+    row("image AUC, shipped score (both breasts where paired)",
+        lambda b: fmt(b["shipped_score"]["image_auc"]) + ci(b["shipped_score"]["image_auc_ci"]))
+    row("image AUC, this image alone", lambda b: fmt(b["single_image_score"]["image_auc"]) + ci(b["single_image_score"]["image_auc_ci"]))
+    row("images scored from both breasts", lambda b: str(b["images_scored_from_both_breasts"]))
+    row("lesion sensitivity at the default threshold",
+        lambda b: fmt(b["shipped_score"]["lesion_sensitivity"]) + ci(b["shipped_score"]["lesion_sensitivity_ci"]))
+    row("false regions per image at the default threshold", lambda b: fmt(b["shipped_score"]["fp_regions_per_image"], 2))
+    row("false regions per normal image", lambda b: fmt(b["shipped_score"]["fp_regions_per_normal_image"], 2)
+        + ci(b["shipped_score"].get("fp_regions_per_normal_image_ci")))
+    row("Dice (images with a lesion)", lambda b: fmt(b["shipped_score"]["dice_mass_images"])
+        + ci(b["shipped_score"].get("dice_mass_images_ci")))
+    row("FROC: lesion sensitivity at 0.5 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_0.5_fp_per_image"]))
+    row("FROC: lesion sensitivity at 1 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]))
+    row("FROC: lesion sensitivity at 2 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_2_fp_per_image"]))
+    row("image AUC per fold (mean ± sd), network score", lambda b: mean_sd(b["over_folds"]["image_auc"]))
+    row("Dice per fold (mean ± sd)", lambda b: mean_sd(b["over_folds"]["dice_mass_images"]))
+    row("ECE of the shipped score", lambda b: fmt(b["shipped_score"]["ece"]) + ci(b["shipped_score"].get("ece_ci")))
+    return lines
+
+
+def ablation_table(hds_dir: Path, other_dir: Path, other_name: str) -> list[str]:
+    """The same folds of two runs: each fold's own out-of-fold report, per dataset."""
+    lines = ["| mode | folds | dataset | image score | image AUC | lesion sensitivity at 1 FP/image | Dice (lesion images) "
+             "| false regions per normal image |", "|---|---|---|---|---|---|---|---|"]
+    folds = sorted(int(p.parent.name.split("-")[1]) for p in other_dir.glob("fold-*/oof.json"))
+    for name, root in (("hds", hds_dir), (other_name, other_dir)):
+        reports = [json.loads((root / f"fold-{k}" / "oof.json").read_text()) for k in folds]
+        for spec in reports[0]["per_dataset"]:
+            blocks = [r["per_dataset"][spec] for r in reports]
+            rows = [row for b in blocks for row in b["images"]]
+            pooled = cad_metrics_from_rows([dict(r, score=r["raw_score"]) for r in rows], bootstrap_samples=200)
+            sens1 = [b["froc_sensitivity_at_fp"]["1"] for b in blocks if b["froc_sensitivity_at_fp"].get("1") is not None]
+            lines.append(f"| `{name}` | {', '.join(map(str, folds))} | `{dataset_name(spec)}` | {blocks[0]['score_source']} | "
+                         f"{fmt(pooled['image_auc'])} | {fmt(float(np.mean(sens1)) if sens1 else None)} | "
+                         f"{fmt(pooled['dice_mass_images'])} | {fmt(pooled['fp_regions_per_normal_image'], 2)} |")
+    return lines
+
+
+def threshold_rows(document: dict) -> list[str]:
+    tables = document["validation"]["threshold_table_per_dataset"]
+    film = document["validation"]["dataset"]
+    others = [s for s in tables if s != film]
+    head = ("| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP regions / normal film | "
+            + " | ".join(f"`{dataset_name(s)}`: contour on lesion images | `{dataset_name(s)}`: Dice" for s in others) + " |")
+    lines = [head, "|---|---|---|---|---|" + "---|---|" * len(others)]
+    for i, row in enumerate(tables[film]):
+        default = " **(default)**" if abs(row["threshold"] - document["default_threshold"]) < 1e-9 else ""
+        cells = [f"{row['threshold']:.2f}{default}", fmt(row["contour_sensitivity"], 2), fmt(row["contour_specificity"], 2),
+                 fmt(row["dice_mass_images"]), fmt(row["fp_regions_per_normal_image"], 2)]
+        for spec in others:
+            other = tables[spec][i]
+            cells += [fmt(other["contour_sensitivity"], 2), fmt(other["dice_mass_images"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def demo_rows(weights: Path, demo: Path) -> list[str]:
+    from ..infer import Predictor
+    from ..io import read_image
+
+    predictor = Predictor(weights, device="cpu", precision="fp32")
+    records = json.loads((demo / "annotations.json").read_text())["films"]
+    predictions = [predictor.predict(read_image(demo / r["file"])) for r in records]
+    predictor.compare_breasts(predictions)
+    threshold = predictor.default_threshold
+    lines = ["| image | source | lesion | image score | scored from | max probability | lesions at the default threshold |",
+             "|---|---|---|---|---|---|---|"]
+    for record, p in zip(records, predictions):
+        lines.append(f"| {record['file'].removesuffix('.dcm')} | {record.get('mias_film') or record.get('cdd_image')} | "
+                     f"{'yes' if record['has_mass'] else 'no'} | {p.score:.3f} | {p.score_basis} | {p.max_probability:.3f} | "
+                     f"{len(p.lesions(threshold))} |")
+    return lines
+
+
+def train_command(config: dict) -> str:
+    parts = ["hds-train"] + [f"--dataset {spec}" for spec in config["datasets"]]
+    parts += ["--no-validation" if config.get("val_patients") == [] else f"--folds {config['folds']} --fold {config['fold']}",
+              f"--mode {config['mode']}", f"--epochs {config['epochs']}",
+              f"--samples-per-epoch {config['samples_per_epoch']}", f"--crop {config['crop'][0]} {config['crop'][1]}",
+              f"--working-spacing {config['working_spacing_mm']:g}",
+              *[f"--net {k}={v}" for k, v in config.get("network", {}).items()],
+              f"--dice-weight {config['dice_weight']:g}", f"--optimizer {config['optimizer']}", f"--lr {config['lr']:g}",
+              f"--weight-decay {config['weight_decay']:g}", f"--seed {config['seed']}",
+              "--exclude-patients " + " ".join(config["exclude_patients"]), f"--balance {config['balance']}",
+              *(["--augment"] if config.get("augment") else []), f"--precision {config['precision']}"]
+    return " \\\n  ".join(parts)
+
+
+def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str, demo: Path | None) -> str:
+    from ..nn import read_metadata, sha256
+
+    document = read_metadata(weights)
+    report = json.loads(weights.with_name(weights.stem + "_cv.json").read_text())
+    hds_dir = Path(document["validation"]["source"].split("(")[-1].rstrip(")"))
+    config = document["train_config"]
+    size_mib = weights.stat().st_size / 2**20
+    params = None
+    try:
+        from ..nn import load_weights
+
+        model, _ = load_weights(weights)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+    except Exception:  # the card is still written; the size line says n/a
+        pass
+    bilateral = document.get("bilateral")
+    calibration = document["calibration"]
+    lines = [
+        f"# Model card: `{weights.stem}`", "",
+        "*Written by `python -m hds_core.train.model_card` from the weights' JSON and "
+        f"`{weights.stem}_cv.json`; do not edit by hand.*", "",
+        "The weights the viewer and `hds-predict` use by default: the paper-size residual U-Net with Hybrid Deep "
+        f"Supervision (six exits, each with a segmentation head and a multiple-instance classification head; "
+        f"{fmt(params, 2)} M parameters), trained on screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
+        "",
+        "**Research software, not for diagnosis.** Every figure below is cross-validated: each image was scored by a "
+        f"model that never saw its patient ({report['folds']}-fold, split by patient), each dataset on its own. "
+        "Intervals are 95% bootstrap intervals resampling patients.", "",
+        "| file | what it is |", "|---|---|",
+        f"| `{weights.name}` | the weights, {document['storage_dtype']} ({size_mib:.1f} MiB), sha256 `{sha256(weights)}` |",
+        f"| `{weights.stem}.json` | network, preprocessing, training config, image score, calibration, two-breast "
+        "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
+        f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per out-of-fold image |",
+        "| `MODEL_CARD.md` | this card |", "",
+        "## Data", "",
+        "- **mini-MIAS**: 242 screen-film MLO views of both breasts (121 patients), digitised at 200 µm, 8 bit; masks "
+        "are the database's circles. J Suckling et al (1994), Excerpta Medica, International Congress Series 1069, "
+        "pp 375-378. Research use only.",
+        "- **CDD-CESM** (low-energy images): 263 full-field digital CC and MLO views of 142 patients, all with a "
+        "biopsy-proven malignancy, with radiologists' outlines of every finding; published as 512 × 512 8-bit JPEG "
+        "(spacing estimated at 0.4 mm). Khaled R. et al., The Cancer Imaging Archive (2021), DOI 10.7937/29kw-ae92; "
+        "Scientific Data 9 (2022), DOI 10.1038/s41597-022-01238-0; CC BY 4.0.",
+        f"- Kept out of all training and validation (the demo study, `resources/demo/`): "
+        f"{', '.join(config['exclude_patients'])}.",
+        "- CDD-CESM has no normal images: its image AUC is undefined and it cannot calibrate a score. Crops are balanced "
+        "within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are negatives, so the crop "
+        "label cannot tell digital from film.", "",
+        "## Recipe", "",
+        "Cross-validation (every fold trained with the command below and `--folds 5 --fold K`, then "
+        "`hds-train ... --cv 5 --resume` evaluates each fold out of fold), then the shipped model on every patient:", "",
+        "```bash", train_command(config), "```", "",
+        f"Hardware: {hardware}", "",
+        "Export (every choice from the out-of-fold predictions of all folds, none from one fold):", "",
+        "```bash",
+        f"hds-export LAST.safetensors {weights.name} " + " ".join(f"--dataset {s}" for s in config["datasets"])
+        + f" --cv {hds_dir} --model-name {document.get('model_name')}", "```", "",
+        f"- Image score: **{document['score_source']}** ({document['score_source_rule']}).",
+        f"- Calibration: {calibration['method']} on {calibration.get('n', 'n/a')} out-of-fold images "
+        f"({calibration.get('fitted_on', '')}).",
+        ("- The other breast: where the study holds the same view of the other breast, the score is "
+         f"sigmoid({bilateral['weights'][0]:.3f}·logit(raw) {bilateral['weights'][1]:+.3f}·logit(raw of the other breast) "
+         f"{bilateral['bias']:+.3f}), fitted on {bilateral['n_images']} out-of-fold images with a counterpart; elsewhere "
+         "the calibrated single-image score. The figures below are cross-fitted: the calibration and the combination "
+         "applied to each fold were fitted on the other folds.") if bilateral else
+        "- The other breast: too few paired images to fit a combination; single-image scores only.",
+        f"- Default threshold **{document['default_threshold']:g}**: {document['default_threshold_rule']}.",
+        f"- Precision: fp16 weights agree with fp32 at mask Dice {document['precision_agreement']['fp16_weights']:.4f}, "
+        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']}).",
+        "",
+        "## Cross-validated results (out of fold, per dataset)", "",
+        *cv_table(report), "",
+        f"Lesion-level: a lesion (connected outline or circle) is found when a predicted region at the threshold overlaps "
+        "it with IoU ≥ 0.1 or contains its centroid; regions finding nothing are false positives, counted on every image. "
+        f"The per-dataset figures at the default threshold were evaluated at {report['per_dataset'][next(iter(report['per_dataset']))]['threshold_evaluated']}.",
+        "",
+        "Targets (on patients kept apart from development): "
+        f"films — {TARGETS['film']}; digital — {TARGETS['digital']}.", "",
+    ]
+    if ablation is not None:
+        lines += ["## Ablation: `hds` against `ds-seg` (same folds, same recipe)", "",
+                  *ablation_table(hds_dir, ablation, "ds-seg"), "",
+                  "Raw network scores (no calibration, no second breast); `ds-seg` scores by its map's maximum "
+                  "(it has no trained MIL heads). Lesion sensitivity at 1 FP/image is the mean over the folds.", ""]
+    lines += ["## Threshold table (out of fold, pooled over the folds; the viewer's slider shows it)", "",
+              "\"Contour\": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.", "",
+              *threshold_rows(document), ""]
+    film_rows = report["per_dataset"][document["validation"]["dataset"]]["shipped_score"]["reliability"]
+    lines += ["## Calibration of the shipped score (film, out of fold)", "",
+              "| score bin | images | mean score | fraction with a mass |", "|---|---|---|---|",
+              *[f"| {r['low']:.1f}–{r['high']:.1f} | {r['count']} | {fmt(r['mean_score'], 2)} | {fmt(r['fraction_positive'], 2)} |"
+                for r in film_rows], ""]
+    if demo is not None:
+        lines += ["## Demo study (patients never used for training or validation)", "",
+                  "The Predictor on `resources/demo` (CPU, fp32), both breasts compared where the study holds them:", "",
+                  *demo_rows(weights, demo), ""]
+    lines += ["## What it should not be used for", "",
+              "- Diagnosis or screening decisions of any kind: research use only (mini-MIAS licence), and the figures "
+              "above are far from what a clinical CAD must show.",
+              "- Calcifications, architectural distortion, tomosynthesis, implants, FOR PROCESSING images: not trained "
+              "for them (CDD-CESM outlines include some non-mass findings, which the digital figures count as lesions).",
+              "- Full-resolution digital images as a vendor exports them: the digital training images were 8-bit, resized "
+              "to 512 × 512 with an estimated spacing; the preprocessing resamples every image to "
+              f"{config['working_spacing_mm']:g} mm, but contrast and noise differ.",
+              "- Reading a calibrated score as the probability of cancer in another population: the calibration was "
+              "fitted on mini-MIAS films, whose prevalence of masses (about 1 in 6 films) is far above screening's.", ""]
+    text = "\n".join(lines)
+    out.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Write MODEL_CARD.md from the weights' JSON and their cross-validation report.")
+    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--ablation", type=Path, help="an hds-train --cv folder of the ds-seg run (any folds with oof.json)")
+    p.add_argument("--hardware", required=True, help="what trained the weights, and how long it took")
+    p.add_argument("--demo", type=Path, help="the demo study folder (annotations.json); default resources/demo")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    demo = args.demo
+    if demo is None:
+        from resources import demo_study
+
+        demo = demo_study()
+    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
