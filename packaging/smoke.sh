@@ -9,8 +9,8 @@ APP=dist/mammo-viewer/mammo-viewer
 OUT=$(mktemp -d)
 export QT_QPA_PLATFORM=offscreen
 
-for resource in weights/hds_minimias.safetensors weights/hds_minimias.json weights/MODEL_CARD.md \
-                icons/mammo-viewer.png demo/annotations.json demo/DEMO-014/L_MLO.dcm; do
+for resource in weights/hds_mammo.safetensors weights/hds_mammo.json weights/hds_mammo_cv.json weights/MODEL_CARD.md \
+                icons/mammo-viewer.png demo/annotations.json demo/DEMO-014/L_MLO.dcm demo/DEMO-P126/L_CC.dcm; do
   test -s "dist/mammo-viewer/_internal/resources/$resource" || { echo "bundle lost resources/$resource"; exit 1; }
 done
 
@@ -49,8 +49,8 @@ print(f"screenshot {width}x{height}: {marked} contour-coloured pixels, {unmarked
 PY
 
 (cd "$OUT" && "$OLDPWD/$APP" predict "$OLDPWD/dist/mammo-viewer/_internal/resources/demo" --pdf "$OUT/report.pdf")
-test "$(ls "$OUT/hds-results" | wc -l)" -eq 6
-test -s "$OUT/report-DEMO-014.pdf" && test -s "$OUT/report-DEMO-091.pdf"
-echo "bundled hds-predict: 6 results and the PDF reports written"
+test "$(ls "$OUT/hds-results" | wc -l)" -eq 8
+test -s "$OUT/report-DEMO-014.pdf" && test -s "$OUT/report-DEMO-091.pdf" && test -s "$OUT/report-DEMO-P126.pdf"
+echo "bundled hds-predict: 8 results and the PDF reports written"
 du -sh dist/mammo-viewer | awk '{print "bundle size: " $1}'
 rm -rf "$OUT"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-WEIGHTS_NAME = "hds_minimias.safetensors"
+WEIGHTS_NAME = "hds_mammo.safetensors"
 
 
 def resource_root() -> Path:

@@ -132,3 +132,18 @@ def test_predictor_and_hds_predict_compare_the_breasts_of_a_study(phantom_model,
     assert predict_main([str(study), "--weights", str(weights), "--device", "cpu"]) == 0
     results = {json.loads(p.read_text())["laterality"]: json.loads(p.read_text()) for p in (tmp_path / "hds-results").glob("*.json")}
     assert results["L"]["score_basis"] == BOTH_BREASTS and results["L"]["score"] == round(left.score, 4)
+
+
+def test_the_other_breast_can_only_lower_a_score():
+    """Data where the other breast's score goes WITH the label (bilateral disease): the fit
+    keeps that weight at 0 rather than learn a comparison that raises a view's score."""
+    rng = np.random.default_rng(4)
+    raw, keys, labels = [], [], []
+    for patient in range(1000):
+        z = rng.normal(0, 1.5, 2)
+        for side, mine, other in (("L", z[0], z[1]), ("R", z[1], z[0])):
+            raw.append(sigmoid(mine))
+            keys.append(ViewKey(f"p{patient}", side, "CC"))
+            labels.append(int(rng.random() < sigmoid(1.0 * mine + 1.0 * other)))
+    fit = fit_bilateral(raw, keys, labels)
+    assert fit["weights"][1] == 0.0 and fit["weights"][0] > 0.5

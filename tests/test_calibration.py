@@ -76,3 +76,12 @@ def test_export_fits_the_calibration_on_hds_eval_rows(trained_phantom_model, pha
     capsys.readouterr()
     fit = read_metadata(out)["calibration"]
     assert fit["method"] == "logistic" and fit["n"] == 8 and fit["fitted_on"] == [str(rows)]
+
+
+def test_a_score_that_ranks_backwards_is_calibrated_to_the_base_rate_never_inverted():
+    rng = np.random.default_rng(5)
+    raw = rng.uniform(0.05, 0.95, 4000)
+    labels = (rng.random(4000) < 1 - raw).astype(int)  # higher raw, fewer masses
+    fit = fit_logistic(raw, labels)
+    assert fit["a"] == 0.0 and calibrate(0.1, fit) == pytest.approx(calibrate(0.9, fit))
+    assert calibrate(0.5, fit) == pytest.approx(labels.mean(), abs=0.01)

@@ -36,13 +36,18 @@ def card_table(first_cell: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:
-    return Predictor(device="cpu")
+    return Predictor(device="cpu", precision="fp32")  # as the card was written
 
 
 @pytest.fixture(scope="module")
 def demo_predictions(predictor) -> dict[str, object]:
     annotations = json.loads((DEMO / "annotations.json").read_text())["films"]
-    return {film["file"]: (film, predictor.predict(read_image(DEMO / film["file"]))) for film in annotations}
+    predictions = [predictor.predict(read_image(DEMO / film["file"])) for film in annotations]
+    predictor.compare_breasts(predictions)  # as the viewer and hds-predict score a study
+    return {film["file"]: (film, prediction) for film, prediction in zip(annotations, predictions)}
+
+
+DEMO_PATIENTS = {"mias-014", "mias-017", "mias-091", "cdd-P126"}
 
 
 def test_weights_ship_as_fp16_safetensors_with_their_config_and_card():
@@ -57,47 +62,53 @@ def test_weights_ship_as_fp16_safetensors_with_their_config_and_card():
     table = meta["validation"]["threshold_table"]
     assert table and all({"threshold", "contour_sensitivity", "contour_specificity"} <= set(row) for row in table)
     assert any(row["threshold"] == meta["default_threshold"] for row in table)
+    assert meta["calibration"]["method"] in ("logistic", "isotonic")
+    assert set(meta["train_config"]["exclude_patients"]) == DEMO_PATIENTS
+    assert meta["train_config"]["val_patients"] == []  # trained on every patient; figures from the cross-validation
 
 
-def test_card_names_the_weights_hash_and_matches_the_recorded_validation():
-    text = card_text()
+def test_the_cards_figures_are_those_the_cross_validation_rows_give():
+    """Every cross-validated figure in the card is re-derived here from the per-image rows of
+    NAME_cv.json, and no demo patient is among them."""
+    from hds_core.eval.evaluate import cad_metrics_from_rows
+    from hds_core.train.model_card import fmt
+
     meta = read_metadata(WEIGHTS)
-    assert sha256(WEIGHTS) in text
-    assert f"{meta['default_threshold']:g}" in text
-    final = meta["validation"]["final"]
-    row = card_table("final")[0]
-    # | final | AUC | accuracy | sensitivity | specificity | Dice | FP/normal |
-    for cell, key in zip(row[1:7], ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images",
-                                    "fp_regions_per_normal_image")):
-        assert float(cell) == pytest.approx(final[key], abs=0.0006), key
-    for patient in meta["validation"]["patients"]:
-        assert patient not in ("mias-014", "mias-017", "mias-091")  # the demo patients never trained or validated
-    assert set(meta["train_config"]["exclude_patients"]) == {"mias-014", "mias-017", "mias-091"}
+    report = json.loads(WEIGHTS.with_name(WEIGHTS.stem + "_cv.json").read_text())
+    assert report["weights_sha256"] == sha256(WEIGHTS)
+    text = card_text()
+    assert sha256(WEIGHTS) in text and f"{meta['default_threshold']:g}" in text
+    auc_row = card_table("image AUC, shipped score")[0]
+    for column, (spec, block) in enumerate(report["per_dataset"].items(), 1):
+        assert not {row["patient"] for row in block["images"]} & DEMO_PATIENTS
+        derived = cad_metrics_from_rows(block["images"])
+        for key in ("image_auc", "lesion_sensitivity", "fp_regions_per_image", "dice_mass_images", "ece"):
+            assert derived[key] == pytest.approx(block["shipped_score"][key]), (spec, key)
+            assert derived[key] == pytest.approx(meta["cross_validation"][spec]["shipped_score"][key]), (spec, key)
+        assert auc_row[column].startswith(fmt(derived["image_auc"]))
 
 
-def test_demo_scores_are_those_in_the_card_and_mass_films_rank_above_normal_ones(demo_predictions):
+def test_demo_scores_are_those_in_the_card(demo_predictions):
     rows = {row[0]: row for row in card_table("DEMO-")}
-    assert len(rows) == 6
+    assert len(rows) == 8
     for file, (film, prediction) in demo_predictions.items():
         row = rows[file.replace(".dcm", "")]
-        # | film | mias | mass | image score | max probability |
+        # | image | source | lesion | image score | scored from | max probability | lesions |
         assert (row[2] == "yes") == film["has_mass"]
         assert float(row[3]) == pytest.approx(prediction.score, abs=0.002), file
-        assert float(row[4]) == pytest.approx(prediction.max_probability, abs=0.002), file
-    masses = [p.score for f, p in demo_predictions.values() if f["has_mass"]]
-    normals = [p.score for f, p in demo_predictions.values() if not f["has_mass"]]
-    assert min(masses) > max(normals)
+        assert row[4] == prediction.score_basis
+        assert float(row[5]) == pytest.approx(prediction.max_probability, abs=0.002), file
 
 
 def test_hds_predict_on_the_demo_with_no_options_writes_results(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert predict_main([str(DEMO)]) == 0
     results = sorted((tmp_path / "hds-results").glob("*.json"))
-    assert len(results) == 6
+    assert len(results) == 8
     document = json.loads(results[0].read_text())
     assert document["model"]["weights_sha256"] == sha256(WEIGHTS)
     assert document["threshold"] == read_metadata(WEIGHTS)["default_threshold"]
-    assert "wrote 6 result(s)" in capsys.readouterr().err
+    assert "wrote 8 result(s)" in capsys.readouterr().err
 
 
 def test_resources_resolve_from_an_installed_layout(tmp_path):

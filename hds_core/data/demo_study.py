@@ -141,7 +141,7 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     low, high = np.percentile(pixels[breast], [1, 99.5]) if breast.any() else (0, 255)
     ds.WindowCenter = [127.5, round(float(low + high) / 2, 1)]
     ds.WindowWidth = [256.0, round(max(float(high - low), 16.0), 1)]
-    ds.WindowCenterWidthExplanation = ["FILM", "BREAST"]
+    ds.WindowCenterWidthExplanation = ["FULL RANGE" if digital else "FILM", "BREAST"]
     ds.VOILUTFunction = "LINEAR"
     ds.PixelData = np.ascontiguousarray(pixels).tobytes()
     ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)

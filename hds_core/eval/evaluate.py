@@ -204,6 +204,10 @@ def format_report(report: dict) -> str:
                      f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
                      f"{fmt(report['fp_regions_per_image']).strip()} false regions per image")
         lines.append(f"FROC lesion sensitivity at {froc_text} per image")
+        paired = sum(row.get("score_basis") == "both breasts" for row in report.get("images", []))
+        if paired:
+            lines.append(f"image scores from both breasts (the other breast's same view of the patient): {paired} of "
+                         f"{report['n_images']} images")
     lines.append("")
     lines.append("threshold  sens  spec  contour-sens  contour-spec  Dice(mass)  FP/normal")
     for row in report["threshold_table"]:

@@ -92,7 +92,7 @@ def final_scores(raw: list[float], keys: list[ViewKey], calibration: dict | None
 
 def fit_bilateral(raw: list[float], keys: list[ViewKey], labels: list[int]) -> dict:
     """Logistic regression of the label on (logit raw, logit raw of the other breast) over the
-    images that have a counterpart. Raises ValueError when fewer than 10 such images, or when
+    images that have a counterpart, the first weight kept >= 0 and the second <= 0. Raises ValueError when fewer than 10 such images, or when
     they do not hold both labels."""
     partners = counterparts(keys)
     rows = [(_logit(raw[i]), _logit(other_raw(raw, partners[i])), labels[i]) for i in range(len(raw)) if partners[i]]
@@ -100,7 +100,9 @@ def fit_bilateral(raw: list[float], keys: list[ViewKey], labels: list[int]) -> d
         raise ValueError(f"a bilateral fit needs at least 10 images with the other breast's view and both labels; "
                          f"got {len(rows)}")
     features = np.array([[z, z_other] for z, z_other, _ in rows])
-    a, b, bias = newton_logistic(features, np.array([label for *_, label in rows], dtype=np.float64))
+    # The view's own score may only raise its score, the other breast's only lower it (masses
+    # are seldom bilateral and symmetric): a fold's noise cannot turn the comparison around.
+    a, b, bias = newton_logistic(features, np.array([label for *_, label in rows], dtype=np.float64), signs=[1, -1])
     return {"method": "logistic", "features": ["logit(raw score)", "logit(raw score of the other breast, same view)"],
             "weights": [float(a), float(b)], "bias": float(bias), "n_images": len(rows),
             "n_positive": int(sum(label for *_, label in rows))}

@@ -33,31 +33,44 @@ def fit_isotonic(scores, labels) -> dict:
             "n": int(len(x))}
 
 
-def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 100) -> np.ndarray:
+def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 100, signs=None) -> np.ndarray:
     """Logistic regression of ``labels`` on ``features`` (n x k) with an intercept, by
     Newton's method with a tiny ridge (separable data stays finite). Returns k weights then
-    the intercept."""
-    x = np.hstack([np.asarray(features, dtype=np.float64), np.ones((len(features), 1))])
+    the intercept. ``signs`` (+1, -1 or 0 per feature) constrains a weight's sign: a weight
+    fitted with the wrong sign is set to 0 and the others refitted (on a small, noisy fold a
+    calibration with a negative slope would turn the ranking upside down)."""
+    x_all = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    theta = np.zeros(x.shape[1])
-    theta[0] = 1.0
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(x @ theta)))
-        gradient = x.T @ (p - y) + 1e-6 * theta
-        hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
-        step = np.linalg.solve(hessian, gradient)
-        theta = theta - step
-        if np.abs(step).max() < 1e-9:
-            break
-    return theta
+    free = list(range(x_all.shape[1]))
+    while True:
+        x = np.hstack([x_all[:, free], np.ones((len(x_all), 1))])
+        theta = np.zeros(x.shape[1])
+        if free:
+            theta[0] = 1.0 if not signs or signs[free[0]] >= 0 else -1.0
+        for _ in range(iterations):
+            p = 1 / (1 + np.exp(-(x @ theta)))
+            gradient = x.T @ (p - y) + 1e-6 * theta
+            hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
+            step = np.linalg.solve(hessian, gradient)
+            theta = theta - step
+            if np.abs(step).max() < 1e-9:
+                break
+        wrong = [f for i, f in enumerate(free) if signs and signs[f] and np.sign(theta[i]) == -signs[f]]
+        if not wrong:
+            result = np.zeros(x_all.shape[1] + 1)
+            result[free] = theta[:-1]
+            result[-1] = theta[-1]
+            return result
+        free = [f for f in free if f not in wrong]
 
 
 def fit_logistic(scores, labels, iterations: int = 100) -> dict:
-    """Platt scaling on the logit of the score (two parameters)."""
+    """Platt scaling on the logit of the score (two parameters), the slope kept >= 0 (a score
+    that does not separate becomes the base rate, never its own inverse)."""
     s = np.clip(np.asarray(scores, dtype=np.float64), EPS, 1 - EPS)
     if not len(s):
         raise ValueError("no predictions to calibrate on")
-    a, b = newton_logistic(np.log(s / (1 - s))[:, None], np.asarray(labels, dtype=np.float64), iterations)
+    a, b = newton_logistic(np.log(s / (1 - s))[:, None], np.asarray(labels, dtype=np.float64), iterations, signs=[1])
     return {"method": "logistic", "a": float(a), "b": float(b), "n": int(len(s))}
 
 
