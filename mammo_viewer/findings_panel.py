@@ -78,6 +78,12 @@ class FindingsPanel(QWidget):
         form.addRow("Exam:", self.exam_score)
         form.addRow("Right breast:", self.right_score)
         form.addRow("Left breast:", self.left_score)
+        # What the score is worth, from the model card's cross-validation: a score a reader
+        # cannot trust must say so where it is shown.
+        self.trust_label = QLabel()
+        self.trust_label.setWordWrap(True)
+        self.trust_label.setVisible(False)
+        form.addRow(self.trust_label)
         layout.addWidget(scores)
 
         threshold = QGroupBox("Contour threshold")
@@ -140,7 +146,9 @@ class FindingsPanel(QWidget):
     def threshold(self) -> float:
         return self._value
 
-    def set_model(self, default_threshold: float, table: list[dict], description: str) -> None:
+    def set_model(self, default_threshold: float, table: list[dict], description: str, trust: str | None = None) -> None:
+        self.trust_label.setText(trust or "")
+        self.trust_label.setVisible(bool(trust))
         self.default_threshold = default_threshold
         self.model_loaded = True
         self.table = table or []

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from hds_core.data.preprocess import preprocess
+from hds_core.eval.operating_point import score_trust
 from hds_core.infer import not_a_mammogram
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.infer.predictor import CUDA_FALLBACK
@@ -439,7 +440,8 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, predictor) -> None:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
         self.findings.set_model(predictor.default_threshold, table,
-                                f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})")
+                                f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})",
+                                score_trust(predictor.metadata))
         self.findings.set_threshold(predictor.default_threshold)
         self.device_label.setText(f"AI: {predictor.device_name}")
 
@@ -773,11 +775,12 @@ class MainWindow(QMainWindow):
         analysed = [(item.image, item.prediction) for item in items]
         threshold = self.findings.threshold
         table, anonymize = self.findings.table, self.hide_phi
+        note = score_trust(self.engine.predictor.metadata) if self.engine.predictor is not None else None
         size = page_size or str(self.settings.value("page_size", "A4"))
         self._status(f"Writing {target}…")
         self.exporter.submit(
             lambda cancelled: write_report(analysed, threshold, target, threshold_table=table, anonymize=anonymize,
-                                           page_size=size, force=force),
+                                           page_size=size, force=force, score_note=note),
             lambda out: self._export_message(f"Report written: {out}"),
             lambda exc: self._export_message(f"Not written: {exc}"))
 

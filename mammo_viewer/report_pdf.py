@@ -160,6 +160,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     scores += [f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}" for side, name in (("R", "Right"), ("L", "Left"))
                if side in content.breast_scores]
     y += page.text(x, y, width, 8, "     ".join(scores) + "   (probability of a mass; breast = maximum of its views)", 10, True) + 2
+    if content.score_note:
+        y += page.text(x, y, width, 10, content.score_note + ".", 8) + 1
     point = content.operating_point
     threshold_line = f"Contour threshold {content.threshold:.3f}."
     if point:
@@ -255,9 +257,10 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
 
 
 def write_report(analysed, threshold: float, out: str | Path, *, threshold_table: list[dict] | None = None,
-                 anonymize: bool = False, page_size: str = "A4", force: bool = False) -> Path:
+                 anonymize: bool = False, page_size: str = "A4", force: bool = False, score_note: str | None = None) -> Path:
     """(image, prediction) pairs of one study -> the PDF (the ``hds_core.report_writers`` entry point)."""
     from hds_core.report.content import build_report
 
-    return write_pdf(build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize), out,
+    return write_pdf(build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize,
+                                  score_note=score_note), out,
                      page_size=page_size, force=force)

@@ -118,3 +118,17 @@ def test_an_out_of_fold_report_from_an_older_version_is_refused(tmp_path):
     path.write_text(json.dumps(report))
     with pytest.raises(ValueError, match="older hds-train"):
         cv_choices(root)
+
+
+def test_the_viewer_says_what_the_score_is_worth():
+    from hds_core.eval.operating_point import score_trust
+
+    assert score_trust({}) is None
+    metadata = {"cross_validation": {
+        "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}},
+        "folder:/data/cdd-cesm/": {"shipped_score": {"image_auc": None, "lesion_sensitivity": 0.405, "fp_regions_per_image": 2.97}}}}
+    text = score_trust(metadata)
+    assert "mini-mias: AUC 0.58 [0.48, 0.68] — no better than chance" in text
+    assert "cdd-cesm: 40% of lesions outlined at the default threshold, 3.0 false regions per image" in text
+    metadata["cross_validation"]["minimias:/data/mini-mias"]["shipped_score"]["image_auc_ci"] = [0.7, 0.9]
+    assert "chance" not in score_trust(metadata)

@@ -118,6 +118,12 @@ def test_the_pdf_hangs_mirrored_with_the_contours_on_the_mass(phantom_model, sto
     document = pdfium.PdfDocument(str(out))
     assert tuple(round(v) for v in document[0].get_size()) == (595, 842)
     document.close()
+    # What the score is worth (the weights' cross-validation) is printed under the scores.
+    noted = write_report(analysed, 0.5, tmp_path / "noted.pdf", score_note="Cross-validated, patients unseen: films: AUC 0.58")
+    document = pdfium.PdfDocument(str(noted))
+    assert "Cross-validated, patients unseen: films: AUC 0.58" in document[0].get_textpage().get_text_range()
+    assert "Cross-validated" not in pdfium.PdfDocument(str(out))[0].get_textpage().get_text_range()
+    document.close()
 
 
 def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, stored_the_other_way):

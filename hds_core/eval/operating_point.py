@@ -48,3 +48,23 @@ def describe_operating_point(point: dict) -> str:
         text += (f"; digital images with a lesion: a contour on {_pct(point['digital_contour_sensitivity'])}, "
                  f"Dice {_num(point.get('digital_dice_mass_images'))}")
     return text
+
+
+def score_trust(metadata: dict) -> str | None:
+    """How far the image score can be trusted, in one line per dataset, from the weights'
+    cross-validated figures (``cross_validation``): the AUC with its interval where the
+    dataset has normals, the lesion sensitivity where it has none. None without them."""
+    blocks = metadata.get("cross_validation") or {}
+    parts = []
+    for spec, block in blocks.items():
+        name = spec.partition(":")[2].rstrip("/").rsplit("/", 1)[-1] or spec
+        figures = block.get("shipped_score") or {}
+        if figures.get("image_auc") is not None:
+            low_high = figures.get("image_auc_ci") or [None, None]
+            interval = f" [{low_high[0]:.2f}, {low_high[1]:.2f}]" if low_high[0] is not None else ""
+            verdict = " — no better than chance" if low_high[0] is not None and low_high[0] <= 0.5 else ""
+            parts.append(f"{name}: AUC {figures['image_auc']:.2f}{interval}{verdict}")
+        elif figures.get("lesion_sensitivity") is not None:
+            parts.append(f"{name}: {_pct(figures['lesion_sensitivity'])} of lesions outlined at the default threshold, "
+                         f"{_num(figures.get('fp_regions_per_image'), 1)} false regions per image")
+    return ("Cross-validated, patients unseen: " + "; ".join(parts)) if parts else None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..eval.operating_point import score_trust
 from ..safe_write import is_inside
 from .naming import common_folder, output_names, safe_name, study_labels
 from .run_log import native_output_to, setup_log
@@ -58,7 +59,8 @@ def pdf_writer():
     return found[0].load()
 
 
-def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path]) -> list[str]:
+def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path],
+                  score_note: str | None = None) -> list[str]:
     """PDF, SEG and SR for the analysed images, grouped by study; returns the failures."""
     from ..report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
 
@@ -79,7 +81,8 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
             out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
             try:
                 pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
-                             threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force)
+                             threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force,
+                             score_note=score_note)
                 say(f"hds-predict: wrote {out} ({described})")
             except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
                 failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
@@ -213,7 +216,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
-        failures += write_reports(args, analysed, threshold, table, inputs)
+        failures += write_reports(args, analysed, threshold, table, inputs, score_trust(predictor.metadata))
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:

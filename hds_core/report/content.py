@@ -39,6 +39,7 @@ class ReportContent:
     exam_score: float | None
     breast_scores: dict[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
+    score_note: str | None = None  # what the score is worth (operating_point.score_trust)
 
     @property
     def weights_sha256(self) -> str:
@@ -53,7 +54,7 @@ def format_dicom_date(value: str | None) -> str | None:
 
 
 def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float, *, threshold_table: list[dict] | None = None,
-                 anonymize: bool = False, analysed_at: dt.datetime | None = None) -> ReportContent:
+                 anonymize: bool = False, analysed_at: dt.datetime | None = None, score_note: str | None = None) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
         raise ValueError("nothing to report: no analysed images")
@@ -85,4 +86,5 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
     return ReportContent(images=images, threshold=threshold,
                          operating_point=operating_point(threshold_table or [], threshold), anonymized=anonymize,
                          patient=patient, study=study, provenance=provenance,
-                         exam_score=max(breast_scores.values()) if breast_scores else None, breast_scores=breast_scores)
+                         exam_score=max(breast_scores.values()) if breast_scores else None, breast_scores=breast_scores,
+                         score_note=score_note)
