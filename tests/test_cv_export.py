@@ -34,7 +34,7 @@ def block(rows, rates, threshold=0.5):
             "froc_sensitivity_at_fp": {"0.25": 0.1, "0.5": 0.2, "1": 0.3, "2": 0.4}}
 
 
-def synthetic_cv(root, folds=3, patients_per_fold=120, seed=0):
+def synthetic_cv(root, folds=3, patients_per_fold=120, seed=0, other_weight=-1.0):
     """Film patients with both breasts: the label follows the map maximum compared with the
     other breast; the MIL score is noise. Digital patients: one breast, every image a lesion."""
     rng = np.random.default_rng(seed)
@@ -43,7 +43,7 @@ def synthetic_cv(root, folds=3, patients_per_fold=120, seed=0):
         for p in range(patients_per_fold):
             z = rng.normal(0, 1.5, 2)
             for side, mine, other in (("L", z[0], z[1]), ("R", z[1], z[0])):
-                label = int(rng.random() < sigmoid(1.5 * mine - 1.0 * other - 1.0))
+                label = int(rng.random() < sigmoid(1.5 * mine + other_weight * other - 1.0))
                 film.append({"image": f"f{k}-{p}{side}", "patient": f"f{k}-{p}", "dataset": FILM, "laterality": side,
                              "view": "MLO", "label": label, "mil_score": float(rng.uniform(0.01, 0.99)),
                              "max_probability": sigmoid(mine), "raw_score": 0.5, "score": 0.5, "lesions": label,
@@ -96,6 +96,7 @@ def test_choices_come_from_all_folds_and_figures_are_cross_fitted(tmp_path):
     # Comparing the breasts helps exactly as the data were made: AUC up from the single image's.
     assert film["shipped_score"]["image_auc"] > film["single_image_score"]["image_auc"] + 0.03
     assert film["images_scored_from_both_breasts"] == 3 * 240
+    assert choices["bilateral"] is not None and choices["bilateral_rule"].endswith("kept")
     assert choices["per_dataset"][DIGITAL]["shipped_score"]["image_auc"] is None  # no normals: no AUC
     assert choices["per_dataset"][DIGITAL]["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["mean"] == pytest.approx(0.3)
 
@@ -132,3 +133,14 @@ def test_the_viewer_says_what_the_score_is_worth():
     assert "cdd-cesm: 40% of lesions outlined at the default threshold, 3.0 false regions per image" in text
     metadata["cross_validation"]["minimias:/data/mini-mias"]["shipped_score"]["image_auc_ci"] = [0.7, 0.9]
     assert "chance" not in score_trust(metadata)
+
+
+def test_a_two_breast_combination_that_does_not_help_is_not_shipped(tmp_path):
+    # Bilateral disease: the other breast's score goes WITH the label, so its weight is held at
+    # 0, the combination scores like the calibration, and it brings no gain.
+    choices = cv_choices(synthetic_cv(tmp_path / "cv", other_weight=1.0))
+    assert choices["bilateral"] is None and choices["bilateral_fit"]["weights"][1] == 0.0
+    assert choices["bilateral_rule"].endswith("not shipped (no gain)")
+    film = choices["per_dataset"][FILM]
+    assert film["images_scored_from_both_breasts"] == 0
+    assert film["shipped_score"]["image_auc"] == film["single_image_score"]["image_auc"]

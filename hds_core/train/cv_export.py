@@ -139,13 +139,24 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     rule = rule.replace("on the validation patients", f"on {film}'s out-of-fold threshold table pooled over {len(folds)} folds")
 
     scored = cross_fitted_rows(per_fold, score_source, method, fit_datasets)
+    # Keep the two-breast combination only where the cross-validation confirms it: a higher
+    # cross-fitted AUC than the single-image score on the datasets it was fitted on.
+    both_auc = roc_auc([r["score"] for r in scored if r["dataset"] in fit_datasets],
+                       [r["label"] for r in scored if r["dataset"] in fit_datasets])
+    single_auc = roc_auc([r["single_image_score"] for r in scored if r["dataset"] in fit_datasets],
+                         [r["label"] for r in scored if r["dataset"] in fit_datasets])
+    keep_bilateral = bilateral is not None and both_auc is not None and single_auc is not None and both_auc > single_auc
+    bilateral_rule = (f"cross-fitted out-of-fold AUC on {', '.join(sorted(fit_datasets))}: both breasts {fmt_auc(both_auc)}, "
+                      f"this image alone {fmt_auc(single_auc)}; " + ("kept" if keep_bilateral else "not shipped (no gain)"))
     per_dataset = {}
     for spec in dict.fromkeys(r["dataset"] for r in rows):
-        chosen = [r for r in scored if r["dataset"] == spec]
-        single = [dict(r, score=r["single_image_score"]) for r in chosen]
-        raw = [dict(r, score=r["raw_score"]) for r in chosen]
+        both = [r for r in scored if r["dataset"] == spec]
+        single = [dict(r, score=r["single_image_score"], score_basis="this image") for r in both]
+        chosen = both if keep_bilateral else single
+        raw = [dict(r, score=r["raw_score"]) for r in both]
         per_dataset[spec] = {
             "shipped_score": _brief(cad_metrics_from_rows(chosen)),
+            "two_breast_score": _brief(cad_metrics_from_rows(both)),
             "single_image_score": _brief(cad_metrics_from_rows(single)),
             "raw_score": _brief(cad_metrics_from_rows(raw)),
             "images_scored_from_both_breasts": sum(r["score_basis"] != "this image" for r in chosen),
@@ -154,7 +165,7 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
             "images": chosen,
         }
     return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
-            "bilateral": bilateral, "default_threshold": threshold, "default_threshold_rule": rule,
+            "bilateral": bilateral if keep_bilateral else None, "bilateral_fit": bilateral, "bilateral_rule": bilateral_rule, "default_threshold": threshold, "default_threshold_rule": rule,
             "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset}
 
 
@@ -169,6 +180,10 @@ def slider_table(tables: dict[str, list[dict]], film: str) -> list[dict]:
             row["digital_contour_sensitivity"] = other["contour_sensitivity"]
             row["digital_dice_mass_images"] = other["dice_mass_images"]
     return rows
+
+
+def fmt_auc(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _brief(metrics: dict) -> dict:
@@ -234,6 +249,7 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
         "score_source": choices["score_source"], "score_source_rule": choices["score_source_rule"],
         "calibration": choices["calibration"],
         **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
+        "bilateral_rule": choices["bilateral_rule"],
         "storage_dtype": "fp16" if dtype is not None else "fp32",
         "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
                                 "measured_on": f"{len(prepared)} training images, final exit, Dice of masks"},
