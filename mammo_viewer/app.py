@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from hds_core.io import printable
+    from hds_core.text import printable
 
     from .main_window import MainWindow
 

@@ -51,7 +51,7 @@ def decode(path: Path, thumbnail_height: int = 96) -> DecodedImage:
     if image.metadata.patient_orientation is None:
         # Imported here: it brings torch, which a decoder process otherwise never needs
         # (importing it took 1.7 s and 250 MB once measured).
-        from hds_core.data.preprocess import breast_mask, chest_wall_on_right
+        from hds_core.io import breast_mask, chest_wall_on_right
 
         small = image.model_input()[::PIXEL_ORIENTATION_STRIDE, ::PIXEL_ORIENTATION_STRIDE]
         chest_wall_right = chest_wall_on_right(breast_mask(small))

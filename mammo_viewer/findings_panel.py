@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hds_core.eval.operating_point import describe_operating_point, operating_point
+from hds_core.report.operating_point import describe_operating_point, operating_point
 
 from .study import LesionRow
 

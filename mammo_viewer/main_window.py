@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hds_core.data.preprocess import preprocess
-from hds_core.eval.operating_point import score_trust
+from hds_core.report.operating_point import score_trust
 from hds_core.infer import not_a_mammogram
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.infer.predictor import CUDA_FALLBACK
-from hds_core.io import ScanResult, printable
+from hds_core.io import ScanResult
+from hds_core.text import printable
 from hds_core.report.content import format_dicom_date
 from hds_core.safe_write import is_inside
 
@@ -711,12 +711,15 @@ class MainWindow(QMainWindow):
         item = self.study.images.get(key) if self.study else None
         if item is None or item.image is None:
             return
-        spacing = self.engine.predictor.working_spacing_mm if self.engine.predictor else 0.8
+        predictor = self.engine.predictor
+        if predictor is None:  # the model input depends on the weights' working spacing
+            self.model_input_notes.setText("The AI model is not loaded yet.")
+            return
+        spacing = predictor.working_spacing_mm
         image = item.image
 
         def job(cancelled):
-            return preprocess(image.model_input(), image.metadata.pixel_spacing_mm, working_spacing_mm=spacing,
-                              padding=image.padding)
+            return predictor.model_input(image)
 
         def show(working) -> None:
             shown = np.clip((working.image + 2.0) / 5.0, 0.0, 1.0)  # z-scored input: -2..3 SD to black..white

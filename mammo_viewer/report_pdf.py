@@ -18,10 +18,10 @@ from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSize
 from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QTransform)
 
-from hds_core.eval.operating_point import describe_operating_point
+from hds_core.report.operating_point import describe_operating_point
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
-from hds_core.io import printable
+from hds_core.text import printable
 from hds_core.safe_write import atomic_write
 
 from .display import ScreenRenderer

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hds_core.eval.operating_point import describe_operating_point, operating_point
+from hds_core.report.operating_point import describe_operating_point, operating_point
 from hds_core.infer.bilateral import ViewKey, final_scores
 from hds_core.train.cv_export import cv_choices, pooled_threshold_table, slider_table
 from hds_core.train.export import choose_threshold
@@ -122,7 +122,7 @@ def test_an_out_of_fold_report_from_an_older_version_is_refused(tmp_path):
 
 
 def test_the_viewer_says_what_the_score_is_worth():
-    from hds_core.eval.operating_point import score_trust
+    from hds_core.report.operating_point import score_trust
 
     assert score_trust({}) is None
     metadata = {"cross_validation": {

@@ -146,7 +146,7 @@ def test_balanced_sampling_is_deterministic_and_forces_mass_pixels(phantom_datas
 @pytest.mark.parametrize("wall", ["left", "right"])
 def test_chest_wall_found_on_padded_films(wall):
     """Film scans (mini-MIAS) are padded with black: the breast touches neither image edge."""
-    from hds_core.data.preprocess import breast_mask, chest_wall_on_right
+    from hds_core.io import breast_mask, chest_wall_on_right
 
     pixels, _ = phantom((300, 200), chest_wall=wall, seed=9)
     film = np.zeros((400, 400), dtype=np.uint16)

@@ -20,3 +20,32 @@ def test_viewer_logic_modules_are_qt_free():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_layering_contracts_in_pyproject_hold():
+    """import-linter's contracts (pyproject.toml): the engine never imports Qt or the viewer,
+    io no other engine package, the network neither io nor data, inference never training."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert command, "lint-imports is missing: pip install -e '.[test]'"
+    result = subprocess.run([command, "--config", str(root / "pyproject.toml")], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def test_a_wrong_way_import_breaks_a_contract(tmp_path):
+    """The checker is live: a contract the code does not keep (data imports io) is reported broken."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "contracts.toml"
+    config.write_text('[tool.importlinter]\nroot_packages = ["hds_core"]\n\n[[tool.importlinter.contracts]]\n'
+                      'name = "data never reads files (it does)"\ntype = "forbidden"\nsource_modules = ["hds_core.data"]\n'
+                      'forbidden_modules = ["hds_core.io"]\n')
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    result = subprocess.run([command, "--config", str(config)], capture_output=True, text=True, cwd=root)
+    assert result.returncode != 0 and "BROKEN" in result.stdout

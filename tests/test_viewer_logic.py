@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hds_core.eval.operating_point import operating_point
+from hds_core.report.operating_point import operating_point
 from hds_core.io import MammoImage, MammoMetadata, grayscale
 from hds_core.io.grayscale import VoiPreset
 from mammo_viewer.display import ScreenRenderer, adjusted, window_of

@@ -30,9 +30,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
 from .. import __version__
-from ..io import read_image
+from ..io import breast_mask, chest_wall_on_right, read_image
 from .minimias import FILM_SIZE, SPACING_MM, load_minimias
-from .preprocess import breast_mask, chest_wall_on_right
 
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 # Patients kept out of all training and validation for the demo study: two with a

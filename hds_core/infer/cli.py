@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..eval.operating_point import score_trust
 from ..safe_write import is_inside
 from .naming import common_folder, output_names, safe_name, study_labels
 from .run_log import native_output_to, setup_log
@@ -23,7 +22,7 @@ DEFAULT_OUT = "hds-results"
 
 def say(message: str) -> None:
     """One line to stderr; file names that are not valid UTF-8 are shown escaped."""
-    from ..io import printable
+    from ..text import printable
 
     print(printable(message), file=sys.stderr)
 
@@ -137,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     from ..infer import DeviceError, NotAMammogramError, Predictor
-    from ..io import MammoReadError, printable, read_image, scan_folder
+    from ..io import MammoReadError, read_image, scan_folder
+    from ..text import printable
     from ..nn import WeightsError
     from ..safe_write import atomic_write_text
 
@@ -216,6 +216,8 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
+        from ..report.operating_point import score_trust  # the report package loads highdicom: only when reporting
+
         failures += write_reports(args, analysed, threshold, table, inputs, score_trust(predictor.metadata))
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))

@@ -159,7 +159,7 @@ class Predictor:
 
         check()
         spacing = spacing_mm or image.metadata.pixel_spacing_mm
-        working = preprocess(image.model_input(), spacing, working_spacing_mm=self.working_spacing_mm, padding=image.padding)
+        working = self.model_input(image, spacing_mm=spacing)
         notes = [*working.warnings, *[w for w in image.metadata.warnings() if "spacing" not in w]]
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
@@ -172,6 +172,12 @@ class Predictor:
                           working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
                           model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
                           precision=self.precision, warnings=notes + list(self.notices))
+
+    def model_input(self, image: MammoImage, *, spacing_mm: tuple[float, float] | None = None):
+        """What the network sees of ``image`` (a ``WorkingImage``: breast crop at the working
+        spacing, chest wall on the left, z-scored), with its warnings; the viewer shows it."""
+        return preprocess(image.model_input(), spacing_mm or image.metadata.pixel_spacing_mm,
+                          working_spacing_mm=self.working_spacing_mm, padding=image.padding)
 
     def compare_breasts(self, predictions: list[Prediction]) -> None:
         """Set each prediction's score from both breasts where ``predictions`` (one study, or

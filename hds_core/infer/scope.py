@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydicom import uid as dicom_uid
 
-from ..io import MammoMetadata, printable
+from ..io import MammoMetadata
+from ..text import printable
 
 MAMMOGRAPHY_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image, For Presentation

@@ -1,10 +1,12 @@
 """Reading mammograms: one call for DICOM, PGM, PNG and TIFF; the DICOM grayscale pipeline
 as pure functions; folder scanning into patient -> study -> series."""
 
-from .errors import MammoReadError, printable
+from .errors import MammoReadError
 from .grayscale import VoiPreset
 from .image import MammoImage, MammoMetadata
+from .orientation import breast_mask, chest_wall_on_right
 from .reader import read_image, sniff_format
 from .scan import ScanResult, scan_folder
 
-__all__ = ["MammoImage", "MammoMetadata", "MammoReadError", "ScanResult", "VoiPreset", "printable", "read_image", "scan_folder", "sniff_format"]
+__all__ = ["MammoImage", "MammoMetadata", "MammoReadError", "ScanResult", "VoiPreset", "breast_mask", "chest_wall_on_right",
+           "read_image", "scan_folder", "sniff_format"]

@@ -15,6 +15,7 @@ from pydicom import uid as dicom_uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from ..text import printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MammoImage, MammoMetadata
@@ -172,7 +173,7 @@ def _convert_elements(ds: Dataset, path: Path) -> None:
                 raise errors.InvalidHeaderError(path, f"{keyword} cannot be read ({reason})",
                                                 "the header is damaged") from None
             # The image still reads: a note for the log file, not a warning on the terminal.
-            log.info("%s: left out the unreadable element %s", errors.printable(path.name), keyword)
+            log.info("%s: left out the unreadable element %s", printable(path.name), keyword)
             del ds[tag]
             continue
         for item in items:

@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..io.errors import printable
+from ..text import printable
 from ..safe_write import atomic_write, atomic_write_text
 from .hds_unet import HDSConfig, HDSUNet
 

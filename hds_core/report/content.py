@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import __version__
-from ..eval.operating_point import operating_point
+from .operating_point import operating_point
 from ..infer import Lesion, Prediction
 from ..io import MammoImage
 

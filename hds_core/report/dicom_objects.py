@@ -21,7 +21,7 @@ from pydicom.sr.codedict import codes
 
 from .. import __version__
 from ..infer import Prediction
-from ..io.errors import printable
+from ..text import printable
 from ..safe_write import atomic_write
 
 MANUFACTURER = "mammo-hds"

@@ -1,0 +1,1 @@
+"""Training: hds-train, cross-validation, export and the model card."""
