@@ -121,14 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(1600, 1000)
 
         def shoot() -> None:
-            problem = window.scan is None or not window.scan.images
+            problem = window.controller.scan is None or not window.controller.scan.images
             if problem:
                 # There is no window to look at: say it all here, the path once.
                 message = window.statusBar().currentMessage().replace(", see Problems", "")
                 if not message.startswith(str(path)):
                     message = f"{path}: {message}"
                 print(f"mammo-viewer: error: cannot read {printable(message)}", file=sys.stderr)
-                for failure in (window.scan.failures if window.scan else [])[:30]:
+                for failure in (window.controller.scan.failures if window.controller.scan else [])[:30]:
                     print(f"mammo-viewer: {printable(str(failure))}", file=sys.stderr)
                 outcome["code"] = 2
             else:

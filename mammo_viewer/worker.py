@@ -98,3 +98,19 @@ class Worker(QObject):
             return
         if generation == self._generation and not self._closing:
             callback(value)
+
+
+def stop_together(loader, engine, exporter, wait_s: float) -> float:
+    """Closing: cancel decoding and inference together (both check for it inside), then wait
+    for them ``wait_s`` at most in all. A report being written is let finish: it is written
+    atomically, so even a cut-short one would leave nothing behind. Returns the seconds taken."""
+    import time
+
+    start = time.monotonic()
+    loader.cancel()
+    engine.cancel(quiet=True)
+    exporter.shutdown(5.0 if exporter.busy else 0.5)  # an idle one stops at once
+    remaining = lambda: max(0.05, wait_s - (time.monotonic() - start))  # noqa: E731
+    if not (loader.shutdown(remaining()) & engine.shutdown(remaining())):
+        log.warning("background work did not stop within %.0f s; exiting anyway", wait_s)
+    return time.monotonic() - start

@@ -16,7 +16,7 @@ def test_importing_hds_core_loads_no_qt():
 
 def test_viewer_logic_modules_are_qt_free():
     # Hanging, study state and screen rendering are tested (and reusable) without Qt.
-    code = ("import sys, mammo_viewer.hanging, mammo_viewer.study, mammo_viewer.display; "
+    code = ("import sys, mammo_viewer.hanging, mammo_viewer.study, mammo_viewer.study_controller, mammo_viewer.display; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -132,11 +132,11 @@ def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
     before = view.image_item.pixmap().toImage()
     view.window_drag.emit(view.key, 120.0, 40.0)
     assert view.image_item.pixmap().toImage() != before
-    window.selected_key = view.key
+    window.grid.selected_key = view.key
     dragged = view.image_item.pixmap().toImage()
     qtbot.keyClick(window, "1")  # the file's first window (FILM), replacing the dragged one
-    preset = window.renderers[view.key].image.presets[0]
-    assert window.windows[view.key] is preset and view.subtitle == f"window: {preset.name}" == "window: FILM"
+    preset = window.grid.renderers[view.key].image.presets[0]
+    assert window.grid.windows[view.key] is preset and view.subtitle == f"window: {preset.name}" == "window: FILM"
     assert view.image_item.pixmap().toImage() != dragged
 
 
@@ -211,11 +211,11 @@ def test_what_the_model_saw_shows_the_network_input_and_its_warnings(qtbot, wind
     open_and_settle(qtbot, window, tmp_path)
     window.model_input_dock.show()
     key = visible_views(window)[0].key
-    window._select_view(key)
-    qtbot.waitUntil(lambda: "px at" in window.model_input_notes.text(), timeout=SETTLE_MS)
-    notes = window.model_input_notes.text()
+    window.grid.select(key)
+    qtbot.waitUntil(lambda: "px at" in window.model_input.notes.text(), timeout=SETTLE_MS)
+    notes = window.model_input.notes.text()
     assert "FOR PROCESSING" in notes and "laterality unknown" in notes
-    assert not window.model_input_image.pixmap().isNull()
+    assert not window.model_input.image.pixmap().isNull()
 
 
 def test_switching_studies_reuses_cached_results_and_a_lesion_click_centres_it(qtbot, window, monkeypatch):
@@ -224,20 +224,20 @@ def test_switching_studies_reuses_cached_results_and_a_lesion_click_centres_it(q
     browser = window.browser
     other = browser.topLevelItem(1).child(0)
     with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
-        window._on_browser_item(other)
+        window.browser.choose(other)
     assert window.study.study_uid != first
     calls = []
     original = window.engine.add
     monkeypatch.setattr(window.engine, "add", lambda *a: (calls.append(a[0]), original(*a)))
-    window._settled_sent = False
+    window.controller.settled_sent = False
     with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
-        window._on_browser_item(browser.topLevelItem(0).child(0))
+        window.browser.choose(browser.topLevelItem(0).child(0))
     assert window.study.study_uid == first and not calls  # cached: the network did not run again
     window.findings.set_threshold(0.001)
     assert window.findings.lesions.rowCount() > 0
     window._centre_lesion(0)
     chosen = window.findings.rows[0]
-    target_view, _ = window._view_of(chosen.key)
+    target_view, _ = window.grid.view_of(chosen.key)
     centre = target_view.mapToScene(target_view.viewport().rect().center())
     expected = target_view.image_to_view(*chosen.lesion.centroid_xy)
     assert abs(centre.x() - expected.x()) < 40 and abs(centre.y() - expected.y()) < 40

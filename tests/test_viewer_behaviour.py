@@ -144,22 +144,22 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
     assert len(titles()) == 4
 
     first = visible_views(window)[0]
-    window.selected_key = first.key
-    presets = window.renderers[first.key].image.presets  # the file's windows, then Auto, Full range
+    window.grid.selected_key = first.key
+    presets = window.grid.renderers[first.key].image.presets  # the file's windows, then Auto, Full range
     assert len(presets) >= 2
     key("2")
-    assert window.windows[first.key] is presets[1] and first.subtitle == f"window: {presets[1].name}"
+    assert window.grid.windows[first.key] is presets[1] and first.subtitle == f"window: {presets[1].name}"
     other = window.views[1]
-    assert window.windows[other.key] is not presets[1]  # only the selected view changed
+    assert window.grid.windows[other.key] is not presets[1]  # only the selected view changed
     before = first.image_item.pixmap().toImage()
     key("1")
-    assert window.windows[first.key] is presets[0] and first.subtitle == f"window: {presets[0].name}"
+    assert window.grid.windows[first.key] is presets[0] and first.subtitle == f"window: {presets[0].name}"
     assert first.image_item.pixmap().toImage() != before
     before = first.image_item.pixmap().toImage()
     key("I")
-    assert window.invert and first.image_item.pixmap().toImage() != before
+    assert window.grid.invert and first.image_item.pixmap().toImage() != before
     key("I")
-    assert not window.invert
+    assert not window.grid.invert
 
     assert window.findings.contours_box.isChecked()
     key("C")
@@ -191,7 +191,7 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
     # Ctrl+R analyses what has no result; Esc cancels a run.
     for image in window.study.images.values():
         image.prediction = None
-    window.predictions.clear()
+    window.controller.predictions.clear()
     key("R", Qt.KeyboardModifier.ControlModifier)
     assert window.engine.busy or window.engine.done
     key(Qt.Key.Key_Escape)
@@ -213,7 +213,7 @@ def test_settings_survive_a_restart(qtbot, phantom_model, tmp_path, stored_the_o
     window.phi_action.setChecked(True)
     window.close()
     restarted = new_window(qtbot, phantom_model, QSettings(str(path), QSettings.Format.IniFormat))
-    assert restarted.layout_mode == 2 and restarted.layout_actions[2].isChecked()
+    assert restarted.grid.layout_mode == 2 and restarted.layout_actions[2].isChecked()
     assert not restarted.findings.contours_box.isChecked() and restarted.findings.heat_box.isChecked()
     assert restarted.findings.opacity.value() == 30
     assert restarted.hide_phi and restarted.phi_action.isChecked()
@@ -249,7 +249,7 @@ def test_closing_during_decoding_stops_the_decoder_process(qtbot, phantom_model,
     window = new_window(qtbot, phantom_model, settings)
     with qtbot.waitSignal(window.loader.decoded, timeout=SETTLE_MS):
         window.open_path(str(folder))
-    assert window.pending_decode > 0  # the others are still decoding
+    assert window.controller.pending_decode > 0  # the others are still decoding
     processes = list(window.loader.decoders._pool._processes.values())
     assert processes and all(p.is_alive() for p in processes)
     window.close()

@@ -151,7 +151,7 @@ def main() -> int:
         # Closing during inference: analyse the study again and close 0.3 s into it.
         for image in window.study.images.values():
             image.prediction = None
-        window.predictions.clear()
+        window.controller.predictions.clear()
         window.reanalyse()
         busy_from = time.perf_counter()
         while time.perf_counter() - busy_from < 0.3 or not window.engine.busy:

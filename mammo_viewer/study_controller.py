@@ -1,0 +1,155 @@
+"""The open folder's state from scan to analysis, without a widget: which study is shown,
+which of its images are decoded, which were handed to the engine, the results kept while the
+folder is open, and when the study has settled (decoded and analysed, or failed). The
+window feeds it the workers' events and draws what it says; tests drive it directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hds_core.infer import not_a_mammogram
+from hds_core.io import ScanResult
+from hds_core.report.content import format_dicom_date
+
+from .study import Study, StudyImage
+
+APP_NAME = "Mammo HDS viewer"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An image the AI is not run on, and why (shown on the view and in the problems list)."""
+
+    key: str
+    reason: str
+
+
+class StudyController:
+    def __init__(self):
+        self.scan: ScanResult | None = None
+        self.study: Study | None = None
+        self.predictions: dict[str, object] = {}  # image key -> Prediction, kept while the folder is open
+        self.pending_decode = 0
+        self.queued: set[str] = set()
+        self.settled_sent = True
+
+    def clear(self) -> None:
+        self.scan, self.study = None, None
+        self.predictions.clear()
+        self.queued = set()
+
+    def opening(self) -> None:
+        """A folder is being scanned: the study settles once it is shown and done, or fails."""
+        self.settled_sent = False
+
+    def show(self, patient_id: str, study_uid: str) -> Study:
+        """Make the scan's study current (nothing decoded yet)."""
+        patient = self.scan.patients[patient_id]
+        entry = patient.studies[study_uid]
+        self.study = Study(patient.patient_id, patient.name, patient.birth_date, entry.date, entry.description, entry.study_uid)
+        for image in entry.images:
+            self.study.images[str(image.path)] = StudyImage(str(image.path), image.path, image.metadata)
+        self.queued = set()
+        self.settled_sent = False
+        return self.study
+
+    def decode_order(self, visible: list[str]) -> list[str]:
+        """Visible views first, in reading order: the first image shows while the rest decode."""
+        order = list(visible) + [key for key in self.study.images if key not in set(visible)]
+        self.pending_decode = len(order)
+        return order
+
+    def decoded(self, key: str, image, chest_wall_right: bool | None) -> StudyImage | None:
+        """The image of ``key`` is decoded; its result is restored if it was analysed before."""
+        if self.study is None or key not in self.study.images:
+            return None
+        self.pending_decode -= 1
+        item = self.study.images[key]
+        item.image, item.chest_wall_right = image, chest_wall_right
+        item.prediction = self.predictions.get(key)
+        return item
+
+    def decode_failed(self, key: str, message: str) -> StudyImage | None:
+        if self.study is None or key not in self.study.images:
+            return None
+        self.pending_decode -= 1
+        self.study.images[key].error = message
+        return self.study.images[key]
+
+    def to_analyse(self, visible: list[str]) -> tuple[list[StudyImage], list[Skipped]]:
+        """Decoded images to hand to the engine, once the views on screen have all decoded (on
+        a few cores, inference beside the decoding would delay the images the reader waits
+        for), and the images it must not see (not mammograms: displayed, never scored)."""
+        if self.study is None:
+            return [], []
+        images = self.study.images
+        if any(images[k].image is None and images[k].error is None for k in visible if k in images):
+            return [], []
+        ready, skipped = [], []
+        for key, item in images.items():
+            if item.image is not None and item.prediction is None and key not in self.queued:
+                self.queued.add(key)
+                reason = not_a_mammogram(item.metadata)
+                if reason:
+                    item.not_analysed = "not a mammogram: AI not run"
+                    skipped.append(Skipped(key, reason))
+                else:
+                    ready.append(item)
+        return ready, skipped
+
+    def predicted(self, key: str, prediction, compare_breasts=None) -> bool:
+        """Keep ``prediction``; ``compare_breasts`` re-scores every kept result against the
+        other breast's same view (bilateral.py). False when the image is no longer shown."""
+        if self.study is None or key not in self.study.images:
+            return False
+        self.study.images[key].prediction = prediction
+        self.predictions[key] = prediction
+        if compare_breasts is not None:
+            compare_breasts(list(self.predictions.values()))
+        return True
+
+    def predict_failed(self, key: str, message: str) -> bool:
+        if self.study is None or key not in self.study.images:
+            return False
+        self.study.images[key].error = f"AI failed: {message}"
+        return True
+
+    def analyse_again(self) -> None:
+        self.settled_sent = False
+        self.queued = set()
+
+    def settle(self, *, analysing: bool, failed: str | None = None) -> bool:
+        """True once, when the study has settled: decoded and analysed, or failed."""
+        if self.settled_sent or (self.study is None and not failed):
+            return False  # still scanning (or nothing opened)
+        decoding = self.study is not None and self.pending_decode > 0
+        if failed or (not decoding and not analysing):
+            self.settled_sent = True
+            return True
+        return False
+
+    def idle_text(self, engine_error: str | None) -> str:
+        """Why no image is being analysed, for the progress bar."""
+        if engine_error:
+            return "AI not available"
+        images = list(self.study.images.values()) if self.study else []
+        if not images:
+            return "no image to analyse"
+        if any(image.prediction is not None for image in images):
+            return f"{sum(image.prediction is not None for image in images)} image(s) analysed"
+        if all(image.error or image.not_analysed for image in images):
+            return "no readable mammogram to analyse"
+        return "analysis cancelled" if self.queued else "no image analysed yet"
+
+    def title(self, hide_phi: bool) -> str:
+        """The window title: who and when, or only that details are hidden."""
+        study = self.study
+        if study is None:
+            return APP_NAME
+        if hide_phi:
+            who = "patient details hidden"
+        else:
+            name = str(study.patient_name).replace("^", " ") if study.patient_name else None
+            birth = f"born {format_dicom_date(study.birth_date)}" if study.birth_date else None
+            who = ", ".join(filter(None, (name, study.patient_id, birth)))
+        return " — ".join(filter(None, (who, format_dicom_date(study.study_date), APP_NAME)))

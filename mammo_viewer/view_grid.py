@@ -1,0 +1,227 @@
+"""The hanging area: up to four views hung as mammograms are read (hanging.py decides where),
+each image drawn with its window and the engine's contours and heat map, grayscale and
+pan/zoom kept in step between views, and a lesion brought to the centre on request."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from hds_core.infer.bilateral import BOTH_BREASTS
+
+from .display import ScreenRenderer, adjusted, window_of
+from .hanging import Hanging, hang
+from .image_view import MammoView
+from .study import Study, StudyImage
+
+LESION_ZOOM = 2.5
+
+
+class ViewGrid(QWidget):
+    status = Signal(str)  # a note for the status bar (hanging notes, preset scope)
+    view_selected = Signal(str)  # image key of the view the reader clicked
+
+    def __init__(self, findings, engine, layout_mode: int = 4):
+        super().__init__()
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # a QWidget subclass paints no style sheet background otherwise
+        self.setStyleSheet("background: black;")
+        self.findings, self.engine = findings, engine  # what results to draw, and whether the AI is still busy
+        self.cells = QGridLayout(self)
+        self.cells.setContentsMargins(0, 0, 0, 0)
+        self.cells.setSpacing(2)
+        self.views = [MammoView() for _ in range(4)]
+        for index, view in enumerate(self.views):
+            self.cells.addWidget(view, index // 2, index % 2)
+            view.window_drag.connect(self._on_window_drag)
+            view.zoomed.connect(self._sync_zoom)
+            view.panned.connect(self._sync_pan)
+            view.fitted.connect(lambda key: [v.fit() for v in self.views])
+            view.activated.connect(self.select)
+        self.study: Study | None = None
+        self.renderers: dict[str, ScreenRenderer] = {}
+        self.windows: dict[str, object] = {}  # key -> the VoiPreset on screen
+        self.invert = False
+        self.layout_mode, self.page = layout_mode, 0
+        self.hanging: Hanging | None = None
+        self.selected_key: str | None = None
+        self.selected_lesion = None
+
+    def clear(self, study: Study | None = None) -> None:
+        self.study = study
+        self.renderers.clear()
+        self.windows.clear()
+        self.page, self.hanging = 0, None
+        self.selected_key = self.selected_lesion = None
+        for view in self.views:
+            view.clear()
+
+    def add_image(self, key: str, renderer: ScreenRenderer) -> None:
+        self.renderers[key] = renderer
+        self.windows[key] = renderer.image.default_preset
+
+    # ----- hanging ----------------------------------------------------------------------------
+    def set_layout(self, mode: int, page: int = 0) -> None:
+        self.layout_mode, self.page = mode, page
+        self.rehang()
+
+    def turn_page(self, step: int) -> None:
+        if self.hanging is not None and self.hanging.pages > 1:
+            self.page = (self.page + step) % self.hanging.pages
+            self.rehang()
+
+    def rehang(self) -> None:
+        if self.study is None:
+            return
+        self.hanging = hang(self.study.view_infos(), self.layout_mode, self.page)
+        for index, view in enumerate(self.views):
+            row, column = divmod(index, 2)
+            inside = row < self.hanging.rows and column < self.hanging.columns
+            placement = self.hanging.at(row, column) if inside else None
+            view.setVisible(placement is not None or inside)
+            if placement is None:
+                view.clear()
+        for n in range(2):
+            self.cells.setRowStretch(n, 1 if n < self.hanging.rows else 0)
+            self.cells.setColumnStretch(n, 1 if n < self.hanging.columns else 0)
+        for placement in self.hanging.placements:
+            self.draw(placement)
+        if self.hanging.notes:
+            self.status.emit("; ".join(self.hanging.notes))
+
+    def visible_keys(self) -> list[str]:
+        return [p.key for p in self.hanging.placements] if self.hanging else []
+
+    def view_of(self, key: str) -> tuple[MammoView, object] | tuple[None, None]:
+        for placement in (self.hanging.placements if self.hanging else ()):
+            if placement.key == key:
+                return self.views[placement.row * 2 + placement.column], placement
+        return None, None
+
+    # ----- drawing ----------------------------------------------------------------------------
+    def refresh_view_for(self, key: str) -> None:
+        view, placement = self.view_of(key)
+        if view is not None:
+            self.draw(placement)
+
+    def redraw(self) -> None:
+        for placement in (self.hanging.placements if self.hanging else ()):
+            self.draw(placement)
+
+    def draw(self, placement) -> None:
+        view = self.views[placement.row * 2 + placement.column]
+        item = self.study.images[placement.key]
+        renderer = self.renderers.get(placement.key)
+        meta = item.metadata
+        view.title = placement.label
+        view.orientation, view.spacing_mm = meta.patient_orientation, meta.pixel_spacing_mm
+        view.notes = list(placement.notes)
+        if renderer is None:
+            view.clear()
+            view.title = placement.label
+            view.subtitle = item.error or "decoding…"
+            view.viewport().update()
+            return
+        preset = self.windows.get(placement.key, renderer.image.default_preset)
+        view.set_image(placement.key, renderer.render(preset, user_invert=self.invert), flip_h=placement.flip_horizontal,
+                       flip_v=placement.flip_vertical)
+        view.title = placement.label
+        view.subtitle = f"window: {preset.name}"
+        view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
+        self.draw_results(view, item)
+
+    def draw_results(self, view: MammoView, item: StudyImage) -> None:
+        prediction, findings = item.prediction, self.findings
+        if prediction is None:
+            view.badge = item.not_analysed or ("AI…" if self.engine.busy or self.engine.loading else
+                                               ("AI n/a" if self.engine.error else ""))
+            view.set_contours([])
+            view.set_heat_map(None)
+            view.viewport().update()
+            return
+        lesions = prediction.lesions(findings.threshold)
+        selected = [self.selected_lesion.lesion.contour_xy] if (
+            self.selected_lesion is not None and self.selected_lesion.key == item.key) else []
+        view.set_contours([lesion.contour_xy for lesion in lesions], selected)
+        view.set_heat_map(prediction.working_probability, prediction.geometry)
+        view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
+        view.set_contours_visible(findings.contours_box.isChecked())
+        view.badge = f"score {prediction.score:.2f}" + (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
+        view.viewport().update()
+
+    def refresh_results(self) -> None:
+        for placement in (self.hanging.placements if self.hanging else ()):
+            view = self.views[placement.row * 2 + placement.column]
+            if view.key == placement.key:
+                self.draw_results(view, self.study.images[placement.key])
+
+    def show_overlays(self, contours: bool, heat: bool, opacity: float) -> None:
+        for view in self.views:
+            view.set_contours_visible(contours)
+            view.set_heat_visible(heat, opacity)
+
+    def centre_lesion(self, chosen) -> None:
+        """Bring a lesion row's lesion to the middle of its view (1-up when it is off this page)."""
+        self.selected_lesion = chosen
+        view, _ = self.view_of(chosen.key)
+        if view is None and self.study is not None:
+            order = [hang(self.study.view_infos(), 1, i).placements[0].key for i in range(len(self.study.images))]
+            self.set_layout(1, order.index(chosen.key) if chosen.key in order else 0)
+            view, _ = self.view_of(chosen.key)
+        if view is not None:
+            x, y = chosen.lesion.centroid_xy
+            if view.at_fit:  # at fit the whole image is on screen and there is nothing to centre: zoom in first
+                for other in self.views:
+                    if other.isVisible() and other.key:
+                        other.apply_zoom(LESION_ZOOM)
+            self.draw_results(view, self.study.images[chosen.key])
+            view.centre_on_image_point(x, y)
+            self.select(chosen.key)
+
+    def select(self, key: str) -> None:
+        self.selected_key = key
+        self.view_selected.emit(key)
+
+    # ----- grayscale, zoom, pan ---------------------------------------------------------------
+    def apply_preset(self, index: int) -> None:
+        keys = [self.selected_key] if self.selected_key else list(self.renderers)
+        for key in keys:
+            renderer = self.renderers.get(key)
+            if renderer and index < len(renderer.image.presets):
+                self.windows[key] = renderer.image.presets[index]
+                self.refresh_view_for(key)
+        if keys and self.selected_key is None:
+            self.status.emit(f"Window preset {index + 1} on every view (click a view to change only that one)")
+
+    def toggle_invert(self) -> None:
+        self.invert = not self.invert
+        for key in self.renderers:
+            self.refresh_view_for(key)
+
+    def _on_window_drag(self, key: str, dx: float, dy: float) -> None:
+        renderer = self.renderers.get(key)
+        if renderer is None:
+            return
+        preset = self.windows.get(key, renderer.image.default_preset)
+        center, width = window_of(renderer.image, preset)
+        sensitivity = max(width, 1.0) / 300.0  # a 300-pixel drag doubles or halves the window
+        self.windows[key] = adjusted(preset, center + dy * sensitivity, width + dx * sensitivity)
+        self.refresh_view_for(key)
+
+    def _sync_zoom(self, key: str, factor: float) -> None:
+        for view in self.views:
+            if view.key and view.key != key and view.isVisible():
+                view.apply_zoom(factor)
+
+    def _sync_pan(self, key: str, dx: float, dy: float) -> None:
+        source, placement = self.view_of(key)
+        for view in self.views:
+            if view is source or not view.key or not view.isVisible():
+                continue
+            _, other = self.view_of(view.key)
+            mirrored = placement is not None and other is not None and other.column != placement.column
+            view.apply_pan(-dx if mirrored else dx, dy)  # mirrored pairs pan toward the same anatomy
+
+    def set_magnifier(self, on: bool) -> None:
+        for view in self.views:
+            view.magnifier = on
+            view.viewport().update()
