@@ -31,7 +31,8 @@ def test_the_layering_contracts_in_pyproject_hold():
     root = Path(__file__).resolve().parents[1]
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert command, "lint-imports is missing: pip install -e '.[test]'"
-    result = subprocess.run([command, "--config", str(root / "pyproject.toml")], capture_output=True, text=True, cwd=root)
+    # --no-cache: a cached graph from before a change once hid a broken contract here.
+    result = subprocess.run([command, "--no-cache", str(root / "pyproject.toml")], capture_output=True, text=True, cwd=root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
 
@@ -47,5 +48,5 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path):
                       'name = "data never reads files (it does)"\ntype = "forbidden"\nsource_modules = ["hds_core.data"]\n'
                       'forbidden_modules = ["hds_core.io"]\n')
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
-    result = subprocess.run([command, "--config", str(config)], capture_output=True, text=True, cwd=root)
+    result = subprocess.run([command, "--no-cache", str(config)], capture_output=True, text=True, cwd=root)
     assert result.returncode != 0 and "BROKEN" in result.stdout

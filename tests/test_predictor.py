@@ -125,9 +125,12 @@ def test_missing_shipped_weights_is_a_clear_error(monkeypatch):
 
 
 def test_precision_agreement_is_measured_on_images(predictor, mass_image):
-    from hds_core.infer.predictor import measure_precision_agreement
+    """What hds-export records and the Predictor requires before it uses bf16."""
+    from types import SimpleNamespace
+
+    from hds_core.train.export import mask_agreement
 
     image, _ = mass_image
-    agreement = measure_precision_agreement(predictor, [image], torch.bfloat16)
+    cases = [SimpleNamespace(working=predictor.model_input(image))]
+    agreement = mask_agreement(predictor.model, predictor.model, cases, predictor.device, 0.5, autocast_dtype=torch.bfloat16)
     assert 0.9 <= agreement <= 1.0  # bf16 masks of a clear phantom mass match fp32 closely
-    assert measure_precision_agreement(predictor, [], torch.bfloat16) == 0.0

@@ -5,7 +5,7 @@ Device: CUDA when available (else MPS, else CPU). A CUDA failure (out of memory,
 error) moves the model to the CPU, warns, and records it in the prediction's warnings:
 results are never silently different. Reduced precision (bf16 on CPU, fp16 on CUDA) is
 used only when the hardware runs it natively AND the weights' JSON records that its masks
-agreed with fp32 (Dice >= 0.99, see :func:`measure_precision_agreement`)."""
+agreed with fp32 (Dice >= 0.99, measured by ``hds-export``: ``train.export.mask_agreement``)."""
 
 from __future__ import annotations
 
@@ -209,18 +209,3 @@ class Predictor:
         finally:
             for hook in hooks:
                 hook.remove()
-
-
-def measure_precision_agreement(predictor: Predictor, images: list[MammoImage], dtype: torch.dtype, threshold: float = 0.5) -> float:
-    """Mean Dice between fp32 masks and masks under ``dtype`` autocast on these images
-    (written into the weights' JSON as ``precision_agreement`` when the weights ship)."""
-    from ..eval.metrics import dice
-
-    scores = []
-    for image in images:
-        working = preprocess(image.model_input(), image.metadata.pixel_spacing_mm, working_spacing_mm=predictor.working_spacing_mm,
-                             padding=image.padding)
-        reference = predict_working(predictor.model, working.image, predictor.device)[-1].probability >= threshold
-        reduced = predict_working(predictor.model, working.image, predictor.device, autocast_dtype=dtype)[-1].probability >= threshold
-        scores.append(dice(reduced, reference))
-    return float(np.mean(scores)) if scores else 0.0
