@@ -126,11 +126,12 @@ def test_the_viewer_says_what_the_score_is_worth():
 
     assert score_trust({}) is None
     metadata = {"cross_validation": {
-        "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}},
-        "folder:/data/cdd-cesm/": {"shipped_score": {"image_auc": None, "lesion_sensitivity": 0.405, "fp_regions_per_image": 2.97}}}}
+        "folder:/data/cdd-cesm/": {"shipped_score": {"image_auc": None, "lesion_sensitivity": 0.405, "fp_regions_per_image": 2.97}},
+        "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}}}}
     text = score_trust(metadata)
     assert "mini-mias: AUC 0.58 [0.48, 0.68] — no better than chance" in text
     assert "cdd-cesm: 40% of lesions outlined at the default threshold, 3.0 false regions per image" in text
+    assert text.index("mini-mias") < text.index("cdd-cesm")  # the dataset with normals (an AUC) first
     metadata["cross_validation"]["minimias:/data/mini-mias"]["shipped_score"]["image_auc_ci"] = [0.7, 0.9]
     assert "chance" not in score_trust(metadata)
 

@@ -56,7 +56,9 @@ def score_trust(metadata: dict) -> str | None:
     dataset has normals, the lesion sensitivity where it has none. None without them."""
     blocks = metadata.get("cross_validation") or {}
     parts = []
-    for spec, block in blocks.items():
+    # Datasets with an AUC (they have normals: what a reader most needs to know) first.
+    ordered = sorted(blocks.items(), key=lambda item: (item[1].get("shipped_score") or {}).get("image_auc") is None)
+    for spec, block in ordered:
         name = spec.partition(":")[2].rstrip("/").rsplit("/", 1)[-1] or spec
         figures = block.get("shipped_score") or {}
         if figures.get("image_auc") is not None:
