@@ -252,7 +252,9 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         f"{size_mib:.1f} MiB; the same network and working spacing as the README's benchmark (about 0.2-0.3 s per view on "
         "2 CPU cores, fp32).",
         f"- Precision: fp16 weights agree with fp32 at mask Dice {document['precision_agreement']['fp16_weights']:.4f}, "
-        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']}).",
+        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']})"
+        + (f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
+           if "fp16_weights_at_0.5" in document["precision_agreement"] else "") + ".",
         "",
         "## Cross-validated results (out of fold, per dataset)", "",
         *cv_table(report), "",
