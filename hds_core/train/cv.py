@@ -26,13 +26,24 @@ from .config import TrainConfig
 log = logging.getLogger(__name__)
 
 FOLD_FIGURES = ("image_auc", "dice_mass_images", "fp_regions_per_normal_image", "lesion_sensitivity", "fp_regions_per_image",
-                "lesion_sensitivity_at_0.5_fp_per_image", "lesion_sensitivity_at_1_fp_per_image", "ece")
+                *(f"lesion_sensitivity_at_{rate}_fp_per_image" for rate in ("0.25", "0.5", "1", "2")), "ece")
 
 
 def _figure(block: dict, key: str):
     if key.startswith("lesion_sensitivity_at_"):
         return (block.get("froc_sensitivity_at_fp") or {}).get(key.split("_")[3])
     return block["final"][key] if key in block["final"] else block.get(key)
+
+
+def over_folds(blocks: list[dict]) -> dict:
+    """Per figure: mean and standard deviation over the folds' own reports, and the values."""
+    result = {}
+    for key in FOLD_FIGURES:
+        values = [v for v in (_figure(b, key) for b in blocks) if v is not None]
+        result[key] = {"mean": float(np.mean(values)) if values else None,
+                       "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "folds": len(values),
+                       "values": [round(float(v), 4) for v in values]}
+    return result
 
 
 def fold_config(config: TrainConfig, folds: int, fold: int) -> TrainConfig:
@@ -117,14 +128,8 @@ def summarise(config: TrainConfig, reports: list[dict]) -> dict:
         blocks = [r["per_dataset"][spec] for r in reports if spec in r["per_dataset"]]
         if not blocks:
             continue
-        over_folds = {}
-        for key in FOLD_FIGURES:
-            values = [_figure(b, key) for b in blocks]
-            values = [v for v in values if v is not None]
-            over_folds[key] = {"mean": float(np.mean(values)) if values else None,
-                               "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "folds": len(values)}
         rows = [row for b in blocks for row in b["images"]]
-        per_dataset[spec] = {"over_folds": over_folds, "out_of_fold": cad_metrics_from_rows(rows), "images": rows}
+        per_dataset[spec] = {"over_folds": over_folds(blocks), "out_of_fold": cad_metrics_from_rows(rows), "images": rows}
     epochs = _epoch_curve(config, [r["fold"] for r in reports])
     return {"folds": len(reports), "epochs": config.epochs, "per_dataset": per_dataset, "per_epoch": epochs,
             "best_epoch_by_mean_dice": max(epochs, key=lambda e: e["mean_dice"] or -1)["epoch"] if epochs else None}

@@ -21,6 +21,7 @@ from ..eval.evaluate import cad_metrics_from_rows
 from ..eval.metrics import roc_auc
 from ..infer.bilateral import ViewKey, final_scores, fit_bilateral
 from ..infer.calibration import fit_isotonic, fit_logistic
+from .cv import over_folds
 from .export import choose_threshold
 
 SOURCE_KEYS = {"mil": "mil_score", "max_probability": "max_probability"}
@@ -161,7 +162,7 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
             "raw_score": _brief(cad_metrics_from_rows(raw)),
             "images_scored_from_both_breasts": sum(r["score_basis"] != "this image" for r in chosen),
             "threshold_evaluated": sorted({f["per_dataset"][spec]["threshold"] for f in folds if spec in f["per_dataset"]}),
-            "over_folds": _over_folds([f["per_dataset"][spec] for f in folds if spec in f["per_dataset"]]),
+            "over_folds": over_folds([f["per_dataset"][spec] for f in folds if spec in f["per_dataset"]]),
             "images": chosen,
         }
     return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
@@ -188,27 +189,6 @@ def fmt_auc(value) -> str:
 
 def _brief(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "images"}
-
-
-def _over_folds(blocks: list[dict]) -> dict:
-    import numpy as np
-
-    figures = {
-        "image_auc": lambda b: b["final"]["image_auc"],
-        "dice_mass_images": lambda b: b["final"]["dice_mass_images"],
-        "fp_regions_per_normal_image": lambda b: b["final"]["fp_regions_per_normal_image"],
-        "lesion_sensitivity": lambda b: b["lesion_sensitivity"],
-        "fp_regions_per_image": lambda b: b["fp_regions_per_image"],
-        **{f"lesion_sensitivity_at_{rate}_fp_per_image": (lambda b, rate=rate: b["froc_sensitivity_at_fp"].get(rate))
-           for rate in ("0.25", "0.5", "1", "2")},
-    }
-    out = {}
-    for name, get in figures.items():
-        values = [v for v in (get(b) for b in blocks) if v is not None]
-        out[name] = {"mean": float(np.mean(values)) if values else None,
-                     "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-                     "values": [round(float(v), 4) for v in values]}
-    return out
 
 
 AGREEMENT_IMAGES = 40
