@@ -9,7 +9,7 @@ import numpy as np
 from skimage import draw
 
 from ..io import MammoImage, read_image
-from .preprocess import DEFAULT_WORKING_SPACING_MM, WorkingImage, preprocess
+from .preprocess import DEFAULT_WORKING_SPACING_MM, WorkingImage, working_image
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -87,6 +87,6 @@ class PreparedCase:
 
 def prepare(case: Case, working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM) -> PreparedCase:
     image = case.load()
-    working = preprocess(image.model_input(), case.spacing(image), working_spacing_mm=working_spacing_mm, padding=image.padding)
-    mask = working.geometry.mask_to_working(case.mass_mask(image.pixels.shape))
+    working = working_image(image, case.spacing(image), working_spacing_mm=working_spacing_mm)
+    mask = working.geometry.mask_to_working(case.mass_mask(image.full_shape))
     return PreparedCase(case, working, mask)

@@ -1,9 +1,13 @@
 """From a mammogram to the network's working image, and back.
 
-One function, used by training, evaluation and the Predictor alike, so the model sees the
-same thing in all three:
+One function (:func:`working_image`), used by training, evaluation and the Predictor alike,
+so the model sees the same thing in all three:
+0. the stored values taken down the resolution pyramid (``hds_core.io.levels``) to the
+   coarsest level no coarser than the working spacing: the same values whether the file gave
+   that level ready-made (a JPEG 2000 read at a reduced level) or it came from the full decode,
+   so reading a film at that level changes nothing the network sees;
 1. display rendering in [0, 1] (``MammoImage.model_input``: dense tissue bright, padding 0);
-2. resampling to the working pixel spacing (default 0.4 mm) from the file's spacing;
+2. resampling the rest of the way to the working pixel spacing (default 0.4 mm);
 3. crop to the breast (largest bright connected region, so film labels are dropped);
 4. horizontal flip so the chest wall is on the LEFT (decided from the image itself:
    the side where the breast touches the edge; laterality tags are often wrong on films);
@@ -13,18 +17,16 @@ same thing in all three:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..io import breast_mask, chest_wall_on_right
+from ..io import ASSUMED_SPACING_MM, MammoImage, breast_mask, chest_wall_on_right
+from ..io.levels import input_level
 
 DEFAULT_WORKING_SPACING_MM = 0.4
-# When a file has no spacing (PNG exports, scanned films) this is assumed and the
-# result carries a warning: 0.1 mm is typical of digital mammography detectors.
-FALLBACK_SPACING_MM = 0.1
 CROP_MARGIN_MM = 4.0
 
 
@@ -61,6 +63,15 @@ class Geometry:
         out[r0:r1, c0:c1] = resized
         return out
 
+    def in_full_pixels(self, reduction: int, full_shape: tuple[int, int]) -> Geometry:
+        """This geometry, found on a reduced resolution level (``reduction`` original pixels per
+        pixel), expressed in the full image's pixels: the crop scaled up (cut at the image's
+        edge, which the last reduced pixel may overhang) and the scale to match."""
+        r0, r1, c0, c1 = self.crop
+        crop = (r0 * reduction, min(r1 * reduction, full_shape[0]), c0 * reduction, min(c1 * reduction, full_shape[1]))
+        scale = (self.working_shape[0] / (crop[1] - crop[0]), self.working_shape[1] / (crop[3] - crop[2]))
+        return replace(self, original_shape=tuple(full_shape), crop=crop, scale=scale)
+
     def mask_to_working(self, mask: np.ndarray) -> np.ndarray:
         """An original-geometry binary mask to the working image (area-averaged, then > 0.5)."""
         r0, r1, c0, c1 = self.crop
@@ -75,6 +86,15 @@ class WorkingImage:
     breast: np.ndarray  # bool (H, W)
     geometry: Geometry
     warnings: list[str]
+
+
+def working_image(image: MammoImage, spacing_mm: tuple[float, float] | None, *,
+                  working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM, crop_to_breast: bool = True) -> WorkingImage:
+    """The network's input from ``image`` at any resolution level finer than or at
+    :func:`input_level` (``spacing_mm``: the full image's; None when unknown)."""
+    image = image.at_level(input_level(spacing_mm, working_spacing_mm))
+    return preprocess(image.model_input(), spacing_mm, working_spacing_mm=working_spacing_mm, padding=image.padding,
+                      crop_to_breast=crop_to_breast, reduction=image.reduction, full_shape=image.full_shape)
 
 
 def resample(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
@@ -92,14 +112,19 @@ def preprocess(
     working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM,
     padding: np.ndarray | None = None,
     crop_to_breast: bool = True,
+    reduction: int = 1,
+    full_shape: tuple[int, int] | None = None,
 ) -> WorkingImage:
-    """``values``: display values in [0, 1] (``MammoImage.model_input()``), original geometry."""
+    """``values``: display values in [0, 1] (``MammoImage.model_input()``), original geometry,
+    or a reduced resolution level of it (``reduction`` original pixels per pixel, the image
+    ``full_shape`` at full resolution): ``spacing_mm`` is always the original pixels', and the
+    geometry maps to original pixels."""
     warnings: list[str] = []
     assumed = spacing_mm is None
     if assumed:
-        spacing_mm = (FALLBACK_SPACING_MM, FALLBACK_SPACING_MM)
-        warnings.append(f"pixel spacing unknown: assumed {FALLBACK_SPACING_MM} mm")
-    scale = (spacing_mm[0] / working_spacing_mm, spacing_mm[1] / working_spacing_mm)
+        spacing_mm = (ASSUMED_SPACING_MM, ASSUMED_SPACING_MM)
+        warnings.append(f"pixel spacing unknown: assumed {ASSUMED_SPACING_MM} mm")
+    scale = (spacing_mm[0] * reduction / working_spacing_mm, spacing_mm[1] * reduction / working_spacing_mm)
     original_shape = values.shape
     if padding is not None:
         values = np.where(padding, np.float32(0), values)
@@ -130,4 +155,6 @@ def preprocess(
     geometry = Geometry(
         original_shape=tuple(original_shape), crop=(r0, r1, c0, c1), scale=exact_scale, flipped=flipped,
         working_shape=tuple(image.shape), working_spacing_mm=working_spacing_mm, spacing_assumed=assumed)
+    if reduction > 1:
+        geometry = geometry.in_full_pixels(reduction, full_shape)
     return WorkingImage(np.ascontiguousarray(image), np.ascontiguousarray(breast), geometry, warnings)

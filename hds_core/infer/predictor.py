@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, preprocess
+from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, working_image
+from ..io.levels import input_level
 from ..io import MammoImage, read_image
 from ..nn import load_weights, sha256
-from ..nn.weights import WeightsError
+from ..nn.weights import WeightsError, read_metadata
 from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
@@ -33,6 +34,28 @@ from .scope import check_mammogram
 log = logging.getLogger(__name__)
 CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
 AGREEMENT_DICE = 0.99
+
+
+def working_spacing_of(metadata: dict) -> float:
+    """The pixel spacing (mm) the network works at, as its weights' JSON records it."""
+    return float(metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
+
+
+def weights_working_spacing(weights: str | Path | None = None) -> float | None:
+    """The working spacing of ``weights`` (None: the shipped ones) from their JSON alone, no
+    network built: a viewer chooses which resolution level of a film to read for the network
+    while the weights still load. None when they cannot be found or read (loading them then
+    says why)."""
+    try:
+        if weights is None:
+            from resources import default_weights
+
+            weights = default_weights()
+            if weights is None:
+                return None
+        return working_spacing_of(read_metadata(weights))
+    except (WeightsError, OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 class PredictionCancelled(Exception):
@@ -118,7 +141,7 @@ class Predictor:
         self.calibration = self.metadata.get("calibration")  # fitted on out-of-fold predictions (calibration.py)
         self.bilateral = self.metadata.get("bilateral")  # the two-breast combination (bilateral.py)
         self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
-        self.working_spacing_mm = float(self.metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
+        self.working_spacing_mm = working_spacing_of(self.metadata)
         self.device = choose_device(device)
         self.requested_precision = precision
         self.model.to(self.device)
@@ -175,9 +198,16 @@ class Predictor:
 
     def model_input(self, image: MammoImage, *, spacing_mm: tuple[float, float] | None = None):
         """What the network sees of ``image`` (a ``WorkingImage``: breast crop at the working
-        spacing, chest wall on the left, z-scored), with its warnings; the viewer shows it."""
-        return preprocess(image.model_input(), spacing_mm or image.metadata.pixel_spacing_mm,
-                          working_spacing_mm=self.working_spacing_mm, padding=image.padding)
+        spacing, chest wall on the left, z-scored), with its warnings; the viewer shows it.
+        ``image`` may be a reduced resolution level (``MammoImage.level``) no coarser than
+        :meth:`input_level`: the input is then the same, and every result is in the full
+        image's pixels all the same. ``spacing_mm`` is the full image's."""
+        return working_image(image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.working_spacing_mm)
+
+    def input_level(self, image_spacing_mm: tuple[float, float] | None) -> int:
+        """The resolution level the network's input comes from, for an image of this spacing:
+        a viewer may read the file at that level and the result is the same."""
+        return input_level(image_spacing_mm, self.working_spacing_mm)
 
     def compare_breasts(self, predictions: list[Prediction]) -> None:
         """Set each prediction's score from both breasts where ``predictions`` (one study, or

@@ -3,10 +3,10 @@ as pure functions; folder scanning into patient -> study -> series."""
 
 from .errors import MammoReadError
 from .grayscale import VoiPreset
-from .image import MammoImage, MammoMetadata
+from .image import ASSUMED_SPACING_MM, MammoImage, MammoMetadata
 from .orientation import breast_mask, chest_wall_on_right
-from .reader import read_image, sniff_format
+from .reader import read_image, read_preview, sniff_format
 from .scan import ScanResult, scan_folder
 
-__all__ = ["MammoImage", "MammoMetadata", "MammoReadError", "ScanResult", "VoiPreset", "breast_mask", "chest_wall_on_right",
-           "read_image", "scan_folder", "sniff_format"]
+__all__ = ["ASSUMED_SPACING_MM", "MammoImage", "MammoMetadata", "MammoReadError", "ScanResult", "VoiPreset", "breast_mask", "chest_wall_on_right",
+           "read_image", "read_preview", "scan_folder", "sniff_format"]

@@ -10,6 +10,7 @@ with Rows and Columns is refused before any decoder runs.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from pydicom import uid
 
@@ -77,3 +78,41 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             return None
         at += 2 + length
     return None
+
+
+@dataclass(frozen=True)
+class J2KCoding:
+    """What a JPEG 2000 main header says about the pyramid and the samples."""
+
+    rows: int
+    columns: int
+    components: int
+    precision: int  # bits per sample
+    signed: bool
+    origin_at_zero: bool  # image and tile offsets 0, as DICOM files have them
+    levels: int  # wavelet decomposition levels: so many reduced levels decode without the full image
+
+
+def j2k_coding(data: bytes) -> J2KCoding | None:
+    """The main header's SIZ and COD markers (None when they cannot be read: the decoder
+    then has the last word)."""
+    at = data.find(b"\xff\x4f\xff\x51")
+    if at < 0 or len(data) < at + 4 + 39:
+        return None
+    xsiz, ysiz, xosiz, yosiz, _, _, xtosiz, ytosiz = struct.unpack_from(">IIIIIIII", data, at + 8)
+    (components,) = struct.unpack_from(">H", data, at + 40)
+    ssiz = data[at + 42]
+    levels = None
+    marker = at + 2
+    while marker + 4 <= len(data) and data[marker] == 0xFF:
+        code = data[marker + 1]
+        if code in (0x90, 0x93, 0xD9):  # start of tile, start of data, end: the main header is over
+            break
+        (length,) = struct.unpack_from(">H", data, marker + 2)
+        if code == 0x52 and marker + 2 + 10 <= len(data):  # COD: Scod, progression, layers, MCT, levels
+            levels = data[marker + 9]
+        marker += 2 + length
+    if levels is None or xsiz <= xosiz or ysiz <= yosiz:
+        return None
+    return J2KCoding(rows=ysiz - yosiz, columns=xsiz - xosiz, components=components, precision=(ssiz & 0x7F) + 1,
+                     signed=bool(ssiz & 0x80), origin_at_zero=xosiz == yosiz == xtosiz == ytosiz == 0, levels=levels)

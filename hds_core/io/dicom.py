@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,10 @@ from ..text import printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MammoImage, MammoMetadata
+from .progressive import decode_level, pyramid_of
+
+# Picks a resolution level from the file's metadata and the levels its pixel data holds.
+LevelChoice = Callable[[MammoMetadata, int], int]
 
 log = logging.getLogger(__name__)
 
@@ -403,13 +408,50 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
     return presets
 
 
-def read_dicom(path: Path) -> MammoImage:
+def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
+    """The image at resolution ``level`` (``levels.py``), or at the level ``level(metadata,
+    available)`` picks, where ``available`` is how many reduced levels the pixel data holds
+    ready-made (JPEG 2000/HTJ2K: its wavelet levels; any other syntax: 0)."""
     ds = read_dataset(path)
     check_image_header(ds, path)
     metadata = metadata_from_dataset(ds, path)
     syntax = dicom_uid.UID(metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
     if syntax.is_compressed:
         check_codestream_size(ds, path, syntax)
+    pyramid = pyramid_of(ds, syntax, path) if callable(level) or level else None
+    if callable(level):
+        level = level(metadata, pyramid.levels if pyramid else 0)
+    level = max(0, min(int(level), max(metadata.rows, metadata.columns).bit_length() - 1))
+    pixels = None
+    if level and pyramid is not None and level <= pyramid.levels:
+        try:
+            pixels = decode_level(pyramid, level)
+        except Exception as exc:  # noqa: BLE001 - the full decode then says what is wrong, in our words
+            log.info("%s: level %d not decoded directly (%s); decoding in full", printable(path.name), level, exc)
+    direct = pixels is not None
+    if not direct:
+        pixels = _decode_full(ds, path, syntax)
+    slope = _finite(ds, "RescaleSlope", 1.0, path)
+    if slope == 0:
+        raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
+    padding_value = ds.get("PixelPaddingValue")
+    padding_limit = ds.get("PixelPaddingRangeLimit")
+    shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
+    image = MammoImage(
+        pixels=pixels,
+        metadata=metadata,
+        rescale_slope=slope,
+        rescale_intercept=_finite(ds, "RescaleIntercept", 0.0, path),
+        file_presets=voi_presets_from_dataset(ds),
+        padding_value=int(padding_value) if padding_value is not None else None,
+        padding_range_limit=int(padding_limit) if padding_limit is not None else None,
+        presentation_lut_shape=shape,
+        level=level if direct else 0,
+    )
+    return image if direct else image.at_level(level)
+
+
+def _decode_full(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> np.ndarray:
     try:
         plugin = _PREFERRED_PLUGIN.get(syntax, "")
         pixels = ds.pixel_array if not plugin else _decode_with(ds, plugin)
@@ -423,22 +465,7 @@ def read_dicom(path: Path) -> MammoImage:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
     if pixels.ndim != 2:
         raise errors.UnsupportedImageError(path, f"decoded pixel array has shape {pixels.shape}, expected 2-D")
-    slope = _finite(ds, "RescaleSlope", 1.0, path)
-    if slope == 0:
-        raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
-    padding_value = ds.get("PixelPaddingValue")
-    padding_limit = ds.get("PixelPaddingRangeLimit")
-    shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
-    return MammoImage(
-        pixels=pixels,
-        metadata=metadata,
-        rescale_slope=slope,
-        rescale_intercept=_finite(ds, "RescaleIntercept", 0.0, path),
-        file_presets=voi_presets_from_dataset(ds),
-        padding_value=int(padding_value) if padding_value is not None else None,
-        padding_range_limit=int(padding_limit) if padding_limit is not None else None,
-        presentation_lut_shape=shape,
-    )
+    return pixels
 
 
 def check_codestream_size(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> None:

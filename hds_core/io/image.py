@@ -10,6 +10,10 @@ import numpy as np
 from . import grayscale
 from .grayscale import VoiPreset
 
+# When a file has no pixel spacing (PNG exports, scanned films) the model assumes this and
+# says so: 0.1 mm is typical of digital mammography detectors.
+ASSUMED_SPACING_MM = 0.1
+
 
 @dataclass(frozen=True)
 class MammoMetadata:
@@ -70,6 +74,8 @@ class MammoImage:
     """Stored pixels at full depth plus what is needed to display and analyse them.
 
     ``pixels`` are the stored values (before the Modality LUT), 2-D, never down-converted.
+    At ``level`` k > 0 they are a reduced resolution level (``levels.py``): 2^k original
+    pixels apart, while ``metadata`` still describes the file (its rows, columns, spacing).
     """
 
     pixels: np.ndarray
@@ -80,10 +86,46 @@ class MammoImage:
     padding_value: int | None = None
     padding_range_limit: int | None = None
     presentation_lut_shape: str | None = None
+    level: int = 0
 
     def __post_init__(self):
         self._padding = grayscale.padding_mask(self.pixels, self.padding_value, self.padding_range_limit)
         self._presets: list[VoiPreset] | None = None
+
+    @property
+    def reduction(self) -> int:
+        """Original pixels per pixel of ``pixels`` along each side."""
+        return 1 << self.level
+
+    @property
+    def full_shape(self) -> tuple[int, int]:
+        """(rows, columns) of the image at full resolution: the coordinates results are in."""
+        if self.level == 0:
+            return tuple(self.pixels.shape)
+        return self.metadata.rows, self.metadata.columns
+
+    @property
+    def pixel_spacing_mm(self) -> tuple[float, float] | None:
+        """The spacing of ``pixels`` (the file's spacing at level 0), None when unknown."""
+        spacing = self.metadata.pixel_spacing_mm
+        return None if spacing is None else (spacing[0] * self.reduction, spacing[1] * self.reduction)
+
+    def at_level(self, level: int) -> MammoImage:
+        """This image at the coarser resolution ``level``, computed from its stored values
+        (``levels.py``; itself when it is already that coarse)."""
+        if level <= self.level:
+            return self
+        from .levels import lowpass_levels, stored_range
+
+        value_range = None
+        if np.issubdtype(self.pixels.dtype, np.integer):
+            value_range = stored_range(self.metadata.bits_stored or self.pixels.dtype.itemsize * 8, self.pixels.dtype.kind == "i")
+        return replace(self, pixels=lowpass_levels(self.pixels, level - self.level, value_range), level=level)
+
+    def adopt_presets(self, other: MammoImage) -> None:
+        """Use ``other``'s windows (another level of the same file): the computed ones differ
+        a little between levels, and the reader's window must not move when detail arrives."""
+        self._presets = other.presets
 
     @property
     def padding(self) -> np.ndarray | None:

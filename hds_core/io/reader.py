@@ -53,8 +53,10 @@ def sniff_format(path: str | os.PathLike) -> str:
     raise errors.NotAnImageError(path, "not a DICOM, PNG, PGM, TIFF or JPEG file", "open a mammogram file")
 
 
-def read_image(path: str | os.PathLike) -> MammoImage:
-    """Read a mammogram with full-depth pixels and metadata.
+def read_image(path: str | os.PathLike, *, level: int = 0) -> MammoImage:
+    """Read a mammogram with full-depth pixels and metadata; at ``level`` k > 0 a reduced
+    resolution level, 2^k times smaller along each side (``levels.py``): straight from the
+    codestream's pyramid for JPEG 2000/HTJ2K, from the full decode for anything else.
 
     Raises a :class:`~hds_core.io.errors.MammoReadError` subclass naming the file and the
     reason. Never writes to the file.
@@ -64,7 +66,33 @@ def read_image(path: str | os.PathLike) -> MammoImage:
     if file_format == "DICOM":
         from .dicom import read_dicom
 
-        return read_dicom(path)
+        return read_dicom(path, level)
+    return _raster(path, file_format, level)
+
+
+def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | None = None,
+                 working_spacing_mm: float | None = None) -> MammoImage:
+    """The first look at a mammogram: the coarsest level that still fills ``screen_shape``
+    (rows, columns, the whole image fitted) and that the network can work from at
+    ``working_spacing_mm`` (with the spacing the file gives, else the one the model assumes),
+    where the file holds such levels ready-made (JPEG 2000/HTJ2K). Anything else is read in
+    full (level 0): reducing it would cost its full decode anyway. ``image.level`` says which."""
+    path = Path(path)
+    file_format = sniff_format(path)
+    if file_format != "DICOM":
+        return _raster(path, file_format, 0)
+    from .dicom import read_dicom
+    from .levels import preview_level
+
+    def choose(metadata, available: int) -> int:
+        return preview_level((metadata.rows, metadata.columns), metadata.pixel_spacing_mm, screen_shape=screen_shape,
+                             working_spacing_mm=working_spacing_mm, available=available)
+
+    return read_dicom(path, choose)
+
+
+def _raster(path: Path, file_format: str, level: int) -> MammoImage:
     from .raster import read_raster
 
-    return read_raster(path, file_format)
+    image = read_raster(path, file_format)
+    return image.at_level(min(level, max(image.pixels.shape).bit_length() - 1))
