@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hds_core.io import MammoImage, read_image
+from hds_core.io import MammoImage, read_image, read_preview
+from hds_core.io.levels import input_level
 from hds_core.io.errors import DecodeError
 
 from .display import ScreenRenderer
@@ -37,27 +38,49 @@ PIXEL_ORIENTATION_STRIDE = 8  # the chest-wall side is a coarse question: a 1/8 
 
 @dataclass
 class DecodedImage:
-    image: MammoImage
+    image: MammoImage  # what the screen shows: a reduced level first where the file holds one, later full resolution
     chest_wall_right: bool | None  # read from the pixels when PatientOrientation is missing
     renderer: ScreenRenderer  # first screen rendering already done (and cached)
-    thumbnail: np.ndarray
+    thumbnail: np.ndarray | None
+    # The network's input level (hds_core.io.levels.input_level), read straight from the
+    # file: the network sees exactly what it would see from the full decode. None: ``image``.
+    model_image: MammoImage | None = None
 
 
-def decode(path: Path, thumbnail_height: int = 96) -> DecodedImage:
-    """Everything heavy about showing an image: decoding, window statistics, the first
-    screen rendering, the thumbnail, the chest-wall side if needed."""
-    image = read_image(path)
+def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int] | None = None,
+           working_spacing_mm: float | None = None) -> DecodedImage:
+    """Everything heavy about showing an image first: decoding (the level that fills
+    ``screen_shape`` where the file holds levels, else in full), the network's input level,
+    window statistics, the first screen rendering, the thumbnail, the chest-wall side if needed."""
+    if screen_shape is None and working_spacing_mm is None:
+        image = read_image(path)
+    else:
+        image = read_preview(path, screen_shape=screen_shape, working_spacing_mm=working_spacing_mm)
+    model_image = None
+    if working_spacing_mm is not None and image.level:
+        level = input_level(image.metadata.pixel_spacing_mm, working_spacing_mm)
+        # Reducing a finer level further is not the same as the file's own level (the decoder
+        # clips each level it outputs): the network's level is read from the file itself.
+        model_image = image if image.level == level else read_image(path, level=level)
     chest_wall_right = None
     if image.metadata.patient_orientation is None:
         # Imported here: it brings torch, which a decoder process otherwise never needs
         # (importing it took 1.7 s and 250 MB once measured).
         from hds_core.io import breast_mask, chest_wall_on_right
 
-        small = image.model_input()[::PIXEL_ORIENTATION_STRIDE, ::PIXEL_ORIENTATION_STRIDE]
+        stride = max(1, PIXEL_ORIENTATION_STRIDE >> image.level)
+        small = image.model_input()[::stride, ::stride]
         chest_wall_right = chest_wall_on_right(breast_mask(small))
     renderer = ScreenRenderer(image)
     renderer.render(image.default_preset)
-    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height))
+    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height), model_image)
+
+
+def decode_detail(path: Path) -> DecodedImage:
+    """The full-resolution image, after a first look at a reduced level: decoded and rendered
+    (its window is chosen by the viewer: the one on screen)."""
+    image = read_image(path)
+    return DecodedImage(image, None, ScreenRenderer(image), None)
 
 
 def _ready() -> int:
@@ -93,13 +116,14 @@ class _SharingUnpickler(pickle.Unpickler):
         return self.arrays[index]
 
 
-def decode_shared(path: Path, thumbnail_height: int) -> tuple[bytes, str | None, list]:
-    """In a decoder process: decode, put the large arrays in one shared-memory block."""
+def decode_shared(job, *args) -> tuple[bytes, str | None, list]:
+    """In a decoder process: ``job(*args)`` (decode or decode_detail), its large arrays put in
+    one shared-memory block."""
     from multiprocessing import shared_memory
 
     arrays: list[np.ndarray] = []
     buffer = io.BytesIO()
-    _SharingPickler(buffer, arrays).dump(decode(path, thumbnail_height))
+    _SharingPickler(buffer, arrays).dump(job(*args))
     if not arrays:
         return buffer.getvalue(), None, []
     block = shared_memory.SharedMemory(create=True, size=sum(a.nbytes for a in arrays))
@@ -172,17 +196,26 @@ class DecoderPool:
             log.warning("decoder processes unavailable (%s): decoding in the viewer's own process", exc)
             self._pool, self.in_process = None, True
 
-    def submit(self, path: Path, thumbnail_height: int) -> Future:
+    def submit(self, path: Path, thumbnail_height: int, screen_shape: tuple[int, int] | None = None,
+               working_spacing_mm: float | None = None) -> Future:
+        """The first look at ``path`` (``decode``)."""
+        return self._submit(decode, path, thumbnail_height, screen_shape, working_spacing_mm)
+
+    def submit_detail(self, path: Path) -> Future:
+        """``path`` at full resolution (``decode_detail``)."""
+        return self._submit(decode_detail, path)
+
+    def _submit(self, job, *args) -> Future:
         if self._pool is not None:
             try:
-                return self._collected(self._pool.submit(decode_shared, path, thumbnail_height))
+                return self._collected(self._pool.submit(decode_shared, job, *args))
             except (BrokenProcessPool, RuntimeError):
                 self._restart()
                 if self._pool is not None:
-                    return self._collected(self._pool.submit(decode_shared, path, thumbnail_height))
+                    return self._collected(self._pool.submit(decode_shared, job, *args))
         future: Future = Future()
         try:
-            future.set_result(decode(path, thumbnail_height))
+            future.set_result(job(*args))
         except Exception as exc:  # noqa: BLE001 - delivered like a process's failure
             future.set_exception(exc)
         return future

@@ -64,6 +64,12 @@ class Exports:
             return
         if self._refuse_input_folder(target):
             return
+        # A report prints the films at full resolution: where a view still shows a reduced
+        # level, the report is written once its full resolution has arrived.
+        if window.after_detail([item.key for item in items],
+                               lambda: self.report_to(path, page_size=page_size, force=force)):
+            window._status(f"Waiting for full resolution to write {target}…")
+            return
         window.settings.setValue("export_folder", str(target.parent))
         analysed = [(item.image, item.prediction) for item in items]
         threshold = window.findings.threshold

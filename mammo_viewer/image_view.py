@@ -4,7 +4,13 @@ image's own pixel coordinates, and the reading annotations drawn on top in scree
 
 Mouse: left-drag window/level, middle-drag or Ctrl+left-drag pan, Shift+left-drag measure
 (mm when the spacing is known), wheel zoom, double-click fit. Zoom and pan are broadcast so
-the other views follow."""
+the other views follow.
+
+The pixels on screen may be a reduced resolution level of the film (read first, for speed):
+the scene stays in the full image's pixel coordinates whatever level is shown, so contours,
+measurements and zoom never move when full resolution replaces it. Zooming past the level's
+own pixels (or 1:1, measuring, the magnifier) asks for full resolution (``detail_wanted``)
+and the view says "full resolution loading…" until it is there."""
 
 from __future__ import annotations
 
@@ -39,6 +45,10 @@ SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
 MAGNIFIER_ZOOM = 2.0
 MAGNIFIER_SIZE = 240
 HEAT_FLOOR = 0.1
+DETAIL_LOADING = "full resolution loading…"
+# A level's pixel may cover up to this many screen pixels before full resolution is wanted
+# (a little over 1, so that rounding at fit does not ask for it).
+DETAIL_MAGNIFICATION = 1.05
 
 
 def gray_qimage(screen: np.ndarray) -> QImage:
@@ -77,6 +87,7 @@ class MammoView(QGraphicsView):
     panned = Signal(object, float, float)  # key, dx, dy screen pixels
     fitted = Signal(object)
     activated = Signal(object)  # clicked: the selected view
+    detail_wanted = Signal(object)  # key: the view shows a reduced level magnified, full resolution is needed
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -109,7 +120,10 @@ class MammoView(QGraphicsView):
         for z, item in enumerate((self.image_item, self.heat_item, self.contour_item, self.selected_item)):
             item.setZValue(z)
             self.scene().addItem(item)
-        self.image_size = (0, 0)  # rows, columns
+        self.image_size = (0, 0)  # rows, columns of the full image: the scene's coordinates
+        self.level_scale = 1.0  # full-image pixels per pixel on screen (> 1 while a reduced level is shown)
+        self.detail_note = ""  # why full resolution is missing, when it could not be decoded
+        self._detail_asked = False
         self.flip_h = self.flip_v = False
         self.spacing_mm: tuple[float, float] | None = None
         self.title = ""
@@ -132,26 +146,54 @@ class MammoView(QGraphicsView):
         self.contour_item.setPath(QPainterPath())
         self.selected_item.setPath(QPainterPath())
         self.image_size = (0, 0)
+        self.level_scale, self.detail_note, self._detail_asked = 1.0, "", False
         self.measurement = None
         self.title = self.subtitle = self.badge = ""
         self.notes = []
         self.viewport().update()
 
-    def set_image(self, key: str, screen: np.ndarray, *, flip_h: bool, flip_v: bool) -> None:
-        new = key != self.key or screen.shape != self.image_size
+    def set_image(self, key: str, screen: np.ndarray, *, flip_h: bool, flip_v: bool,
+                  full_shape: tuple[int, int] | None = None) -> None:
+        """``screen``: 8-bit pixels of the image, or of a reduced level of an image of
+        ``full_shape`` (rows, columns), drawn over the full image's extent."""
+        full = tuple(full_shape) if full_shape is not None else tuple(screen.shape)
+        new = key != self.key or full != self.image_size
+        if new:
+            self._detail_asked = False
         self.key = key
-        self.image_size = screen.shape
+        self.image_size = full
+        self.level_scale = full[0] / screen.shape[0]
         self.image_item.setPixmap(QPixmap.fromImage(gray_qimage(screen)))
+        rows, cols = full
+        flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
+        # The level's pixels stretched over the full image's extent (exactly: the last pixel of
+        # a level may overhang the image by less than one of its own pixels).
+        self.image_item.setTransform(QTransform.fromScale(cols / screen.shape[1], rows / screen.shape[0]) * flip)
         if new or (flip_h, flip_v) != (self.flip_h, self.flip_v):
             self.flip_h, self.flip_v = flip_h, flip_v
-            rows, cols = screen.shape
-            flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
-            for item in (self.image_item, self.heat_item, self.contour_item, self.selected_item):
+            for item in (self.heat_item, self.contour_item, self.selected_item):
                 item.setTransform(item.data(0) * flip if isinstance(item.data(0), QTransform) else flip)
             # Room around the image so any point (a lesion at the edge) can be centred and panned to.
             self.scene().setSceneRect(QRectF(-cols, -rows, 3 * cols, 3 * rows))
         if new:
             self.fit()
+        self._check_detail()
+
+    @property
+    def wants_detail(self) -> bool:
+        """A reduced level is on screen and one of its pixels covers more than a screen pixel
+        (zoomed, 1:1, the magnifier) or the reader measures."""
+        if self.level_scale <= 1.0 or not self.image_size[0]:
+            return False
+        magnification = self.scale_factor * self.level_scale * self.devicePixelRatioF()
+        if self.magnifier:
+            magnification *= MAGNIFIER_ZOOM
+        return magnification > DETAIL_MAGNIFICATION or self._measuring
+
+    def _check_detail(self) -> None:
+        if self.key and not self._detail_asked and self.wants_detail:
+            self._detail_asked = True
+            self.detail_wanted.emit(self.key)
 
     def _image_transform(self) -> QTransform:
         rows, cols = self.image_size
@@ -201,12 +243,14 @@ class MammoView(QGraphicsView):
             self.fitInView(QRectF(0, 0, cols, rows), Qt.AspectRatioMode.KeepAspectRatio)
             self._fit = True
             self.viewport().update()
+            self._check_detail()
 
     def one_to_one(self) -> None:
         centre = self.mapToScene(self.viewport().rect().center())
         self.setTransform(QTransform())
         self.centerOn(centre)
         self._fit = False
+        self._check_detail()
 
     @property
     def at_fit(self) -> bool:
@@ -225,6 +269,7 @@ class MammoView(QGraphicsView):
         self.translate(delta.x(), delta.y())
         self._fit = False
         self.viewport().update()
+        self._check_detail()
 
     def apply_pan(self, dx: float, dy: float) -> None:
         scale = self.scale_factor or 1.0
@@ -261,6 +306,7 @@ class MammoView(QGraphicsView):
             point = self._image_point(event.position())
             self.measurement = (point, point)
             self._measuring = True
+            self._check_detail()  # a measurement is placed on full-resolution pixels
             event.accept()
             return
         pan = event.button() == Qt.MouseButton.MiddleButton or (
@@ -300,6 +346,11 @@ class MammoView(QGraphicsView):
         if self.key:
             self.fitted.emit(self.key)
 
+    def set_magnifier(self, on: bool) -> None:
+        self.magnifier = on
+        self._check_detail()
+        self.viewport().update()
+
     def leaveEvent(self, event):  # noqa: N802
         self._cursor = None
         if self.magnifier:
@@ -328,8 +379,10 @@ class MammoView(QGraphicsView):
         if self.magnifier and self._cursor is not None:
             self._draw_magnifier(painter, viewport)
             painter.setFont(font)
+        detail = self.detail_note if self.level_scale > 1 else ""
+        detail = detail or (DETAIL_LOADING if self.wants_detail else "")
         self._text(painter, heading, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-                   "\n".join(filter(None, (self.title, self.subtitle))))
+                   "\n".join(filter(None, (self.title, self.subtitle, detail))))
         if self.badge:
             self._badge(painter, viewport, self.badge)
         if self.notes:

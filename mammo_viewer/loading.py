@@ -1,5 +1,9 @@
 """Scanning a folder off the UI thread, and handing its images to the decoder processes
-(decoding.py) in reading order, so the first image shows while the others still decode."""
+(decoding.py) in reading order, so the first image shows while the others still decode.
+
+A JPEG 2000 film is first read at the reduced level that fills its view (``decode``); its
+full resolution follows on request (``want_detail``), one film at a time, so that a film the
+reader zooms into goes before the ones decoded only in case."""
 
 from __future__ import annotations
 
@@ -21,7 +25,10 @@ class StudyLoader(QObject):
     # its first undecodable byte (Qt strings cannot hold lone surrogates) and the key would not match.
     decoded = Signal(object, object)  # key, DecodedImage
     failed = Signal(object, str)  # key, message
+    detailed = Signal(object, object)  # key, DecodedImage at full resolution
+    detail_failed = Signal(object, str)  # key, message
     idle = Signal()
+    _detail_done = Signal(object, object, object, int)  # key, path, future, generation (from the pool's thread)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -29,6 +36,10 @@ class StudyLoader(QObject):
         self.worker.busy_changed.connect(lambda busy: None if busy else self.idle.emit())
         self.decoders = DecoderPool()
         self._futures: list = []
+        self._detail_queue: list[tuple[str, Path]] = []
+        self._detail_running: tuple[str, object] | None = None  # key, future
+        self._detail_generation = 0
+        self._detail_done.connect(self._on_detail_done)
 
     def open(self, path: str | Path) -> None:
         """Scan ``path`` (a folder or a file); cancels whatever was loading before."""
@@ -43,22 +54,72 @@ class StudyLoader(QObject):
 
         self.worker.submit(job, self.scanned.emit, lambda exc: self.scan_failed.emit(str(exc)))
 
-    def decode(self, items: list[tuple[str, Path]], thumbnail_height: int = 96) -> None:
-        """Decode these images in the decoder process; each arrives, in this order, as soon
-        as it is ready."""
-        futures = [(key, path, self.decoders.submit(path, thumbnail_height)) for key, path in items]
+    def decode(self, items: list[tuple[str, Path]], thumbnail_height: int = 96, screen_shape: tuple[int, int] | None = None,
+               working_spacing_mm: float | None = None) -> None:
+        """Decode these images in the decoder process for a first look (at the level that fills
+        ``screen_shape``, with the network's input level for ``working_spacing_mm``); each
+        arrives, in this order, as soon as it is ready."""
+        futures = [(key, path, self.decoders.submit(path, thumbnail_height, screen_shape, working_spacing_mm))
+                   for key, path in items]
         self._futures += [future for _, _, future in futures]
         for key, path, future in futures:
             self.worker.submit(lambda cancelled, path=path, future=future: self.decoders.result(future, path),
                                lambda result, key=key: self.decoded.emit(key, result),
                                lambda exc, key=key: self.failed.emit(key, str(exc)))
 
+    def want_detail(self, items: list[tuple[str, Path]], *, first: bool = False) -> None:
+        """Decode these images at full resolution after what is queued (``first``: before it);
+        each arrives as ``detailed``. Asking again for a queued or running image does nothing."""
+        running = self._detail_running[0] if self._detail_running else None
+        new = [(key, path) for key, path in items if key != running]
+        keys = {key for key, _ in new}
+        rest = [item for item in self._detail_queue if item[0] not in keys]
+        if not first:
+            new = [item for item in new if item[0] not in {key for key, _ in self._detail_queue}]
+        self._detail_queue = new + rest if first else rest + new
+        self._next_detail()
+
+    def detail_pending(self, key: str) -> bool:
+        return (self._detail_running is not None and self._detail_running[0] == key) or \
+            any(k == key for k, _ in self._detail_queue)
+
+    def _next_detail(self) -> None:
+        if self._detail_running is not None or not self._detail_queue:
+            return
+        key, path = self._detail_queue.pop(0)
+        future = self.decoders.submit_detail(path)
+        self._detail_running = (key, future)
+        generation = self._detail_generation
+        future.add_done_callback(lambda done: self._emit_detail(key, path, done, generation))
+
+    def _emit_detail(self, key, path, future, generation: int) -> None:
+        try:
+            self._detail_done.emit(key, path, future, generation)
+        except RuntimeError:  # the window is gone
+            pass
+
+    def _on_detail_done(self, key, path, future, generation: int) -> None:
+        if generation != self._detail_generation:
+            return  # a study since closed: its film is not wanted (the new study's were started meanwhile)
+        self._detail_running = None
+        if not future.cancelled():
+            try:
+                result = self.decoders.result(future, path)
+            except Exception as exc:  # noqa: BLE001 - every failure reaches the reader as a message
+                self.detail_failed.emit(key, str(exc))
+            else:
+                self.detailed.emit(key, result)
+        self._next_detail()
+
     def cancel(self) -> None:
         self.worker.cancel()
-        for future in self._futures:
+        running = [self._detail_running[1]] if self._detail_running else []
+        for future in self._futures + running:
             # Films not started yet are dropped; one being decoded finishes unseen.
             getattr(future, "source", future).cancel()
         self._futures = []
+        self._detail_queue, self._detail_running = [], None
+        self._detail_generation += 1
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         self.cancel()

@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.hide_phi = self.settings.value("hide_phi", False, type=bool)
         self.controller = StudyController()
+        self._after_detail: list[tuple[set[str], object]] = []  # (images awaited, then) e.g. a report
         self.loader, self.engine = StudyLoader(self), Engine(self)
         self.exporter, self.exports = Worker("export", self), Exports(self)
         self.findings = FindingsPanel()
@@ -71,6 +72,8 @@ class MainWindow(QMainWindow):
         loader.scan_progress.connect(lambda n, path: self._status(f"Scanning… {n} files"))
         loader.decoded.connect(self._on_decoded)
         loader.failed.connect(self._on_decode_failed)
+        loader.detailed.connect(self._on_detailed)
+        loader.detail_failed.connect(self._on_detail_failed)
         engine.ready.connect(self.engine_status.ready)
         engine.unavailable.connect(self._on_engine_unavailable)
         engine.predicted.connect(self._on_predicted)
@@ -86,6 +89,7 @@ class MainWindow(QMainWindow):
         self.browser.study_chosen.connect(self.show_study)
         grid.status.connect(self._status)
         grid.view_selected.connect(self._on_view_selected)
+        grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
 
     # ----- opening -------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
@@ -109,6 +113,7 @@ class MainWindow(QMainWindow):
             self.open_path(urls[0])
 
     def _clear_study(self) -> None:
+        self._after_detail = []
         self.controller.clear()
         self.grid.clear()
         self.browser.forget()
@@ -160,11 +165,14 @@ class MainWindow(QMainWindow):
         self.grid.rehang()
         self._update_title()
         order = self.controller.decode_order(self.grid.visible_keys())
-        self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT)
+        # JPEG 2000 films are read first at the level that fills a view and at the network's
+        # level; full resolution follows once the study is analysed, or when a view needs it.
+        self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT,
+                           self.grid.screen_shape(), self.engine.working_spacing_mm)
 
     # ----- decoding and analysis -------------------------------------------------------------------
     def _on_decoded(self, key: str, decoded: DecodedImage) -> None:
-        item = self.controller.decoded(key, decoded.image, decoded.chest_wall_right)
+        item = self.controller.decoded(key, decoded.image, decoded.chest_wall_right, decoded.model_image)
         if item is None:
             return
         self.grid.add_image(key, decoded.renderer)
@@ -185,7 +193,7 @@ class MainWindow(QMainWindow):
             self._problem(f"{printable(self.study.images[note.key].path)}: not a mammogram ({note.reason}): AI not run")
             self.grid.refresh_view_for(note.key)
         for item in ready:
-            self.engine.add(item.key, item.image)
+            self.engine.add(item.key, item.model_image or item.image)
 
     def _on_decode_failed(self, key: str, message: str) -> None:
         if self.controller.decode_failed(key, message) is None:
@@ -194,6 +202,48 @@ class MainWindow(QMainWindow):
         self.grid.refresh_view_for(key)
         self._queue_analysis()
         self._check_settled()
+
+    # ----- full resolution after the first look (loading.py) --------------------------------------
+    def want_detail(self, keys: list[str], *, first: bool = False) -> None:
+        """Full resolution of these images (``first``: before any already queued)."""
+        if self.study is None:
+            return
+        items = [self.study.images[k] for k in keys if k in self.study.images]
+        self.loader.want_detail([(item.key, item.path) for item in items
+                                 if item.image is not None and not item.at_full_resolution], first=first)
+
+    def _on_detailed(self, key: str, decoded: DecodedImage) -> None:
+        if self.controller.detailed(key, decoded.image) is None:
+            return
+        self.grid.replace_image(key, decoded.renderer)
+        self._detail_arrived(key)
+
+    def _on_detail_failed(self, key: str, message: str) -> None:
+        if self.controller.detail_failed(key, message) is None:
+            return
+        self._problem(f"full resolution not available: {message}")
+        self.grid.refresh_view_for(key)
+        self._detail_arrived(key)
+
+    def _detail_arrived(self, key: str) -> None:
+        waiting, self._after_detail = self._after_detail, []
+        for keys, then in waiting:
+            keys.discard(key)
+            if keys:
+                self._after_detail.append((keys, then))
+            else:
+                then()
+
+    def after_detail(self, keys: list[str], then) -> bool:
+        """Call ``then`` once these images are at full resolution (or failed to get there);
+        False when they already are (nothing is called)."""
+        missing = {k for k in keys if self.study is not None and k in self.study.images
+                   and not self.study.images[k].at_full_resolution and self.study.images[k].detail_error is None}
+        if not missing:
+            return False
+        self._after_detail.append((missing, then))
+        self.want_detail(sorted(missing), first=True)
+        return True
 
     def _on_engine_unavailable(self, message: str) -> None:
         self.engine_status.unavailable(message)
@@ -229,6 +279,9 @@ class MainWindow(QMainWindow):
             self._status(f"Analysed {len(self.study.predicted())} of {len(self.study.images)} image(s)")
         if not self.engine.total:
             self.findings.set_idle(self.controller.idle_text(self.engine.error))
+        if self.study is not None:
+            # The study is on screen and analysed: now the full resolution of every reduced film.
+            self.want_detail([item.key for item in self.controller.detail_order(self.grid.visible_keys())])
         self.study_settled.emit()
 
     # ----- the hanging area (view_grid.py) -------------------------------------------------------

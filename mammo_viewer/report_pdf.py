@@ -82,11 +82,11 @@ class _Page:
         return used.height() / self.dots_per_mm
 
 
-def _screen(item: ReportImage, max_rows: int) -> tuple[np.ndarray, int]:
-    """Display pixels (the file's default window) downsampled to at most ``max_rows``; (pixels, step)."""
+def _screen(item: ReportImage, max_rows: int) -> np.ndarray:
+    """Display pixels (the file's default window) downsampled to at most ``max_rows``."""
     step = max(1, int(np.ceil(item.image.pixels.shape[0] / max_rows)))
     screen = ScreenRenderer(item.image).render(item.image.default_preset)
-    return np.ascontiguousarray(screen[::step, ::step]), step
+    return np.ascontiguousarray(screen[::step, ::step])
 
 
 def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool, flip_v: bool, max_rows: int,
@@ -94,7 +94,7 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     """The image fitted into ``target_mm`` below a line for its label and score (outside the
     image, so no label can cover a contour), mirrored as hung, with vector contours on top."""
     painter = page.painter
-    rows, cols = item.image.pixels.shape
+    rows, cols = item.image.full_shape  # contours and maps are in the full image's pixels, whatever level is printed
     d = page.dots_per_mm
     label_mm = 5.0
     target = QRectF(target_mm.x() * d, (target_mm.y() + label_mm) * d, target_mm.width() * d, (target_mm.height() - label_mm) * d)
@@ -105,11 +105,11 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     # image pixel (x, y) -> page: flip inside the image, then scale and place
     transform = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
     transform *= QTransform.fromScale(scale, scale) * QTransform.fromTranslate(origin.x(), origin.y())
-    screen, step = _screen(item, max_rows)
+    screen = _screen(item, max_rows)
     painter.save()
     painter.setTransform(transform)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-    painter.drawImage(QRectF(0, 0, screen.shape[1] * step, screen.shape[0] * step), gray_qimage(screen))
+    painter.drawImage(QRectF(0, 0, cols, rows), gray_qimage(screen))
     if heat:
         geometry = item.prediction.geometry
         data = item.prediction.working_probability

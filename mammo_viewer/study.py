@@ -19,11 +19,17 @@ class StudyImage:
     key: str
     path: Path
     metadata: MammoMetadata
-    image: MammoImage | None = None
+    image: MammoImage | None = None  # on screen: a reduced level first (image.level > 0), then full resolution
+    model_image: MammoImage | None = None  # the network's input level read from the file; None: ``image``
     chest_wall_right: bool | None = None
     prediction: Prediction | None = None
     error: str | None = None  # decoding or engine failure, shown to the reader
     not_analysed: str | None = None  # why the AI is not run on this image (not a mammogram)
+    detail_error: str | None = None  # why full resolution could not be decoded after the first look
+
+    @property
+    def at_full_resolution(self) -> bool:
+        return self.image is not None and self.image.level == 0
 
     @property
     def label(self) -> str:

@@ -59,15 +59,40 @@ class StudyController:
         self.pending_decode = len(order)
         return order
 
-    def decoded(self, key: str, image, chest_wall_right: bool | None) -> StudyImage | None:
-        """The image of ``key`` is decoded; its result is restored if it was analysed before."""
+    def decoded(self, key: str, image, chest_wall_right: bool | None, model_image=None) -> StudyImage | None:
+        """The image of ``key`` is decoded for a first look; its result is restored if it was
+        analysed before."""
         if self.study is None or key not in self.study.images:
             return None
         self.pending_decode -= 1
         item = self.study.images[key]
-        item.image, item.chest_wall_right = image, chest_wall_right
+        item.image, item.chest_wall_right, item.model_image = image, chest_wall_right, model_image
         item.prediction = self.predictions.get(key)
         return item
+
+    def detailed(self, key: str, image) -> StudyImage | None:
+        """Full resolution of ``key`` arrived: it replaces the reduced level on screen."""
+        if self.study is None or key not in self.study.images or self.study.images[key].image is None:
+            return None
+        item = self.study.images[key]
+        image.adopt_presets(item.image)
+        item.image, item.detail_error = image, None
+        return item
+
+    def detail_failed(self, key: str, message: str) -> StudyImage | None:
+        if self.study is None or key not in self.study.images:
+            return None
+        self.study.images[key].detail_error = message
+        return self.study.images[key]
+
+    def detail_order(self, visible: list[str]) -> list[StudyImage]:
+        """Images still shown at a reduced level, the visible ones first."""
+        if self.study is None:
+            return []
+        images = self.study.images
+        order = [k for k in visible if k in images] + [k for k in images if k not in set(visible)]
+        return [images[k] for k in order if images[k].image is not None and not images[k].at_full_resolution
+                and images[k].detail_error is None]
 
     def decode_failed(self, key: str, message: str) -> StudyImage | None:
         if self.study is None or key not in self.study.images:

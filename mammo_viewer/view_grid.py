@@ -15,11 +15,13 @@ from .image_view import MammoView
 from .study import Study, StudyImage
 
 LESION_ZOOM = 2.5
+MIN_SCREEN_SIDE = 256  # a view that is not laid out yet reports a few pixels
 
 
 class ViewGrid(QWidget):
     status = Signal(str)  # a note for the status bar (hanging notes, preset scope)
     view_selected = Signal(str)  # image key of the view the reader clicked
+    detail_wanted = Signal(object)  # image key: a view needs the full resolution of its reduced level
 
     def __init__(self, findings, engine, layout_mode: int = 4):
         super().__init__()
@@ -37,6 +39,7 @@ class ViewGrid(QWidget):
             view.panned.connect(self._sync_pan)
             view.fitted.connect(lambda key: [v.fit() for v in self.views])
             view.activated.connect(self.select)
+            view.detail_wanted.connect(self.detail_wanted)
         self.study: Study | None = None
         self.renderers: dict[str, ScreenRenderer] = {}
         self.windows: dict[str, object] = {}  # key -> the VoiPreset on screen
@@ -58,6 +61,21 @@ class ViewGrid(QWidget):
     def add_image(self, key: str, renderer: ScreenRenderer) -> None:
         self.renderers[key] = renderer
         self.windows[key] = renderer.image.default_preset
+
+    def replace_image(self, key: str, renderer: ScreenRenderer) -> None:
+        """Full resolution in place of the reduced level: the window on screen stays as it is."""
+        if key in self.renderers:
+            self.renderers[key] = renderer
+            self.refresh_view_for(key)
+
+    def screen_shape(self) -> tuple[int, int]:
+        """The largest view on screen in device pixels (rows, columns): what a first look must
+        fill. Views not laid out yet count as a quarter of the window's grid."""
+        shapes = [(view.viewport().height() * view.devicePixelRatioF(), view.viewport().width() * view.devicePixelRatioF())
+                  for view in self.views if view.isVisible()]
+        half = (self.height() * self.devicePixelRatioF() / 2, self.width() * self.devicePixelRatioF() / 2)
+        rows, columns = max(shapes, default=half)
+        return max(int(rows), int(half[0]), MIN_SCREEN_SIDE), max(int(columns), int(half[1]), MIN_SCREEN_SIDE)
 
     # ----- hanging ----------------------------------------------------------------------------
     def set_layout(self, mode: int, page: int = 0) -> None:
@@ -123,9 +141,10 @@ class ViewGrid(QWidget):
             return
         preset = self.windows.get(placement.key, renderer.image.default_preset)
         view.set_image(placement.key, renderer.render(preset, user_invert=self.invert), flip_h=placement.flip_horizontal,
-                       flip_v=placement.flip_vertical)
+                       flip_v=placement.flip_vertical, full_shape=renderer.image.full_shape)
         view.title = placement.label
         view.subtitle = f"window: {preset.name}"
+        view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
         view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
         self.draw_results(view, item)
 
@@ -223,5 +242,4 @@ class ViewGrid(QWidget):
 
     def set_magnifier(self, on: bool) -> None:
         for view in self.views:
-            view.magnifier = on
-            view.viewport().update()
+            view.set_magnifier(on)
