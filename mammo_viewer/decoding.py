@@ -76,11 +76,14 @@ def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int]
     return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height), model_image)
 
 
-def decode_detail(path: Path) -> DecodedImage:
-    """The full-resolution image, after a first look at a reduced level: decoded and rendered
-    (its window is chosen by the viewer: the one on screen)."""
+def decode_detail(path: Path, preset=None, user_invert: bool = False) -> DecodedImage:
+    """The full-resolution image, after a first look at a reduced level: decoded, and rendered
+    with the window on screen (``preset``), so that the viewer only swaps the pixels."""
     image = read_image(path)
-    return DecodedImage(image, None, ScreenRenderer(image), None)
+    renderer = ScreenRenderer(image)
+    if preset is not None:
+        renderer.render(preset, user_invert=user_invert)
+    return DecodedImage(image, None, renderer, None)
 
 
 def _ready() -> int:
@@ -201,9 +204,9 @@ class DecoderPool:
         """The first look at ``path`` (``decode``)."""
         return self._submit(decode, path, thumbnail_height, screen_shape, working_spacing_mm)
 
-    def submit_detail(self, path: Path) -> Future:
-        """``path`` at full resolution (``decode_detail``)."""
-        return self._submit(decode_detail, path)
+    def submit_detail(self, path: Path, preset=None, user_invert: bool = False) -> Future:
+        """``path`` at full resolution, rendered with ``preset`` (``decode_detail``)."""
+        return self._submit(decode_detail, path, preset, user_invert)
 
     def _submit(self, job, *args) -> Future:
         if self._pool is not None:

@@ -56,8 +56,9 @@ class ScreenRenderer:
             self._integer = self._span <= 65536
 
     def render(self, preset: VoiPreset, *, user_invert: bool = False) -> np.ndarray:
-        """Cached for the last (preset, invert): redrawing overlays never re-renders pixels."""
-        if self._last is not None and self._last[0] is preset and self._last[1] == user_invert:
+        """Cached for the last (preset, invert): redrawing overlays never re-renders pixels. Equal
+        presets hit the cache too: one rendered in a decoder process arrives as a copy."""
+        if self._last is not None and self._last[1] == user_invert and (self._last[0] is preset or self._last[0] == preset):
             return self._last[2]
         screen = self._render(preset, user_invert)
         self._last = (preset, user_invert, screen)

@@ -57,6 +57,14 @@ def gray_qimage(screen: np.ndarray) -> QImage:
     return image.copy()  # own the pixels: the numpy buffer may go away
 
 
+def gray_pixmap(screen: np.ndarray) -> QPixmap:
+    """A pixmap of 8-bit screen pixels. QPixmap.fromImage copies them, so the QImage only
+    borrows the array for the call (a 13-Mpixel film: one 13 MB copy fewer on the UI thread)."""
+    screen = np.ascontiguousarray(screen, dtype=np.uint8)
+    return QPixmap.fromImage(QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0],
+                                    QImage.Format.Format_Grayscale8))
+
+
 def heat_qimage(probability: np.ndarray) -> QImage:
     """Probability -> transparent-to-red RGBA (alpha grows with the probability; below
     HEAT_FLOOR fully transparent, so the faint background of the map does not tint the film)."""
@@ -163,7 +171,7 @@ class MammoView(QGraphicsView):
         self.key = key
         self.image_size = full
         self.level_scale = full[0] / screen.shape[0]
-        self.image_item.setPixmap(QPixmap.fromImage(gray_qimage(screen)))
+        self.image_item.setPixmap(gray_pixmap(screen))
         rows, cols = full
         flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
         # The level's pixels stretched over the full image's extent (exactly: the last pixel of

@@ -40,6 +40,8 @@ class StudyLoader(QObject):
         self._detail_running: tuple[str, object] | None = None  # key, future
         self._detail_generation = 0
         self._detail_done.connect(self._on_detail_done)
+        # key -> (preset, invert) on screen when a film's full resolution is started: it arrives rendered so.
+        self.window_of = lambda key: (None, False)
 
     def open(self, path: str | Path) -> None:
         """Scan ``path`` (a folder or a file); cancels whatever was loading before."""
@@ -87,7 +89,7 @@ class StudyLoader(QObject):
         if self._detail_running is not None or not self._detail_queue:
             return
         key, path = self._detail_queue.pop(0)
-        future = self.decoders.submit_detail(path)
+        future = self.decoders.submit_detail(path, *self.window_of(key))
         self._detail_running = (key, future)
         generation = self._detail_generation
         future.add_done_callback(lambda done: self._emit_detail(key, path, done, generation))

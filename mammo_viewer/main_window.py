@@ -34,8 +34,11 @@ class MainWindow(QMainWindow):
     export_finished = Signal(str)  # a message: what was written, or why not
 
     def __init__(self, *, weights: str | None = None, device: str = "auto", settings: QSettings | None = None,
-                 load_engine: bool = True):
+                 load_engine: bool = True, progressive: bool = True):
+        """``progressive=False`` decodes every film in full before showing it, as the viewer did
+        before it read resolution levels: the benchmark's baseline."""
         super().__init__()
+        self.progressive = progressive
         self.settings = settings or QSettings("mammo-hds", "mammo-viewer")
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
         grid.status.connect(self._status)
         grid.view_selected.connect(self._on_view_selected)
         grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
+        loader.window_of = lambda key: (grid.windows.get(key), grid.invert)
 
     # ----- opening -------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
@@ -167,8 +171,8 @@ class MainWindow(QMainWindow):
         order = self.controller.decode_order(self.grid.visible_keys())
         # JPEG 2000 films are read first at the level that fills a view and at the network's
         # level; full resolution follows once the study is analysed, or when a view needs it.
-        self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT,
-                           self.grid.screen_shape(), self.engine.working_spacing_mm)
+        levels = (self.grid.screen_shape(), self.engine.working_spacing_mm) if self.progressive else (None, None)
+        self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT, *levels)
 
     # ----- decoding and analysis -------------------------------------------------------------------
     def _on_decoded(self, key: str, decoded: DecodedImage) -> None:

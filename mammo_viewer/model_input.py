@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .image_view import gray_qimage
+from .image_view import gray_pixmap
 
 
 class ModelInputPane(QWidget):
@@ -34,7 +33,7 @@ class ModelInputPane(QWidget):
 
         def show(working) -> None:
             shown = np.clip((working.image + 2.0) / 5.0, 0.0, 1.0)  # z-scored input: -2..3 SD to black..white
-            pixmap = QPixmap.fromImage(gray_qimage(np.rint(shown * 255).astype(np.uint8)))
+            pixmap = gray_pixmap(np.rint(shown * 255).astype(np.uint8))
             self.image.setPixmap(pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                                Qt.TransformationMode.SmoothTransformation))
             notes = [f"{item.label}: {working.image.shape[1]}×{working.image.shape[0]} px at {spacing:g} mm, breast crop, "

@@ -4,13 +4,13 @@ replaced by "Patient N" while patient details are hidden."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from hds_core.io import ScanResult
 from hds_core.report.content import format_dicom_date
 
-from .image_view import gray_qimage
+from .image_view import gray_pixmap
 
 
 class StudyBrowser(QTreeWidget):
@@ -70,7 +70,7 @@ class StudyBrowser(QTreeWidget):
     def set_thumbnail(self, key: str, thumbnail) -> None:
         item = self._image_items.get(key)
         if item is not None:
-            item.setIcon(0, QIcon(QPixmap.fromImage(gray_qimage(thumbnail))))
+            item.setIcon(0, QIcon(gray_pixmap(thumbnail)))
 
     def texts(self) -> list[str]:
         return [self.topLevelItem(i).text(0) for i in range(self.topLevelItemCount())]
