@@ -177,3 +177,29 @@ def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(ph
     assert predict_main([str(study), "--weights", str(weights)]) == 2
     assert "inside an input folder" in capsys.readouterr().err
     assert sorted(p.name for p in study.iterdir()) == before
+
+
+def test_predict_reads_jpeg2000_at_the_networks_level_with_the_full_decodes_results(phantom_model, tmp_path, capsys):
+    """hds-predict reads a JPEG 2000 film at the network's own level: the results are those of
+    the full decode, with or without the file's spacing (--spacing for a file without)."""
+    from pydicom.uid import JPEG2000Lossless
+
+    from hds_core.infer import Predictor
+    from hds_core.io import read_image
+
+    study = tmp_path / "study"
+    study.mkdir()
+    pixels, _ = phantom((1024, 768), seed=11, mass=True, crisp=True)
+    write_dicom(study / "spaced.dcm", pixels, syntax=JPEG2000Lossless, ImagerPixelSpacing=[0.1, 0.1],
+                ImageLaterality="R", ViewPosition="CC")
+    write_dicom(study / "unspaced.dcm", pixels, syntax=JPEG2000Lossless, ImageLaterality="R", ViewPosition="MLO")
+    out = tmp_path / "out"
+    assert predict_main([str(study), "--out", str(out), "--weights", str(phantom_model), "--threshold", "0.5",
+                         "--spacing", "0.2"]) == 0
+    predictor = Predictor(phantom_model, device="cpu")
+    for name, spacing in (("spaced", None), ("unspaced", (0.2, 0.2))):
+        expected = predictor.predict(read_image(study / f"{name}.dcm"), spacing_mm=spacing).to_dict(0.5)
+        result = json.loads((out / f"study_{name}.json").read_text())
+        assert result["lesions"], name  # the crisp mass is found
+        for key in ("score", "lesions", "image_size", "pixel_spacing_mm", "max_probability"):
+            assert result[key] == expected[key], (name, key)

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     from ..infer import DeviceError, NotAMammogramError, Predictor
-    from ..io import MammoReadError, read_image, scan_folder
+    from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..text import printable
     from ..nn import WeightsError
     from ..safe_write import atomic_write_text
@@ -177,7 +177,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
             with native_output_to(run_log):
-                image = read_image(path)
+                # JPEG 2000 films are read at the network's own level: the same input as from
+                # the full decode, a fraction of the time. A PDF prints the films: in full.
+                image = read_image(path) if args.pdf else \
+                    read_preview(path, working_spacing_mm=predictor.working_spacing_mm, unknown_spacing_mm=args.spacing)
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
             prediction = predictor.predict(image, spacing_mm=spacing)
         except MammoReadError as exc:

@@ -184,6 +184,9 @@ class Predictor:
         spacing = spacing_mm or image.metadata.pixel_spacing_mm
         working = self.model_input(image, spacing_mm=spacing)
         notes = [*working.warnings, *[w for w in image.metadata.warnings() if "spacing" not in w]]
+        if image.level > self.input_level(spacing):
+            notes.append(f"read at 1/{image.reduction} resolution, coarser than the network's input "
+                         f"(1/{1 << self.input_level(spacing)}): results are approximate")
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]

@@ -71,12 +71,14 @@ def read_image(path: str | os.PathLike, *, level: int = 0) -> MammoImage:
 
 
 def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | None = None,
-                 working_spacing_mm: float | None = None) -> MammoImage:
+                 working_spacing_mm: float | None = None, unknown_spacing_mm: float | None = None) -> MammoImage:
     """The first look at a mammogram: the coarsest level that still fills ``screen_shape``
     (rows, columns, the whole image fitted) and that the network can work from at
     ``working_spacing_mm`` (with the spacing the file gives, else the one the model assumes),
     where the file holds such levels ready-made (JPEG 2000/HTJ2K). Anything else is read in
-    full (level 0): reducing it would cost its full decode anyway. ``image.level`` says which."""
+    full (level 0): reducing it would cost its full decode anyway. ``image.level`` says which.
+    ``unknown_spacing_mm``: the spacing the caller will give the network for a file that has
+    none (hds-predict --spacing)."""
     path = Path(path)
     file_format = sniff_format(path)
     if file_format != "DICOM":
@@ -85,7 +87,8 @@ def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | Non
     from .levels import preview_level
 
     def choose(metadata, available: int) -> int:
-        return preview_level((metadata.rows, metadata.columns), metadata.pixel_spacing_mm, screen_shape=screen_shape,
+        spacing = metadata.pixel_spacing_mm or ((unknown_spacing_mm,) * 2 if unknown_spacing_mm else None)
+        return preview_level((metadata.rows, metadata.columns), spacing, screen_shape=screen_shape,
                              working_spacing_mm=working_spacing_mm, available=available)
 
     return read_dicom(path, choose)
