@@ -78,12 +78,12 @@ def main() -> int:
                  Row(bench, "longest stall of the UI thread, film decoding in a decoder process", process_stall * 1000, "ms")]
 
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as two:
-            [collect_shared(*r) for r in two.map(decode_shared, paths[:2], [96, 96])]  # warm both processes
+            [collect_shared(*r) for r in two.map(decode_shared, [decode, decode], paths[:2], [96, 96])]  # warm both processes
             start = time.perf_counter()
-            collect_shared(*two.submit(decode_shared, paths[2], 96).result())
+            collect_shared(*two.submit(decode_shared, decode, paths[2], 96).result())
             alone = time.perf_counter() - start
             start = time.perf_counter()
-            [collect_shared(*r) for r in two.map(decode_shared, paths[2:4], [96, 96])]
+            [collect_shared(*r) for r in two.map(decode_shared, [decode, decode], paths[2:4], [96, 96])]
             side_by_side = time.perf_counter() - start
         print(f"one film alone in a decoder process {alone:.2f} s; two side by side in two processes {side_by_side:.2f} s")
         rows += [Row(bench, "one film alone in a decoder process", alone, "s"),

@@ -213,8 +213,9 @@ def main() -> int:
         rows.append(Row(bench, f"{measure}: full decode first (as before)", full[key], unit))
         rows.append(Row(bench, f"{measure}: resolution levels", levels[key], unit, target or "",
                         None if test is None else bool(test(levels[key]))))
-    ratio = full["all"] / bare
-    rows.append(Row(bench, "full decode first: all four on screen / bare pydicom decode", ratio, "x", "≤ 1.2", ratio <= 1.2))
+    rows.append(Row(bench, "all four on screen / bare pydicom decode: full decode first (as before)", full["all"] / bare, "x"))
+    rows.append(Row(bench, "all four on screen / bare pydicom decode: resolution levels", levels["all"] / bare, "x", "≤ 1.2",
+                    levels["all"] / bare <= 1.2))
     rows += [
         Row(bench, "peak resident memory, viewer + decoder process: full decode first (as before)", together["full"], "MB",
             "≤ 1536 MB", together["full"] <= 1536),
