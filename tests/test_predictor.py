@@ -66,6 +66,11 @@ def test_lesions_at_any_threshold_in_original_pixels(predictor, mass_image, monk
     areas = [sum(l.area_mm2 for l in prediction.lesions(t)) for t in (0.3, 0.5, 0.8)]
     assert areas[0] >= areas[1] >= areas[2]
     assert prediction.lesions(1.01) == []
+    # Kept for the last thresholds asked (the panel and every view ask alike), handed out as copies.
+    again = prediction.lesions(0.5)
+    assert again == lesions and again is not lesions
+    again.clear()
+    assert prediction.lesions(0.5) == lesions
     document = prediction.to_dict(0.5)
     assert document["lesions"][0]["contour_xy"] and document["model"]["weights_sha256"] == predictor.weights_sha256
 

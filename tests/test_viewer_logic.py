@@ -141,3 +141,28 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
     finally:
         pool.shutdown()
     assert blocks() <= shm_before
+
+
+def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbours_chord():
+    from mammo_viewer.image_view import CONTOUR_TOLERANCE_PX, drawn_points
+
+    angles = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
+    circle = np.stack([500 + 300 * np.cos(angles), 400 + 300 * np.sin(angles)], axis=1)
+    square = np.concatenate([np.stack([np.linspace(0, 99, 100), np.zeros(100)], 1),  # straight runs of collinear points
+                             np.stack([np.full(100, 100.0), np.linspace(0, 99, 100)], 1),
+                             np.stack([np.linspace(100, 1, 100), np.full(100, 100.0)], 1),
+                             np.stack([np.zeros(100), np.linspace(100, 1, 100)], 1)])
+    for ring in (circle, square):
+        drawn = drawn_points(ring)
+        assert 4 <= len(drawn) < len(ring)
+        # Every traced point lies within the tolerance of the drawn outline (segments, closed).
+        a, b = drawn, np.roll(drawn, -1, axis=0)
+        ab = b - a
+        t = np.clip(((ring[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab ** 2).sum(-1), 1e-12)[None], 0, 1)
+        distance = np.hypot(*(a[None] + t[..., None] * ab[None] - ring[:, None, :]).transpose(2, 0, 1)).min(axis=1)
+        assert distance.max() <= 2 * CONTOUR_TOLERANCE_PX
+    corners = drawn_points(square)
+    for corner in ([0, 0], [100, 0], [100, 100], [0, 100]):
+        assert np.hypot(*(corners - corner).T).min() <= 1.0  # the corners stay
+    small = circle[::500]
+    np.testing.assert_array_equal(drawn_points(small), small)  # too few points to thin

@@ -86,6 +86,7 @@ class Prediction:
 
     def __post_init__(self):
         self._original: np.ndarray | None = None
+        self._lesions: dict[float, list[Lesion]] = {}  # the last few thresholds: the panel and the views ask alike
 
     @property
     def max_probability(self) -> float:
@@ -98,7 +99,11 @@ class Prediction:
         return self._original
 
     def lesions(self, threshold: float) -> list[Lesion]:
-        return find_lesions(self.working_probability, threshold, self.geometry, self.spacing_mm)
+        if threshold not in self._lesions:
+            if len(self._lesions) >= 4:
+                self._lesions.pop(next(iter(self._lesions)))
+            self._lesions[threshold] = find_lesions(self.working_probability, threshold, self.geometry, self.spacing_mm)
+        return list(self._lesions[threshold])
 
     def lesion_mask(self, threshold: float) -> np.ndarray:
         """The lesions at ``threshold`` as a boolean mask in the original pixels."""
