@@ -32,7 +32,7 @@ def stored_values(bits: int, signed: bool, shape=ODD_SHAPE, seed=0) -> np.ndarra
     return values.astype(dtype)
 
 
-CASES = [(8, False, "MONOCHROME2"), (12, False, "MONOCHROME2"), (12, False, "MONOCHROME1"), (16, False, "MONOCHROME2"),
+CASES = [(8, False, "MONOCHROME2"), (8, True, "MONOCHROME1"), (12, False, "MONOCHROME2"), (12, False, "MONOCHROME1"), (16, False, "MONOCHROME2"),
          (12, True, "MONOCHROME2"), (16, True, "MONOCHROME1")]
 
 

@@ -159,3 +159,36 @@ def test_films_without_levels_are_read_once_in_full(qtbot, tmp_path):
     window, first_levels = open_window(qtbot, folder, tmp_path)
     assert list(first_levels.values()) == [0]
     assert window.loader._detail_queue == [] and window.loader._detail_running is None
+
+
+def test_seg_and_sr_need_no_full_resolution(qtbot, tmp_path, j2k_study):
+    """The segmentations come from the network's map in the full image's geometry and the
+    file's own header: written at once, while the views still show reduced levels."""
+    import pydicom
+
+    window, _ = open_window(qtbot, j2k_study, tmp_path)
+    window.loader.cancel()
+    out = tmp_path / "dicom"
+    out.mkdir()
+    with qtbot.waitSignal(window.export_finished, timeout=120000) as finished:
+        window.export_dicom_to(str(out))
+    assert finished.args[0].startswith("Wrote 5 DICOM file(s)"), finished.args
+    assert not any(item.at_full_resolution for item in window.study.images.values())
+    for seg in out.glob("*_seg_*.dcm"):
+        ds = pydicom.dcmread(seg)
+        assert (ds.Rows, ds.Columns) == SHAPE
+
+
+def test_the_demo_study_opens_progressively_with_the_full_decodes_results(qtbot, tmp_path, shipped):
+    from resources import demo_study
+
+    window, first_levels = open_window(qtbot, demo_study() / "DEMO-014", tmp_path)
+    assert first_levels and all(level > 0 for level in first_levels.values()), first_levels  # 1024x1024 films, 2 views
+    threshold = window.findings.threshold
+    for item in window.study.images.values():
+        assert (item.model_image or item.image).level == shipped.input_level(item.metadata.pixel_spacing_mm)
+        reference = shipped.predict(read_image(item.path))
+        assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
+        assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == \
+            [lesion.to_dict() for lesion in reference.lesions(threshold)]
+    qtbot.waitUntil(lambda: all_full(window), timeout=60000)
