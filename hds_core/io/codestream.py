@@ -91,6 +91,7 @@ class J2KCoding:
     signed: bool
     origin_at_zero: bool  # image and tile offsets 0, as DICOM files have them
     levels: int  # wavelet decomposition levels: so many reduced levels decode without the full image
+    reversible: bool  # the 5/3 integer wavelet (lossless); False: the 9/7 irreversible one
 
 
 def j2k_coding(data: bytes) -> J2KCoding | None:
@@ -102,17 +103,18 @@ def j2k_coding(data: bytes) -> J2KCoding | None:
     xsiz, ysiz, xosiz, yosiz, _, _, xtosiz, ytosiz = struct.unpack_from(">IIIIIIII", data, at + 8)
     (components,) = struct.unpack_from(">H", data, at + 40)
     ssiz = data[at + 42]
-    levels = None
+    levels = transform = None
     marker = at + 2
     while marker + 4 <= len(data) and data[marker] == 0xFF:
         code = data[marker + 1]
         if code in (0x90, 0x93, 0xD9):  # start of tile, start of data, end: the main header is over
             break
         (length,) = struct.unpack_from(">H", data, marker + 2)
-        if code == 0x52 and marker + 2 + 10 <= len(data):  # COD: Scod, progression, layers, MCT, levels
-            levels = data[marker + 9]
+        if code == 0x52 and marker + 14 <= len(data):  # COD: Scod, progression, layers, MCT, levels, code-block, transform
+            levels, transform = data[marker + 9], data[marker + 13]
         marker += 2 + length
     if levels is None or xsiz <= xosiz or ysiz <= yosiz:
         return None
     return J2KCoding(rows=ysiz - yosiz, columns=xsiz - xosiz, components=components, precision=(ssiz & 0x7F) + 1,
-                     signed=bool(ssiz & 0x80), origin_at_zero=xosiz == yosiz == xtosiz == ytosiz == 0, levels=levels)
+                     signed=bool(ssiz & 0x80), origin_at_zero=xosiz == yosiz == xtosiz == ytosiz == 0, levels=levels,
+                     reversible=transform == 1)

@@ -7,9 +7,10 @@ has no way to ask for that, Pillow's has (``reduce``).
 
 Pillow returns samples of 9-16 bits scaled to 16 (mode I;16) and signed ones offset to
 unsigned; both are undone here, and the result has the dtype pydicom's full decode has.
-Where the codestream and the DICOM header disagree (sign, precision, several components,
-an image offset), or Pillow fails, the caller decodes in full instead: pydicom's handling of
-those cases is the reference, never a guess of ours.
+Only reversible (5/3, lossless) codestreams are read this way: their levels are exactly the
+5/3 band of the full decode. Lossy (9/7) ones, and any whose codestream and DICOM header
+disagree (sign, precision, several components, an image offset), or that Pillow fails on, are
+decoded in full instead: pydicom's handling of those cases is the reference.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def pyramid_of(ds: Dataset, syntax: str, path: Path) -> Pyramid | None:
         return None
     bits_stored, signed = int(ds.BitsStored), int(ds.get("PixelRepresentation", 0) or 0) == 1
     bits_allocated = int(ds.BitsAllocated)
+    if not coding.reversible:
+        # A lossy (9/7) codestream's own levels are its low-pass bands, not the 5/3 band of the
+        # decoded film that levels are defined as (levels.py): the network's input read from
+        # one would differ from the full decode's. Decoded in full, as before.
+        return None
     agrees = (coding.components == 1 and coding.origin_at_zero and coding.precision == bits_stored
               and coding.signed == signed and coding.precision <= 16 and bits_allocated in (8, 16)
               and (coding.rows, coding.columns) == (int(ds.Rows), int(ds.Columns)))
