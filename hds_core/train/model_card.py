@@ -183,7 +183,8 @@ def _bilateral_lines(document: dict, report: dict) -> list[str]:
             f"{report['bilateral_rule']}. Every image is scored alone (calibrated)."]
 
 
-def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str, demo: Path | None) -> str:
+def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str, demo: Path | None,
+               limits: list[str] | None = None) -> str:
     from ..nn import read_metadata, sha256
 
     document = read_metadata(weights)
@@ -294,7 +295,7 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
               "measured; its false regions are counted on images with a lesion.",
               "- mini-MIAS masks are circles, so film Dice is against circles, not outlines.",
               "- Trained on a 2-core CPU: 20 epochs of 188 crops per fold, about a tenth of what the GPU runs in the "
-              "issue's history saw.", ""]
+              "issue's history saw.", *[f"- {limit}" for limit in limits or []], ""]
     lines += ["## What it should not be used for", "",
               "- Diagnosis or screening decisions of any kind: research use only (mini-MIAS licence), and the figures "
               "above are far from what a clinical CAD must show.",
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation", type=Path, help="an hds-train --cv folder of the ds-seg run (any folds with oof.json)")
     p.add_argument("--hardware", required=True, help="what trained the weights, and how long it took")
     p.add_argument("--demo", type=Path, help="the demo study folder (annotations.json); default resources/demo")
+    p.add_argument("--limit", action="append", default=[], help="one more known limit of these weights (repeatable)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     demo = args.demo
@@ -323,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         from resources import demo_study
 
         demo = demo_study()
-    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo)
+    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo, limits=args.limit)
     print(f"wrote {args.out}")
     return 0
 
