@@ -73,12 +73,13 @@ class StudyLoader(QObject):
         """Decode these images at full resolution after what is queued (``first``: before it);
         each arrives as ``detailed``. Asking again for a queued or running image does nothing."""
         running = self._detail_running[0] if self._detail_running else None
-        new = [(key, path) for key, path in items if key != running]
-        keys = {key for key, _ in new}
-        rest = [item for item in self._detail_queue if item[0] not in keys]
-        if not first:
-            new = [item for item in new if item[0] not in {key for key, _ in self._detail_queue}]
-        self._detail_queue = new + rest if first else rest + new
+        new = list({key: (key, path) for key, path in items if key != running}.values())
+        if first:
+            keys = {key for key, _ in new}
+            self._detail_queue = new + [item for item in self._detail_queue if item[0] not in keys]
+        else:
+            queued = {key for key, _ in self._detail_queue}
+            self._detail_queue += [item for item in new if item[0] not in queued]
         self._next_detail()
 
     def detail_pending(self, key: str) -> bool:

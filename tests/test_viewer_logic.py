@@ -166,3 +166,25 @@ def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbo
         assert np.hypot(*(corners - corner).T).min() <= 1.0  # the corners stay
     small = circle[::500]
     np.testing.assert_array_equal(drawn_points(small), small)  # too few points to thin
+
+
+def test_the_full_resolution_queue_keeps_each_image_once_and_puts_a_wanted_one_first(qtbot, monkeypatch):
+    from mammo_viewer.loading import StudyLoader
+
+    loader = StudyLoader()
+    try:
+        monkeypatch.setattr(loader, "_next_detail", lambda: None)  # nothing starts: only the order is looked at
+        a, b, c, d = (("a", Path("a")), ("b", Path("b")), ("c", Path("c")), ("d", Path("d")))
+        loader.want_detail([a, b, c])
+        loader.want_detail([b, c, d])  # asked again after the queue: nothing moves, nothing is lost
+        assert [key for key, _ in loader._detail_queue] == ["a", "b", "c", "d"]
+        loader.want_detail([c], first=True)  # a view zoomed in: before the rest
+        assert [key for key, _ in loader._detail_queue] == ["c", "a", "b", "d"]
+        loader._detail_running = ("a", None)
+        loader._detail_queue.remove(a)
+        loader.want_detail([a, d], first=True)  # the one being decoded is not queued again
+        assert [key for key, _ in loader._detail_queue] == ["d", "c", "b"]
+        assert loader.detail_pending("a") and loader.detail_pending("b") and not loader.detail_pending("e")
+        loader._detail_running = None
+    finally:
+        loader.shutdown()
