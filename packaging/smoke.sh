@@ -13,6 +13,8 @@ for resource in weights/hds_mammo.safetensors weights/hds_mammo.json weights/hds
                 icons/mammo-viewer.png demo/annotations.json demo/DEMO-014/L_MLO.dcm demo/DEMO-P126/L_CC.dcm; do
   test -s "dist/mammo-viewer/_internal/resources/$resource" || { echo "bundle lost resources/$resource"; exit 1; }
 done
+# Pillow's OpenJPEG reads reduced JPEG 2000 levels; without it every film decodes in full (slowly, not visibly).
+find dist/mammo-viewer/_internal -name "libopenjp2-*" | grep -q . || { echo "bundle lost Pillow's libopenjp2"; exit 1; }
 
 start=$(date +%s.%N)
 "$APP" --version | grep -q "mammo-viewer"
