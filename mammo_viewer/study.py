@@ -10,6 +10,7 @@ from pathlib import Path
 from hds_core.infer import Prediction
 from hds_core.infer.lesions import Lesion
 from hds_core.io import MammoImage, MammoMetadata
+from hds_core.report.content import breast_scores
 
 from .hanging import ViewInfo
 
@@ -67,11 +68,7 @@ class Study:
 
     def breast_scores(self) -> dict[str, float]:
         """Per breast ("R", "L", or "?" for unknown laterality): the maximum of its views' scores."""
-        scores: dict[str, float] = {}
-        for image in self.predicted():
-            side = image.metadata.laterality if image.metadata.laterality in ("R", "L") else "?"
-            scores[side] = max(scores.get(side, 0.0), image.prediction.score)
-        return scores
+        return breast_scores((image.metadata.laterality, image.prediction.score) for image in self.predicted())
 
     def exam_score(self) -> float | None:
         scores = self.breast_scores()

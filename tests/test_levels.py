@@ -13,6 +13,7 @@ from synthetic import mg_dataset, phantom, write_dicom, write_png
 
 import hds_core.io.dicom as dicom_module
 from hds_core.data.preprocess import Geometry
+from hds_core.eval.metrics import dice
 from hds_core.io import read_image, read_preview
 from hds_core.io.levels import input_level, level_shape, lowpass_levels, preview_level, screen_level, stored_range
 
@@ -160,11 +161,6 @@ def test_a_geometry_found_on_a_level_maps_to_full_pixels():
     np.testing.assert_allclose(corners, [[40 - 0.5, 150 - 0.5], [190 - 0.5, 16 - 0.5]], atol=1e-9)
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
 @pytest.fixture(scope="module")
 def shipped():
     from hds_core.infer import Predictor
@@ -196,6 +192,6 @@ def test_the_network_sees_the_same_from_its_level_as_from_the_full_decode(tmp_pa
         np.testing.assert_array_equal(a.image, b.image, err_msg=str(path))
         assert a.geometry == b.geometry and a.geometry.original_shape == full.pixels.shape
         p, q = shipped.predict(full), shipped.predict(reduced)
-        assert _dice(p.lesion_mask(threshold), q.lesion_mask(threshold)) >= 0.99, path
+        assert dice(q.lesion_mask(threshold), p.lesion_mask(threshold)) >= 0.99, path
         assert abs(p.score - q.score) <= 0.01, path
         assert [lesion.to_dict() for lesion in p.lesions(threshold)] == [lesion.to_dict() for lesion in q.lesions(threshold)]

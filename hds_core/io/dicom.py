@@ -20,6 +20,7 @@ from ..text import printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MammoImage, MammoMetadata
+from .levels import deepest_level
 from .progressive import decode_level, pyramid_of
 
 # Picks a resolution level from the file's metadata and the levels its pixel data holds.
@@ -421,7 +422,7 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     pyramid = pyramid_of(ds, syntax, path) if callable(level) or level else None
     if callable(level):
         level = level(metadata, pyramid.levels if pyramid else 0)
-    level = max(0, min(int(level), max(metadata.rows, metadata.columns).bit_length() - 1))
+    level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
     pixels = None
     if level and pyramid is not None and level <= pyramid.levels:
         try:

@@ -27,6 +27,11 @@ def level_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
     return math.ceil(shape[0] / factor), math.ceil(shape[1] / factor)
 
 
+def deepest_level(shape: tuple[int, int]) -> int:
+    """The coarsest level that still has more than one pixel along the longer side."""
+    return max(shape).bit_length() - 1
+
+
 def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
     """The values ``bits_stored`` bits can hold: what a decoder clips a level to."""
     return (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)

@@ -95,7 +95,8 @@ def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | Non
 
 
 def _raster(path: Path, file_format: str, level: int) -> MammoImage:
+    from .levels import deepest_level
     from .raster import read_raster
 
     image = read_raster(path, file_format)
-    return image.at_level(min(level, max(image.pixels.shape).bit_length() - 1))
+    return image.at_level(min(level, deepest_level(image.pixels.shape)))

@@ -53,6 +53,16 @@ def format_dicom_date(value: str | None) -> str | None:
     return value
 
 
+def breast_scores(scored) -> dict[str, float]:
+    """(laterality, image score) pairs -> per breast ("R", "L", or "?" where the laterality is
+    unknown) the maximum of its views' scores; the exam's score is the maximum of these."""
+    scores: dict[str, float] = {}
+    for laterality, score in scored:
+        side = laterality if laterality in ("R", "L") else "?"
+        scores[side] = max(scores.get(side, 0.0), score)
+    return scores
+
+
 def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float, *, threshold_table: list[dict] | None = None,
                  anonymize: bool = False, analysed_at: dt.datetime | None = None, score_note: str | None = None) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
@@ -68,10 +78,7 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
     study = [("Exam date", format_dicom_date(first.study_date) or "unknown"), ("Study", first.study_description or "—")]
     if not anonymize and first.accession_number:
         study.append(("Accession", first.accession_number))
-    breast_scores: dict[str, float] = {}
-    for item in images:
-        side = item.image.metadata.laterality if item.image.metadata.laterality in ("R", "L") else "?"
-        breast_scores[side] = max(breast_scores.get(side, 0.0), item.prediction.score)
+    scores = breast_scores((item.image.metadata.laterality, item.prediction.score) for item in images)
     prediction = images[0].prediction
     when = (analysed_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
     provenance = [
@@ -86,5 +93,5 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
     return ReportContent(images=images, threshold=threshold,
                          operating_point=operating_point(threshold_table or [], threshold), anonymized=anonymize,
                          patient=patient, study=study, provenance=provenance,
-                         exam_score=max(breast_scores.values()) if breast_scores else None, breast_scores=breast_scores,
+                         exam_score=max(scores.values()) if scores else None, breast_scores=scores,
                          score_note=score_note)
