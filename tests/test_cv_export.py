@@ -145,3 +145,35 @@ def test_a_two_breast_combination_that_does_not_help_is_not_shipped(tmp_path):
     film = choices["per_dataset"][FILM]
     assert film["images_scored_from_both_breasts"] == 0
     assert film["shipped_score"]["image_auc"] == film["single_image_score"]["image_auc"]
+
+
+def test_the_default_thresholds_figures_on_patients_its_choice_never_saw(tmp_path):
+    """Fold k's row at the threshold the rule picks on the other folds, pooled by the images
+    each rate is of. Film tables (contour sensitivity, specificity at 0.5 and 0.7), 10 mass
+    and 10 normal films a fold: fold 0 is good at 0.5 (0.95/0.95) and poor at 0.7 (0.3/0.95);
+    folds 1 and 2 are the other way round (0.6/0.6, 0.8/0.9). Without fold 0 Youden's J is
+    0.2 at 0.5 and 0.7 at 0.7; without fold 1 (or 2) 0.55 at 0.5 and 0.475 at 0.7. So the
+    picks are 0.7, 0.5, 0.5 and the rows (0.3, 0.95), (0.6, 0.6), (0.6, 0.6)."""
+    from hds_core.train.cv_export import cross_fitted_operating_point
+
+    def fold(rates, digital):
+        film = {"n_mass_images": 10, "n_normal_images": 10, "threshold_table": [
+            {"threshold": t, "contour_sensitivity": s, "contour_specificity": p, "dice_mass_images": s / 2,
+             "fp_regions_per_normal_image": 1 - p} for t, (s, p) in zip((0.5, 0.7), rates)]}
+        lesions = {"n_mass_images": 5, "n_normal_images": 0, "threshold_table": [
+            {"threshold": t, "contour_sensitivity": s, "contour_specificity": None, "dice_mass_images": s / 2,
+             "fp_regions_per_normal_image": None} for t, s in zip((0.5, 0.7), digital)]}
+        return {"per_dataset": {FILM: film, DIGITAL: lesions}}
+
+    folds = [fold([(0.95, 0.95), (0.3, 0.95)], (1.0, 0.4)), fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8)),
+             fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8))]
+    result = cross_fitted_operating_point(folds, FILM)
+    assert result["thresholds"] == [0.7, 0.5, 0.5]
+    film, digital = result["per_dataset"][FILM], result["per_dataset"][DIGITAL]
+    assert film["contour_sensitivity"] == pytest.approx((0.3 + 0.6 + 0.6) / 3)
+    assert film["contour_specificity"] == pytest.approx((0.95 + 0.6 + 0.6) / 3)
+    assert film["fp_regions_per_normal_image"] == pytest.approx((0.05 + 0.4 + 0.4) / 3)
+    assert digital["contour_sensitivity"] == pytest.approx((0.4 + 0.9 + 0.9) / 3)
+    assert digital["contour_specificity"] is None  # no normals
+    # The export's choices carry it (synthetic_cv: every fold picks 0.5 there).
+    assert cv_choices(synthetic_cv(tmp_path / "cv"))["cross_fitted_threshold"]["thresholds"] == [0.5, 0.5, 0.5]

@@ -109,6 +109,24 @@ def cross_fitted_rows(per_fold: list[list[dict]], source: str, method: str, fit_
     return scored
 
 
+def cross_fitted_operating_point(folds: list[dict], film: str) -> dict:
+    """The default threshold's figures on patients its choice never saw: for each fold, the
+    threshold the shipped rule (``choose_threshold``) picks on the other folds' pooled film
+    table, and that fold's own table row at it; the rows pooled over the folds, per dataset,
+    as the slider's table is. (The default threshold itself is picked on all folds, so its
+    row of that table has seen the patients it describes.)"""
+    thresholds = []
+    for k in range(len(folds)):
+        others = [f["per_dataset"][film] for j, f in enumerate(folds) if j != k and film in f["per_dataset"]]
+        thresholds.append(choose_threshold(pooled_threshold_table([(b, b["threshold_table"]) for b in others]))[0])
+    per_dataset = {}
+    for spec in dict.fromkeys(spec for f in folds for spec in f["per_dataset"]):
+        rows = [(f["per_dataset"][spec], [next(r for r in f["per_dataset"][spec]["threshold_table"] if abs(r["threshold"] - t) < 1e-9)])
+                for f, t in zip(folds, thresholds) if spec in f["per_dataset"]]
+        per_dataset[spec] = {k: v for k, v in pooled_threshold_table(rows)[0].items() if k != "threshold"}
+    return {"thresholds": thresholds, "per_dataset": per_dataset}
+
+
 def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logistic") -> dict:
     """Everything the shipped weights' JSON takes from the cross-validation in ``cv_dir``."""
     folds = load_folds(cv_dir)
@@ -167,7 +185,8 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
         }
     return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
             "bilateral": bilateral if keep_bilateral else None, "bilateral_fit": bilateral, "bilateral_rule": bilateral_rule, "default_threshold": threshold, "default_threshold_rule": rule,
-            "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset}
+            "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset,
+            "cross_fitted_threshold": cross_fitted_operating_point(folds, film)}
 
 
 def slider_table(tables: dict[str, list[dict]], film: str) -> list[dict]:
@@ -245,6 +264,7 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
                        "threshold_table_per_dataset": choices["threshold_tables"]},
         "cross_validation": {spec: {k: v for k, v in block.items() if k != "images"}
                              for spec, block in choices["per_dataset"].items()},
+        "cross_fitted_threshold": choices["cross_fitted_threshold"],
         "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
     })
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,26 @@ def dataset_name(spec: str) -> str:
     return Path(path).name or kind
 
 
+def cross_fitted_threshold_lines(report: dict) -> list[str]:
+    """The default threshold's contour figures on patients its choice never saw (cv_export)."""
+    crossed = report.get("cross_fitted_threshold")
+    if not crossed:
+        return []
+    parts = []
+    for spec, row in crossed["per_dataset"].items():
+        figures = [f"a contour on {row['contour_sensitivity']:.0%} of images with a lesion"]
+        if row.get("contour_specificity") is not None:
+            figures.append(f"none on {row['contour_specificity']:.0%} of normal images")
+        figures.append(f"Dice {fmt(row['dice_mass_images'], 2)}")
+        if row.get("fp_regions_per_normal_image") is not None:
+            figures.append(f"{row['fp_regions_per_normal_image']:.2f} false regions per normal image")
+        parts.append(f"`{dataset_name(spec)}`: " + ", ".join(figures))
+    picks = ", ".join(f"{t:g}" for t in crossed["thresholds"])
+    return [f"The default threshold was chosen on all folds, so the rows above at it have seen their patients. Chosen by "
+            f"the same rule on the other folds only (fold by fold: {picks}), each fold's own figures at that threshold, "
+            f"pooled: " + "; ".join(parts) + ".", ""]
+
+
 def cv_table(report: dict) -> list[str]:
     """Per dataset: the shipped score's figures out of fold (pooled over folds, 95% intervals
     by patient) and the spread over folds."""
@@ -262,7 +282,7 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         f"Lesion-level: a lesion (connected outline or circle) is found when a predicted region at the threshold overlaps "
         "it with IoU ≥ 0.1 or contains its centroid; regions finding nothing are false positives, counted on every image. "
         f"The per-dataset figures at the default threshold were evaluated at {report['per_dataset'][next(iter(report['per_dataset']))]['threshold_evaluated']}.",
-        "",
+        "", *cross_fitted_threshold_lines(report), 
         "Targets (on patients kept apart from development): "
         f"films — {TARGETS['film']}; digital — {TARGETS['digital']}.", "",
     ]
