@@ -105,6 +105,19 @@ def main() -> int:
               f"one np.take over the whole film {statistics.median(whole) * 1000:.0f} ms")
         rows += [Row(bench, "screen rendering of a film, table in bands of rows (median of 5)", statistics.median(banded) * 1000, "ms"),
                  Row(bench, "one np.take over the whole film, for comparison (median of 5)", statistics.median(whole) * 1000, "ms")]
+
+        # A film's reduced level read straight from its codestream, against the full decode
+        # (hds_core.io.levels; one thread, this process).
+        from hds_core.io import read_image
+
+        for level, name in ((0, "full resolution"), (3, "its 1/8 level (416x512)")):
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                read_image(paths[0], level=level)
+                times.append(time.perf_counter() - start)
+            print(f"read_image of a film, {name}: {statistics.median(times):.3f} s")
+            rows.append(Row(bench, f"read_image of a film, {name} (median of 3)", statistics.median(times), "s"))
     write_rows(args.json, rows)
     return 0
 
