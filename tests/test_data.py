@@ -260,3 +260,33 @@ def test_augmentation_moves_image_and_mask_together_and_is_reproducible(phantom_
             inside, outside = image[0][mask.bool()].mean(), image[0][~mask.bool()].mean()
             assert inside > outside
     assert changed >= 35
+
+
+@pytest.mark.parametrize("window", [None, (2048, 4096)])
+def test_a_12_bit_digital_image_and_its_8_bit_export_give_the_same_network_input(tmp_path, window):
+    """One model serves 12-bit DICOM and 8-bit exports of the same image (CDD-CESM is published
+    as 8-bit JPEG): the export is the DICOM's rendering for the network rounded to 8 bits, and
+    the network's input differs by about that rounding (z-scored over the breast, so the
+    export's own grey range does not matter). Without a window in the file, or with one that
+    does not clip; a window that clips the breast loses in the export what it clips."""
+    from hds_core.data.preprocess import working_image
+    from hds_core.io import read_image
+    from synthetic import write_png
+
+    pixels, _ = phantom((320, 256), seed=11, bits=12)
+    tags = {"WindowCenter": window[0], "WindowWidth": window[1]} if window else {}
+    dicom = read_image(write_dicom(tmp_path / "d.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2], **tags))
+    rendered = dicom.model_input()
+    export = read_image(write_png(tmp_path / "export.png", np.round(rendered * 255).astype(np.uint8)))
+    a = working_image(dicom, (0.2, 0.2), working_spacing_mm=0.8)
+    b = working_image(export, (0.2, 0.2), working_spacing_mm=0.8)
+    assert a.geometry == b.geometry
+    assert (a.breast != b.breast).sum() <= 0.005 * a.breast.sum()  # a few pixels on the skin line
+    # Half a grey level of rounding, in units of the breast's standard deviation (z-scored);
+    # resampling and the pyramid's integer steps carry it a little further at a few pixels.
+    rounding = 0.5 / 255 / float(rendered[pixels > 0.1 * 4095].std())
+    difference = np.abs(a.image - b.image)
+    breast = a.breast & b.breast
+    assert difference[breast].mean() <= 0.5 * rounding
+    assert np.percentile(difference[breast], 99) <= 1.5 * rounding
+    assert difference.max() <= 3 * rounding

@@ -48,6 +48,18 @@ class MammoMetadata:
     series_description: str | None = None
     accession_number: str | None = None
     manufacturer: str | None = None
+    detector_type: str | None = None  # DetectorType: FILM, DIRECT, INDIRECT, SCINTILLATOR, STORAGE
+
+    @property
+    def acquisition_domain(self) -> str | None:
+        """"film" (a digitised screen-film mammogram), "digital" (a detector's), or None when
+        the file does not say (rasters: PNG, PGM, TIFF, JPEG). Films and digital images differ
+        in their pixel statistics, and a score is calibrated for one of them."""
+        if self.file_format != "DICOM":
+            return None
+        if (self.detector_type or "").upper() == "FILM":
+            return "film"
+        return "digital" if (self.modality or "").upper() == "MG" else None
 
     @property
     def spacing_known(self) -> bool:
@@ -170,10 +182,21 @@ class MammoImage:
             user_invert=user_invert,
         )
 
+    @property
+    def model_preset(self) -> VoiPreset:
+        """The window the network's input is rendered with: the file's own (what an export of
+        the image bakes in), else the full range of its pixels, never a window that clips. An
+        8-bit export of a 12-bit image is its rendering rounded: rendered full range, it gives
+        the same input up to that rounding (z-scoring over the breast removes the export's
+        own grey range), where the reader's default (a percentile window) would clip the
+        brightest pixels, a mass's among them, a second time."""
+        return self.file_presets[0] if self.file_presets else self.presets[len(self.presets) - 1]
+
     def model_input(self) -> np.ndarray:
-        """What the network sees before resampling: the default display rendering in [0, 1],
-        dense tissue bright whatever the photometric interpretation, padding set to 0.
+        """What the network sees before resampling: the image rendered in [0, 1] through the
+        display pipeline with :attr:`model_preset`, dense tissue bright whatever the
+        photometric interpretation, padding set to 0.
 
         Using the display pipeline (not raw values) makes film scans (mini-MIAS) and
         FOR PRESENTATION digital mammograms comparable inputs."""
-        return self.render()
+        return self.render(self.model_preset)
