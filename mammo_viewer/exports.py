@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from hds_core.report.operating_point import score_trust
+from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.safe_write import is_inside
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ class Exports:
         analysed = [(item.image, item.prediction) for item in items]
         threshold = window.findings.threshold
         table, anonymize = window.findings.table, window.hide_phi
-        note = score_trust(window.engine.predictor.metadata) if window.engine.predictor is not None else None
+        note = (score_trust(window.engine.predictor.metadata, study_domain([prediction for _, prediction in analysed]))
+                if window.engine.predictor is not None else None)
         size = page_size or str(window.settings.value("page_size", "A4"))
         window._status(f"Writing {target}…")
         window.exporter.submit(

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hds_core.report.operating_point import describe_operating_point, operating_point
+from hds_core.report.operating_point import describe_operating_point, operating_point, score_kind
 
 from .study import LesionRow
 
@@ -68,7 +68,7 @@ class FindingsPanel(QWidget):
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
 
-        scores = QGroupBox("Scores (probability of a mass)")
+        self.scores_box = scores = QGroupBox(f"Scores ({score_kind(True)})")
         form = QFormLayout(scores)
         self.exam_score = QLabel("—")
         self.right_score = QLabel("—")
@@ -147,8 +147,7 @@ class FindingsPanel(QWidget):
         return self._value
 
     def set_model(self, default_threshold: float, table: list[dict], description: str, trust: str | None = None) -> None:
-        self.trust_label.setText(trust or "")
-        self.trust_label.setVisible(bool(trust))
+        self.set_trust(trust)
         self.default_threshold = default_threshold
         self.model_loaded = True
         self.table = table or []
@@ -197,13 +196,21 @@ class FindingsPanel(QWidget):
         self.progress.setValue(done)
         self.cancel_button.setEnabled(done < total)
 
+    def set_trust(self, trust: str | None) -> None:
+        """What the score is worth: the cross-validated figure for the study's domain."""
+        self.trust_label.setText(trust or "")
+        self.trust_label.setVisible(bool(trust))
+
     def set_idle(self, text: str) -> None:
         """What the progress bar says while no image is queued for the AI."""
         self.idle_text = text
         if self.progress.format() != ANALYSED_FORMAT:
             self.progress.setFormat(text)
 
-    def set_scores(self, exam: float | None, breasts: dict[str, float]) -> None:
+    def set_scores(self, exam: float | None, breasts: dict[str, float], calibrated: bool = True) -> None:
+        """``calibrated``: the scores are probabilities calibrated for the study's domain (film
+        or digital); otherwise they are the marks' highest probability, and the title says so."""
+        self.scores_box.setTitle(f"Scores ({score_kind(calibrated)})")
         self.exam_score.setText(_fmt(exam, 3))
         self.right_score.setText(_fmt(breasts.get("R"), 3))
         self.left_score.setText(_fmt(breasts.get("L"), 3))

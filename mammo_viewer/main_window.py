@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from hds_core.io import ScanResult
+from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
 from .decoding import DecodedImage
@@ -301,7 +302,12 @@ class MainWindow(QMainWindow):
         if self.study is None:
             return
         self.grid.refresh_results()
-        self.findings.set_scores(self.study.exam_score(), self.study.breast_scores())
+        predictions = [image.prediction for image in self.study.predicted()]
+        self.findings.set_scores(self.study.exam_score(), self.study.breast_scores(),
+                                 calibrated=all(p.calibrated for p in predictions))
+        if self.engine.predictor is not None:
+            # The trust line of the study's domain: a digital study is told the digital figures.
+            self.findings.set_trust(score_trust(self.engine.predictor.metadata, study_domain(predictions)))
         self.findings.set_lesions(self.study.lesion_rows(self.findings.threshold))
 
     def _overlays(self, setting: str, action, value) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSize
 from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QTransform)
 
-from hds_core.report.operating_point import describe_operating_point
+from hds_core.report.operating_point import describe_operating_point, score_kind
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.text import printable
@@ -159,7 +159,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     scores = [f"Exam score: {_fmt(content.exam_score, 3)}"]
     scores += [f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}" for side, name in (("R", "Right"), ("L", "Left"))
                if side in content.breast_scores]
-    y += page.text(x, y, width, 8, "     ".join(scores) + "   (probability of a mass; breast = maximum of its views)", 10, True) + 2
+    kind = score_kind(content.scores_calibrated)
+    y += page.text(x, y, width, 8, "     ".join(scores) + f"   ({kind}; breast = maximum of its views)", 10, True) + 2
     if content.score_note:
         y += page.text(x, y, width, 10, content.score_note + ".", 8) + 1
     point = content.operating_point
@@ -193,6 +194,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
 
 def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None:
     basis = " (compared with the other breast)" if item.prediction.score_basis == BOTH_BREASTS else ""
+    if not item.prediction.calibrated:
+        basis += f" ({score_kind(False)})"
     header = f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
     used = page.text(0, 0, page.width_mm, 10, header, 11, True)
     side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")

@@ -164,7 +164,9 @@ class ViewGrid(QWidget):
         view.set_heat_map(prediction.working_probability, prediction.geometry)
         view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
         view.set_contours_visible(findings.contours_box.isChecked())
-        view.badge = f"score {prediction.score:.2f}" + (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
+        # An uncalibrated score (an image of another domain than the calibration's) is a rank.
+        view.badge = (f"score {prediction.score:.2f}" if prediction.calibrated else f"raw score {prediction.score:.2f}") + \
+            (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
         view.viewport().update()
 
     def refresh_results(self) -> None:

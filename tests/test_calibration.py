@@ -85,3 +85,50 @@ def test_a_score_that_ranks_backwards_is_calibrated_to_the_base_rate_never_inver
     fit = fit_logistic(raw, labels)
     assert fit["a"] == 0.0 and calibrate(0.1, fit) == pytest.approx(calibrate(0.9, fit))
     assert calibrate(0.5, fit) == pytest.approx(labels.mean(), abs=0.01)
+
+
+def test_the_acquisition_domain_comes_from_the_header(tmp_path):
+    pixels, _ = phantom((64, 64), seed=1)
+    film = read_image(write_dicom(tmp_path / "film.dcm", pixels, DetectorType="FILM")).metadata
+    digital = read_image(write_dicom(tmp_path / "digital.dcm", pixels, DetectorType="DIRECT")).metadata
+    untyped = read_image(write_dicom(tmp_path / "untyped.dcm", pixels)).metadata
+    assert (film.acquisition_domain, digital.acquisition_domain, untyped.acquisition_domain) == ("film", "digital", "digital")
+    from synthetic import write_png
+
+    assert read_image(write_png(tmp_path / "raster.png", (pixels >> 4).astype(np.uint8))).metadata.acquisition_domain is None
+
+
+def test_a_score_is_a_probability_only_for_the_domain_it_was_calibrated_on(phantom_model, tmp_path):
+    """Film-calibrated weights: a film's score is calibrated, a digital image's is its raw score
+    and says so (CDD-CESM has no normals to calibrate a digital score on)."""
+    weights = tmp_path / "film-calibrated.safetensors"
+    shutil.copy(phantom_model, weights)
+    document = json.loads(phantom_model.with_suffix(".json").read_text())
+    document["calibration"] = {"method": "isotonic", "x": [0.0, 1.0], "y": [0.2, 0.6], "n": 2, "domain": "film"}
+    weights.with_suffix(".json").write_text(json.dumps(document))
+    predictor = Predictor(weights, device="cpu")
+    pixels, _ = phantom((128, 128), seed=8, crisp=True)
+    film = predictor.predict(read_image(write_dicom(tmp_path / "f.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4],
+                                                    DetectorType="FILM", ImageLaterality="L", ViewPosition="MLO")))
+    digital = predictor.predict(read_image(write_dicom(tmp_path / "d.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4],
+                                                       DetectorType="DIRECT", ImageLaterality="R", ViewPosition="MLO")))
+    assert film.calibrated and film.score == pytest.approx(0.2 + 0.4 * film.raw_score)
+    assert not digital.calibrated and digital.score == digital.raw_score
+    predictor.compare_breasts([digital])  # a later pass over the study keeps it raw
+    assert digital.score == digital.raw_score and digital.to_dict(0.5)["score_is_calibrated_probability"] is False
+    assert digital.to_dict(0.5)["domain"] == "digital"
+
+
+def test_the_trust_line_is_the_study_domains():
+    from hds_core.report.operating_point import score_trust
+
+    metadata = {"cross_validation": {
+        "minimias:/d/mini-mias": {"domain": "film", "shipped_score": {"image_auc": 0.78, "image_auc_ci": [0.70, 0.85]}},
+        "folder:/d/cdd-cesm": {"domain": "digital", "shipped_score": {"lesion_sensitivity": 0.8, "fp_regions_per_image": 0.9}}}}
+    film, digital, both = score_trust(metadata, "film"), score_trust(metadata, "digital"), score_trust(metadata)
+    assert "mini-mias: AUC 0.78 [0.70, 0.85]" in film and "cdd-cesm" not in film
+    assert "cdd-cesm: 80% of lesions outlined" in digital and "mini-mias" not in digital
+    assert "mini-mias" in both and "cdd-cesm" in both
+    # Weights that record no domains: every dataset's line, as before.
+    del metadata["cross_validation"]["folder:/d/cdd-cesm"]["domain"], metadata["cross_validation"]["minimias:/d/mini-mias"]["domain"]
+    assert score_trust(metadata, "digital") == both

@@ -177,3 +177,21 @@ def test_the_default_thresholds_figures_on_patients_its_choice_never_saw(tmp_pat
     assert digital["contour_specificity"] is None  # no normals
     # The export's choices carry it (synthetic_cv: every fold picks 0.5 there).
     assert cv_choices(synthetic_cv(tmp_path / "cv"))["cross_fitted_threshold"]["thresholds"] == [0.5, 0.5, 0.5]
+
+
+def test_the_calibration_and_each_dataset_record_their_domain(tmp_path):
+    """A calibration holds for the domain it was fitted on (the Predictor shows other images'
+    scores raw); a folder dataset's domain is given (hds-export --domain), a kind's is known."""
+    choices = cv_choices(synthetic_cv(tmp_path / "cv"), domains={DIGITAL: "digital"})
+    assert choices["calibration"]["domain"] == "film"
+    assert choices["per_dataset"][FILM]["domain"] == "film" and choices["per_dataset"][DIGITAL]["domain"] == "digital"
+    assert cv_choices(synthetic_cv(tmp_path / "cv2"))["per_dataset"][DIGITAL]["domain"] is None
+
+
+def test_export_takes_a_folder_datasets_domain():
+    from hds_core.train.export import parser
+
+    args = parser().parse_args(["a.safetensors", "b.safetensors", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=digital"])
+    assert dict(args.domains) == {DIGITAL: "digital"}
+    with pytest.raises(SystemExit):
+        parser().parse_args(["a", "b", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=cesm"])

@@ -47,7 +47,8 @@ def test_demo_opens_hangs_mirrored_and_is_analysed(qtbot, window):
     assert all(image.prediction is not None for image in study.images.values())
     views = visible_views(window)
     assert [v.title for v in views] == ["R MLO", "L MLO"]  # right breast on the left of the screen
-    assert all(v.badge.startswith("score") for v in views)
+    # Weights without a calibration show the network's raw score, and say so.
+    assert all(v.badge.startswith("score" if study.images[v.key].prediction.calibrated else "raw score") for v in views)
     assert window.findings.exam_score.text() != "—"
     assert "CPU" in window.device_label.text()
 

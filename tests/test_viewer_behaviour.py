@@ -325,3 +325,34 @@ def test_the_progress_bar_says_why_nothing_is_analysed(qtbot, phantom_model, set
         assert window.findings.progress.text() in ("no image to analyse", "no readable mammogram to analyse"), \
             window.findings.progress.text()
     window.close()
+
+
+def test_a_digital_study_reads_its_own_score_and_trust_line(qtbot, phantom_model, settings, tmp_path):
+    """Weights calibrated on films: a digital study's scores are labelled as uncalibrated marks
+    (not as a probability), and the panel's trust line gives the digital figures."""
+    import json
+    import shutil
+
+    weights = tmp_path / "film-calibrated.safetensors"
+    shutil.copy(phantom_model, weights)
+    document = json.loads(phantom_model.with_suffix(".json").read_text())
+    document["calibration"] = {"method": "isotonic", "x": [0.0, 1.0], "y": [0.1, 0.3], "n": 2, "domain": "film"}
+    document["cross_validation"] = {
+        "minimias:/d/mini-mias": {"domain": "film", "shipped_score": {"image_auc": 0.77, "image_auc_ci": [0.7, 0.84]}},
+        "folder:/d/cdd-cesm": {"domain": "digital", "shipped_score": {"lesion_sensitivity": 0.81, "fp_regions_per_image": 0.7}}}
+    weights.with_suffix(".json").write_text(json.dumps(document))
+    folder = tmp_path / "digital"
+    folder.mkdir()
+    for side, wall in (("R", "left"), ("L", "right")):
+        write_dicom(folder / f"{side}_CC.dcm", mass_away_from_the_middle((200, 160), wall, 7), ImageLaterality=side,
+                    ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4], DetectorType="DIRECT", PatientID="DIGITAL",
+                    StudyInstanceUID="1.2.826.0.1.3680043.8.498.5252")
+    window = new_window(qtbot, weights, settings)
+    open_and_settle(qtbot, window, folder)
+    assert "not calibrated" in window.findings.scores_box.title()
+    assert "cdd-cesm: 81% of lesions outlined" in window.findings.trust_label.text()
+    assert "mini-mias" not in window.findings.trust_label.text()
+    views = [v for v in window.views if v.isVisible() and v.key]
+    assert views and all(v.badge.startswith("raw score") for v in views)
+    scores = [image.prediction for image in window.study.predicted()]
+    assert all(p.score == p.raw_score and not p.calibrated for p in scores)

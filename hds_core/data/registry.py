@@ -29,3 +29,16 @@ def load_datasets(specs: list[str]) -> list[Case]:
     for spec in specs:
         cases.extend(load_dataset(spec))
     return cases
+
+
+# The acquisition a dataset kind holds: mini-MIAS is digitised screen film, INbreast full-field
+# digital. A generic folder can hold either: hds-export --domain SPEC=film|digital says which.
+KIND_DOMAINS = {"minimias": "film", "mini-mias": "film", "inbreast": "digital"}
+DOMAINS = ("film", "digital")
+
+
+def dataset_domain(spec: str, given: dict[str, str] | None = None) -> str | None:
+    """"film", "digital" or None (not known) for a ``KIND:PATH`` dataset."""
+    if given and spec in given:
+        return given[spec]
+    return KIND_DOMAINS.get(spec.partition(":")[0].lower())

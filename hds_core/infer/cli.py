@@ -59,9 +59,11 @@ def pdf_writer():
 
 
 def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path],
-                  score_note: str | None = None) -> list[str]:
-    """PDF, SEG and SR for the analysed images, grouped by study; returns the failures."""
+                  weights_metadata: dict | None = None) -> list[str]:
+    """PDF, SEG and SR for the analysed images, grouped by study; returns the failures. Each
+    PDF says what its study's score is worth (the figures of the study's domain)."""
     from ..report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
+    from ..report.operating_point import score_trust, study_domain
 
     failures: list[str] = []
     studies: dict[str, list] = {}
@@ -81,7 +83,7 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
             try:
                 pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
                              threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force,
-                             score_note=score_note)
+                             score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])))
                 say(f"hds-predict: wrote {out} ({described})")
             except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
                 failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
@@ -219,9 +221,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
-        from ..report.operating_point import score_trust  # the report package loads highdicom: only when reporting
-
-        failures += write_reports(args, analysed, threshold, table, inputs, score_trust(predictor.metadata))
+        failures += write_reports(args, analysed, threshold, table, inputs, predictor.metadata)
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:

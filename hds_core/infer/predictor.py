@@ -83,6 +83,11 @@ class Prediction:
     view_key: ViewKey = ViewKey(None, None, None)  # study, breast and view: how compare_breasts pairs images
     score_basis: str = THIS_IMAGE  # or BOTH_BREASTS
     single_image_score: float | None = None  # the calibrated score of this image alone
+    domain: str | None = None  # "film", "digital" or None (MammoMetadata.acquisition_domain)
+    # True when ``score`` is a probability calibrated for this image's domain; False when it is
+    # the network's raw score (the weights were calibrated on another domain, or not at all):
+    # a rank among images of that domain, shown as such.
+    calibrated: bool = True
 
     def __post_init__(self):
         self._original: np.ndarray | None = None
@@ -117,6 +122,8 @@ class Prediction:
             "score_basis": self.score_basis,
             "single_image_score": round(self.single_image_score if self.single_image_score is not None else self.score, 4),
             "max_probability": round(self.max_probability, 4),
+            "domain": self.domain,
+            "score_is_calibrated_probability": self.calibrated,
             "threshold": threshold,
             "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],
             "image_size": list(self.geometry.original_shape[::-1]),
@@ -198,8 +205,11 @@ class Predictor:
         raw = image_score(final, self.score_source)
         meta = image.metadata
         key = ViewKey(meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view)
-        single = calibrate(raw, self.calibration)
+        domain = meta.acquisition_domain
+        calibrated = self.calibrated_for(domain)
+        single = calibrate(raw, self.calibration) if calibrated else raw
         return Prediction(path=image.metadata.path, score=single, raw_score=raw, view_key=key, single_image_score=single,
+                          domain=domain, calibrated=calibrated,
                           working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
                           model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
                           precision=self.precision, warnings=notes + list(self.notices))
@@ -217,14 +227,23 @@ class Predictor:
         a viewer may read the file at that level and the result is the same."""
         return input_level(image_spacing_mm, self.working_spacing_mm)
 
+    def calibrated_for(self, domain: str | None) -> bool:
+        """Whether this image's score can be shown as a probability: the weights carry a
+        calibration (or a two-breast fit, a calibration too) fitted on images of ``domain``
+        (weights from before domains were recorded carry them for every image, as they always
+        did)."""
+        fits = [fit for fit in (self.calibration, self.bilateral) if fit]
+        return bool(fits) and all(fit.get("domain") in (None, domain) for fit in fits)
+
     def compare_breasts(self, predictions: list[Prediction]) -> None:
         """Set each prediction's score from both breasts where ``predictions`` (one study, or
         several: images pair only within a study) hold the same view of the other breast;
         the others keep their single-image score. Call it again as more views arrive."""
         raw = [p.raw_score if p.raw_score is not None else p.score for p in predictions]
-        for prediction, (score, basis) in zip(predictions, final_scores(raw, [p.view_key for p in predictions],
-                                                                        self.calibration, self.bilateral)):
-            prediction.score, prediction.score_basis = score, basis
+        for prediction, raw_score, (score, basis) in zip(predictions, raw, final_scores(
+                raw, [p.view_key for p in predictions], self.calibration, self.bilateral)):
+            # The two-breast fit is a calibration too, fitted on the same domain's images.
+            prediction.score, prediction.score_basis = (score, basis) if prediction.calibrated else (raw_score, THIS_IMAGE)
 
     def _run(self, image: np.ndarray, check, notes: list[str]):
         hooks = [module.register_forward_pre_hook(lambda *_: check()) for module in

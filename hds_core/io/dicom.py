@@ -368,6 +368,7 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
         series_description=text("SeriesDescription"),
         accession_number=text("AccessionNumber"),
         manufacturer=text("Manufacturer"),
+        detector_type=text("DetectorType"),
     )
 
 

@@ -42,6 +42,11 @@ class ReportContent:
     score_note: str | None = None  # what the score is worth (operating_point.score_trust)
 
     @property
+    def scores_calibrated(self) -> bool:
+        """Every image's score is a probability calibrated for its domain (film or digital)."""
+        return all(item.prediction.calibrated for item in self.images)
+
+    @property
     def weights_sha256(self) -> str:
         return self.images[0].prediction.weights_sha256 if self.images else ""
 

@@ -50,11 +50,15 @@ def describe_operating_point(point: dict) -> str:
     return text
 
 
-def score_trust(metadata: dict) -> str | None:
+def score_trust(metadata: dict, domain: str | None = None) -> str | None:
     """How far the image score can be trusted, in one line per dataset, from the weights'
     cross-validated figures (``cross_validation``): the AUC with its interval where the
-    dataset has normals, the lesion sensitivity where it has none. None without them."""
+    dataset has normals, the lesion sensitivity where it has none. With ``domain`` (film or
+    digital: the study on screen), only the datasets of that domain where the weights record
+    one. None without figures."""
     blocks = metadata.get("cross_validation") or {}
+    if domain is not None and any(block.get("domain") == domain for block in blocks.values()):
+        blocks = {spec: block for spec, block in blocks.items() if block.get("domain") == domain}
     parts = []
     # Datasets with an AUC (they have normals: what a reader most needs to know) first.
     ordered = sorted(blocks.items(), key=lambda item: (item[1].get("shipped_score") or {}).get("image_auc") is None)
@@ -70,3 +74,14 @@ def score_trust(metadata: dict) -> str | None:
             parts.append(f"{name}: {_pct(figures['lesion_sensitivity'])} of lesions outlined at the default threshold, "
                          f"{_num(figures.get('fp_regions_per_image'), 1)} false regions per image")
     return ("Cross-validated, patients unseen: " + "; ".join(parts)) if parts else None
+
+
+def score_kind(calibrated: bool) -> str:
+    """What an image score is, in the words the panel and the report use."""
+    return "probability of a mass" if calibrated else "raw network score, not calibrated: a rank, not a risk"
+
+
+def study_domain(predictions) -> str | None:
+    """The acquisition domain of a study's images (film or digital) where they agree."""
+    domains = {p.domain for p in predictions}
+    return domains.pop() if len(domains) == 1 else None

@@ -127,8 +127,12 @@ def cross_fitted_operating_point(folds: list[dict], film: str) -> dict:
     return {"thresholds": thresholds, "per_dataset": per_dataset}
 
 
-def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logistic") -> dict:
-    """Everything the shipped weights' JSON takes from the cross-validation in ``cv_dir``."""
+def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logistic",
+               domains: dict[str, str] | None = None) -> dict:
+    """Everything the shipped weights' JSON takes from the cross-validation in ``cv_dir``.
+    ``domains``: film or digital per dataset spec where its kind does not say (a folder)."""
+    from ..data import dataset_domain
+
     folds = load_folds(cv_dir)
     per_fold = rows_by_fold(folds)
     rows = [r for fold_rows in per_fold for r in fold_rows]
@@ -148,6 +152,12 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     calibration["fitted_on"] = bilateral_fitted_on = f"out-of-fold rows of {', '.join(sorted(fit_datasets))} ({cv_dir})"
     if bilateral:
         bilateral["fitted_on"] = bilateral_fitted_on
+    # A calibration holds for the domain of the images it was fitted on: the Predictor shows
+    # other images' scores as raw ranks, not as probabilities.
+    fitted_domains = {dataset_domain(spec, domains) for spec in fit_datasets}
+    calibration["domain"] = fitted_domains.pop() if len(fitted_domains) == 1 else None
+    if bilateral:
+        bilateral["domain"] = calibration["domain"]
 
     tables = {}
     for spec in dict.fromkeys(r["dataset"] for r in rows):
@@ -174,6 +184,7 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
         chosen = both if keep_bilateral else single
         raw = [dict(r, score=r["raw_score"]) for r in both]
         per_dataset[spec] = {
+            "domain": dataset_domain(spec, domains),
             "shipped_score": _brief(cad_metrics_from_rows(chosen)),
             "two_breast_score": _brief(cad_metrics_from_rows(both)),
             "single_image_score": _brief(cad_metrics_from_rows(single)),
@@ -214,7 +225,7 @@ AGREEMENT_IMAGES = 40
 
 
 def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Path, *, device, model_name: str | None = None,
-                   score_source: str = "auto", method: str = "logistic") -> dict:
+                   score_source: str = "auto", method: str = "logistic", domains: dict[str, str] | None = None) -> dict:
     """Shipped weights from a checkpoint trained on every patient (``hds-train --no-validation``)
     with the choices and figures of the cross-validation in ``cv_dir``. The fp16 and bf16
     agreement (a property of the arithmetic, not of unseen patients) is measured on up to
@@ -228,7 +239,7 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
 
     model, metadata = load_weights(checkpoint, map_location=str(device))
     trained = metadata.get("train_config", {})
-    choices = cv_choices(cv_dir, score_source=score_source, method=method)
+    choices = cv_choices(cv_dir, score_source=score_source, method=method, domains=domains)
     excluded = set(trained.get("exclude_patients") or [])
     cases = [c for c in load_datasets(datasets) if c.patient_id not in excluded]
     step = max(1, len(cases) // AGREEMENT_IMAGES)

@@ -185,9 +185,22 @@ def parser() -> argparse.ArgumentParser:
                    help="an hds-train --cv output folder: take the image score, calibration, two-breast combination, "
                         "default threshold and slider table from its out-of-fold predictions (for a checkpoint "
                         "trained on every patient with --no-validation); writes NAME_cv.json beside the weights")
+    p.add_argument("--domain", dest="domains", action="append", type=_domain, default=[], metavar="KIND:PATH=film|digital",
+                   help="with --cv: the acquisition of a dataset whose kind does not say (a folder): a score is shown as a "
+                        "probability only for images of the domain it was calibrated on, and the viewer's trust line is that "
+                        "domain's (minimias is film and inbreast digital already)")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     return p
+
+
+def _domain(text: str) -> tuple[str, str]:
+    from ..data import DOMAINS
+
+    spec, sep, domain = text.rpartition("=")
+    if not sep or domain not in DOMAINS:
+        raise argparse.ArgumentTypeError(f"expected KIND:PATH=film or KIND:PATH=digital, got {text!r}")
+    return spec, domain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
             report = export_from_cv(args.checkpoint, args.out, args.datasets, args.cv, device=choose_device(args.device),
                                     model_name=args.model_name, score_source=args.score_source,
-                                    method=args.calibration or "logistic")
+                                    method=args.calibration or "logistic", domains=dict(args.domains))
             agreement = report["document"]["precision_agreement"]
             print(f"wrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}) and "
                   f"{args.out.stem}_cv.json; default threshold {report['threshold']:g}; fp16-weights agreement "
