@@ -68,7 +68,8 @@ def test_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         train_main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for shown in ("--epochs EPOCHS passes over --samples-per-epoch crops (default: 50)", "(default: sgd)", "(default: 512 384)"):
+    for shown in ("--epochs EPOCHS passes over --samples-per-epoch crops (default: 50)", "(default: sgd)", "(default: 512 384)",
+                  "--encoder {residual,efficientnet-lite0}", "--pretrained imagenet|none|PATH"):
         assert shown in text, shown
 
 
