@@ -181,14 +181,18 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     for spec in dict.fromkeys(r["dataset"] for r in rows):
         both = [r for r in scored if r["dataset"] == spec]
         single = [dict(r, score=r["single_image_score"], score_basis="this image") for r in both]
-        chosen = both if keep_bilateral else single
-        raw = [dict(r, score=r["raw_score"]) for r in both]
+        raw = [dict(r, score=r["raw_score"], score_basis="this image") for r in both]
+        # What the Predictor shows for this dataset's images: the raw score where the
+        # calibration was fitted on another domain (the figures must be those of that score).
+        calibrated_here = calibration["domain"] is None or dataset_domain(spec, domains) == calibration["domain"]
+        chosen = (both if keep_bilateral else single) if calibrated_here else raw
         per_dataset[spec] = {
             "domain": dataset_domain(spec, domains),
             "shipped_score": _brief(cad_metrics_from_rows(chosen)),
             "two_breast_score": _brief(cad_metrics_from_rows(both)),
             "single_image_score": _brief(cad_metrics_from_rows(single)),
             "raw_score": _brief(cad_metrics_from_rows(raw)),
+            "shipped_score_is_calibrated": calibrated_here,
             "images_scored_from_both_breasts": sum(r["score_basis"] != "this image" for r in chosen),
             "threshold_evaluated": sorted({f["per_dataset"][spec]["threshold"] for f in folds if spec in f["per_dataset"]}),
             "over_folds": over_folds([f["per_dataset"][spec] for f in folds if spec in f["per_dataset"]]),

