@@ -68,7 +68,7 @@ class FindingsPanel(QWidget):
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
 
-        self.scores_box = scores = QGroupBox(f"Scores ({score_kind(True)})")
+        self.scores_box = scores = QGroupBox("Scores (probability of a mass)")
         form = QFormLayout(scores)
         self.exam_score = QLabel("—")
         self.right_score = QLabel("—")
@@ -210,7 +210,10 @@ class FindingsPanel(QWidget):
     def set_scores(self, exam: float | None, breasts: dict[str, float], calibrated: bool = True) -> None:
         """``calibrated``: the scores are probabilities calibrated for the study's domain (film
         or digital); otherwise they are the marks' highest probability, and the title says so."""
-        self.scores_box.setTitle(f"Scores ({score_kind(calibrated)})")
+        # A short title (the panel keeps its width); the tooltip says what a raw score is.
+        self.scores_box.setTitle("Scores (probability of a mass)" if calibrated else "Scores (raw, not calibrated)")
+        self.scores_box.setToolTip("" if calibrated else f"The {score_kind(False)}: the weights' calibration was fitted on "
+                                   "another kind of image (film or digital) than this study's")
         self.exam_score.setText(_fmt(exam, 3))
         self.right_score.setText(_fmt(breasts.get("R"), 3))
         self.left_score.setText(_fmt(breasts.get("L"), 3))

@@ -66,7 +66,7 @@ def test_deflated_study_in_the_viewer(qtbot, deflated_study, phantom_model, tmp_
     window = viewer_on(qtbot, phantom_model, deflated_study, tmp_path)
     assert window.problems.count() == 0
     shown = [v for v in window.views if v.isVisible() and v.key]
-    assert sorted(v.title for v in shown) == ["L CC", "R CC"] and all(v.badge.startswith("score ") for v in shown)
+    assert sorted(v.title for v in shown) == ["L CC", "R CC"] and all(v.badge.startswith(("score ", "raw score ")) for v in shown)
     window.close()
 
 

@@ -59,7 +59,11 @@ def test_weights_ship_as_safetensors_in_the_precision_their_agreement_allows_wit
     tensors = load_file(WEIGHTS)
     assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16 if fp16 else torch.float32}
     assert not any(k.startswith("optimizer.") for k in tensors)
-    assert meta["network"]["encoder_widths"] == [16, 32, 64, 128, 128]  # the paper-size network
+    # The ImageNet-initialised encoder, recorded with the file it started from.
+    assert meta["network"]["encoder"] == "efficientnet-lite0" and len(meta["pretrained_encoder"]["sha256"]) == 64
+    # Calibrated on films, and the datasets' domains recorded: a digital image's score is its raw score.
+    assert meta["calibration"]["domain"] == "film"
+    assert {block["domain"] for block in meta["cross_validation"].values()} == {"film", "digital"}
     table = meta["validation"]["threshold_table"]
     assert table and all({"threshold", "contour_sensitivity", "contour_specificity"} <= set(row) for row in table)
     assert any(row["threshold"] == meta["default_threshold"] for row in table)
