@@ -129,7 +129,7 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm
-    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   score {item.prediction.score:.2f}", 9, True)
+    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   {'score' if item.prediction.calibrated else 'raw score'} {item.prediction.score:.2f}", 9, True)
 
 
 def _fmt(value, digits: int = 1) -> str:
