@@ -195,3 +195,21 @@ def test_export_takes_a_folder_datasets_domain():
     assert dict(args.domains) == {DIGITAL: "digital"}
     with pytest.raises(SystemExit):
         parser().parse_args(["a", "b", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=cesm"])
+
+
+def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_on_the_same_folds(tmp_path):
+    import shutil
+
+    from hds_core.train.model_card import ablation_table
+
+    shipped = synthetic_cv(tmp_path / "cv")
+    fewer = synthetic_cv(tmp_path / "fewer", seed=1)
+    shutil.rmtree(fewer / "fold-2")
+    lines = ablation_table(shipped, [("scratch", fewer)])
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("**shipped recipe**", "0, 1, 2", "`films`"), ("**shipped recipe**", "0, 1, 2", "`digital`"),
+        ("**shipped recipe**", "0, 1", "`films`"), ("**shipped recipe**", "0, 1", "`digital`"),
+        ("scratch", "0, 1", "`films`"), ("scratch", "0, 1", "`digital`")]
+    # The film AUC by the map maximum carries the synthetic signal; the raw score (a constant) none.
+    assert float(rows[0][4]) > 0.6 and rows[0][3].startswith("0.500")

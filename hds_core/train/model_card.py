@@ -105,41 +105,52 @@ def cv_table(report: dict) -> list[str]:
     return lines
 
 
-def ablation_rows(source: Path) -> dict[str, dict]:
+def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict]:
     """Per dataset: the out-of-fold rows and the folds' own reports of one cross-validated run,
-    from an ``hds-train --cv`` folder (``fold-K/oof.json``) or a ``NAME_cv.json`` report."""
+    from an ``hds-train --cv`` folder (``fold-K/oof.json``, only ``folds`` when given) or a
+    ``NAME_cv.json`` report (all its folds)."""
     if source.is_file():
         report = json.loads(source.read_text())
         return {spec: {"rows": block["images"], "sens1": block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["values"],
-                       "folds": block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["folds"]}
+                       "folds": sorted({r["fold"] for r in block["images"] if "fold" in r})}
                 for spec, block in report["per_dataset"].items()}
-    reports = [json.loads(p.read_text()) for p in sorted(source.glob("fold-*/oof.json"))]
+    paths = {int(p.parent.name.split("-")[1]): p for p in source.glob("fold-*/oof.json")}
+    reports = [(k, json.loads(paths[k].read_text())) for k in sorted(paths) if folds is None or k in folds]
     if not reports:
         raise ValueError(f"{source}: no fold-K/oof.json (an hds-train --cv folder) and not a NAME_cv.json report")
     result = {}
-    for spec in reports[0]["per_dataset"]:
-        blocks = [r["per_dataset"][spec] for r in reports if spec in r["per_dataset"]]
-        result[spec] = {"rows": [row for b in blocks for row in b["images"]], "folds": len(blocks),
-                        "sens1": [b["froc_sensitivity_at_fp"]["1"] for b in blocks
+    for spec in reports[0][1]["per_dataset"]:
+        blocks = [(k, r["per_dataset"][spec]) for k, r in reports if spec in r["per_dataset"]]
+        result[spec] = {"rows": [row for _, b in blocks for row in b["images"]], "folds": [k for k, _ in blocks],
+                        "sens1": [b["froc_sensitivity_at_fp"]["1"] for _, b in blocks
                                   if b["froc_sensitivity_at_fp"].get("1") is not None]}
     return result
 
 
-def ablation_table(runs: list[tuple[str, Path]]) -> list[str]:
+def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
     """One line per run and dataset: the network's raw score (no calibration, no second
-    breast) and its outlines at each run's own evaluation threshold, out of fold."""
+    breast) and its outlines at each run's own evaluation threshold, out of fold. A run on
+    fewer folds is set beside the shipped recipe on the same folds."""
     lines = ["| run | folds | dataset | image AUC, raw score | image AUC, map maximum | lesion sensitivity at 1 FP/image "
              "(mean over folds) | Dice (lesion images) | false regions per normal image |",
              "|---|---|---|---|---|---|---|---|"]
+    every = ablation_rows(shipped)
+    table = [("**shipped recipe**", every)]
     for name, source in runs:
-        for spec, run in ablation_rows(source).items():
+        run = ablation_rows(source)
+        folds = set(next(iter(run.values()))["folds"])
+        if folds and folds != set(next(iter(every.values()))["folds"]):
+            table.append(("**shipped recipe**", ablation_rows(shipped, folds)))
+        table.append((name, run))
+    for name, run_rows in table:
+        for spec, run in run_rows.items():
             rows = run["rows"]
             raw = cad_metrics_from_rows([dict(r, score=r["raw_score"]) for r in rows], bootstrap_samples=200)
             peak = cad_metrics_from_rows([dict(r, score=r["max_probability"]) for r in rows], bootstrap_samples=50)
             sens1 = float(np.mean(run["sens1"])) if run["sens1"] else None
-            lines.append(f"| {name} | {run['folds']} | `{dataset_name(spec)}` | {fmt(raw['image_auc'])}{ci(raw.get('image_auc_ci'))} | "
-                         f"{fmt(peak['image_auc'])} | {fmt(sens1)} | {fmt(raw['dice_mass_images'])} | "
-                         f"{fmt(raw['fp_regions_per_normal_image'], 2)} |")
+            lines.append(f"| {name} | {', '.join(map(str, run['folds']))} | `{dataset_name(spec)}` | "
+                         f"{fmt(raw['image_auc'])}{ci(raw.get('image_auc_ci'))} | {fmt(peak['image_auc'])} | {fmt(sens1)} | "
+                         f"{fmt(raw['dice_mass_images'])} | {fmt(raw['fp_regions_per_normal_image'], 2)} |")
     return lines
 
 
@@ -352,7 +363,7 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
     ]
     if ablation:
         lines += ["## Ablation: what each lever did (out of fold, per dataset)", "",
-                  *ablation_table([("**shipped recipe**", hds_dir), *ablation]), "",
+                  *ablation_table(hds_dir, ablation), "",
                   "The network's raw score (its own score source: the MIL head for `hds`; no calibration, no second "
                   "breast) and the map's maximum; outlines at each run's evaluation threshold. Lesion sensitivity at "
                   "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
