@@ -209,7 +209,7 @@ class FindingsPanel(QWidget):
 
     def set_scores(self, exam: float | None, breasts: dict[str, float], calibrated: bool = True) -> None:
         """``calibrated``: the scores are probabilities calibrated for the study's domain (film
-        or digital); otherwise they are the marks' highest probability, and the title says so."""
+        or digital); otherwise they are the network's raw scores, and the title says so."""
         # A short title (the panel keeps its width); the tooltip says what a raw score is.
         self.scores_box.setTitle("Scores (probability of a mass)" if calibrated else "Scores (raw, not calibrated)")
         self.scores_box.setToolTip("" if calibrated else f"The {score_kind(False)}: the weights' calibration was fitted on "

@@ -18,7 +18,7 @@ from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSize
 from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QTransform)
 
-from hds_core.report.operating_point import describe_operating_point, score_kind
+from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.text import printable
@@ -129,7 +129,7 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm
-    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   {'score' if item.prediction.calibrated else 'raw score'} {item.prediction.score:.2f}", 9, True)
+    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}", 9, True)
 
 
 def _fmt(value, digits: int = 1) -> str:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from hds_core.infer.bilateral import BOTH_BREASTS
+from hds_core.report.operating_point import score_word
 
 from .display import ScreenRenderer, adjusted, window_of
 from .hanging import Hanging, hang
@@ -164,8 +165,7 @@ class ViewGrid(QWidget):
         view.set_heat_map(prediction.working_probability, prediction.geometry)
         view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
         view.set_contours_visible(findings.contours_box.isChecked())
-        # An uncalibrated score (an image of another domain than the calibration's) is a rank.
-        view.badge = (f"score {prediction.score:.2f}" if prediction.calibrated else f"raw score {prediction.score:.2f}") + \
+        view.badge = f"{score_word(prediction.calibrated)} {prediction.score:.2f}" + \
             (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
         view.viewport().update()
 

@@ -76,6 +76,11 @@ def score_trust(metadata: dict, domain: str | None = None) -> str | None:
     return ("Cross-validated, patients unseen: " + "; ".join(parts)) if parts else None
 
 
+def score_word(calibrated: bool) -> str:
+    """How a view's score is labelled beside it: a raw score must not read as a probability."""
+    return "score" if calibrated else "raw score"
+
+
 def score_kind(calibrated: bool) -> str:
     """What an image score is, in the words the panel and the report use."""
     return "probability of a mass" if calibrated else "raw network score, not calibrated: a rank, not a risk"
