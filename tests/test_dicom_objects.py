@@ -75,3 +75,14 @@ def test_writes_refuse_to_overwrite_and_fail_cleanly(analysed, tmp_path):
     with pytest.raises(DicomExportError, match="cannot write"):
         write_structured_report(analysed, 0.5, blocker / "sr.dcm")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder", "seg.dcm"]  # no temporary file left
+
+
+def test_the_report_names_a_raw_score_as_such(analysed, tmp_path):
+    """The phantom weights carry no calibration: the SR's score concepts say 'not calibrated',
+    not 'probability of a mass'."""
+    assert not any(i.prediction.calibrated for i in analysed)
+    out = write_structured_report(analysed, threshold_with_lesions(analysed), tmp_path / "sr.dcm")
+    groups = hd.sr.srread(out).content.get_image_measurement_groups()
+    names = {m.name.meaning for g in groups for m in g.get_measurements()}
+    assert {"Image raw network score, not calibrated", "Exam raw network score, not calibrated"} <= names
+    assert not any("probability of a mass" in name for name in names)

@@ -34,6 +34,9 @@ NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
 PRIVATE_SCHEME = "99HDS"
 EXAM_SCORE = hd.sr.CodedConcept("mass-exam-score", PRIVATE_SCHEME, "Exam probability of a mass")
 IMAGE_SCORE = hd.sr.CodedConcept("mass-image-score", PRIVATE_SCHEME, "Image probability of a mass")
+# A score the weights could not calibrate for the image's domain (film or digital): a rank.
+EXAM_RAW_SCORE = hd.sr.CodedConcept("mass-exam-raw-score", PRIVATE_SCHEME, "Exam raw network score, not calibrated")
+IMAGE_RAW_SCORE = hd.sr.CodedConcept("mass-image-raw-score", PRIVATE_SCHEME, "Image raw network score, not calibrated")
 DIAMETER = hd.sr.CodedConcept("103339001", "SCT", "Long axis")
 
 
@@ -162,7 +165,7 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
         prediction = item.prediction
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"image score {source.SOPInstanceUID}"[:64]),
-            measurements=[_measurement(IMAGE_SCORE, prediction.score, NO_UNITS)],
+            measurements=[_measurement(IMAGE_SCORE if prediction.calibrated else IMAGE_RAW_SCORE, prediction.score, NO_UNITS)],
             source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
         for lesion in prediction.lesions(threshold):
             ring = np.asarray(lesion.contour_xy, dtype=np.float64)
@@ -183,7 +186,8 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
     exam = max(item.prediction.score for item in items)
     groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="exam score"),
-        measurements=[_measurement(EXAM_SCORE, exam, NO_UNITS)]))
+        measurements=[_measurement(EXAM_SCORE if all(item.prediction.calibrated for item in items) else EXAM_RAW_SCORE,
+                                   exam, NO_UNITS)]))
     report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.LN.MammographyStudy
                                      if hasattr(codes.LN, "MammographyStudy") else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
                                      imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
