@@ -44,3 +44,25 @@ def test_dense_tissue_away_from_the_chest_wall_is_not_a_muscle():
     rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
     image = np.where(np.hypot(rows - 110, cols - 80) < 25, 0.85, image).astype(np.float32)
     assert not pectoral_mask(image, breast_mask(image)).any()
+
+
+def test_suppression_removes_marks_on_the_muscle_and_outside_the_breast_only():
+    from hds_core.infer.forward import ExitResult
+    from hds_core.infer.suppression import excluded_region, suppress
+
+    image, truth = mlo_phantom(seed=1)
+    breast = breast_mask(image)
+    rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    mass = np.hypot(rows - 150, cols - 60) < 10  # inside the breast, below the muscle
+    outside = ~breast & (np.hypot(rows - 20, cols - 150) < 8)  # a film label's corner
+    probability = np.where(truth | mass | outside, 0.9, 0.05).astype(np.float32)
+    result = ExitResult(probability=probability, mil_probability=0.7)
+
+    both = suppress(result, excluded_region(image, breast, "MLO", ["breast", "pectoral"]))
+    assert both.probability[mass].min() == np.float32(0.9)
+    assert both.probability[truth].mean() < 0.2 and both.probability[outside].max() == 0
+    assert both.mil_probability == 0.7 and result.probability[truth].min() == np.float32(0.9)  # a copy
+    # A CC view has no muscle: only the breast mask applies; nothing asked, nothing removed.
+    cc = suppress(result, excluded_region(image, breast, "CC", ["breast", "pectoral"]))
+    assert cc.probability[truth].min() == np.float32(0.9) and cc.probability[outside].max() == 0
+    assert suppress(result, excluded_region(image, breast, "MLO", [])) is result

@@ -50,6 +50,30 @@ def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset, optimiz
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
 
 
+def test_train_on_one_dataset_keeps_the_pooled_folds(tmp_path, phantom_dataset, caplog):
+    """A model of one domain (--train-on) trains on that dataset's images only, yet holds out the
+    same patients as the pooled model and validates on every dataset."""
+    import logging
+    import shutil
+
+    from hds_core.data import load_datasets, split_cases
+
+    other = tmp_path / "other"
+    shutil.copytree(phantom_dataset, other)
+    specs = [f"folder:{phantom_dataset}", f"folder:{other}"]
+    train_pooled, val_pooled = split_cases(load_datasets(specs), folds=2, fold=0)
+    with caplog.at_level(logging.INFO, logger="hds_core.train.loop"):
+        train(TrainConfig(datasets=specs, train_on=[specs[1]], out=str(tmp_path / "run"), epochs=1, batch_size=4,
+                          crop=[64, 64], samples_per_epoch=4, folds=2, network=TINY_NET, precision="fp32"))
+    own = sum(c.dataset == specs[1] for c in train_pooled)
+    assert 0 < own < len(train_pooled)
+    assert f"{own} training images, {len(val_pooled)} validation images" in caplog.text
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert set(record["val_per_dataset"]) == set(specs)
+    with pytest.raises(ConfigError, match="not among the --dataset values"):
+        build_config({}, {"datasets": specs[:1], "train_on": specs[1:]})
+
+
 def test_config_file_then_cli_overrides(tmp_path, phantom_dataset):
     config_file = tmp_path / "c.json"
     config_file.write_text(json.dumps({"epochs": 7, "mode": "ds-seg", "network": TINY_NET}))

@@ -25,6 +25,9 @@ def parser() -> argparse.ArgumentParser:
                    help="evaluate exactly the validation patients the weights were trained with (from their JSON)")
     p.add_argument("--patients", nargs="+", help="evaluate only these patient IDs")
     p.add_argument("--exclude-patients", nargs="+", default=[], help="leave these patient IDs out")
+    p.add_argument("--suppress", action="append", default=[], choices=["breast", "pectoral"],
+                   help="remove marks outside the breast (breast) or on an MLO view's pectoral muscle (pectoral) before "
+                        "scoring and outlining (repeatable): evaluates the same weights with and without the anatomy")
     p.add_argument("--device", default="auto")
     p.add_argument("--final-only", action="store_true", help="skip the auxiliary exits (faster)")
     return p
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         # digital set without any would make the AUC measure the domain, not the mass.
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
             per_exit = predict_cases(model, prepared, device, all_exits=not args.final_only, progress=bar.update)
+        if args.suppress:
+            per_exit = suppressed(per_exit, prepared, args.suppress)
         blocks = per_dataset_reports(per_exit, prepared, threshold=threshold, score_source=metadata.get("score_source", "mil"),
                                      calibration=metadata.get("calibration"), bilateral=metadata.get("bilateral"))
         for spec, block in blocks.items():
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     report["per_dataset"] = blocks
     report["weights"] = {"path": str(args.weights), "sha256": sha256(Path(args.weights)), "model_name": metadata.get("model_name")}
     report["datasets"] = args.datasets
+    report["suppress"] = args.suppress
     report["patients"] = sorted({c.patient_id for c in cases})
     for spec, block in blocks.items():
         if len(blocks) > 1:
@@ -92,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def suppressed(per_exit: list, prepared: list, kinds: list[str]) -> list:
+    """Every exit's maps without marks in each image's excluded region (``infer.suppression``)."""
+    from ..infer.suppression import excluded_region, suppress
+
+    regions = [excluded_region(c.working.image, c.working.breast, c.case.view, kinds) for c in prepared]
+    return [[suppress(result, region) for result, region in zip(results, regions)] for results in per_exit]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON or TOML file with any of the settings below (keys as in TrainConfig)")
     p.add_argument("--dataset", dest="datasets", action="append", metavar="KIND:PATH",
                    help="minimias:PATH, inbreast:PATH or folder:PATH (images/ + masks/); repeatable")
+    p.add_argument("--train-on", dest="train_on", action="append", metavar="KIND:PATH",
+                   help="train on these of the --dataset values only (repeatable; default: all); the folds are still "
+                        "drawn over every dataset and every dataset is validated, so a model of one domain holds out "
+                        "the same patients as the pooled model")
     p.add_argument("--out", help="output folder for checkpoints and the metrics log (default runs/hds)")
     p.add_argument("--mode", choices=["hds", "ds-seg", "seg"], help="hds: pixel+image supervision on all exits; "
                    "ds-seg: deep-supervised segmentation only; seg: final exit segmentation only")

@@ -17,6 +17,10 @@ class ConfigError(ValueError):
 @dataclass
 class TrainConfig:
     datasets: list[str] = field(default_factory=list)  # KIND:PATH
+    # The datasets whose images are trained on (default: all of them). The folds are always drawn
+    # over all the datasets, so a model of one domain holds out the same patients as the pooled
+    # model it is compared with, and is evaluated on every dataset.
+    train_on: list[str] = field(default_factory=list)
     out: str = "runs/hds"
     mode: str = "hds"  # hds | ds-seg | seg
     epochs: int = 50
@@ -58,6 +62,9 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.datasets:
             raise ConfigError("no dataset: give --dataset KIND:PATH (minimias, inbreast or folder)")
+        unknown = [spec for spec in self.train_on if spec not in self.datasets]
+        if unknown:
+            raise ConfigError(f"--train-on {' '.join(unknown)}: not among the --dataset values ({' '.join(self.datasets)})")
         if self.mode not in ("hds", "ds-seg", "seg"):
             raise ConfigError(f"mode must be hds, ds-seg or seg, got {self.mode!r}")
         if self.optimizer not in ("sgd", "adamw"):

@@ -139,6 +139,8 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
     train_cases, val_cases = split_cases(cases, folds=config.folds, fold=config.fold, seed=config.seed,
                                          exclude_patients=set(config.exclude_patients),
                                          val_patients=set(config.val_patients) if config.val_patients is not None else None)
+    if config.train_on:
+        train_cases = [c for c in train_cases if c.dataset in config.train_on]
     if not train_cases:
         raise ValueError("the split leaves no training images")
     log.info("%d training images, %d validation images", len(train_cases), len(val_cases))
