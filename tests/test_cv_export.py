@@ -213,3 +213,14 @@ def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_
         ("scratch", "0, 1", "`films`"), ("scratch", "0, 1", "`digital`")]
     # The film AUC by the map maximum carries the synthetic signal; the raw score (a constant) none.
     assert float(rows[0][4]) > 0.6 and rows[0][3].startswith("0.500")
+
+
+def test_a_kept_ablation_file_gives_the_cards_rows_of_its_run_folder(tmp_path):
+    from hds_core.train.model_card import ablation_report, ablation_table
+
+    shipped = synthetic_cv(tmp_path / "cv")
+    run = synthetic_cv(tmp_path / "run", seed=1)
+    kept = tmp_path / "kept.json"
+    kept.write_text(json.dumps(ablation_report(run, "a lever")))
+    assert json.loads(kept.read_text())["run"] == "a lever"
+    assert ablation_table(shipped, [("x", kept)]) == ablation_table(shipped, [("x", run)])

@@ -127,6 +127,19 @@ def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict
     return result
 
 
+def ablation_report(source: Path, description: str) -> dict:
+    """A cross-validated run's out-of-fold rows, each with its fold, and each fold's lesion
+    sensitivity at 1 FP/image: what :func:`ablation_rows` reads, small enough to keep beside
+    the weights (``resources/weights/ablation/``), so the card can be written again after the
+    run folders are gone."""
+    per_dataset = {}
+    for spec, run in ablation_rows(source).items():
+        paths = {int(p.parent.name.split("-")[1]): p for p in source.glob("fold-*/oof.json")}
+        rows = [dict(row, fold=k) for k in run["folds"] for row in json.loads(paths[k].read_text())["per_dataset"][spec]["images"]]
+        per_dataset[spec] = {"images": rows, "over_folds": {"lesion_sensitivity_at_1_fp_per_image": {"values": run["sens1"]}}}
+    return {"run": description, "source": str(source), "per_dataset": per_dataset}
+
+
 def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
     """One line per run and dataset: the network's raw score (no calibration, no second
     breast) and its outlines at each run's own evaluation threshold, out of fold. A run on
@@ -277,7 +290,7 @@ def balance_sentence(config: dict) -> str:
 
 
 def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | None, hardware: str, demo: Path | None,
-               limits: list[str] | None = None) -> str:
+               limits: list[str] | None = None, decisions: list[str] | None = None) -> str:
     from ..nn import read_metadata, sha256
 
     document = read_metadata(weights)
@@ -368,6 +381,8 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
                   "breast) and the map's maximum; outlines at each run's evaluation threshold. Lesion sensitivity at "
                   "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
                   "table above (image AUC, compared with the other breast).", ""]
+        if decisions:
+            lines += ["What the ablation decided:", "", *[f"- {d}" for d in decisions], ""]
     lines += ["## Threshold table (out of fold, pooled over the folds; the viewer's slider shows it)", "",
               "\"Contour\": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.", "",
               *threshold_rows(document), ""]
@@ -424,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hardware", required=True, help="what trained the weights, and how long it took")
     p.add_argument("--demo", type=Path, help="the demo study folder (annotations.json); default resources/demo")
     p.add_argument("--limit", action="append", default=[], help="one more known limit of these weights (repeatable)")
+    p.add_argument("--decision", action="append", default=[],
+                   help="what the ablation decided, and on what figures, under its table (repeatable)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     demo = args.demo
@@ -431,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         from resources import demo_study
 
         demo = demo_study()
-    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo, limits=args.limit)
+    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo, limits=args.limit,
+               decisions=args.decision)
     print(f"wrote {args.out}")
     return 0
 

@@ -227,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--parallel", type=int, default=6, help="training processes sharing the GPU (default 6)")
     g.add_argument("--arms", nargs="+", default=["recipe"], choices=list(ARMS))
     g.add_argument("--budget", type=float, default=480, help="seconds after which no new fold starts (default 480)")
+    k = sub.add_parser("keep", help="an arm's out-of-fold rows as one small file the model card reads (--ablation)")
+    k.add_argument("arm", choices=list(ARMS) + ["other"])
+    k.add_argument("source", type=Path, help="the arm's folder (fold-K/oof.json)")
+    k.add_argument("out", type=Path)
+    k.add_argument("--description", help="what the run changed (default: the arm's own words)")
     u = sub.add_parser("unpack", help="a GPU run's results (what gpu wrote to --results) into a runs folder")
     u.add_argument("results", type=Path)
     u.add_argument("--out", type=Path, required=True)
@@ -243,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
                           budget_s=args.budget)
         print(json.dumps(summary))
         return 1 if summary["failed"] else 0
+    if args.command == "keep":
+        from .model_card import ablation_report
+
+        description = args.description or ARMS.get(args.arm, ("",))[0]
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(ablation_report(args.source, description), separators=(",", ":")) + "\n")
+        print(f"wrote {args.out}")
+        return 0
     unpack(args.results, args.out)
     print(f"unpacked into {args.out}")
     return 0
