@@ -72,3 +72,17 @@ def test_cv_says_it_does_not_run_under_torchrun(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert train_main(["--dataset", f"folder:{tmp_path}", "--out", str(tmp_path / "o"), "--cv", "5"]) == 2
     assert "without torchrun" in capsys.readouterr().err
+
+
+def test_an_out_of_fold_report_of_another_suppression_is_evaluated_again(tmp_path):
+    import json
+
+    from hds_core.train.config import TrainConfig
+    from hds_core.train.cv import _stale
+
+    (tmp_path / "last.safetensors").write_bytes(b"")
+    oof = tmp_path / "oof.json"
+    oof.write_text(json.dumps({"suppress": [], "per_dataset": {"x": {"threshold": 0.4, "images": [{"mil_score": 0.1}]}}}))
+    run = TrainConfig(datasets=["folder:x"], out=str(tmp_path), threshold=0.4)
+    assert not _stale(oof, run)
+    assert _stale(oof, TrainConfig(datasets=["folder:x"], out=str(tmp_path), threshold=0.4, suppress=["breast"]))

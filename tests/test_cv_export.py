@@ -224,3 +224,18 @@ def test_a_kept_ablation_file_gives_the_cards_rows_of_its_run_folder(tmp_path):
     kept.write_text(json.dumps(ablation_report(run, "a lever")))
     assert json.loads(kept.read_text())["run"] == "a lever"
     assert ablation_table(shipped, [("x", kept)]) == ablation_table(shipped, [("x", run)])
+
+
+def test_the_suppression_the_folds_were_evaluated_with_is_the_one_shipped(tmp_path):
+    from hds_core.train.cv_export import cv_choices
+
+    cv = synthetic_cv(tmp_path / "cv")
+    assert cv_choices(cv)["suppress"] == []
+    folds = sorted(cv.glob("fold-*/oof.json"))
+    for path in folds[:1]:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "suppress": ["breast", "pectoral"]}))
+    with pytest.raises(ValueError, match="different suppressions"):
+        cv_choices(cv)
+    for path in folds[1:]:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "suppress": ["breast", "pectoral"]}))
+    assert cv_choices(cv)["suppress"] == ["breast", "pectoral"]

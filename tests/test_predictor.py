@@ -139,3 +139,28 @@ def test_precision_agreement_is_measured_on_images(predictor, mass_image):
     cases = [SimpleNamespace(working=predictor.model_input(image))]
     agreement = mask_agreement(predictor.model, predictor.model, cases, predictor.device, 0.5, autocast_dtype=torch.bfloat16)
     assert 0.9 <= agreement <= 1.0  # bf16 masks of a clear phantom mass match fp32 closely
+
+def test_weights_that_name_a_suppression_lose_their_marks_outside_the_breast(phantom_model, tmp_path):
+    import json
+    import shutil
+
+    pixels, mask = phantom((256, 256), seed=100, chest_wall="right", mass_radius=24, crisp=True)
+    from hds_core.io import breast_mask
+
+    breast = breast_mask(pixels.astype(np.float32))
+    top, left = np.flatnonzero(breast.any(axis=1))[0], np.flatnonzero(breast.any(axis=0))[0]
+    rows, cols = np.mgrid[0:256, 0:256]
+    # A bright film label off the breast but inside the breast's bounding box (the crop keeps it).
+    label = np.hypot(rows - (top + 12), cols - (left + 12)) < 6
+    assert not (label & breast).any()
+    pixels = np.where(label, pixels.max(), pixels)
+    image = read_image(write_dicom(tmp_path / "label.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2], ImageLaterality="L",
+                                   ViewPosition="MLO", WindowCenter=2048, WindowWidth=4096))
+    plain = Predictor(phantom_model, device="cpu").predict(image).probability_map()
+    assert plain[label].max() > 0.9 and plain[mask].mean() > 0.9
+    weights = tmp_path / "w.safetensors"
+    shutil.copy(phantom_model, weights)
+    document = json.loads(phantom_model.with_suffix(".json").read_text())
+    weights.with_suffix(".json").write_text(json.dumps({**document, "suppress": ["breast", "pectoral"]}))
+    kept = Predictor(weights, device="cpu").predict(image).probability_map()
+    assert kept[label].max() < 0.05 and kept[mask].mean() > 0.9

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..infer.device import DeviceError, choose_device
     from ..io import MammoReadError
     from ..nn import WeightsError, load_weights, sha256
+    from ..infer.suppression import suppressed
     from .evaluate import format_report, per_dataset_reports, predict_cases
 
     try:
@@ -75,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         # digital set without any would make the AUC measure the domain, not the mass.
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
             per_exit = predict_cases(model, prepared, device, all_exits=not args.final_only, progress=bar.update)
-        if args.suppress:
-            per_exit = suppressed(per_exit, prepared, args.suppress)
+        per_exit = suppressed(per_exit, prepared, args.suppress)
         blocks = per_dataset_reports(per_exit, prepared, threshold=threshold, score_source=metadata.get("score_source", "mil"),
                                      calibration=metadata.get("calibration"), bilateral=metadata.get("bilateral"))
         for spec, block in blocks.items():
@@ -98,14 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
-
-
-def suppressed(per_exit: list, prepared: list, kinds: list[str]) -> list:
-    """Every exit's maps without marks in each image's excluded region (``infer.suppression``)."""
-    from ..infer.suppression import excluded_region, suppress
-
-    regions = [excluded_region(c.working.image, c.working.breast, c.case.view, kinds) for c in prepared]
-    return [[suppress(result, region) for result, region in zip(results, regions)] for results in per_exit]
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
+from .suppression import excluded_region, suppress
 from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
 from .scope import check_mammogram
@@ -153,6 +154,8 @@ class Predictor:
         self.calibration = self.metadata.get("calibration")  # fitted on out-of-fold predictions (calibration.py)
         self.bilateral = self.metadata.get("bilateral")  # the two-breast combination (bilateral.py)
         self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
+        # Marks removed where no mass can be, as the cross-validation that measured these weights did.
+        self.suppress = tuple(self.metadata.get("suppress", ()))
         self.working_spacing_mm = working_spacing_of(self.metadata)
         self.device = choose_device(device)
         self.requested_precision = precision
@@ -202,6 +205,8 @@ class Predictor:
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]
+        if self.suppress:
+            final = suppress(final, excluded_region(working.image, working.breast, image.metadata.view, self.suppress))
         raw = image_score(final, self.score_source)
         meta = image.metadata
         key = ViewKey(meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view)

@@ -32,6 +32,15 @@ def excluded_region(image: np.ndarray, breast: np.ndarray, view: str | None, kin
     return region
 
 
+def suppressed(per_exit: list[list[ExitResult]], cases: list, kinds: list[str] | tuple[str, ...]) -> list[list[ExitResult]]:
+    """Every exit's results without marks in each case's excluded region (``cases``: prepared
+    cases, each with its ``working`` image and its ``case.view``)."""
+    if not kinds:
+        return per_exit
+    regions = [excluded_region(c.working.image, c.working.breast, c.case.view, kinds) for c in cases]
+    return [[suppress(result, region) for result, region in zip(results, regions)] for results in per_exit]
+
+
 def suppress(result: ExitResult, region: np.ndarray) -> ExitResult:
     """The result with no probability in ``region`` (the MIL probability is the head's own
     and is left as it is)."""

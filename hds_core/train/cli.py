@@ -76,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
                         "package's layout (default: imagenet for efficientnet-lite0, none for residual)")
     p.add_argument("--net", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="network setting, e.g. --net encoder_widths=8,16,32,32,32 --net upsampler=transposed")
+    p.add_argument("--suppress", action="append", choices=["breast", "pectoral"],
+                   help="with --cv: evaluate out of fold without marks outside the breast (breast) or on an MLO view's "
+                        "pectoral muscle (pectoral), repeatable; hds-export --cv then ships the same removal")
     p.add_argument("--model-name", help="name recorded in the weights' JSON")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold patient-level cross-validation: OUT/fold-N/ per fold "
                    "(each evaluated out of fold, per dataset, into oof.json) and OUT/cv.json (mean and sd over folds, "

@@ -58,6 +58,9 @@ class TrainConfig:
     # default: imagenet for efficientnet-lite0, none for residual.
     pretrained: str | None = None
     model_name: str | None = None
+    # Marks removed from the maps before scoring and outlining (infer.suppression): applied to
+    # the out-of-fold evaluation, and so recorded in the weights hds-export --cv writes.
+    suppress: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         if not self.datasets:
@@ -65,6 +68,10 @@ class TrainConfig:
         unknown = [spec for spec in self.train_on if spec not in self.datasets]
         if unknown:
             raise ConfigError(f"--train-on {' '.join(unknown)}: not among the --dataset values ({' '.join(self.datasets)})")
+        from ..infer.suppression import SUPPRESSIONS
+
+        if any(k not in SUPPRESSIONS for k in self.suppress):
+            raise ConfigError(f"suppress must be among {', '.join(SUPPRESSIONS)}, got {self.suppress}")
         if self.mode not in ("hds", "ds-seg", "seg"):
             raise ConfigError(f"mode must be hds, ds-seg or seg, got {self.mode!r}")
         if self.optimizer not in ("sgd", "adamw"):

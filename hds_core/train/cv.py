@@ -91,13 +91,16 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
 
 
 def _stale(oof: Path, run: TrainConfig) -> bool:
-    """Evaluate again when the weights are newer, the threshold differs, or the report lacks
+    """Evaluate again when the weights are newer, the threshold or the suppression differs, or the report lacks
     the per-source scores (an older hds-train wrote it)."""
     if not oof.is_file() or oof.stat().st_mtime < (Path(run.out) / "last.safetensors").stat().st_mtime:
         return True
     try:
-        blocks = json.loads(oof.read_text())["per_dataset"].values()
+        report = json.loads(oof.read_text())
+        blocks = report["per_dataset"].values()
     except (OSError, ValueError, KeyError):
+        return True
+    if report.get("suppress", []) != list(run.suppress):
         return True
     return any(b.get("threshold") != run.threshold or any("mil_score" not in row for row in b.get("images", []))
                for b in blocks)
@@ -108,6 +111,7 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
     from ..data import load_datasets, prepare, validation_cases_of
     from ..eval.evaluate import per_dataset_reports, predict_cases
     from ..infer.device import choose_device
+    from ..infer.suppression import suppressed
     from ..nn import load_weights
 
     device = device or choose_device(run.device)
@@ -115,9 +119,10 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
     model, metadata = load_weights(weights, map_location=str(device))
     cases = validation_cases_of(load_datasets(run.datasets), metadata.get("train_config", {}))
     prepared = [prepare(c, run.working_spacing_mm) for c in cases]
-    per_exit = predict_cases(model, prepared, device, all_exits=False)
+    per_exit = suppressed(predict_cases(model, prepared, device, all_exits=False), prepared, run.suppress)
     blocks = per_dataset_reports(per_exit, prepared, threshold=run.threshold, score_source=run.score_source)
-    return {"fold": run.fold, "folds": run.folds, "weights": str(weights), "epoch": metadata.get("epoch"), "per_dataset": blocks}
+    return {"fold": run.fold, "folds": run.folds, "weights": str(weights), "epoch": metadata.get("epoch"),
+            "suppress": list(run.suppress), "per_dataset": blocks}
 
 
 def summarise(config: TrainConfig, reports: list[dict]) -> dict:

@@ -134,6 +134,10 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     from ..data import dataset_domain
 
     folds = load_folds(cv_dir)
+    suppress = {tuple(f.get("suppress", [])) for f in folds}
+    if len(suppress) > 1:
+        raise ValueError(f"{cv_dir}: the folds were evaluated with different suppressions ({sorted(suppress)}); "
+                         "evaluate them all alike (hds-train --cv K --resume with the same --suppress)")
     per_fold = rows_by_fold(folds)
     rows = [r for fold_rows in per_fold for r in fold_rows]
     fit_datasets = datasets_with_normals(rows)
@@ -201,7 +205,7 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
             "bilateral": bilateral if keep_bilateral else None, "bilateral_fit": bilateral, "bilateral_rule": bilateral_rule, "default_threshold": threshold, "default_threshold_rule": rule,
             "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset,
-            "cross_fitted_threshold": cross_fitted_operating_point(folds, film)}
+            "cross_fitted_threshold": cross_fitted_operating_point(folds, film), "suppress": list(suppress.pop())}
 
 
 def slider_table(tables: dict[str, list[dict]], film: str) -> list[dict]:
@@ -265,6 +269,8 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
         "default_threshold": threshold, "default_threshold_rule": choices["default_threshold_rule"],
         "score_source": choices["score_source"], "score_source_rule": choices["score_source_rule"],
         "calibration": choices["calibration"],
+        # The Predictor removes the marks the cross-validation removed, so the figures hold.
+        "suppress": choices["suppress"],
         **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
         "bilateral_rule": choices["bilateral_rule"],
         "storage_dtype": "fp16" if dtype is not None else "fp32",

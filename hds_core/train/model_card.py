@@ -22,6 +22,10 @@ TARGETS = {"film": "image AUC ≥ 0.75, Dice ≥ 0.45, ≤ 0.5 false regions per
            "digital": "lesion sensitivity ≥ 0.80 at ≤ 1 false positive per image, Dice ≥ 0.50"}
 
 
+SUPPRESSION_WORDS = {"breast": "outside the breast (film labels, the scanner's edge)",
+                     "pectoral": "on an MLO view's pectoral muscle where it is found"}
+
+
 def fmt(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -352,6 +356,9 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         + "".join(f" --domain {shown(spec)}={block['domain']}" for spec, block in document.get("cross_validation", {}).items()
                   if block.get("domain") and spec.partition(":")[0] == "folder"), "```", "",
         f"- Image score: **{document['score_source']}** ({document['score_source_rule']}).",
+        *([f"- Marks removed before scoring and outlining, in the cross-validation as in the viewer: "
+           f"{' and '.join(SUPPRESSION_WORDS[k] for k in document['suppress'])} (`infer/suppression.py`)."]
+          if document.get("suppress") else []),
         f"- Calibration: {calibration['method']} on {calibration.get('n', 'n/a')} out-of-fold images "
         f"({calibration.get('fitted_on', '')})"
         + (f"; it holds for {calibration['domain']} images only: other images show the network's raw score, labelled."
