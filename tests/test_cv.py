@@ -3,6 +3,8 @@ spread over folds, the pooled out-of-fold figures, and runs continued with --res
 
 import json
 
+import torch
+
 from conftest import TINY_NET_ARGS
 
 
@@ -63,7 +65,25 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     assert meta["calibration"]["method"] == "logistic" and meta["source_checkpoint"]["epoch"] == 2
     report = json.loads((tmp_path / "shipped" / "cv_model_cv.json").read_text())
     assert sum(len(b["images"]) for b in report["per_dataset"].values()) == 12  # every image once, out of fold
-    assert Predictor(shipped, device="cpu").calibration == meta["calibration"]
+    assert Predictor(shipped, device="cpu").calibration == meta["calibration"] and meta["suppress"] == []
+
+    # The folds evaluated again without marks off the breast or on the muscle (nothing retrained),
+    # and the shipped weights re-exported with those choices: the same tensors, the same provenance.
+    assert train_main([*args, "--cv", "2", "--resume", "--suppress", "breast", "--suppress", "pectoral"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert all(json.loads((out / f"fold-{k}" / "oof.json").read_text())["suppress"] == ["breast", "pectoral"] for k in range(2))
+    again = tmp_path / "again" / "cv_model.safetensors"
+    assert export_main([str(shipped), str(again), "--dataset", f"folder:{films}", "--dataset", f"folder:{digital}",
+                        "--cv", str(out)]) == 0
+    meta_again = read_metadata(again)
+    assert meta_again["suppress"] == ["breast", "pectoral"] and Predictor(again, device="cpu").suppress == ("breast", "pectoral")
+    if meta["storage_dtype"] == "fp16":
+        from safetensors.torch import load_file
+
+        before, after = load_file(str(shipped)), load_file(str(again))
+        assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+        assert meta_again["source_checkpoint"] == meta["source_checkpoint"]
+        assert meta_again["precision_agreement"]["fp16_weights"] == meta["precision_agreement"]["fp16_weights"]
 
 
 def test_cv_says_it_does_not_run_under_torchrun(tmp_path, monkeypatch, capsys):

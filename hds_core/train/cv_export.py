@@ -256,10 +256,14 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
     # Agreement at the threshold the weights ship with: the masks the reader is shown. (At 0.5
     # a broad plateau of the digital maps sits on the threshold, so that figure is recorded too.)
     threshold = choices["default_threshold"]
+    # Weights exported before (they name their training checkpoint) take a new cross-validation's
+    # choices with their tensors unchanged: their fp16 agreement was measured against the fp32
+    # checkpoint then, and rounding fp16 values again would only agree with itself.
+    again = "source_checkpoint" in metadata and metadata.get("storage_dtype") == "fp16"
     rounded = rounded_copy(model, torch.float16)
-    fp16_agreement = mask_agreement(model, rounded, prepared, device, threshold)
-    fp16_at_half = mask_agreement(model, rounded, prepared, device, 0.5)
-    dtype = torch.float16 if fp16_agreement >= AGREEMENT_DICE else None
+    fp16_agreement = 1.0 if again else mask_agreement(model, rounded, prepared, device, threshold)
+    fp16_at_half = 1.0 if again else mask_agreement(model, rounded, prepared, device, 0.5)
+    dtype = torch.float16 if again or fp16_agreement >= AGREEMENT_DICE else None
     shipped = rounded if dtype is not None else model
     bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
     film = choices["film_dataset"]
@@ -288,6 +292,9 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
         "cross_fitted_threshold": choices["cross_fitted_threshold"],
         "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
     })
+    if again:
+        document["source_checkpoint"] = metadata["source_checkpoint"]
+        document["precision_agreement"] = {**metadata["precision_agreement"], "bf16": round(bf16_agreement, 5)}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(out, shipped, document, dtype=dtype)
     report = {"weights": out.name, "weights_sha256": sha256(out), **choices}
