@@ -211,8 +211,8 @@ def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_
         ("**shipped recipe**", "0, 1, 2", "`films`"), ("**shipped recipe**", "0, 1, 2", "`digital`"),
         ("**shipped recipe**", "0, 1", "`films`"), ("**shipped recipe**", "0, 1", "`digital`"),
         ("scratch", "0, 1", "`films`"), ("scratch", "0, 1", "`digital`")]
-    # The film AUC by the map maximum carries the synthetic signal; the raw score (a constant) none.
-    assert float(rows[0][4]) > 0.6 and rows[0][3].startswith("0.500")
+    # The film AUC by the map maximum carries the synthetic signal; the MIL head's (noise) none.
+    assert float(rows[0][4]) > 0.6 and abs(float(rows[0][3].split()[0]) - 0.5) < 0.15
 
 
 def test_a_kept_ablation_file_gives_the_cards_rows_of_its_run_folder(tmp_path):

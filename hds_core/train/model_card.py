@@ -26,6 +26,12 @@ SUPPRESSION_WORDS = {"breast": "outside the breast (film labels, the scanner's e
                      "pectoral": "on an MLO view's pectoral muscle where it is found"}
 
 
+def evaluated_threshold(report: dict) -> float:
+    """The threshold the folds' outlines were evaluated at (``--cv --threshold``)."""
+    first = next(iter(report["per_dataset"].values()))["threshold_evaluated"]
+    return float(first[0] if isinstance(first, list) else first)
+
+
 def fmt(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -145,10 +151,10 @@ def ablation_report(source: Path, description: str) -> dict:
 
 
 def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
-    """One line per run and dataset: the network's raw score (no calibration, no second
-    breast) and its outlines at each run's own evaluation threshold, out of fold. A run on
+    """One line per run and dataset: the network's raw scores (MIL head and map maximum; no
+    calibration, no second breast) and its outlines at each run's own evaluation threshold, out of fold. A run on
     fewer folds is set beside the shipped recipe on the same folds."""
-    lines = ["| run | folds | dataset | image AUC, raw score | image AUC, map maximum | lesion sensitivity at 1 FP/image "
+    lines = ["| run | folds | dataset | image AUC, MIL head | image AUC, map maximum | lesion sensitivity at 1 FP/image "
              "(mean over folds) | Dice (lesion images) | false regions per normal image |",
              "|---|---|---|---|---|---|---|---|"]
     every = ablation_rows(shipped)
@@ -162,7 +168,7 @@ def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
     for name, run_rows in table:
         for spec, run in run_rows.items():
             rows = run["rows"]
-            raw = cad_metrics_from_rows([dict(r, score=r["raw_score"]) for r in rows], bootstrap_samples=200)
+            raw = cad_metrics_from_rows([dict(r, score=r["mil_score"]) for r in rows], bootstrap_samples=200)
             peak = cad_metrics_from_rows([dict(r, score=r["max_probability"]) for r in rows], bootstrap_samples=50)
             sens1 = float(np.mean(run["sens1"])) if run["sens1"] else None
             lines.append(f"| {name} | {', '.join(map(str, run['folds']))} | `{dataset_name(spec)}` | "
@@ -344,8 +350,10 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         "## Recipe", "",
         f"Cross-validation: the command below with `--folds {report['folds']} --fold K --out runs/cv/fold-K` in place of "
         f"`--no-validation` for each fold K (two folds at a time here), then the same options with `--out runs/cv "
-        f"--cv {report['folds']} --resume --threshold {document['default_threshold']:g}` evaluates every fold out of fold "
-        "at the default threshold (`fold-K/oof.json`, `cv.json`). The shipped model: the command below, on every patient:",
+        f"--cv {report['folds']} --resume --threshold {evaluated_threshold(report):g}"
+        + "".join(f" --suppress {k}" for k in document.get("suppress", [])) + "` evaluates every fold out of fold "
+        "(`fold-K/oof.json`, `cv.json`); `python -m hds_core.train.recipe fold recipe K` and `... evaluate recipe` "
+        "run the same. The shipped model: the command below, on every patient:",
         "", "```bash", train_command(config).replace("--no-validation", "--no-validation --out runs/final"), "```", "",
         *_epoch_lines(hds_dir, config), "",
         f"Hardware: {hardware}", "",
@@ -383,9 +391,10 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
     ]
     if ablation:
         lines += ["## Ablation: what each lever did (out of fold, per dataset)", "",
-                  *ablation_table(hds_dir, ablation), "",
-                  "The network's raw score (its own score source: the MIL head for `hds`; no calibration, no second "
-                  "breast) and the map's maximum; outlines at each run's evaluation threshold. Lesion sensitivity at "
+                  *ablation_table(weights.with_name(weights.stem + "_cv.json"), ablation), "",
+                  "Two raw scores of the network, neither calibrated nor compared with the other breast: its MIL "
+                  "head's (untrained under `ds-seg`) and its map's maximum (what the shipped weights score by); "
+                  "outlines at each run's evaluation threshold. Lesion sensitivity at "
                   "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
                   "table above (image AUC, compared with the other breast).", ""]
         if decisions:

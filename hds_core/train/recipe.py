@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "evaluate":
             s.add_argument("arm", choices=list(ARMS))
             s.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)))
+            s.add_argument("--suppress", action="append", default=[], choices=["breast", "pectoral"],
+                           help="evaluate without marks outside the breast / on the MLO pectoral muscle (repeatable)")
         if name in ("fold", "evaluate"):
             s.add_argument("--out", type=Path, default=Path("runs/ab"), help="one folder per arm (default runs/ab)")
         else:
@@ -239,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fold":
         return _train(fold_args(args.arm, args.fold, args.out, str(args.minimias), str(args.cdd))).wait()
     if args.command == "evaluate":
-        return _train(evaluate_args(args.arm, args.folds, args.out, str(args.minimias), str(args.cdd))).wait()
+        suppress = [option for kind in args.suppress for option in ("--suppress", kind)]
+        return _train([*evaluate_args(args.arm, args.folds, args.out, str(args.minimias), str(args.cdd)), *suppress]).wait()
     if args.command == "pack":
         print(json.dumps(pack(args.minimias, args.cdd, args.out)))
         return 0
