@@ -333,7 +333,9 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         f"| `{weights.stem}.json` | network, preprocessing, training config, image score, calibration, two-breast "
         "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
         f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per out-of-fold image |",
-        "| `MODEL_CARD.md` | this card |", "",
+        "| `MODEL_CARD.md` | this card |",
+        *(["| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): the ablation "
+           "table is written from them |"] if (weights.parent / "ablation").is_dir() else []), "",
         "## Data", "",
         "- **mini-MIAS**: 242 screen-film MLO views of both breasts (121 patients), digitised at 200 µm, 8 bit; masks "
         "are the database's circles. J Suckling et al (1994), Excerpta Medica, International Congress Series 1069, "
