@@ -121,9 +121,15 @@ def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict
     ``NAME_cv.json`` report (all its folds)."""
     if source.is_file():
         report = json.loads(source.read_text())
-        return {spec: {"rows": block["images"], "sens1": block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["values"],
-                       "folds": sorted({r["fold"] for r in block["images"] if "fold" in r})}
-                for spec, block in report["per_dataset"].items()}
+        result = {}
+        for spec, block in report["per_dataset"].items():
+            every = sorted({r["fold"] for r in block["images"] if "fold" in r})
+            kept = [k for k in every if folds is None or k in folds]
+            values = block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["values"]
+            # One value per fold, in fold order (folds without a lesion give none: then all are kept).
+            sens1 = [v for k, v in zip(every, values) if k in kept] if len(values) == len(every) else values
+            result[spec] = {"rows": [r for r in block["images"] if r.get("fold") in kept], "sens1": sens1, "folds": kept}
+        return result
     paths = {int(p.parent.name.split("-")[1]): p for p in source.glob("fold-*/oof.json")}
     reports = [(k, json.loads(paths[k].read_text())) for k in sorted(paths) if folds is None or k in folds]
     if not reports:
@@ -159,11 +165,13 @@ def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     every = ablation_rows(shipped)
     table = [("**shipped recipe**", every)]
+    shown_folds = [set(next(iter(every.values()))["folds"])]
     for name, source in runs:
         run = ablation_rows(source)
         folds = set(next(iter(run.values()))["folds"])
-        if folds and folds != set(next(iter(every.values()))["folds"]):
+        if folds and folds not in shown_folds:
             table.append(("**shipped recipe**", ablation_rows(shipped, folds)))
+            shown_folds.append(folds)
         table.append((name, run))
     for name, run_rows in table:
         for spec, run in run_rows.items():
