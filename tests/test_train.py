@@ -69,7 +69,7 @@ def test_train_on_one_dataset_keeps_the_pooled_folds(tmp_path, phantom_dataset, 
     assert 0 < own < len(train_pooled)
     assert f"{own} training images, {len(val_pooled)} validation images" in caplog.text
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
-    assert set(record["val_per_dataset"]) == set(specs)
+    assert set(record["val_per_dataset"]) == set(specs) and record["autocast"] == "fp32"
     with pytest.raises(ConfigError, match="not among the --dataset values"):
         build_config({}, {"datasets": specs[:1], "train_on": specs[1:]})
 

@@ -215,7 +215,10 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
             progress.set_postfix(loss=f"{np.mean(losses):.4f}")
 
         record = {"epoch": epoch + 1, "lr": lr_at(epoch), "train_loss": float(np.mean(losses)) if losses else None,
-                  "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()}}
+                  "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()},
+                  # What --precision auto became on this machine: runs of one recipe on CPUs with and
+                  # without native bf16 train in different arithmetic.
+                  "autocast": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32")}
         gap = ddp.weight_gap(model)
         if gap is not None:
             record["ranks_weight_gap"] = gap
