@@ -65,6 +65,7 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     assert meta["calibration"]["method"] == "logistic" and meta["source_checkpoint"]["epoch"] == 2
     report = json.loads((tmp_path / "shipped" / "cv_model_cv.json").read_text())
     assert sum(len(b["images"]) for b in report["per_dataset"].values()) == 12  # every image once, out of fold
+    assert report["per_epoch"] == json.loads((out / "cv.json").read_text())["per_epoch"]  # the card needs no run folder
     assert Predictor(shipped, device="cpu").calibration == meta["calibration"] and meta["suppress"] == []
 
     # The folds evaluated again without marks off the breast or on the muscle (nothing retrained),

@@ -298,5 +298,9 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(out, shipped, document, dtype=dtype)
     report = {"weights": out.name, "weights_sha256": sha256(out), **choices}
+    try:  # the folds' validation curve, so the card needs no run folder
+        report["per_epoch"] = json.loads((Path(cv_dir) / "cv.json").read_text())["per_epoch"]
+    except (OSError, ValueError, KeyError):
+        pass
     out.with_name(out.stem + "_cv.json").write_text(json.dumps(report, indent=1) + "\n")
     return {"document": document, "weights_sha256": report["weights_sha256"], "threshold": threshold}

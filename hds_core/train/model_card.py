@@ -254,12 +254,17 @@ def train_command(config: dict) -> str:
     return " \\\n  ".join(parts)
 
 
-def _epoch_lines(hds_dir: Path, config: dict) -> list[str]:
-    """The epoch count, from the mean validation Dice per epoch over the folds (cv.json)."""
-    try:
-        curve = json.loads((hds_dir / "cv.json").read_text())["per_epoch"]
-    except (OSError, ValueError, KeyError):
-        return []
+def _epoch_lines(hds_dir: Path, config: dict, report: dict) -> list[str]:
+    """The epoch count, from the mean validation Dice per epoch over the folds (the export's
+    NAME_cv.json keeps it; earlier ones only in the run folder's cv.json)."""
+    curve = report.get("per_epoch")
+    if curve is None:
+        try:
+            curve = json.loads((hds_dir / "cv.json").read_text())["per_epoch"]
+        except (OSError, ValueError, KeyError):
+            return [f"Epochs: {config['epochs']}. The folds' mean validation Dice per epoch is not in "
+                    f"{hds_dir} any more nor in the weights' _cv.json (exported before it kept the curve); "
+                    "the card's earlier versions in the project's history give it."]
     specs = list(curve[0]["mean_dice_per_dataset"]) if curve else []
     cells = [f"{e['epoch']}: " + " / ".join(f"{e['mean_dice_per_dataset'].get(s, float('nan')):.2f}" for s in specs) for e in curve]
     best = max(curve, key=lambda e: e["mean_dice"])["epoch"]
@@ -365,7 +370,7 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         "(`fold-K/oof.json`, `cv.json`); `python -m hds_core.train.recipe fold recipe K` and `... evaluate recipe` "
         "run the same. The shipped model: the command below, on every patient:",
         "", "```bash", train_command(config).replace("--no-validation", "--no-validation --out runs/final"), "```", "",
-        *_epoch_lines(hds_dir, config), "",
+        *_epoch_lines(hds_dir, config, report), "",
         f"Hardware: {hardware}", "",
         "Export (every choice from the out-of-fold predictions of all folds, none from one fold):", "",
         "```bash",
