@@ -132,12 +132,13 @@ def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, 
     threads = max(1, (os.cpu_count() or 2) // parallel)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(arm, k) for arm in arms for k in range(FOLDS)]
+    epochs = int(RECIPE[RECIPE.index("--epochs") + 1])
+    jobs = [(arm, k) for arm in arms for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") < epochs]
     final = ([*arm_options("recipe", film, digital, scale=scale), "--no-validation", "--out", str(out / "final")]
              if "recipe" in arms else None)
     running: list[tuple[str, subprocess.Popen]] = []
     queue = [(f"{a}/fold-{k}", fold_args(a, k, out, film, digital, scale)) for a, k in jobs]
-    if final and not (out / "final" / "last.json").is_file():
+    if final and _epochs_done(out / "final") < epochs:
         queue.append(("final", final + (["--resume"] if (out / "final" / "last.safetensors").is_file() else [])))
     failed = []
     while queue or running:
@@ -154,7 +155,8 @@ def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, 
                 if item[1].returncode:
                     failed.append(item[0])
     for arm in arms:
-        done = [k for k in range(FOLDS) if (out / arm / f"fold-{k}" / "last.json").is_file()]
+        # Only finished folds: --cv trains an unfinished one, which would run past the budget.
+        done = [k for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") == epochs]
         if done:
             _train(evaluate_args(arm, done, out, film, digital, scale), out / arm / "evaluate.log", env).wait()
     summary = {"seconds": round(time.monotonic() - started, 1), "scale": scale, "parallel": parallel, "failed": failed,
@@ -165,9 +167,16 @@ def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, 
         for path in sorted(out.rglob("*")):
             if path.is_file() and path.suffix in (".json", ".jsonl", ".log"):
                 tar.add(path, arcname=str(path.relative_to(out)))
-    if (out / "final" / "last.safetensors").is_file():
+    if _epochs_done(out / "final") == epochs:  # an unfinished final fit stays there for the next run
         _split_weights(out / "final" / "last.safetensors", results)
     return summary
+
+
+def _epochs_done(run: Path) -> int:
+    try:
+        return int(json.loads((run / "last.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _split_weights(path: Path, results: Path, parts: int = 2) -> None:
