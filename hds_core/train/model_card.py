@@ -137,7 +137,7 @@ def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict
     result = {}
     for spec in reports[0][1]["per_dataset"]:
         blocks = [(k, r["per_dataset"][spec]) for k, r in reports if spec in r["per_dataset"]]
-        result[spec] = {"rows": [row for _, b in blocks for row in b["images"]], "folds": [k for k, _ in blocks],
+        result[spec] = {"rows": [dict(row, fold=k) for k, b in blocks for row in b["images"]], "folds": [k for k, _ in blocks],
                         "sens1": [b["froc_sensitivity_at_fp"]["1"] for _, b in blocks
                                   if b["froc_sensitivity_at_fp"].get("1") is not None]}
     return result
@@ -150,9 +150,7 @@ def ablation_report(source: Path, description: str) -> dict:
     run folders are gone."""
     per_dataset = {}
     for spec, run in ablation_rows(source).items():
-        paths = {int(p.parent.name.split("-")[1]): p for p in source.glob("fold-*/oof.json")}
-        rows = [dict(row, fold=k) for k in run["folds"] for row in json.loads(paths[k].read_text())["per_dataset"][spec]["images"]]
-        per_dataset[spec] = {"images": rows, "over_folds": {"lesion_sensitivity_at_1_fp_per_image": {"values": run["sens1"]}}}
+        per_dataset[spec] = {"images": run["rows"], "over_folds": {"lesion_sensitivity_at_1_fp_per_image": {"values": run["sens1"]}}}
     return {"run": description, "source": str(source), "per_dataset": per_dataset}
 
 
