@@ -21,7 +21,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="contour threshold (default: the model card's)")
     p.add_argument("--layout", type=int, choices=[4, 2, 1], help="4-up, 2-up or 1-up")
     p.add_argument("--weights", help="NAME.safetensors to use instead of the shipped weights")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--hide-phi", action="store_true", help="start with patient details hidden")
     p.add_argument("--version", action="version", version=f"mammo-viewer {__version__}")
     return p
@@ -77,8 +77,32 @@ def missing_desktop_packages() -> list[str]:
     return missing
 
 
+def no_display() -> bool:
+    """True on Linux when Qt would try to open a window and there is nowhere to open it: Qt
+    then aborts the process (SIGABRT) naming a library that is in fact installed."""
+    import os
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    return sys.platform.startswith("linux") and (not platform or platform.startswith(("xcb", "wayland"))) and \
+        not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+
+
+NO_DISPLAY = """mammo-viewer: no display: this machine has no desktop to open a window on (DISPLAY is not set).
+  a window over ssh:    ssh -X this-machine, then mammo-viewer
+  a virtual screen:     xvfb-run -a mammo-viewer PATH   (apt-get install xvfb)
+  a screenshot only:    mammo-viewer PATH --screenshot OUT.png   (works without a display)
+  the analysis only:    hds-predict PATH --pdf report.pdf"""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if no_display():
+        if not args.screenshot:
+            print(NO_DISPLAY, file=sys.stderr)
+            return 2
+        import os
+
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     missing = missing_desktop_packages()
     if missing:
         print("mammo-viewer: error: a window needs system libraries this machine lacks; install them with\n"
@@ -88,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from .memory import return_large_blocks_to_the_system
 
     return_large_blocks_to_the_system()
-    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
-
-    from hds_core.text import printable
-
-    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("mammo-viewer")
@@ -106,8 +125,23 @@ def main(argv: list[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(app_icon())))
     setup_logging()
     # A screenshot run must not depend on (or change) the user's saved settings.
-    settings = QSettings(str(Path(tempfile.mkdtemp(prefix="mammo-viewer-")) / "settings.ini"), QSettings.Format.IniFormat) \
-        if args.screenshot else None
+    # Its folder goes when the run ends: it holds the folder paths the run opened.
+    scratch = tempfile.TemporaryDirectory(prefix="mammo-viewer-") if args.screenshot else None
+    try:
+        return _run_window(app, args, scratch)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _run_window(app, args, scratch) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+
+    from hds_core.text import printable
+
+    from .main_window import MainWindow
+
+    settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat) if scratch else None
     window = MainWindow(weights=args.weights, device=args.device, settings=settings)
     if args.hide_phi:
         window.phi_action.setChecked(True)
@@ -153,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     window.show()
     code = app.exec()
+    if settings is not None:
+        settings.sync()
+        del window, settings  # Qt lets go of the file before its folder is removed
     return outcome["code"] if args.screenshot else code
 
 

@@ -85,3 +85,28 @@ class ScreenRenderer:
         if image.padding is not None:
             screen[image.padding] = 0
         return screen
+
+
+# Rows of the screen image the breast outline is found on: enough for a bounding box, cheap
+# enough for the UI thread (a few milliseconds).
+BOX_ROWS = 256
+
+
+def breast_box(screen: np.ndarray, full_shape: tuple[int, int], margin: float = 0.03) -> tuple[float, float, float, float] | None:
+    """The breast's bounding box (x, y, width, height in full-image pixels, with a small
+    margin), which the view fits and the report prints instead of the whole film: a film's
+    padding otherwise takes half the view and opens a black gap between the chest walls.
+    None when no breast is found (the whole image is shown)."""
+    from hds_core.io import breast_mask
+
+    step = max(1, screen.shape[0] // BOX_ROWS)
+    small = np.asarray(screen[::step, ::step], dtype=np.float32)
+    mask = breast_mask(small)
+    if mask.all() or mask.mean() < 0.05:
+        return None
+    rows, cols = np.nonzero(mask)
+    sy, sx = full_shape[0] / small.shape[0], full_shape[1] / small.shape[1]
+    pad = margin * max(full_shape)
+    x0, x1 = max(0.0, cols.min() * sx - pad), min(float(full_shape[1]), (cols.max() + 1) * sx + pad)
+    y0, y1 = max(0.0, rows.min() * sy - pad), min(float(full_shape[0]), (rows.max() + 1) * sy + pad)
+    return x0, y0, x1 - x0, y1 - y0

@@ -223,7 +223,7 @@ class FindingsPanel(QWidget):
         self.lesions.setRowCount(len(rows))
         for r, row in enumerate(rows):
             lesion = row.lesion
-            values = (row.view, _fmt(lesion.area_mm2, 1), _fmt(lesion.longest_diameter_mm, 1), _fmt(lesion.max_probability, 3))
+            values = (f"{row.view} #{lesion.index}", _fmt(lesion.area_mm2, 1), _fmt(lesion.longest_diameter_mm, 1), _fmt(lesion.max_probability, 3))
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if c:

@@ -150,6 +150,8 @@ class MammoView(QGraphicsView):
             item.setZValue(z)
             self.scene().addItem(item)
         self.image_size = (0, 0)  # rows, columns of the full image: the scene's coordinates
+        self.content = None  # the part fit() shows (the breast's box), None for the whole image
+        self.lesion_labels: list = []  # (box, number) per lesion, drawn beside its contour
         self.level_scale = 1.0  # full-image pixels per pixel on screen (> 1 while a reduced level is shown)
         self.detail_note = ""  # why full resolution is missing, when it could not be decoded
         self._detail_asked = False
@@ -179,12 +181,15 @@ class MammoView(QGraphicsView):
         self.measurement = None
         self.title = self.subtitle = self.badge = ""
         self.notes = []
+        self.content, self.lesion_labels = None, []
         self.viewport().update()
 
     def set_image(self, key: str, screen: np.ndarray, *, flip_h: bool, flip_v: bool,
-                  full_shape: tuple[int, int] | None = None) -> None:
+                  full_shape: tuple[int, int] | None = None, content=None) -> None:
         """``screen``: 8-bit pixels of the image, or of a reduced level of an image of
-        ``full_shape`` (rows, columns), drawn over the full image's extent."""
+        ``full_shape`` (rows, columns), drawn over the full image's extent. ``content``: the
+        part to fit (x, y, width, height in image pixels: the breast), or None for all."""
+        self.content = content
         full = tuple(full_shape) if full_shape is not None else tuple(screen.shape)
         new = key != self.key or full != self.image_size
         if new:
@@ -229,7 +234,11 @@ class MammoView(QGraphicsView):
         return QTransform(-1 if self.flip_h else 1, 0, 0, -1 if self.flip_v else 1, cols if self.flip_h else 0,
                           rows if self.flip_v else 0)
 
-    def set_contours(self, contours: list[np.ndarray], selected: list[np.ndarray] | None = None) -> None:
+    def set_contours(self, contours: list[np.ndarray], selected: list[np.ndarray] | None = None,
+                     labels: list[tuple[tuple[float, float, float, float], int]] | None = None) -> None:
+        """``labels``: (bounding box x, y, w, h in image pixels, number) per lesion: the number
+        the findings table lists it under, drawn beside its contour (never mirrored)."""
+        self.lesion_labels = list(labels or [])
         self.contour_item.setPath(contour_path(contours))
         self.selected_item.setPath(contour_path(selected or []))
 
@@ -269,7 +278,8 @@ class MammoView(QGraphicsView):
     def fit(self) -> None:
         if self.image_size[0]:
             rows, cols = self.image_size
-            self.fitInView(QRectF(0, 0, cols, rows), Qt.AspectRatioMode.KeepAspectRatio)
+            area = QRectF(*self.content) if self.content else QRectF(0, 0, cols, rows)
+            self.fitInView(self._image_transform().mapRect(area), Qt.AspectRatioMode.KeepAspectRatio)
             self._fit = True
             self.viewport().update()
             self._check_detail()
@@ -423,6 +433,7 @@ class MammoView(QGraphicsView):
                        Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, "\n".join(self.notes), QColor(255, 170, 90))
             painter.setFont(font)
         self._orientation_letters(painter, viewport)
+        self._lesion_numbers(painter)
         self._scale_bar(painter, viewport)
         self._draw_measurement(painter)
         painter.restore()
@@ -448,6 +459,18 @@ class MammoView(QGraphicsView):
         painter.drawRoundedRect(box, 4, 4)
         painter.setPen(CONTOUR_COLOR)
         painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
+
+    def _lesion_numbers(self, painter: QPainter) -> None:
+        if not self.lesion_labels or not self.contour_item.isVisible():
+            return
+        metrics = painter.fontMetrics()
+        for (x, y, w, h), number in self.lesion_labels:
+            # Beside the box's top corner that is rightmost on screen, whichever way the film hangs.
+            corners = [self.mapFromScene(self.image_to_view(cx, cy)) for cx in (x, x + w) for cy in (y, y + h)]
+            right, top = max(c.x() for c in corners), min(c.y() for c in corners)
+            text = str(number)
+            box = QRectF(right + 3, top - metrics.height() + 4, metrics.horizontalAdvance(text) + 4, metrics.height())
+            self._text(painter, box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text, CONTOUR_COLOR)
 
     def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
         if not self.orientation:

@@ -21,10 +21,11 @@ from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSiz
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
+from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
 from hds_core.text import printable
 from hds_core.safe_write import atomic_write
 
-from .display import ScreenRenderer
+from .display import ScreenRenderer, breast_box
 from .hanging import ViewInfo, hang
 from .image_view import contour_path, gray_qimage, heat_qimage
 
@@ -98,15 +99,20 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     d = page.dots_per_mm
     label_mm = 5.0
     target = QRectF(target_mm.x() * d, (target_mm.y() + label_mm) * d, target_mm.width() * d, (target_mm.height() - label_mm) * d)
-    scale = min(target.width() / cols, target.height() / rows)
-    w, h = cols * scale, rows * scale
+    screen = _screen(item, max_rows)
+    flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
+    # The breast, not the film's padding, fills the cell (as the viewer fits it).
+    box = breast_box(screen, (rows, cols))
+    shown = flip.mapRect(QRectF(*box) if box else QRectF(0, 0, cols, rows))
+    scale = min(target.width() / shown.width(), target.height() / shown.height())
+    w, h = shown.width() * scale, shown.height() * scale
     origin = QPointF(target.x() + (target.width() - w) / 2, target.y() + (target.height() - h) / 2)
     painter.fillRect(QRectF(origin, QSizeF(w, h)), QColor(0, 0, 0))
-    # image pixel (x, y) -> page: flip inside the image, then scale and place
-    transform = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
-    transform *= QTransform.fromScale(scale, scale) * QTransform.fromTranslate(origin.x(), origin.y())
-    screen = _screen(item, max_rows)
+    # image pixel (x, y) -> page: flip inside the image, then scale and place the shown part
+    transform = flip * QTransform.fromTranslate(-shown.x(), -shown.y()) * QTransform.fromScale(scale, scale) * \
+        QTransform.fromTranslate(origin.x(), origin.y())
     painter.save()
+    painter.setClipRect(QRectF(origin, QSizeF(w, h)))
     painter.setTransform(transform)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
     painter.drawImage(QRectF(0, 0, cols, rows), gray_qimage(screen))
@@ -126,6 +132,12 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     if item.lesions:  # an empty path makes PDF readers warn ("No current point in closepath")
         painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
     painter.restore()
+    # Each contour's number, as the lesion table lists it, upright beside the box's top right.
+    for lesion in item.lesions:
+        x, y, bw, bh = lesion.bbox_xywh
+        corners = [transform.map(QPointF(cx, cy)) for cx in (x, x + bw) for cy in (y, y + bh)]
+        right, top = max(c.x() for c in corners), min(c.y() for c in corners)
+        page.text(right / d + 0.6, top / d - 3.2, 8, 4, str(lesion.index), 7, True, color=CONTOUR_PRINT)
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm
@@ -155,6 +167,12 @@ def _first_page(page: _Page, content: ReportContent) -> None:
         item = content.images[int(placement.key)]
         target = QRectF(placement.column * cell_w + 0.5, y + placement.row * cell_h + 0.5, cell_w - 1, cell_h - 1)
         _draw_image(page, item, target, placement.flip_horizontal, placement.flip_vertical, MAX_IMAGE_PIXELS_OVERVIEW)
+    sides = {it.image.metadata.laterality for it in content.images}
+    if hanging.columns == 2 and len(sides & {"R", "L"}) == 1:
+        # One breast only: its other half of the page says why it is empty.
+        missing, column = ("Right", 0) if "L" in sides else ("Left", 1)
+        page.text(column * cell_w + 4, y + area_h / 2 - 4, cell_w - 8, 8, f"{missing} breast: no image in this study",
+                  9, color=QColor(90, 90, 90))
     y += area_h + 3
     scores = [f"Exam score: {_fmt(content.exam_score, 3)}"]
     scores += [f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}" for side, name in (("R", "Right"), ("L", "Left"))
@@ -181,7 +199,7 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     if not rows:
         y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
     for label, lesion in rows[:12]:
-        values = (label, _fmt(lesion.area_mm2), _fmt(lesion.longest_diameter_mm), _fmt(lesion.max_probability, 3))
+        values = (f"{label} #{lesion.index}", _fmt(lesion.area_mm2), _fmt(lesion.longest_diameter_mm), _fmt(lesion.max_probability, 3))
         for (offset, w, _), value in zip(columns, values, strict=True):
             page.text(x + offset, y, w, 5, value, 9)
         y += 4.5
@@ -231,7 +249,9 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
         writer.setPageLayout(QPageLayout(QPageSize(PAGE_SIZES[page_size]), QPageLayout.Orientation.Portrait,
                                          QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
         writer.setTitle("Mammography AI analysis")
-        writer.setCreator("mammo-hds")
+        # The study's fingerprint, so a later run can tell this study's report from another's.
+        first = content.images[0].image.metadata if content.images else None
+        writer.setCreator(pdf_creator(study_key(first)) if first is not None else PDF_CREATOR)
         painter = QPainter()
         if not painter.begin(writer):
             raise ReportError(f"{out}: cannot start writing the PDF")

@@ -8,7 +8,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from hds_core.io import ScanResult
-from hds_core.report.content import format_dicom_date
+from hds_core.report.content import format_dicom_date, reading_order
 
 from .image_view import gray_pixmap
 
@@ -39,7 +39,7 @@ class StudyBrowser(QTreeWidget):
                 study_item = QTreeWidgetItem([f"{text} ({len(study.images)} images)"])
                 study_item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                 patient_item.addChild(study_item)
-                for entry in study.images:
+                for entry in sorted(study.images, key=lambda e: reading_order(e.metadata)):  # right first
                     meta = entry.metadata
                     item = QTreeWidgetItem([f"{meta.laterality or '?'} {meta.view or '?'}"])
                     item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.operating_point import score_word
 
-from .display import ScreenRenderer, adjusted, window_of
+from .display import ScreenRenderer, adjusted, breast_box, window_of
 from .hanging import Hanging, hang
 from .image_view import MammoView
 from .study import Study, StudyImage
@@ -141,10 +141,12 @@ class ViewGrid(QWidget):
             view.viewport().update()
             return
         preset = self.windows.get(placement.key, renderer.image.default_preset)
-        view.set_image(placement.key, renderer.render(preset, user_invert=self.invert), flip_h=placement.flip_horizontal,
-                       flip_v=placement.flip_vertical, full_shape=renderer.image.full_shape)
+        screen = renderer.render(preset, user_invert=self.invert)
+        view.set_image(placement.key, screen, flip_h=placement.flip_horizontal, flip_v=placement.flip_vertical,
+                       full_shape=renderer.image.full_shape, content=breast_box(screen, renderer.image.full_shape))
         view.title = placement.label
-        view.subtitle = f"window: {preset.name}"
+        # The file's own window needs no label over the breast; a window the reader chose does.
+        view.subtitle = "" if preset == renderer.image.default_preset else f"window: {preset.name}"
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
         view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
         self.draw_results(view, item)
@@ -161,7 +163,8 @@ class ViewGrid(QWidget):
         lesions = prediction.lesions(findings.threshold)
         selected = [self.selected_lesion.lesion.contour_xy] if (
             self.selected_lesion is not None and self.selected_lesion.key == item.key) else []
-        view.set_contours([lesion.contour_xy for lesion in lesions], selected)
+        view.set_contours([lesion.contour_xy for lesion in lesions], selected,
+                          labels=[(lesion.bbox_xywh, lesion.index) for lesion in lesions])
         view.set_heat_map(prediction.working_probability, prediction.geometry)
         view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
         view.set_contours_visible(findings.contours_box.isChecked())

@@ -64,12 +64,12 @@ def gpu_that_fails(monkeypatch, predictor) -> None:
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
 
 
-def run_viewer(*args):
+def run_viewer(*args, **env_extra):
     """mammo-viewer in a separate process, as a user runs it (``--screenshot`` starts and quits
     its own event loop)."""
     import subprocess
 
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **env_extra}
     return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=300)
 

@@ -1,6 +1,7 @@
 """hds-train -> hds-eval -> hds-predict end to end on tiny phantom data."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,10 +111,11 @@ def test_a_rerun_that_adds_reports_succeeds_and_several_studies_name_their_repor
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 0
     err = capsys.readouterr().err
     assert "(8 unchanged)" in err and "failed" not in err
-    assert sorted(p.name for p in tmp_path.glob("r-*.pdf")) == ["r-DEMO-014.pdf", "r-DEMO-017.pdf", "r-DEMO-091.pdf",
-                                                               "r-DEMO-P126.pdf"]
-    assert "study DEMO-014: 2 image(s): L_MLO.dcm, R_MLO.dcm" in err
-    assert sorted(p.name for p in sr.iterdir()) == ["DEMO-014_sr.dcm", "DEMO-017_sr.dcm", "DEMO-091_sr.dcm", "DEMO-P126_sr.dcm"]
+    # Each report is named by its study's folder and the study's fingerprint (never a patient's name).
+    folders = ["DEMO-014", "DEMO-017", "DEMO-091", "DEMO-P126"]
+    assert sorted(p.name.rsplit("-", 1)[0] for p in tmp_path.glob("r-*.pdf")) == [f"r-{f}" for f in folders]
+    assert re.search(r"study DEMO-014-[0-9a-f]{10}: 2 image\(s\): L_MLO.dcm, R_MLO.dcm", err)
+    assert sorted(p.name.rsplit("-", 1)[0] for p in sr.iterdir()) == folders
     assert len(list(seg.iterdir())) == 8
     before = {p: p.stat().st_mtime_ns for p in [*tmp_path.glob("r-*.pdf"), *seg.iterdir(), *sr.iterdir()]}
     # Reports exist now: not overwritten without --force (each named), overwritten with it.

@@ -187,9 +187,13 @@ def test_broken_weights_still_show_images_and_say_why(qtbot, settings, phantom_m
 def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(phantom_model, tmp_path):
     weights = phantom_model
     out = tmp_path / "shot.png"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     result = run_viewer(resources.demo_study(), "--screenshot", out, "--weights", weights, "--device", "cpu",
-                        "--layout", "4", "--threshold", "0.3")
+                        "--layout", "4", "--threshold", "0.3", TMPDIR=str(scratch))
     assert result.returncode == 0, result.stderr
+    # The run's own settings (which hold the folders it opened) leave with it.
+    assert not list(scratch.glob("mammo-viewer-*"))
     assert out.stat().st_size > 10000
     image = QImage(str(out))
     assert image.width() >= 1000  # the whole window, not a blank

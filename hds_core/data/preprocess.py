@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from ..io import ASSUMED_SPACING_MM, MammoImage, breast_mask, chest_wall_on_right
 from ..io.levels import input_level
+from ..io.image import plausible_spacing
 
 DEFAULT_WORKING_SPACING_MM = 0.4
 CROP_MARGIN_MM = 4.0
@@ -124,6 +125,9 @@ def preprocess(
     if assumed:
         spacing_mm = (ASSUMED_SPACING_MM, ASSUMED_SPACING_MM)
         warnings.append(f"pixel spacing unknown: assumed {ASSUMED_SPACING_MM} mm")
+    if not plausible_spacing(spacing_mm):
+        # Readers refuse such headers (io/image.py); a caller passing one is a bug, not input.
+        raise ValueError(f"pixel spacing {spacing_mm} mm is not a mammogram's")
     scale = (spacing_mm[0] * reduction / working_spacing_mm, spacing_mm[1] * reduction / working_spacing_mm)
     original_shape = values.shape
     if padding is not None:

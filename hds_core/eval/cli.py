@@ -14,7 +14,9 @@ from tqdm import tqdm
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds-eval", description="Evaluate HDS weights: image AUC/accuracy/sensitivity/"
                                 "specificity, Dice over mass images, false-positive regions per normal image, per exit.")
-    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH")
+    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH",
+                   help="a dataset to evaluate on, repeatable: minimias:FOLDER (mini-MIAS as distributed), "
+                        "inbreast:FOLDER, folder:FOLDER (images/ and masks/ side by side); each is reported on its own")
     p.add_argument("--weights", required=True, help="NAME.safetensors (with NAME.json beside it)")
     p.add_argument("--json", dest="json_out", help="write the full report (per exit, threshold table) to this file")
     p.add_argument("--threshold", type=float, help="threshold for the image label and masks (default: the weights' default)")

@@ -1,10 +1,25 @@
 """Inference: the Predictor (image -> probability map, score, lesions at any threshold),
-device choice, and the whole-image forward shared with evaluation."""
+device choice, and the whole-image forward shared with evaluation.
 
-from .device import DeviceError, choose_device, cpu_has_native_bf16, device_name
-from .lesions import Lesion, find_lesions
-from .predictor import Prediction, PredictionCancelled, Predictor, weights_working_spacing
-from .scope import NotAMammogramError, not_a_mammogram
+Names are imported on first use (PEP 562): ``hds-predict --help`` and the naming helpers
+must not pay for importing torch."""
 
-__all__ = ["DeviceError", "Lesion", "NotAMammogramError", "Prediction", "PredictionCancelled", "Predictor", "choose_device", "cpu_has_native_bf16",
-           "device_name", "find_lesions", "not_a_mammogram", "weights_working_spacing"]
+from importlib import import_module
+
+_HOME = {
+    "DeviceError": "device", "choose_device": "device", "cpu_has_native_bf16": "device", "device_name": "device",
+    "Lesion": "lesions", "find_lesions": "lesions",
+    "Prediction": "predictor", "PredictionCancelled": "predictor", "Predictor": "predictor",
+    "weights_working_spacing": "predictor",
+    "NotAMammogramError": "scope", "not_a_mammogram": "scope",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,7 +1,14 @@
 """hds-predict: run the engine on files or folders; one JSON per image.
 
-Bad files are reported (file and reason) and skipped; the others are still predicted.
-Exit status: 0 all good, 1 some files failed, 2 nothing could run (weights, device, usage)."""
+Bad files are reported (file and reason) and skipped; the others are still predicted, and
+every result is kept whatever happens to another file.
+
+Exit status:
+  0  every file was predicted and every result written
+  1  some files were refused (each named with its reason) or some results not written
+  2  nothing could run, be predicted or be written (weights, device, usage, no image, full disk)
+  3  the tool failed: an internal error (a bug; the traceback is in the log file); the
+     results of the other files are still written"""
 
 from __future__ import annotations
 
@@ -18,6 +25,22 @@ from .naming import common_folder, output_names, safe_name, study_labels
 from .run_log import native_output_to, setup_log
 
 DEFAULT_OUT = "hds-results"
+EXIT_OK, EXIT_REFUSED, EXIT_NOTHING, EXIT_FAILED = 0, 1, 2, 3
+
+
+class _OursOnly(logging.Filter):
+    """The terminal shows our own warnings, escaped; library warnings (pydicom's, highdicom's,
+    Python's, which quote header values such as a patient's name) go to the log file only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("hds_core")
+
+
+class _Escaped(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        from ..text import printable
+
+        return printable(super().format(record))
 
 
 def say(message: str) -> None:
@@ -27,6 +50,19 @@ def say(message: str) -> None:
     print(printable(message), file=sys.stderr)
 
 
+def spacing_mm(text: str) -> float:
+    from ..io.image import MAX_SPACING_MM, MIN_SPACING_MM, plausible_spacing
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not plausible_spacing([value]):
+        raise argparse.ArgumentTypeError(f"{text} mm is not a mammogram's pixel spacing "
+                                         f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm)")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds-predict", description="Predict mass contours and image scores with the HDS engine.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="mammogram files (DICOM, PNG, PGM, TIFF) or folders")
@@ -34,9 +70,9 @@ def parser() -> argparse.ArgumentParser:
                    "current folder, which must not lie inside an input folder)")
     p.add_argument("--threshold", type=float, help="segmentation threshold for lesions (default: the model's)")
     p.add_argument("--weights", help="NAME.safetensors (default: the shipped weights)")
-    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N")
+    p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"], help="fp32 forces full precision")
-    p.add_argument("--spacing", type=float, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)")
+    p.add_argument("--spacing", type=spacing_mm, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)")
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
     reports = p.add_argument_group("reports (one per study; never written into an input folder)")
     reports.add_argument("--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each")
@@ -59,44 +95,61 @@ def pdf_writer():
 
 
 def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path],
-                  weights_metadata: dict | None = None) -> list[str]:
+                  weights_metadata: dict | None = None, names: dict[Path, str] | None = None) -> list[str]:
     """PDF, SEG and SR for the analysed images, grouped by study; returns the failures. Each
-    PDF says what its study's score is worth (the figures of the study's domain)."""
+    PDF says what its study's score is worth (the figures of the study's domain). Reports of
+    different studies never share a name, and ``--force`` replaces only the same study's."""
     from ..report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
+    from ..report.identity import replacement_refused, study_key
     from ..report.operating_point import score_trust, study_domain
 
     failures: list[str] = []
     studies: dict[str, list] = {}
     for path, image, prediction in analysed:
-        studies.setdefault(image.metadata.study_instance_uid or str(path.parent), []).append((path, image, prediction))
+        studies.setdefault(study_key(image.metadata), []).append((path, image, prediction))
     targets = [Path(p) for p in (args.pdf, args.seg_dir, args.sr_dir) if p]
     for target in targets:
         if any(is_inside(target, folder) for folder in inputs if folder.is_dir()):
             return [f"{target}: lies inside an input folder; choose another place"]
     labels = study_labels({key: common_folder([path for path, _, _ in members]) for key, members in studies.items()})
+    names = names or output_names([(path, image.metadata.sop_instance_uid) for path, image, _ in analysed])
+
+    def refused(out: Path, kind: str, key: str, sop: str | None = None) -> bool:
+        reason = replacement_refused(out, kind, key, sop) if args.force else None
+        if reason:
+            failures.append(reason)
+        return reason is not None
+
     for key, members in studies.items():
         label = labels[key]
         # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
         described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
         if args.pdf:
             out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
-            try:
-                pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
-                             threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size, force=args.force,
-                             score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])))
-                say(f"hds-predict: wrote {out} ({described})")
-            except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
-                failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
+            if not refused(out, "PDF", key):
+                try:
+                    pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
+                                 threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size,
+                                 force=args.force,
+                                 score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])))
+                    say(f"hds-predict: wrote {out} ({described})")
+                except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
+                    failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if args.seg_dir:
-            for item in items:
-                out = Path(args.seg_dir) / f"{label}_{safe_name(item.path.stem)}_{item.prediction.weights_sha256[:8]}_seg.dcm"
+            for (path, image, _), item in zip(members, items, strict=True):
+                # The JSON result's name (unique per file in the run) and the weights that made it.
+                out = Path(args.seg_dir) / f"{Path(names[path]).stem}_{item.prediction.weights_sha256[:8]}_seg.dcm"
+                if refused(out, "segmentation", key, image.metadata.sop_instance_uid):
+                    continue
                 try:
                     write_segmentation(item, threshold, out, force=args.force)
                 except DicomExportError as exc:
                     failures.append(str(exc))
         if args.sr_dir:
             out = Path(args.sr_dir) / f"{label}_sr.dcm"
+            if refused(out, "structured report", key):
+                continue
             try:
                 write_structured_report(items, threshold, out, force=args.force)
             except DicomExportError as exc:
@@ -117,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if not root.handlers:  # as logging.basicConfig would, but at WARNING whatever the root's level
         terminal = logging.StreamHandler()
         terminal.setLevel(logging.WARNING)
-        terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        terminal.setFormatter(_Escaped("%(levelname)s %(name)s: %(message)s"))
+        terminal.addFilter(_OursOnly())
         added.append(terminal)
     handler, log_path = setup_log()
     if handler is not None:
@@ -126,9 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     for each in added:
         root.addHandler(each)
     root.setLevel(logging.INFO if handler is not None else logging.WARNING)
+    logging.captureWarnings(True)  # warnings.warn from the libraries: to the log, not the terminal
+    run_log = logging.getLogger("hds_core.infer.cli.run")
     try:
-        return _run(args, logging.getLogger("hds_core.infer.cli.run"), log_path)
+        return _run(args, run_log, log_path)
+    except Exception:  # noqa: BLE001 - a bug must not look like a refusal: its own exit status
+        run_log.exception("internal error")
+        say("hds-predict: internal error (a bug, please report it)"
+            + (f"; the traceback is in {log_path}" if log_path else ""))
+        return EXIT_FAILED
     finally:
+        logging.captureWarnings(False)
         for each in added:
             root.removeHandler(each)
         root.setLevel(level)
@@ -141,6 +203,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..text import printable
     from ..nn import WeightsError
+    from ..report.identity import replacement_refused
     from ..safe_write import atomic_write_text
 
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
@@ -150,12 +213,12 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         # Input folders are read-only to us: never write results into them by default.
         say(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
               "run from another folder or give --out")
-        return 2
+        return EXIT_NOTHING
     try:
         predictor = Predictor(args.weights, device=args.device, precision=args.precision)
     except (WeightsError, DeviceError) as exc:
         say(f"hds-predict: error: {exc}")
-        return 2
+        return EXIT_NOTHING
     threshold = args.threshold if args.threshold is not None else predictor.default_threshold
 
     entries: list[tuple[Path, str | None]] = []
@@ -167,11 +230,15 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         scan = scan_folder(path)
         entries.extend((entry.path, entry.metadata.sop_instance_uid) for entry in scan.images)
         failures.extend(str(error) for error in scan.failures)
+        if scan.outside:
+            say(f"hds-predict: {path}: did not follow {len(scan.outside)} link(s) leading out of the folder "
+                f"(the folder given is the boundary; the log names them)")
         for kind, count in sorted(scan.skipped.items()):
             say(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})")
     names = output_names(entries)
 
-    written = unchanged = not_mammograms = predicted = 0
+    written = unchanged = not_mammograms = predicted = unwritten = 0
+    crashed = False
     reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
     analysed, done = [], []
     say(f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
@@ -193,6 +260,12 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             run_log.info("%s", printable(str(exc)))
             not_mammograms += 1
             continue
+        except Exception as exc:  # noqa: BLE001 - a bug on one file must not cost the others their results
+            run_log.exception("internal error on %s", printable(path))
+            failures.append(f"{path}: internal error ({type(exc).__name__}; a bug, please report it"
+                            + (f"; traceback in {log_path})" if log_path else ")"))
+            crashed = True
+            continue
         predicted += 1
         meta = image.metadata
         done.append((path, image if reporting else None, prediction,
@@ -206,22 +279,29 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         target = out / names[path]
         document = {**prediction.to_dict(threshold), **identity}
         text = json.dumps(document, indent=1) + "\n"
-        if target.exists() and not args.force:
+        if target.exists():
             if _same_text(target, text):
                 unchanged += 1  # a rerun (say, to add a PDF) leaves identical results alone
-            else:
+                continue
+            if not args.force:
                 failures.append(f"{target}: exists already with other content (use --force to overwrite)")
-            continue
+                continue
+            refused = replacement_refused(target, "JSON result", identity["study_instance_uid"] or "",
+                                          identity["sop_instance_uid"], path)
+            if refused:
+                failures.append(refused)
+                continue
         try:
             out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
             atomic_write_text(target, text)
-        except OSError as exc:
-            say(f"hds-predict: error: cannot write {target}: {exc.strerror or exc}")
-            return 2
+        except OSError as exc:  # this result is lost, not the others: go on
+            failures.append(f"{target}: cannot write: {exc.strerror or exc}")
+            unwritten += 1
+            continue
         written += 1
     if reporting and analysed:
         table = predictor.metadata.get("validation", {}).get("threshold_table", [])
-        failures += write_reports(args, analysed, threshold, table, inputs, predictor.metadata)
+        failures += write_reports(args, analysed, threshold, table, inputs, predictor.metadata, names)
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
@@ -231,10 +311,14 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             + (f"; the full list is in {log_path}" if log_path else ""))
     say(f"hds-predict: wrote {written} result(s) to {out}" + (f" ({unchanged} unchanged)" if unchanged else "")
         + f"; {len(failures)} failure(s)")
+    if crashed:
+        return EXIT_FAILED
     if not predicted:
         say("hds-predict: nothing could be predicted" + (f" (log: {log_path})" if log_path else ""))
-        return 2
-    return 1 if failures else 0
+        return EXIT_NOTHING
+    if unwritten and not written and not unchanged:  # a full disk, a read-only folder: no result at all
+        return EXIT_NOTHING
+    return EXIT_REFUSED if failures else EXIT_OK
 
 
 def _same_text(path: Path, text: str) -> bool:

@@ -4,13 +4,26 @@ terminals and logs)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 
 
+# Output names stay well inside a file system's 255-byte limit, with room for the suffixes
+# the reports add ("_<weights>_seg.dcm", "-<study>.pdf").
+MAX_NAME = 120
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "image"
+
+
+def bounded(name: str, limit: int = MAX_NAME) -> str:
+    """``name`` if short enough, else its start and a hash of the whole (still unique)."""
+    if len(name) <= limit:
+        return name
+    return f"{name[:limit - 11]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
 
 
 def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
@@ -21,11 +34,11 @@ def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
     def named(form) -> dict[Path, str]:
         return {path: form(path, sop) for path, sop in entries}
 
-    names = named(lambda path, sop: f"{safe_name(path.parent.name)}_{safe_name(path.stem)}")
+    names = named(lambda path, sop: bounded(f"{safe_name(path.parent.name)}_{safe_name(path.stem)}"))
     clashing = {name for name in names.values() if list(names.values()).count(name) > 1}
     for path, sop in entries:
         if names[path] in clashing and sop:
-            names[path] = f"{names[path]}_{safe_name(sop)}"
+            names[path] = bounded(f"{names[path]}_{safe_name(sop)}", MAX_NAME + 20)
     seen: dict[str, int] = {}
     for path in sorted(names, key=str):
         count = seen[names[path]] = seen.get(names[path], 0) + 1
@@ -36,14 +49,15 @@ def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
 
 def study_labels(folders: dict[str, Path]) -> dict[str, str]:
     """A file-name-safe label per study (study key -> label): the name of the folder that
-    holds the study's files, which identifies it whatever the order of the run; studies that
-    share a folder add their position in Study Instance UID order. Never the patient's name
-    or ID (these names end up in terminals and logs)."""
-    labels = {key: safe_name(folder.name) for key, folder in folders.items()}
-    for key in sorted(labels):
-        alike = sorted(k for k in labels if labels[k] == labels[key])
-        if len(alike) > 1:
-            labels[key] = f"{labels[key]}-{alike.index(key) + 1}"
+    holds the study's files and the study's fingerprint (``report/identity.py``), so that
+    two studies never share a label whatever the folders are called or the order of the run,
+    and the same study gets the same label in every run. Never the patient's name or ID
+    (these names end up in terminals and logs)."""
+    from ..report.identity import study_fingerprint
+
+    labels = {key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:16]}" for key, folder in folders.items()}
+    if len(set(labels.values())) != len(labels):  # 40 bits of a hash alike: name the studies in full
+        labels = {key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:]}" for key, folder in folders.items()}
     return labels
 
 

@@ -198,7 +198,7 @@ class Predictor:
         check()
         spacing = spacing_mm or image.metadata.pixel_spacing_mm
         working = self.model_input(image, spacing_mm=spacing)
-        notes = [*working.warnings, *[w for w in image.metadata.warnings() if "spacing" not in w]]
+        notes = [*working.warnings, *[w for w in image.metadata.warnings() if not w.startswith("pixel spacing unknown")]]
         if image.level > self.input_level(spacing):
             notes.append(f"read at 1/{image.reduction} resolution, coarser than the network's input "
                          f"(1/{1 << self.input_level(spacing)}): results are approximate")

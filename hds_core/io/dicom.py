@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import mmap
 import os
 import struct
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pydicom.errors import InvalidDicomError
 from ..text import printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
-from .image import MammoImage, MammoMetadata
+from .image import MAX_SPACING_MM, MIN_SPACING_MM, MammoImage, MammoMetadata, plausible_spacing
 from .levels import deepest_level
 from .progressive import decode_level, pyramid_of
 
@@ -28,6 +29,8 @@ LevelChoice = Callable[[MammoMetadata, int], int]
 
 log = logging.getLogger(__name__)
 
+# Stored values through Rescale Slope/Intercept stay far inside float32 (3.4e38).
+MAX_MODALITY_VALUE = 1e30
 # 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
 # before anything is allocated.
 MAX_PIXELS = 200_000_000
@@ -105,6 +108,21 @@ def non_image_kind(ds: Dataset) -> str | None:
     return NON_IMAGE_MODALITIES.get(str(ds.get("Modality", "") or "").upper())
 
 
+def pixel_tag_offset(path: Path) -> int | None:
+    """Where the Pixel Data tag (7FE0,0010, either byte order) starts in the file, or None:
+    tells a header that stopped early from a file without pixels, and a file cut inside its
+    pixel data from one cut inside its header."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
+                at = data.rfind(tag)
+                if at >= 0:
+                    return at
+    except (OSError, ValueError):  # empty files cannot be mapped
+        return None
+    return None
+
+
 def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
     """Parse a DICOM file; header_only defers large values (pixel data is not read), except
     in deflated files, which are inflated whole within a bound (``deflated.py``)."""
@@ -128,7 +146,8 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
     except PermissionError:
         raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except (EOFError, struct.error) as exc:
-        raise errors.TruncatedFileError(path, f"file ends inside the DICOM header ({exc})",
+        where = "the pixel data" if pixel_tag_offset(path) is not None else "the DICOM header"
+        raise errors.TruncatedFileError(path, f"the file ends inside {where} ({exc})",
                                         "the file was cut off while copying; copy it again") from None
     except Exception as exc:  # pydicom raises plain ValueError/KeyError/... on corrupt headers
         raise errors.InvalidHeaderError(path, f"cannot parse the DICOM header: {exc}") from None
@@ -228,6 +247,12 @@ def check_image_header(ds: Dataset, path: Path) -> None:
         if kind:
             raise errors.NonImageObjectError(path, f"no pixel data ({kind})")
         sop = dicom_uid.UID(str(ds.get("SOPClassUID", "")))
+        if ds.filename and pixel_tag_offset(Path(ds.filename)) is not None:
+            # pydicom stops quietly at a damaged element: the pixel data is there, unreached.
+            last = max(ds.keys(), default=None)
+            where = f" after {pydicom.datadict.keyword_for_tag(last) or last}" if last is not None else ""
+            raise errors.InvalidHeaderError(path, f"the header is damaged: reading stopped{where}, before the pixel "
+                                            "data the file holds", "export the file again from the archive")
         raise errors.NoPixelDataError(path, f"{sop.name or 'the object'} holds no pixel data",
                                       "the file is incomplete; export it again from the archive")
     rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
@@ -236,18 +261,18 @@ def check_image_header(ds: Dataset, path: Path) -> None:
     frames = _int(ds, "NumberOfFrames", path) if ds.get("NumberOfFrames") not in (None, "") else 1
     if rows <= 0 or columns <= 0:
         raise errors.InvalidHeaderError(path, f"image size {rows}x{columns} is empty")
-    if rows * columns * samples * frames > MAX_PIXELS:
-        raise errors.ImageTooLargeError(
-            path, f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
-            "the header is corrupt or this is not a mammogram")
-    if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
-        raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
     if not photometric:
         raise errors.InvalidHeaderError(path, "Photometric Interpretation is missing")
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise errors.UnsupportedImageError(path, f"{photometric or 'colour'} image with {samples} samples per pixel",
                                            "mammograms are single-channel grayscale")
+    if rows * columns * frames > MAX_PIXELS:
+        raise errors.ImageTooLargeError(
+            path, f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
+            "the header is corrupt or this is not a mammogram")
+    if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
+        raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
     if frames != 1:
         raise errors.UnsupportedImageError(path, f"{frames} frames (tomosynthesis or cine?)",
                                            "only single-frame 2-D mammograms are read")
@@ -292,6 +317,38 @@ def check_image_header(ds: Dataset, path: Path) -> None:
                 "the file is truncated or its header is wrong")
 
 
+def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[str]]:
+    """(spacing, the tag it came from, notes): Imager Pixel Spacing (corrected by the
+    estimated magnification) before Pixel Spacing. A value no mammogram can have (not
+    finite, zero, negative, or far outside 0.01-1 mm) is never used: the next tag is tried,
+    and a note says why the spacing is unknown."""
+    candidates = []
+    imager, pixel = _multi(ds.get("ImagerPixelSpacing")), _multi(ds.get("PixelSpacing"))
+    try:
+        magnification = float(ds.get("EstimatedRadiographicMagnificationFactor", 0) or 0)
+    except (TypeError, ValueError):
+        magnification = 0.0
+    if len(imager) == 2:
+        if math.isfinite(magnification) and magnification > 0:
+            candidates.append((imager, magnification, "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"))
+        else:
+            candidates.append((imager, 1.0, "ImagerPixelSpacing"))
+    if len(pixel) == 2:
+        candidates.append((pixel, 1.0, "PixelSpacing"))
+    notes = []
+    for values, divisor, source in candidates:
+        try:
+            spacing = (float(values[0]) / divisor, float(values[1]) / divisor)
+        except (TypeError, ValueError):
+            notes.append(f"{source} {printable(str(values))[:40]} is not a number: treated as unknown")
+            continue
+        if plausible_spacing(spacing):
+            return spacing, source, []
+        notes.append(f"{source} {spacing[0]:g} x {spacing[1]:g} mm is not a mammogram's pixel spacing "
+                     f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm): treated as unknown")
+    return None, None, notes[:1]
+
+
 def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
     laterality, laterality_source = None, None
     for keyword in ("ImageLaterality", "Laterality"):
@@ -314,22 +371,11 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
     orientation = _multi(ds.get("PatientOrientation"))
     patient_orientation = (str(orientation[0]), str(orientation[1])) if len(orientation) == 2 else None
 
-    spacing, spacing_source = None, None
-    imager = _multi(ds.get("ImagerPixelSpacing"))
-    pixel = _multi(ds.get("PixelSpacing"))
-    try:
-        if len(imager) == 2 and float(imager[0]) > 0:
-            magnification = float(ds.get("EstimatedRadiographicMagnificationFactor", 0) or 0)
-            if magnification > 0:
-                spacing = (float(imager[0]) / magnification, float(imager[1]) / magnification)
-                spacing_source = "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"
-            else:
-                spacing = (float(imager[0]), float(imager[1]))
-                spacing_source = "ImagerPixelSpacing"
-        elif len(pixel) == 2 and float(pixel[0]) > 0:
-            spacing, spacing_source = (float(pixel[0]), float(pixel[1])), "PixelSpacing"
-    except (TypeError, ValueError):
-        spacing, spacing_source = None, None
+    spacing, spacing_source, notes = _spacing(ds)
+    bits_stored, high_bit = ds.get("BitsStored"), ds.get("HighBit")
+    if isinstance(bits_stored, int) and isinstance(high_bit, int) and high_bit != bits_stored - 1:
+        notes.append(f"High Bit {high_bit} disagrees with Bits Stored {bits_stored} (expected {bits_stored - 1}): "
+                     "the low bits are read as the pixel values")
 
     implant = str(ds.get("BreastImplantPresent", "") or "").upper()
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
@@ -367,6 +413,7 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
         study_description=text("StudyDescription"),
         series_description=text("SeriesDescription"),
         accession_number=text("AccessionNumber"),
+        header_notes=tuple(notes),
         manufacturer=text("Manufacturer"),
         detector_type=text("DetectorType"),
     )
@@ -436,6 +483,12 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     slope = _finite(ds, "RescaleSlope", 1.0, path)
     if slope == 0:
         raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
+    intercept = _finite(ds, "RescaleIntercept", 0.0, path)
+    # The display pipeline computes in float32: a slope or intercept that sends the stored
+    # range beyond it would turn every pixel into inf or nan.
+    if abs(slope) * 2.0 ** (metadata.bits_stored or 16) + abs(intercept) > MAX_MODALITY_VALUE:
+        raise errors.InvalidHeaderError(path, f"Rescale Slope {slope:g} / Intercept {intercept:g} take the pixel "
+                                        "values out of any real range", "the header is damaged")
     padding_value = ds.get("PixelPaddingValue")
     padding_limit = ds.get("PixelPaddingRangeLimit")
     shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
@@ -443,7 +496,7 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
         pixels=pixels,
         metadata=metadata,
         rescale_slope=slope,
-        rescale_intercept=_finite(ds, "RescaleIntercept", 0.0, path),
+        rescale_intercept=intercept,
         file_presets=voi_presets_from_dataset(ds),
         padding_value=int(padding_value) if padding_value is not None else None,
         padding_range_limit=int(padding_limit) if padding_limit is not None else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,6 +15,18 @@ from .grayscale import VoiPreset
 # When a file has no pixel spacing (PNG exports, scanned films) the model assumes this and
 # says so: 0.1 mm is typical of digital mammography detectors.
 ASSUMED_SPACING_MM = 0.1
+# What a mammogram's pixel spacing can be: detectors 0.05-0.1 mm, digitised films 0.02-0.2,
+# downsampled exports up to about 1 mm. A header outside this (by a factor of two and more)
+# is damaged: its spacing is treated as unknown rather than used to resample the image.
+MIN_SPACING_MM, MAX_SPACING_MM = 0.005, 2.0
+
+
+def plausible_spacing(spacing_mm) -> bool:
+    """True when every value is a finite spacing a mammogram can have."""
+    try:
+        return all(math.isfinite(float(v)) and MIN_SPACING_MM <= float(v) <= MAX_SPACING_MM for v in spacing_mm)
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class MammoMetadata:
     accession_number: str | None = None
     manufacturer: str | None = None
     detector_type: str | None = None  # DetectorType: FILM, DIRECT, INDIRECT, SCINTILLATOR, STORAGE
+    header_notes: tuple[str, ...] = ()  # header values found damaged and not used (shown with the warnings)
 
     @property
     def acquisition_domain(self) -> str | None:
@@ -67,7 +82,7 @@ class MammoMetadata:
 
     def warnings(self) -> list[str]:
         """Conditions under which a reader should not trust the model's output blindly."""
-        notes = []
+        notes = list(self.header_notes)
         if self.presentation_intent and self.presentation_intent.upper() == "FOR PROCESSING":
             notes.append("FOR PROCESSING (raw) image: the model was trained on processed images")
         if self.breast_implant_present:

@@ -7,6 +7,7 @@ failures at once. Non-image DICOM objects are skipped and counted, not errors.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from pathlib import Path
 from . import errors
 from .image import MammoMetadata
 from .reader import sniff_format
+from ..text import printable
+
+log = logging.getLogger(__name__)
 
 # Files that commonly sit beside DICOM exports and are not worth a failure line.
 _IGNORED_SUFFIXES = {".txt", ".md", ".xml", ".json", ".csv", ".html", ".htm", ".pdf", ".ini", ".log", ".xlsx", ".xls", ".zip"}
@@ -60,6 +64,7 @@ class ScanResult:
     patients: dict[str, PatientEntry] = field(default_factory=dict)
     failures: list[errors.MammoReadError] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    outside: list[Path] = field(default_factory=list)  # links leading out of the folder, not followed
 
     @property
     def images(self) -> list[ImageEntry]:
@@ -108,9 +113,22 @@ def _dicomdir_files(dicomdir: Path) -> list[Path] | None:
         return None
 
 
-def iter_files(root: Path):
-    """Every file below root, following folder links once (symlink loops are cut)."""
+def leads_out(path: Path, boundary: Path) -> bool:
+    """True when ``path`` is a link whose target lies outside ``boundary`` (resolved)."""
+    if not path.is_symlink():
+        return False
+    try:
+        return not path.resolve().is_relative_to(boundary)
+    except (OSError, RuntimeError):  # a loop or a dangling link: the reader names it
+        return False
+
+
+def iter_files(root: Path, outside: list[Path] | None = None):
+    """Every file below root, following folder links once (symlink loops are cut). The
+    opened folder is the boundary: a link (to a folder or a file) that leads out of it is not
+    followed, and is added to ``outside``."""
     seen: set[tuple[int, int]] = set()
+    boundary = root.resolve()
     for folder, subfolders, files in os.walk(root, followlinks=True):
         try:
             stat = os.stat(folder)
@@ -122,9 +140,21 @@ def iter_files(root: Path):
             subfolders[:] = []
             continue
         seen.add(key)
-        subfolders.sort()
+        kept = []
+        for name in sorted(subfolders):
+            if leads_out(Path(folder) / name, boundary):
+                if outside is not None:
+                    outside.append(Path(folder) / name)
+            else:
+                kept.append(name)
+        subfolders[:] = kept
         for name in sorted(files):
-            yield Path(folder) / name
+            path = Path(folder) / name
+            if leads_out(path, boundary):
+                if outside is not None:
+                    outside.append(path)
+                continue
+            yield path
 
 
 def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> ScanResult:
@@ -140,7 +170,14 @@ def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> Sc
         dicomdir = root / "DICOMDIR"
         candidates = _dicomdir_files(dicomdir) if dicomdir.is_file() else None
         if candidates is None:
-            candidates = list(iter_files(root))
+            candidates = list(iter_files(root, result.outside))
+        else:  # a DICOMDIR's references, held to the same boundary
+            boundary = root.resolve()
+            inside = [c for c in candidates if c.resolve().is_relative_to(boundary)]
+            result.outside.extend(c for c in candidates if c not in inside)
+            candidates = inside
+        for link in result.outside:
+            log.info("%s: leads out of the opened folder %s: not followed", printable(link), printable(root))
     for done, path in enumerate(candidates, 1):
         if cancelled is not None and cancelled():
             break

@@ -15,6 +15,15 @@ DISCLAIMER = ("Research software, not for diagnosis. The AI marks and scores hav
               "and must not replace a radiologist's reading.")
 
 
+def reading_order(metadata) -> tuple:
+    """Readers list right before left, CC before MLO (as the films hang): R CC, L CC, R MLO,
+    L MLO, then anything else."""
+    side = {"R": 0, "L": 1}.get(metadata.laterality or "", 2)
+    view = (metadata.view or "").upper()
+    family = 0 if view.endswith("CC") else 1 if "ML" in view or "LM" in view else 2
+    return family, side, str(metadata.path)
+
+
 @dataclass
 class ReportImage:
     image: MammoImage
@@ -73,7 +82,8 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
         raise ValueError("nothing to report: no analysed images")
-    images = [ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed]
+    images = sorted((ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed),
+                    key=lambda item: reading_order(item.image.metadata))
     first = images[0].image.metadata
     if anonymize:
         patient = [("Patient", "de-identified")]

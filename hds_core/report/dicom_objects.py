@@ -58,7 +58,7 @@ COPIED_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "S
                 "ReferringPhysicianName", "AccessionNumber", "StudyID")
 
 
-def _source(path: Path) -> pydicom.Dataset:
+def _source(path: Path, out: Path) -> pydicom.Dataset:
     """The source image's header through the reader's own parser, which leaves out damaged
     elements we do not need (highdicom would otherwise trip over them while copying)."""
     from ..io.dicom import read_dataset
@@ -67,7 +67,12 @@ def _source(path: Path) -> pydicom.Dataset:
     try:
         dataset = read_dataset(path, header_only=True)
     except MammoReadError as exc:
-        raise DicomExportError(f"cannot read the source header: {exc}") from None
+        raise DicomExportError(f"{printable(out)}: not written: cannot read the source header: {exc}") from None
+    for keyword, words in (("StudyInstanceUID", "Study Instance UID"), ("SeriesInstanceUID", "Series Instance UID"),
+                           ("SOPInstanceUID", "SOP Instance UID"), ("SOPClassUID", "SOP Class UID")):
+        if not str(dataset.get(keyword, "") or "").strip():
+            raise DicomExportError(f"{printable(out)}: not written: {printable(path.name)} has no {words}, which a DICOM object made from it must "
+                                   "reference (export the image again from the archive)")
     for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
         if tag in dataset:
             del dataset[tag]
@@ -101,7 +106,7 @@ def algorithm(prediction: Prediction) -> hd.AlgorithmIdentificationSequence:
 def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, force: bool = False) -> Path:
     """One binary SEG for ``item``'s source image; segment 1 "Mass" = the lesions at ``threshold``."""
     _check_target(out, force, [item.path])
-    source = _source(item.path)
+    source = _source(item.path, out)
     mask = item.prediction.lesion_mask(threshold)
     if mask.shape != (source.Rows, source.Columns):
         raise DicomExportError(f"{item.path}: the result's size {mask.shape} does not match the file's "
@@ -140,7 +145,7 @@ def write_structured_report(items: list[AnalysedImage], threshold: float, out: P
     if not items:
         raise DicomExportError(f"{out}: no analysed images to report")
     _check_target(out, force, [i.path for i in items])
-    sources = [_source(item.path) for item in items]
+    sources = [_source(item.path, out) for item in items]
     studies = {s.StudyInstanceUID for s in sources}
     if len(studies) != 1:
         raise DicomExportError(f"{out}: the images belong to {len(studies)} studies; write one report per study")

@@ -7,10 +7,6 @@ import json
 import logging
 import sys
 
-from ..data import DatasetLayoutError
-from ..infer.device import DeviceError
-from ..io import MammoReadError
-from ..nn import WeightsError
 from .config import ConfigError, build_config, load_config_file
 
 
@@ -113,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # One line per epoch by default (the progress bar shows only on a terminal).
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # torch comes in here, after the arguments are parsed: --help answers at once.
+    from ..data import DatasetLayoutError
+    from ..infer.device import DeviceError
+    from ..io import MammoReadError
+    from ..nn import WeightsError
     from .loop import train
 
     try:

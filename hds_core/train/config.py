@@ -7,7 +7,6 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..nn.hds_unet import ENCODERS
 
 
 class ConfigError(ValueError):
@@ -84,6 +83,8 @@ class TrainConfig:
             raise ConfigError(f"balance must be image or dataset, got {self.balance!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be at least 1")
+        from ..nn.hds_unet import ENCODERS
+
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if "encoder" in self.network:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -447,9 +448,19 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
               f"{config['working_spacing_mm']:g} mm, but contrast and noise differ.",
               "- Reading a calibrated score as the probability of cancer in another population: the calibration was "
               "fitted on mini-MIAS films, whose prevalence of masses (about 1 in 6 films) is far above screening's.", ""]
-    text = "\n".join(lines)
+    text = without_machine_paths("\n".join(lines))
     out.write_text(text)
     return text
+
+
+# A dataset as the weights' JSON records it ("minimias:/home/x/mini-mias"), anywhere in a line.
+_SPEC = re.compile(r"\b(minimias|inbreast|folder):(/[^\s,;:()`]+)")
+
+
+def without_machine_paths(text: str) -> str:
+    """The card names a dataset by its folder's name: the paths of the machine that made the
+    card mean nothing to a reader and say who made it where."""
+    return _SPEC.sub(lambda m: dataset_name(f"{m.group(1)}:{m.group(2)}"), text)
 
 
 def _named_path(text: str) -> tuple[str, Path]:
