@@ -429,8 +429,10 @@ class MammoView(QGraphicsView):
             small.setBold(False)
             small.setPointSizeF(font.pointSizeF() * 0.8)
             painter.setFont(small)
+            # Wrapped, not cut: a warning is read in full whatever the view's width.
             self._text(painter, viewport.adjusted(margin, margin, -margin, -margin - 28),
-                       Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft, "\n".join(self.notes), QColor(255, 170, 90))
+                       int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
+                       "\n".join(self.notes), QColor(255, 170, 90))
             painter.setFont(font)
         self._orientation_letters(painter, viewport)
         self._lesion_numbers(painter)

@@ -218,3 +218,33 @@ def test_the_model_card_names_datasets_by_folder_not_by_this_machines_paths():
 
     card = (Path(resources.__file__).parent / "weights" / "MODEL_CARD.md").read_text()
     assert not re.search(r"(minimias|folder|inbreast):/", card)
+
+
+def test_reasons_say_what_is_wrong(tmp_path):
+    """A JPEG 2000 file cut inside its pixel data, header damage before the pixel data, a
+    SamplesPerPixel of 65535, a window no value can have: each reported as what it is."""
+    from pydicom.uid import JPEG2000Lossless
+
+    from hds_core.io import errors
+
+    j2k = write_dicom(tmp_path / "j2k.dcm", phantom((128, 96))[0], syntax=JPEG2000Lossless, ImageLaterality="R",
+                      ViewPosition="CC")
+    data = j2k.read_bytes()
+    j2k.write_bytes(data[:len(data) - 2000])
+    with pytest.raises(errors.TruncatedFileError, match="inside the pixel data"):
+        read_image(j2k)
+    damaged = film(tmp_path / "damaged.dcm")
+    data = bytearray(damaged.read_bytes())
+    at = data.find(b"\x28\x00\x10\x00US")  # Rows: a length field that runs past the file's end
+    data[at + 6:at + 8] = b"\xff\x7f"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(errors.MammoReadError) as caught:
+        read_image(damaged)
+    assert "holds no pixel data" not in str(caught.value)
+    samples = film(tmp_path / "samples.dcm", SamplesPerPixel=65535)
+    with pytest.raises(errors.UnsupportedImageError, match="65535 samples per pixel"):
+        read_image(samples)
+    wide = film(tmp_path / "wide.dcm", WindowCenter="1e300", WindowWidth="1e308")
+    assert read_image(wide).file_presets == []
+    high = film(tmp_path / "high.dcm", HighBit=3)
+    assert any("High Bit 3" in w for w in read_image(high).metadata.warnings())

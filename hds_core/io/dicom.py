@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # Stored values through Rescale Slope/Intercept stay far inside float32 (3.4e38).
 MAX_MODALITY_VALUE = 1e30
+# A window wider than 2^32 (or centred beyond it) is no window of any stored value.
+MAX_WINDOW = 2.0 ** 32
 # 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
 # before anything is allocated.
 MAX_PIXELS = 200_000_000
@@ -156,7 +158,8 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
         size = os.path.getsize(path)
         meta_class = ds.file_meta.get("MediaStorageSOPClassUID") if hasattr(ds, "file_meta") else None
         if meta_class:
-            raise errors.TruncatedFileError(path, f"the file ends after {size} bytes, inside the DICOM header",
+            where = "the pixel data" if pixel_tag_offset(path) is not None else "the DICOM header"
+            raise errors.TruncatedFileError(path, f"the file ends after {size} bytes, inside {where}",
                                             "the file was cut off while copying; copy it again")
         raise errors.InvalidHeaderError(path, "no DICOM elements could be read after the DICM marker (corrupt header)")
     _convert_elements(ds, path)
@@ -432,6 +435,9 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
         except (TypeError, ValueError):
             continue
         if not (math.isfinite(center) and math.isfinite(width)) or width <= 0 or (function == "LINEAR" and width < 1):
+            continue
+        if abs(center) > MAX_WINDOW or width > MAX_WINDOW:  # no real window: it would overflow the display maths
+            log.info("window centre %g / width %g left out: beyond any pixel value", center, width)
             continue
         label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"Window {i + 1}"
         presets.append(VoiPreset(
