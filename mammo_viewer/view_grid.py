@@ -146,7 +146,7 @@ class ViewGrid(QWidget):
                        full_shape=renderer.image.full_shape, content=breast_box(screen, renderer.image.full_shape))
         view.title = placement.label
         # The file's own window needs no label over the breast; a window the reader chose does.
-        view.subtitle = "" if preset == renderer.image.default_preset else f"window: {preset.name}"
+        view.subtitle = f"window: {preset.name}" if placement.key in self.windows else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
         view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
         self.draw_results(view, item)
