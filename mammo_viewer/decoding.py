@@ -28,7 +28,7 @@ from hds_core.io import MammoImage, read_image, read_preview
 from hds_core.io.levels import input_level
 from hds_core.io.errors import DecodeError
 
-from .display import ScreenRenderer
+from .display import ScreenRenderer, breast_box
 from .memory import return_large_blocks_to_the_system
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class DecodedImage:
     # The network's input level (hds_core.io.levels.input_level), read straight from the
     # file: the network sees exactly what it would see from the full decode. None: ``image``.
     model_image: MammoImage | None = None
+    # The breast's box in full-image pixels (display.breast_box), which the view fits: found
+    # here, once per image, off the UI thread. None: no breast found, the whole image is fitted.
+    breast_box: tuple[float, float, float, float] | None = None
 
 
 def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int] | None = None,
@@ -72,8 +75,9 @@ def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int]
         small = image.model_input()[::stride, ::stride]
         chest_wall_right = chest_wall_on_right(breast_mask(small))
     renderer = ScreenRenderer(image)
-    renderer.render(image.default_preset)
-    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height), model_image)
+    screen = renderer.render(image.default_preset)
+    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height), model_image,
+                        breast_box(screen, image.full_shape))
 
 
 def decode_detail(path: Path, preset=None, user_invert: bool = False) -> DecodedImage:

@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         item = self.controller.decoded(key, decoded.image, decoded.chest_wall_right, decoded.model_image)
         if item is None:
             return
-        self.grid.add_image(key, decoded.renderer)
+        self.grid.add_image(key, decoded.renderer, decoded.breast_box)
         self.browser.set_thumbnail(key, decoded.thumbnail)
         if item.metadata.patient_orientation is None:
             self.grid.rehang()  # the pixel-read chest wall may change the flips

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.operating_point import score_word
 
-from .display import ScreenRenderer, adjusted, breast_box, window_of
+from .display import ScreenRenderer, adjusted, window_of
 from .hanging import Hanging, hang
 from .image_view import MammoView
 from .study import Study, StudyImage
@@ -44,6 +44,8 @@ class ViewGrid(QWidget):
         self.study: Study | None = None
         self.renderers: dict[str, ScreenRenderer] = {}
         self.windows: dict[str, object] = {}  # key -> the VoiPreset on screen
+        self.chosen: set[str] = set()  # keys whose window the reader chose (a preset, a drag)
+        self.boxes: dict[str, tuple | None] = {}  # key -> the breast's box that fit() shows
         self.invert = False
         self.layout_mode, self.page = layout_mode, 0
         self.hanging: Hanging | None = None
@@ -54,14 +56,18 @@ class ViewGrid(QWidget):
         self.study = study
         self.renderers.clear()
         self.windows.clear()
+        self.chosen.clear()
+        self.boxes.clear()
         self.page, self.hanging = 0, None
         self.selected_key = self.selected_lesion = None
         for view in self.views:
             view.clear()
 
-    def add_image(self, key: str, renderer: ScreenRenderer) -> None:
+    def add_image(self, key: str, renderer: ScreenRenderer, box: tuple[float, float, float, float] | None = None) -> None:
+        """``box``: the breast's box the view fits (found by the decoder), None for the whole image."""
         self.renderers[key] = renderer
         self.windows[key] = renderer.image.default_preset
+        self.boxes[key] = box
 
     def replace_image(self, key: str, renderer: ScreenRenderer) -> None:
         """Full resolution in place of the reduced level: the window on screen stays as it is."""
@@ -141,12 +147,12 @@ class ViewGrid(QWidget):
             view.viewport().update()
             return
         preset = self.windows.get(placement.key, renderer.image.default_preset)
-        screen = renderer.render(preset, user_invert=self.invert)
-        view.set_image(placement.key, screen, flip_h=placement.flip_horizontal, flip_v=placement.flip_vertical,
-                       full_shape=renderer.image.full_shape, content=breast_box(screen, renderer.image.full_shape))
+        view.set_image(placement.key, renderer.render(preset, user_invert=self.invert), flip_h=placement.flip_horizontal,
+                       flip_v=placement.flip_vertical, full_shape=renderer.image.full_shape,
+                       content=self.boxes.get(placement.key))
         view.title = placement.label
         # The file's own window needs no label over the breast; a window the reader chose does.
-        view.subtitle = f"window: {preset.name}" if placement.key in self.windows else ""
+        view.subtitle = f"window: {preset.name}" if placement.key in self.chosen else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
         view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
         self.draw_results(view, item)
@@ -212,6 +218,7 @@ class ViewGrid(QWidget):
             renderer = self.renderers.get(key)
             if renderer and index < len(renderer.image.presets):
                 self.windows[key] = renderer.image.presets[index]
+                self.chosen.add(key)
                 self.refresh_view_for(key)
         if keys and self.selected_key is None:
             self.status.emit(f"Window preset {index + 1} on every view (click a view to change only that one)")
@@ -229,6 +236,7 @@ class ViewGrid(QWidget):
         center, width = window_of(renderer.image, preset)
         sensitivity = max(width, 1.0) / 300.0  # a 300-pixel drag doubles or halves the window
         self.windows[key] = adjusted(preset, center + dy * sensitivity, width + dx * sensitivity)
+        self.chosen.add(key)
         self.refresh_view_for(key)
 
     def _sync_zoom(self, key: str, factor: float) -> None:

@@ -131,8 +131,13 @@ def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
     open_and_settle(qtbot, window, resources.demo_study())
     view = visible_views(window)[0]
     before = view.image_item.pixmap().toImage()
+    assert view.subtitle == ""  # the file's own window: no label over the breast
+    # The view fits the breast the decoder found, not the whole film with its padding.
+    box = window.grid.boxes[view.key]
+    assert box is not None and box[2] * box[3] < 0.9 * view.image_size[0] * view.image_size[1]
     view.window_drag.emit(view.key, 120.0, 40.0)
     assert view.image_item.pixmap().toImage() != before
+    assert view.subtitle.startswith("window: ")  # the reader's own window is named
     window.grid.selected_key = view.key
     dragged = view.image_item.pixmap().toImage()
     qtbot.keyClick(window, "1")  # the file's first window (FILM), replacing the dragged one

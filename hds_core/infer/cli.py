@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..safe_write import is_inside
-from .naming import common_folder, output_names, safe_name, study_labels
+from .naming import common_folder, output_names, study_labels
 from .run_log import native_output_to, setup_log
 
 DEFAULT_OUT = "hds-results"
