@@ -248,3 +248,22 @@ def test_reasons_say_what_is_wrong(tmp_path):
     assert read_image(wide).file_presets == []
     high = film(tmp_path / "high.dcm", HighBit=3)
     assert any("High Bit 3" in w for w in read_image(high).metadata.warnings())
+
+
+def test_a_dicomdir_cannot_lead_out_of_the_opened_folder(tmp_path):
+    import shutil
+
+    from pydicom.fileset import FileSet
+
+    fs = FileSet()
+    for side in ("L", "R"):
+        fs.add(str(film(tmp_path / f"{side}.dcm", ImageLaterality=side)))
+    media = tmp_path / "media"
+    fs.write(media)
+    patient = next(p for p in media.iterdir() if p.is_dir())
+    # The patient's folder moved elsewhere and linked back: the DICOMDIR's paths now lead out.
+    shutil.move(patient, tmp_path / "elsewhere")
+    os.symlink(tmp_path / "elsewhere", patient)
+    # (pydicom refuses such a DICOMDIR itself; the folder walk then meets the link and stops there.)
+    scan = scan_folder(media)
+    assert scan.images == [] and scan.outside == [patient]

@@ -40,17 +40,14 @@ MIN_SIDE_PX = 32
 
 def not_a_mammogram(metadata: MammoMetadata) -> str | None:
     """Why the AI must not run on this image, or None when it may."""
-    small = min(metadata.rows, metadata.columns) < MIN_SIDE_PX
-    if small:
-        size = f"{metadata.columns}×{metadata.rows} pixels, too small for a mammogram (at least {MIN_SIDE_PX} per side)"
-    if metadata.file_format != "DICOM":
-        return size if small else None
     modality = (metadata.modality or "").strip().upper()
-    if modality == "MG" or (metadata.sop_class_uid or "") in MAMMOGRAPHY_SOP_CLASSES:
-        return size if small else None
-    sop = dicom_uid.UID(metadata.sop_class_uid) if metadata.sop_class_uid else None
-    kind = sop.name if sop is not None and sop.name != str(sop) else "unknown SOP class"
-    return f"Modality {modality or 'missing'}, {kind}"
+    if metadata.file_format == "DICOM" and modality != "MG" and (metadata.sop_class_uid or "") not in MAMMOGRAPHY_SOP_CLASSES:
+        sop = dicom_uid.UID(metadata.sop_class_uid) if metadata.sop_class_uid else None
+        kind = sop.name if sop is not None and sop.name != str(sop) else "unknown SOP class"
+        return f"Modality {modality or 'missing'}, {kind}"
+    if min(metadata.rows, metadata.columns) < MIN_SIDE_PX:
+        return f"{metadata.columns}×{metadata.rows} pixels, too small for a mammogram (at least {MIN_SIDE_PX} per side)"
+    return None
 
 
 def check_mammogram(metadata: MammoMetadata) -> None:

@@ -113,14 +113,17 @@ def _dicomdir_files(dicomdir: Path) -> list[Path] | None:
         return None
 
 
-def leads_out(path: Path, boundary: Path) -> bool:
-    """True when ``path`` is a link whose target lies outside ``boundary`` (resolved)."""
-    if not path.is_symlink():
-        return False
+def outside_of(path: Path, boundary: Path) -> bool:
+    """True when ``path`` resolves (links, ``..``) to a place outside ``boundary``."""
     try:
         return not path.resolve().is_relative_to(boundary)
     except (OSError, RuntimeError):  # a loop or a dangling link: the reader names it
         return False
+
+
+def leads_out(path: Path, boundary: Path) -> bool:
+    """True when ``path`` is a link whose target lies outside ``boundary``."""
+    return path.is_symlink() and outside_of(path, boundary)
 
 
 def iter_files(root: Path, outside: list[Path] | None = None):
@@ -173,9 +176,9 @@ def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> Sc
             candidates = list(iter_files(root, result.outside))
         else:  # a DICOMDIR's references, held to the same boundary
             boundary = root.resolve()
-            inside = [c for c in candidates if c.resolve().is_relative_to(boundary)]
-            result.outside.extend(c for c in candidates if c not in inside)
-            candidates = inside
+            # Every reference is resolved: a DICOMDIR may name "../x" or go through a linked folder.
+            result.outside.extend(c for c in candidates if outside_of(c, boundary))
+            candidates = [c for c in candidates if not outside_of(c, boundary)]
         for link in result.outside:
             log.info("%s: leads out of the opened folder %s: not followed", printable(link), printable(root))
     for done, path in enumerate(candidates, 1):
