@@ -90,6 +90,15 @@ def contour_path(contours: list[np.ndarray]) -> QPainterPath:
     return path
 
 
+def number_anchor(bbox_xywh, to_screen) -> QPointF:
+    """Where a lesion's number goes, on screen or on paper: the top right corner of its
+    bounding box as drawn (``to_screen(x, y)`` maps image pixels), whichever way the film
+    hangs, so the number stays upright and beside its contour in the view and the report."""
+    x, y, w, h = bbox_xywh
+    corners = [to_screen(cx, cy) for cx in (x, x + w) for cy in (y, y + h)]
+    return QPointF(max(c.x() for c in corners), min(c.y() for c in corners))
+
+
 def drawn_points(ring: np.ndarray, tolerance: float = CONTOUR_TOLERANCE_PX) -> np.ndarray:
     """The ring without the points that lie within ``tolerance`` image pixels of the chord
     between their neighbours: a contour traced on the network's map has thousands of nearly
@@ -466,12 +475,11 @@ class MammoView(QGraphicsView):
         if not self.lesion_labels or not self.contour_item.isVisible():
             return
         metrics = painter.fontMetrics()
-        for (x, y, w, h), number in self.lesion_labels:
-            # Beside the box's top corner that is rightmost on screen, whichever way the film hangs.
-            corners = [self.mapFromScene(self.image_to_view(cx, cy)) for cx in (x, x + w) for cy in (y, y + h)]
-            right, top = max(c.x() for c in corners), min(c.y() for c in corners)
+        for bbox, number in self.lesion_labels:
+            anchor = number_anchor(bbox, lambda x, y: QPointF(self.mapFromScene(self.image_to_view(x, y))))
             text = str(number)
-            box = QRectF(right + 3, top - metrics.height() + 4, metrics.horizontalAdvance(text) + 4, metrics.height())
+            box = QRectF(anchor.x() + 3, anchor.y() - metrics.height() + 4, metrics.horizontalAdvance(text) + 4,
+                         metrics.height())
             self._text(painter, box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text, CONTOUR_COLOR)
 
     def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:

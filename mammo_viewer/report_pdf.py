@@ -27,14 +27,14 @@ from hds_core.safe_write import atomic_write
 
 from .display import ScreenRenderer, breast_box
 from .hanging import ViewInfo, hang
-from .image_view import contour_path, gray_qimage, heat_qimage
+from .image_view import contour_path, gray_qimage, heat_qimage, number_anchor
 
 PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
 DPI = 300
 MAX_IMAGE_PIXELS_OVERVIEW = 900  # rows of each image on page 1 (~150 dpi at print size)
 MAX_IMAGE_PIXELS_DETAIL = 2000
-CONTOUR_PRINT = QColor(230, 150, 0)
-NUMBER_PRINT = QColor(200, 90, 0)  # the contours' numbers: darker, so they read on paper and are not taken for a contour  # a darker amber reads on white paper and on the film
+CONTOUR_PRINT = QColor(230, 150, 0)  # a darker amber reads on white paper and on the film
+NUMBER_PRINT = QColor(200, 90, 0)  # the contours' numbers: darker still, never taken for a contour
 
 
 class ReportError(Exception):
@@ -135,10 +135,8 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     painter.restore()
     # Each contour's number, as the lesion table lists it, upright beside the box's top right.
     for lesion in item.lesions:
-        x, y, bw, bh = lesion.bbox_xywh
-        corners = [transform.map(QPointF(cx, cy)) for cx in (x, x + bw) for cy in (y, y + bh)]
-        right, top = max(c.x() for c in corners), min(c.y() for c in corners)
-        page.text(right / d + 0.6, top / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
+        anchor = number_anchor(lesion.bbox_xywh, lambda px, py: transform.map(QPointF(px, py)))
+        page.text(anchor.x() / d + 0.6, anchor.y() / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm
