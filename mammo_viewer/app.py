@@ -50,11 +50,18 @@ def setup_logging() -> Path | None:
 # What Qt's xcb platform plugin loads on Linux, by Debian/Ubuntu package. Without them Qt
 # aborts with "could not load the Qt platform plugin xcb" and names the wrong package.
 DESKTOP_LIBRARIES = {
-    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-xkb.so.1": "libxcb-xkb1", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libEGL.so.1": "libegl1", "libfontconfig.so.1": "libfontconfig1", "libxkbcommon.so.0": "libxkbcommon0",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libEGL.so.1": "libegl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libxkbcommon.so.0": "libxkbcommon0",
 }
 
 
@@ -65,8 +72,11 @@ def missing_desktop_packages() -> list[str]:
     import os
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if not sys.platform.startswith("linux") or (platform and not platform.startswith("xcb")) or \
-            (not platform and os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY")):
+    if (
+        not sys.platform.startswith("linux")
+        or (platform and not platform.startswith("xcb"))
+        or (not platform and os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY"))
+    ):
         return []
     missing = []
     for library, package in DESKTOP_LIBRARIES.items():
@@ -83,8 +93,12 @@ def no_display() -> bool:
     import os
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
-    return sys.platform.startswith("linux") and (not platform or platform.startswith(("xcb", "wayland"))) and \
-        not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    return (
+        sys.platform.startswith("linux")
+        and (not platform or platform.startswith(("xcb", "wayland")))
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
 NO_DISPLAY = """mammo-viewer: no display: this machine has no desktop to open a window on (DISPLAY is not set).
@@ -105,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     missing = missing_desktop_packages()
     if missing:
-        print("mammo-viewer: error: a window needs system libraries this machine lacks; install them with\n"
-              f"  sudo apt-get install {' '.join(missing)}\n"
-              "(or run offscreen: QT_QPA_PLATFORM=offscreen mammo-viewer PATH --screenshot OUT.png)", file=sys.stderr)
+        print(
+            "mammo-viewer: error: a window needs system libraries this machine lacks; install them with\n"
+            f"  sudo apt-get install {' '.join(missing)}\n"
+            "(or run offscreen: QT_QPA_PLATFORM=offscreen mammo-viewer PATH --screenshot OUT.png)",
+            file=sys.stderr,
+        )
         return 2
     from .memory import return_large_blocks_to_the_system
 

@@ -50,8 +50,12 @@ class DecodedImage:
     breast_box: tuple[float, float, float, float] | None = None
 
 
-def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int] | None = None,
-           working_spacing_mm: float | None = None) -> DecodedImage:
+def decode(
+    path: Path,
+    thumbnail_height: int = 96,
+    screen_shape: tuple[int, int] | None = None,
+    working_spacing_mm: float | None = None,
+) -> DecodedImage:
     """Everything heavy about showing an image first: decoding (the level that fills
     ``screen_shape`` where the file holds levels, else in full), the network's input level,
     window statistics, the first screen rendering, the thumbnail, the chest-wall side if needed."""
@@ -76,8 +80,14 @@ def decode(path: Path, thumbnail_height: int = 96, screen_shape: tuple[int, int]
         chest_wall_right = chest_wall_on_right(breast_mask(small))
     renderer = ScreenRenderer(image)
     screen = renderer.render(image.default_preset)
-    return DecodedImage(image, chest_wall_right, renderer, renderer.thumbnail(thumbnail_height), model_image,
-                        breast_box(screen, image.full_shape))
+    return DecodedImage(
+        image,
+        chest_wall_right,
+        renderer,
+        renderer.thumbnail(thumbnail_height),
+        model_image,
+        breast_box(screen, image.full_shape),
+    )
 
 
 def decode_detail(path: Path, preset=None, user_invert: bool = False) -> DecodedImage:
@@ -152,8 +162,10 @@ def collect_shared(data: bytes, name: str | None, specs: list) -> DecodedImage:
     if name is not None:
         block = shared_memory.SharedMemory(name=name)
         try:
-            arrays = [np.ndarray(shape, np.dtype(dtype), buffer=block.buf, offset=offset).copy()
-                      for offset, shape, dtype in specs]
+            arrays = [
+                np.ndarray(shape, np.dtype(dtype), buffer=block.buf, offset=offset).copy()
+                for offset, shape, dtype in specs
+            ]
         finally:
             block.close()
             block.unlink()
@@ -195,16 +207,25 @@ class DecoderPool:
         try:
             # spawn, not fork: forking a process that runs Qt and torch threads is unsafe.
             log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_setup_decoder_process, initargs=(log_files[:1],))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_setup_decoder_process,
+                initargs=(log_files[:1],),
+            )
             for _ in range(self.workers):
                 self._pool.submit(_ready)  # start the processes now, not with the first film
         except (OSError, RuntimeError, NotImplementedError) as exc:
             log.warning("decoder processes unavailable (%s): decoding in the viewer's own process", exc)
             self._pool, self.in_process = None, True
 
-    def submit(self, path: Path, thumbnail_height: int, screen_shape: tuple[int, int] | None = None,
-               working_spacing_mm: float | None = None) -> Future:
+    def submit(
+        self,
+        path: Path,
+        thumbnail_height: int,
+        screen_shape: tuple[int, int] | None = None,
+        working_spacing_mm: float | None = None,
+    ) -> Future:
         """The first look at ``path`` (``decode``)."""
         return self._submit(decode, path, thumbnail_height, screen_shape, working_spacing_mm)
 
@@ -252,8 +273,11 @@ class DecoderPool:
             return future.result()
         except BrokenProcessPool:
             self._restart()
-            raise DecodeError(path, "the image decoder crashed on this file",
-                              "the compressed data is damaged; copy the file again from the archive") from None
+            raise DecodeError(
+                path,
+                "the image decoder crashed on this file",
+                "the compressed data is damaged; copy the file again from the archive",
+            ) from None
 
     def _restart(self) -> None:
         log.warning("a decoder process died; starting new ones")

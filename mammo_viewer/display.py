@@ -21,8 +21,17 @@ def adjusted(preset: VoiPreset, center: float, width: float) -> VoiPreset:
     """The preset as a plain window at (center, width): a drag turns a VOI LUT table into a
     window around the same range, keeping the file's VOI LUT Function (SIGMOID stays SIGMOID)."""
     function = preset.function if preset.function in ("LINEAR", "LINEAR_EXACT", "SIGMOID") else "LINEAR"
-    return replace(preset, name="Custom", explanation="dragged by the reader", center=float(center),
-                   width=max(float(width), MIN_WIDTH), function=function, lut_first_mapped=None, lut_bits=None, lut_data=None)
+    return replace(
+        preset,
+        name="Custom",
+        explanation="dragged by the reader",
+        center=float(center),
+        width=max(float(width), MIN_WIDTH),
+        function=function,
+        lut_first_mapped=None,
+        lut_bits=None,
+        lut_data=None,
+    )
 
 
 def window_of(image: MammoImage, preset: VoiPreset) -> tuple[float, float]:
@@ -51,14 +60,21 @@ class ScreenRenderer:
             unsigned = pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2
             self._low = 0 if unsigned else int(pixels.min())
             self._span = int(pixels.max()) - self._low + 1
-            self._index = pixels if unsigned else \
-                (pixels - self._low).astype(np.uint16 if self._span <= 65536 else np.int64, copy=False)
+            self._index = (
+                pixels
+                if unsigned
+                else (pixels - self._low).astype(np.uint16 if self._span <= 65536 else np.int64, copy=False)
+            )
             self._integer = self._span <= 65536
 
     def render(self, preset: VoiPreset, *, user_invert: bool = False) -> np.ndarray:
         """Cached for the last (preset, invert): redrawing overlays never re-renders pixels. Equal
         presets hit the cache too: one rendered in a decoder process arrives as a copy."""
-        if self._last is not None and self._last[1] == user_invert and (self._last[0] is preset or self._last[0] == preset):
+        if (
+            self._last is not None
+            and self._last[1] == user_invert
+            and (self._last[0] is preset or self._last[0] == preset)
+        ):
             return self._last[2]
         screen = self._render(preset, user_invert)
         self._last = (preset, user_invert, screen)
@@ -73,15 +89,23 @@ class ScreenRenderer:
         if not self._integer:
             return grayscale.to_uint8(image.render(preset, user_invert=user_invert))
         stored = (np.arange(self._span, dtype=np.int64) + self._low).astype(image.pixels.dtype)[None, :]
-        table = grayscale.to_uint8(grayscale.render(
-            stored, preset, slope=image.rescale_slope, intercept=image.rescale_intercept, photometric=image.metadata.photometric,
-            presentation_lut_shape=image.presentation_lut_shape, user_invert=user_invert))[0]
+        table = grayscale.to_uint8(
+            grayscale.render(
+                stored,
+                preset,
+                slope=image.rescale_slope,
+                intercept=image.rescale_intercept,
+                photometric=image.metadata.photometric,
+                presentation_lut_shape=image.presentation_lut_shape,
+                user_invert=user_invert,
+            )
+        )[0]
         # In bands of rows: one np.take over a whole film first converts all 13 M indices
         # to a 109 MB int64 temporary; bands keep it small and in cache (26 ms -> 13 ms,
         # tests/benchmarks/bench_decoding.py).
         screen = np.empty(self._index.shape, np.uint8)
         for top in range(0, self._index.shape[0], LUT_BAND_ROWS):
-            np.take(table, self._index[top:top + LUT_BAND_ROWS], out=screen[top:top + LUT_BAND_ROWS], mode="clip")
+            np.take(table, self._index[top : top + LUT_BAND_ROWS], out=screen[top : top + LUT_BAND_ROWS], mode="clip")
         if image.padding is not None:
             screen[image.padding] = 0
         return screen
@@ -92,7 +116,9 @@ class ScreenRenderer:
 BOX_ROWS = 256
 
 
-def breast_box(screen: np.ndarray, full_shape: tuple[int, int], margin: float = 0.03) -> tuple[float, float, float, float] | None:
+def breast_box(
+    screen: np.ndarray, full_shape: tuple[int, int], margin: float = 0.03
+) -> tuple[float, float, float, float] | None:
     """The breast's bounding box (x, y, width, height in full-image pixels, with a small
     margin), which the view fits and the report prints instead of the whole film: a film's
     padding otherwise takes half the view and opens a black gap between the chest walls.

@@ -15,9 +15,12 @@ class EngineStatus:
         self.notices: set[str] = set()  # notices (CUDA fallback) already listed
 
     def ready(self, predictor) -> None:
-        self.findings.set_model(predictor.default_threshold, predictor.metadata.get("validation", {}).get("threshold_table", []),
-                                f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})",
-                                score_trust(predictor.metadata))
+        self.findings.set_model(
+            predictor.default_threshold,
+            predictor.metadata.get("validation", {}).get("threshold_table", []),
+            f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})",
+            score_trust(predictor.metadata),
+        )
         self.findings.set_threshold(predictor.default_threshold)
         self.device_label.setText(f"AI: {predictor.device_name}")
 
@@ -34,7 +37,9 @@ class EngineStatus:
             return
         # The engine moved to the CPU: say so where the reader looks, once, and keep it listed.
         self.device_label.setText(f"AI: CPU ({CUDA_FALLBACK})")
-        self.findings.engine_label.setText(f"AI: {predictor.model_name} on CPU after a CUDA failure ({predictor.precision})")
+        self.findings.engine_label.setText(
+            f"AI: {predictor.model_name} on CPU after a CUDA failure ({predictor.precision})"
+        )
         if fallback not in self.notices:
             self.notices.add(fallback)
             self.problem(fallback)

@@ -33,7 +33,9 @@ class Exports:
         source = Path(self.window.source_path) if getattr(self.window, "source_path", None) else None
         folder = source if source is not None and source.is_dir() else (source.parent if source else None)
         if folder is not None and is_inside(target, folder):
-            self.message(f"Not written: {target} is inside the opened folder, which is never written to. Choose another place.")
+            self.message(
+                f"Not written: {target} is inside the opened folder, which is never written to. Choose another place."
+            )
             return True
         return False
 
@@ -66,23 +68,36 @@ class Exports:
             return
         # A report prints the films at full resolution: where a view still shows a reduced
         # level, the report is written once its full resolution has arrived.
-        if window.after_detail([item.key for item in items],
-                               lambda: self.report_to(path, page_size=page_size, force=force)):
+        if window.after_detail(
+            [item.key for item in items], lambda: self.report_to(path, page_size=page_size, force=force)
+        ):
             window._status(f"Waiting for full resolution to write {target}…")
             return
         window.settings.setValue("export_folder", str(target.parent))
         analysed = [(item.image, item.prediction) for item in items]
         threshold = window.findings.threshold
         table, anonymize = window.findings.table, window.hide_phi
-        note = (score_trust(window.engine.predictor.metadata, study_domain([prediction for _, prediction in analysed]))
-                if window.engine.predictor is not None else None)
+        note = (
+            score_trust(window.engine.predictor.metadata, study_domain([prediction for _, prediction in analysed]))
+            if window.engine.predictor is not None
+            else None
+        )
         size = page_size or str(window.settings.value("page_size", "A4"))
         window._status(f"Writing {target}…")
         window.exporter.submit(
-            lambda cancelled: write_report(analysed, threshold, target, threshold_table=table, anonymize=anonymize,
-                                           page_size=size, force=force, score_note=note),
+            lambda cancelled: write_report(
+                analysed,
+                threshold,
+                target,
+                threshold_table=table,
+                anonymize=anonymize,
+                page_size=size,
+                force=force,
+                score_note=note,
+            ),
             lambda out: self.message(f"Report written: {out}"),
-            lambda exc: self.message(f"Not written: {exc}"))
+            lambda exc: self.message(f"Not written: {exc}"),
+        )
 
     def dicom(self) -> None:
         if not self.analysed():
@@ -108,9 +123,15 @@ class Exports:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
         def job(cancelled):
-            written = [write_segmentation(a, threshold, target / f"{a.path.stem}_seg_{stamp}.dcm", force=force) for a in analysed]
+            written = [
+                write_segmentation(a, threshold, target / f"{a.path.stem}_seg_{stamp}.dcm", force=force)
+                for a in analysed
+            ]
             written.append(write_structured_report(analysed, threshold, target / f"report_sr_{stamp}.dcm", force=force))
             return written
 
-        window.exporter.submit(job, lambda written: self.message(f"Wrote {len(written)} DICOM file(s) to {target}"),
-                               lambda exc: self.message(f"Not written: {exc}"))
+        window.exporter.submit(
+            job,
+            lambda written: self.message(f"Wrote {len(written)} DICOM file(s) to {target}"),
+            lambda exc: self.message(f"Not written: {exc}"),
+        )

@@ -146,7 +146,9 @@ class FindingsPanel(QWidget):
     def threshold(self) -> float:
         return self._value
 
-    def set_model(self, default_threshold: float, table: list[dict], description: str, trust: str | None = None) -> None:
+    def set_model(
+        self, default_threshold: float, table: list[dict], description: str, trust: str | None = None
+    ) -> None:
         self.set_trust(trust)
         self.default_threshold = default_threshold
         self.model_loaded = True
@@ -183,10 +185,13 @@ class FindingsPanel(QWidget):
         point = operating_point(self.table, self._value)
         default = " (model default)" if self.model_loaded and abs(self._value - self.default_threshold) < 5e-4 else ""
         if point is None:
-            self.operating_label.setText(f"Threshold {self._value:.3f}{default}. No validation table for these weights.")
+            self.operating_label.setText(
+                f"Threshold {self._value:.3f}{default}. No validation table for these weights."
+            )
             return
         self.operating_label.setText(
-            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: {describe_operating_point(point)}.")
+            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: {describe_operating_point(point)}."
+        )
 
     # ----- results ----------------------------------------------------------------------------
     def set_progress(self, done: int, total: int) -> None:
@@ -212,8 +217,12 @@ class FindingsPanel(QWidget):
         or digital); otherwise they are the network's raw scores, and the title says so."""
         # A short title (the panel keeps its width); the tooltip says what a raw score is.
         self.scores_box.setTitle("Scores (probability of a mass)" if calibrated else "Scores (raw, not calibrated)")
-        self.scores_box.setToolTip("" if calibrated else f"The {score_kind(False)}: the weights' calibration was fitted on "
-                                   "another kind of image (film or digital) than this study's")
+        self.scores_box.setToolTip(
+            ""
+            if calibrated
+            else f"The {score_kind(False)}: the weights' calibration was fitted on "
+            "another kind of image (film or digital) than this study's"
+        )
         self.exam_score.setText(_fmt(exam, 3))
         self.right_score.setText(_fmt(breasts.get("R"), 3))
         self.left_score.setText(_fmt(breasts.get("L"), 3))
@@ -223,7 +232,12 @@ class FindingsPanel(QWidget):
         self.lesions.setRowCount(len(rows))
         for r, row in enumerate(rows):
             lesion = row.lesion
-            values = (f"{row.view} #{lesion.index}", _fmt(lesion.area_mm2, 1), _fmt(lesion.longest_diameter_mm, 1), _fmt(lesion.max_probability, 3))
+            values = (
+                f"{row.view} #{lesion.index}",
+                _fmt(lesion.area_mm2, 1),
+                _fmt(lesion.longest_diameter_mm, 1),
+                _fmt(lesion.max_probability, 3),
+            )
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if c:

@@ -93,8 +93,11 @@ def orientation_flips(info: ViewInfo, screen_side: str | None) -> tuple[bool, bo
         chest_wall_right = False
     else:
         chest_wall_right = info.chest_wall_right
-        notes.append("no PatientOrientation: chest wall side read from the image" if chest_wall_right is not None
-                     else "no PatientOrientation: shown as stored")
+        notes.append(
+            "no PatientOrientation: chest wall side read from the image"
+            if chest_wall_right is not None
+            else "no PatientOrientation: shown as stored"
+        )
     flip_h = False
     if screen_side is not None and chest_wall_right is not None:
         wanted_right = screen_side == "left"  # a right breast on the left half faces the middle with its chest wall
@@ -136,8 +139,12 @@ def _slots(images: list[ViewInfo]) -> tuple[dict[tuple[str, str], ViewInfo], lis
             unknown.append(info)
     guessed = []
     for info in unknown:  # hang anyway, in a free slot that agrees with whatever tags it has
-        free = [(s, f) for f in ("CC", "MLO") for s in ("R", "L") if (s, f) not in slots
-                and (info.side in (None, s)) and (info.family in (None, f))]
+        free = [
+            (s, f)
+            for f in ("CC", "MLO")
+            for s in ("R", "L")
+            if (s, f) not in slots and (info.side in (None, s)) and (info.family in (None, f))
+        ]
         if free:
             slots[free[0]] = info
             guessed.append(info)
@@ -164,14 +171,20 @@ def hang(images: list[ViewInfo], layout: int = 4, page: int = 0) -> Hanging:
 
     if layout == 4:
         families = [f for f in ("CC", "MLO") if any(k[1] == f for k in slots)]  # an MLO-only study hangs as one row
-        placements = tuple(placed(slots[(s, f)], r, c, s) for r, f in enumerate(families)
-                           for c, s in enumerate(("R", "L")) if (s, f) in slots)
+        placements = tuple(
+            placed(slots[(s, f)], r, c, s)
+            for r, f in enumerate(families)
+            for c, s in enumerate(("R", "L"))
+            if (s, f) in slots
+        )
         return Hanging(4, max(len(families), 1), 2, placements, notes=tuple(notes))
     if layout == 2:
         families = [f for f in ("CC", "MLO") if any(k[1] == f for k in slots)] or ["CC"]
         page %= len(families)
         family = families[page]
-        placements = tuple(placed(slots[(s, family)], 0, c, s) for c, s in enumerate(("R", "L")) if (s, family) in slots)
+        placements = tuple(
+            placed(slots[(s, family)], 0, c, s) for c, s in enumerate(("R", "L")) if (s, family) in slots
+        )
         return Hanging(2, 1, 2, placements, page, len(families), tuple(notes))
     ordered = reading_order([i for i in images if i not in extra]) + extra
     page %= len(ordered)

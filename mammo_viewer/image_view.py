@@ -62,8 +62,9 @@ def gray_pixmap(screen: np.ndarray) -> QPixmap:
     """A pixmap of 8-bit screen pixels. QPixmap.fromImage copies them, so the QImage only
     borrows the array for the call (a 13-Mpixel film: one 13 MB copy fewer on the UI thread)."""
     screen = np.ascontiguousarray(screen, dtype=np.uint8)
-    return QPixmap.fromImage(QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0],
-                                    QImage.Format.Format_Grayscale8))
+    return QPixmap.fromImage(
+        QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0], QImage.Format.Format_Grayscale8)
+    )
 
 
 def heat_qimage(probability: np.ndarray) -> QImage:
@@ -193,8 +194,16 @@ class MammoView(QGraphicsView):
         self.content, self.lesion_labels = None, []
         self.viewport().update()
 
-    def set_image(self, key: str, screen: np.ndarray, *, flip_h: bool, flip_v: bool,
-                  full_shape: tuple[int, int] | None = None, content=None) -> None:
+    def set_image(
+        self,
+        key: str,
+        screen: np.ndarray,
+        *,
+        flip_h: bool,
+        flip_v: bool,
+        full_shape: tuple[int, int] | None = None,
+        content=None,
+    ) -> None:
         """``screen``: 8-bit pixels of the image, or of a reduced level of an image of
         ``full_shape`` (rows, columns), drawn over the full image's extent. ``content``: the
         part to fit (x, y, width, height in image pixels: the breast), or None for all."""
@@ -240,11 +249,21 @@ class MammoView(QGraphicsView):
 
     def _image_transform(self) -> QTransform:
         rows, cols = self.image_size
-        return QTransform(-1 if self.flip_h else 1, 0, 0, -1 if self.flip_v else 1, cols if self.flip_h else 0,
-                          rows if self.flip_v else 0)
+        return QTransform(
+            -1 if self.flip_h else 1,
+            0,
+            0,
+            -1 if self.flip_v else 1,
+            cols if self.flip_h else 0,
+            rows if self.flip_v else 0,
+        )
 
-    def set_contours(self, contours: list[np.ndarray], selected: list[np.ndarray] | None = None,
-                     labels: list[tuple[tuple[float, float, float, float], int]] | None = None) -> None:
+    def set_contours(
+        self,
+        contours: list[np.ndarray],
+        selected: list[np.ndarray] | None = None,
+        labels: list[tuple[tuple[float, float, float, float], int]] | None = None,
+    ) -> None:
         """``labels``: (bounding box x, y, w, h in image pixels, number) per lesion: the number
         the findings table lists it under, drawn beside its contour (never mirrored)."""
         self.lesion_labels = list(labels or [])
@@ -264,7 +283,9 @@ class MammoView(QGraphicsView):
         data = probability[:, ::-1] if geometry.flipped else probability
         self.heat_item.setPixmap(QPixmap.fromImage(heat_qimage(data)))
         row0, _, col0, _ = geometry.crop
-        placement = QTransform.fromScale(1.0 / geometry.scale[1], 1.0 / geometry.scale[0]) * QTransform.fromTranslate(col0, row0)
+        placement = QTransform.fromScale(1.0 / geometry.scale[1], 1.0 / geometry.scale[0]) * QTransform.fromTranslate(
+            col0, row0
+        )
         self.heat_item.setData(0, placement)
         self.heat_item.setTransform(placement * self._image_transform())
 
@@ -349,8 +370,11 @@ class MammoView(QGraphicsView):
         return float((dx * dx + dy * dy) ** 0.5)
 
     def mousePressEvent(self, event):  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier \
-                and self.image_size[0]:
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            and self.image_size[0]
+        ):
             point = self._image_point(event.position())
             self.measurement = (point, point)
             self._measuring = True
@@ -358,7 +382,8 @@ class MammoView(QGraphicsView):
             event.accept()
             return
         pan = event.button() == Qt.MouseButton.MiddleButton or (
-            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        )
         self._drag = (event.button(), event.position(), bool(pan))
         if self.key:
             self.activated.emit(self.key)
@@ -420,8 +445,12 @@ class MammoView(QGraphicsView):
         heading = viewport.adjusted(margin, margin, -margin, -margin)
         if not self.image_size[0]:
             # No film (still decoding, or it could not be read): the slot says which and why.
-            self._text(painter, heading, int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
-                       "\n".join(filter(None, (self.title, self.subtitle))))
+            self._text(
+                painter,
+                heading,
+                int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
+                "\n".join(filter(None, (self.title, self.subtitle))),
+            )
             painter.restore()
             return
         if self.magnifier and self._cursor is not None:
@@ -429,8 +458,12 @@ class MammoView(QGraphicsView):
             painter.setFont(font)
         detail = self.detail_note if self.level_scale > 1 else ""
         detail = detail or (DETAIL_LOADING if self.wants_detail else "")
-        self._text(painter, heading, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-                   "\n".join(filter(None, (self.title, self.subtitle, detail))))
+        self._text(
+            painter,
+            heading,
+            Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+            "\n".join(filter(None, (self.title, self.subtitle, detail))),
+        )
         if self.badge:
             self._badge(painter, viewport, self.badge)
         if self.notes:
@@ -439,9 +472,13 @@ class MammoView(QGraphicsView):
             small.setPointSizeF(font.pointSizeF() * 0.8)
             painter.setFont(small)
             # Wrapped, not cut: a warning is read in full whatever the view's width.
-            self._text(painter, viewport.adjusted(margin, margin, -margin, -margin - 28),
-                       int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
-                       "\n".join(self.notes), QColor(255, 170, 90))
+            self._text(
+                painter,
+                viewport.adjusted(margin, margin, -margin, -margin - 28),
+                int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
+                "\n".join(self.notes),
+                QColor(255, 170, 90),
+            )
             painter.setFont(font)
         self._orientation_letters(painter, viewport)
         self._lesion_numbers(painter)
@@ -454,8 +491,9 @@ class MammoView(QGraphicsView):
         if not int(flags) & int(Qt.TextFlag.TextWordWrap):
             # In a small view a line wider than its box ends in "…" rather than being cut off.
             metrics = painter.fontMetrics()
-            text = "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(rect.width()))
-                             for line in text.split("\n"))
+            text = "\n".join(
+                metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(rect.width())) for line in text.split("\n")
+            )
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(rect.translated(1, 1), int(flags), text)
         painter.setPen(color or TEXT_COLOR)
@@ -478,8 +516,9 @@ class MammoView(QGraphicsView):
         for bbox, number in self.lesion_labels:
             anchor = number_anchor(bbox, lambda x, y: QPointF(self.mapFromScene(self.image_to_view(x, y))))
             text = str(number)
-            box = QRectF(anchor.x() + 3, anchor.y() - metrics.height() + 4, metrics.horizontalAdvance(text) + 4,
-                         metrics.height())
+            box = QRectF(
+                anchor.x() + 3, anchor.y() - metrics.height() + 4, metrics.horizontalAdvance(text) + 4, metrics.height()
+            )
             self._text(painter, box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text, CONTOUR_COLOR)
 
     def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
@@ -494,10 +533,30 @@ class MammoView(QGraphicsView):
             top, bottom = bottom, top
         centre = viewport.center()
         box = 40
-        self._text(painter, QRectF(viewport.left() + 4, centre.y() - box / 2, box, box), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, left)
-        self._text(painter, QRectF(viewport.right() - box - 4, centre.y() - box / 2, box, box), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, right)
-        self._text(painter, QRectF(centre.x() - box / 2, viewport.top() + 4, box, box), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter, top)
-        self._text(painter, QRectF(centre.x() - box / 2, viewport.bottom() - box - 4, box, box), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter, bottom)
+        self._text(
+            painter,
+            QRectF(viewport.left() + 4, centre.y() - box / 2, box, box),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            left,
+        )
+        self._text(
+            painter,
+            QRectF(viewport.right() - box - 4, centre.y() - box / 2, box, box),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+            right,
+        )
+        self._text(
+            painter,
+            QRectF(centre.x() - box / 2, viewport.top() + 4, box, box),
+            Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter,
+            top,
+        )
+        self._text(
+            painter,
+            QRectF(centre.x() - box / 2, viewport.bottom() - box - 4, box, box),
+            Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+            bottom,
+        )
 
     def _scale_bar(self, painter: QPainter, viewport: QRectF) -> None:
         """A bar of a round length in mm (only when the pixel spacing is known)."""
@@ -519,8 +578,12 @@ class MammoView(QGraphicsView):
         # The label's box is as wide as the text needs (a box the bar's length clipped "10 mm"
         # to "0 mm" on short bars), right-aligned with the bar's end.
         width = max(length, painter.fontMetrics().horizontalAdvance(label) + 6)
-        self._text(painter, QRectF(x1 - width, y - 8 - painter.fontMetrics().height(), width, painter.fontMetrics().height()),
-                   Qt.AlignmentFlag.AlignRight, label)
+        self._text(
+            painter,
+            QRectF(x1 - width, y - 8 - painter.fontMetrics().height(), width, painter.fontMetrics().height()),
+            Qt.AlignmentFlag.AlignRight,
+            label,
+        )
 
     def _draw_measurement(self, painter: QPainter) -> None:
         if self.measurement is None:

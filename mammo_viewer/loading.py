@@ -51,23 +51,33 @@ class StudyLoader(QObject):
         def job(cancelled):
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or folder")
-            return scan_folder(path, progress=lambda done, current: self.scan_progress.emit(done, str(current)),
-                               cancelled=cancelled)
+            return scan_folder(
+                path, progress=lambda done, current: self.scan_progress.emit(done, str(current)), cancelled=cancelled
+            )
 
         self.worker.submit(job, self.scanned.emit, lambda exc: self.scan_failed.emit(str(exc)))
 
-    def decode(self, items: list[tuple[str, Path]], thumbnail_height: int = 96, screen_shape: tuple[int, int] | None = None,
-               working_spacing_mm: float | None = None) -> None:
+    def decode(
+        self,
+        items: list[tuple[str, Path]],
+        thumbnail_height: int = 96,
+        screen_shape: tuple[int, int] | None = None,
+        working_spacing_mm: float | None = None,
+    ) -> None:
         """Decode these images in the decoder process for a first look (at the level that fills
         ``screen_shape``, with the network's input level for ``working_spacing_mm``); each
         arrives, in this order, as soon as it is ready."""
-        futures = [(key, path, self.decoders.submit(path, thumbnail_height, screen_shape, working_spacing_mm))
-                   for key, path in items]
+        futures = [
+            (key, path, self.decoders.submit(path, thumbnail_height, screen_shape, working_spacing_mm))
+            for key, path in items
+        ]
         self._futures += [future for _, _, future in futures]
         for key, path, future in futures:
-            self.worker.submit(lambda cancelled, path=path, future=future: self.decoders.result(future, path),
-                               lambda result, key=key: self.decoded.emit(key, result),
-                               lambda exc, key=key: self.failed.emit(key, str(exc)))
+            self.worker.submit(
+                lambda cancelled, path=path, future=future: self.decoders.result(future, path),
+                lambda result, key=key: self.decoded.emit(key, result),
+                lambda exc, key=key: self.failed.emit(key, str(exc)),
+            )
 
     def want_detail(self, items: list[tuple[str, Path]], *, first: bool = False) -> None:
         """Decode these images at full resolution after what is queued (``first``: before it);
@@ -83,8 +93,9 @@ class StudyLoader(QObject):
         self._next_detail()
 
     def detail_pending(self, key: str) -> bool:
-        return (self._detail_running is not None and self._detail_running[0] == key) or \
-            any(k == key for k, _ in self._detail_queue)
+        return (self._detail_running is not None and self._detail_running[0] == key) or any(
+            k == key for k, _ in self._detail_queue
+        )
 
     def _next_detail(self) -> None:
         if self._detail_running is not None or not self._detail_queue:

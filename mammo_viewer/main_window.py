@@ -34,8 +34,15 @@ class MainWindow(QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
     export_finished = Signal(str)  # a message: what was written, or why not
 
-    def __init__(self, *, weights: str | None = None, device: str = "auto", settings: QSettings | None = None,
-                 load_engine: bool = True, progressive: bool = True):
+    def __init__(
+        self,
+        *,
+        weights: str | None = None,
+        device: str = "auto",
+        settings: QSettings | None = None,
+        load_engine: bool = True,
+        progressive: bool = True,
+    ):
         """``progressive=False`` decodes every film in full before showing it, as the viewer did
         before it read resolution levels: the benchmark's baseline."""
         super().__init__()
@@ -140,10 +147,13 @@ class MainWindow(QMainWindow):
             self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
         self.browser.fill(result)
         images = len(result.images)
-        self._status(f"{images} image(s) in {len(result.patients)} patient(s); {len(result.failures)} unreadable file(s)")
+        self._status(
+            f"{images} image(s) in {len(result.patients)} patient(s); {len(result.failures)} unreadable file(s)"
+        )
         if not images:
-            message = f"No mammograms found in {result.root}" + (f" ({len(result.failures)} unreadable file(s), see Problems)"
-                                                                 if result.failures else "")
+            message = f"No mammograms found in {result.root}" + (
+                f" ({len(result.failures)} unreadable file(s), see Problems)" if result.failures else ""
+            )
             self._status(message)
             self._check_settled(failed=message)
             return
@@ -214,8 +224,10 @@ class MainWindow(QMainWindow):
         if self.study is None:
             return
         items = [self.study.images[k] for k in keys if k in self.study.images]
-        self.loader.want_detail([(item.key, item.path) for item in items
-                                 if item.image is not None and not item.at_full_resolution], first=first)
+        self.loader.want_detail(
+            [(item.key, item.path) for item in items if item.image is not None and not item.at_full_resolution],
+            first=first,
+        )
 
     def _on_detailed(self, key: str, decoded: DecodedImage) -> None:
         if self.controller.detailed(key, decoded.image) is None:
@@ -242,8 +254,14 @@ class MainWindow(QMainWindow):
     def after_detail(self, keys: list[str], then) -> bool:
         """Call ``then`` once these images are at full resolution (or failed to get there);
         False when they already are (nothing is called)."""
-        missing = {k for k in keys if self.study is not None and k in self.study.images
-                   and not self.study.images[k].at_full_resolution and self.study.images[k].detail_error is None}
+        missing = {
+            k
+            for k in keys
+            if self.study is not None
+            and k in self.study.images
+            and not self.study.images[k].at_full_resolution
+            and self.study.images[k].detail_error is None
+        }
         if not missing:
             return False
         self._after_detail.append((missing, then))
@@ -303,8 +321,9 @@ class MainWindow(QMainWindow):
             return
         self.grid.refresh_results()
         predictions = [image.prediction for image in self.study.predicted()]
-        self.findings.set_scores(self.study.exam_score(), self.study.breast_scores(),
-                                 calibrated=all(p.calibrated for p in predictions))
+        self.findings.set_scores(
+            self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
+        )
         if self.engine.predictor is not None:
             # The trust line of the study's domain: a digital study is told the digital figures.
             self.findings.set_trust(score_trust(self.engine.predictor.metadata, study_domain(predictions)))
@@ -315,7 +334,9 @@ class MainWindow(QMainWindow):
             action.setChecked(value)
         self.settings.setValue(setting, value)
         findings = self.findings
-        self.grid.show_overlays(findings.contours_box.isChecked(), findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
+        self.grid.show_overlays(
+            findings.contours_box.isChecked(), findings.heat_box.isChecked(), findings.opacity.value() / 100.0
+        )
 
     def _centre_lesion(self, row: int) -> None:
         if row < len(self.findings.rows):
@@ -328,8 +349,9 @@ class MainWindow(QMainWindow):
 
     def _on_view_selected(self, key: str) -> None:
         if self.model_input_dock.isVisible():
-            self.model_input.show_input(self.study.images.get(key) if self.study else None, self.engine.predictor,
-                                        self.loader.worker)
+            self.model_input.show_input(
+                self.study.images.get(key) if self.study else None, self.engine.predictor, self.loader.worker
+            )
 
     # ----- export (exports.py) ---------------------------------------------------------------------
     def export_report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:
@@ -350,7 +372,9 @@ class MainWindow(QMainWindow):
 
     def patient_text_on_screen(self) -> str:
         """Everything patient-identifying the window shows (for the hide-PHI check)."""
-        return "\n".join([self.windowTitle(), *self.browser.texts(), *(view.title + view.subtitle for view in self.views)])
+        return "\n".join(
+            [self.windowTitle(), *self.browser.texts(), *(view.title + view.subtitle for view in self.views)]
+        )
 
     def closeEvent(self, event):  # noqa: N802
         log.info("closed in %.2f s", stop_together(self.loader, self.engine, self.exporter, CLOSE_WAIT_S))

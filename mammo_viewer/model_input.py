@@ -1,4 +1,4 @@
-""""What the model saw": the network's input for the selected view (breast crop at the
+""" "What the model saw": the network's input for the selected view (breast crop at the
 weights' working spacing, chest wall turned left, z-scored), prepared on a worker."""
 
 from __future__ import annotations
@@ -34,10 +34,15 @@ class ModelInputPane(QWidget):
         def show(working) -> None:
             shown = np.clip((working.image + 2.0) / 5.0, 0.0, 1.0)  # z-scored input: -2..3 SD to black..white
             pixmap = gray_pixmap(np.rint(shown * 255).astype(np.uint8))
-            self.image.setPixmap(pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
-            notes = [f"{item.label}: {working.image.shape[1]}×{working.image.shape[0]} px at {spacing:g} mm, breast crop, "
-                     "chest wall turned to the left, z-scored over the breast"]
+            self.image.setPixmap(
+                pixmap.scaled(
+                    self.image.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
+            notes = [
+                f"{item.label}: {working.image.shape[1]}×{working.image.shape[0]} px at {spacing:g} mm, breast crop, "
+                "chest wall turned to the left, z-scored over the breast"
+            ]
             notes += working.warnings + image.metadata.warnings()
             self.notes.setText("\n".join(dict.fromkeys(notes)))
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
-from PySide6.QtGui import (QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
-                           QTransform)
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTransform
 
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.infer.bilateral import BOTH_BREASTS
@@ -73,8 +72,18 @@ class _Page:
         font.setBold(bold)
         self.painter.setFont(font)
 
-    def text(self, x: float, y: float, w: float, h: float, text: str, size: float = 9, bold: bool = False,
-             align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, color: QColor | None = None) -> float:
+    def text(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        text: str,
+        size: float = 9,
+        bold: bool = False,
+        align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+        color: QColor | None = None,
+    ) -> float:
         """Draw wrapped text; returns the height used in mm."""
         self.font(size, bold)
         self.painter.setPen(color or QColor(0, 0, 0))
@@ -91,15 +100,18 @@ def _screen(item: ReportImage, max_rows: int) -> np.ndarray:
     return np.ascontiguousarray(screen[::step, ::step])
 
 
-def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool, flip_v: bool, max_rows: int,
-                heat: bool = False) -> None:
+def _draw_image(
+    page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool, flip_v: bool, max_rows: int, heat: bool = False
+) -> None:
     """The image fitted into ``target_mm`` below a line for its label and score (outside the
     image, so no label can cover a contour), mirrored as hung, with vector contours on top."""
     painter = page.painter
     rows, cols = item.image.full_shape  # contours and maps are in the full image's pixels, whatever level is printed
     d = page.dots_per_mm
     label_mm = 5.0
-    target = QRectF(target_mm.x() * d, (target_mm.y() + label_mm) * d, target_mm.width() * d, (target_mm.height() - label_mm) * d)
+    target = QRectF(
+        target_mm.x() * d, (target_mm.y() + label_mm) * d, target_mm.width() * d, (target_mm.height() - label_mm) * d
+    )
     screen = _screen(item, max_rows)
     flip = QTransform(-1 if flip_h else 1, 0, 0, -1 if flip_v else 1, cols if flip_h else 0, rows if flip_v else 0)
     # The breast, not the film's padding, fills the cell (as the viewer fits it).
@@ -110,8 +122,12 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     origin = QPointF(target.x() + (target.width() - w) / 2, target.y() + (target.height() - h) / 2)
     painter.fillRect(QRectF(origin, QSizeF(w, h)), QColor(0, 0, 0))
     # image pixel (x, y) -> page: flip inside the image, then scale and place the shown part
-    transform = flip * QTransform.fromTranslate(-shown.x(), -shown.y()) * QTransform.fromScale(scale, scale) * \
-        QTransform.fromTranslate(origin.x(), origin.y())
+    transform = (
+        flip
+        * QTransform.fromTranslate(-shown.x(), -shown.y())
+        * QTransform.fromScale(scale, scale)
+        * QTransform.fromTranslate(origin.x(), origin.y())
+    )
     painter.save()
     painter.setClipRect(QRectF(origin, QSizeF(w, h)))
     painter.setTransform(transform)
@@ -123,8 +139,10 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
         data = data[:, ::-1] if geometry.flipped else data
         row0, _, col0, _ = geometry.crop
         painter.setOpacity(0.45)
-        painter.drawImage(QRectF(col0, row0, data.shape[1] / geometry.scale[1], data.shape[0] / geometry.scale[0]),
-                          heat_qimage(np.ascontiguousarray(data)))
+        painter.drawImage(
+            QRectF(col0, row0, data.shape[1] / geometry.scale[1], data.shape[0] / geometry.scale[0]),
+            heat_qimage(np.ascontiguousarray(data)),
+        )
         painter.setOpacity(1.0)
     pen = QPen(CONTOUR_PRINT, 0.35 * d)  # 0.35 mm on paper whatever the image size
     pen.setCosmetic(True)
@@ -140,7 +158,15 @@ def _draw_image(page: _Page, item: ReportImage, target_mm: QRectF, flip_h: bool,
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm
-    page.text(left, top + 0.5, w / d, label_mm, f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}", 9, True)
+    page.text(
+        left,
+        top + 0.5,
+        w / d,
+        label_mm,
+        f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}",
+        9,
+        True,
+    )
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -157,8 +183,10 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     used = max(page.text(x, y, half, 30, left, 9), page.text(x + half + 4, y, half, 30, right, 9))
     y += used + 3
     # the hanging: 4-up (CC over MLO), right breast on the left, mirrored
-    infos = [ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
-             for i, it in enumerate(content.images)]
+    infos = [
+        ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
+        for i, it in enumerate(content.images)
+    ]
     hanging = hang(infos, 4)
     area_h = min(120.0, page.height_mm * 0.42)
     cell_w, cell_h = width / hanging.columns, area_h / hanging.rows
@@ -170,12 +198,22 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     if hanging.columns == 2 and len(sides & {"R", "L"}) == 1:
         # One breast only: its other half of the page says why it is empty.
         missing, column = ("Right", 0) if "L" in sides else ("Left", 1)
-        page.text(column * cell_w + 4, y + area_h / 2 - 4, cell_w - 8, 8, f"{missing} breast: no image in this study",
-                  9, color=QColor(90, 90, 90))
+        page.text(
+            column * cell_w + 4,
+            y + area_h / 2 - 4,
+            cell_w - 8,
+            8,
+            f"{missing} breast: no image in this study",
+            9,
+            color=QColor(90, 90, 90),
+        )
     y += area_h + 3
     scores = [f"Exam score: {_fmt(content.exam_score, 3)}"]
-    scores += [f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}" for side, name in (("R", "Right"), ("L", "Left"))
-               if side in content.breast_scores]
+    scores += [
+        f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}"
+        for side, name in (("R", "Right"), ("L", "Left"))
+        if side in content.breast_scores
+    ]
     kind = score_kind(content.scores_calibrated)
     y += page.text(x, y, width, 8, "     ".join(scores) + f"   ({kind}; breast = maximum of its views)", 10, True) + 2
     if content.score_note:
@@ -198,7 +236,12 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     if not rows:
         y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
     for label, lesion in rows[:12]:
-        values = (f"{label} #{lesion.index}", _fmt(lesion.area_mm2), _fmt(lesion.longest_diameter_mm), _fmt(lesion.max_probability, 3))
+        values = (
+            f"{label} #{lesion.index}",
+            _fmt(lesion.area_mm2),
+            _fmt(lesion.longest_diameter_mm),
+            _fmt(lesion.max_probability, 3),
+        )
         for (offset, w, _), value in zip(columns, values, strict=True):
             page.text(x + offset, y, w, 5, value, 9)
         y += 4.5
@@ -216,15 +259,31 @@ def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None
     header = f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
     used = page.text(0, 0, page.width_mm, 10, header, 11, True)
     side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")
-    info = ViewInfo("x", item.image.metadata.laterality, item.image.metadata.view, item.image.metadata.patient_orientation)
+    info = ViewInfo(
+        "x", item.image.metadata.laterality, item.image.metadata.view, item.image.metadata.patient_orientation
+    )
     placement = hang([info], 1).placements[0] if side else None
     flip_h = placement.flip_horizontal if placement else False
     flip_v = placement.flip_vertical if placement else False
     top = used + 2
-    _draw_image(page, item, QRectF(0, top, page.width_mm, page.height_mm - top - 8), flip_h, flip_v, MAX_IMAGE_PIXELS_DETAIL,
-                heat=True)
-    page.text(0, page.height_mm - 7, page.width_mm, 7, "Contours: lesions at the threshold. Red tint: the model's mass "
-              "probability (heat map). " + content.disclaimer, 7, color=QColor(60, 60, 60))
+    _draw_image(
+        page,
+        item,
+        QRectF(0, top, page.width_mm, page.height_mm - top - 8),
+        flip_h,
+        flip_v,
+        MAX_IMAGE_PIXELS_DETAIL,
+        heat=True,
+    )
+    page.text(
+        0,
+        page.height_mm - 7,
+        page.width_mm,
+        7,
+        "Contours: lesions at the threshold. Red tint: the model's mass probability (heat map). " + content.disclaimer,
+        7,
+        color=QColor(60, 60, 60),
+    )
 
 
 def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4", force: bool = False) -> Path:
@@ -245,8 +304,14 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         writer = QPdfWriter(buffer)
         writer.setResolution(DPI)
-        writer.setPageLayout(QPageLayout(QPageSize(PAGE_SIZES[page_size]), QPageLayout.Orientation.Portrait,
-                                         QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
+        writer.setPageLayout(
+            QPageLayout(
+                QPageSize(PAGE_SIZES[page_size]),
+                QPageLayout.Orientation.Portrait,
+                QMarginsF(14, 14, 14, 14),
+                QPageLayout.Unit.Millimeter,
+            )
+        )
         writer.setTitle("Mammography AI analysis")
         # The study's fingerprint, so a later run can tell this study's report from another's.
         first = content.images[0].image.metadata if content.images else None
@@ -278,11 +343,23 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
     return out
 
 
-def write_report(analysed, threshold: float, out: str | Path, *, threshold_table: list[dict] | None = None,
-                 anonymize: bool = False, page_size: str = "A4", force: bool = False, score_note: str | None = None) -> Path:
+def write_report(
+    analysed,
+    threshold: float,
+    out: str | Path,
+    *,
+    threshold_table: list[dict] | None = None,
+    anonymize: bool = False,
+    page_size: str = "A4",
+    force: bool = False,
+    score_note: str | None = None,
+) -> Path:
     """(image, prediction) pairs of one study -> the PDF (the ``hds_core.report_writers`` entry point)."""
     from hds_core.report.content import build_report
 
-    return write_pdf(build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize,
-                                  score_note=score_note), out,
-                     page_size=page_size, force=force)
+    return write_pdf(
+        build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize, score_note=score_note),
+        out,
+        page_size=page_size,
+        force=force,
+    )

@@ -76,6 +76,9 @@ class Study:
 
     def lesion_rows(self, threshold: float) -> list[LesionRow]:
         """Every lesion at ``threshold`` of every analysed view, most probable first."""
-        rows = [LesionRow(image.key, image.label, lesion) for image in self.predicted()
-                for lesion in image.prediction.lesions(threshold)]
+        rows = [
+            LesionRow(image.key, image.label, lesion)
+            for image in self.predicted()
+            for lesion in image.prediction.lesions(threshold)
+        ]
         return sorted(rows, key=lambda row: -row.lesion.max_probability)

@@ -56,7 +56,9 @@ class StudyBrowser(QTreeWidget):
     def patient_text(self, patient_id: str | None, name: str | None, number: int) -> str:
         if self.hide_phi:
             return f"Patient {number}"
-        return " — ".join(filter(None, (str(name).replace("^", " ") if name else None, patient_id))) or f"Patient {number}"
+        return (
+            " — ".join(filter(None, (str(name).replace("^", " ") if name else None, patient_id))) or f"Patient {number}"
+        )
 
     def set_hide_phi(self, hide: bool) -> None:
         self.hide_phi = hide

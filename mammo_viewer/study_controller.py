@@ -46,7 +46,9 @@ class StudyController:
         """Make the scan's study current (nothing decoded yet)."""
         patient = self.scan.patients[patient_id]
         entry = patient.studies[study_uid]
-        self.study = Study(patient.patient_id, patient.name, patient.birth_date, entry.date, entry.description, entry.study_uid)
+        self.study = Study(
+            patient.patient_id, patient.name, patient.birth_date, entry.date, entry.description, entry.study_uid
+        )
         for image in entry.images:
             self.study.images[str(image.path)] = StudyImage(str(image.path), image.path, image.metadata)
         self.queued = set()
@@ -91,8 +93,11 @@ class StudyController:
             return []
         images = self.study.images
         order = [k for k in visible if k in images] + [k for k in images if k not in set(visible)]
-        return [images[k] for k in order if images[k].image is not None and not images[k].at_full_resolution
-                and images[k].detail_error is None]
+        return [
+            images[k]
+            for k in order
+            if images[k].image is not None and not images[k].at_full_resolution and images[k].detail_error is None
+        ]
 
     def decode_failed(self, key: str, message: str) -> StudyImage | None:
         if self.study is None or key not in self.study.images:

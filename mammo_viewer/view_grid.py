@@ -26,7 +26,9 @@ class ViewGrid(QWidget):
 
     def __init__(self, findings, engine, layout_mode: int = 4):
         super().__init__()
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # a QWidget subclass paints no style sheet background otherwise
+        self.setAttribute(
+            Qt.WidgetAttribute.WA_StyledBackground, True
+        )  # a QWidget subclass paints no style sheet background otherwise
         self.setStyleSheet("background: black;")
         self.findings, self.engine = findings, engine  # what results to draw, and whether the AI is still busy
         self.cells = QGridLayout(self)
@@ -63,7 +65,9 @@ class ViewGrid(QWidget):
         for view in self.views:
             view.clear()
 
-    def add_image(self, key: str, renderer: ScreenRenderer, box: tuple[float, float, float, float] | None = None) -> None:
+    def add_image(
+        self, key: str, renderer: ScreenRenderer, box: tuple[float, float, float, float] | None = None
+    ) -> None:
         """``box``: the breast's box the view fits (found by the decoder), None for the whole image."""
         self.renderers[key] = renderer
         self.windows[key] = renderer.image.default_preset
@@ -78,8 +82,11 @@ class ViewGrid(QWidget):
     def screen_shape(self) -> tuple[int, int]:
         """The largest view on screen in device pixels (rows, columns): what a first look must
         fill. Views not laid out yet count as a quarter of the window's grid."""
-        shapes = [(view.viewport().height() * view.devicePixelRatioF(), view.viewport().width() * view.devicePixelRatioF())
-                  for view in self.views if view.isVisible()]
+        shapes = [
+            (view.viewport().height() * view.devicePixelRatioF(), view.viewport().width() * view.devicePixelRatioF())
+            for view in self.views
+            if view.isVisible()
+        ]
         half = (self.height() * self.devicePixelRatioF() / 2, self.width() * self.devicePixelRatioF() / 2)
         rows, columns = max(shapes, default=half)
         return max(int(rows), int(half[0]), MIN_SCREEN_SIDE), max(int(columns), int(half[1]), MIN_SCREEN_SIDE)
@@ -117,7 +124,7 @@ class ViewGrid(QWidget):
         return [p.key for p in self.hanging.placements] if self.hanging else []
 
     def view_of(self, key: str) -> tuple[MammoView, object] | tuple[None, None]:
-        for placement in (self.hanging.placements if self.hanging else ()):
+        for placement in self.hanging.placements if self.hanging else ():
             if placement.key == key:
                 return self.views[placement.row * 2 + placement.column], placement
         return None, None
@@ -129,7 +136,7 @@ class ViewGrid(QWidget):
             self.draw(placement)
 
     def redraw(self) -> None:
-        for placement in (self.hanging.placements if self.hanging else ()):
+        for placement in self.hanging.placements if self.hanging else ():
             self.draw(placement)
 
     def draw(self, placement) -> None:
@@ -147,39 +154,54 @@ class ViewGrid(QWidget):
             view.viewport().update()
             return
         preset = self.windows.get(placement.key, renderer.image.default_preset)
-        view.set_image(placement.key, renderer.render(preset, user_invert=self.invert), flip_h=placement.flip_horizontal,
-                       flip_v=placement.flip_vertical, full_shape=renderer.image.full_shape,
-                       content=self.boxes.get(placement.key))
+        view.set_image(
+            placement.key,
+            renderer.render(preset, user_invert=self.invert),
+            flip_h=placement.flip_horizontal,
+            flip_v=placement.flip_vertical,
+            full_shape=renderer.image.full_shape,
+            content=self.boxes.get(placement.key),
+        )
         view.title = placement.label
         # The file's own window needs no label over the breast; a window the reader chose does.
         view.subtitle = f"window: {preset.name}" if placement.key in self.chosen else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
-        view.notes = list(placement.notes) + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
+        view.notes = list(placement.notes) + [
+            w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w
+        ]
         self.draw_results(view, item)
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
         prediction, findings = item.prediction, self.findings
         if prediction is None:
-            view.badge = item.not_analysed or ("AI…" if self.engine.busy or self.engine.loading else
-                                               ("AI n/a" if self.engine.error else ""))
+            view.badge = item.not_analysed or (
+                "AI…" if self.engine.busy or self.engine.loading else ("AI n/a" if self.engine.error else "")
+            )
             view.set_contours([])
             view.set_heat_map(None)
             view.viewport().update()
             return
         lesions = prediction.lesions(findings.threshold)
-        selected = [self.selected_lesion.lesion.contour_xy] if (
-            self.selected_lesion is not None and self.selected_lesion.key == item.key) else []
-        view.set_contours([lesion.contour_xy for lesion in lesions], selected,
-                          labels=[(lesion.bbox_xywh, lesion.index) for lesion in lesions])
+        selected = (
+            [self.selected_lesion.lesion.contour_xy]
+            if (self.selected_lesion is not None and self.selected_lesion.key == item.key)
+            else []
+        )
+        view.set_contours(
+            [lesion.contour_xy for lesion in lesions],
+            selected,
+            labels=[(lesion.bbox_xywh, lesion.index) for lesion in lesions],
+        )
         view.set_heat_map(prediction.working_probability, prediction.geometry)
         view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
         view.set_contours_visible(findings.contours_box.isChecked())
-        view.badge = f"{score_word(prediction.calibrated)} {prediction.score:.2f}" + \
-            (" (both breasts)" if prediction.score_basis == BOTH_BREASTS else "")
+        view.badge = f"{score_word(prediction.calibrated)} {prediction.score:.2f}" + (
+            " (both breasts)" if prediction.score_basis == BOTH_BREASTS else ""
+        )
         view.viewport().update()
 
     def refresh_results(self) -> None:
-        for placement in (self.hanging.placements if self.hanging else ()):
+        for placement in self.hanging.placements if self.hanging else ():
             view = self.views[placement.row * 2 + placement.column]
             if view.key == placement.key:
                 self.draw_results(view, self.study.images[placement.key])

@@ -20,6 +20,7 @@ MAX_RECENT = 8
 
 def build_docks(w) -> None:
     """Studies and "what the model saw" on the left, AI findings on the right, problems below."""
+
     def dock(title, widget, area, visible=True):
         made = QDockWidget(title, w)
         made.setObjectName(title)
@@ -63,10 +64,15 @@ def choose_folder(w) -> None:
 
 
 def choose_file(w) -> None:
-    path, _ = QFileDialog.getOpenFileName(w, "Open mammogram", str(w.settings.value("last_folder", "")),
-                                          "Mammograms (*.dcm *.DCM *.png *.pgm *.tif *.tiff);;All files (*)")
+    path, _ = QFileDialog.getOpenFileName(
+        w,
+        "Open mammogram",
+        str(w.settings.value("last_folder", "")),
+        "Mammograms (*.dcm *.DCM *.png *.pgm *.tif *.tiff);;All files (*)",
+    )
     if path:
         w.open_path(path)
+
 
 LAYOUT_KEYS = {4: "Q", 2: "D", 1: "S"}  # quad, dual, single
 
@@ -107,8 +113,14 @@ def build_menus(w) -> None:
     group = QActionGroup(w)
     w.layout_actions = {}
     for mode, text in ((4, "&4-up (CC over MLO)"), (2, "&2-up (one pair)"), (1, "&1-up")):
-        action = act(view_menu, text, lambda checked, m=mode: checked and w.set_layout(m), LAYOUT_KEYS[mode],
-                     checkable=True, checked=mode == grid.layout_mode)
+        action = act(
+            view_menu,
+            text,
+            lambda checked, m=mode: checked and w.set_layout(m),
+            LAYOUT_KEYS[mode],
+            checkable=True,
+            checked=mode == grid.layout_mode,
+        )
         group.addAction(action)
         w.layout_actions[mode] = action
     act(view_menu, "Next page", lambda: w.turn_page(1), "Space")
@@ -123,14 +135,28 @@ def build_menus(w) -> None:
         act(view_menu, f"Window preset {n}", lambda _=False, n=n: grid.apply_preset(n - 1), str(n))
     view_menu.addSeparator()
     w.phi_action = act(view_menu, "&Hide patient details", w.set_hide_phi, "P", checkable=True, checked=w.hide_phi)
-    act(view_menu, "What the model &saw", lambda: w.model_input_dock.setVisible(not w.model_input_dock.isVisible()), "W")
+    act(
+        view_menu, "What the model &saw", lambda: w.model_input_dock.setVisible(not w.model_input_dock.isVisible()), "W"
+    )
     act(view_menu, "Problems list", lambda: w.problems_dock.setVisible(not w.problems_dock.isVisible()))
 
     ai_menu = bar.addMenu("&AI")
-    w.contours_action = act(ai_menu, "&Contours", findings.contours_box.setChecked, "C", checkable=True,
-                            checked=w.settings.value("contours", True, type=bool))
-    w.heat_action = act(ai_menu, "&Heat map", findings.heat_box.setChecked, "H", checkable=True,
-                        checked=w.settings.value("heat_map", False, type=bool))
+    w.contours_action = act(
+        ai_menu,
+        "&Contours",
+        findings.contours_box.setChecked,
+        "C",
+        checkable=True,
+        checked=w.settings.value("contours", True, type=bool),
+    )
+    w.heat_action = act(
+        ai_menu,
+        "&Heat map",
+        findings.heat_box.setChecked,
+        "H",
+        checkable=True,
+        checked=w.settings.value("heat_map", False, type=bool),
+    )
     act(ai_menu, "&Reset threshold", findings.reset_threshold, "R")
     act(ai_menu, "Ca&ncel analysis", w.cancel_analysis, "Esc")
     act(ai_menu, "Analyse &again", w.reanalyse, "Ctrl+R")

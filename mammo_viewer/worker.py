@@ -35,8 +35,12 @@ class Worker(QObject):
     def busy(self) -> bool:
         return self._pending > 0
 
-    def submit(self, job: Callable[[Callable[[], bool]], object], on_done: Callable[[object], None] | None = None,
-               on_error: Callable[[Exception], None] | None = None) -> None:
+    def submit(
+        self,
+        job: Callable[[Callable[[], bool]], object],
+        on_done: Callable[[object], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
         """Run ``job(cancelled)`` on the thread; then ``on_done(value)`` or ``on_error(exc)``
         on the UI thread, unless cancelled meanwhile."""
         with self._lock:

@@ -1,7 +1,7 @@
 """The bundled application's entry point.
 
-    mammo-viewer [PATH] [viewer options]      the reading workstation
-    mammo-viewer predict PATH [options]       the headless engine (same as hds-predict)
+mammo-viewer [PATH] [viewer options]      the reading workstation
+mammo-viewer predict PATH [options]       the headless engine (same as hds-predict)
 """
 
 import multiprocessing

@@ -51,13 +51,28 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
     ids = {"StudyInstanceUID": generate_uid(), "SeriesInstanceUID": generate_uid()}
 
     # Good images, one of them under a non-UTF-8 name.
-    write_dicom(root / "good_R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4], **ids)
-    write_dicom(root / NON_UTF8_NAME, phantom(shape, seed=12)[0], ImageLaterality="L", ViewPosition="CC",
-                ImagerPixelSpacing=[0.4, 0.4], **ids)
+    write_dicom(
+        root / "good_R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4], **ids
+    )
+    write_dicom(
+        root / NON_UTF8_NAME,
+        phantom(shape, seed=12)[0],
+        ImageLaterality="L",
+        ViewPosition="CC",
+        ImagerPixelSpacing=[0.4, 0.4],
+        **ids,
+    )
     # A good film with one damaged element we do not need (Study Description with a VR code
     # that does not exist): pydicom cannot convert it, the image must still be read.
-    damaged = write_dicom(root / "damaged_description_L_MLO.dcm", phantom(shape, seed=13)[0], ImageLaterality="L",
-                          ViewPosition="MLO", ImagerPixelSpacing=[0.4, 0.4], StudyDescription="MAMMO SCREENING", **ids)
+    damaged = write_dicom(
+        root / "damaged_description_L_MLO.dcm",
+        phantom(shape, seed=13)[0],
+        ImageLaterality="L",
+        ViewPosition="MLO",
+        ImagerPixelSpacing=[0.4, 0.4],
+        StudyDescription="MAMMO SCREENING",
+        **ids,
+    )
     data = damaged.read_bytes()
     assert data.count(b"\x08\x00\x30\x10LO") == 1
     damaged.write_bytes(data.replace(b"\x08\x00\x30\x10LO", b"\x08\x00\x30\x10ZZ"))
@@ -104,8 +119,10 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
     broken("unknown_syntax.dcm", errors.UnsupportedTransferSyntaxError, ds=ds, implicit_vr=False, little_endian=True)
 
     # Compressed data cut short inside the codestream, and a codestream with a damaged header.
-    for name, damage in (("jpeg2000_cut.dcm", lambda f: f[: len(f) // 2]),
-                         ("jpeg2000_bad_header.dcm", lambda f: f[:6] + b"\xff" * 34 + f[40:])):
+    for name, damage in (
+        ("jpeg2000_cut.dcm", lambda f: f[: len(f) // 2]),
+        ("jpeg2000_bad_header.dcm", lambda f: f[:6] + b"\xff" * 34 + f[40:]),
+    ):
         ds = dataset()
         ds.compress(JPEG2000Lossless)
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
@@ -115,8 +132,9 @@ def write_corpus(root: Path, *, shape=(128, 96)) -> Corpus:
 
     # Files built to exhaust memory: a deflated dataset holding 256 MiB of zeros in a private
     # element (1.2 MB on disk), and a codestream declaring 65000x65000 in a 128x96 file.
-    write_deflate_bomb(root / "deflate_bomb.dcm", pixels, inflated_bytes=256 * 2**20, ImageLaterality="R",
-                       ViewPosition="MLO", **ids)
+    write_deflate_bomb(
+        root / "deflate_bomb.dcm", pixels, inflated_bytes=256 * 2**20, ImageLaterality="R", ViewPosition="MLO", **ids
+    )
     corpus.broken["deflate_bomb.dcm"] = errors.ImageTooLargeError
     write_codestream_size_bomb(root / "jpeg2000_size_bomb.dcm", pixels, ImageLaterality="R", ViewPosition="MLO", **ids)
     corpus.broken["jpeg2000_size_bomb.dcm"] = errors.PixelSizeMismatchError

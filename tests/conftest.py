@@ -9,8 +9,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import synthetic  # noqa: E402
 
-TINY_NET = {"encoder_widths": [8, 8, 16, 16, 16], "bottleneck_width": 16, "decoder_widths": [16, 16, 16, 8, 8],
-            "blocks_per_stage": 1}
+TINY_NET = {
+    "encoder_widths": [8, 8, 16, 16, 16],
+    "bottleneck_width": 16,
+    "decoder_widths": [16, 16, 16, 8, 8],
+    "blocks_per_stage": 1,
+}
 # The same network as hds-train options (--net KEY=VALUE).
 TINY_NET_ARGS = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
 
@@ -38,9 +42,21 @@ def trained_phantom_model(tmp_path_factory, phantom_dataset) -> Path:
     from hds_core.train.loop import train
 
     out = tmp_path_factory.mktemp("trained")
-    config = TrainConfig(datasets=[f"folder:{phantom_dataset}"], out=str(out), epochs=12, batch_size=4, lr=0.05,
-                         crop=[96, 96], samples_per_epoch=16, folds=2, fold=0, network=TINY_NET, dice_weight=1.0,
-                         precision="fp32", lr_milestones=[0.8])
+    config = TrainConfig(
+        datasets=[f"folder:{phantom_dataset}"],
+        out=str(out),
+        epochs=12,
+        batch_size=4,
+        lr=0.05,
+        crop=[96, 96],
+        samples_per_epoch=16,
+        folds=2,
+        fold=0,
+        network=TINY_NET,
+        dice_weight=1.0,
+        precision="fp32",
+        lr_milestones=[0.8],
+    )
     summary = train(config)
     return out / "last.safetensors", summary
 
@@ -70,8 +86,13 @@ def run_viewer(*args, **env_extra):
     import subprocess
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **env_extra}
-    return subprocess.run([sys.executable, "-m", "mammo_viewer.app", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mammo_viewer.app", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def viewer_on(qtbot, weights, folder, settings_dir, timeout_ms=60000):
@@ -80,8 +101,11 @@ def viewer_on(qtbot, weights, folder, settings_dir, timeout_ms=60000):
 
     from mammo_viewer.main_window import MainWindow
 
-    window = MainWindow(weights=str(weights), device="cpu",
-                        settings=QSettings(str(Path(settings_dir) / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(
+        weights=str(weights),
+        device="cpu",
+        settings=QSettings(str(Path(settings_dir) / "s.ini"), QSettings.Format.IniFormat),
+    )
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.study_settled, timeout=timeout_ms):

@@ -78,10 +78,12 @@ def write_intensity_model(path: str | Path, *, default_threshold: float = 0.5) -
         "mode": "hds",
         "score_source": "mil",
         "default_threshold": default_threshold,
-        "preprocessing": {"working_spacing_mm": WORKING_SPACING_MM,
-                          "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast"},
+        "preprocessing": {
+            "working_spacing_mm": WORKING_SPACING_MM,
+            "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast",
+        },
         "note": "hand-set test weights (tests/fixed_model.py): mass where the z-scored image exceeds "
-                f"{Z_THRESHOLD + BACKGROUND / GAIN:g}",
+        f"{Z_THRESHOLD + BACKGROUND / GAIN:g}",
     }
     save_weights(path, intensity_network(), metadata)
     return path

@@ -23,17 +23,58 @@ from synthetic import mg_dataset, phantom
 
 KINDS = ("flip", "truncate", "length", "vr", "attributes", "spacing", "window", "syntax", "identifiers", "name")
 
-HOSTILE_NUMBERS = ["1e308", "-1e308", "inf", "-inf", "nan", "0", "-0.1", "1e-300", "1e-5", "50", "abc", "",
-                   "0.1\\0", "3.4\\inf", "1e400"]
-HOSTILE_TEXT = ["SMITH^JOHN", "\x1b[31mRED\x1b[0m", "line\nbreak", "\x00\x07bell", "x" * 5000, "Ünïcødé^名前",
-                "../../etc/passwd", "-rf", "%s%n%x", "\r\rcarriage"]
-SYNTAXES = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.90",
-            "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.80", "1.2.3", "", "garbage"]
+HOSTILE_NUMBERS = [
+    "1e308",
+    "-1e308",
+    "inf",
+    "-inf",
+    "nan",
+    "0",
+    "-0.1",
+    "1e-300",
+    "1e-5",
+    "50",
+    "abc",
+    "",
+    "0.1\\0",
+    "3.4\\inf",
+    "1e400",
+]
+HOSTILE_TEXT = [
+    "SMITH^JOHN",
+    "\x1b[31mRED\x1b[0m",
+    "line\nbreak",
+    "\x00\x07bell",
+    "x" * 5000,
+    "Ünïcødé^名前",
+    "../../etc/passwd",
+    "-rf",
+    "%s%n%x",
+    "\r\rcarriage",
+]
+SYNTAXES = [
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.3",
+    "",
+    "garbage",
+]
 IMAGE_ATTRIBUTES = {
-    "Rows": [0, 1, 2, 65535, 97, 200], "Columns": [0, 1, 2, 65535, 95, 200], "BitsAllocated": [0, 1, 8, 12, 32, 64, 65535],
-    "BitsStored": [0, 1, 8, 16, 17, 32, 65535], "HighBit": [0, 3, 15, 16, 65535], "SamplesPerPixel": [0, 2, 3, 65535],
-    "PixelRepresentation": [1, 2, 65535], "PhotometricInterpretation": ["RGB", "PALETTE COLOR", "YBR_FULL", "MONOCHROME3", ""],
-    "NumberOfFrames": ["0", "2", "-1", "99999999", "x"], "PlanarConfiguration": [1, 7],
+    "Rows": [0, 1, 2, 65535, 97, 200],
+    "Columns": [0, 1, 2, 65535, 95, 200],
+    "BitsAllocated": [0, 1, 8, 12, 32, 64, 65535],
+    "BitsStored": [0, 1, 8, 16, 17, 32, 65535],
+    "HighBit": [0, 3, 15, 16, 65535],
+    "SamplesPerPixel": [0, 2, 3, 65535],
+    "PixelRepresentation": [1, 2, 65535],
+    "PhotometricInterpretation": ["RGB", "PALETTE COLOR", "YBR_FULL", "MONOCHROME3", ""],
+    "NumberOfFrames": ["0", "2", "-1", "99999999", "x"],
+    "PlanarConfiguration": [1, 7],
 }
 
 
@@ -41,9 +82,16 @@ def _base(rng: random.Random) -> pydicom.Dataset:
     shape = (rng.choice([64, 96, 128]), rng.choice([48, 64, 96]))
     pixels, _ = phantom(shape, seed=rng.randrange(1000), chest_wall=rng.choice(["left", "right"]))
     side = rng.choice(["L", "R"])
-    return mg_dataset(pixels, ImageLaterality=side, ViewPosition=rng.choice(["CC", "MLO"]),
-                      ImagerPixelSpacing=[0.4, 0.4], WindowCenter=2048, WindowWidth=4096,
-                      StudyInstanceUID=generate_uid(), SeriesInstanceUID=generate_uid())
+    return mg_dataset(
+        pixels,
+        ImageLaterality=side,
+        ViewPosition=rng.choice(["CC", "MLO"]),
+        ImagerPixelSpacing=[0.4, 0.4],
+        WindowCenter=2048,
+        WindowWidth=4096,
+        StudyInstanceUID=generate_uid(),
+        SeriesInstanceUID=generate_uid(),
+    )
 
 
 def _encode(ds: pydicom.Dataset) -> bytes:
@@ -90,23 +138,34 @@ def _mutant(seed: int, folder: Path) -> tuple[Path, str]:
             what = f"truncate at {cut}"
         elif kind == "length":
             # An explicit-VR element's length field: 2 bytes for short VRs, 4 for OB/OW/UN/UT...
-            tags = [b"\x28\x00\x10\x00", b"\x28\x00\x11\x00", b"\x10\x00\x10\x00", b"\x20\x00\x0d\x00",
-                    b"\xe0\x7f\x10\x00", b"\x18\x00\x64\x11", b"\x28\x00\x50\x10"]
+            tags = [
+                b"\x28\x00\x10\x00",
+                b"\x28\x00\x11\x00",
+                b"\x10\x00\x10\x00",
+                b"\x20\x00\x0d\x00",
+                b"\xe0\x7f\x10\x00",
+                b"\x18\x00\x64\x11",
+                b"\x28\x00\x50\x10",
+            ]
             tag = rng.choice(tags)
             at = bytes(data).find(tag, 132)
             if at >= 0:
-                vr = bytes(data[at + 4:at + 6])
+                vr = bytes(data[at + 4 : at + 6])
                 if vr in (b"OB", b"OW", b"UN", b"UT", b"SQ", b"OF"):
-                    data[at + 8:at + 12] = struct.pack("<I", rng.choice([0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 3, len(data)]))
+                    data[at + 8 : at + 12] = struct.pack("<I", rng.choice([0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 3, len(data)]))
                 else:
-                    data[at + 6:at + 8] = struct.pack("<H", rng.choice([0, 1, 3, 0xFFFF, 0x7FFF, 255]))
+                    data[at + 6 : at + 8] = struct.pack("<H", rng.choice([0, 1, 3, 0xFFFF, 0x7FFF, 255]))
             what = f"length field of {tag.hex()}"
         else:
-            positions = [i for i in range(132, len(data) - 2) if bytes(data[i:i + 2]) in
-                         (b"US", b"DS", b"CS", b"UI", b"PN", b"LO", b"OW", b"OB", b"IS", b"DA", b"SH")]
+            positions = [
+                i
+                for i in range(132, len(data) - 2)
+                if bytes(data[i : i + 2])
+                in (b"US", b"DS", b"CS", b"UI", b"PN", b"LO", b"OW", b"OB", b"IS", b"DA", b"SH")
+            ]
             if positions:
                 at = rng.choice(positions)
-                data[at:at + 2] = rng.choice([b"ZZ", b"SQ", b"OB", b"UN", b"US", b"FD", b"\x00\x00", b"UT"])
+                data[at : at + 2] = rng.choice([b"ZZ", b"SQ", b"OB", b"UN", b"US", b"FD", b"\x00\x00", b"UT"])
             what = "VR code"
         data = bytes(data)
     elif kind == "attributes":
@@ -139,11 +198,22 @@ def _mutant(seed: int, folder: Path) -> tuple[Path, str]:
         header_length = struct.pack("<H", len(old) + (len(old) % 2))
         at = data.find(b"\x02\x00\x10\x00UI" + header_length)
         if at >= 0:
-            data = data[:at + 6] + struct.pack("<H", len(padded)) + padded + data[at + 8 + len(old) + len(old) % 2:]
+            data = data[: at + 6] + struct.pack("<H", len(padded)) + padded + data[at + 8 + len(old) + len(old) % 2 :]
         what = f"transfer syntax {syntax!r} over explicit little endian data"
     elif kind == "identifiers":
-        keyword = rng.choice(["PatientName", "PatientID", "StudyInstanceUID", "SOPInstanceUID", "StudyDescription",
-                              "ImageLaterality", "ViewPosition", "SeriesInstanceUID", "AccessionNumber"])
+        keyword = rng.choice(
+            [
+                "PatientName",
+                "PatientID",
+                "StudyInstanceUID",
+                "SOPInstanceUID",
+                "StudyDescription",
+                "ImageLaterality",
+                "ViewPosition",
+                "SeriesInstanceUID",
+                "AccessionNumber",
+            ]
+        )
         if rng.random() < 0.2 and keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
             delattr(ds, keyword)
             what = f"{keyword} removed"
@@ -152,8 +222,19 @@ def _mutant(seed: int, folder: Path) -> tuple[Path, str]:
             raw_element(ds, keyword, value)
             what = f"{keyword} = {value[:20]!r}"
     elif kind == "name":
-        stem = rng.choice(["\x1b[2J\x1b[31mevil", "new\nline", "x" * 240, "-h", " spaced out ", "名前_L_CC", "tab\there",
-                           "\x7f\x1bdel", "a" * 200 + "\x1b]0;title\x07"])
+        stem = rng.choice(
+            [
+                "\x1b[2J\x1b[31mevil",
+                "new\nline",
+                "x" * 240,
+                "-h",
+                " spaced out ",
+                "名前_L_CC",
+                "tab\there",
+                "\x7f\x1bdel",
+                "a" * 200 + "\x1b]0;title\x07",
+            ]
+        )
         name = f"{stem}_{seed:05d}.dcm"
         what = f"file name {name[:30]!r}"
     path = folder / name
@@ -181,9 +262,25 @@ def _main() -> None:
     for seed in range(first, last + 1):
         mutant(seed, root / "in")
     out = root / "out"
-    run = subprocess.run([sys.executable, "-m", "hds_core.infer.cli", str(root / "in"), "--out", str(out / "json"),
-                          "--seg-dir", str(out / "seg"), "--sr-dir", str(out / "sr"), "--pdf", str(out / "report.pdf")],
-                         capture_output=True, text=True, errors="backslashreplace")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hds_core.infer.cli",
+            str(root / "in"),
+            "--out",
+            str(out / "json"),
+            "--seg-dir",
+            str(out / "seg"),
+            "--sr-dir",
+            str(out / "sr"),
+            "--pdf",
+            str(out / "report.pdf"),
+        ],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+    )
     tally = collections.Counter()
     for line in run.stderr.splitlines():
         if "failed:" in line:
@@ -193,7 +290,7 @@ def _main() -> None:
         print(f"{count:5d}  {reason}")
     print("\n".join(run.stderr.splitlines()[-3:]))
     if "Traceback" in run.stderr:
-        print(run.stderr[run.stderr.index("Traceback"):][:4000])
+        print(run.stderr[run.stderr.index("Traceback") :][:4000])
 
 
 if __name__ == "__main__":

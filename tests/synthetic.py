@@ -28,7 +28,7 @@ def phantom(shape=(256, 192), *, seed=0, mass=True, chest_wall="left", bits=12, 
     breast = ((rows - h / 2) / (h * 0.45)) ** 2 + (depth / (w * 0.8)) ** 2 <= 1.0
     texture = ndimage.gaussian_filter(rng.normal(size=shape), 3)
     texture = (texture - texture.min()) / (np.ptp(texture) + 1e-9)
-    top = 2 ** bits - 1
+    top = 2**bits - 1
     values = np.where(breast, 0.35 + 0.25 * texture, 0.02) * top
     mask = np.zeros(shape, dtype=bool)
     if mass:

@@ -41,7 +41,7 @@ def test_no_muscle_no_mask():
 
 def test_dense_tissue_away_from_the_chest_wall_is_not_a_muscle():
     image, _ = mlo_phantom(muscle=False, seed=4)
-    rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     image = np.where(np.hypot(rows - 110, cols - 80) < 25, 0.85, image).astype(np.float32)
     assert not pectoral_mask(image, breast_mask(image)).any()
 
@@ -52,7 +52,7 @@ def test_suppression_removes_marks_on_the_muscle_and_outside_the_breast_only():
 
     image, truth = mlo_phantom(seed=1)
     breast = breast_mask(image)
-    rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     mass = np.hypot(rows - 150, cols - 60) < 10  # inside the breast, below the muscle
     outside = ~breast & (np.hypot(rows - 20, cols - 150) < 8)  # a film label's corner
     probability = np.where(truth | mass | outside, 0.9, 0.05).astype(np.float32)

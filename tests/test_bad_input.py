@@ -67,12 +67,27 @@ def test_the_scan_lists_every_failure_skips_non_images_and_keeps_the_good_files(
     assert fingerprint(corpus.root) == before
 
 
-def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones(corpus, phantom_model, tmp_path, capsys):
+def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones(
+    corpus, phantom_model, tmp_path, capsys
+):
     weights = phantom_model
     before = fingerprint(corpus.root)
     out = tmp_path / "results"
-    code = predict_main([str(corpus.root), "--out", str(out), "--weights", str(weights),
-                         "--pdf", str(tmp_path / "report.pdf"), "--seg-dir", str(tmp_path / "seg"), "--sr-dir", str(tmp_path / "sr")])
+    code = predict_main(
+        [
+            str(corpus.root),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--pdf",
+            str(tmp_path / "report.pdf"),
+            "--seg-dir",
+            str(tmp_path / "seg"),
+            "--sr-dir",
+            str(tmp_path / "sr"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     failure_lines = [line for line in err.splitlines() if line.startswith("hds-predict: failed: ")]
@@ -83,7 +98,9 @@ def test_hds_predict_reports_each_file_exits_non_zero_and_predicts_the_good_ones
     assert "Traceback" not in err and "ERROR" not in err  # decoder plugins' tracebacks go to the log file
     assert "skipped 1 file(s) that are not images (structured report)" in err
     results = sorted(p.name for p in out.iterdir())
-    assert results == sorted(["archive_good_R_CC.json", "archive_caf__L_CC.json", "archive_damaged_description_L_MLO.json"])
+    assert results == sorted(
+        ["archive_good_R_CC.json", "archive_caf__L_CC.json", "archive_damaged_description_L_MLO.json"]
+    )
     document = json.loads((out / "archive_caf__L_CC.json").read_text())
     assert document["laterality"] == "L" and document["file"].endswith("_L_CC.dcm")
     assert (tmp_path / "report.pdf").stat().st_size > 0 and len(list((tmp_path / "seg").iterdir())) == 3
@@ -123,8 +140,10 @@ def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, ph
         window.export_report_to(str(tmp_path / "report.pdf"))
     with qtbot.waitSignal(window.export_finished, timeout=60000) as dicom:
         window.export_dicom_to(str(tmp_path / "dicom"))
-    assert report.args[0].startswith("Report written") and dicom.args[0].startswith("Wrote 4 DICOM file(s)"), \
-        (report.args, dicom.args)
+    assert report.args[0].startswith("Report written") and dicom.args[0].startswith("Wrote 4 DICOM file(s)"), (
+        report.args,
+        dicom.args,
+    )
     window.close()
     assert fingerprint(corpus.root) == before
 
@@ -137,12 +156,31 @@ def test_the_viewers_terminal_shows_no_decoder_output_on_the_corpus(tmp_path, ph
 
     corpus = write_corpus(tmp_path / "archive")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_DATA_HOME": str(tmp_path / "data")}
-    run = subprocess.run([sys.executable, "-m", "mammo_viewer.app", str(corpus.root), "--screenshot", str(tmp_path / "shot.png"),
-                          "--weights", str(phantom_model), "--device", "cpu"], capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mammo_viewer.app",
+            str(corpus.root),
+            "--screenshot",
+            str(tmp_path / "shot.png"),
+            "--weights",
+            str(phantom_model),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     # (Qt's offscreen platform plugin prints one notice of its own, not ours to silence.)
-    others = [line for line in run.stderr.splitlines()
-              if not line.startswith("mammo-viewer:") and "does not support propagateSizeHints" not in line]
+    others = [
+        line
+        for line in run.stderr.splitlines()
+        if not line.startswith("mammo-viewer:") and "does not support propagateSizeHints" not in line
+    ]
     assert others == [], others
     logs = list((tmp_path / "data").rglob("mammo-viewer.log"))
     assert logs and "Error with SIZ marker" in logs[0].read_text(errors="replace")  # openjpeg's words, kept in the log

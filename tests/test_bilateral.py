@@ -31,8 +31,16 @@ def logit(p):
 
 
 def test_views_pair_with_the_same_view_of_the_other_breast_in_the_same_study_only():
-    keys = [ViewKey("s1", "L", "CC"), ViewKey("s1", "R", "CC"), ViewKey("s1", "L", "MLO"), ViewKey("s1", "R", "ML"),
-            ViewKey("s2", "R", "CC"), ViewKey("s1", None, "CC"), ViewKey(None, "L", "CC"), ViewKey("s1", "L", None)]
+    keys = [
+        ViewKey("s1", "L", "CC"),
+        ViewKey("s1", "R", "CC"),
+        ViewKey("s1", "L", "MLO"),
+        ViewKey("s1", "R", "ML"),
+        ViewKey("s2", "R", "CC"),
+        ViewKey("s1", None, "CC"),
+        ViewKey(None, "L", "CC"),
+        ViewKey("s1", "L", None),
+    ]
     partners = counterparts(keys)
     assert partners[0] == [1] and partners[1] == [0]
     assert partners[2] == [3] and partners[3] == [2]  # ML and MLO are one projection family
@@ -51,7 +59,9 @@ def test_final_scores_use_both_breasts_where_paired_and_the_calibrated_single_sc
     # Without a bilateral fit every image keeps its calibrated single score.
     assert [basis for _, basis in final_scores(raw, keys, calibration, None)] == [THIS_IMAGE] * 3
     # A repeat exposure of the other breast counts once: the mean logit of its views.
-    twice = final_scores([0.8, 0.2, 0.45], [ViewKey("s", "L", "CC"), ViewKey("s", "R", "CC"), ViewKey("s", "R", "CC")], None, FIT)
+    twice = final_scores(
+        [0.8, 0.2, 0.45], [ViewKey("s", "L", "CC"), ViewKey("s", "R", "CC"), ViewKey("s", "R", "CC")], None, FIT
+    )
     other = sigmoid((logit(0.2) + logit(0.45)) / 2)
     assert twice[0][0] == pytest.approx(bilateral_score(0.8, other, FIT))
 
@@ -88,14 +98,32 @@ def test_hds_eval_rows_score_a_patients_two_breasts_together(phantom_model, tmp_
         pixels, mask = phantom((128, 128), seed=20 + i, crisp=crisp_mass, mass=crisp_mass)
         image = write_png(tmp_path / f"c{i}.png", pixels)
         mask_path = write_png(tmp_path / f"c{i}_mask.png", (mask * 255).astype(np.uint8)) if mask.any() else None
-        cases.append(prepare(Case(case_id=f"c{i}", patient_id=patient, image_path=image, mask_path=mask_path, spacing_mm=0.4,
-                                  laterality=side, view="MLO", dataset="d"), 0.8))
+        cases.append(
+            prepare(
+                Case(
+                    case_id=f"c{i}",
+                    patient_id=patient,
+                    image_path=image,
+                    mask_path=mask_path,
+                    spacing_mm=0.4,
+                    laterality=side,
+                    view="MLO",
+                    dataset="d",
+                ),
+                0.8,
+            )
+        )
     import torch
 
     report = evaluate_prepared(model, cases, torch.device("cpu"), all_exits=False, bilateral=FIT)
     rows = {row["image"]: row for row in report["images"]}
-    assert rows["c0"]["score_basis"] == rows["c1"]["score_basis"] == BOTH_BREASTS and rows["c2"]["score_basis"] == THIS_IMAGE
-    assert rows["c0"]["score"] == pytest.approx(bilateral_score(rows["c0"]["raw_score"], rows["c1"]["raw_score"], FIT), abs=1e-5)
+    assert (
+        rows["c0"]["score_basis"] == rows["c1"]["score_basis"] == BOTH_BREASTS
+        and rows["c2"]["score_basis"] == THIS_IMAGE
+    )
+    assert rows["c0"]["score"] == pytest.approx(
+        bilateral_score(rows["c0"]["raw_score"], rows["c1"]["raw_score"], FIT), abs=1e-5
+    )
     assert rows["c2"]["score"] == pytest.approx(rows["c2"]["raw_score"], abs=1e-6)
     assert {"mil_score", "max_probability", "laterality", "view"} <= set(rows["c0"])
 
@@ -117,8 +145,14 @@ def test_predictor_and_hds_predict_compare_the_breasts_of_a_study(phantom_model,
     files = {}
     for side, seed, mass in (("L", 30, True), ("R", 31, False)):
         pixels, _ = phantom((128, 128), seed=seed, crisp=mass, mass=mass)
-        files[side] = write_dicom(study / f"{side}_CC.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality=side,
-                                  ViewPosition="CC", StudyInstanceUID="1.2.3.4")
+        files[side] = write_dicom(
+            study / f"{side}_CC.dcm",
+            pixels,
+            ImagerPixelSpacing=[0.4, 0.4],
+            ImageLaterality=side,
+            ViewPosition="CC",
+            StudyInstanceUID="1.2.3.4",
+        )
     predictor = Predictor(weights, device="cpu")
     left = predictor.predict(read_image(files["L"]))
     assert left.score_basis == THIS_IMAGE and left.score == left.single_image_score
@@ -130,7 +164,10 @@ def test_predictor_and_hds_predict_compare_the_breasts_of_a_study(phantom_model,
 
     monkeypatch.chdir(tmp_path)
     assert predict_main([str(study), "--weights", str(weights), "--device", "cpu"]) == 0
-    results = {json.loads(p.read_text())["laterality"]: json.loads(p.read_text()) for p in (tmp_path / "hds-results").glob("*.json")}
+    results = {
+        json.loads(p.read_text())["laterality"]: json.loads(p.read_text())
+        for p in (tmp_path / "hds-results").glob("*.json")
+    }
     assert results["L"]["score_basis"] == BOTH_BREASTS and results["L"]["score"] == round(left.score, 4)
 
 

@@ -11,7 +11,7 @@ from hds_core.eval.uncertainty import bootstrap_by_patient, reliability
 
 
 def disc(shape, centre, radius):
-    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
     return np.hypot(rows - centre[0], cols - centre[1]) <= radius
 
 
@@ -37,10 +37,12 @@ def test_a_lesion_is_found_by_overlap_or_by_a_mark_on_its_centre_and_other_marks
 
 
 def test_froc_reads_the_best_sensitivity_at_or_below_each_false_positive_rate():
-    curve = [{"threshold": 0.2, "lesion_sensitivity": 1.0, "fp_per_image": 3.0},
-             {"threshold": 0.5, "lesion_sensitivity": 0.75, "fp_per_image": 1.0},
-             {"threshold": 0.7, "lesion_sensitivity": 0.5, "fp_per_image": 0.5},
-             {"threshold": 0.9, "lesion_sensitivity": 0.25, "fp_per_image": 0.0}]
+    curve = [
+        {"threshold": 0.2, "lesion_sensitivity": 1.0, "fp_per_image": 3.0},
+        {"threshold": 0.5, "lesion_sensitivity": 0.75, "fp_per_image": 1.0},
+        {"threshold": 0.7, "lesion_sensitivity": 0.5, "fp_per_image": 0.5},
+        {"threshold": 0.9, "lesion_sensitivity": 0.25, "fp_per_image": 0.0},
+    ]
     assert sensitivity_at_fp(curve) == {"0.25": 0.25, "0.5": 0.5, "1": 0.75, "2": 0.75}
     # Two images: one lesion found at any threshold up to 0.8 (its probability), and one
     # false region at probability 0.4 on the second image.
@@ -49,7 +51,11 @@ def test_froc_reads_the_best_sensitivity_at_or_below_each_false_positive_rate():
     first = np.where(disc(shape, (20, 20), 6), 0.8, 0.0)
     second = np.where(disc(shape, (10, 10), 4), 0.4, 0.0)
     result = froc([first, second], truth, thresholds=(0.3, 0.6, 0.9))
-    assert [(p["lesion_sensitivity"], p["fp_per_image"]) for p in result["curve"]] == [(1.0, 0.5), (1.0, 0.0), (0.0, 0.0)]
+    assert [(p["lesion_sensitivity"], p["fp_per_image"]) for p in result["curve"]] == [
+        (1.0, 0.5),
+        (1.0, 0.0),
+        (0.0, 0.0),
+    ]
     assert result["sensitivity_at_fp"] == {"0.25": 1.0, "0.5": 1.0, "1": 1.0, "2": 1.0}
 
 
@@ -69,8 +75,9 @@ def test_the_bootstrap_draws_whole_patients():
     assert 3 <= low <= high <= 9  # three patients drawn: between 3x1 and 3x3 rows
     assert bootstrap_by_patient(rows, patients, lambda drawn: None) is None
     # A perfect separation has an interval of [1, 1]; a coin has one around 0.5.
-    perfect = bootstrap_by_patient([(0.9, 1), (0.1, 0)] * 10, [f"p{i}" for i in range(20)],
-                                   lambda d: _auc(d), samples=200)
+    perfect = bootstrap_by_patient(
+        [(0.9, 1), (0.1, 0)] * 10, [f"p{i}" for i in range(20)], lambda d: _auc(d), samples=200
+    )
     assert perfect == [1.0, 1.0]
 
 
@@ -97,8 +104,22 @@ def test_hds_eval_reports_each_dataset_on_its_own(phantom_model, tmp_path, capsy
     films = synthetic.phantom_folder_dataset(tmp_path / "films", n_images=6, seed=10)
     digital = synthetic.phantom_folder_dataset(tmp_path / "digital", n_images=4, seed=30)
     out = tmp_path / "eval.json"
-    assert eval_main(["--dataset", f"folder:{films}", "--dataset", f"folder:{digital}", "--weights", str(phantom_model),
-                      "--json", str(out), "--final-only"]) == 0
+    assert (
+        eval_main(
+            [
+                "--dataset",
+                f"folder:{films}",
+                "--dataset",
+                f"folder:{digital}",
+                "--weights",
+                str(phantom_model),
+                "--json",
+                str(out),
+                "--final-only",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert set(report["per_dataset"]) == {f"folder:{films}", f"folder:{digital}"}
@@ -106,8 +127,17 @@ def test_hds_eval_reports_each_dataset_on_its_own(phantom_model, tmp_path, capsy
     assert f"== folder:{films} ==" in printed and "FROC lesion sensitivity" in printed
     for spec, n in ((f"folder:{films}", 6), (f"folder:{digital}", 4)):
         block = report["per_dataset"][spec]
-        assert block["n_images"] == n and len(block["images"]) == n and {r["dataset"] for r in block["images"]} == {spec}
-        for key in ("lesion_sensitivity", "fp_regions_per_image", "image_auc_ci", "lesion_sensitivity_ci", "ece", "reliability"):
+        assert (
+            block["n_images"] == n and len(block["images"]) == n and {r["dataset"] for r in block["images"]} == {spec}
+        )
+        for key in (
+            "lesion_sensitivity",
+            "fp_regions_per_image",
+            "image_auc_ci",
+            "lesion_sensitivity_ci",
+            "ece",
+            "reliability",
+        ):
             assert key in block, key
         assert set(block["froc_sensitivity_at_fp"]) == {"0.25", "0.5", "1", "2"}
         # Re-derived from the per-image rows.
@@ -115,6 +145,9 @@ def test_hds_eval_reports_each_dataset_on_its_own(phantom_model, tmp_path, capsy
         assert block["lesion_sensitivity"] == sum(r["found"] for r in rows) / sum(r["lesions"] for r in rows)
         assert block["fp_regions_per_image"] == sum(r["false_positives"] for r in rows) / len(rows)
     one = tmp_path / "one.json"
-    assert eval_main(["--dataset", f"folder:{films}", "--weights", str(phantom_model), "--json", str(one), "--final-only"]) == 0
+    assert (
+        eval_main(["--dataset", f"folder:{films}", "--weights", str(phantom_model), "--json", str(one), "--final-only"])
+        == 0
+    )
     single = json.loads(one.read_text())
     assert single["final"] == single["per_dataset"][f"folder:{films}"]["final"]  # top-level keys with one dataset

@@ -68,11 +68,36 @@ def test_export_fits_the_calibration_on_hds_eval_rows(trained_phantom_model, pha
 
     checkpoint, _ = trained_phantom_model
     rows = tmp_path / "oof.json"
-    assert eval_main(["--dataset", f"folder:{phantom_dataset}", "--weights", str(checkpoint), "--json", str(rows),
-                      "--final-only"]) == 0
+    assert (
+        eval_main(
+            [
+                "--dataset",
+                f"folder:{phantom_dataset}",
+                "--weights",
+                str(checkpoint),
+                "--json",
+                str(rows),
+                "--final-only",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "shipped.safetensors"
-    assert export_main([str(checkpoint), str(out), "--dataset", f"folder:{phantom_dataset}", "--calibrate-on", str(rows),
-                        "--calibration", "logistic"]) == 0
+    assert (
+        export_main(
+            [
+                str(checkpoint),
+                str(out),
+                "--dataset",
+                f"folder:{phantom_dataset}",
+                "--calibrate-on",
+                str(rows),
+                "--calibration",
+                "logistic",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     fit = read_metadata(out)["calibration"]
     assert fit["method"] == "logistic" and fit["n"] == 8 and fit["fitted_on"] == [str(rows)]
@@ -92,10 +117,17 @@ def test_the_acquisition_domain_comes_from_the_header(tmp_path):
     film = read_image(write_dicom(tmp_path / "film.dcm", pixels, DetectorType="FILM")).metadata
     digital = read_image(write_dicom(tmp_path / "digital.dcm", pixels, DetectorType="DIRECT")).metadata
     untyped = read_image(write_dicom(tmp_path / "untyped.dcm", pixels)).metadata
-    assert (film.acquisition_domain, digital.acquisition_domain, untyped.acquisition_domain) == ("film", "digital", "digital")
+    assert (film.acquisition_domain, digital.acquisition_domain, untyped.acquisition_domain) == (
+        "film",
+        "digital",
+        "digital",
+    )
     from synthetic import write_png
 
-    assert read_image(write_png(tmp_path / "raster.png", (pixels >> 4).astype(np.uint8))).metadata.acquisition_domain is None
+    assert (
+        read_image(write_png(tmp_path / "raster.png", (pixels >> 4).astype(np.uint8))).metadata.acquisition_domain
+        is None
+    )
 
 
 def test_a_score_is_a_probability_only_for_the_domain_it_was_calibrated_on(phantom_model, tmp_path):
@@ -108,10 +140,30 @@ def test_a_score_is_a_probability_only_for_the_domain_it_was_calibrated_on(phant
     weights.with_suffix(".json").write_text(json.dumps(document))
     predictor = Predictor(weights, device="cpu")
     pixels, _ = phantom((128, 128), seed=8, crisp=True)
-    film = predictor.predict(read_image(write_dicom(tmp_path / "f.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4],
-                                                    DetectorType="FILM", ImageLaterality="L", ViewPosition="MLO")))
-    digital = predictor.predict(read_image(write_dicom(tmp_path / "d.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4],
-                                                       DetectorType="DIRECT", ImageLaterality="R", ViewPosition="MLO")))
+    film = predictor.predict(
+        read_image(
+            write_dicom(
+                tmp_path / "f.dcm",
+                pixels,
+                ImagerPixelSpacing=[0.4, 0.4],
+                DetectorType="FILM",
+                ImageLaterality="L",
+                ViewPosition="MLO",
+            )
+        )
+    )
+    digital = predictor.predict(
+        read_image(
+            write_dicom(
+                tmp_path / "d.dcm",
+                pixels,
+                ImagerPixelSpacing=[0.4, 0.4],
+                DetectorType="DIRECT",
+                ImageLaterality="R",
+                ViewPosition="MLO",
+            )
+        )
+    )
     assert film.calibrated and film.score == pytest.approx(0.2 + 0.4 * film.raw_score)
     assert not digital.calibrated and digital.score == digital.raw_score
     predictor.compare_breasts([digital])  # a later pass over the study keeps it raw
@@ -122,13 +174,25 @@ def test_a_score_is_a_probability_only_for_the_domain_it_was_calibrated_on(phant
 def test_the_trust_line_is_the_study_domains():
     from hds_core.report.operating_point import score_trust
 
-    metadata = {"cross_validation": {
-        "minimias:/d/mini-mias": {"domain": "film", "shipped_score": {"image_auc": 0.78, "image_auc_ci": [0.70, 0.85]}},
-        "folder:/d/cdd-cesm": {"domain": "digital", "shipped_score": {"lesion_sensitivity": 0.8, "fp_regions_per_image": 0.9}}}}
+    metadata = {
+        "cross_validation": {
+            "minimias:/d/mini-mias": {
+                "domain": "film",
+                "shipped_score": {"image_auc": 0.78, "image_auc_ci": [0.70, 0.85]},
+            },
+            "folder:/d/cdd-cesm": {
+                "domain": "digital",
+                "shipped_score": {"lesion_sensitivity": 0.8, "fp_regions_per_image": 0.9},
+            },
+        }
+    }
     film, digital, both = score_trust(metadata, "film"), score_trust(metadata, "digital"), score_trust(metadata)
     assert "mini-mias: AUC 0.78 [0.70, 0.85]" in film and "cdd-cesm" not in film
     assert "cdd-cesm: 80% of lesions outlined" in digital and "mini-mias" not in digital
     assert "mini-mias" in both and "cdd-cesm" in both
     # Weights that record no domains: every dataset's line, as before.
-    del metadata["cross_validation"]["folder:/d/cdd-cesm"]["domain"], metadata["cross_validation"]["minimias:/d/mini-mias"]["domain"]
+    del (
+        metadata["cross_validation"]["folder:/d/cdd-cesm"]["domain"],
+        metadata["cross_validation"]["minimias:/d/mini-mias"]["domain"],
+    )
     assert score_trust(metadata, "digital") == both

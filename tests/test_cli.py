@@ -17,8 +17,28 @@ def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
     from hds_core.train.cli import main as train_main
     from conftest import TINY_NET_ARGS
 
-    code = train_main(["--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "1", "--crop", "64", "64",
-                       "--samples-per-epoch", "4", "--folds", "2", "--mode", "seg", "--precision", "fp32", *TINY_NET_ARGS])
+    code = train_main(
+        [
+            "--dataset",
+            f"folder:{phantom_dataset}",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--crop",
+            "64",
+            "64",
+            "--samples-per-epoch",
+            "4",
+            "--folds",
+            "2",
+            "--mode",
+            "seg",
+            "--precision",
+            "fp32",
+            *TINY_NET_ARGS,
+        ]
+    )
     assert code == 0 and "trained 1 epochs" in capsys.readouterr().out
     meta = json.loads((tmp_path / "last.json").read_text())
     assert meta["mode"] == "seg" and meta["score_source"] == "max_probability" and meta["model_name"] == "hds-seg"
@@ -27,13 +47,25 @@ def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
 def test_eval_prints_the_table_and_writes_json(trained_phantom_model, phantom_dataset, tmp_path, capsys):
     weights, summary = trained_phantom_model
     out = tmp_path / "eval.json"
-    assert eval_main(["--dataset", f"folder:{phantom_dataset}", "--weights", str(weights), "--json", str(out), "--val-split"]) == 0
+    assert (
+        eval_main(
+            ["--dataset", f"folder:{phantom_dataset}", "--weights", str(weights), "--json", str(out), "--val-split"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "final" in printed and "exit 1" in printed and "Dice(mass)" in printed
     report = json.loads(out.read_text())
     assert len(report["exits"]) == 6
-    for key in ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images",
-                "fp_regions_per_normal_image", "threshold"):
+    for key in (
+        "image_auc",
+        "image_accuracy",
+        "sensitivity",
+        "specificity",
+        "dice_mass_images",
+        "fp_regions_per_normal_image",
+        "threshold",
+    ):
         assert key in report["final"]
     assert len(report["threshold_table"]) == 19
     # The validation split is the training run's: hds-eval reproduces its last logged numbers.
@@ -48,7 +80,9 @@ def test_predict_writes_json_per_image_and_reports_bad_files(phantom_model, tmp_
     study.mkdir()
     for i in range(2):
         pixels, _ = phantom((256, 192), seed=200 + i, mass=i == 0)
-        write_dicom(study / f"img{i}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality="R", ViewPosition="CC")
+        write_dicom(
+            study / f"img{i}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality="R", ViewPosition="CC"
+        )
     (study / "broken.dcm").write_bytes(b"DICM" * 10)
     out = tmp_path / "out"
     code = predict_main([str(study), "--out", str(out), "--weights", str(weights), "--threshold", "0.4"])
@@ -61,7 +95,9 @@ def test_predict_writes_json_per_image_and_reports_bad_files(phantom_model, tmp_
     contour = np.asarray(result["lesions"][0]["contour_xy"])
     assert contour.shape[1] == 2 and contour[:, 0].max() < 192 and contour[:, 1].max() < 256
     # A rerun leaves identical results alone; a result with other content is not overwritten without --force.
-    assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--threshold", "0.4"]) == 0
+    assert (
+        predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights), "--threshold", "0.4"]) == 0
+    )
     assert "(1 unchanged)" in capsys.readouterr().err
     assert predict_main([str(study / "img0.dcm"), "--out", str(out), "--weights", str(weights)]) == 1
     assert "exists already with other content (use --force" in capsys.readouterr().err
@@ -75,8 +111,16 @@ def test_predict_names_results_by_study_folder_whatever_the_order(phantom_model,
 
     weights = phantom_model
     demo = resources.demo_study()
-    expected = ["DEMO-014_L_MLO.json", "DEMO-014_R_MLO.json", "DEMO-017_L_MLO.json", "DEMO-017_R_MLO.json",
-                "DEMO-091_L_MLO.json", "DEMO-091_R_MLO.json", "DEMO-P126_L_CC.json", "DEMO-P126_L_MLO.json"]
+    expected = [
+        "DEMO-014_L_MLO.json",
+        "DEMO-014_R_MLO.json",
+        "DEMO-017_L_MLO.json",
+        "DEMO-017_R_MLO.json",
+        "DEMO-091_L_MLO.json",
+        "DEMO-091_R_MLO.json",
+        "DEMO-P126_L_CC.json",
+        "DEMO-P126_L_MLO.json",
+    ]
     assert predict_main([str(demo), "--out", str(tmp_path / "a"), "--weights", str(weights)]) == 0
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == expected
     assert "wrote 8 result(s)" in capsys.readouterr().err
@@ -95,7 +139,12 @@ def test_same_names_in_two_folders_of_the_same_name_stay_apart(phantom_model, tm
         (tmp_path / root / "study").mkdir(parents=True)
         write_dicom(tmp_path / root / "study" / "R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC")
     out = tmp_path / "out"
-    assert predict_main([str(tmp_path / "site1"), str(tmp_path / "site2"), "--out", str(out), "--weights", str(phantom_model)]) == 0
+    assert (
+        predict_main(
+            [str(tmp_path / "site1"), str(tmp_path / "site2"), "--out", str(out), "--weights", str(phantom_model)]
+        )
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
     assert len(names) == 2 and all(n.startswith("study_R_CC_") for n in names)  # each with its SOP Instance UID
     capsys.readouterr()
@@ -151,19 +200,31 @@ def test_nothing_to_predict_exits_2_leaves_no_folder_and_summarises_long_failure
 
 
 def test_predict_without_weights_says_so(tmp_path, capsys):
-    assert predict_main([str(tmp_path), "--out", str(tmp_path / "o"), "--weights", str(tmp_path / "none.safetensors")]) == 2
+    assert (
+        predict_main([str(tmp_path), "--out", str(tmp_path / "o"), "--weights", str(tmp_path / "none.safetensors")])
+        == 2
+    )
     assert "not found" in capsys.readouterr().err
 
 
 def test_console_scripts_are_installed():
     for name in ("hds-train", "hds-eval", "hds-predict", "hds-export"):
-        result = subprocess.run([sys.executable, "-c", f"from importlib.metadata import entry_points; "
-                                 f"print([e.value for e in entry_points(group='console_scripts', name='{name}')])"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from importlib.metadata import entry_points; "
+                f"print([e.value for e in entry_points(group='console_scripts', name='{name}')])",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert ":main" in result.stdout
 
 
-def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(phantom_model, tmp_path, monkeypatch, capsys):
+def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(
+    phantom_model, tmp_path, monkeypatch, capsys
+):
     weights = phantom_model
     study = tmp_path / "study"
     study.mkdir()
@@ -192,12 +253,22 @@ def test_predict_reads_jpeg2000_at_the_networks_level_with_the_full_decodes_resu
     study = tmp_path / "study"
     study.mkdir()
     pixels, _ = phantom((1024, 768), seed=11, mass=True, crisp=True)
-    write_dicom(study / "spaced.dcm", pixels, syntax=JPEG2000Lossless, ImagerPixelSpacing=[0.1, 0.1],
-                ImageLaterality="R", ViewPosition="CC")
+    write_dicom(
+        study / "spaced.dcm",
+        pixels,
+        syntax=JPEG2000Lossless,
+        ImagerPixelSpacing=[0.1, 0.1],
+        ImageLaterality="R",
+        ViewPosition="CC",
+    )
     write_dicom(study / "unspaced.dcm", pixels, syntax=JPEG2000Lossless, ImageLaterality="R", ViewPosition="MLO")
     out = tmp_path / "out"
-    assert predict_main([str(study), "--out", str(out), "--weights", str(phantom_model), "--threshold", "0.5",
-                         "--spacing", "0.2"]) == 0
+    assert (
+        predict_main(
+            [str(study), "--out", str(out), "--weights", str(phantom_model), "--threshold", "0.5", "--spacing", "0.2"]
+        )
+        == 0
+    )
     predictor = Predictor(phantom_model, device="cpu")
     for name, spacing in (("spaced", None), ("unspaced", (0.2, 0.2))):
         expected = predictor.predict(read_image(study / f"{name}.dcm"), spacing_mm=spacing).to_dict(0.5)

@@ -16,10 +16,31 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     digital = synthetic.phantom_folder_dataset(tmp_path / "digital", n_images=4, seed=90)
     for folder, prefix in ((films, "f"), (digital, "d")):  # patient IDs of two datasets never collide
         lines = (folder / "patients.csv").read_text().splitlines()
-        (folder / "patients.csv").write_text("\n".join([lines[0]] + [f"{l.split(',')[0]},{prefix}{l.split(',')[1]}" for l in lines[1:]]) + "\n")
+        (folder / "patients.csv").write_text(
+            "\n".join([lines[0]] + [f"{l.split(',')[0]},{prefix}{l.split(',')[1]}" for l in lines[1:]]) + "\n"
+        )
     out = tmp_path / "cv"
-    args = ["--dataset", f"folder:{films}", "--dataset", f"folder:{digital}", "--out", str(out), "--epochs", "2",
-            "--crop", "64", "64", "--samples-per-epoch", "8", "--precision", "fp32", "--balance", "dataset", "-q", *TINY_NET_ARGS]
+    args = [
+        "--dataset",
+        f"folder:{films}",
+        "--dataset",
+        f"folder:{digital}",
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--crop",
+        "64",
+        "64",
+        "--samples-per-epoch",
+        "8",
+        "--precision",
+        "fp32",
+        "--balance",
+        "dataset",
+        "-q",
+        *TINY_NET_ARGS,
+    ]
     assert train_main([*args, "--cv", "2"]) == 0
     printed = capsys.readouterr().out
     assert "2-fold cross-validation" in printed and f"== folder:{films} ==" in printed
@@ -54,12 +75,27 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     assert train_main([*[a if a != str(out) else str(final) for a in args], "--no-validation"]) == 0
     assert "no validation patients" in capsys.readouterr().out
     shipped = tmp_path / "shipped" / "cv_model.safetensors"
-    assert export_main([str(final / "last.safetensors"), str(shipped), "--dataset", f"folder:{films}", "--dataset",
-                        f"folder:{digital}", "--cv", str(out)]) == 0
+    assert (
+        export_main(
+            [
+                str(final / "last.safetensors"),
+                str(shipped),
+                "--dataset",
+                f"folder:{films}",
+                "--dataset",
+                f"folder:{digital}",
+                "--cv",
+                str(out),
+            ]
+        )
+        == 0
+    )
     meta = read_metadata(shipped)
     folds = [json.loads((out / f"fold-{k}" / "oof.json").read_text()) for k in range(2)]
     film_spec = meta["validation"]["dataset"]
-    pooled = pooled_threshold_table([(f["per_dataset"][film_spec], f["per_dataset"][film_spec]["threshold_table"]) for f in folds])
+    pooled = pooled_threshold_table(
+        [(f["per_dataset"][film_spec], f["per_dataset"][film_spec]["threshold_table"]) for f in folds]
+    )
     assert meta["default_threshold"] == choose_threshold(pooled)[0]
     assert "digital_contour_sensitivity" in meta["validation"]["threshold_table"][0]
     assert meta["calibration"]["method"] == "logistic" and meta["source_checkpoint"]["epoch"] == 2
@@ -72,12 +108,30 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     # and the shipped weights re-exported with those choices: the same tensors, the same provenance.
     assert train_main([*args, "--cv", "2", "--resume", "--suppress", "breast", "--suppress", "pectoral"]) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
-    assert all(json.loads((out / f"fold-{k}" / "oof.json").read_text())["suppress"] == ["breast", "pectoral"] for k in range(2))
+    assert all(
+        json.loads((out / f"fold-{k}" / "oof.json").read_text())["suppress"] == ["breast", "pectoral"] for k in range(2)
+    )
     again = tmp_path / "again" / "cv_model.safetensors"
-    assert export_main([str(shipped), str(again), "--dataset", f"folder:{films}", "--dataset", f"folder:{digital}",
-                        "--cv", str(out)]) == 0
+    assert (
+        export_main(
+            [
+                str(shipped),
+                str(again),
+                "--dataset",
+                f"folder:{films}",
+                "--dataset",
+                f"folder:{digital}",
+                "--cv",
+                str(out),
+            ]
+        )
+        == 0
+    )
     meta_again = read_metadata(again)
-    assert meta_again["suppress"] == ["breast", "pectoral"] and Predictor(again, device="cpu").suppress == ("breast", "pectoral")
+    assert meta_again["suppress"] == ["breast", "pectoral"] and Predictor(again, device="cpu").suppress == (
+        "breast",
+        "pectoral",
+    )
     if meta["storage_dtype"] == "fp16":
         from safetensors.torch import load_file
 
@@ -103,7 +157,9 @@ def test_an_out_of_fold_report_of_another_suppression_is_evaluated_again(tmp_pat
 
     (tmp_path / "last.safetensors").write_bytes(b"")
     oof = tmp_path / "oof.json"
-    oof.write_text(json.dumps({"suppress": [], "per_dataset": {"x": {"threshold": 0.4, "images": [{"mil_score": 0.1}]}}}))
+    oof.write_text(
+        json.dumps({"suppress": [], "per_dataset": {"x": {"threshold": 0.4, "images": [{"mil_score": 0.1}]}}})
+    )
     run = TrainConfig(datasets=["folder:x"], out=str(tmp_path), threshold=0.4)
     assert not _stale(oof, run)
     assert _stale(oof, TrainConfig(datasets=["folder:x"], out=str(tmp_path), threshold=0.4, suppress=["breast"]))

@@ -21,17 +21,35 @@ def sigmoid(z):
 
 
 def table(rates):
-    return [{"threshold": t, "sensitivity": s, "specificity": p, "contour_sensitivity": s, "contour_specificity": p,
-             "dice_mass_images": s / 2, "fp_regions_per_normal_image": None if p is None else 1 - p} for t, s, p in rates]
+    return [
+        {
+            "threshold": t,
+            "sensitivity": s,
+            "specificity": p,
+            "contour_sensitivity": s,
+            "contour_specificity": p,
+            "dice_mass_images": s / 2,
+            "fp_regions_per_normal_image": None if p is None else 1 - p,
+        }
+        for t, s, p in rates
+    ]
 
 
 def block(rows, rates, threshold=0.5):
     labels = [r["label"] for r in rows]
-    return {"n_images": len(rows), "n_mass_images": sum(labels), "n_normal_images": len(labels) - sum(labels),
-            "threshold": threshold, "score_source": "mil", "images": rows, "threshold_table": table(rates),
-            "final": {"image_auc": None, "dice_mass_images": 0.3, "fp_regions_per_normal_image": 0.5},
-            "lesion_sensitivity": 0.5, "fp_regions_per_image": 1.0,
-            "froc_sensitivity_at_fp": {"0.25": 0.1, "0.5": 0.2, "1": 0.3, "2": 0.4}}
+    return {
+        "n_images": len(rows),
+        "n_mass_images": sum(labels),
+        "n_normal_images": len(labels) - sum(labels),
+        "threshold": threshold,
+        "score_source": "mil",
+        "images": rows,
+        "threshold_table": table(rates),
+        "final": {"image_auc": None, "dice_mass_images": 0.3, "fp_regions_per_normal_image": 0.5},
+        "lesion_sensitivity": 0.5,
+        "fp_regions_per_image": 1.0,
+        "froc_sensitivity_at_fp": {"0.25": 0.1, "0.5": 0.2, "1": 0.3, "2": 0.4},
+    }
 
 
 def synthetic_cv(root, folds=3, patients_per_fold=120, seed=0, other_weight=-1.0):
@@ -44,19 +62,57 @@ def synthetic_cv(root, folds=3, patients_per_fold=120, seed=0, other_weight=-1.0
             z = rng.normal(0, 1.5, 2)
             for side, mine, other in (("L", z[0], z[1]), ("R", z[1], z[0])):
                 label = int(rng.random() < sigmoid(1.5 * mine + other_weight * other - 1.0))
-                film.append({"image": f"f{k}-{p}{side}", "patient": f"f{k}-{p}", "dataset": FILM, "laterality": side,
-                             "view": "MLO", "label": label, "mil_score": float(rng.uniform(0.01, 0.99)),
-                             "max_probability": sigmoid(mine), "raw_score": 0.5, "score": 0.5, "lesions": label,
-                             "found": label, "false_positives": 0, "dice": 0.5 if label else None})
+                film.append(
+                    {
+                        "image": f"f{k}-{p}{side}",
+                        "patient": f"f{k}-{p}",
+                        "dataset": FILM,
+                        "laterality": side,
+                        "view": "MLO",
+                        "label": label,
+                        "mil_score": float(rng.uniform(0.01, 0.99)),
+                        "max_probability": sigmoid(mine),
+                        "raw_score": 0.5,
+                        "score": 0.5,
+                        "lesions": label,
+                        "found": label,
+                        "false_positives": 0,
+                        "dice": 0.5 if label else None,
+                    }
+                )
         for p in range(20):
-            digital.append({"image": f"d{k}-{p}", "patient": f"d{k}-{p}", "dataset": DIGITAL, "laterality": "L", "view": "CC",
-                            "label": 1, "mil_score": 0.6, "max_probability": float(rng.uniform(0.3, 0.99)), "raw_score": 0.6,
-                            "score": 0.6, "lesions": 1, "found": 1, "false_positives": 1, "dice": 0.4})
+            digital.append(
+                {
+                    "image": f"d{k}-{p}",
+                    "patient": f"d{k}-{p}",
+                    "dataset": DIGITAL,
+                    "laterality": "L",
+                    "view": "CC",
+                    "label": 1,
+                    "mil_score": 0.6,
+                    "max_probability": float(rng.uniform(0.3, 0.99)),
+                    "raw_score": 0.6,
+                    "score": 0.6,
+                    "lesions": 1,
+                    "found": 1,
+                    "false_positives": 1,
+                    "dice": 0.4,
+                }
+            )
         fold_dir = root / f"fold-{k}"
         fold_dir.mkdir(parents=True)
         rates = [(0.3, 1.0, 0.2 + 0.1 * k), (0.5, 0.8, 0.7), (0.7, 0.5, 0.9)]
-        (fold_dir / "oof.json").write_text(json.dumps({"fold": k, "per_dataset": {
-            FILM: block(film, rates), DIGITAL: block(digital, [(0.3, 1.0, None), (0.5, 0.9, None), (0.7, 0.6, None)])}}))
+        (fold_dir / "oof.json").write_text(
+            json.dumps(
+                {
+                    "fold": k,
+                    "per_dataset": {
+                        FILM: block(film, rates),
+                        DIGITAL: block(digital, [(0.3, 1.0, None), (0.5, 0.9, None), (0.7, 0.6, None)]),
+                    },
+                }
+            )
+        )
     return root
 
 
@@ -81,24 +137,35 @@ def test_choices_come_from_all_folds_and_figures_are_cross_fitted(tmp_path):
     assert choices["default_threshold"] == choose_threshold(choices["threshold_tables"][FILM])[0] == 0.5
     # Fold 0's rows are scored by fits on folds 1 and 2 only.
     film = choices["per_dataset"][FILM]
-    others = [json.loads((tmp_path / "cv" / f"fold-{k}" / "oof.json").read_text())["per_dataset"][FILM]["images"] for k in (1, 2)]
+    others = [
+        json.loads((tmp_path / "cv" / f"fold-{k}" / "oof.json").read_text())["per_dataset"][FILM]["images"]
+        for k in (1, 2)
+    ]
     from hds_core.infer.bilateral import fit_bilateral
     from hds_core.infer.calibration import fit_logistic
 
     rows = [r for fold in others for r in fold]
     raw = [r["max_probability"] for r in rows]
     calibration = fit_logistic(raw, [r["label"] for r in rows])
-    bilateral = fit_bilateral(raw, [ViewKey(r["patient"], r["laterality"], r["view"]) for r in rows], [r["label"] for r in rows])
+    bilateral = fit_bilateral(
+        raw, [ViewKey(r["patient"], r["laterality"], r["view"]) for r in rows], [r["label"] for r in rows]
+    )
     fold0 = [r for r in film["images"] if r["fold"] == 0]
-    expected = final_scores([r["max_probability"] for r in fold0], [ViewKey(r["patient"], r["laterality"], r["view"]) for r in fold0],
-                            calibration, bilateral)
+    expected = final_scores(
+        [r["max_probability"] for r in fold0],
+        [ViewKey(r["patient"], r["laterality"], r["view"]) for r in fold0],
+        calibration,
+        bilateral,
+    )
     assert [r["score"] for r in fold0] == pytest.approx([s for s, _ in expected])
     # Comparing the breasts helps exactly as the data were made: AUC up from the single image's.
     assert film["shipped_score"]["image_auc"] > film["single_image_score"]["image_auc"] + 0.03
     assert film["images_scored_from_both_breasts"] == 3 * 240
     assert choices["bilateral"] is not None and choices["bilateral_rule"].endswith("kept")
     assert choices["per_dataset"][DIGITAL]["shipped_score"]["image_auc"] is None  # no normals: no AUC
-    assert choices["per_dataset"][DIGITAL]["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["mean"] == pytest.approx(0.3)
+    assert choices["per_dataset"][DIGITAL]["over_folds"]["lesion_sensitivity_at_1_fp_per_image"][
+        "mean"
+    ] == pytest.approx(0.3)
 
 
 def test_the_slider_table_says_both_film_and_digital_figures(tmp_path):
@@ -125,9 +192,14 @@ def test_the_viewer_says_what_the_score_is_worth():
     from hds_core.report.operating_point import score_trust
 
     assert score_trust({}) is None
-    metadata = {"cross_validation": {
-        "folder:/data/cdd-cesm/": {"shipped_score": {"image_auc": None, "lesion_sensitivity": 0.405, "fp_regions_per_image": 2.97}},
-        "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}}}}
+    metadata = {
+        "cross_validation": {
+            "folder:/data/cdd-cesm/": {
+                "shipped_score": {"image_auc": None, "lesion_sensitivity": 0.405, "fp_regions_per_image": 2.97}
+            },
+            "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}},
+        }
+    }
     text = score_trust(metadata)
     assert "mini-mias: AUC 0.58 [0.48, 0.68] — no better than chance" in text
     assert "cdd-cesm: 40% of lesions outlined at the default threshold, 3.0 false regions per image" in text
@@ -157,16 +229,41 @@ def test_the_default_thresholds_figures_on_patients_its_choice_never_saw(tmp_pat
     from hds_core.train.cv_export import cross_fitted_operating_point
 
     def fold(rates, digital):
-        film = {"n_mass_images": 10, "n_normal_images": 10, "threshold_table": [
-            {"threshold": t, "contour_sensitivity": s, "contour_specificity": p, "dice_mass_images": s / 2,
-             "fp_regions_per_normal_image": 1 - p} for t, (s, p) in zip((0.5, 0.7), rates)]}
-        lesions = {"n_mass_images": 5, "n_normal_images": 0, "threshold_table": [
-            {"threshold": t, "contour_sensitivity": s, "contour_specificity": None, "dice_mass_images": s / 2,
-             "fp_regions_per_normal_image": None} for t, s in zip((0.5, 0.7), digital)]}
+        film = {
+            "n_mass_images": 10,
+            "n_normal_images": 10,
+            "threshold_table": [
+                {
+                    "threshold": t,
+                    "contour_sensitivity": s,
+                    "contour_specificity": p,
+                    "dice_mass_images": s / 2,
+                    "fp_regions_per_normal_image": 1 - p,
+                }
+                for t, (s, p) in zip((0.5, 0.7), rates)
+            ],
+        }
+        lesions = {
+            "n_mass_images": 5,
+            "n_normal_images": 0,
+            "threshold_table": [
+                {
+                    "threshold": t,
+                    "contour_sensitivity": s,
+                    "contour_specificity": None,
+                    "dice_mass_images": s / 2,
+                    "fp_regions_per_normal_image": None,
+                }
+                for t, s in zip((0.5, 0.7), digital)
+            ],
+        }
         return {"per_dataset": {FILM: film, DIGITAL: lesions}}
 
-    folds = [fold([(0.95, 0.95), (0.3, 0.95)], (1.0, 0.4)), fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8)),
-             fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8))]
+    folds = [
+        fold([(0.95, 0.95), (0.3, 0.95)], (1.0, 0.4)),
+        fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8)),
+        fold([(0.6, 0.6), (0.8, 0.9)], (0.9, 0.8)),
+    ]
     result = cross_fitted_operating_point(folds, FILM)
     assert result["thresholds"] == [0.7, 0.5, 0.5]
     film, digital = result["per_dataset"][FILM], result["per_dataset"][DIGITAL]
@@ -191,7 +288,9 @@ def test_the_calibration_and_each_dataset_record_their_domain(tmp_path):
 def test_export_takes_a_folder_datasets_domain():
     from hds_core.train.export import parser
 
-    args = parser().parse_args(["a.safetensors", "b.safetensors", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=digital"])
+    args = parser().parse_args(
+        ["a.safetensors", "b.safetensors", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=digital"]
+    )
     assert dict(args.domains) == {DIGITAL: "digital"}
     with pytest.raises(SystemExit):
         parser().parse_args(["a", "b", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=cesm"])
@@ -208,9 +307,13 @@ def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_
     lines = ablation_table(shipped, [("scratch", fewer)])
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        ("**shipped recipe**", "0, 1, 2", "`films`"), ("**shipped recipe**", "0, 1, 2", "`digital`"),
-        ("**shipped recipe**", "0, 1", "`films`"), ("**shipped recipe**", "0, 1", "`digital`"),
-        ("scratch", "0, 1", "`films`"), ("scratch", "0, 1", "`digital`")]
+        ("**shipped recipe**", "0, 1, 2", "`films`"),
+        ("**shipped recipe**", "0, 1, 2", "`digital`"),
+        ("**shipped recipe**", "0, 1", "`films`"),
+        ("**shipped recipe**", "0, 1", "`digital`"),
+        ("scratch", "0, 1", "`films`"),
+        ("scratch", "0, 1", "`digital`"),
+    ]
     # The film AUC by the map maximum carries the synthetic signal; the MIL head's (noise) none.
     assert float(rows[0][4]) > 0.6 and abs(float(rows[0][3].split()[0]) - 0.5) < 0.15
 

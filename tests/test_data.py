@@ -7,8 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from hds_core.data import (BalancedCropDataset, DatasetLayoutError, load_dataset, patient_folds, prepare, preprocess,
-                           split_cases)
+from hds_core.data import (
+    BalancedCropDataset,
+    DatasetLayoutError,
+    load_dataset,
+    patient_folds,
+    prepare,
+    preprocess,
+    split_cases,
+)
 from synthetic import phantom, write_dicom
 
 INFO = """              MAMMOGRAPHIC IMAGE ANALYSIS SOCIETY
@@ -61,14 +68,20 @@ def test_inbreast_layout(tmp_path):
     (root / "AllDICOMs").mkdir(parents=True)
     (root / "AllXML").mkdir()
     pixels, _ = phantom((128, 96))
-    write_dicom(root / "AllDICOMs" / "20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07])
-    write_dicom(root / "AllDICOMs" / "20586934_6c613a14b80a8591_MG_L_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07])
+    write_dicom(
+        root / "AllDICOMs" / "20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07]
+    )
+    write_dicom(
+        root / "AllDICOMs" / "20586934_6c613a14b80a8591_MG_L_CC_ANON.dcm", pixels, ImagerPixelSpacing=[0.07, 0.07]
+    )
     roi = {"Name": "Mass", "Point_px": ["(10.0, 20.0)", "(40.0, 20.0)", "(40.0, 50.0)", "(10.0, 50.0)"]}
     calc = {"Name": "Calcification", "Point_px": ["(60.0, 60.0)"]}
     with open(root / "AllXML" / "20586908.xml", "wb") as handle:
         plistlib.dump({"Images": [{"ROIs": [roi, calc]}]}, handle)
-    (root / "INbreast.csv").write_text("Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads\n"
-                                       "removed;removed;R;CC;201001;20586908;2;4\nremoved;removed;L;CC;201001;20586934;2;1\n")
+    (root / "INbreast.csv").write_text(
+        "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads\n"
+        "removed;removed;R;CC;201001;20586908;2;4\nremoved;removed;L;CC;201001;20586934;2;1\n"
+    )
     cases = {c.case_id: c for c in load_dataset(f"inbreast:{root}")}
     assert cases["20586908"].has_mass and not cases["20586934"].has_mass
     assert cases["20586908"].patient_id == cases["20586934"].patient_id
@@ -126,7 +139,9 @@ def test_geometry_round_trip_of_a_mask():
 
 def test_balanced_sampling_is_deterministic_and_forces_mass_pixels(phantom_dataset):
     prepared = [prepare(c) for c in load_dataset(f"folder:{phantom_dataset}")]
-    dataset = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, positive_fraction=1.0, min_mass_pixels=100, seed=1)
+    dataset = BalancedCropDataset(
+        prepared, crop=(64, 64), samples_per_epoch=40, positive_fraction=1.0, min_mass_pixels=100, seed=1
+    )
     for i in range(10):
         image, mask, label = dataset[i]
         assert image.shape == (1, 64, 64) and mask.shape == (64, 64)
@@ -172,7 +187,9 @@ def test_folder_reads_jpeg_images_and_masks_binarised_at_half_their_range(tmp_pa
     # A 16-bit PNG mask: lesion above 32767, so a faint 1000 is background.
     Image.fromarray(np.where(mask, 65535, 1000).astype(np.uint16)).save(root / "images" / "P2_L_DM_MLO.png")
     Image.fromarray(np.where(mask, 65535, 1000).astype(np.uint16)).save(root / "masks" / "P2_L_DM_MLO.png")
-    (root / "annotations.csv").write_text("image,side,view,findings\nP1_R_DM_CC,R,CC,Mass\nP2_L_DM_MLO,L,MLO,Mass|Calcification\n")
+    (root / "annotations.csv").write_text(
+        "image,side,view,findings\nP1_R_DM_CC,R,CC,Mass\nP2_L_DM_MLO,L,MLO,Mass|Calcification\n"
+    )
     assert read_image(root / "images" / "P1_R_DM_CC.jpg").metadata.file_format == "JPEG"
     cases = {c.case_id: c for c in load_dataset(f"folder:{root}")}
     assert set(cases) == {"P1_R_DM_CC", "P2_L_DM_MLO"} and all(c.has_mass for c in cases.values())
@@ -237,7 +254,11 @@ def test_the_papers_sampling_lets_the_label_tell_the_datasets_apart(tmp_path):
     for index in range(len(sampler)):
         rng = sampler._rng(index)
         forced = rng.random() < sampler.positive_fraction
-        case = sampler.cases[rng.choice(sampler.positive_cases)] if forced else sampler.cases[rng.integers(len(sampler.cases))]
+        case = (
+            sampler.cases[rng.choice(sampler.positive_cases)]
+            if forced
+            else sampler.cases[rng.integers(len(sampler.cases))]
+        )
         by_dataset.setdefault(case.case.dataset, []).append(int(sampler[index][2]))
     films, digital = (float(np.mean(v)) for v in by_dataset.values())
     assert digital - films > 0.15, (films, digital)

@@ -67,8 +67,11 @@ def test_shipped_demo_study_reads_and_matches_its_annotations():
         meta = entry.metadata
         file = entry.path.relative_to(demo).as_posix()
         record = truth[file]
-        assert (meta.laterality, meta.view, list(meta.patient_orientation)) == \
-            (record["laterality"], record["view"], record["patient_orientation"])
+        assert (meta.laterality, meta.view, list(meta.patient_orientation)) == (
+            record["laterality"],
+            record["view"],
+            record["patient_orientation"],
+        )
         assert meta.pixel_spacing_mm == ((0.4, 0.4) if file in digital else (0.2, 0.2)) and meta.modality == "MG"
         assert meta.transfer_syntax == pydicom.uid.JPEG2000Lossless
         # Right films have the chest wall at the right edge (P), left films at the left (A).

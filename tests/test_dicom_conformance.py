@@ -45,12 +45,34 @@ def test_exported_segmentations_and_structured_reports_are_valid(phantom_model, 
     study.mkdir()
     for side in ("R", "L"):
         pixels, _ = phantom((160, 128), seed=40, crisp=True, chest_wall="left" if side == "R" else "right")
-        write_dicom(study / f"{side}_CC.dcm", pixels, ImageLaterality=side, ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4],
-                    StudyInstanceUID="1.2.826.0.1.3680043.8.498.4040")
+        write_dicom(
+            study / f"{side}_CC.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition="CC",
+            ImagerPixelSpacing=[0.4, 0.4],
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.4040",
+        )
     seg, sr = tmp_path / "seg", tmp_path / "sr"
     for source in (resources.demo_study() / "DEMO-014", study):
-        assert predict_main([str(source), "--out", str(tmp_path / "json"), "--weights", str(phantom_model),
-                             "--seg-dir", str(seg), "--sr-dir", str(sr), "--threshold", "0.5"]) == 0
+        assert (
+            predict_main(
+                [
+                    str(source),
+                    "--out",
+                    str(tmp_path / "json"),
+                    "--weights",
+                    str(phantom_model),
+                    "--seg-dir",
+                    str(seg),
+                    "--sr-dir",
+                    str(sr),
+                    "--threshold",
+                    "0.5",
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     objects = sorted(seg.iterdir()) + sorted(sr.iterdir())
     assert len(objects) == 4 + 2

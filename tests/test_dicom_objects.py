@@ -18,8 +18,15 @@ def analysed(phantom_model, tmp_path_factory):
     items = []
     for i, side in enumerate(("R", "L")):
         pixels, _ = phantom((256, 192), seed=300 + i, mass=True, chest_wall="right" if side == "R" else "left")
-        path = write_dicom(folder / f"{side}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality=side, ViewPosition="CC",
-                           StudyInstanceUID="1.2.826.0.1.3680043.8.498.1", PatientID="SEG-TEST")
+        path = write_dicom(
+            folder / f"{side}.dcm",
+            pixels,
+            ImagerPixelSpacing=[0.4, 0.4],
+            ImageLaterality=side,
+            ViewPosition="CC",
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.1",
+            PatientID="SEG-TEST",
+        )
         items.append(AnalysedImage(path, predictor.predict(read_image(path))))
     return items
 
@@ -34,13 +41,17 @@ def test_segmentation_round_trips_and_matches_the_lesions(analysed, tmp_path):
     out = write_segmentation(item, threshold, tmp_path / "seg.dcm")
     seg = hd.seg.segread(out)
     source = pydicom.dcmread(item.path, stop_before_pixels=True)
-    assert seg.Modality == "SEG" and seg.SegmentationType == "BINARY" and seg.StudyInstanceUID == source.StudyInstanceUID
+    assert (
+        seg.Modality == "SEG" and seg.SegmentationType == "BINARY" and seg.StudyInstanceUID == source.StudyInstanceUID
+    )
     assert seg.SOPInstanceUID != source.SOPInstanceUID and seg.SeriesInstanceUID != source.SeriesInstanceUID
     segment = seg.SegmentSequence[0]
     assert segment.SegmentLabel == "Mass"
     algorithm = segment.SegmentationAlgorithmIdentificationSequence[0]
     assert item.prediction.weights_sha256 in str(algorithm.AlgorithmParameters) and algorithm.AlgorithmName
-    assert seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    assert (
+        seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    )
     stored = pydicom.dcmread(out).pixel_array.astype(bool)
     np.testing.assert_array_equal(stored, item.prediction.lesion_mask(threshold))
     area = stored.sum() * 0.4 * 0.4

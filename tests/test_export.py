@@ -9,10 +9,15 @@ from hds_core.nn import load_weights, read_metadata, sha256
 from hds_core.train.export import choose_threshold, main as export_main, rounded_copy
 
 
-def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(trained_phantom_model, phantom_dataset, tmp_path, capsys):
+def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(
+    trained_phantom_model, phantom_dataset, tmp_path, capsys
+):
     checkpoint, _ = trained_phantom_model
     out = tmp_path / "shipped.safetensors"
-    assert export_main([str(checkpoint), str(out), "--dataset", f"folder:{phantom_dataset}", "--model-name", "phantom"]) == 0
+    assert (
+        export_main([str(checkpoint), str(out), "--dataset", f"folder:{phantom_dataset}", "--model-name", "phantom"])
+        == 0
+    )
     printed = capsys.readouterr().out
     meta = read_metadata(out)
     assert meta["model_name"] == "phantom" and "optimizer" not in json.dumps(sorted(meta))
@@ -27,6 +32,7 @@ def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(trained_ph
     assert len(meta["validation"]["exits"]) == 6
     # No optimizer state ships, and the tensors are stored in the recorded dtype.
     from safetensors.torch import load_file
+
     tensors = load_file(out)
     assert not any(k.startswith("optimizer.") for k in tensors)
     floats = {v.dtype for v in tensors.values() if v.is_floating_point()}
@@ -34,7 +40,12 @@ def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(trained_ph
     load_weights(out)
     # hds-eval on the exported weights reproduces the recorded validation numbers.
     report_path = tmp_path / "eval.json"
-    assert eval_main(["--dataset", f"folder:{phantom_dataset}", "--weights", str(out), "--val-split", "--json", str(report_path)]) == 0
+    assert (
+        eval_main(
+            ["--dataset", f"folder:{phantom_dataset}", "--weights", str(out), "--val-split", "--json", str(report_path)]
+        )
+        == 0
+    )
     report = json.loads(report_path.read_text())
     for key, value in meta["validation"]["final"].items():
         assert report["final"][key] == value, key
@@ -45,10 +56,12 @@ def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(trained_ph
 
 
 def test_choose_threshold_maximises_youden_on_contours_and_prefers_fewer_marks():
-    table = [{"threshold": 0.3, "contour_sensitivity": 1.0, "contour_specificity": 0.2},
-             {"threshold": 0.5, "contour_sensitivity": 0.8, "contour_specificity": 0.7},
-             {"threshold": 0.6, "contour_sensitivity": 0.7, "contour_specificity": 0.8},
-             {"threshold": 0.9, "contour_sensitivity": None, "contour_specificity": 1.0}]
+    table = [
+        {"threshold": 0.3, "contour_sensitivity": 1.0, "contour_specificity": 0.2},
+        {"threshold": 0.5, "contour_sensitivity": 0.8, "contour_specificity": 0.7},
+        {"threshold": 0.6, "contour_sensitivity": 0.7, "contour_specificity": 0.8},
+        {"threshold": 0.9, "contour_sensitivity": None, "contour_specificity": 1.0},
+    ]
     assert choose_threshold(table)[0] == 0.6
 
 

@@ -30,8 +30,15 @@ def four_view_study(folder: Path) -> Path:
     ids = {"StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1", "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.2"}
     for i, (side, view) in enumerate([("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO")]):
         pixels, _ = phantom((256, 192), seed=300 + i, chest_wall="right" if side == "L" else "left")
-        write_dicom(folder / f"{side}_{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view,
-                    ImagerPixelSpacing=[0.4, 0.4], PatientOrientation=["A", "R"] if side == "R" else ["P", "L"], **ids)
+        write_dicom(
+            folder / f"{side}_{view}.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition=view,
+            ImagerPixelSpacing=[0.4, 0.4],
+            PatientOrientation=["A", "R"] if side == "R" else ["P", "L"],
+            **ids,
+        )
     return folder
 
 
@@ -122,8 +129,10 @@ def test_exports_to_a_read_only_place_or_a_full_disk_fail_cleanly(qtbot, window,
         window.open_path(str(four_view_study(tmp_path / "study")))
     targets = tmp_path / "exports"
     targets.mkdir()
-    cases = [("read-only", READ_ONLY / "report.pdf", READ_ONLY, contextlib.nullcontext, "Permission denied"),
-             ("full disk", targets / "report.pdf", targets, full_disk, "File too large")]
+    cases = [
+        ("read-only", READ_ONLY / "report.pdf", READ_ONLY, contextlib.nullcontext, "Permission denied"),
+        ("full disk", targets / "report.pdf", targets, full_disk, "File too large"),
+    ]
     for label, pdf, folder, condition, reason in cases:
         with condition(), qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
             window.export_report_to(str(pdf))
@@ -145,10 +154,26 @@ def test_hds_predict_reports_unwritable_outputs_and_keeps_the_results(phantom_mo
     weights = phantom_model
     study = four_view_study(tmp_path / "study")
     out = tmp_path / "results"
-    code = predict_main([str(study), "--out", str(out), "--weights", str(weights), "--pdf", str(READ_ONLY / "r.pdf"),
-                         "--sr-dir", str(READ_ONLY)])
+    code = predict_main(
+        [
+            str(study),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--pdf",
+            str(READ_ONLY / "r.pdf"),
+            "--sr-dir",
+            str(READ_ONLY),
+        ]
+    )
     err = capsys.readouterr().err
-    assert code == 1 and err.count(f"{READ_ONLY}/") == 2 and err.count("Permission denied") == 2 and "wrote 4 result(s)" in err
+    assert (
+        code == 1
+        and err.count(f"{READ_ONLY}/") == 2
+        and err.count("Permission denied") == 2
+        and "wrote 4 result(s)" in err
+    )
     assert len(listing(out)) == 4 and json.loads((out / "study_R_CC.json").read_text())["laterality"] == "R"
     with full_disk(2048):
         code = predict_main([str(study), "--out", str(tmp_path / "full"), "--weights", str(weights)])
@@ -193,8 +218,13 @@ def test_closing_the_window_during_inference_exits_within_two_seconds(phantom_mo
     four_view_study(tmp_path / "study")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-c", CLOSE_SCRIPT, str(phantom_model), str(tmp_path),
-                          str(Path(__file__).parent)], capture_output=True, text=True, env=env, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", CLOSE_SCRIPT, str(phantom_model), str(tmp_path), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "engine busy before: True" in run.stdout and "event loop left" in run.stdout, run.stdout + run.stderr[-2000:]
     took = float(run.stdout.split("close took ")[1].split(" s")[0])

@@ -40,7 +40,9 @@ def test_every_mutant_is_a_result_or_a_typed_refusal(mutants):
         try:
             scan = scan_folder(path)
             if scan.failures:
-                assert all(isinstance(f, MammoReadError) and printable(path.name) in str(f) for f in scan.failures), what
+                assert all(isinstance(f, MammoReadError) and printable(path.name) in str(f) for f in scan.failures), (
+                    what
+                )
                 outcomes["refused"] += 1
                 continue
             predictor.predict(read_image(path))
@@ -59,11 +61,33 @@ def test_hds_predict_accounts_for_every_mutant_without_a_traceback(mutants, tmp_
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_STATE_HOME": str(tmp_path / "state")}
-    measured = ("import resource, sys; from hds_core.infer.cli import main; code = main(sys.argv[1:]); "
-                "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
-    run = subprocess.run([sys.executable, "-c", measured, str(folder), "--out", str(out / "json"), "--seg-dir",
-                          str(out / "seg"), "--sr-dir", str(out / "sr"), "--pdf", str(out / "report.pdf"), "--device", "cpu"],
-                         capture_output=True, text=True, errors="backslashreplace", env=env, timeout=900)
+    measured = (
+        "import resource, sys; from hds_core.infer.cli import main; code = main(sys.argv[1:]); "
+        "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            measured,
+            str(folder),
+            "--out",
+            str(out / "json"),
+            "--seg-dir",
+            str(out / "seg"),
+            "--sr-dir",
+            str(out / "sr"),
+            "--pdf",
+            str(out / "report.pdf"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        env=env,
+        timeout=900,
+    )
     said = run.stderr
     assert run.returncode in (0, 1), said[-3000:]
     assert "Traceback" not in said and "internal error" not in said

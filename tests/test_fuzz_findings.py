@@ -33,8 +33,14 @@ def film(path: Path, seed=1, **tags) -> Path:
 
 def predict(*args) -> subprocess.CompletedProcess:
     """hds-predict as a user runs it: its own process, its own terminal handler."""
-    return subprocess.run([sys.executable, "-m", "hds_core.infer.cli", *map(str, args)], capture_output=True,
-                          text=True, errors="backslashreplace", timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "hds_core.infer.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 @pytest.mark.parametrize("spacing", ["1e308", "inf", "1e-300", "nan", "-1"])
@@ -96,8 +102,17 @@ def test_reports_of_three_studies_are_three_files_and_force_never_replaces_anoth
     for seed in range(3):
         film(folder / f"s{seed}.dcm", seed=seed, StudyInstanceUID=generate_uid())
     out = tmp_path / "out"
-    args = [str(folder), "--out", str(out / "json"), "--sr-dir", str(out / "sr"), "--seg-dir", str(out / "seg"),
-            "--device", "cpu"]
+    args = [
+        str(folder),
+        "--out",
+        str(out / "json"),
+        "--sr-dir",
+        str(out / "sr"),
+        "--seg-dir",
+        str(out / "seg"),
+        "--device",
+        "cpu",
+    ]
     assert predict_cli.main(args) == 0
     assert len(list((out / "sr").glob("*_sr.dcm"))) == 3 and len(list((out / "seg").glob("*.dcm"))) == 3
     assert predict_cli.main([*args, "--force"]) == 0  # the same studies' reports: replaced
@@ -118,9 +133,13 @@ def test_pdf_of_one_study_is_not_replaced_by_another_studys_with_force(tmp_path)
     film(b / "x.dcm", seed=3)
     pdf = tmp_path / "report.pdf"
     assert predict_cli.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu"]) == 0
-    assert predict_cli.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 0
+    assert (
+        predict_cli.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 0
+    )
     mine = pdf.read_bytes()
-    assert predict_cli.main([str(b), "--out", str(tmp_path / "jb"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 1
+    assert (
+        predict_cli.main([str(b), "--out", str(tmp_path / "jb"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 1
+    )
     assert pdf.read_bytes() == mine  # b's report did not replace a's
     assert "another study" in replacement_refused(pdf, "PDF", "1.2.999")
 
@@ -130,8 +149,21 @@ def test_seg_names_of_files_alike_in_two_folders_do_not_clash(tmp_path):
         (tmp_path / side / "STUDY").mkdir(parents=True)
         film(tmp_path / side / "STUDY" / "L_CC.dcm", seed=ord(side), ImageLaterality="L")
     out = tmp_path / "out"
-    assert predict_cli.main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out / "json"),
-                             "--seg-dir", str(out / "seg"), "--device", "cpu"]) == 0
+    assert (
+        predict_cli.main(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                "--out",
+                str(out / "json"),
+                "--seg-dir",
+                str(out / "seg"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert len(list((out / "seg").glob("*.dcm"))) == 2
 
 
@@ -156,8 +188,9 @@ def test_terminal_shows_no_patient_name_no_library_warning_and_no_control_charac
     folder.mkdir()
     # highdicom warns about this name while writing a SEG, quoting it.
     film(folder / "evil\x1b[2J\x07name.dcm", PatientName="SMITH", PatientID="ID-4711")
-    run = predict(folder, "--out", tmp_path / "out", "--seg-dir", tmp_path / "seg", "--pdf", tmp_path / "r.pdf",
-                  "--device", "cpu")
+    run = predict(
+        folder, "--out", tmp_path / "out", "--seg-dir", tmp_path / "seg", "--pdf", tmp_path / "r.pdf", "--device", "cpu"
+    )
     assert run.returncode == 0, run.stderr
     assert "SMITH" not in run.stderr and "ID-4711" not in run.stderr
     assert "\x1b" not in run.stderr and "\x07" not in run.stderr and "\\x1b" in run.stderr
@@ -227,16 +260,17 @@ def test_reasons_say_what_is_wrong(tmp_path):
 
     from hds_core.io import errors
 
-    j2k = write_dicom(tmp_path / "j2k.dcm", phantom((128, 96))[0], syntax=JPEG2000Lossless, ImageLaterality="R",
-                      ViewPosition="CC")
+    j2k = write_dicom(
+        tmp_path / "j2k.dcm", phantom((128, 96))[0], syntax=JPEG2000Lossless, ImageLaterality="R", ViewPosition="CC"
+    )
     data = j2k.read_bytes()
-    j2k.write_bytes(data[:len(data) - 2000])
+    j2k.write_bytes(data[: len(data) - 2000])
     with pytest.raises(errors.TruncatedFileError, match="inside the pixel data"):
         read_image(j2k)
     damaged = film(tmp_path / "damaged.dcm")
     data = bytearray(damaged.read_bytes())
     at = data.find(b"\x28\x00\x10\x00US")  # Rows: a length field that runs past the file's end
-    data[at + 6:at + 8] = b"\xff\x7f"
+    data[at + 6 : at + 8] = b"\xff\x7f"
     damaged.write_bytes(bytes(data))
     with pytest.raises(errors.MammoReadError) as caught:
         read_image(damaged)

@@ -32,16 +32,32 @@ def deflated_study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("deflated")
     ids = {"StudyInstanceUID": generate_uid(), "SeriesInstanceUID": generate_uid()}
     right, _ = phantom((320, 256), seed=21, chest_wall="left", crisp=True)
-    write_dicom(folder / "R_CC.dcm", right, syntax=DeflatedExplicitVRLittleEndian, ImageLaterality="R", ViewPosition="CC",
-                ImagerPixelSpacing=[0.4, 0.4], **ids)
+    write_dicom(
+        folder / "R_CC.dcm",
+        right,
+        syntax=DeflatedExplicitVRLittleEndian,
+        ImageLaterality="R",
+        ViewPosition="CC",
+        ImagerPixelSpacing=[0.4, 0.4],
+        **ids,
+    )
     left, _ = phantom((320, 256), seed=22, chest_wall="right", crisp=True)
     left[:, :4] = 0  # a padded border
     lut = Dataset()
     lut.LUTDescriptor = [4096, 0, 12]
     lut.LUTData = np.linspace(0, 4095, 4096).astype("<u2").tobytes()
     lut.LUTExplanation = "LINEAR TABLE"
-    write_dicom(folder / "L_CC.dcm", left, syntax=DeflatedExplicitVRLittleEndian, ImageLaterality="L", ViewPosition="CC",
-                ImagerPixelSpacing=[0.4, 0.4], PixelPaddingValue=0, VOILUTSequence=[lut], **ids)
+    write_dicom(
+        folder / "L_CC.dcm",
+        left,
+        syntax=DeflatedExplicitVRLittleEndian,
+        ImageLaterality="L",
+        ViewPosition="CC",
+        ImagerPixelSpacing=[0.4, 0.4],
+        PixelPaddingValue=0,
+        VOILUTSequence=[lut],
+        **ids,
+    )
     return folder
 
 
@@ -66,7 +82,9 @@ def test_deflated_study_in_the_viewer(qtbot, deflated_study, phantom_model, tmp_
     window = viewer_on(qtbot, phantom_model, deflated_study, tmp_path)
     assert window.problems.count() == 0
     shown = [v for v in window.views if v.isVisible() and v.key]
-    assert sorted(v.title for v in shown) == ["L CC", "R CC"] and all(v.badge.startswith(("score ", "raw score ")) for v in shown)
+    assert sorted(v.title for v in shown) == ["L CC", "R CC"] and all(
+        v.badge.startswith(("score ", "raw score ")) for v in shown
+    )
     window.close()
 
 
@@ -97,19 +115,25 @@ def test_files_built_to_exhaust_memory_are_refused_with_memory_bounded(tmp_path)
     gib = float(os.environ.get("HDS_BOMB_GIB", 1))
     deflate = write_deflate_bomb(tmp_path / "deflate.dcm", pixels, inflated_bytes=int(gib * 2**30))
     codestream = write_codestream_size_bomb(tmp_path / "siz.dcm", pixels, declared=(65000, 65000))
-    run = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, str(deflate), str(codestream)], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", BOMB_SCRIPT, str(deflate), str(codestream)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert lines[0].startswith("ImageTooLargeError the deflated dataset inflates past 64 MiB") and lines[1] == lines[0]
     assert lines[2] == f"READ {codestream}"  # the header is fine: the codestream is only read to decode
-    assert lines[3].startswith("PixelSizeMismatchError") and "declares 65000x65000 pixels but the header says 64x64" in lines[3]
+    assert (
+        lines[3].startswith("PixelSizeMismatchError")
+        and "declares 65000x65000 pixels but the header says 64x64" in lines[3]
+    )
     # Python, numpy and pydicom take ~90 MB; the 1 GiB element and the 8 GB frame are never allocated.
     assert int(lines[4].split()[-1]) < 300, run.stdout
     assert "Traceback" not in run.stderr
-    print(f"{gib:g} GiB deflate bomb ({deflate.stat().st_size / 1e6:.1f} MB on disk): {lines[0]}; "
-          f"header, full read, then the codestream's: {[l.split()[1] for l in run.stderr.splitlines() if l.startswith('took')]} ms; "
-          f"{lines[4]}")  # shown with pytest -s
+    print(
+        f"{gib:g} GiB deflate bomb ({deflate.stat().st_size / 1e6:.1f} MB on disk): {lines[0]}; "
+        f"header, full read, then the codestream's: {[l.split()[1] for l in run.stderr.splitlines() if l.startswith('took')]} ms; "
+        f"{lines[4]}"
+    )  # shown with pytest -s
 
 
 def test_deflated_pixel_data_longer_than_the_header_says_is_refused_before_inflating(tmp_path):
@@ -158,9 +182,22 @@ def test_the_viewer_shows_a_non_mammogram_without_ai_and_says_why(qtbot, phantom
     window.close()
 
 
-PYDICOM_FILES = ["CT_small.dcm", "MR_small.dcm", "MR_small_jp2klossless.dcm", "rtdose_1frame.dcm", "examples_overlay.dcm",
-                 "rtplan.dcm", "rtstruct.dcm", "J2K_pixelrep_mismatch.dcm", "693_J2KI.dcm", "MR_truncated.dcm",
-                 "JPEG2000.dcm", "SC_rgb_jpeg.dcm", "image_dfl.dcm", "test-SR.dcm"]
+PYDICOM_FILES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_jp2klossless.dcm",
+    "rtdose_1frame.dcm",
+    "examples_overlay.dcm",
+    "rtplan.dcm",
+    "rtstruct.dcm",
+    "J2K_pixelrep_mismatch.dcm",
+    "693_J2KI.dcm",
+    "MR_truncated.dcm",
+    "JPEG2000.dcm",
+    "SC_rgb_jpeg.dcm",
+    "image_dfl.dcm",
+    "test-SR.dcm",
+]
 
 
 def test_pydicoms_own_test_files_get_no_ai_result_and_no_traceback(phantom_model, tmp_path):
@@ -173,8 +210,13 @@ def test_pydicoms_own_test_files_get_no_ai_result_and_no_traceback(phantom_model
         shutil.copy(source, corpus / name)
     out = tmp_path / "out"
     env = {**os.environ, "HOME": str(tmp_path)}  # the run's log file lands here
-    run = subprocess.run([sys.executable, "-m", "hds_core.infer.cli", str(corpus), "--out", str(out), "--weights",
-                          str(phantom_model)], capture_output=True, text=True, timeout=300, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "hds_core.infer.cli", str(corpus), "--out", str(out), "--weights", str(phantom_model)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 2, run.stderr  # not one of them is a mammogram
     assert not out.exists()
     lines = run.stderr.splitlines()

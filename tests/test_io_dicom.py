@@ -10,14 +10,30 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian, HTJ2KLossless, ImplicitVRLittleEndian,
-    JPEG2000Lossless, JPEGLosslessSV1, JPEGLSLossless, RLELossless)
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    HTJ2KLossless,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from hds_core.io import errors, read_image
 from synthetic import mg_dataset, phantom, write_dicom
 
-SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian,
-            RLELossless, JPEGLSLossless, JPEG2000Lossless, JPEGLosslessSV1]
+SYNTAXES = [
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    DeflatedExplicitVRLittleEndian,
+    RLELossless,
+    JPEGLSLossless,
+    JPEG2000Lossless,
+    JPEGLosslessSV1,
+]
 
 
 @pytest.mark.parametrize("syntax", SYNTAXES, ids=lambda s: s.name)
@@ -48,10 +64,19 @@ def test_jpeg_ls_uses_pyjpegls(tmp_path, monkeypatch):
 
 def test_metadata_from_tags(tmp_path):
     pixels, _ = phantom((64, 64))
-    path = write_dicom(tmp_path / "m.dcm", pixels, ImageLaterality="L", Laterality="R", ViewPosition="MLO",
-                       PatientOrientation=["A", "FR"], ImagerPixelSpacing=[0.1, 0.1],
-                       EstimatedRadiographicMagnificationFactor=1.25, PixelSpacing=[0.3, 0.3],
-                       BreastImplantPresent="YES", AccessionNumber="ACC1")
+    path = write_dicom(
+        tmp_path / "m.dcm",
+        pixels,
+        ImageLaterality="L",
+        Laterality="R",
+        ViewPosition="MLO",
+        PatientOrientation=["A", "FR"],
+        ImagerPixelSpacing=[0.1, 0.1],
+        EstimatedRadiographicMagnificationFactor=1.25,
+        PixelSpacing=[0.3, 0.3],
+        BreastImplantPresent="YES",
+        AccessionNumber="ACC1",
+    )
     meta = read_image(path).metadata
     assert meta.laterality == "L" and meta.laterality_source == "ImageLaterality"
     assert meta.view == "MLO" and meta.patient_orientation == ("A", "FR")
@@ -67,7 +92,9 @@ def test_fallbacks_laterality_view_code_pixel_spacing(tmp_path):
     pixels, _ = phantom((64, 64))
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "399162004", "SCT", "cranio-caudal"
-    path = write_dicom(tmp_path / "f.dcm", pixels, Laterality="R", ViewCodeSequence=Sequence([code]), PixelSpacing=[0.07, 0.07])
+    path = write_dicom(
+        tmp_path / "f.dcm", pixels, Laterality="R", ViewCodeSequence=Sequence([code]), PixelSpacing=[0.07, 0.07]
+    )
     meta = read_image(path).metadata
     assert (meta.laterality, meta.laterality_source) == ("R", "Laterality")
     assert (meta.view, meta.view_source) == ("CC", "ViewCodeSequence")
@@ -84,8 +111,14 @@ def test_unknown_spacing_laterality_view(tmp_path):
 
 def test_window_presets_with_explanations_and_function(tmp_path):
     pixels, _ = phantom((64, 64))
-    path = write_dicom(tmp_path / "w.dcm", pixels, WindowCenter=[2000, 1500], WindowWidth=[1000, 3000],
-                       WindowCenterWidthExplanation=["NORMAL", "WIDE"], VOILUTFunction="SIGMOID")
+    path = write_dicom(
+        tmp_path / "w.dcm",
+        pixels,
+        WindowCenter=[2000, 1500],
+        WindowWidth=[1000, 3000],
+        WindowCenterWidthExplanation=["NORMAL", "WIDE"],
+        VOILUTFunction="SIGMOID",
+    )
     image = read_image(path)
     names = [p.name for p in image.presets]
     assert names[:2] == ["NORMAL", "WIDE"] and "Auto" in names and "Full range" in names
@@ -98,20 +131,25 @@ def test_voi_lut_sequence_becomes_a_preset(tmp_path):
     pixels = np.arange(16, dtype=np.uint16).reshape(4, 4)
     item = Dataset()
     item.LUTDescriptor = [4, 6, 8]
-    item.LUTData = np.array([0, 100, 200, 255], dtype='<u2').tobytes()
+    item.LUTData = np.array([0, 100, 200, 255], dtype="<u2").tobytes()
     item.LUTExplanation = "CURVE"
     path = write_dicom(tmp_path / "lut.dcm", pixels, VOILUTSequence=Sequence([item]))
     image = read_image(path)
     assert image.default_preset.name == "CURVE" and image.default_preset.is_table
     shown = image.render()
     # pixel 0 is below the first mapped value (6), pixel 7 is entry 1, pixels >= 9 clamp to the last entry
-    assert shown[0, 0] == 0 and shown[1, 3] == pytest.approx(100 / 255) and shown[2, 1] == shown[3, 3] == pytest.approx(1.0)
+    assert (
+        shown[0, 0] == 0
+        and shown[1, 3] == pytest.approx(100 / 255)
+        and shown[2, 1] == shown[3, 3] == pytest.approx(1.0)
+    )
 
 
 def test_monochrome1_file_is_inverted_on_display(tmp_path):
     pixels = np.array([[0, 4095]], dtype=np.uint16)
-    path = write_dicom(tmp_path / "m1.dcm", pixels, PhotometricInterpretation="MONOCHROME1",
-                       WindowCenter=2048, WindowWidth=4096)
+    path = write_dicom(
+        tmp_path / "m1.dcm", pixels, PhotometricInterpretation="MONOCHROME1", WindowCenter=2048, WindowWidth=4096
+    )
     shown = read_image(path).render()
     assert shown[0, 0] > 0.99 and shown[0, 1] < 0.01
 
@@ -136,6 +174,7 @@ def test_input_file_is_never_modified(tmp_path):
 
 
 # --- bad files: each a typed error naming the file -------------------------------------------
+
 
 def _good(tmp_path, **tags):
     pixels, _ = phantom((64, 64))

@@ -20,8 +20,14 @@ def archive(tmp_path):
     series = generate_uid()
     pixels, _ = phantom((64, 48))
     for i, (side, view) in enumerate([("R", "CC"), ("L", "CC"), ("R", "MLO")]):
-        write_dicom(root / "a" / f"img{i}.dcm", pixels, ImageLaterality=side, ViewPosition=view,
-                    StudyInstanceUID=study, SeriesInstanceUID=series)
+        write_dicom(
+            root / "a" / f"img{i}.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition=view,
+            StudyInstanceUID=study,
+            SeriesInstanceUID=series,
+        )
     write_dicom(root / "a" / "deep" / "other_patient.dcm", pixels, PatientID="P2", PatientName="Other^Patient")
     sr = mg_dataset(np.zeros((2, 2), np.uint16))
     del sr.PixelData
@@ -39,8 +45,11 @@ def test_groups_and_counts(archive):
     result = scan_folder(root)
     assert set(result.patients) == {"PHANTOM-1", "P2"}
     assert len(result.patients["PHANTOM-1"].studies[study].images) == 3
-    assert {(e.metadata.laterality, e.metadata.view) for e in result.patients["PHANTOM-1"].studies[study].images} == \
-        {("R", "CC"), ("L", "CC"), ("R", "MLO")}
+    assert {(e.metadata.laterality, e.metadata.view) for e in result.patients["PHANTOM-1"].studies[study].images} == {
+        ("R", "CC"),
+        ("L", "CC"),
+        ("R", "MLO"),
+    }
     assert [f.path.name for f in result.failures] == ["broken.dcm"]
     assert result.skipped["structured report"] == 1 and result.skipped["other file"] == 1
     assert len(result.images) == 4

@@ -5,19 +5,23 @@ import sys
 
 
 def test_importing_hds_core_loads_no_qt():
-    code = ("import sys, hds_core, hds_core.io, hds_core.nn, hds_core.losses, hds_core.data, hds_core.infer, "
-            "hds_core.eval.evaluate, hds_core.train.loop, hds_core.infer.cli, hds_core.eval.cli, hds_core.train.cli, hds_core.train.export, hds_core.train.cv_export, hds_core.train.model_card, "
-            "hds_core.infer.bilateral, hds_core.infer.suppression, hds_core.train.recipe, hds_core.report, resources; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'mammo_viewer')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, hds_core, hds_core.io, hds_core.nn, hds_core.losses, hds_core.data, hds_core.infer, "
+        "hds_core.eval.evaluate, hds_core.train.loop, hds_core.infer.cli, hds_core.eval.cli, hds_core.train.cli, hds_core.train.export, hds_core.train.cv_export, hds_core.train.model_card, "
+        "hds_core.infer.bilateral, hds_core.infer.suppression, hds_core.train.recipe, hds_core.report, resources; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'mammo_viewer')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_viewer_logic_modules_are_qt_free():
     # Hanging, study state and screen rendering are tested (and reusable) without Qt.
-    code = ("import sys, mammo_viewer.hanging, mammo_viewer.study, mammo_viewer.study_controller, mammo_viewer.display; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, mammo_viewer.hanging, mammo_viewer.study, mammo_viewer.study_controller, mammo_viewer.display; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')]; print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -32,7 +36,9 @@ def test_the_layering_contracts_in_pyproject_hold():
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert command, "lint-imports is missing: pip install -e '.[test]'"
     # --no-cache: a cached graph from before a change once hid a broken contract here.
-    result = subprocess.run([command, "--no-cache", str(root / "pyproject.toml")], capture_output=True, text=True, cwd=root)
+    result = subprocess.run(
+        [command, "--no-cache", str(root / "pyproject.toml")], capture_output=True, text=True, cwd=root
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
 
@@ -44,9 +50,11 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     config = tmp_path / "contracts.toml"
-    config.write_text('[tool.importlinter]\nroot_packages = ["hds_core"]\n\n[[tool.importlinter.contracts]]\n'
-                      'name = "data never reads files (it does)"\ntype = "forbidden"\nsource_modules = ["hds_core.data"]\n'
-                      'forbidden_modules = ["hds_core.io"]\n')
+    config.write_text(
+        '[tool.importlinter]\nroot_packages = ["hds_core"]\n\n[[tool.importlinter.contracts]]\n'
+        'name = "data never reads files (it does)"\ntype = "forbidden"\nsource_modules = ["hds_core.data"]\n'
+        'forbidden_modules = ["hds_core.io"]\n'
+    )
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     result = subprocess.run([command, "--no-cache", str(config)], capture_output=True, text=True, cwd=root)
     assert result.returncode != 0 and "BROKEN" in result.stdout

@@ -8,8 +8,15 @@ from hds_core.infer.lesions import MIN_LESION_AREA_MM2, find_lesions, min_region
 
 
 def test_specks_are_not_lesions_and_not_false_positives():
-    geometry = Geometry(original_shape=(400, 400), crop=(0, 400, 0, 400), scale=(0.25, 0.25), flipped=False,
-                        working_shape=(100, 100), working_spacing_mm=0.8, spacing_assumed=False)
+    geometry = Geometry(
+        original_shape=(400, 400),
+        crop=(0, 400, 0, 400),
+        scale=(0.25, 0.25),
+        flipped=False,
+        working_shape=(100, 100),
+        working_spacing_mm=0.8,
+        spacing_assumed=False,
+    )
     probability = np.zeros((100, 100), np.float32)
     probability[10:20, 10:20] = 0.9  # 100 px = 64 mm²: a lesion
     probability[50, 50] = 0.95  # one pixel = 0.64 mm²: a speck

@@ -33,15 +33,29 @@ def stored_values(bits: int, signed: bool, shape=ODD_SHAPE, seed=0) -> np.ndarra
     return values.astype(dtype)
 
 
-CASES = [(8, False, "MONOCHROME2"), (8, True, "MONOCHROME1"), (12, False, "MONOCHROME2"), (12, False, "MONOCHROME1"), (16, False, "MONOCHROME2"),
-         (12, True, "MONOCHROME2"), (16, True, "MONOCHROME1")]
+CASES = [
+    (8, False, "MONOCHROME2"),
+    (8, True, "MONOCHROME1"),
+    (12, False, "MONOCHROME2"),
+    (12, False, "MONOCHROME1"),
+    (16, False, "MONOCHROME2"),
+    (12, True, "MONOCHROME2"),
+    (16, True, "MONOCHROME1"),
+]
 
 
 @pytest.mark.parametrize("bits,signed,photometric", CASES)
 def test_every_jpeg2000_level_is_the_full_decodes_lowpass_band(tmp_path, monkeypatch, bits, signed, photometric):
     pixels = stored_values(bits, signed)
-    path = write_dicom(tmp_path / "film.dcm", pixels, syntax=JPEG2000Lossless, BitsStored=bits, HighBit=bits - 1,
-                       PhotometricInterpretation=photometric, ImagerPixelSpacing=[0.1, 0.1])
+    path = write_dicom(
+        tmp_path / "film.dcm",
+        pixels,
+        syntax=JPEG2000Lossless,
+        BitsStored=bits,
+        HighBit=bits - 1,
+        PhotometricInterpretation=photometric,
+        ImagerPixelSpacing=[0.1, 0.1],
+    )
     full = read_image(path)
     np.testing.assert_array_equal(full.pixels, pixels)
     assert read_image(path, level=0).pixels.dtype == full.pixels.dtype
@@ -58,11 +72,11 @@ def test_every_jpeg2000_level_is_the_full_decodes_lowpass_band(tmp_path, monkeyp
         assert image.pixels.shape == level_shape(ODD_SHAPE, level) == expected.shape
         np.testing.assert_array_equal(image.pixels, expected, err_msg=f"level {level}")
         # The file's description is the file's; the level says what the pixels are.
-        assert image.level == level and image.reduction == 2 ** level
+        assert image.level == level and image.reduction == 2**level
         assert image.full_shape == ODD_SHAPE
         assert (image.metadata.rows, image.metadata.columns) == ODD_SHAPE
         assert image.metadata.photometric == photometric
-        assert image.pixel_spacing_mm == pytest.approx((0.1 * 2 ** level,) * 2)
+        assert image.pixel_spacing_mm == pytest.approx((0.1 * 2**level,) * 2)
         assert image.metadata.pixel_spacing_mm == pytest.approx((0.1, 0.1))
 
 
@@ -101,8 +115,9 @@ def test_lossy_jpeg2000_levels_come_from_the_full_decode(tmp_path):
     ds.save_as(path, enforce_file_format=True)
     full = read_image(path)
     for level in (1, 2, 3):
-        np.testing.assert_array_equal(read_image(path, level=level).pixels,
-                                      lowpass_levels(full.pixels, level, stored_range(12, False)))
+        np.testing.assert_array_equal(
+            read_image(path, level=level).pixels, lowpass_levels(full.pixels, level, stored_range(12, False))
+        )
     assert read_preview(path, screen_shape=(64, 48), working_spacing_mm=0.8).level == 0  # read in full
 
 
@@ -120,7 +135,9 @@ def test_a_codestream_that_disagrees_with_the_header_is_reduced_from_pydicoms_fu
     full = read_image(path)
     bits = full.metadata.bits_stored
     image = read_image(path, level=1)
-    np.testing.assert_array_equal(image.pixels, lowpass_levels(full.pixels, 1, stored_range(bits, full.pixels.dtype.kind == "i")))
+    np.testing.assert_array_equal(
+        image.pixels, lowpass_levels(full.pixels, 1, stored_range(bits, full.pixels.dtype.kind == "i"))
+    )
 
 
 def test_level_choices():
@@ -135,14 +152,18 @@ def test_level_choices():
     assert screen_level((4096, 3328), (450, 700)) == 3
     assert screen_level((512, 512), (1000, 1000)) == 0
     assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=(450, 700), working_spacing_mm=0.8, available=5) == 3
-    assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=(1000, 1400), working_spacing_mm=0.8, available=5) == 2
+    assert (
+        preview_level((4096, 3328), (0.07, 0.07), screen_shape=(1000, 1400), working_spacing_mm=0.8, available=5) == 2
+    )
     assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=(450, 700), working_spacing_mm=0.8, available=2) == 2
     assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=None, working_spacing_mm=None, available=0) == 0
 
 
 def test_a_preview_reads_jpeg2000_reduced_and_everything_else_in_full(tmp_path):
     pixels = stored_values(12, False, shape=(1024, 768))
-    j2k = write_dicom(tmp_path / "j2k.dcm", pixels, syntax=JPEG2000Lossless, BitsStored=12, ImagerPixelSpacing=[0.1, 0.1])
+    j2k = write_dicom(
+        tmp_path / "j2k.dcm", pixels, syntax=JPEG2000Lossless, BitsStored=12, ImagerPixelSpacing=[0.1, 0.1]
+    )
     plain = write_dicom(tmp_path / "plain.dcm", pixels, BitsStored=12, ImagerPixelSpacing=[0.1, 0.1])
     assert read_preview(j2k, screen_shape=(256, 256), working_spacing_mm=0.8).level == 2  # 1024 rows into 256
     assert read_preview(j2k, screen_shape=(256, 256), working_spacing_mm=0.2).level == 1  # the network needs 0.2 mm
@@ -150,8 +171,15 @@ def test_a_preview_reads_jpeg2000_reduced_and_everything_else_in_full(tmp_path):
 
 
 def test_a_geometry_found_on_a_level_maps_to_full_pixels():
-    on_level = Geometry(original_shape=(48, 38), crop=(10, 48, 4, 38), scale=(0.5, 0.5), flipped=True,
-                        working_shape=(19, 17), working_spacing_mm=0.8, spacing_assumed=False)
+    on_level = Geometry(
+        original_shape=(48, 38),
+        crop=(10, 48, 4, 38),
+        scale=(0.5, 0.5),
+        flipped=True,
+        working_shape=(19, 17),
+        working_spacing_mm=0.8,
+        spacing_assumed=False,
+    )
     full = on_level.in_full_pixels(4, (190, 150))
     assert full.original_shape == (190, 150)
     assert full.crop == (40, 190, 16, 150)  # the level's last pixels overhang the image: cut at its edge
@@ -174,8 +202,16 @@ def _agreement_paths(tmp_path) -> list:
     synthetic_study = []
     for i, side in enumerate(("R", "L")):
         film, _ = phantom((2048, 1664), seed=40 + i, mass=True, chest_wall="right" if side == "R" else "left")
-        synthetic_study.append(write_dicom(tmp_path / f"{side}_CC.dcm", film, syntax=JPEG2000Lossless, ImageLaterality=side,
-                                           ViewPosition="CC", ImagerPixelSpacing=[0.07, 0.07]))
+        synthetic_study.append(
+            write_dicom(
+                tmp_path / f"{side}_CC.dcm",
+                film,
+                syntax=JPEG2000Lossless,
+                ImageLaterality=side,
+                ViewPosition="CC",
+                ImagerPixelSpacing=[0.07, 0.07],
+            )
+        )
     return sorted(demo_study().rglob("*.dcm")) + synthetic_study
 
 
@@ -194,4 +230,6 @@ def test_the_network_sees_the_same_from_its_level_as_from_the_full_decode(tmp_pa
         p, q = shipped.predict(full), shipped.predict(reduced)
         assert dice(q.lesion_mask(threshold), p.lesion_mask(threshold)) >= 0.99, path
         assert abs(p.score - q.score) <= 0.01, path
-        assert [lesion.to_dict() for lesion in p.lesions(threshold)] == [lesion.to_dict() for lesion in q.lesions(threshold)]
+        assert [lesion.to_dict() for lesion in p.lesions(threshold)] == [
+            lesion.to_dict() for lesion in q.lesions(threshold)
+        ]

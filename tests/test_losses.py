@@ -59,8 +59,13 @@ def test_wrapper_needs_all_exits_and_sums_weighted_parts():
     assert float(total) == pytest.approx(13.5 * ln2 + 0.03 * 13.5 * ln2, rel=1e-5)
     assert set(parts) == {f"seg{k}" for k in range(6)} | {f"cls{k}" for k in range(6)}
     with pytest.raises(ValueError):
-        DeepSupervisionLoss()(HDSOutput([torch.zeros(1, 2, 4, 4)], [torch.zeros(1, 2)], [torch.zeros(1, 2, 1, 1)]),
-                              mask, torch.tensor([0]), 0, 10)
+        DeepSupervisionLoss()(
+            HDSOutput([torch.zeros(1, 2, 4, 4)], [torch.zeros(1, 2)], [torch.zeros(1, 2, 1, 1)]),
+            mask,
+            torch.tensor([0]),
+            0,
+            10,
+        )
 
 
 def test_soft_dice_is_over_the_batch_so_normal_crops_do_not_demand_an_empty_map():

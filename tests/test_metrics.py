@@ -51,6 +51,10 @@ def test_segmentation_metrics_count_false_regions_on_normal_images_only():
     result = segmentation_at([found, normal], [mass, np.zeros((8, 8), bool)], 0.5)
     assert result["dice_mass_images"] == 1.0
     assert result["fp_regions_per_normal_image"] == 3.0
-    assert segmentation_at([found, normal], [mass, np.zeros((8, 8), bool)], 0.5, min_region_pixels=2)[
-        "fp_regions_per_normal_image"] == 1.0
+    assert (
+        segmentation_at([found, normal], [mass, np.zeros((8, 8), bool)], 0.5, min_region_pixels=2)[
+            "fp_regions_per_normal_image"
+        ]
+        == 1.0
+    )
     assert count_regions(normal >= 0.5) == 3

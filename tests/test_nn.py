@@ -87,7 +87,8 @@ def test_inference_copy_matches_the_network_and_leaves_it_untouched():
     fast = inference_copy(model)
     x = torch.randn(1, 1, 96, 64)
     with torch.no_grad():
-        torch.testing.assert_close(fast(x.contiguous(memory_format=torch.channels_last)).final_seg, model(x).final_seg,
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            fast(x.contiguous(memory_format=torch.channels_last)).final_seg, model(x).final_seg, atol=1e-4, rtol=1e-4
+        )
     assert is_channels_last(fast) and not is_channels_last(model)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

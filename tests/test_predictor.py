@@ -25,8 +25,15 @@ def predictor(phantom_model):
 def mass_image(tmp_path_factory):
     # 0.2 mm pixels: the predictor resamples to the model's 0.4 mm working spacing and back.
     pixels, mask = phantom((256, 256), seed=100, chest_wall="right", mass_radius=24, crisp=True)
-    path = write_dicom(tmp_path_factory.mktemp("img") / "mass.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2],
-                       ImageLaterality="L", ViewPosition="MLO", WindowCenter=2048, WindowWidth=4096)
+    path = write_dicom(
+        tmp_path_factory.mktemp("img") / "mass.dcm",
+        pixels,
+        ImagerPixelSpacing=[0.2, 0.2],
+        ImageLaterality="L",
+        ViewPosition="MLO",
+        WindowCenter=2048,
+        WindowWidth=4096,
+    )
     return read_image(path), mask
 
 
@@ -137,8 +144,11 @@ def test_precision_agreement_is_measured_on_images(predictor, mass_image):
 
     image, _ = mass_image
     cases = [SimpleNamespace(working=predictor.model_input(image))]
-    agreement = mask_agreement(predictor.model, predictor.model, cases, predictor.device, 0.5, autocast_dtype=torch.bfloat16)
+    agreement = mask_agreement(
+        predictor.model, predictor.model, cases, predictor.device, 0.5, autocast_dtype=torch.bfloat16
+    )
     assert 0.9 <= agreement <= 1.0  # bf16 masks of a clear phantom mass match fp32 closely
+
 
 def test_weights_that_name_a_suppression_lose_their_marks_outside_the_breast(phantom_model, tmp_path):
     import json
@@ -154,8 +164,17 @@ def test_weights_that_name_a_suppression_lose_their_marks_outside_the_breast(pha
     label = np.hypot(rows - (top + 12), cols - (left + 12)) < 6
     assert not (label & breast).any()
     pixels = np.where(label, pixels.max(), pixels)
-    image = read_image(write_dicom(tmp_path / "label.dcm", pixels, ImagerPixelSpacing=[0.2, 0.2], ImageLaterality="L",
-                                   ViewPosition="MLO", WindowCenter=2048, WindowWidth=4096))
+    image = read_image(
+        write_dicom(
+            tmp_path / "label.dcm",
+            pixels,
+            ImagerPixelSpacing=[0.2, 0.2],
+            ImageLaterality="L",
+            ViewPosition="MLO",
+            WindowCenter=2048,
+            WindowWidth=4096,
+        )
+    )
     plain = Predictor(phantom_model, device="cpu").predict(image).probability_map()
     assert plain[label].max() > 0.9 and plain[mask].mean() > 0.9
     weights = tmp_path / "w.safetensors"

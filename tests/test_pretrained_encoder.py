@@ -12,8 +12,12 @@ from hds_core.nn.pretrained import efficientnet_key_map, load_pretrained_encoder
 from hds_core.train.config import ConfigError, TrainConfig
 from hds_core.train.loop import train
 
-SMALL_DECODER = {"encoder": "efficientnet-lite0", "decoder_widths": [16, 16, 8, 8, 8], "bottleneck_width": 16,
-                 "blocks_per_stage": 1}
+SMALL_DECODER = {
+    "encoder": "efficientnet-lite0",
+    "decoder_widths": [16, 16, 8, 8, 8],
+    "bottleneck_width": 16,
+    "blocks_per_stage": 1,
+}
 
 
 def package_layout_file(path, model: HDSUNet, *, extra=None):
@@ -29,8 +33,9 @@ def package_layout_file(path, model: HDSUNet, *, extra=None):
                 shape = ours[key].shape
                 if theirs == "_conv_stem":
                     shape = (shape[0], 3, *shape[2:])
-                state[f"{theirs}.{leaf}"] = (torch.rand(shape, generator=generator) if ours[key].is_floating_point()
-                                             else torch.tensor(7))
+                state[f"{theirs}.{leaf}"] = (
+                    torch.rand(shape, generator=generator) if ours[key].is_floating_point() else torch.tensor(7)
+                )
     state["_conv_head.weight"] = torch.zeros(1280, 320, 1, 1)
     state["_fc.weight"] = torch.zeros(1000, 1280)
     state.update(extra or {})
@@ -71,7 +76,9 @@ def test_pretrained_file_lands_on_every_encoder_tensor(tmp_path):
     model = HDSUNet(HDSConfig(**SMALL_DECODER))
     state = package_layout_file(tmp_path / "lite0.pth", model)
     decoder_before = model.state_dict()["decoder.0.0.conv1.weight"].clone()
-    assert load_pretrained_encoder(model, tmp_path / "lite0.pth") == len([k for k in model.state_dict() if k.startswith("encoder.")])
+    assert load_pretrained_encoder(model, tmp_path / "lite0.pth") == len(
+        [k for k in model.state_dict() if k.startswith("encoder.")]
+    )
     ours = model.state_dict()
     torch.testing.assert_close(ours["encoder.3.2.depthwise.0.weight"], state["_blocks.7._depthwise_conv.weight"])
     torch.testing.assert_close(ours["encoder.4.4.project.1.running_var"], state["_blocks.15._bn2.running_var"])
@@ -123,8 +130,10 @@ def test_wrong_files_are_named_with_the_fault(tmp_path):
     with pytest.raises(WeightsError, match="not EfficientNet-Lite0 weights: conv1.weight"):
         load_pretrained_encoder(model, tmp_path / "resnet.pth")
     with pytest.raises(WeightsError, match="efficientnet-lite0 encoder"):
-        load_pretrained_encoder(HDSUNet(HDSConfig(encoder_widths=[8] * 5, decoder_widths=[8] * 5, bottleneck_width=8)),
-                                tmp_path / "resnet.pth")
+        load_pretrained_encoder(
+            HDSUNet(HDSConfig(encoder_widths=[8] * 5, decoder_widths=[8] * 5, bottleneck_width=8)),
+            tmp_path / "resnet.pth",
+        )
 
 
 def test_the_packages_imagenet_file_maps_onto_the_encoder():
@@ -175,9 +184,19 @@ def test_training_starts_from_the_file_and_records_it(tmp_path, phantom_dataset)
     network = {k: v for k, v in SMALL_DECODER.items() if k != "encoder"}
     pretrained = tmp_path / "lite0.pth"
     package_layout_file(pretrained, HDSUNet(HDSConfig(**SMALL_DECODER)))
-    config = TrainConfig(datasets=[f"folder:{phantom_dataset}"], out=str(tmp_path / "run"), epochs=1, batch_size=2,
-                         crop=[64, 64], samples_per_epoch=2, folds=2, network=network, precision="fp32",
-                         encoder="efficientnet-lite0", pretrained=str(pretrained))
+    config = TrainConfig(
+        datasets=[f"folder:{phantom_dataset}"],
+        out=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=2,
+        crop=[64, 64],
+        samples_per_epoch=2,
+        folds=2,
+        network=network,
+        precision="fp32",
+        encoder="efficientnet-lite0",
+        pretrained=str(pretrained),
+    )
     train(config)
     meta = json.loads((tmp_path / "run" / "last.json").read_text())
     assert meta["network"]["encoder"] == "efficientnet-lite0"

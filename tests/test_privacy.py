@@ -21,17 +21,31 @@ pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR DA:UserWarn
 # An invalid birth date (DA is YYYYMMDD) makes pydicom's validation warn with the value in
 # the message: the entry points must keep such messages out of logs and terminals.
 PATIENTS = {
-    "A": {"PatientName": "Leakname^Secret", "PatientID": "LEAKID12345", "PatientBirthDate": "1960-01-02",
-          "AccessionNumber": "LEAKACC99"},
-    "B": {"PatientName": "Otherperson^Wholly", "PatientID": "OTHERID777", "PatientBirthDate": "1971-05-06",
-          "AccessionNumber": "OTHERACC11"},
+    "A": {
+        "PatientName": "Leakname^Secret",
+        "PatientID": "LEAKID12345",
+        "PatientBirthDate": "1960-01-02",
+        "AccessionNumber": "LEAKACC99",
+    },
+    "B": {
+        "PatientName": "Otherperson^Wholly",
+        "PatientID": "OTHERID777",
+        "PatientBirthDate": "1971-05-06",
+        "AccessionNumber": "OTHERACC11",
+    },
 }
 UIDS = {"StudyInstanceUID": "1.2.826.0.1.3680043.8.498.71", "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.72"}
 
 
 def phi_words(who: str) -> list[str]:
     tags = PATIENTS[who]
-    return [*tags["PatientName"].split("^"), tags["PatientID"], tags["PatientBirthDate"], "19600102", tags["AccessionNumber"]]
+    return [
+        *tags["PatientName"].split("^"),
+        tags["PatientID"],
+        tags["PatientBirthDate"],
+        "19600102",
+        tags["AccessionNumber"],
+    ]
 
 
 def study_of(who: str, folder: Path) -> Path:
@@ -40,9 +54,17 @@ def study_of(who: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, side in enumerate("RL"):
         pixels, _ = phantom((256, 192), seed=400 + i, chest_wall="left" if side == "R" else "right")
-        write_dicom(folder / f"{side}_MLO.dcm", pixels, ImageLaterality=side, ViewPosition="MLO",
-                    ImagerPixelSpacing=[0.4, 0.4], PatientOrientation=["A", "R"] if side == "R" else ["P", "L"],
-                    SOPInstanceUID=f"1.2.826.0.1.3680043.8.498.8{i}", **UIDS, **PATIENTS[who])
+        write_dicom(
+            folder / f"{side}_MLO.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition="MLO",
+            ImagerPixelSpacing=[0.4, 0.4],
+            PatientOrientation=["A", "R"] if side == "R" else ["P", "L"],
+            SOPInstanceUID=f"1.2.826.0.1.3680043.8.498.8{i}",
+            **UIDS,
+            **PATIENTS[who],
+        )
     data = (folder / "R_MLO.dcm").read_bytes()
     (folder / "cut.dcm").write_bytes(data[: len(data) // 2])
     return folder
@@ -67,8 +89,17 @@ def test_hds_predict_output_and_logs_carry_no_patient_details(phantom_model, tmp
     root.addHandler(handler)
     logging.captureWarnings(True)
     try:
-        code = predict_main([str(study), "--out", str(tmp_path / "out"), "--weights", str(phantom_model),
-                             "--pdf", str(tmp_path / "report.pdf")])
+        code = predict_main(
+            [
+                str(study),
+                "--out",
+                str(tmp_path / "out"),
+                "--weights",
+                str(phantom_model),
+                "--pdf",
+                str(tmp_path / "report.pdf"),
+            ]
+        )
     finally:
         logging.captureWarnings(False)
         root.removeHandler(handler)
@@ -91,9 +122,27 @@ def pdf_text(path: Path) -> str:
 
 def screenshot(weights: Path, study: Path, out: Path, data_home: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_DATA_HOME": str(data_home)}
-    run = subprocess.run([sys.executable, "-m", "mammo_viewer.app", str(study), "--screenshot", str(out),
-                          "--weights", str(weights), "--device", "cpu", "--threshold", "0.5", *extra],
-                         capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mammo_viewer.app",
+            str(study),
+            "--screenshot",
+            str(out),
+            "--weights",
+            str(weights),
+            "--device",
+            "cpu",
+            "--threshold",
+            "0.5",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0 and out.exists(), run.stderr[-2000:]
     return run
 
@@ -127,8 +176,11 @@ def test_reports_exported_with_details_hidden_carry_none(phantom_model, qtbot, t
 
     from mammo_viewer.main_window import MainWindow
 
-    window = MainWindow(weights=str(phantom_model), device="cpu",
-                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(
+        weights=str(phantom_model),
+        device="cpu",
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+    )
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.study_settled, timeout=60000):
         window.open_path(str(study_of("A", tmp_path / "study")))

@@ -22,10 +22,18 @@ from synthetic import mg_dataset, phantom
 # (the entry points silence those warnings; the reader's typed errors are what is tested).
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:pydicom.*")
 
-BOUNDED = settings(max_examples=int(os.environ.get("HDS_PROPERTY_EXAMPLES", 150)), deadline=3000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+BOUNDED = settings(
+    max_examples=int(os.environ.get("HDS_PROPERTY_EXAMPLES", 150)),
+    deadline=3000,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
 
-numbers = st.one_of(st.integers(-70000, 70000).map(str), st.sampled_from(["", "abc", "nan", "inf", "-inf", "1e400", "0", "-0"]),
-                    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: f"{f:.6g}"))
+numbers = st.one_of(
+    st.integers(-70000, 70000).map(str),
+    st.sampled_from(["", "abc", "nan", "inf", "-inf", "1e400", "0", "-0"]),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: f"{f:.6g}"),
+)
 
 
 @contextmanager
@@ -59,13 +67,20 @@ def check(path: Path) -> None:
 # Odd values per field. A case perturbs a few fields of an otherwise valid header: every
 # field at random would make nearly every file unreadable, leaving the readable path untested.
 ODD = {
-    "Rows": [0, 65535], "Columns": [0], "BitsAllocated": [1, 8, 32, 12, 0, 64], "BitsStored": [0, 13, 17, 40],
-    "HighBit": [0, 40], "PixelRepresentation": [1, 2], "SamplesPerPixel": [3, 0],
+    "Rows": [0, 65535],
+    "Columns": [0],
+    "BitsAllocated": [1, 8, 32, 12, 0, 64],
+    "BitsStored": [0, 13, 17, 40],
+    "HighBit": [0, 40],
+    "PixelRepresentation": [1, 2],
+    "SamplesPerPixel": [3, 0],
     "PhotometricInterpretation": ["MONOCHROME1", "RGB", "PALETTE COLOR", "", "junk"],
     "RescaleSlope": ["", "abc", "nan", "inf", "1e400", "0", "-1", "1e-30"],
     "RescaleIntercept": ["", "abc", "nan", "-inf", "1e400", "-70000"],
-    "WindowCenter": ["", "abc", "nan", "1e400", "-5", "1\\2\\3"], "WindowWidth": ["", "0", "-5", "nan", "inf", "0.5", "1\\x"],
-    "VOILUTFunction": ["SIGMOID", "LINEAR_EXACT", "", "junk"], "PresentationLUTShape": ["INVERSE", "", "junk"],
+    "WindowCenter": ["", "abc", "nan", "1e400", "-5", "1\\2\\3"],
+    "WindowWidth": ["", "0", "-5", "nan", "inf", "0.5", "1\\x"],
+    "VOILUTFunction": ["SIGMOID", "LINEAR_EXACT", "", "junk"],
+    "PresentationLUTShape": ["INVERSE", "", "junk"],
     "PixelPaddingValue": [0, 4095, 32767],  # fits US and SS alike
     "PatientOrientation": [["X"], "", ["A", "R", "F"]],
     "ImagerPixelSpacing": [[0, 0], ["abc", "1"], [-1, 1], [1e30, 1e30], [0.1]],
@@ -76,11 +91,24 @@ ODD = {
 @st.composite
 def headers(draw):
     rows, columns = draw(st.integers(1, 40)), draw(st.integers(1, 40))
-    tags = {"Rows": rows, "Columns": columns, "BitsAllocated": 16, "BitsStored": 12, "HighBit": 11,
-            "PixelRepresentation": 0, "SamplesPerPixel": 1, "PhotometricInterpretation": "MONOCHROME2",
-            "RescaleSlope": "1", "RescaleIntercept": "0", "WindowCenter": draw(numbers), "WindowWidth": draw(numbers),
-            "VOILUTFunction": "LINEAR", "PresentationLUTShape": "IDENTITY", "PatientOrientation": ["A", "R"],
-            "ImagerPixelSpacing": [0.1, 0.1]}
+    tags = {
+        "Rows": rows,
+        "Columns": columns,
+        "BitsAllocated": 16,
+        "BitsStored": 12,
+        "HighBit": 11,
+        "PixelRepresentation": 0,
+        "SamplesPerPixel": 1,
+        "PhotometricInterpretation": "MONOCHROME2",
+        "RescaleSlope": "1",
+        "RescaleIntercept": "0",
+        "WindowCenter": draw(numbers),
+        "WindowWidth": draw(numbers),
+        "VOILUTFunction": "LINEAR",
+        "PresentationLUTShape": "IDENTITY",
+        "PatientOrientation": ["A", "R"],
+        "ImagerPixelSpacing": [0.1, 0.1],
+    }
     for field in draw(st.lists(st.sampled_from(sorted(ODD)), max_size=3, unique=True)):
         tags[field] = draw(st.sampled_from(ODD[field]))
     bits = tags["BitsAllocated"]
@@ -89,7 +117,14 @@ def headers(draw):
     return tags, draw(st.binary(min_size=length, max_size=length))
 
 
-TEXT_FIELDS = {"RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth", "ImagerPixelSpacing", "NumberOfFrames"}
+TEXT_FIELDS = {
+    "RescaleSlope",
+    "RescaleIntercept",
+    "WindowCenter",
+    "WindowWidth",
+    "ImagerPixelSpacing",
+    "NumberOfFrames",
+}
 
 
 def write_case(case, implicit: bool, folder: str) -> Path:
@@ -121,6 +156,7 @@ def test_any_header_and_pixel_bytes_give_an_image_or_a_typed_error(case, implici
 
 def test_the_header_strategy_reaches_both_outcomes():
     """A strategy that only ever produced refusals (or only images) would test half the reader."""
+
     def outcome(case) -> str:
         with tempfile.TemporaryDirectory() as folder:
             try:
@@ -136,8 +172,16 @@ def test_the_header_strategy_reaches_both_outcomes():
 @BOUNDED
 @given(st.data())
 def test_damaged_bytes_of_a_good_file_give_an_image_or_a_typed_error(data):
-    syntax = data.draw(st.sampled_from([pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian,
-                                        pydicom.uid.RLELossless, pydicom.uid.JPEG2000Lossless]))
+    syntax = data.draw(
+        st.sampled_from(
+            [
+                pydicom.uid.ExplicitVRLittleEndian,
+                pydicom.uid.ImplicitVRLittleEndian,
+                pydicom.uid.RLELossless,
+                pydicom.uid.JPEG2000Lossless,
+            ]
+        )
+    )
     original = _good_file_bytes(syntax)
     damaged = bytearray(original)
     for _ in range(data.draw(st.integers(1, 8))):
@@ -158,7 +202,14 @@ def _good_file_bytes(syntax) -> bytes:
         from synthetic import write_dicom
 
         with tempfile.TemporaryDirectory() as folder:
-            path = write_dicom(Path(folder) / "good.dcm", phantom((64, 48), seed=5)[0], syntax=syntax,
-                               ImageLaterality="L", ViewPosition="CC", WindowCenter=2000, WindowWidth=4000)
+            path = write_dicom(
+                Path(folder) / "good.dcm",
+                phantom((64, 48), seed=5)[0],
+                syntax=syntax,
+                ImageLaterality="L",
+                ViewPosition="CC",
+                WindowCenter=2000,
+                WindowWidth=4000,
+            )
             _GOOD[syntax] = path.read_bytes()
     return _GOOD[syntax]

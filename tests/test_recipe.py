@@ -26,10 +26,21 @@ def test_every_arm_is_the_recipe_with_one_lever_changed(tmp_path):
     for arm in recipe.ARMS:
         args = vars(train_parser().parse_args(recipe.arm_options(arm, str(film), str(digital))))
         changed[arm] = {k for k, v in args.items() if v != vars(shipped)[k]}
-    assert changed == {"recipe": set(), "scratch": {"pretrained"}, "patches": {"crop"}, "dsseg": {"mode"},
-                       "film": {"train_on"}, "digital": {"train_on"}}
-    assert train_parser().parse_args(recipe.arm_options("film", str(film), str(digital))).train_on == [f"minimias:{film}"]
-    assert train_parser().parse_args(recipe.arm_options("recipe", str(film), str(digital), scale=4)).samples_per_epoch == 800
+    assert changed == {
+        "recipe": set(),
+        "scratch": {"pretrained"},
+        "patches": {"crop"},
+        "dsseg": {"mode"},
+        "film": {"train_on"},
+        "digital": {"train_on"},
+    }
+    assert train_parser().parse_args(recipe.arm_options("film", str(film), str(digital))).train_on == [
+        f"minimias:{film}"
+    ]
+    assert (
+        train_parser().parse_args(recipe.arm_options("recipe", str(film), str(digital), scale=4)).samples_per_epoch
+        == 800
+    )
 
 
 def test_the_packed_copy_gives_the_same_folds_and_working_images(tmp_path, phantom_dataset):
@@ -41,8 +52,9 @@ def test_the_packed_copy_gives_the_same_folds_and_working_images(tmp_path, phant
     packed = load_datasets([f"folder:{out / 'mini-mias'}"])
     assert [c.patient_id for c in packed] == [c.patient_id for c in original]
     for fold in range(2):
-        assert ([c.case_id for c in split_cases(packed, folds=2, fold=fold)[1]]
-                == [c.case_id for c in split_cases(original, folds=2, fold=fold)[1]])
+        assert [c.case_id for c in split_cases(packed, folds=2, fold=fold)[1]] == [
+            c.case_id for c in split_cases(original, folds=2, fold=fold)[1]
+        ]
     for a, b in zip(original, packed):
         x, y = prepare(a, 0.8), prepare(b, 0.8)
         assert x.working.image.shape == y.working.image.shape
@@ -58,12 +70,35 @@ def test_the_gpu_command_runs_every_fold_and_brings_back_what_export_needs(tmp_p
     for name in ("mini-mias", "cdd-cesm"):
         shutil.copytree(phantom_dataset, data / name)
     monkeypatch.setattr(recipe, "FOLDS", 2)
-    monkeypatch.setattr(recipe, "RECIPE", ["--epochs", "1", "--samples-per-epoch", "4", "--crop", "64", "64",
-                                           "--batch-size", "4", "--precision", "fp32", "--device", "cpu", *TINY_NET_ARGS])
+    monkeypatch.setattr(
+        recipe,
+        "RECIPE",
+        [
+            "--epochs",
+            "1",
+            "--samples-per-epoch",
+            "4",
+            "--crop",
+            "64",
+            "64",
+            "--batch-size",
+            "4",
+            "--precision",
+            "fp32",
+            "--device",
+            "cpu",
+            *TINY_NET_ARGS,
+        ],
+    )
     results = tmp_path / "OUT"
     summary = recipe.run_gpu(data, tmp_path / "runs", results, scale=2, parallel=2, arms=["recipe"], budget_s=600)
     assert summary["failed"] == [] and summary["arms"] == {"recipe": ["fold-0", "fold-1"]}
-    assert json.loads((tmp_path / "runs" / "recipe" / "fold-0" / "last.json").read_text())["train_config"]["samples_per_epoch"] == 8
+    assert (
+        json.loads((tmp_path / "runs" / "recipe" / "fold-0" / "last.json").read_text())["train_config"][
+            "samples_per_epoch"
+        ]
+        == 8
+    )
     sent = sorted(p.name for p in results.iterdir())
     assert sent == ["cv.tar.gz", "final-0.safetensors", "final-1.safetensors", "final.json"]
     assert all(p.stat().st_size < 16 * 2**20 for p in results.iterdir())

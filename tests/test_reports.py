@@ -25,9 +25,18 @@ def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("input")
     for i, (side, view) in enumerate((("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))):
         pixels, _ = phantom((256, 192), seed=400 + i, mass=i == 0, chest_wall="right" if side == "R" else "left")
-        write_dicom(folder / f"{side}{view}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], ImageLaterality=side, ViewPosition=view,
-                    PatientOrientation=["P", "L"] if side == "R" else ["A", "R"], PatientName="Doe^Jane", PatientID="MRN777",
-                    PatientBirthDate="19580312", StudyInstanceUID="1.2.826.0.1.3680043.8.498.77")
+        write_dicom(
+            folder / f"{side}{view}.dcm",
+            pixels,
+            ImagerPixelSpacing=[0.4, 0.4],
+            ImageLaterality=side,
+            ViewPosition=view,
+            PatientOrientation=["P", "L"] if side == "R" else ["A", "R"],
+            PatientName="Doe^Jane",
+            PatientID="MRN777",
+            PatientBirthDate="19580312",
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.77",
+        )
     return folder
 
 
@@ -42,8 +51,23 @@ def pdf_text(path) -> list[str]:
 def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(phantom_model, study, tmp_path, capsys):
     weights = phantom_model
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
-    code = predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "json"), "--threshold", str(THRESHOLD),
-                         "--pdf", str(tmp_path / "report.pdf"), "--seg-dir", str(tmp_path / "seg"), "--sr-dir", str(tmp_path / "sr")])
+    code = predict_main(
+        [
+            str(study),
+            "--weights",
+            str(weights),
+            "--out",
+            str(tmp_path / "json"),
+            "--threshold",
+            str(THRESHOLD),
+            "--pdf",
+            str(tmp_path / "report.pdf"),
+            "--seg-dir",
+            str(tmp_path / "seg"),
+            "--sr-dir",
+            str(tmp_path / "sr"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     pages = pdf_text(tmp_path / "report.pdf")
     assert len(pages) == 5  # overview + one page per view
@@ -59,8 +83,23 @@ def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(phantom_mo
 def test_anonymized_pdf_has_no_phi(phantom_model, study, tmp_path):
     weights = phantom_model
     out = tmp_path / "anon.pdf"
-    assert predict_main([str(study), "--weights", str(weights), "--out", str(tmp_path / "j"), "--pdf", str(out), "--anonymize",
-                         "--page-size", "Letter"]) == 0
+    assert (
+        predict_main(
+            [
+                str(study),
+                "--weights",
+                str(weights),
+                "--out",
+                str(tmp_path / "j"),
+                "--pdf",
+                str(out),
+                "--anonymize",
+                "--page-size",
+                "Letter",
+            ]
+        )
+        == 0
+    )
     text = "\n".join(pdf_text(out))
     assert "Doe" not in text and "MRN777" not in text and "de-identified" in text
     # The birth date in any form it could be printed (a bare "1958" also turns up inside the
@@ -103,8 +142,14 @@ def test_labels_sit_outside_the_images_and_never_cover_a_contour(phantom_model, 
     pixels, _ = phantom((200, 160), seed=3, chest_wall="left")
     rows, cols = np.mgrid[0:200, 0:160]
     pixels[np.hypot(rows - 18, cols - 140) < 14] = 0.95 * 4095  # a crisp mass in the top-right corner
-    path = write_dicom(folder / "R_CC.dcm", pixels, ImageLaterality="R", ViewPosition="CC", PatientOrientation=["P", "L"],
-                       ImagerPixelSpacing=[0.4, 0.4])
+    path = write_dicom(
+        folder / "R_CC.dcm",
+        pixels,
+        ImageLaterality="R",
+        ViewPosition="CC",
+        PatientOrientation=["P", "L"],
+        ImagerPixelSpacing=[0.4, 0.4],
+    )
     image = read_image(path)
     prediction = predictor.predict(image)
     assert prediction.lesions(0.5)
@@ -127,8 +172,11 @@ def test_labels_sit_outside_the_images_and_never_cover_a_contour(phantom_model, 
                     start, count = hit
                     boxes = [text.get_charbox(i) for i in range(start, start + count)]
                     left, right = min(b[0] for b in boxes) * scale, max(b[2] for b in boxes) * scale
-                    top, bottom = (height - max(b[3] for b in boxes)) * scale, (height - min(b[1] for b in boxes)) * scale
-                    box = amber[int(top) - 2:int(bottom) + 3, int(left) - 2:int(right) + 3]
+                    top, bottom = (
+                        (height - max(b[3] for b in boxes)) * scale,
+                        (height - min(b[1] for b in boxes)) * scale,
+                    )
+                    box = amber[int(top) - 2 : int(bottom) + 3, int(left) - 2 : int(right) + 3]
                     assert not box.any(), (index, word)
                     found += 1
             assert found >= 1
@@ -146,7 +194,11 @@ def test_a_report_without_lesions_renders_without_warnings(phantom_model, study,
     predictor = Predictor(phantom_model, device="cpu")
     analysed = [(image, predictor.predict(image)) for image in map(read_image, sorted(study.glob("*.dcm")))]
     out = write_pdf(build_report(analysed, 1.01), tmp_path / "none.pdf")  # no lesion anywhere
-    run = subprocess.run([POPPLER or "pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [POPPLER or "pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0 and run.stderr == "", run.stderr
     assert len(list(tmp_path.glob("page*.png"))) == 1 + len(analysed)

@@ -16,10 +16,20 @@ def opened(tmp_path):
     """A controller showing a study of four MG views and one CT slice (displayed, never scored)."""
     for side, view, seed in (("R", "CC", 1), ("L", "CC", 2), ("R", "MLO", 3), ("L", "MLO", 4)):
         pixels, _ = phantom((96, 64), seed=seed)
-        write_dicom(tmp_path / f"{side}_{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view, StudyInstanceUID=STUDY,
-                    PatientName="Doe^Jane", PatientBirthDate="19600102", StudyDate="20260101")
+        write_dicom(
+            tmp_path / f"{side}_{view}.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition=view,
+            StudyInstanceUID=STUDY,
+            PatientName="Doe^Jane",
+            PatientBirthDate="19600102",
+            StudyDate="20260101",
+        )
     pixels, _ = phantom((96, 64), seed=5)
-    write_dicom(tmp_path / "ct.dcm", pixels, Modality="CT", SOPClassUID="1.2.840.10008.5.1.4.1.1.2", StudyInstanceUID=STUDY)
+    write_dicom(
+        tmp_path / "ct.dcm", pixels, Modality="CT", SOPClassUID="1.2.840.10008.5.1.4.1.1.2", StudyInstanceUID=STUDY
+    )
     controller = StudyController()
     controller.opening()
     controller.scan = scan_folder(tmp_path)
@@ -67,7 +77,9 @@ def test_results_are_kept_compared_and_restored_and_the_study_settles_once(opene
     compared = []
     assert controller.predicted(keys[0], "prediction-0", compare_breasts=compared.append)
     assert compared == [["prediction-0"]]  # every kept result is re-scored as results arrive
-    assert controller.idle_text(None) == "1 image(s) analysed" and controller.idle_text("no weights") == "AI not available"
+    assert (
+        controller.idle_text(None) == "1 image(s) analysed" and controller.idle_text("no weights") == "AI not available"
+    )
     assert controller.settle(analysing=False) and not controller.settle(analysing=False)  # once
     # Showing the study again (another study was shown meanwhile) restores the result: no rerun.
     patient = next(iter(controller.scan.patients.values()))
@@ -76,7 +88,10 @@ def test_results_are_kept_compared_and_restored_and_the_study_settles_once(opene
     controller.decode_order(keys)
     restored = controller.decoded(keys[0], read_image(again.images[keys[0]].path), False)
     assert restored.prediction == "prediction-0"
-    assert controller.predict_failed(keys[1], "out of memory") and again.images[keys[1]].error == "AI failed: out of memory"
+    assert (
+        controller.predict_failed(keys[1], "out of memory")
+        and again.images[keys[1]].error == "AI failed: out of memory"
+    )
 
 
 def test_a_failed_scan_settles_and_the_title_hides_patient_details():

@@ -32,9 +32,18 @@ def test_short_run_lowers_the_loss_and_raises_dice(trained_phantom_model):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset, optimizer):
-    common = dict(datasets=[f"folder:{phantom_dataset}"], out=str(tmp_path), batch_size=4, crop=[64, 64],
-                  samples_per_epoch=8, folds=2, network=TINY_NET, precision="fp32", optimizer=optimizer,
-                  lr=0.01 if optimizer == "sgd" else 0.001)
+    common = dict(
+        datasets=[f"folder:{phantom_dataset}"],
+        out=str(tmp_path),
+        batch_size=4,
+        crop=[64, 64],
+        samples_per_epoch=8,
+        folds=2,
+        network=TINY_NET,
+        precision="fp32",
+        optimizer=optimizer,
+        lr=0.01 if optimizer == "sgd" else 0.001,
+    )
     train(TrainConfig(epochs=1, **common))
     assert json.loads((tmp_path / "last.json").read_text())["epoch"] == 1
     train(TrainConfig(epochs=2, **common), resume=True)
@@ -63,8 +72,20 @@ def test_train_on_one_dataset_keeps_the_pooled_folds(tmp_path, phantom_dataset, 
     specs = [f"folder:{phantom_dataset}", f"folder:{other}"]
     train_pooled, val_pooled = split_cases(load_datasets(specs), folds=2, fold=0)
     with caplog.at_level(logging.INFO, logger="hds_core.train.loop"):
-        train(TrainConfig(datasets=specs, train_on=[specs[1]], out=str(tmp_path / "run"), epochs=1, batch_size=4,
-                          crop=[64, 64], samples_per_epoch=4, folds=2, network=TINY_NET, precision="fp32"))
+        train(
+            TrainConfig(
+                datasets=specs,
+                train_on=[specs[1]],
+                out=str(tmp_path / "run"),
+                epochs=1,
+                batch_size=4,
+                crop=[64, 64],
+                samples_per_epoch=4,
+                folds=2,
+                network=TINY_NET,
+                precision="fp32",
+            )
+        )
     own = sum(c.dataset == specs[1] for c in train_pooled)
     assert 0 < own < len(train_pooled)
     assert f"{own} training images, {len(val_pooled)} validation images" in caplog.text
@@ -92,8 +113,13 @@ def test_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         train_main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for shown in ("--epochs EPOCHS passes over --samples-per-epoch crops (default: 50)", "(default: sgd)", "(default: 512 384)",
-                  "--encoder {residual,efficientnet-lite0}", "--pretrained imagenet|none|PATH"):
+    for shown in (
+        "--epochs EPOCHS passes over --samples-per-epoch crops (default: 50)",
+        "(default: sgd)",
+        "(default: 512 384)",
+        "--encoder {residual,efficientnet-lite0}",
+        "--pretrained imagenet|none|PATH",
+    ):
         assert shown in text, shown
 
 
@@ -107,10 +133,40 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
 def test_ddp_with_two_cpu_processes(tmp_path, phantom_dataset):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "hds_core.train.cli",
-         "--dataset", f"folder:{phantom_dataset}", "--out", str(tmp_path), "--epochs", "2", "--batch-size", "2",
-         "--crop", "64", "64", "--samples-per-epoch", "8", "--folds", "2", "--device", "cpu", "--precision", "fp32", *TINY_NET_ARGS],
-        capture_output=True, text=True, timeout=300, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "hds_core.train.cli",
+            "--dataset",
+            f"folder:{phantom_dataset}",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "2",
+            "--crop",
+            "64",
+            "64",
+            "--samples-per-epoch",
+            "8",
+            "--folds",
+            "2",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp32",
+            *TINY_NET_ARGS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]  # written once (rank 0), not twice

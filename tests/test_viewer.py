@@ -71,11 +71,20 @@ def test_threshold_moves_the_contours_without_rerunning_the_network(qtbot, windo
 def test_layouts_switch_with_one_key_each(qtbot, window, tmp_path):
     study = tmp_path / "four"
     study.mkdir()
-    for i, (side, view, orientation) in enumerate((("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]),
-                                                   ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))):
+    for i, (side, view, orientation) in enumerate(
+        (("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]), ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))
+    ):
         pixels, _ = phantom((160, 128), seed=i, chest_wall="right" if side == "R" else "left")
-        write_dicom(study / f"{side}{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
-                    ImagerPixelSpacing=[0.4, 0.4], PatientID="P1", StudyInstanceUID="1.2.3.4")
+        write_dicom(
+            study / f"{side}{view}.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition=view,
+            PatientOrientation=orientation,
+            ImagerPixelSpacing=[0.4, 0.4],
+            PatientID="P1",
+            StudyInstanceUID="1.2.3.4",
+        )
     open_and_settle(qtbot, window, study)
     assert [v.title for v in visible_views(window)] == ["R CC", "L CC", "R MLO", "L MLO"]
     qtbot.keyClick(window, "D")
@@ -117,8 +126,15 @@ def test_a_broken_file_is_listed_and_the_good_one_still_shows(qtbot, window, tmp
 
 def test_hide_phi_removes_name_id_and_birth_date(qtbot, window, tmp_path):
     pixels, _ = phantom((128, 96), seed=4)
-    write_dicom(tmp_path / "a.dcm", pixels, PatientName="Doe^Jane", PatientID="MRN12345", PatientBirthDate="19600102",
-                ImageLaterality="R", ViewPosition="CC")
+    write_dicom(
+        tmp_path / "a.dcm",
+        pixels,
+        PatientName="Doe^Jane",
+        PatientID="MRN12345",
+        PatientBirthDate="19600102",
+        ImageLaterality="R",
+        ViewPosition="CC",
+    )
     open_and_settle(qtbot, window, tmp_path)
     shown = window.patient_text_on_screen()
     assert "Doe" in shown and "MRN12345" in shown and "1960" in shown
@@ -194,8 +210,20 @@ def test_screenshot_mode_writes_a_picture_and_fails_on_unreadable_paths(phantom_
     out = tmp_path / "shot.png"
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    result = run_viewer(resources.demo_study(), "--screenshot", out, "--weights", weights, "--device", "cpu",
-                        "--layout", "4", "--threshold", "0.3", TMPDIR=str(scratch))
+    result = run_viewer(
+        resources.demo_study(),
+        "--screenshot",
+        out,
+        "--weights",
+        weights,
+        "--device",
+        "cpu",
+        "--layout",
+        "4",
+        "--threshold",
+        "0.3",
+        TMPDIR=str(scratch),
+    )
     assert result.returncode == 0, result.stderr
     # The run's own settings (which hold the folders it opened) leave with it.
     assert not list(scratch.glob("mammo-viewer-*"))
@@ -216,8 +244,13 @@ def test_what_the_model_saw_shows_the_network_input_and_its_warnings(qtbot, wind
     tmp_path = tmp_path / "input"
     tmp_path.mkdir()
     pixels, _ = phantom((160, 128), seed=5)
-    write_dicom(tmp_path / "raw.dcm", pixels, PresentationIntentType="FOR PROCESSING", ViewPosition="MLO",
-                ImagerPixelSpacing=[0.4, 0.4])  # no laterality
+    write_dicom(
+        tmp_path / "raw.dcm",
+        pixels,
+        PresentationIntentType="FOR PROCESSING",
+        ViewPosition="MLO",
+        ImagerPixelSpacing=[0.4, 0.4],
+    )  # no laterality
     open_and_settle(qtbot, window, tmp_path)
     window.model_input_dock.show()
     key = visible_views(window)[0].key

@@ -35,12 +35,24 @@ def stored_the_other_way(tmp_path_factory):
     """A 4-view study stored with every breast's chest wall on the side away from the middle
     of the screen (R on the left, L on the right): each view must be mirrored to hang."""
     folder = tmp_path_factory.mktemp("mirrored")
-    views = (("R", "CC", ["A", "L"], "left"), ("L", "CC", ["P", "R"], "right"),
-             ("R", "MLO", ["A", "FL"], "left"), ("L", "MLO", ["P", "FR"], "right"))
+    views = (
+        ("R", "CC", ["A", "L"], "left"),
+        ("L", "CC", ["P", "R"], "right"),
+        ("R", "MLO", ["A", "FL"], "left"),
+        ("L", "MLO", ["P", "FR"], "right"),
+    )
     for i, (side, view, orientation, wall) in enumerate(views):
         pixels = mass_away_from_the_middle((200, 160), wall, 100 * i)
-        write_dicom(folder / f"{side}_{view}.dcm", pixels, ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
-                    ImagerPixelSpacing=[0.4, 0.4], PatientID="MIRROR", StudyInstanceUID="1.2.826.0.1.3680043.8.498.5151")
+        write_dicom(
+            folder / f"{side}_{view}.dcm",
+            pixels,
+            ImageLaterality=side,
+            ViewPosition=view,
+            PatientOrientation=orientation,
+            ImagerPixelSpacing=[0.4, 0.4],
+            PatientID="MIRROR",
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.5151",
+        )
     return folder
 
 
@@ -66,7 +78,11 @@ def visible_views(window):
 
 
 def lightness(image: QImage, x: int, y: int, radius: int = 2) -> float:
-    values = [image.pixelColor(x + dx, y + dy).lightness() for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)]
+    values = [
+        image.pixelColor(x + dx, y + dy).lightness()
+        for dx in range(-radius, radius + 1)
+        for dy in range(-radius, radius + 1)
+    ]
     return float(np.mean(values))
 
 
@@ -96,7 +112,9 @@ def test_the_pdf_hangs_mirrored_with_the_contours_on_the_mass(phantom_model, sto
     from hds_core.io import read_image
 
     predictor = Predictor(phantom_model, device="cpu")
-    analysed = [(image, predictor.predict(image)) for image in map(read_image, sorted(stored_the_other_way.glob("*.dcm")))]
+    analysed = [
+        (image, predictor.predict(image)) for image in map(read_image, sorted(stored_the_other_way.glob("*.dcm")))
+    ]
     out = write_report(analysed, 0.5, tmp_path / "r.pdf")
     document = pdfium.PdfDocument(str(out))
     try:
@@ -109,7 +127,7 @@ def test_the_pdf_hangs_mirrored_with_the_contours_on_the_mass(phantom_model, sto
             assert found == (4 if index == 0 else 1), (index, found)
             for label in range(1, found + 1):
                 rows, cols = np.nonzero(labels == label)
-                inside = page[int(rows.mean()) - 2:int(rows.mean()) + 3, int(cols.mean()) - 2:int(cols.mean()) + 3]
+                inside = page[int(rows.mean()) - 2 : int(rows.mean()) + 3, int(cols.mean()) - 2 : int(cols.mean()) + 3]
                 # Inside each ring: the mass (white on page one; tinted by the heat map on the others).
                 assert inside[..., 0].mean() > 200, (index, label, inside[..., 0].mean())
     finally:
@@ -119,7 +137,9 @@ def test_the_pdf_hangs_mirrored_with_the_contours_on_the_mass(phantom_model, sto
     assert tuple(round(v) for v in document[0].get_size()) == (595, 842)
     document.close()
     # What the score is worth (the weights' cross-validation) is printed under the scores.
-    noted = write_report(analysed, 0.5, tmp_path / "noted.pdf", score_note="Cross-validated, patients unseen: films: AUC 0.58")
+    noted = write_report(
+        analysed, 0.5, tmp_path / "noted.pdf", score_note="Cross-validated, patients unseen: films: AUC 0.58"
+    )
     document = pdfium.PdfDocument(str(noted))
     assert "Cross-validated, patients unseen: films: AUC 0.58" in document[0].get_textpage().get_text_range()
     assert "Cross-validated" not in pdfium.PdfDocument(str(out))[0].get_textpage().get_text_range()
@@ -224,10 +244,15 @@ def test_settings_survive_a_restart(qtbot, phantom_model, tmp_path, stored_the_o
 
 def test_screenshot_mode_honours_layout_and_threshold(phantom_model, stored_the_other_way, tmp_path):
     shots = {}
-    for name, options in (("four", ["--layout", "4", "--threshold", "0.5"]), ("one", ["--layout", "1", "--threshold", "0.5"]),
-                          ("low", ["--layout", "4", "--threshold", "0.01"])):
+    for name, options in (
+        ("four", ["--layout", "4", "--threshold", "0.5"]),
+        ("one", ["--layout", "1", "--threshold", "0.5"]),
+        ("low", ["--layout", "4", "--threshold", "0.01"]),
+    ):
         out = tmp_path / f"{name}.png"
-        run = run_viewer(stored_the_other_way, "--screenshot", out, "--weights", phantom_model, "--device", "cpu", *options)
+        run = run_viewer(
+            stored_the_other_way, "--screenshot", out, "--weights", phantom_model, "--device", "cpu", *options
+        )
         assert run.returncode == 0, run.stderr
         with Image.open(out) as picture:
             shots[name] = np.asarray(picture.convert("RGB"))
@@ -244,8 +269,14 @@ def test_closing_during_decoding_stops_the_decoder_process(qtbot, phantom_model,
     folder.mkdir()
     for i, side in enumerate("RRLL"):
         pixels, _ = phantom((2400, 1900), seed=i)  # ~0.5 s each to decode: four keep the decoder busy
-        write_dicom(folder / f"{side}{i}.dcm", pixels, syntax=JPEG2000Lossless, ImageLaterality=side,
-                    ViewPosition="CC" if i % 2 else "MLO", StudyInstanceUID="1.2.826.0.1.3680043.8.498.6161")
+        write_dicom(
+            folder / f"{side}{i}.dcm",
+            pixels,
+            syntax=JPEG2000Lossless,
+            ImageLaterality=side,
+            ViewPosition="CC" if i % 2 else "MLO",
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.6161",
+        )
     window = new_window(qtbot, phantom_model, settings)
     with qtbot.waitSignal(window.loader.decoded, timeout=SETTLE_MS):
         window.open_path(str(folder))
@@ -270,7 +301,9 @@ def test_every_label_on_an_image_fits_its_box(qtbot, phantom_model, settings, st
     def record(painter, *args):
         if isinstance(args[0], QRectF) and len(args) == 3 and not args[1] & int(Qt.TextFlag.TextWordWrap):
             metrics = painter.fontMetrics()
-            drawn.append((args[2], args[0].width(), max(metrics.horizontalAdvance(line) for line in args[2].split("\n"))))
+            drawn.append(
+                (args[2], args[0].width(), max(metrics.horizontalAdvance(line) for line in args[2].split("\n")))
+            )
         return real(painter, *args)
 
     monkeypatch.setattr(QPainter, "drawText", record)
@@ -322,8 +355,9 @@ def test_the_progress_bar_says_why_nothing_is_analysed(qtbot, phantom_model, set
     for folder in (empty, broken):
         open_and_settle(qtbot, window, folder)
         assert "0 / 1" not in window.findings.progress.text()
-        assert window.findings.progress.text() in ("no image to analyse", "no readable mammogram to analyse"), \
+        assert window.findings.progress.text() in ("no image to analyse", "no readable mammogram to analyse"), (
             window.findings.progress.text()
+        )
     window.close()
 
 
@@ -339,14 +373,25 @@ def test_a_digital_study_reads_its_own_score_and_trust_line(qtbot, phantom_model
     document["calibration"] = {"method": "isotonic", "x": [0.0, 1.0], "y": [0.1, 0.3], "n": 2, "domain": "film"}
     document["cross_validation"] = {
         "minimias:/d/mini-mias": {"domain": "film", "shipped_score": {"image_auc": 0.77, "image_auc_ci": [0.7, 0.84]}},
-        "folder:/d/cdd-cesm": {"domain": "digital", "shipped_score": {"lesion_sensitivity": 0.81, "fp_regions_per_image": 0.7}}}
+        "folder:/d/cdd-cesm": {
+            "domain": "digital",
+            "shipped_score": {"lesion_sensitivity": 0.81, "fp_regions_per_image": 0.7},
+        },
+    }
     weights.with_suffix(".json").write_text(json.dumps(document))
     folder = tmp_path / "digital"
     folder.mkdir()
     for side, wall in (("R", "left"), ("L", "right")):
-        write_dicom(folder / f"{side}_CC.dcm", mass_away_from_the_middle((200, 160), wall, 7), ImageLaterality=side,
-                    ViewPosition="CC", ImagerPixelSpacing=[0.4, 0.4], DetectorType="DIRECT", PatientID="DIGITAL",
-                    StudyInstanceUID="1.2.826.0.1.3680043.8.498.5252")
+        write_dicom(
+            folder / f"{side}_CC.dcm",
+            mass_away_from_the_middle((200, 160), wall, 7),
+            ImageLaterality=side,
+            ViewPosition="CC",
+            ImagerPixelSpacing=[0.4, 0.4],
+            DetectorType="DIRECT",
+            PatientID="DIGITAL",
+            StudyInstanceUID="1.2.826.0.1.3680043.8.498.5252",
+        )
     window = new_window(qtbot, weights, settings)
     open_and_settle(qtbot, window, folder)
     assert "not calibrated" in window.findings.scores_box.title()

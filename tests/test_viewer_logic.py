@@ -13,18 +13,32 @@ from mammo_viewer.display import ScreenRenderer, adjusted, window_of
 from mammo_viewer.study import Study, StudyImage
 
 
-def image(photometric="MONOCHROME2", presets=(), padding_value=None, dtype=np.uint16, high=4096, slope=1.0, intercept=0.0):
+def image(
+    photometric="MONOCHROME2", presets=(), padding_value=None, dtype=np.uint16, high=4096, slope=1.0, intercept=0.0
+):
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, high, size=(64, 48)).astype(dtype)
     pixels[:4, :4] = 0
     meta = MammoMetadata(path=Path("x.dcm"), file_format="DICOM", rows=64, columns=48, photometric=photometric)
-    return MammoImage(pixels, meta, rescale_slope=slope, rescale_intercept=intercept, file_presets=list(presets),
-                      padding_value=padding_value)
+    return MammoImage(
+        pixels,
+        meta,
+        rescale_slope=slope,
+        rescale_intercept=intercept,
+        file_presets=list(presets),
+        padding_value=padding_value,
+    )
 
 
 @pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
-@pytest.mark.parametrize("preset", [VoiPreset("w", "", center=2000, width=900), VoiPreset("s", "", center=1500, width=2000, function="SIGMOID"),
-                                    VoiPreset("e", "", center=1000, width=300, function="LINEAR_EXACT")])
+@pytest.mark.parametrize(
+    "preset",
+    [
+        VoiPreset("w", "", center=2000, width=900),
+        VoiPreset("s", "", center=1500, width=2000, function="SIGMOID"),
+        VoiPreset("e", "", center=1000, width=300, function="LINEAR_EXACT"),
+    ],
+)
 @pytest.mark.parametrize("invert", [False, True])
 def test_screen_renderer_equals_the_engine_pipeline(photometric, preset, invert):
     img = image(photometric, [preset], padding_value=0, slope=0.5, intercept=-100)
@@ -72,15 +86,19 @@ def test_breast_score_is_the_max_of_its_views_and_the_exam_the_max_of_breasts():
     study = Study("P", None, None, None, None, "1")
     for key, side, score in (("a", "R", 0.2), ("b", "R", 0.7), ("c", "L", 0.4), ("d", None, None)):
         meta = MammoMetadata(path=Path(key), file_format="DICOM", rows=1, columns=1, laterality=side, view="CC")
-        study.images[key] = StudyImage(key, Path(key), meta, prediction=FakePrediction(score) if score is not None else None)
+        study.images[key] = StudyImage(
+            key, Path(key), meta, prediction=FakePrediction(score) if score is not None else None
+        )
     assert study.breast_scores() == {"R": 0.7, "L": 0.4}
     assert study.exam_score() == 0.7
     assert Study("P", None, None, None, None, "1").exam_score() is None
 
 
 def test_operating_point_interpolates_the_card_table():
-    table = [{"threshold": 0.4, "contour_sensitivity": 1.0, "contour_specificity": 0.5, "dice_mass_images": None},
-             {"threshold": 0.6, "contour_sensitivity": 0.6, "contour_specificity": 0.9, "dice_mass_images": 0.3}]
+    table = [
+        {"threshold": 0.4, "contour_sensitivity": 1.0, "contour_specificity": 0.5, "dice_mass_images": None},
+        {"threshold": 0.6, "contour_sensitivity": 0.6, "contour_specificity": 0.9, "dice_mass_images": 0.3},
+    ]
     point = operating_point(table, 0.5)
     assert point["contour_sensitivity"] == pytest.approx(0.8) and point["contour_specificity"] == pytest.approx(0.7)
     assert point["dice_mass_images"] is None
@@ -114,8 +132,11 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
     small = write_dicom(tmp_path / "small.dcm", phantom((96, 64), seed=1)[0], ImageLaterality="L", ViewPosition="CC")
     big_pixels = np.kron(phantom((512, 416), seed=2)[0], np.ones((4, 4), np.uint16))
     big = write_dicom(tmp_path / "big.dcm", big_pixels, syntax=pydicom.uid.JPEG2000Lossless)
+
     def blocks():  # shared-memory blocks (the pool's semaphores live there too, briefly)
-        return {name for name in os.listdir("/dev/shm") if name.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+        return (
+            {name for name in os.listdir("/dev/shm") if name.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+        )
 
     shm_before = blocks()
     pool = DecoderPool()
@@ -124,8 +145,9 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
         decoded = pool.result(pool.submit(small, 32), small)
         local = decode(small, 32)
         np.testing.assert_array_equal(decoded.image.pixels, local.image.pixels)
-        np.testing.assert_array_equal(decoded.renderer.render(decoded.image.default_preset),
-                                      local.renderer.render(local.image.default_preset))
+        np.testing.assert_array_equal(
+            decoded.renderer.render(decoded.image.default_preset), local.renderer.render(local.image.default_preset)
+        )
         # A decoder process that dies mid-film: that file fails, typed; the next one decodes.
         future = pool.submit(big, 32)
         pid = next(iter(pool._pool._processes))
@@ -148,17 +170,21 @@ def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbo
 
     angles = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
     circle = np.stack([500 + 300 * np.cos(angles), 400 + 300 * np.sin(angles)], axis=1)
-    square = np.concatenate([np.stack([np.linspace(0, 99, 100), np.zeros(100)], 1),  # straight runs of collinear points
-                             np.stack([np.full(100, 100.0), np.linspace(0, 99, 100)], 1),
-                             np.stack([np.linspace(100, 1, 100), np.full(100, 100.0)], 1),
-                             np.stack([np.zeros(100), np.linspace(100, 1, 100)], 1)])
+    square = np.concatenate(
+        [
+            np.stack([np.linspace(0, 99, 100), np.zeros(100)], 1),  # straight runs of collinear points
+            np.stack([np.full(100, 100.0), np.linspace(0, 99, 100)], 1),
+            np.stack([np.linspace(100, 1, 100), np.full(100, 100.0)], 1),
+            np.stack([np.zeros(100), np.linspace(100, 1, 100)], 1),
+        ]
+    )
     for ring in (circle, square):
         drawn = drawn_points(ring)
         assert 4 <= len(drawn) < len(ring)
         # Every traced point lies within the tolerance of the drawn outline (segments, closed).
         a, b = drawn, np.roll(drawn, -1, axis=0)
         ab = b - a
-        t = np.clip(((ring[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab ** 2).sum(-1), 1e-12)[None], 0, 1)
+        t = np.clip(((ring[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab**2).sum(-1), 1e-12)[None], 0, 1)
         distance = np.hypot(*(a[None] + t[..., None] * ab[None] - ring[:, None, :]).transpose(2, 0, 1)).min(axis=1)
         assert distance.max() <= 2 * CONTOUR_TOLERANCE_PX
     corners = drawn_points(square)

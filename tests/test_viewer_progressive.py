@@ -25,9 +25,17 @@ def j2k_study(tmp_path_factory) -> Path:
     folder.mkdir()
     for i, (side, view, orientation) in enumerate(VIEWS):
         film, _ = phantom(SHAPE, seed=20 + i, mass=i % 2 == 0, chest_wall="right" if side == "R" else "left")
-        write_dicom(folder / f"{side}_{view}.dcm", film, syntax=JPEG2000Lossless, ImageLaterality=side, ViewPosition=view,
-                    PatientOrientation=orientation, ImagerPixelSpacing=[0.07, 0.07], PatientID="PROG",
-                    StudyInstanceUID="1.2.826.0.1.77")
+        write_dicom(
+            folder / f"{side}_{view}.dcm",
+            film,
+            syntax=JPEG2000Lossless,
+            ImageLaterality=side,
+            ViewPosition=view,
+            PatientOrientation=orientation,
+            ImagerPixelSpacing=[0.07, 0.07],
+            PatientID="PROG",
+            StudyInstanceUID="1.2.826.0.1.77",
+        )
     return folder
 
 
@@ -66,8 +74,9 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
         reference = shipped.predict(read_image(item.path))
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
         threshold = window.findings.threshold
-        assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == \
-            [lesion.to_dict() for lesion in reference.lesions(threshold)]
+        assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [
+            lesion.to_dict() for lesion in reference.lesions(threshold)
+        ]
     view = next(v for v in window.views if v.key)
     assert view.image_size == SHAPE and view.level_scale > 1  # the scene is in full pixels at any level
     contours = view.contour_item.path().boundingRect()
@@ -79,8 +88,9 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
         assert renderer.image.level == 0 and renderer.image.pixels.shape == SHAPE
 
 
-def test_zooming_past_the_level_asks_for_full_resolution_first_and_says_it_is_loading(qtbot, tmp_path, j2k_study,
-                                                                                    monkeypatch):
+def test_zooming_past_the_level_asks_for_full_resolution_first_and_says_it_is_loading(
+    qtbot, tmp_path, j2k_study, monkeypatch
+):
     window, _ = open_window(qtbot, j2k_study, tmp_path)
     visible = [view for view in window.views if view.isVisible() and view.key]
     view = visible[-1]  # the last one in the queue after the analysis
@@ -145,7 +155,9 @@ def test_a_film_that_cannot_be_read_in_full_keeps_its_first_look_and_says_why(qt
     qtbot.waitUntil(lambda: window.study.images[key].detail_error is not None, timeout=60000)
     item = window.study.images[key]
     assert item.image is not None and item.image.level > 0 and item.prediction is not None
-    assert any("full resolution not available" in window.problems.item(i).text() for i in range(window.problems.count()))
+    assert any(
+        "full resolution not available" in window.problems.item(i).text() for i in range(window.problems.count())
+    )
     view, _ = window.grid.view_of(key)
     assert view is not None and "full resolution not available" in view.detail_note
 
@@ -154,8 +166,14 @@ def test_films_without_levels_are_read_once_in_full(qtbot, tmp_path):
     folder = tmp_path / "plain"
     folder.mkdir()
     film, _ = phantom((512, 416), seed=3)
-    write_dicom(folder / "R_CC.dcm", film, ImageLaterality="R", ViewPosition="CC", PatientOrientation=["P", "L"],
-                ImagerPixelSpacing=[0.1, 0.1])
+    write_dicom(
+        folder / "R_CC.dcm",
+        film,
+        ImageLaterality="R",
+        ViewPosition="CC",
+        PatientOrientation=["P", "L"],
+        ImagerPixelSpacing=[0.1, 0.1],
+    )
     window, first_levels = open_window(qtbot, folder, tmp_path)
     assert list(first_levels.values()) == [0]
     assert window.loader._detail_queue == [] and window.loader._detail_running is None
@@ -189,6 +207,7 @@ def test_the_demo_study_opens_progressively_with_the_full_decodes_results(qtbot,
         assert (item.model_image or item.image).level == shipped.input_level(item.metadata.pixel_spacing_mm)
         reference = shipped.predict(read_image(item.path))
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
-        assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == \
-            [lesion.to_dict() for lesion in reference.lesions(threshold)]
+        assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [
+            lesion.to_dict() for lesion in reference.lesions(threshold)
+        ]
     qtbot.waitUntil(lambda: all_full(window), timeout=60000)

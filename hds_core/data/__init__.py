@@ -8,6 +8,21 @@ from .preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, WorkingImage, prep
 from .registry import DOMAINS, dataset_domain, load_dataset, load_datasets
 from .sampling import BalancedCropDataset
 
-__all__ = ["BalancedCropDataset", "Case", "DOMAINS", "dataset_domain", "DEFAULT_WORKING_SPACING_MM", "DatasetLayoutError", "Geometry", "PreparedCase",
-           "WorkingImage", "load_dataset", "load_datasets", "patient_folds", "prepare", "preprocess", "split_cases",
-           "validation_cases_of"]
+__all__ = [
+    "BalancedCropDataset",
+    "Case",
+    "DOMAINS",
+    "dataset_domain",
+    "DEFAULT_WORKING_SPACING_MM",
+    "DatasetLayoutError",
+    "Geometry",
+    "PreparedCase",
+    "WorkingImage",
+    "load_dataset",
+    "load_datasets",
+    "patient_folds",
+    "prepare",
+    "preprocess",
+    "split_cases",
+    "validation_cases_of",
+]

@@ -58,8 +58,10 @@ class Case:
             if other.shape != shape:
                 from .minimias import DatasetLayoutError
 
-                raise DatasetLayoutError(f"{self.mask_path}: the mask is {other.shape[1]}x{other.shape[0]} pixels, "
-                                         f"its image {shape[1]}x{shape[0]}; masks must have their image's size")
+                raise DatasetLayoutError(
+                    f"{self.mask_path}: the mask is {other.shape[1]}x{other.shape[0]} pixels, "
+                    f"its image {shape[1]}x{shape[0]}; masks must have their image's size"
+                )
             mask |= other
         return mask
 

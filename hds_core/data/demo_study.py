@@ -60,8 +60,17 @@ def patient_orientation(pixels: np.ndarray, laterality: str, view: str = "MLO") 
     return ["P" if right_wall else "A", "FL" if laterality == "R" else "FR"]
 
 
-def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality: str, instance: int,
-                 spacing_mm: float = SPACING_MM, view: str = "MLO", digital: bool = False) -> Dataset:
+def film_dataset(
+    pixels: np.ndarray,
+    *,
+    refnum: str,
+    patient_id: str,
+    laterality: str,
+    instance: int,
+    spacing_mm: float = SPACING_MM,
+    view: str = "MLO",
+    digital: bool = False,
+) -> Dataset:
     """An MG For Presentation file of a mini-MIAS film, or (``digital``) of a CDD-CESM
     low-energy image."""
     if pixels.dtype != np.uint8:
@@ -87,8 +96,11 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
     ds.PatientBirthDate = ""
     ds.PatientSex = "F"
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = ("CDD-CESM (TCIA, CC BY 4.0); demo names and UIDs"
-                                 if digital else "mini-MIAS research database; demo names and UIDs")
+    ds.DeidentificationMethod = (
+        "CDD-CESM (TCIA, CC BY 4.0); demo names and UIDs"
+        if digital
+        else "mini-MIAS research database; demo names and UIDs"
+    )
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = DEMO_STUDY_DATE
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "090000"
     ds.StudyID = demo_id
@@ -126,8 +138,10 @@ def film_dataset(pixels: np.ndarray, *, refnum: str, patient_id: str, laterality
         ds.BurnedInAnnotation = "NO"
         ds.LossyImageCompression = "01"
         ds.LossyImageCompressionMethod = "ISO_10918_1"
-        ds.ImageComments = (f"Low-energy image {refnum} of the CDD-CESM collection (TCIA, CC BY 4.0; resized to 512 x 512, "
-                            f"spacing estimated), for demonstration only")
+        ds.ImageComments = (
+            f"Low-energy image {refnum} of the CDD-CESM collection (TCIA, CC BY 4.0; resized to 512 x 512, "
+            f"spacing estimated), for demonstration only"
+        )
     else:
         ds.BurnedInAnnotation = "YES"  # the film labels ("R OBL", "L ML") are part of the scan
         ds.LossyImageCompression = "00"
@@ -160,50 +174,85 @@ def write_demo_study(mias_root: str | Path, out: str | Path, patients=DEMO_PATIE
         pixels = read_image(case.image_path).pixels
         if pixels.shape != (FILM_SIZE, FILM_SIZE):
             raise ValueError(f"{case.image_path}: expected a {FILM_SIZE}x{FILM_SIZE} film, got {pixels.shape}")
-        ds = film_dataset(pixels, refnum=case.case_id, patient_id=case.patient_id, laterality=case.laterality, instance=instance)
+        ds = film_dataset(
+            pixels, refnum=case.case_id, patient_id=case.patient_id, laterality=case.laterality, instance=instance
+        )
         target = out / ds.PatientID / f"{case.laterality}_MLO.dcm"
         target.parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(target, enforce_file_format=True)
-        records.append({
-            "file": str(target.relative_to(out)), "mias_film": case.case_id, "patient": ds.PatientID,
-            "laterality": case.laterality, "view": "MLO", "patient_orientation": list(ds.PatientOrientation),
-            "has_mass": case.has_mass, "classes": case.extra["classes"],
-            "mass_circles_xy_radius": [[col, row, radius] for row, col, radius in case.circles],
-        })
-    (out / "annotations.json").write_text(json.dumps({"source": "mini-MIAS Info.txt (circles, origin moved to the top left)",
-                                                       "films": records}, indent=1) + "\n")
+        records.append(
+            {
+                "file": str(target.relative_to(out)),
+                "mias_film": case.case_id,
+                "patient": ds.PatientID,
+                "laterality": case.laterality,
+                "view": "MLO",
+                "patient_orientation": list(ds.PatientOrientation),
+                "has_mass": case.has_mass,
+                "classes": case.extra["classes"],
+                "mass_circles_xy_radius": [[col, row, radius] for row, col, radius in case.circles],
+            }
+        )
+    (out / "annotations.json").write_text(
+        json.dumps({"source": "mini-MIAS Info.txt (circles, origin moved to the top left)", "films": records}, indent=1)
+        + "\n"
+    )
     return records
 
 
-def write_digital_patient(cdd_root: str | Path, out: str | Path, patient: str = DIGITAL_DEMO_PATIENT,
-                          first_instance: int = 1) -> list[dict]:
+def write_digital_patient(
+    cdd_root: str | Path, out: str | Path, patient: str = DIGITAL_DEMO_PATIENT, first_instance: int = 1
+) -> list[dict]:
     """``out/<DEMO-ID>/<L|R>_<CC|MLO>.dcm`` for each image of a CDD-CESM patient (the generic
     folder layout), with the outline's bounding box and area (pixels) from its mask."""
     from .cases import read_mask
     from .folder import load_folder
 
     out = Path(out)
-    cases = sorted((c for c in load_folder(cdd_root) if c.patient_id == patient), key=lambda c: (c.laterality or "", c.view or ""))
+    cases = sorted(
+        (c for c in load_folder(cdd_root) if c.patient_id == patient), key=lambda c: (c.laterality or "", c.view or "")
+    )
     if not cases:
         raise ValueError(f"{cdd_root}: no images of {patient}")
     records = []
     for instance, case in enumerate(cases, first_instance):
         pixels = read_image(case.image_path).pixels
-        ds = film_dataset(pixels, refnum=case.case_id, patient_id=patient, laterality=case.laterality, instance=instance,
-                          spacing_mm=CDD_SPACING_MM, view=case.view, digital=True)
+        ds = film_dataset(
+            pixels,
+            refnum=case.case_id,
+            patient_id=patient,
+            laterality=case.laterality,
+            instance=instance,
+            spacing_mm=CDD_SPACING_MM,
+            view=case.view,
+            digital=True,
+        )
         target = out / ds.PatientID / f"{case.laterality}_{case.view}.dcm"
         target.parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(target, enforce_file_format=True)
         mask = read_mask(case.mask_path) if case.mask_path else np.zeros(pixels.shape, bool)
         rows, cols = np.nonzero(mask)
-        records.append({
-            "file": str(target.relative_to(out)), "cdd_image": case.case_id, "patient": ds.PatientID,
-            "laterality": case.laterality, "view": case.view, "patient_orientation": list(ds.PatientOrientation),
-            "has_mass": bool(mask.any()), "findings": (case.extra.get("annotations") or {}).get("findings"),
-            "lesion_bbox_xywh": [int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1),
-                                 int(rows.max() - rows.min() + 1)] if mask.any() else None,
-            "lesion_area_px": int(mask.sum()),
-        })
+        records.append(
+            {
+                "file": str(target.relative_to(out)),
+                "cdd_image": case.case_id,
+                "patient": ds.PatientID,
+                "laterality": case.laterality,
+                "view": case.view,
+                "patient_orientation": list(ds.PatientOrientation),
+                "has_mass": bool(mask.any()),
+                "findings": (case.extra.get("annotations") or {}).get("findings"),
+                "lesion_bbox_xywh": [
+                    int(cols.min()),
+                    int(rows.min()),
+                    int(cols.max() - cols.min() + 1),
+                    int(rows.max() - rows.min() + 1),
+                ]
+                if mask.any()
+                else None,
+                "lesion_area_px": int(mask.sum()),
+            }
+        )
     return records
 
 
@@ -217,12 +266,21 @@ def main(argv: list[str] | None = None) -> int:
     records = write_demo_study(args.mias, args.out, args.patients)
     if args.cdd:
         records += write_digital_patient(args.cdd, args.out, first_instance=len(records) + 1)
-        (Path(args.out) / "annotations.json").write_text(json.dumps({
-            "source": "mini-MIAS Info.txt (circles, origin moved to the top left); CDD-CESM outline masks (bounding boxes)",
-            "films": records}, indent=1) + "\n")
+        (Path(args.out) / "annotations.json").write_text(
+            json.dumps(
+                {
+                    "source": "mini-MIAS Info.txt (circles, origin moved to the top left); CDD-CESM outline masks (bounding boxes)",
+                    "films": records,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     for record in records:
-        print(f"{record['file']}: {record.get('mias_film') or record.get('cdd_image')} {record['laterality']} {record['view']} "
-              f"{'/'.join(record['patient_orientation'])}{' mass' if record['has_mass'] else ''}")
+        print(
+            f"{record['file']}: {record.get('mias_film') or record.get('cdd_image')} {record['laterality']} {record['view']} "
+            f"{'/'.join(record['patient_orientation'])}{' mass' if record['has_mass'] else ''}"
+        )
     return 0
 
 

@@ -44,7 +44,9 @@ def load_folder(root: str | Path) -> list[Case]:
     root = Path(root)
     images = root / "images"
     if not images.is_dir():
-        raise DatasetLayoutError(f"{root}: no images/ folder; a generic dataset holds images/ and masks/ with the same file stems")
+        raise DatasetLayoutError(
+            f"{root}: no images/ folder; a generic dataset holds images/ and masks/ with the same file stems"
+        )
     masks = {p.stem: p for p in (root / "masks").glob("*") if p.is_file()} if (root / "masks").is_dir() else {}
     patients = _read_map(root / "patients.csv", "image", "patient")
     spacings = _read_map(root / "spacing.csv", "image", "spacing_mm")
@@ -54,11 +56,18 @@ def load_folder(root: str | Path) -> list[Case]:
         mask_path = masks.get(path.stem)
         has_mass = bool(mask_path is not None and np.any(read_mask(mask_path)))
         annotation = annotations.get(path.stem, annotations.get(path.name)) or {}
-        cases.append(Case(case_id=path.stem, patient_id=patients.get(path.stem, path.stem), image_path=path,
-                          laterality=annotation.get("side") or None, view=annotation.get("view") or None,
-                          mask_path=mask_path if has_mass else None,
-                          spacing_mm=float(spacings[path.stem]) if path.stem in spacings else None,
-                          extra={"mask_has_mass": has_mass, "annotations": annotation or None}))
+        cases.append(
+            Case(
+                case_id=path.stem,
+                patient_id=patients.get(path.stem, path.stem),
+                image_path=path,
+                laterality=annotation.get("side") or None,
+                view=annotation.get("view") or None,
+                mask_path=mask_path if has_mass else None,
+                spacing_mm=float(spacings[path.stem]) if path.stem in spacings else None,
+                extra={"mask_has_mass": has_mass, "annotations": annotation or None},
+            )
+        )
     if not cases:
         raise DatasetLayoutError(f"{images}: no image files")
     return cases

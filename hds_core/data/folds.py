@@ -25,8 +25,15 @@ def patient_folds(cases: list[Case], folds: int, seed: int = 0) -> dict[str, int
     return assignment
 
 
-def split_cases(cases: list[Case], *, folds: int = 5, fold: int = 0, seed: int = 0,
-                exclude_patients: set[str] = frozenset(), val_patients: set[str] | None = None) -> tuple[list[Case], list[Case]]:
+def split_cases(
+    cases: list[Case],
+    *,
+    folds: int = 5,
+    fold: int = 0,
+    seed: int = 0,
+    exclude_patients: set[str] = frozenset(),
+    val_patients: set[str] | None = None,
+) -> tuple[list[Case], list[Case]]:
     """(train, validation). ``exclude_patients`` are dropped from both (e.g. a held-out demo)."""
     kept = [c for c in cases if c.patient_id not in exclude_patients]
     if val_patients is not None:
@@ -48,6 +55,11 @@ def validation_cases_of(cases: list[Case], train_config: dict, exclude_patients:
     if train_config.get("val_patients") is not None:
         _, val = split_cases(cases, exclude_patients=exclude, val_patients=set(train_config["val_patients"]))
     else:
-        _, val = split_cases(cases, folds=train_config.get("folds", 5), fold=train_config.get("fold", 0),
-                             seed=train_config.get("seed", 0), exclude_patients=exclude)
+        _, val = split_cases(
+            cases,
+            folds=train_config.get("folds", 5),
+            fold=train_config.get("fold", 0),
+            seed=train_config.get("seed", 0),
+            exclude_patients=exclude,
+        )
     return val

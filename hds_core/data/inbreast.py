@@ -48,7 +48,9 @@ def load_inbreast(root: str | Path) -> list[Case]:
     root = Path(root)
     dicoms = root / "AllDICOMs"
     if not dicoms.is_dir():
-        raise DatasetLayoutError(f"{root}: no AllDICOMs/ folder; an INbreast folder holds AllDICOMs/, AllXML/ and INbreast.csv")
+        raise DatasetLayoutError(
+            f"{root}: no AllDICOMs/ folder; an INbreast folder holds AllDICOMs/, AllXML/ and INbreast.csv"
+        )
     birads = _read_birads(root)
     cases = []
     for path in sorted(dicoms.glob("*.dcm")):
@@ -58,9 +60,17 @@ def load_inbreast(root: str | Path) -> list[Case]:
         file_id, patient_id, laterality, view = parts[0], parts[1], parts[3], parts[4]
         xml = root / "AllXML" / f"{file_id}.xml"
         polygons = read_mass_polygons(xml) if xml.is_file() else []
-        cases.append(Case(case_id=file_id, patient_id=f"inbreast-{patient_id}", image_path=path, polygons=polygons,
-                          laterality=laterality if laterality in ("L", "R") else None, view=view,
-                          extra={"birads": birads.get(file_id)}))
+        cases.append(
+            Case(
+                case_id=file_id,
+                patient_id=f"inbreast-{patient_id}",
+                image_path=path,
+                polygons=polygons,
+                laterality=laterality if laterality in ("L", "R") else None,
+                view=view,
+                extra={"birads": birads.get(file_id)},
+            )
+        )
     if not cases:
         raise DatasetLayoutError(f"{dicoms}: no <fileid>_<patient>_MG_<side>_<view>_ANON.dcm files")
     return cases

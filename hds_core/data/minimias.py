@@ -39,7 +39,9 @@ def load_minimias(root: str | Path) -> list[Case]:
             rows.setdefault(match.group(1), []).append(match.groups())
     cases = []
     for refnum in sorted(rows):
-        path = next((p for p in (root / f"{refnum}.pgm", root / f"{refnum}.png", root / f"{refnum}.PGM") if p.is_file()), None)
+        path = next(
+            (p for p in (root / f"{refnum}.pgm", root / f"{refnum}.png", root / f"{refnum}.PGM") if p.is_file()), None
+        )
         if path is None:
             continue  # Info.txt lists the full database; a subset folder holds fewer films
         circles = []
@@ -49,11 +51,22 @@ def load_minimias(root: str | Path) -> list[Case]:
             if abnormality in MASS_CLASSES and x is not None:
                 circles.append((FILM_SIZE - float(y), float(x), float(radius)))
         number = int(refnum[3:])
-        cases.append(Case(
-            case_id=refnum, patient_id=patient_of(refnum), image_path=path, circles=circles,
-            spacing_mm=SPACING_MM, laterality="R" if number % 2 else "L", view="MLO",
-            extra={"background": rows[refnum][0][1], "classes": sorted(classes),
-                   "mass_without_coordinates": any(r[2] in MASS_CLASSES and r[4] is None for r in rows[refnum])}))
+        cases.append(
+            Case(
+                case_id=refnum,
+                patient_id=patient_of(refnum),
+                image_path=path,
+                circles=circles,
+                spacing_mm=SPACING_MM,
+                laterality="R" if number % 2 else "L",
+                view="MLO",
+                extra={
+                    "background": rows[refnum][0][1],
+                    "classes": sorted(classes),
+                    "mass_without_coordinates": any(r[2] in MASS_CLASSES and r[4] is None for r in rows[refnum]),
+                },
+            )
+        )
     if not cases:
         raise DatasetLayoutError(f"{root}: Info.txt lists no film present in the folder (expected mdbNNN.pgm or .png)")
     return cases

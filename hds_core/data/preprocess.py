@@ -89,13 +89,25 @@ class WorkingImage:
     warnings: list[str]
 
 
-def working_image(image: MammoImage, spacing_mm: tuple[float, float] | None, *,
-                  working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM, crop_to_breast: bool = True) -> WorkingImage:
+def working_image(
+    image: MammoImage,
+    spacing_mm: tuple[float, float] | None,
+    *,
+    working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM,
+    crop_to_breast: bool = True,
+) -> WorkingImage:
     """The network's input from ``image`` at any resolution level finer than or at
     :func:`input_level` (``spacing_mm``: the full image's; None when unknown)."""
     image = image.at_level(input_level(spacing_mm, working_spacing_mm))
-    return preprocess(image.model_input(), spacing_mm, working_spacing_mm=working_spacing_mm, padding=image.padding,
-                      crop_to_breast=crop_to_breast, reduction=image.reduction, full_shape=image.full_shape)
+    return preprocess(
+        image.model_input(),
+        spacing_mm,
+        working_spacing_mm=working_spacing_mm,
+        padding=image.padding,
+        crop_to_breast=crop_to_breast,
+        reduction=image.reduction,
+        full_shape=image.full_shape,
+    )
 
 
 def resample(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
@@ -103,7 +115,9 @@ def resample(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     width = max(1, round(values.shape[1] * scale[1]))
     tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
     downscaling = scale[0] < 1 or scale[1] < 1
-    return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False, antialias=downscaling)[0, 0].numpy()
+    return F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False, antialias=downscaling)[
+        0, 0
+    ].numpy()
 
 
 def preprocess(
@@ -157,8 +171,14 @@ def preprocess(
     mean, std = float(pixels.mean()), float(pixels.std())
     image = ((working - mean) / max(std, 1e-3)).astype(np.float32)
     geometry = Geometry(
-        original_shape=tuple(original_shape), crop=(r0, r1, c0, c1), scale=exact_scale, flipped=flipped,
-        working_shape=tuple(image.shape), working_spacing_mm=working_spacing_mm, spacing_assumed=assumed)
+        original_shape=tuple(original_shape),
+        crop=(r0, r1, c0, c1),
+        scale=exact_scale,
+        flipped=flipped,
+        working_shape=tuple(image.shape),
+        working_spacing_mm=working_spacing_mm,
+        spacing_assumed=assumed,
+    )
     if reduction > 1:
         geometry = geometry.in_full_pixels(reduction, full_shape)
     return WorkingImage(np.ascontiguousarray(image), np.ascontiguousarray(breast), geometry, warnings)

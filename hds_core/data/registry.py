@@ -38,7 +38,7 @@ DOMAINS = ("film", "digital")
 
 
 def dataset_domain(spec: str, given: dict[str, str] | None = None) -> str | None:
-    """"film", "digital" or None (not known) for a ``KIND:PATH`` dataset."""
+    """ "film", "digital" or None (not known) for a ``KIND:PATH`` dataset."""
     if given and spec in given:
         return given[spec]
     return KIND_DOMAINS.get(spec.partition(":")[0].lower())

@@ -28,9 +28,18 @@ def pad_value(image: np.ndarray) -> float:
 
 
 class BalancedCropDataset(Dataset):
-    def __init__(self, cases: list[PreparedCase], crop: tuple[int, int] = (512, 384), samples_per_epoch: int | None = None,
-                 positive_fraction: float = 0.5, min_mass_pixels: int = 100, flips: bool = True, seed: int = 0,
-                 balance: str = "image", augment: bool = False):
+    def __init__(
+        self,
+        cases: list[PreparedCase],
+        crop: tuple[int, int] = (512, 384),
+        samples_per_epoch: int | None = None,
+        positive_fraction: float = 0.5,
+        min_mass_pixels: int = 100,
+        flips: bool = True,
+        seed: int = 0,
+        balance: str = "image",
+        augment: bool = False,
+    ):
         if not cases:
             raise ValueError("no training cases")
         if balance not in ("image", "dataset"):
@@ -74,15 +83,18 @@ class BalancedCropDataset(Dataset):
             image, mask = _scaled_rotated(image, mask, r, c, self.crop, rng)
             image = _intensity(image, rng)
         else:
-            image, mask = image[r:r + h, c:c + w], mask[r:r + h, c:c + w]
+            image, mask = image[r : r + h, c : c + w], mask[r : r + h, c : c + w]
         if self.flips:
             if rng.random() < 0.5:
                 image, mask = image[:, ::-1], mask[:, ::-1]
             if rng.random() < 0.5:
                 image, mask = image[::-1], mask[::-1]
         label = int(mask.any())
-        return (torch.from_numpy(np.ascontiguousarray(image))[None], torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)),
-                torch.tensor(label, dtype=torch.long))
+        return (
+            torch.from_numpy(np.ascontiguousarray(image))[None],
+            torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)),
+            torch.tensor(label, dtype=torch.long),
+        )
 
     def _within_dataset(self, rng: np.random.Generator) -> tuple[PreparedCase, bool, bool]:
         """(case, lesion crop, lesion-free crop) for one crop balanced within a dataset."""
@@ -102,7 +114,7 @@ class BalancedCropDataset(Dataset):
         best = None
         for _ in range(30):
             r, c = int(rng.integers(max_r + 1)), int(rng.integers(max_c + 1))
-            inside = int(mask[r:r + h, c:c + w].sum())
+            inside = int(mask[r : r + h, c : c + w].sum())
             if inside == 0:
                 return r, c
             if best is None or inside < best[0]:
@@ -129,7 +141,7 @@ class BalancedCropDataset(Dataset):
             k = rng.integers(len(rows))
             r = int(np.clip(rows[k] - rng.integers(h), 0, max_r))
             c = int(np.clip(cols[k] - rng.integers(w), 0, max_c))
-            inside = int(mask[r:r + h, c:c + w].sum())
+            inside = int(mask[r : r + h, c : c + w].sum())
             if inside >= needed:
                 return r, c
             if best is None or inside > best[0]:
@@ -146,8 +158,9 @@ GAMMA_RANGE = (0.7, 1.4)
 SHIFT = 0.2  # in units of the breast's standard deviation (the working image is z-scored)
 
 
-def _scaled_rotated(image: np.ndarray, mask: np.ndarray, row: int, col: int, crop: tuple[int, int],
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _scaled_rotated(
+    image: np.ndarray, mask: np.ndarray, row: int, col: int, crop: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """The crop at (row, col), zoomed and turned about its centre; image and mask through the
     same transform (bilinear and nearest), the outside filled with the background level."""
     from scipy import ndimage
@@ -161,10 +174,12 @@ def _scaled_rotated(image: np.ndarray, mask: np.ndarray, row: int, col: int, cro
     centre_in = np.array([row + (h - 1) / 2, col + (w - 1) / 2])
     offset = centre_in - matrix @ centre_out
     background = pad_value(image)
-    warped = ndimage.affine_transform(image, matrix, offset=offset, output_shape=(h, w), order=1, mode="constant",
-                                      cval=background)
-    warped_mask = ndimage.affine_transform(mask.astype(np.uint8), matrix, offset=offset, output_shape=(h, w), order=0,
-                                           mode="constant", cval=0).astype(bool)
+    warped = ndimage.affine_transform(
+        image, matrix, offset=offset, output_shape=(h, w), order=1, mode="constant", cval=background
+    )
+    warped_mask = ndimage.affine_transform(
+        mask.astype(np.uint8), matrix, offset=offset, output_shape=(h, w), order=0, mode="constant", cval=0
+    ).astype(bool)
     return warped.astype(np.float32, copy=False), warped_mask
 
 

@@ -12,24 +12,43 @@ from tqdm import tqdm
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hds-eval", description="Evaluate HDS weights: image AUC/accuracy/sensitivity/"
-                                "specificity, Dice over mass images, false-positive regions per normal image, per exit.")
-    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH",
-                   help="a dataset to evaluate on, repeatable: minimias:FOLDER (mini-MIAS as distributed), "
-                        "inbreast:FOLDER, folder:FOLDER (images/ and masks/ side by side); each is reported on its own")
+    p = argparse.ArgumentParser(
+        prog="hds-eval",
+        description="Evaluate HDS weights: image AUC/accuracy/sensitivity/"
+        "specificity, Dice over mass images, false-positive regions per normal image, per exit.",
+    )
+    p.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        required=True,
+        metavar="KIND:PATH",
+        help="a dataset to evaluate on, repeatable: minimias:FOLDER (mini-MIAS as distributed), "
+        "inbreast:FOLDER, folder:FOLDER (images/ and masks/ side by side); each is reported on its own",
+    )
     p.add_argument("--weights", required=True, help="NAME.safetensors (with NAME.json beside it)")
     p.add_argument("--json", dest="json_out", help="write the full report (per exit, threshold table) to this file")
-    p.add_argument("--threshold", type=float, help="threshold for the image label and masks (default: the weights' default)")
+    p.add_argument(
+        "--threshold", type=float, help="threshold for the image label and masks (default: the weights' default)"
+    )
     p.add_argument("--fold", type=int, help="evaluate only this fold's validation patients (as hds-train splits them)")
     p.add_argument("--folds", type=int, help="number of folds (default: the weights' training config)")
     p.add_argument("--seed", type=int, help="split seed (default: the weights' training config)")
-    p.add_argument("--val-split", action="store_true",
-                   help="evaluate exactly the validation patients the weights were trained with (from their JSON)")
+    p.add_argument(
+        "--val-split",
+        action="store_true",
+        help="evaluate exactly the validation patients the weights were trained with (from their JSON)",
+    )
     p.add_argument("--patients", nargs="+", help="evaluate only these patient IDs")
     p.add_argument("--exclude-patients", nargs="+", default=[], help="leave these patient IDs out")
-    p.add_argument("--suppress", action="append", default=[], choices=["breast", "pectoral"],
-                   help="remove marks outside the breast (breast) or on an MLO view's pectoral muscle (pectoral) before "
-                        "scoring and outlining (repeatable): evaluates the same weights with and without the anatomy")
+    p.add_argument(
+        "--suppress",
+        action="append",
+        default=[],
+        choices=["breast", "pectoral"],
+        help="remove marks outside the breast (breast) or on an MLO view's pectoral muscle (pectoral) before "
+        "scoring and outlining (repeatable): evaluates the same weights with and without the anatomy",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--final-only", action="store_true", help="skip the auxiliary exits (faster)")
     return p
@@ -63,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.val_split:
             cases = validation_cases_of(cases, trained, exclude)
         elif args.fold is not None:
-            _, cases = split_cases(cases, folds=args.folds or trained.get("folds", 5), fold=args.fold,
-                                   seed=args.seed if args.seed is not None else trained.get("seed", 0), exclude_patients=exclude)
+            _, cases = split_cases(
+                cases,
+                folds=args.folds or trained.get("folds", 5),
+                fold=args.fold,
+                seed=args.seed if args.seed is not None else trained.get("seed", 0),
+                exclude_patients=exclude,
+            )
         else:
             cases = [c for c in cases if c.patient_id not in exclude]
         if args.patients:
@@ -79,8 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
             per_exit = predict_cases(model, prepared, device, all_exits=not args.final_only, progress=bar.update)
         per_exit = suppressed(per_exit, prepared, args.suppress)
-        blocks = per_dataset_reports(per_exit, prepared, threshold=threshold, score_source=metadata.get("score_source", "mil"),
-                                     calibration=metadata.get("calibration"), bilateral=metadata.get("bilateral"))
+        blocks = per_dataset_reports(
+            per_exit,
+            prepared,
+            threshold=threshold,
+            score_source=metadata.get("score_source", "mil"),
+            calibration=metadata.get("calibration"),
+            bilateral=metadata.get("bilateral"),
+        )
         for spec, block in blocks.items():
             block["patients"] = sorted({c.case.patient_id for c in prepared if c.case.dataset == spec})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
@@ -88,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = dict(next(iter(blocks.values()))) if len(blocks) == 1 else {}
     report["per_dataset"] = blocks
-    report["weights"] = {"path": str(args.weights), "sha256": sha256(Path(args.weights)), "model_name": metadata.get("model_name")}
+    report["weights"] = {
+        "path": str(args.weights),
+        "sha256": sha256(Path(args.weights)),
+        "model_name": metadata.get("model_name"),
+    }
     report["datasets"] = args.datasets
     report["suppress"] = args.suppress
     report["patients"] = sorted({c.patient_id for c in cases})

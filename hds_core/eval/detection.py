@@ -70,22 +70,31 @@ def summarise(detections: list[ImageDetection]) -> dict:
     }
 
 
-def froc(probabilities: list[np.ndarray], truths: list[np.ndarray], min_pixels: int = 1,
-         thresholds=FROC_THRESHOLDS) -> dict:
+def froc(
+    probabilities: list[np.ndarray], truths: list[np.ndarray], min_pixels: int = 1, thresholds=FROC_THRESHOLDS
+) -> dict:
     """The FROC curve over ``thresholds`` and the sensitivity at each of ``FROC_RATES``."""
     curve = []
     for threshold in thresholds:
         point = summarise([match_lesions(p, t, threshold, min_pixels) for p, t in zip(probabilities, truths)])
-        curve.append({"threshold": float(threshold), "lesion_sensitivity": point["lesion_sensitivity"],
-                      "fp_per_image": point["fp_regions_per_image"]})
+        curve.append(
+            {
+                "threshold": float(threshold),
+                "lesion_sensitivity": point["lesion_sensitivity"],
+                "fp_per_image": point["fp_regions_per_image"],
+            }
+        )
     return {"curve": curve, "sensitivity_at_fp": sensitivity_at_fp(curve)}
 
 
 def sensitivity_at_fp(curve: list[dict], rates=FROC_RATES) -> dict[str, float | None]:
     at = {}
     for rate in rates:
-        reached = [p["lesion_sensitivity"] for p in curve if p["fp_per_image"] is not None and p["fp_per_image"] <= rate
-                   and p["lesion_sensitivity"] is not None]
+        reached = [
+            p["lesion_sensitivity"]
+            for p in curve
+            if p["fp_per_image"] is not None and p["fp_per_image"] <= rate and p["lesion_sensitivity"] is not None
+        ]
         has_lesions = any(p["lesion_sensitivity"] is not None for p in curve)
         at[f"{rate:g}"] = (max(reached) if reached else 0.0) if has_lesions else None
     return at

@@ -16,8 +16,16 @@ from .metrics import classification_at, count_regions, dice, roc_auc, segmentati
 from .uncertainty import bootstrap_by_patient, reliability
 
 TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
-def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], threshold: float, source: str,
-                 min_pixels: int = 1) -> dict:
+
+
+def exit_metrics(
+    results: list[ExitResult],
+    masks: list[np.ndarray],
+    labels: list[int],
+    threshold: float,
+    source: str,
+    min_pixels: int = 1,
+) -> dict:
     scores = [image_score(r, source) for r in results]
     metrics = {"threshold": threshold, "score_source": source, "image_auc": roc_auc(scores, labels)}
     metrics.update(classification_at(scores, labels, threshold))
@@ -25,8 +33,14 @@ def exit_metrics(results: list[ExitResult], masks: list[np.ndarray], labels: lis
     return metrics
 
 
-def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: list[int], source: str,
-                    thresholds=TABLE_THRESHOLDS, min_pixels: int = 1) -> list[dict]:
+def threshold_table(
+    results: list[ExitResult],
+    masks: list[np.ndarray],
+    labels: list[int],
+    source: str,
+    thresholds=TABLE_THRESHOLDS,
+    min_pixels: int = 1,
+) -> list[dict]:
     """Per threshold T: image label by score >= T ("sensitivity"/"specificity"), and whether a
     contour appears at T (a region of at least ``min_pixels`` at T, as the viewer would draw:
     "contour_sensitivity"/"contour_specificity"), with Dice and false-positive regions at T.
@@ -37,16 +51,28 @@ def threshold_table(results: list[ExitResult], masks: list[np.ndarray], labels: 
         by_score = classification_at(scores, labels, t)
         marked = [1.0 if count_regions(r.probability >= t, min_pixels) else 0.0 for r in results]
         by_contour = classification_at(marked, labels, 0.5)
-        row = {"threshold": float(t), "sensitivity": by_score["sensitivity"], "specificity": by_score["specificity"],
-               "contour_sensitivity": by_contour["sensitivity"], "contour_specificity": by_contour["specificity"]}
+        row = {
+            "threshold": float(t),
+            "sensitivity": by_score["sensitivity"],
+            "specificity": by_score["specificity"],
+            "contour_sensitivity": by_contour["sensitivity"],
+            "contour_specificity": by_contour["specificity"],
+        }
         row.update(segmentation_at([r.probability for r in results], masks, t, min_pixels))
         rows.append(row)
     return rows
 
 
-def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold: float, source: str,
-                min_pixels: int = 1, bootstrap_samples: int = 1000, calibration: dict | None = None,
-                bilateral: dict | None = None) -> dict:
+def cad_metrics(
+    results: list[ExitResult],
+    cases: list[PreparedCase],
+    threshold: float,
+    source: str,
+    min_pixels: int = 1,
+    bootstrap_samples: int = 1000,
+    calibration: dict | None = None,
+    bilateral: dict | None = None,
+) -> dict:
     """What a CAD is judged by, on the final exit: lesion-level detection at the threshold and
     as a FROC curve, image AUC and lesion sensitivity with 95% intervals resampled by patient,
     calibration of the image score, and one row per image from which any figure can be
@@ -56,13 +82,26 @@ def cad_metrics(results: list[ExitResult], cases: list[PreparedCase], threshold:
     keys = [ViewKey(c.case.patient_id, c.case.laterality, c.case.view) for c in cases]
     scores = final_scores(raw, keys, calibration, bilateral)  # what the Predictor reports
     detections = [match_lesions(r.probability, c.mask, threshold, min_pixels) for r, c in zip(results, cases)]
-    rows = [{"image": c.case.case_id, "patient": c.case.patient_id, "dataset": c.case.dataset,
-             "laterality": c.case.laterality, "view": c.case.view, "score": round(float(score), 6), "score_basis": basis,
-             "raw_score": round(float(raw_score), 6), "mil_score": round(float(r.mil_probability), 6),
-             "max_probability": round(float(r.max_probability), 6), "label": c.label, "lesions": d.lesions,
-             "found": d.found, "false_positives": d.false_positives,
-             "dice": round(dice(r.probability >= threshold, c.mask), 6) if c.label else None}
-            for c, (score, basis), raw_score, d, r in zip(cases, scores, raw, detections, results)]
+    rows = [
+        {
+            "image": c.case.case_id,
+            "patient": c.case.patient_id,
+            "dataset": c.case.dataset,
+            "laterality": c.case.laterality,
+            "view": c.case.view,
+            "score": round(float(score), 6),
+            "score_basis": basis,
+            "raw_score": round(float(raw_score), 6),
+            "mil_score": round(float(r.mil_probability), 6),
+            "max_probability": round(float(r.max_probability), 6),
+            "label": c.label,
+            "lesions": d.lesions,
+            "found": d.found,
+            "false_positives": d.false_positives,
+            "dice": round(dice(r.probability >= threshold, c.mask), 6) if c.label else None,
+        }
+        for c, (score, basis), raw_score, d, r in zip(cases, scores, raw, detections, results)
+    ]
     curve = froc([r.probability for r in results], [c.mask for c in cases], min_pixels)
     return {
         **cad_metrics_from_rows(rows, bootstrap_samples),
@@ -119,8 +158,15 @@ def cad_metrics_from_rows(rows: list[dict], bootstrap_samples: int = 1000) -> di
     }
 
 
-def predict_cases(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, all_exits: bool = True,
-                  autocast_dtype=None, progress=None) -> list[list[ExitResult]]:
+def predict_cases(
+    model: HDSUNet,
+    cases: list[PreparedCase],
+    device: torch.device,
+    *,
+    all_exits: bool = True,
+    autocast_dtype=None,
+    progress=None,
+) -> list[list[ExitResult]]:
     """The network on each case: per exit (deepest first), one result per case."""
     per_exit: list[list[ExitResult]] | None = None
     for case in cases:
@@ -136,18 +182,46 @@ def predict_cases(model: HDSUNet, cases: list[PreparedCase], device: torch.devic
     return per_exit
 
 
-def evaluate_prepared(model: HDSUNet, cases: list[PreparedCase], device: torch.device, *, threshold: float = 0.5,
-                      score_source: str = "mil", all_exits: bool = True, autocast_dtype=None, progress=None,
-                      cad: bool = True, calibration: dict | None = None, bilateral: dict | None = None) -> dict:
+def evaluate_prepared(
+    model: HDSUNet,
+    cases: list[PreparedCase],
+    device: torch.device,
+    *,
+    threshold: float = 0.5,
+    score_source: str = "mil",
+    all_exits: bool = True,
+    autocast_dtype=None,
+    progress=None,
+    cad: bool = True,
+    calibration: dict | None = None,
+    bilateral: dict | None = None,
+) -> dict:
     """``cad``: also the lesion-level, interval and calibration figures (:func:`cad_metrics`;
     training's per-epoch validation leaves them out)."""
-    per_exit = predict_cases(model, cases, device, all_exits=all_exits, autocast_dtype=autocast_dtype, progress=progress)
-    return report_from_results(per_exit, cases, threshold=threshold, score_source=score_source, cad=cad,
-                               calibration=calibration, bilateral=bilateral)
+    per_exit = predict_cases(
+        model, cases, device, all_exits=all_exits, autocast_dtype=autocast_dtype, progress=progress
+    )
+    return report_from_results(
+        per_exit,
+        cases,
+        threshold=threshold,
+        score_source=score_source,
+        cad=cad,
+        calibration=calibration,
+        bilateral=bilateral,
+    )
 
 
-def report_from_results(per_exit: list[list[ExitResult]], cases: list[PreparedCase], *, threshold: float, score_source: str,
-                        cad: bool = True, calibration: dict | None = None, bilateral: dict | None = None) -> dict:
+def report_from_results(
+    per_exit: list[list[ExitResult]],
+    cases: list[PreparedCase],
+    *,
+    threshold: float,
+    score_source: str,
+    cad: bool = True,
+    calibration: dict | None = None,
+    bilateral: dict | None = None,
+) -> dict:
     """The report for ``cases`` from the network's results on them (a subset of cases may be
     reported from one run: per dataset, say)."""
     if not cases:
@@ -157,14 +231,23 @@ def report_from_results(per_exit: list[list[ExitResult]], cases: list[PreparedCa
     min_pixels = min_region_pixels(cases[0].working.geometry.working_spacing_mm)
     exits = [exit_metrics(results, masks, labels, threshold, score_source, min_pixels) for results in per_exit]
     return {
-        "n_images": len(cases), "n_mass_images": int(sum(labels)), "n_normal_images": len(labels) - int(sum(labels)),
+        "n_images": len(cases),
+        "n_mass_images": int(sum(labels)),
+        "n_normal_images": len(labels) - int(sum(labels)),
         "n_patients": len({c.case.patient_id for c in cases}),
-        "threshold": threshold, "score_source": score_source,
-        "final": exits[-1], "exits": exits,
+        "threshold": threshold,
+        "score_source": score_source,
+        "final": exits[-1],
+        "exits": exits,
         "threshold_table": threshold_table(per_exit[-1], masks, labels, score_source, min_pixels=min_pixels),
         "min_lesion_area_mm2": MIN_LESION_AREA_MM2,
-        **(cad_metrics(per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration,
-                        bilateral=bilateral) if cad else {}),
+        **(
+            cad_metrics(
+                per_exit[-1], cases, threshold, score_source, min_pixels, calibration=calibration, bilateral=bilateral
+            )
+            if cad
+            else {}
+        ),
     }
 
 
@@ -173,45 +256,67 @@ def per_dataset_reports(per_exit: list[list[ExitResult]], cases: list[PreparedCa
     reports = {}
     for spec in dict.fromkeys(c.case.dataset for c in cases):
         chosen = [i for i, c in enumerate(cases) if c.case.dataset == spec]
-        reports[spec] = report_from_results([[results[i] for i in chosen] for results in per_exit],
-                                            [cases[i] for i in chosen], **options)
+        reports[spec] = report_from_results(
+            [[results[i] for i in chosen] for results in per_exit], [cases[i] for i in chosen], **options
+        )
     return reports
 
 
 def format_report(report: dict) -> str:
     """A readable table: one row per exit (deepest first), the final exit last."""
+
     def fmt(value):
         return "  n/a" if value is None else f"{value:5.3f}"
 
-    columns = ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images", "fp_regions_per_normal_image")
+    columns = (
+        "image_auc",
+        "image_accuracy",
+        "sensitivity",
+        "specificity",
+        "dice_mass_images",
+        "fp_regions_per_normal_image",
+    )
     heads = ("AUC", "acc", "sens", "spec", "Dice(mass)", "FP/normal")
-    lines = [f"{report['n_images']} images ({report['n_mass_images']} with a mass, {report['n_normal_images']} normal) "
-             f"from {report['n_patients']} patients; threshold {report['threshold']:g}; image score: {report['score_source']}",
-             "exit      " + "  ".join(f"{h:>10}" for h in heads)]
+    lines = [
+        f"{report['n_images']} images ({report['n_mass_images']} with a mass, {report['n_normal_images']} normal) "
+        f"from {report['n_patients']} patients; threshold {report['threshold']:g}; image score: {report['score_source']}",
+        "exit      " + "  ".join(f"{h:>10}" for h in heads),
+    ]
     n = len(report["exits"])
     for k, metrics in enumerate(report["exits"]):
         name = "final" if k == n - 1 else f"exit {k + 1}"
         lines.append(f"{name:<10}" + "  ".join(f"{fmt(metrics[c]):>10}" for c in columns))
     if "lesion_sensitivity" in report:
+
         def interval(values):
             return f" [{values[0]:.3f}, {values[1]:.3f}]" if values else " [n/a]"
 
-        froc_text = ", ".join(f"{rate} FP: {fmt(value).strip()}" for rate, value in report["froc_sensitivity_at_fp"].items())
+        froc_text = ", ".join(
+            f"{rate} FP: {fmt(value).strip()}" for rate, value in report["froc_sensitivity_at_fp"].items()
+        )
         lines.append("")
-        lines.append(f"image AUC{interval(report['image_auc_ci'])} (95%, patients resampled); "
-                     f"ECE {fmt(report['ece']).strip()} (image score calibration, {len(report['reliability'])} bins)")
-        lines.append(f"lesions: {report['lesions_found']} of {report['lesions']} found at the threshold, sensitivity "
-                     f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
-                     f"{fmt(report['fp_regions_per_image']).strip()} false regions per image")
+        lines.append(
+            f"image AUC{interval(report['image_auc_ci'])} (95%, patients resampled); "
+            f"ECE {fmt(report['ece']).strip()} (image score calibration, {len(report['reliability'])} bins)"
+        )
+        lines.append(
+            f"lesions: {report['lesions_found']} of {report['lesions']} found at the threshold, sensitivity "
+            f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
+            f"{fmt(report['fp_regions_per_image']).strip()} false regions per image"
+        )
         lines.append(f"FROC lesion sensitivity at {froc_text} per image")
         paired = sum(row.get("score_basis") == "both breasts" for row in report.get("images", []))
         if paired:
-            lines.append(f"image scores from both breasts (the other breast's same view of the patient): {paired} of "
-                         f"{report['n_images']} images")
+            lines.append(
+                f"image scores from both breasts (the other breast's same view of the patient): {paired} of "
+                f"{report['n_images']} images"
+            )
     lines.append("")
     lines.append("threshold  sens  spec  contour-sens  contour-spec  Dice(mass)  FP/normal")
     for row in report["threshold_table"]:
-        lines.append(f"{row['threshold']:9.2f}  {fmt(row['sensitivity'])} {fmt(row['specificity'])}  "
-                     f"{fmt(row['contour_sensitivity']):>12}  {fmt(row['contour_specificity']):>12}  "
-                     f"{fmt(row['dice_mass_images']):>10}  {fmt(row['fp_regions_per_normal_image']):>9}")
+        lines.append(
+            f"{row['threshold']:9.2f}  {fmt(row['sensitivity'])} {fmt(row['specificity'])}  "
+            f"{fmt(row['contour_sensitivity']):>12}  {fmt(row['contour_specificity']):>12}  "
+            f"{fmt(row['dice_mass_images']):>10}  {fmt(row['fp_regions_per_normal_image']):>9}"
+        )
     return "\n".join(lines)

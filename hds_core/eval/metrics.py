@@ -51,11 +51,16 @@ def classification_at(scores, labels, threshold: float) -> dict:
         "image_accuracy": (tp + tn) / len(labels) if len(labels) else None,
         "sensitivity": tp / (tp + fn) if tp + fn else None,
         "specificity": tn / (tn + fp) if tn + fp else None,
-        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
+        "tp": tp,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
     }
 
 
-def segmentation_at(probabilities: list[np.ndarray], masks: list[np.ndarray], threshold: float, min_region_pixels: int = 1) -> dict:
+def segmentation_at(
+    probabilities: list[np.ndarray], masks: list[np.ndarray], threshold: float, min_region_pixels: int = 1
+) -> dict:
     dices, fp_regions, normals = [], 0, 0
     for probability, mask in zip(probabilities, masks):
         predicted = probability >= threshold

@@ -12,8 +12,15 @@ BOOTSTRAP_SAMPLES = 1000
 CALIBRATION_BINS = 10
 
 
-def bootstrap_by_patient(rows: list, patients: list[str], statistic: Callable[[list], float | None], *,
-                         samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, level: float = 0.95) -> list[float] | None:
+def bootstrap_by_patient(
+    rows: list,
+    patients: list[str],
+    statistic: Callable[[list], float | None],
+    *,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[float] | None:
     """[low, high] percentile interval of ``statistic(rows)`` over resamples that draw
     patients with replacement and take all of each drawn patient's rows. Resamples where the
     statistic is undefined (None: say, no normal image drawn for an AUC) are left out; None
@@ -52,7 +59,13 @@ def reliability(scores, labels, bins: int = CALIBRATION_BINS) -> tuple[float | N
     for b in range(bins):
         members = index == b
         count = int(members.sum())
-        row = {"low": float(edges[b]), "high": float(edges[b + 1]), "count": count, "mean_score": None, "fraction_positive": None}
+        row = {
+            "low": float(edges[b]),
+            "high": float(edges[b + 1]),
+            "count": count,
+            "mean_score": None,
+            "fraction_positive": None,
+        }
         if count:
             row["mean_score"] = float(scores[members].mean())
             row["fraction_positive"] = float(labels[members].mean())

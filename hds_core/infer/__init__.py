@@ -7,11 +7,18 @@ must not pay for importing torch."""
 from importlib import import_module
 
 _HOME = {
-    "DeviceError": "device", "choose_device": "device", "cpu_has_native_bf16": "device", "device_name": "device",
-    "Lesion": "lesions", "find_lesions": "lesions",
-    "Prediction": "predictor", "PredictionCancelled": "predictor", "Predictor": "predictor",
+    "DeviceError": "device",
+    "choose_device": "device",
+    "cpu_has_native_bf16": "device",
+    "device_name": "device",
+    "Lesion": "lesions",
+    "find_lesions": "lesions",
+    "Prediction": "predictor",
+    "PredictionCancelled": "predictor",
+    "Predictor": "predictor",
     "weights_working_spacing": "predictor",
-    "NotAMammogramError": "scope", "not_a_mammogram": "scope",
+    "NotAMammogramError": "scope",
+    "not_a_mammogram": "scope",
 }
 
 __all__ = sorted(_HOME)

@@ -75,8 +75,9 @@ def bilateral_score(raw: float, raw_other: float, fit: dict) -> float:
     return 1 / (1 + math.exp(-z))
 
 
-def final_scores(raw: list[float], keys: list[ViewKey], calibration: dict | None,
-                 bilateral: dict | None) -> list[tuple[float, str]]:
+def final_scores(
+    raw: list[float], keys: list[ViewKey], calibration: dict | None, bilateral: dict | None
+) -> list[tuple[float, str]]:
     """(score, basis) per image: the two-breast score where the study holds the other breast's
     same view and the weights carry a bilateral fit, else the calibrated single-image score."""
     partners = counterparts(keys)
@@ -97,12 +98,18 @@ def fit_bilateral(raw: list[float], keys: list[ViewKey], labels: list[int]) -> d
     partners = counterparts(keys)
     rows = [(_logit(raw[i]), _logit(other_raw(raw, partners[i])), labels[i]) for i in range(len(raw)) if partners[i]]
     if len(rows) < 10 or len({label for *_, label in rows}) < 2:
-        raise ValueError(f"a bilateral fit needs at least 10 images with the other breast's view and both labels; "
-                         f"got {len(rows)}")
+        raise ValueError(
+            f"a bilateral fit needs at least 10 images with the other breast's view and both labels; got {len(rows)}"
+        )
     features = np.array([[z, z_other] for z, z_other, _ in rows])
     # The view's own score may only raise its score, the other breast's only lower it (masses
     # are seldom bilateral and symmetric): a fold's noise cannot turn the comparison around.
     a, b, bias = newton_logistic(features, np.array([label for *_, label in rows], dtype=np.float64), signs=[1, -1])
-    return {"method": "logistic", "features": ["logit(raw score)", "logit(raw score of the other breast, same view)"],
-            "weights": [float(a), float(b)], "bias": float(bias), "n_images": len(rows),
-            "n_positive": int(sum(label for *_, label in rows))}
+    return {
+        "method": "logistic",
+        "features": ["logit(raw score)", "logit(raw score of the other breast, same view)"],
+        "weights": [float(a), float(b)],
+        "bias": float(bias),
+        "n_images": len(rows),
+        "n_positive": int(sum(label for *_, label in rows)),
+    }

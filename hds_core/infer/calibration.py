@@ -29,8 +29,12 @@ def fit_isotonic(scores, labels) -> dict:
             blocks[-1][0] += total
             blocks[-1][1] += count
             blocks[-1][2] += score_sum
-    return {"method": "isotonic", "x": [float(b[2] / b[1]) for b in blocks], "y": [float(b[0] / b[1]) for b in blocks],
-            "n": int(len(x))}
+    return {
+        "method": "isotonic",
+        "x": [float(b[2] / b[1]) for b in blocks],
+        "y": [float(b[0] / b[1]) for b in blocks],
+        "n": int(len(x)),
+    }
 
 
 def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 100, signs=None) -> np.ndarray:

@@ -58,26 +58,38 @@ def spacing_mm(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not plausible_spacing([value]):
-        raise argparse.ArgumentTypeError(f"{text} mm is not a mammogram's pixel spacing "
-                                         f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm)")
+        raise argparse.ArgumentTypeError(
+            f"{text} mm is not a mammogram's pixel spacing ({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm)"
+        )
     return value
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hds-predict", description="Predict mass contours and image scores with the HDS engine.")
+    p = argparse.ArgumentParser(
+        prog="hds-predict", description="Predict mass contours and image scores with the HDS engine."
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="mammogram files (DICOM, PNG, PGM, TIFF) or folders")
-    p.add_argument("--out", help=f"folder for the JSON results (created if needed; default ./{DEFAULT_OUT} in the "
-                   "current folder, which must not lie inside an input folder)")
+    p.add_argument(
+        "--out",
+        help=f"folder for the JSON results (created if needed; default ./{DEFAULT_OUT} in the "
+        "current folder, which must not lie inside an input folder)",
+    )
     p.add_argument("--threshold", type=float, help="segmentation threshold for lesions (default: the model's)")
     p.add_argument("--weights", help="NAME.safetensors (default: the shipped weights)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"], help="fp32 forces full precision")
-    p.add_argument("--spacing", type=spacing_mm, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)")
+    p.add_argument(
+        "--spacing", type=spacing_mm, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)"
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
     reports = p.add_argument_group("reports (one per study; never written into an input folder)")
-    reports.add_argument("--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each")
+    reports.add_argument(
+        "--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each"
+    )
     reports.add_argument("--page-size", choices=["A4", "Letter"], default="A4")
-    reports.add_argument("--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF")
+    reports.add_argument(
+        "--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF"
+    )
     reports.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
     reports.add_argument("--sr-dir", help="folder for DICOM structured reports (TID 1500, one per study)")
     return p
@@ -94,8 +106,15 @@ def pdf_writer():
     return found[0].load()
 
 
-def write_reports(args, analysed: list, threshold: float, threshold_table: list[dict], inputs: list[Path],
-                  weights_metadata: dict | None = None, names: dict[Path, str] | None = None) -> list[str]:
+def write_reports(
+    args,
+    analysed: list,
+    threshold: float,
+    threshold_table: list[dict],
+    inputs: list[Path],
+    weights_metadata: dict | None = None,
+    names: dict[Path, str] | None = None,
+) -> list[str]:
     """PDF, SEG and SR for the analysed images, grouped by study; returns the failures. Each
     PDF says what its study's score is worth (the figures of the study's domain). Reports of
     different studies never share a name, and ``--force`` replaces only the same study's."""
@@ -125,16 +144,26 @@ def write_reports(args, analysed: list, threshold: float, threshold_table: list[
         # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
         described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
         if args.pdf:
-            out = Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
+            out = (
+                Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
+            )
             if not refused(out, "PDF", key):
                 try:
-                    pdf_writer()([(image, prediction) for _, image, prediction in members], threshold, out,
-                                 threshold_table=threshold_table, anonymize=args.anonymize, page_size=args.page_size,
-                                 force=args.force,
-                                 score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])))
+                    pdf_writer()(
+                        [(image, prediction) for _, image, prediction in members],
+                        threshold,
+                        out,
+                        threshold_table=threshold_table,
+                        anonymize=args.anonymize,
+                        page_size=args.page_size,
+                        force=args.force,
+                        score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])),
+                    )
                     say(f"hds-predict: wrote {out} ({described})")
                 except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
-                    failures.append(f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}")
+                    failures.append(
+                        f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}"
+                    )
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if args.seg_dir:
             for (path, image, _), item in zip(members, items, strict=True):
@@ -186,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, run_log, log_path)
     except Exception:  # noqa: BLE001 - a bug must not look like a refusal: its own exit status
         run_log.exception("internal error")
-        say("hds-predict: internal error (a bug, please report it)"
-            + (f"; the traceback is in {log_path}" if log_path else ""))
+        say(
+            "hds-predict: internal error (a bug, please report it)"
+            + (f"; the traceback is in {log_path}" if log_path else "")
+        )
         return EXIT_FAILED
     finally:
         logging.captureWarnings(False)
@@ -211,8 +242,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     run_log.info("hds-predict on %s", ", ".join(printable(p) for p in inputs))
     if args.out is None and any(p.is_dir() and is_inside(out, p) for p in inputs):
         # Input folders are read-only to us: never write results into them by default.
-        say(f"hds-predict: error: the default output folder {out} lies inside an input folder; "
-              "run from another folder or give --out")
+        say(
+            f"hds-predict: error: the default output folder {out} lies inside an input folder; "
+            "run from another folder or give --out"
+        )
         return EXIT_NOTHING
     try:
         predictor = Predictor(args.weights, device=args.device, precision=args.precision)
@@ -231,8 +264,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         entries.extend((entry.path, entry.metadata.sop_instance_uid) for entry in scan.images)
         failures.extend(str(error) for error in scan.failures)
         if scan.outside:
-            say(f"hds-predict: {path}: did not follow {len(scan.outside)} link(s) leading out of the folder "
-                f"(the folder given is the boundary; the log names them)")
+            say(
+                f"hds-predict: {path}: did not follow {len(scan.outside)} link(s) leading out of the folder "
+                f"(the folder given is the boundary; the log names them)"
+            )
         for kind, count in sorted(scan.skipped.items()):
             say(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})")
     names = output_names(entries)
@@ -241,15 +276,22 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     crashed = False
     reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
     analysed, done = [], []
-    say(f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
-          f"(threshold {threshold:g})")
+    say(
+        f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
+        f"(threshold {threshold:g})"
+    )
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
             with native_output_to(run_log):
                 # JPEG 2000 films are read at the network's own level: the same input as from
                 # the full decode, a fraction of the time. A PDF prints the films: in full.
-                image = read_image(path) if args.pdf else \
-                    read_preview(path, working_spacing_mm=predictor.working_spacing_mm, unknown_spacing_mm=args.spacing)
+                image = (
+                    read_image(path)
+                    if args.pdf
+                    else read_preview(
+                        path, working_spacing_mm=predictor.working_spacing_mm, unknown_spacing_mm=args.spacing
+                    )
+                )
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
             prediction = predictor.predict(image, spacing_mm=spacing)
         except MammoReadError as exc:
@@ -262,15 +304,27 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             continue
         except Exception as exc:  # noqa: BLE001 - a bug on one file must not cost the others their results
             run_log.exception("internal error on %s", printable(path))
-            failures.append(f"{path}: internal error ({type(exc).__name__}; a bug, please report it"
-                            + (f"; traceback in {log_path})" if log_path else ")"))
+            failures.append(
+                f"{path}: internal error ({type(exc).__name__}; a bug, please report it"
+                + (f"; traceback in {log_path})" if log_path else ")")
+            )
             crashed = True
             continue
         predicted += 1
         meta = image.metadata
-        done.append((path, image if reporting else None, prediction,
-                     {"sop_instance_uid": meta.sop_instance_uid, "study_instance_uid": meta.study_instance_uid,
-                      "laterality": meta.laterality, "view": meta.view}))
+        done.append(
+            (
+                path,
+                image if reporting else None,
+                prediction,
+                {
+                    "sop_instance_uid": meta.sop_instance_uid,
+                    "study_instance_uid": meta.study_instance_uid,
+                    "laterality": meta.laterality,
+                    "view": meta.view,
+                },
+            )
+        )
     # Scores compare the two breasts of a study (bilateral.py): only once every view is in.
     predictor.compare_breasts([prediction for _, _, prediction, _ in done])
     for path, image, prediction, identity in done:
@@ -286,8 +340,9 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             if not args.force:
                 failures.append(f"{target}: exists already with other content (use --force to overwrite)")
                 continue
-            refused = replacement_refused(target, "JSON result", identity["study_instance_uid"] or "",
-                                          identity["sop_instance_uid"], path)
+            refused = replacement_refused(
+                target, "JSON result", identity["study_instance_uid"] or "", identity["sop_instance_uid"], path
+            )
             if refused:
                 failures.append(refused)
                 continue
@@ -307,10 +362,15 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
             say(f"hds-predict: failed: {failure}")
     if len(failures) > SCREENFUL + 1:
-        say(f"hds-predict: … and {len(failures) - SCREENFUL} more failure(s)"
-            + (f"; the full list is in {log_path}" if log_path else ""))
-    say(f"hds-predict: wrote {written} result(s) to {out}" + (f" ({unchanged} unchanged)" if unchanged else "")
-        + f"; {len(failures)} failure(s)")
+        say(
+            f"hds-predict: … and {len(failures) - SCREENFUL} more failure(s)"
+            + (f"; the full list is in {log_path}" if log_path else "")
+        )
+    say(
+        f"hds-predict: wrote {written} result(s) to {out}"
+        + (f" ({unchanged} unchanged)" if unchanged else "")
+        + f"; {len(failures)} failure(s)"
+    )
     if crashed:
         return EXIT_FAILED
     if not predicted:

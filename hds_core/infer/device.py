@@ -19,7 +19,9 @@ def choose_device(requested: str = "auto") -> torch.device:
         return torch.device("cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError(f"device {requested!r} asked for, but no CUDA GPU is available (use --device cpu or auto)")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+    if requested == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
         raise DeviceError("device 'mps' asked for, but Apple MPS is not available")
     try:
         return torch.device(requested)

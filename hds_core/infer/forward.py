@@ -46,8 +46,14 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None):
 
 
 @torch.inference_mode()
-def predict_working(model: HDSUNet, image: np.ndarray, device: torch.device, *, all_exits: bool = False,
-                    autocast_dtype: torch.dtype | None = None) -> list[ExitResult]:
+def predict_working(
+    model: HDSUNet,
+    image: np.ndarray,
+    device: torch.device,
+    *,
+    all_exits: bool = False,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[ExitResult]:
     """One normalised working image (H, W) -> one result per exit (only the final one by default)."""
     was_training = model.training
     model.eval()

@@ -47,7 +47,7 @@ def _longest_chord(points: np.ndarray) -> float:
     except (QhullError, ValueError):
         pass
     deltas = points[:, None, :] - points[None, :, :]
-    return float(np.sqrt((deltas ** 2).sum(-1)).max())
+    return float(np.sqrt((deltas**2).sum(-1)).max())
 
 
 # Regions smaller than this (at the working spacing) are specks, not lesions: neither drawn
@@ -56,11 +56,12 @@ MIN_LESION_AREA_MM2 = 5.0
 
 
 def min_region_pixels(working_spacing_mm: float) -> int:
-    return max(1, math.ceil(MIN_LESION_AREA_MM2 / working_spacing_mm ** 2 - 1e-9))
+    return max(1, math.ceil(MIN_LESION_AREA_MM2 / working_spacing_mm**2 - 1e-9))
 
 
-def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
-                 spacing_mm: tuple[float, float] | None) -> list[Lesion]:
+def find_lesions(
+    probability: np.ndarray, threshold: float, geometry: Geometry, spacing_mm: tuple[float, float] | None
+) -> list[Lesion]:
     """Connected regions of ``probability >= threshold``, largest probability first.
 
     ``spacing_mm`` is the ORIGINAL image's spacing (row, col) or None when unknown."""
@@ -68,7 +69,7 @@ def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
     if not mask.any():
         return []
     labels = measure.label(mask, connectivity=2)
-    working_pixel_mm2 = geometry.working_spacing_mm ** 2
+    working_pixel_mm2 = geometry.working_spacing_mm**2
     lesions = []
     min_pixels = min_region_pixels(geometry.working_spacing_mm)
     for region in measure.regionprops(labels, intensity_image=probability):
@@ -91,10 +92,18 @@ def find_lesions(probability: np.ndarray, threshold: float, geometry: Geometry,
         centroid_rc = geometry.working_to_original(np.asarray([region.centroid]))[0]
         x0, y0 = contour_xy.min(axis=0)
         x1, y1 = contour_xy.max(axis=0)
-        lesions.append(Lesion(
-            index=0, contour_xy=contour_xy, max_probability=float(region.intensity_max),
-            mean_probability=float(region.intensity_mean), area_mm2=area, longest_diameter_mm=diameter,
-            centroid_xy=(float(centroid_rc[1]), float(centroid_rc[0])), bbox_xywh=(float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
+        lesions.append(
+            Lesion(
+                index=0,
+                contour_xy=contour_xy,
+                max_probability=float(region.intensity_max),
+                mean_probability=float(region.intensity_mean),
+                area_mm2=area,
+                longest_diameter_mm=diameter,
+                centroid_xy=(float(centroid_rc[1]), float(centroid_rc[0])),
+                bbox_xywh=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            )
+        )
     lesions.sort(key=lambda lesion: -lesion.max_probability)
     return [Lesion(**{**lesion.__dict__, "index": i + 1}) for i, lesion in enumerate(lesions)]
 

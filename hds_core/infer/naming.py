@@ -23,7 +23,7 @@ def bounded(name: str, limit: int = MAX_NAME) -> str:
     """``name`` if short enough, else its start and a hash of the whole (still unique)."""
     if len(name) <= limit:
         return name
-    return f"{name[:limit - 11]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    return f"{name[: limit - 11]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
 
 
 def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
@@ -31,6 +31,7 @@ def output_names(entries: list[tuple[Path, str | None]]) -> dict[Path, str]:
     file whatever else is predicted in the same run and in whatever order. Files that would
     share a name all get their SOP Instance UID added (then, if still alike, a counter in
     path order)."""
+
     def named(form) -> dict[Path, str]:
         return {path: form(path, sop) for path, sop in entries}
 
@@ -55,9 +56,14 @@ def study_labels(folders: dict[str, Path]) -> dict[str, str]:
     (these names end up in terminals and logs)."""
     from ..report.identity import study_fingerprint
 
-    labels = {key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:16]}" for key, folder in folders.items()}
+    labels = {
+        key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:16]}" for key, folder in folders.items()
+    }
     if len(set(labels.values())) != len(labels):  # 40 bits of a hash alike: name the studies in full
-        labels = {key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:]}" for key, folder in folders.items()}
+        labels = {
+            key: f"{bounded(safe_name(folder.name), 40)}-{study_fingerprint(key)[6:]}"
+            for key, folder in folders.items()
+        }
     return labels
 
 

@@ -121,7 +121,9 @@ class Prediction:
             "score": round(self.score, 4),
             "raw_score": round(self.raw_score if self.raw_score is not None else self.score, 4),
             "score_basis": self.score_basis,
-            "single_image_score": round(self.single_image_score if self.single_image_score is not None else self.score, 4),
+            "single_image_score": round(
+                self.single_image_score if self.single_image_score is not None else self.score, 4
+            ),
             "max_probability": round(self.max_probability, 4),
             "domain": self.domain,
             "score_is_calibrated_probability": self.calibrated,
@@ -144,7 +146,9 @@ class Predictor:
 
             weights = default_weights()
             if weights is None:
-                raise WeightsError("resources/weights", "no shipped weights were found", "pass the weights file explicitly")
+                raise WeightsError(
+                    "resources/weights", "no shipped weights were found", "pass the weights file explicitly"
+                )
         self.weights_path = Path(weights)
         model, self.metadata = load_weights(self.weights_path)
         self.model = inference_copy(model)  # BatchNorm folded, channels-last: ~1.9x faster on CPU
@@ -198,10 +202,15 @@ class Predictor:
         check()
         spacing = spacing_mm or image.metadata.pixel_spacing_mm
         working = self.model_input(image, spacing_mm=spacing)
-        notes = [*working.warnings, *[w for w in image.metadata.warnings() if not w.startswith("pixel spacing unknown")]]
+        notes = [
+            *working.warnings,
+            *[w for w in image.metadata.warnings() if not w.startswith("pixel spacing unknown")],
+        ]
         if image.level > self.input_level(spacing):
-            notes.append(f"read at 1/{image.reduction} resolution, coarser than the network's input "
-                         f"(1/{1 << self.input_level(spacing)}): results are approximate")
+            notes.append(
+                f"read at 1/{image.reduction} resolution, coarser than the network's input "
+                f"(1/{1 << self.input_level(spacing)}): results are approximate"
+            )
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]
@@ -209,15 +218,29 @@ class Predictor:
             final = suppress(final, excluded_region(working.image, working.breast, image.metadata.view, self.suppress))
         raw = image_score(final, self.score_source)
         meta = image.metadata
-        key = ViewKey(meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view)
+        key = ViewKey(
+            meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view
+        )
         domain = meta.acquisition_domain
         calibrated = self.calibrated_for(domain)
         single = calibrate(raw, self.calibration) if calibrated else raw
-        return Prediction(path=image.metadata.path, score=single, raw_score=raw, view_key=key, single_image_score=single,
-                          domain=domain, calibrated=calibrated,
-                          working_probability=final.probability, geometry=working.geometry, spacing_mm=spacing,
-                          model_name=self.model_name, weights_sha256=self.weights_sha256, device=self.device_name,
-                          precision=self.precision, warnings=notes + list(self.notices))
+        return Prediction(
+            path=image.metadata.path,
+            score=single,
+            raw_score=raw,
+            view_key=key,
+            single_image_score=single,
+            domain=domain,
+            calibrated=calibrated,
+            working_probability=final.probability,
+            geometry=working.geometry,
+            spacing_mm=spacing,
+            model_name=self.model_name,
+            weights_sha256=self.weights_sha256,
+            device=self.device_name,
+            precision=self.precision,
+            warnings=notes + list(self.notices),
+        )
 
     def model_input(self, image: MammoImage, *, spacing_mm: tuple[float, float] | None = None):
         """What the network sees of ``image`` (a ``WorkingImage``: breast crop at the working
@@ -225,7 +248,9 @@ class Predictor:
         ``image`` may be a reduced resolution level (``MammoImage.level``) no coarser than
         :meth:`input_level`: the input is then the same, and every result is in the full
         image's pixels all the same. ``spacing_mm`` is the full image's."""
-        return working_image(image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.working_spacing_mm)
+        return working_image(
+            image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.working_spacing_mm
+        )
 
     def input_level(self, image_spacing_mm: tuple[float, float] | None) -> int:
         """The resolution level the network's input comes from, for an image of this spacing:
@@ -245,14 +270,23 @@ class Predictor:
         several: images pair only within a study) hold the same view of the other breast;
         the others keep their single-image score. Call it again as more views arrive."""
         raw = [p.raw_score if p.raw_score is not None else p.score for p in predictions]
-        for prediction, raw_score, (score, basis) in zip(predictions, raw, final_scores(
-                raw, [p.view_key for p in predictions], self.calibration, self.bilateral)):
+        for prediction, raw_score, (score, basis) in zip(
+            predictions, raw, final_scores(raw, [p.view_key for p in predictions], self.calibration, self.bilateral)
+        ):
             # The two-breast fit is a calibration too, fitted on the same domain's images.
-            prediction.score, prediction.score_basis = (score, basis) if prediction.calibrated else (raw_score, THIS_IMAGE)
+            prediction.score, prediction.score_basis = (
+                (score, basis) if prediction.calibrated else (raw_score, THIS_IMAGE)
+            )
 
     def _run(self, image: np.ndarray, check, notes: list[str]):
-        hooks = [module.register_forward_pre_hook(lambda *_: check()) for module in
-                 (*self.model.encoder, self.model.bottleneck, *self.model.decoder)] if check else []
+        hooks = (
+            [
+                module.register_forward_pre_hook(lambda *_: check())
+                for module in (*self.model.encoder, self.model.bottleneck, *self.model.decoder)
+            ]
+            if check
+            else []
+        )
         try:
             try:
                 return predict_working(self.model, image, self.device, autocast_dtype=self.autocast_dtype())

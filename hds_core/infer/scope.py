@@ -41,7 +41,11 @@ MIN_SIDE_PX = 32
 def not_a_mammogram(metadata: MammoMetadata) -> str | None:
     """Why the AI must not run on this image, or None when it may."""
     modality = (metadata.modality or "").strip().upper()
-    if metadata.file_format == "DICOM" and modality != "MG" and (metadata.sop_class_uid or "") not in MAMMOGRAPHY_SOP_CLASSES:
+    if (
+        metadata.file_format == "DICOM"
+        and modality != "MG"
+        and (metadata.sop_class_uid or "") not in MAMMOGRAPHY_SOP_CLASSES
+    ):
         sop = dicom_uid.UID(metadata.sop_class_uid) if metadata.sop_class_uid else None
         kind = sop.name if sop is not None and sop.name != str(sop) else "unknown SOP class"
         return f"Modality {modality or 'missing'}, {kind}"

@@ -17,7 +17,9 @@ from .forward import ExitResult
 SUPPRESSIONS = ("breast", "pectoral")
 
 
-def excluded_region(image: np.ndarray, breast: np.ndarray, view: str | None, kinds: tuple[str, ...] | list[str]) -> np.ndarray:
+def excluded_region(
+    image: np.ndarray, breast: np.ndarray, view: str | None, kinds: tuple[str, ...] | list[str]
+) -> np.ndarray:
     """Where marks are removed on a working image (chest wall on the left): outside ``breast``
     for "breast"; the pectoral muscle of an MLO view for "pectoral" (none on CC views, on views
     of unknown projection, or when the muscle is not found)."""
@@ -32,7 +34,9 @@ def excluded_region(image: np.ndarray, breast: np.ndarray, view: str | None, kin
     return region
 
 
-def suppressed(per_exit: list[list[ExitResult]], cases: list, kinds: list[str] | tuple[str, ...]) -> list[list[ExitResult]]:
+def suppressed(
+    per_exit: list[list[ExitResult]], cases: list, kinds: list[str] | tuple[str, ...]
+) -> list[list[ExitResult]]:
     """Every exit's results without marks in each case's excluded region (``cases``: prepared
     cases, each with its ``working`` image and its ``case.view``)."""
     if not kinds:

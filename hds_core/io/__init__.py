@@ -8,5 +8,17 @@ from .orientation import breast_mask, chest_wall_on_right
 from .reader import read_image, read_preview, sniff_format
 from .scan import ScanResult, scan_folder
 
-__all__ = ["ASSUMED_SPACING_MM", "MammoImage", "MammoMetadata", "MammoReadError", "ScanResult", "VoiPreset", "breast_mask", "chest_wall_on_right",
-           "read_image", "read_preview", "scan_folder", "sniff_format"]
+__all__ = [
+    "ASSUMED_SPACING_MM",
+    "MammoImage",
+    "MammoMetadata",
+    "MammoReadError",
+    "ScanResult",
+    "VoiPreset",
+    "breast_mask",
+    "chest_wall_on_right",
+    "read_image",
+    "read_preview",
+    "scan_folder",
+    "sniff_format",
+]

@@ -34,7 +34,7 @@ def pectoral_mask(values: np.ndarray, breast: np.ndarray) -> np.ndarray:
     height, width = bottom - top, right - left
     # The muscle lies in the upper part of the breast next to the chest wall.
     region = np.zeros(values.shape, dtype=bool)
-    region[top:top + int(MAX_HEIGHT * height), left:left + int(MAX_TOP_WIDTH * width)] = True
+    region[top : top + int(MAX_HEIGHT * height), left : left + int(MAX_TOP_WIDTH * width)] = True
     region &= breast
     smooth = filters.gaussian(values.astype(np.float32), sigma=1.5, preserve_range=True)
     inside = smooth[region]
@@ -42,7 +42,7 @@ def pectoral_mask(values: np.ndarray, breast: np.ndarray) -> np.ndarray:
         return empty
     bright = region & (smooth > filters.threshold_otsu(inside))
     labels = measure.label(bright, connectivity=1)
-    corner = labels[top:top + max(2, height // 20), left:left + max(2, width // 20)]
+    corner = labels[top : top + max(2, height // 20), left : left + max(2, width // 20)]
     touching = np.bincount(corner[corner > 0].ravel())
     if touching.size == 0:
         return empty
@@ -62,7 +62,7 @@ def pectoral_mask(values: np.ndarray, breast: np.ndarray) -> np.ndarray:
                 break
             continue
         missed = 0
-        stop = np.flatnonzero(~run[start[0]:])
+        stop = np.flatnonzero(~run[start[0] :])
         edge = start[0] + (stop[0] if stop.size else run.size - start[0])
         if edge <= narrowest + lead:  # only the narrowing envelope, not dense tissue joined to it
             edge_rows.append(r)
@@ -83,7 +83,7 @@ def pectoral_mask(values: np.ndarray, breast: np.ndarray) -> np.ndarray:
     top_width = slope * top + intercept - left
     if not (MIN_HEIGHT * height <= lower_corner - top <= MAX_HEIGHT * height) or top_width > MAX_TOP_WIDTH * width:
         return empty
-    grid_rows, grid_cols = np.mgrid[0:values.shape[0], 0:values.shape[1]]
+    grid_rows, grid_cols = np.mgrid[0 : values.shape[0], 0 : values.shape[1]]
     mask = breast & (grid_cols < slope * grid_rows + intercept) & (grid_rows >= top)
     area = mask.sum() / max(breast.sum(), 1)
     if not (MIN_AREA <= area <= MAX_AREA):

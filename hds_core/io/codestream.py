@@ -14,8 +14,15 @@ from dataclasses import dataclass
 
 from pydicom import uid
 
-JPEG2000_SYNTAXES = {uid.JPEG2000Lossless, uid.JPEG2000, uid.JPEG2000MCLossless, uid.JPEG2000MC,
-                     uid.HTJ2KLossless, uid.HTJ2KLosslessRPCL, uid.HTJ2K}
+JPEG2000_SYNTAXES = {
+    uid.JPEG2000Lossless,
+    uid.JPEG2000,
+    uid.JPEG2000MCLossless,
+    uid.JPEG2000MC,
+    uid.HTJ2KLossless,
+    uid.HTJ2KLosslessRPCL,
+    uid.HTJ2K,
+}
 JPEG_LS_SYNTAXES = {uid.JPEGLSLossless, uid.JPEGLSNearLossless}
 JPEG_SYNTAXES = {uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLossless, uid.JPEGLosslessSV1}
 _ITEM = b"\xfe\xff\x00\xe0"
@@ -28,10 +35,10 @@ def first_fragment(pixel_data: bytes, limit: int = 65536) -> bytes | None:
         return None
     (offsets,) = struct.unpack_from("<I", pixel_data, 4)
     start = 8 + offsets
-    if len(pixel_data) < start + 8 or pixel_data[start:start + 4] != _ITEM:
+    if len(pixel_data) < start + 8 or pixel_data[start : start + 4] != _ITEM:
         return None
     (length,) = struct.unpack_from("<I", pixel_data, start + 4)
-    return bytes(pixel_data[start + 8:start + 8 + min(length, limit)])
+    return bytes(pixel_data[start + 8 : start + 8 + min(length, limit)])
 
 
 def declared_size(syntax: str, fragment: bytes) -> tuple[int, int] | None:
@@ -110,11 +117,20 @@ def j2k_coding(data: bytes) -> J2KCoding | None:
         if code in (0x90, 0x93, 0xD9):  # start of tile, start of data, end: the main header is over
             break
         (length,) = struct.unpack_from(">H", data, marker + 2)
-        if code == 0x52 and marker + 14 <= len(data):  # COD: Scod, progression, layers, MCT, levels, code-block, transform
+        if code == 0x52 and marker + 14 <= len(
+            data
+        ):  # COD: Scod, progression, layers, MCT, levels, code-block, transform
             levels, transform = data[marker + 9], data[marker + 13]
         marker += 2 + length
     if levels is None or xsiz <= xosiz or ysiz <= yosiz:
         return None
-    return J2KCoding(rows=ysiz - yosiz, columns=xsiz - xosiz, components=components, precision=(ssiz & 0x7F) + 1,
-                     signed=bool(ssiz & 0x80), origin_at_zero=xosiz == yosiz == xtosiz == ytosiz == 0, levels=levels,
-                     reversible=transform == 1)
+    return J2KCoding(
+        rows=ysiz - yosiz,
+        columns=xsiz - xosiz,
+        components=components,
+        precision=(ssiz & 0x7F) + 1,
+        signed=bool(ssiz & 0x80),
+        origin_at_zero=xosiz == yosiz == xtosiz == ytosiz == 0,
+        levels=levels,
+        reversible=transform == 1,
+    )

@@ -32,8 +32,13 @@ _CHUNK = 1 << 20  # inflated bytes per step
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
-_SIZE_TAGS = {(0x0028, 0x0002): "SamplesPerPixel", (0x0028, 0x0008): "NumberOfFrames", (0x0028, 0x0010): "Rows",
-              (0x0028, 0x0011): "Columns", (0x0028, 0x0100): "BitsAllocated"}
+_SIZE_TAGS = {
+    (0x0028, 0x0002): "SamplesPerPixel",
+    (0x0028, 0x0008): "NumberOfFrames",
+    (0x0028, 0x0010): "Rows",
+    (0x0028, 0x0011): "Columns",
+    (0x0028, 0x0100): "BitsAllocated",
+}
 
 
 class _Walker:
@@ -57,8 +62,10 @@ class _Walker:
         pixels = rows * columns * samples * frames
         if pixels > self.max_pixels:
             raise errors.ImageTooLargeError(
-                self.path, f"header claims {rows}x{columns}x{frames} frame(s), over the {self.max_pixels // 1_000_000} Mpixel limit",
-                "the header is corrupt or this is not a mammogram")
+                self.path,
+                f"header claims {rows}x{columns}x{frames} frame(s), over the {self.max_pixels // 1_000_000} Mpixel limit",
+                "the header is corrupt or this is not a mammogram",
+            )
         return (pixels * bits + 7) // 8 + 1
 
     def walk(self, data: bytearray) -> None:
@@ -77,7 +84,7 @@ class _Walker:
                     self.depth += 1 if element == 0xE000 else -1
                     self.position = start + 8
                 continue
-            vr = bytes(data[start + 4:start + 6])
+            vr = bytes(data[start + 4 : start + 6])
             if vr in _LONG_VRS:
                 if len(data) < start + 12:
                     return
@@ -94,12 +101,15 @@ class _Walker:
             if self.depth == 0 and tag in _SIZE_TAGS:
                 if len(data) < start + header + length:
                     return  # wait for the value
-                self.sizes[_SIZE_TAGS[tag]] = _number(bytes(data[start + header:start + header + length]), vr)
+                self.sizes[_SIZE_TAGS[tag]] = _number(bytes(data[start + header : start + header + length]), vr)
             if self.depth == 0 and tag in _PIXEL_TAGS and (limit := self.pixel_limit()) is not None:
                 if length > limit:
                     raise errors.PixelSizeMismatchError(
-                        self.path, f"the deflated pixel data declares {length} bytes, but the header's image size needs "
-                                   f"{limit - 1}", "the file is damaged or was built to exhaust memory")
+                        self.path,
+                        f"the deflated pixel data declares {length} bytes, but the header's image size needs "
+                        f"{limit - 1}",
+                        "the file is damaged or was built to exhaust memory",
+                    )
             else:
                 self._other(header + length)
             self.position = start + header + length
@@ -108,8 +118,11 @@ class _Walker:
         self.other += size
         if self.other > OTHER_ELEMENTS_LIMIT:
             raise errors.ImageTooLargeError(
-                self.path, f"the deflated dataset inflates past {OTHER_ELEMENTS_LIMIT // 2**20} MiB of elements besides "
-                           "the pixel data", "the file is damaged or was built to exhaust memory")
+                self.path,
+                f"the deflated dataset inflates past {OTHER_ELEMENTS_LIMIT // 2**20} MiB of elements besides "
+                "the pixel data",
+                "the file is damaged or was built to exhaust memory",
+            )
 
 
 def _number(value: bytes, vr: bytes) -> int:
@@ -137,8 +150,9 @@ def inflate_bounded(handle, path: Path, max_pixels: int) -> bytes:
             room = max(walker.position + _CHUNK - len(data), _CHUNK)
             data += inflater.decompress(pending, room)
         except zlib.error as exc:
-            raise errors.InvalidHeaderError(path, f"the deflated dataset is damaged ({exc})",
-                                            "copy the file again from the archive") from None
+            raise errors.InvalidHeaderError(
+                path, f"the deflated dataset is damaged ({exc})", "copy the file again from the archive"
+            ) from None
         pending = inflater.unconsumed_tail
         walker.walk(data)
         if inflater.eof:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Stored values through Rescale Slope/Intercept stay far inside float32 (3.4e38).
 MAX_MODALITY_VALUE = 1e30
 # A window wider than 2^32 (or centred beyond it) is no window of any stored value.
-MAX_WINDOW = 2.0 ** 32
+MAX_WINDOW = 2.0**32
 # 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
 # before anything is allocated.
 MAX_PIXELS = 200_000_000
@@ -45,15 +45,24 @@ _PREFERRED_PLUGIN = {
 
 # SNOMED CT (and legacy SNOMED-RT) codes of ViewCodeSequence -> ViewPosition abbreviations.
 VIEW_CODES = {
-    "399162004": "CC", "R-10242": "CC",
-    "399368009": "MLO", "R-10226": "MLO",
-    "399260004": "ML", "R-10224": "ML",
-    "399352003": "LM", "R-10228": "LM",
-    "399099002": "LMO", "R-10230": "LMO",
-    "399101009": "XCCL", "R-1024A": "XCCL",
-    "399192003": "XCCM", "R-1024B": "XCCM",
-    "441555000": "FB", "R-40AAA": "FB",
-    "399188001": "SIO", "R-102D0": "SIO",
+    "399162004": "CC",
+    "R-10242": "CC",
+    "399368009": "MLO",
+    "R-10226": "MLO",
+    "399260004": "ML",
+    "R-10224": "ML",
+    "399352003": "LM",
+    "R-10228": "LM",
+    "399099002": "LMO",
+    "R-10230": "LMO",
+    "399101009": "XCCL",
+    "R-1024A": "XCCL",
+    "399192003": "XCCM",
+    "R-1024B": "XCCM",
+    "441555000": "FB",
+    "R-40AAA": "FB",
+    "399188001": "SIO",
+    "R-102D0": "SIO",
 }
 
 NON_IMAGE_SOP_CLASSES = {
@@ -68,10 +77,21 @@ NON_IMAGE_SOP_CLASSES = {
 
 
 # Modalities of objects that never hold an image of their own.
-NON_IMAGE_MODALITIES = {"SR": "structured report", "KO": "key object selection", "PR": "presentation state",
-                        "DOC": "document", "SEG": "segmentation", "REG": "registration", "PLAN": "plan",
-                        "RTPLAN": "RT plan", "RTSTRUCT": "RT structure set", "RTRECORD": "RT treatment record",
-                        "ECG": "waveform", "HD": "waveform", "AU": "waveform"}
+NON_IMAGE_MODALITIES = {
+    "SR": "structured report",
+    "KO": "key object selection",
+    "PR": "presentation state",
+    "DOC": "document",
+    "SEG": "segmentation",
+    "REG": "registration",
+    "PLAN": "plan",
+    "RTPLAN": "RT plan",
+    "RTSTRUCT": "RT structure set",
+    "RTRECORD": "RT treatment record",
+    "ECG": "waveform",
+    "HD": "waveform",
+    "AU": "waveform",
+}
 
 
 def silence_pydicom_messages(log_handler: logging.Handler | None = None) -> None:
@@ -141,16 +161,18 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
             # only when what was parsed looks like a DICOM object.
             ds = pydicom.dcmread(path, force=True, defer_size="64 KB" if header_only else None)
             if "SOPClassUID" not in ds and "PixelData" not in ds and not ds.get("file_meta"):
-                raise errors.NotAnImageError(path, "not a DICOM file (no DICM marker, no DICOM elements)",
-                                             "open a DICOM, PNG, PGM or TIFF file") from None
+                raise errors.NotAnImageError(
+                    path, "not a DICOM file (no DICM marker, no DICOM elements)", "open a DICOM, PNG, PGM or TIFF file"
+                ) from None
     except errors.MammoReadError:
         raise
     except PermissionError:
         raise errors.UnreadableFileError(path, "permission denied", "check the file's permissions") from None
     except (EOFError, struct.error) as exc:
         where = "the pixel data" if pixel_tag_offset(path) is not None else "the DICOM header"
-        raise errors.TruncatedFileError(path, f"the file ends inside {where} ({exc})",
-                                        "the file was cut off while copying; copy it again") from None
+        raise errors.TruncatedFileError(
+            path, f"the file ends inside {where} ({exc})", "the file was cut off while copying; copy it again"
+        ) from None
     except Exception as exc:  # pydicom raises plain ValueError/KeyError/... on corrupt headers
         raise errors.InvalidHeaderError(path, f"cannot parse the DICOM header: {exc}") from None
     if "SOPClassUID" not in ds and "PixelData" not in ds:
@@ -159,8 +181,11 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
         meta_class = ds.file_meta.get("MediaStorageSOPClassUID") if hasattr(ds, "file_meta") else None
         if meta_class:
             where = "the pixel data" if pixel_tag_offset(path) is not None else "the DICOM header"
-            raise errors.TruncatedFileError(path, f"the file ends after {size} bytes, inside {where}",
-                                            "the file was cut off while copying; copy it again")
+            raise errors.TruncatedFileError(
+                path,
+                f"the file ends after {size} bytes, inside {where}",
+                "the file was cut off while copying; copy it again",
+            )
         raise errors.InvalidHeaderError(path, "no DICOM elements could be read after the DICM marker (corrupt header)")
     _convert_elements(ds, path)
     return ds
@@ -171,11 +196,33 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
 # our in-memory copy (the file itself is never touched), so a damaged private tag does not
 # cost the reader a good image.
 ESSENTIAL = {
-    "SOPClassUID", "Modality", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
-    "SamplesPerPixel", "PhotometricInterpretation", "NumberOfFrames", "RescaleSlope", "RescaleIntercept",
-    "PixelPaddingValue", "PixelPaddingRangeLimit", "PresentationLUTShape", "ImageLaterality", "Laterality",
-    "ViewPosition", "ViewCodeSequence", "PatientOrientation", "ImagerPixelSpacing", "PixelSpacing",
-    "EstimatedRadiographicMagnificationFactor", "PresentationIntentType", "BreastImplantPresent", "PixelData",
+    "SOPClassUID",
+    "Modality",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
+    "PresentationLUTShape",
+    "ImageLaterality",
+    "Laterality",
+    "ViewPosition",
+    "ViewCodeSequence",
+    "PatientOrientation",
+    "ImagerPixelSpacing",
+    "PixelSpacing",
+    "EstimatedRadiographicMagnificationFactor",
+    "PresentationIntentType",
+    "BreastImplantPresent",
+    "PixelData",
 }
 
 
@@ -198,8 +245,9 @@ def _convert_elements(ds: Dataset, path: Path) -> None:
             keyword = pydicom.datadict.keyword_for_tag(tag) or str(tag)
             if keyword in ESSENTIAL:
                 reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-                raise errors.InvalidHeaderError(path, f"{keyword} cannot be read ({reason})",
-                                                "the header is damaged") from None
+                raise errors.InvalidHeaderError(
+                    path, f"{keyword} cannot be read ({reason})", "the header is damaged"
+                ) from None
             # The image still reads: a note for the log file, not a warning on the terminal.
             log.info("%s: left out the unreadable element %s", printable(path.name), keyword)
             del ds[tag]
@@ -254,10 +302,16 @@ def check_image_header(ds: Dataset, path: Path) -> None:
             # pydicom stops quietly at a damaged element: the pixel data is there, unreached.
             last = max(ds.keys(), default=None)
             where = f" after {pydicom.datadict.keyword_for_tag(last) or last}" if last is not None else ""
-            raise errors.InvalidHeaderError(path, f"the header is damaged: reading stopped{where}, before the pixel "
-                                            "data the file holds", "export the file again from the archive")
-        raise errors.NoPixelDataError(path, f"{sop.name or 'the object'} holds no pixel data",
-                                      "the file is incomplete; export it again from the archive")
+            raise errors.InvalidHeaderError(
+                path,
+                f"the header is damaged: reading stopped{where}, before the pixel data the file holds",
+                "export the file again from the archive",
+            )
+        raise errors.NoPixelDataError(
+            path,
+            f"{sop.name or 'the object'} holds no pixel data",
+            "the file is incomplete; export it again from the archive",
+        )
     rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
     bits_allocated, bits_stored = _int(ds, "BitsAllocated", path), _int(ds, "BitsStored", path)
     samples = _int(ds, "SamplesPerPixel", path) if ds.get("SamplesPerPixel") not in (None, "") else 1
@@ -268,22 +322,29 @@ def check_image_header(ds: Dataset, path: Path) -> None:
     if not photometric:
         raise errors.InvalidHeaderError(path, "Photometric Interpretation is missing")
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise errors.UnsupportedImageError(path, f"{photometric or 'colour'} image with {samples} samples per pixel",
-                                           "mammograms are single-channel grayscale")
+        raise errors.UnsupportedImageError(
+            path,
+            f"{photometric or 'colour'} image with {samples} samples per pixel",
+            "mammograms are single-channel grayscale",
+        )
     if rows * columns * frames > MAX_PIXELS:
         raise errors.ImageTooLargeError(
-            path, f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
-            "the header is corrupt or this is not a mammogram")
+            path,
+            f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
+            "the header is corrupt or this is not a mammogram",
+        )
     if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
         raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
     if frames != 1:
-        raise errors.UnsupportedImageError(path, f"{frames} frames (tomosynthesis or cine?)",
-                                           "only single-frame 2-D mammograms are read")
+        raise errors.UnsupportedImageError(
+            path, f"{frames} frames (tomosynthesis or cine?)", "only single-frame 2-D mammograms are read"
+        )
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     syntax = dicom_uid.UID(str(syntax)) if syntax else dicom_uid.ExplicitVRLittleEndian
     if not syntax.is_transfer_syntax:
-        raise errors.UnsupportedTransferSyntaxError(path, f"unknown transfer syntax {syntax}",
-                                                    "ask the sender to export in a standard transfer syntax")
+        raise errors.UnsupportedTransferSyntaxError(
+            path, f"unknown transfer syntax {syntax}", "ask the sender to export in a standard transfer syntax"
+        )
     if syntax.is_compressed:
         from pydicom.pixels import get_decoder
 
@@ -293,10 +354,16 @@ def check_image_header(ds: Dataset, path: Path) -> None:
             decoder = None
         if decoder is None or not decoder.is_available:
             raise errors.UnsupportedTransferSyntaxError(
-                path, f"transfer syntax {syntax.name or syntax} has no installed decoder",
-                "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)")
+                path,
+                f"transfer syntax {syntax.name or syntax} has no installed decoder",
+                "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)",
+            )
     else:
-        expected = rows * columns * frames * samples * bits_allocated // 8 if bits_allocated != 1 else (rows * columns * frames + 7) // 8
+        expected = (
+            rows * columns * frames * samples * bits_allocated // 8
+            if bits_allocated != 1
+            else (rows * columns * frames + 7) // 8
+        )
         element = ds.get_item("PixelData", keep_deferred=True)  # never read the pixels here
         declared = getattr(element, "length", None)  # raw (unconverted) elements keep the header's length
         if declared == 0xFFFFFFFF:
@@ -310,14 +377,19 @@ def check_image_header(ds: Dataset, path: Path) -> None:
             if offset is not None and ds.filename:
                 present = min(declared, os.path.getsize(ds.filename) - offset)
         if declared is not None and present is not None and present < declared:
-            raise errors.TruncatedFileError(path, f"pixel data is cut off: {present} of {declared} bytes present",
-                                            "the file was cut off while copying; copy it again")
+            raise errors.TruncatedFileError(
+                path,
+                f"pixel data is cut off: {present} of {declared} bytes present",
+                "the file was cut off while copying; copy it again",
+            )
         actual = declared if declared is not None else present
         # An odd length is padded to even by one byte; anything else disagrees with the header.
         if actual is not None and actual != 0xFFFFFFFF and not expected <= actual <= expected + 1:
             raise errors.PixelSizeMismatchError(
-                path, f"pixel data holds {actual} bytes but {rows}x{columns} at {bits_allocated} bits needs {expected}",
-                "the file is truncated or its header is wrong")
+                path,
+                f"pixel data holds {actual} bytes but {rows}x{columns} at {bits_allocated} bits needs {expected}",
+                "the file is truncated or its header is wrong",
+            )
 
 
 def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[str]]:
@@ -347,8 +419,10 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[
             continue
         if plausible_spacing(spacing):
             return spacing, source, []
-        notes.append(f"{source} {spacing[0]:g} x {spacing[1]:g} mm is not a mammogram's pixel spacing "
-                     f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm): treated as unknown")
+        notes.append(
+            f"{source} {spacing[0]:g} x {spacing[1]:g} mm is not a mammogram's pixel spacing "
+            f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm): treated as unknown"
+        )
     return None, None, notes[:1]
 
 
@@ -377,8 +451,10 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
     spacing, spacing_source, notes = _spacing(ds)
     bits_stored, high_bit = ds.get("BitsStored"), ds.get("HighBit")
     if isinstance(bits_stored, int) and isinstance(high_bit, int) and high_bit != bits_stored - 1:
-        notes.append(f"High Bit {high_bit} disagrees with Bits Stored {bits_stored} (expected {bits_stored - 1}): "
-                     "the low bits are read as the pixel values")
+        notes.append(
+            f"High Bit {high_bit} disagrees with Bits Stored {bits_stored} (expected {bits_stored - 1}): "
+            "the low bits are read as the pixel values"
+        )
 
     implant = str(ds.get("BreastImplantPresent", "") or "").upper()
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
@@ -440,10 +516,15 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
             log.info("window centre %g / width %g left out: beyond any pixel value", center, width)
             continue
         label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"Window {i + 1}"
-        presets.append(VoiPreset(
-            name=label,
-            explanation=f"from the file: centre {center:g}, width {width:g}, {function}",
-            center=center, width=width, function=function))
+        presets.append(
+            VoiPreset(
+                name=label,
+                explanation=f"from the file: centre {center:g}, width {width:g}, {function}",
+                center=center,
+                width=width,
+                function=function,
+            )
+        )
     for i, item in enumerate(ds.get("VOILUTSequence", []) or []):
         descriptor = _multi(item.get("LUTDescriptor"))
         if len(descriptor) != 3 or "LUTData" not in item:
@@ -458,8 +539,15 @@ def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
             data = np.asarray(_multi(raw))
         data = tuple(int(v) for v in data[:entries])
         name = str(item.get("LUTExplanation", "") or f"VOI LUT {i + 1}")
-        presets.append(VoiPreset(name=name, explanation="from the file: VOI LUT table",
-                                 lut_first_mapped=int(descriptor[1]), lut_bits=bits, lut_data=data))
+        presets.append(
+            VoiPreset(
+                name=name,
+                explanation="from the file: VOI LUT table",
+                lut_first_mapped=int(descriptor[1]),
+                lut_bits=bits,
+                lut_data=data,
+            )
+        )
     return presets
 
 
@@ -493,8 +581,11 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     # The display pipeline computes in float32: a slope or intercept that sends the stored
     # range beyond it would turn every pixel into inf or nan.
     if abs(slope) * 2.0 ** (metadata.bits_stored or 16) + abs(intercept) > MAX_MODALITY_VALUE:
-        raise errors.InvalidHeaderError(path, f"Rescale Slope {slope:g} / Intercept {intercept:g} take the pixel "
-                                        "values out of any real range", "the header is damaged")
+        raise errors.InvalidHeaderError(
+            path,
+            f"Rescale Slope {slope:g} / Intercept {intercept:g} take the pixel values out of any real range",
+            "the header is damaged",
+        )
     padding_value = ds.get("PixelPaddingValue")
     padding_limit = ds.get("PixelPaddingRangeLimit")
     shape = str(ds.get("PresentationLUTShape", "") or "").upper() or None
@@ -520,8 +611,11 @@ def _decode_full(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> np.ndarray:
         raise errors.ImageTooLargeError(path, "not enough memory to decode the image") from None
     except Exception as exc:
         # Length mismatches of native pixel data were refused by check_image_header.
-        raise errors.DecodeError(path, f"cannot decode the pixel data ({syntax.name}): {_decoder_reason(exc)}",
-                                 "the compressed data is damaged or cut off; copy it again from the archive") from None
+        raise errors.DecodeError(
+            path,
+            f"cannot decode the pixel data ({syntax.name}): {_decoder_reason(exc)}",
+            "the compressed data is damaged or cut off; copy it again from the archive",
+        ) from None
     if not pixels.dtype.isnative:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files
     if pixels.ndim != 2:
@@ -539,8 +633,10 @@ def check_codestream_size(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> Non
     rows, columns = int(ds.Rows), int(ds.Columns)
     if size is not None and size != (rows, columns):
         raise errors.PixelSizeMismatchError(
-            path, f"the {syntax.name} codestream declares {size[1]}x{size[0]} pixels but the header says {columns}x{rows}",
-            "the file is damaged or was built to exhaust memory; export it again from the archive")
+            path,
+            f"the {syntax.name} codestream declares {size[1]}x{size[0]} pixels but the header says {columns}x{rows}",
+            "the file is damaged or was built to exhaust memory; export it again from the archive",
+        )
 
 
 def _decoder_reason(exc: Exception) -> str:

@@ -109,7 +109,9 @@ def padding_mask(stored: np.ndarray, padding_value: int | None, range_limit: int
     return mask if mask.any() else None
 
 
-def auto_window(values: np.ndarray, mask: np.ndarray | None = None, low_pct: float = 0.5, high_pct: float = 99.5) -> VoiPreset:
+def auto_window(
+    values: np.ndarray, mask: np.ndarray | None = None, low_pct: float = 0.5, high_pct: float = 99.5
+) -> VoiPreset:
     """A window spanning the given percentiles of the non-padding pixels."""
     sample = values[~mask] if mask is not None else values.ravel()
     if sample.size == 0:

@@ -67,7 +67,7 @@ class MammoMetadata:
 
     @property
     def acquisition_domain(self) -> str | None:
-        """"film" (a digitised screen-film mammogram), "digital" (a detector's), or None when
+        """ "film" (a digitised screen-film mammogram), "digital" (a detector's), or None when
         the file does not say (rasters: PNG, PGM, TIFF, JPEG). Films and digital images differ
         in their pixel statistics, and a score is calibrated for one of them."""
         if self.file_format != "DICOM":
@@ -146,7 +146,9 @@ class MammoImage:
 
         value_range = None
         if np.issubdtype(self.pixels.dtype, np.integer):
-            value_range = stored_range(self.metadata.bits_stored or self.pixels.dtype.itemsize * 8, self.pixels.dtype.kind == "i")
+            value_range = stored_range(
+                self.metadata.bits_stored or self.pixels.dtype.itemsize * 8, self.pixels.dtype.kind == "i"
+            )
         return replace(self, pixels=lowpass_levels(self.pixels, level - self.level, value_range), level=level)
 
     def adopt_presets(self, other: MammoImage) -> None:
@@ -171,14 +173,20 @@ class MammoImage:
             # Percentiles and extremes of the stored values, mapped through the (affine,
             # monotonic) rescale: the same windows as from float modality values, without
             # a float copy of the film (54 MB for a 13-Mpixel film).
-            self._presets = [*self.file_presets, self._rescaled(grayscale.auto_window(self.pixels, self._padding)),
-                             self._rescaled(grayscale.full_range_window(self.pixels, self._padding))]
+            self._presets = [
+                *self.file_presets,
+                self._rescaled(grayscale.auto_window(self.pixels, self._padding)),
+                self._rescaled(grayscale.full_range_window(self.pixels, self._padding)),
+            ]
         return self._presets
 
     def _rescaled(self, preset: VoiPreset) -> VoiPreset:
         """A window found on stored values, expressed in modality values."""
-        return replace(preset, center=self.rescale_slope * preset.center + self.rescale_intercept,
-                       width=max(abs(self.rescale_slope) * preset.width, 1.0))
+        return replace(
+            preset,
+            center=self.rescale_slope * preset.center + self.rescale_intercept,
+            width=max(abs(self.rescale_slope) * preset.width, 1.0),
+        )
 
     @property
     def default_preset(self) -> VoiPreset:

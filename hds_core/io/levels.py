@@ -43,7 +43,9 @@ def lowpass_levels(pixels: np.ndarray, levels: int, value_range: tuple[int, int]
     if levels <= 0:
         return pixels
     integer = np.issubdtype(pixels.dtype, np.integer)
-    values = pixels.astype(np.int32 if integer and pixels.dtype.itemsize <= 2 else (np.int64 if integer else np.float64))
+    values = pixels.astype(
+        np.int32 if integer and pixels.dtype.itemsize <= 2 else (np.int64 if integer else np.float64)
+    )
     for _ in range(levels):
         values = _lowpass(_lowpass(values, 0), 1)  # columns first, then rows (T.800 F.3.2)
     if integer:
@@ -64,9 +66,9 @@ def _lowpass(x: np.ndarray, axis: int) -> np.ndarray:
     halve = (lambda v: v >> 1) if np.issubdtype(x.dtype, np.integer) else (lambda v: np.floor(v / 2))
     quarter = (lambda v: v >> 2) if np.issubdtype(x.dtype, np.integer) else (lambda v: np.floor(v / 4))
     # The right neighbour of odd sample 2i+1 is 2i+2; past the end it mirrors to 2i.
-    right = even[1:n_odd + 1] if n_even > n_odd else np.concatenate([even[1:], even[-1:]])
+    right = even[1 : n_odd + 1] if n_even > n_odd else np.concatenate([even[1:], even[-1:]])
     detail = odd - halve(even[:n_odd] + right)
-    before = np.concatenate([detail[:1], detail[:n_even - 1]])  # d[i-1], d[-1] mirrors to d[0]
+    before = np.concatenate([detail[:1], detail[: n_even - 1]])  # d[i-1], d[-1] mirrors to d[0]
     after = detail if n_even == n_odd else np.concatenate([detail, detail[-1:]])  # d[i], mirrored past the end
     low = even + quarter(before + after + 2)
     return np.moveaxis(low, 0, axis)
@@ -92,8 +94,14 @@ def input_level(spacing_mm: tuple[float, float] | None, working_spacing_mm: floa
     return max(0, math.floor(math.log2(working_spacing_mm / spacing) + 1e-9))
 
 
-def preview_level(full_shape: tuple[int, int], spacing_mm: tuple[float, float] | None, *,
-                  screen_shape: tuple[int, int] | None, working_spacing_mm: float | None, available: int) -> int:
+def preview_level(
+    full_shape: tuple[int, int],
+    spacing_mm: tuple[float, float] | None,
+    *,
+    screen_shape: tuple[int, int] | None,
+    working_spacing_mm: float | None,
+    available: int,
+) -> int:
     """The level to read first: fine enough for the screen and for the network, at most
     ``available`` (the levels the file can give without decoding in full)."""
     wanted = [available]

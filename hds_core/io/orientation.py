@@ -32,6 +32,6 @@ def chest_wall_on_right(mask: np.ndarray) -> bool:
         return False
     first, last = columns[0], columns[-1] + 1
     band = max(1, (last - first) // 10)
-    left = int(mask[:, first:first + band].sum())
-    right = int(mask[:, last - band:last].sum())
+    left = int(mask[:, first : first + band].sum())
+    right = int(mask[:, last - band : last].sum())
     return right > left

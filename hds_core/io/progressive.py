@@ -64,12 +64,21 @@ def pyramid_of(ds: Dataset, syntax: str, path: Path) -> Pyramid | None:
         # decoded film that levels are defined as (levels.py): the network's input read from
         # one would differ from the full decode's. Decoded in full, as before.
         return None
-    agrees = (coding.components == 1 and coding.origin_at_zero and coding.precision == bits_stored
-              and coding.signed == signed and coding.precision <= 16 and bits_allocated in (8, 16)
-              and (coding.rows, coding.columns) == (int(ds.Rows), int(ds.Columns)))
+    agrees = (
+        coding.components == 1
+        and coding.origin_at_zero
+        and coding.precision == bits_stored
+        and coding.signed == signed
+        and coding.precision <= 16
+        and bits_allocated in (8, 16)
+        and (coding.rows, coding.columns) == (int(ds.Rows), int(ds.Columns))
+    )
     if not agrees:
-        log.info("%s: the codestream and the header differ (%s): reduced levels come from the full decode",
-                 printable(path.name), coding)
+        log.info(
+            "%s: the codestream and the header differ (%s): reduced levels come from the full decode",
+            printable(path.name),
+            coding,
+        )
         return None
     return Pyramid(frame, coding, np.dtype(f"{'i' if signed else 'u'}{bits_allocated // 8}"))
 
@@ -94,8 +103,9 @@ def decode_level(pyramid: Pyramid, level: int) -> np.ndarray:
     expected = (math.ceil(coding.rows / factor), math.ceil(coding.columns / factor))
     container = {"L": 8, "I;16": 16}.get(picture.mode)
     if container is None or (picture.height, picture.width) != expected:
-        raise ValueError(f"Pillow gave mode {picture.mode} at {picture.width}x{picture.height}, "
-                         f"expected {expected[1]}x{expected[0]}")
+        raise ValueError(
+            f"Pillow gave mode {picture.mode} at {picture.width}x{picture.height}, expected {expected[1]}x{expected[0]}"
+        )
     values = np.asarray(picture).astype(np.int32) >> (container - coding.precision)
     if coding.signed:
         values -= 1 << (coding.precision - 1)

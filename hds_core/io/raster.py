@@ -20,11 +20,15 @@ def read_raster(path: Path, file_format: str) -> MammoImage:
         with Image.open(path) as im:
             columns, rows = im.size
             if rows * columns > MAX_PIXELS:
-                raise errors.ImageTooLargeError(path, f"{columns}x{rows} pixels is over the {MAX_PIXELS // 1_000_000} Mpixel limit")
+                raise errors.ImageTooLargeError(
+                    path, f"{columns}x{rows} pixels is over the {MAX_PIXELS // 1_000_000} Mpixel limit"
+                )
             if getattr(im, "n_frames", 1) > 1:
                 raise errors.UnsupportedImageError(path, f"{im.n_frames} pages/frames; a mammogram is one image")
             if im.mode in ("RGB", "RGBA", "P", "LA", "CMYK"):
-                raise errors.UnsupportedImageError(path, f"colour image (mode {im.mode})", "save the mammogram as grayscale")
+                raise errors.UnsupportedImageError(
+                    path, f"colour image (mode {im.mode})", "save the mammogram as grayscale"
+                )
             pixels = np.array(im)
     except errors.MammoReadError:
         raise
@@ -42,6 +46,7 @@ def read_raster(path: Path, file_format: str) -> MammoImage:
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * 255
     bits = 8 if pixels.dtype == np.uint8 else 16 if pixels.dtype == np.uint16 else None
-    metadata = MammoMetadata(path=path, file_format=file_format, rows=rows, columns=columns,
-                             bits_stored=bits, photometric="MONOCHROME2")
+    metadata = MammoMetadata(
+        path=path, file_format=file_format, rows=rows, columns=columns, bits_stored=bits, photometric="MONOCHROME2"
+    )
     return MammoImage(pixels=pixels, metadata=metadata)

@@ -70,8 +70,13 @@ def read_image(path: str | os.PathLike, *, level: int = 0) -> MammoImage:
     return _raster(path, file_format, level)
 
 
-def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | None = None,
-                 working_spacing_mm: float | None = None, unknown_spacing_mm: float | None = None) -> MammoImage:
+def read_preview(
+    path: str | os.PathLike,
+    *,
+    screen_shape: tuple[int, int] | None = None,
+    working_spacing_mm: float | None = None,
+    unknown_spacing_mm: float | None = None,
+) -> MammoImage:
     """The first look at a mammogram: the coarsest level that still fills ``screen_shape``
     (rows, columns, the whole image fitted) and that the network can work from at
     ``working_spacing_mm`` (with the spacing the file gives, else the one the model assumes),
@@ -88,8 +93,13 @@ def read_preview(path: str | os.PathLike, *, screen_shape: tuple[int, int] | Non
 
     def choose(metadata, available: int) -> int:
         spacing = metadata.pixel_spacing_mm or ((unknown_spacing_mm,) * 2 if unknown_spacing_mm else None)
-        return preview_level((metadata.rows, metadata.columns), spacing, screen_shape=screen_shape,
-                             working_spacing_mm=working_spacing_mm, available=available)
+        return preview_level(
+            (metadata.rows, metadata.columns),
+            spacing,
+            screen_shape=screen_shape,
+            working_spacing_mm=working_spacing_mm,
+            available=available,
+        )
 
     return read_dicom(path, choose)
 

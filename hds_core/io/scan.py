@@ -21,7 +21,21 @@ from ..text import printable
 log = logging.getLogger(__name__)
 
 # Files that commonly sit beside DICOM exports and are not worth a failure line.
-_IGNORED_SUFFIXES = {".txt", ".md", ".xml", ".json", ".csv", ".html", ".htm", ".pdf", ".ini", ".log", ".xlsx", ".xls", ".zip"}
+_IGNORED_SUFFIXES = {
+    ".txt",
+    ".md",
+    ".xml",
+    ".json",
+    ".csv",
+    ".html",
+    ".htm",
+    ".pdf",
+    ".ini",
+    ".log",
+    ".xlsx",
+    ".xls",
+    ".zip",
+}
 
 
 @dataclass
@@ -68,14 +82,18 @@ class ScanResult:
 
     @property
     def images(self) -> list[ImageEntry]:
-        return [image for patient in self.patients.values() for study in patient.studies.values() for image in study.images]
+        return [
+            image for patient in self.patients.values() for study in patient.studies.values() for image in study.images
+        ]
 
     def add(self, entry: ImageEntry) -> None:
         meta = entry.metadata
         # Raster files carry no DICOM identity: one "study" per folder keeps them together.
         folder = str(entry.path.parent)
         patient_id = meta.patient_id or ("(no patient ID)" if meta.file_format == "DICOM" else folder)
-        patient = self.patients.setdefault(patient_id, PatientEntry(patient_id, meta.patient_name, meta.patient_birth_date))
+        patient = self.patients.setdefault(
+            patient_id, PatientEntry(patient_id, meta.patient_name, meta.patient_birth_date)
+        )
         study_uid = meta.study_instance_uid or folder
         study = patient.studies.setdefault(study_uid, StudyEntry(study_uid, meta.study_date, meta.study_description))
         series_uid = meta.series_instance_uid or folder

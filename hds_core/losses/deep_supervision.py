@@ -41,8 +41,8 @@ class DeepSupervisionLoss:
         """(segmentation, classification) weight per exit at ``epoch`` (0-based)."""
         n = len(self.exit_weights)
         progress = epoch / max(total_epochs - 1, 1)
-        seg_decay = self.seg_final_ratio ** progress
-        cls_decay = self.cls_final_ratio ** progress
+        seg_decay = self.seg_final_ratio**progress
+        cls_decay = self.cls_final_ratio**progress
         seg = [w * seg_decay for w in self.exit_weights[:-1]] + [1.0]
         cls = [w * cls_decay for w in self.exit_weights[:-1]] + [1.0]
         if self.mode == "seg":
@@ -51,15 +51,20 @@ class DeepSupervisionLoss:
             cls = [0.0] * n
         return seg, cls
 
-    def __call__(self, output: HDSOutput, mask: torch.Tensor, labels: torch.Tensor,
-                 epoch: int, total_epochs: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(
+        self, output: HDSOutput, mask: torch.Tensor, labels: torch.Tensor, epoch: int, total_epochs: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         if len(output.seg_logits) != len(self.exit_weights):
-            raise ValueError(f"{len(output.seg_logits)} exits in the output but {len(self.exit_weights)} exit weights; "
-                             "call the network in training mode (all exits)")
+            raise ValueError(
+                f"{len(output.seg_logits)} exits in the output but {len(self.exit_weights)} exit weights; "
+                "call the network in training mode (all exits)"
+            )
         seg_w, cls_w = self.weights(epoch, total_epochs)
         total = output.seg_logits[-1].new_zeros((), dtype=torch.float32)
         parts: dict[str, float] = {}
-        for k, (seg_logits, image_logits, instances) in enumerate(zip(output.seg_logits, output.mil_logits, output.instance_logits)):
+        for k, (seg_logits, image_logits, instances) in enumerate(
+            zip(output.seg_logits, output.mil_logits, output.instance_logits)
+        ):
             if seg_w[k] > 0:
                 seg = segmentation_loss(seg_logits, mask, self.dice_weight)
                 total = total + self.seg_factor * seg_w[k] * seg

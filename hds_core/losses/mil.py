@@ -8,8 +8,9 @@ from torch.nn import functional as F
 SPARSITY = 1e-6
 
 
-def sparse_mil_loss(image_logits: torch.Tensor, instance_logits: torch.Tensor, labels: torch.Tensor,
-                    sparsity: float = SPARSITY) -> torch.Tensor:
+def sparse_mil_loss(
+    image_logits: torch.Tensor, instance_logits: torch.Tensor, labels: torch.Tensor, sparsity: float = SPARSITY
+) -> torch.Tensor:
     """Cross-entropy of the most suspicious cell's logits against the image label, plus
     ``sparsity`` x (sum of foreground probabilities over all cells) / batch size, so that
     few cells fire."""

@@ -8,7 +8,9 @@ from torch.nn import functional as F
 
 
 def bn_relu_conv1x1(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True), nn.Conv2d(in_channels, out_channels, 1, bias=False))
+    return nn.Sequential(
+        nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True), nn.Conv2d(in_channels, out_channels, 1, bias=False)
+    )
 
 
 class PreActResBlock(nn.Module):
@@ -21,7 +23,9 @@ class PreActResBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.shortcut = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.shortcut = (
+            nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # In-place ReLU on the BatchNorm's fresh output saves a full-size allocation per call
@@ -36,7 +40,9 @@ class PreActResBlock(nn.Module):
 
 class Stage(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, blocks: int, dropout: float):
-        super().__init__(*[PreActResBlock(in_channels if i == 0 else out_channels, out_channels, dropout) for i in range(blocks)])
+        super().__init__(
+            *[PreActResBlock(in_channels if i == 0 else out_channels, out_channels, dropout) for i in range(blocks)]
+        )
 
 
 class Down(nn.Module):

@@ -17,8 +17,15 @@ from torch import nn
 
 # (expand ratio, kernel, stride, output width, repeats) per stage of the network; the
 # encoder's stages group them by the stride their output ends at.
-BLOCK_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
-                (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+BLOCK_STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
 STEM_WIDTH = 32
 BN_EPS = 1e-3  # TensorFlow's, which the ImageNet statistics were gathered with
 # The network's stages grouped into the encoder's: outputs at strides 2, 4, 8, 16, 32.
@@ -26,10 +33,13 @@ ENCODER_GROUPS = ((0,), (1,), (2,), (3, 4), (5, 6))
 SKIP_WIDTHS = (16, 24, 40, 112, 320)
 
 
-def conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1,
-            activation: bool = True) -> nn.Sequential:
-    layers = [nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, groups=groups, bias=False),
-              nn.BatchNorm2d(out_channels, eps=BN_EPS)]
+def conv_bn(
+    in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1, activation: bool = True
+) -> nn.Sequential:
+    layers = [
+        nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_channels, eps=BN_EPS),
+    ]
     if activation:
         layers.append(nn.ReLU6(inplace=True))
     return nn.Sequential(*layers)
@@ -70,7 +80,7 @@ def efficientnet_lite0_stages(in_channels: int) -> nn.ModuleList:
     for g, group in enumerate(ENCODER_GROUPS):
         blocks = [conv_bn(in_channels, STEM_WIDTH, 3, 2)] if g == 0 else []
         for k in group:
-            blocks += [MBConv(i, o, e, kern, s) for i, o, e, kern, s in specs[starts[k]:starts[k + 1]]]
+            blocks += [MBConv(i, o, e, kern, s) for i, o, e, kern, s in specs[starts[k] : starts[k + 1]]]
         stages.append(nn.Sequential(*blocks))
     return stages
 

@@ -57,10 +57,12 @@ class HDSConfig:
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if len(self.skip_widths) != len(self.decoder_widths):
-            raise ValueError(f"decoder_widths must have {len(self.skip_widths)} entries, one per encoder skip "
-                             f"(the U-Net's depth), got {len(self.decoder_widths)}")
-        if self.mil_cell < 2 ** self.depth or self.mil_cell & (self.mil_cell - 1):
-            raise ValueError(f"mil_cell must be a power of two >= {2 ** self.depth}, got {self.mil_cell}")
+            raise ValueError(
+                f"decoder_widths must have {len(self.skip_widths)} entries, one per encoder skip "
+                f"(the U-Net's depth), got {len(self.decoder_widths)}"
+            )
+        if self.mil_cell < 2**self.depth or self.mil_cell & (self.mil_cell - 1):
+            raise ValueError(f"mil_cell must be a power of two >= {2**self.depth}, got {self.mil_cell}")
 
     @property
     def depth(self) -> int:
@@ -85,7 +87,7 @@ class HDSConfig:
 
     @property
     def size_multiple(self) -> int:
-        return 2 ** self.depth
+        return 2**self.depth
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -139,7 +141,9 @@ class MILHead(nn.Module):
         super().__init__()
         steps = int(math.log2(reduction))
         # Pool first, then a residual block: each block runs at the reduced resolution.
-        self.reduce = nn.Sequential(*[nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), PreActResBlock(channels, channels)) for _ in range(steps)])
+        self.reduce = nn.Sequential(
+            *[nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), PreActResBlock(channels, channels)) for _ in range(steps)]
+        )
         self.classify = bn_relu_conv1x1(channels, num_classes)
         self.classify[-1].bias = nn.Parameter(torch.zeros(num_classes))
 
@@ -177,7 +181,9 @@ class HDSUNet(nn.Module):
                 next_width = config.encoder_widths[i + 1] if i + 1 < depth else config.bottleneck_width
                 self.downs.append(Down(width, next_width))
                 channels = next_width
-        self.bottleneck = Stage(channels, config.bottleneck_width, config.blocks_per_stage, dropout(depth, total_stages))
+        self.bottleneck = Stage(
+            channels, config.bottleneck_width, config.blocks_per_stage, dropout(depth, total_stages)
+        )
         channels = config.bottleneck_width
 
         self.ups = nn.ModuleList()
@@ -193,15 +199,19 @@ class HDSUNet(nn.Module):
         exit_widths = [config.bottleneck_width, *config.decoder_widths]
         exit_scales = [2 ** (depth - k) for k in range(depth + 1)]  # input pixels per feature pixel
         self.seg_heads = nn.ModuleList(SegHead(w, config.num_classes) for w in exit_widths)
-        self.mil_heads = nn.ModuleList(MILHead(w, config.num_classes, config.mil_cell // s) for w, s in zip(exit_widths, exit_scales))
+        self.mil_heads = nn.ModuleList(
+            MILHead(w, config.num_classes, config.mil_cell // s) for w, s in zip(exit_widths, exit_scales)
+        )
 
     def forward(self, x: torch.Tensor, all_exits: bool | None = None) -> HDSOutput:
         if all_exits is None:
             all_exits = self.training
         multiple = self.config.size_multiple
         if x.shape[-2] % multiple or x.shape[-1] % multiple:
-            raise ValueError(f"input {tuple(x.shape[-2:])} must be a multiple of {multiple} in height and width; "
-                             f"use pad_to_multiple (it would pad to {tuple(_round_up(s, multiple) for s in x.shape[-2:])})")
+            raise ValueError(
+                f"input {tuple(x.shape[-2:])} must be a multiple of {multiple} in height and width; "
+                f"use pad_to_multiple (it would pad to {tuple(_round_up(s, multiple) for s in x.shape[-2:])})"
+            )
         size = tuple(x.shape[-2:])
         skips, x = self._encode(x)
         x = self.bottleneck(x)

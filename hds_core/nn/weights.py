@@ -38,12 +38,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_weights(path: str | Path, model: HDSUNet, metadata: dict, extra_tensors: dict[str, torch.Tensor] | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+def save_weights(
+    path: str | Path,
+    model: HDSUNet,
+    metadata: dict,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+    dtype: torch.dtype | None = None,
+) -> None:
     """Write tensors and the JSON sidecar, each atomically (temporary file, then rename)."""
     path = Path(path)
-    tensors = {k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach()).cpu().contiguous()
-               for k, v in model.state_dict().items()}
+    tensors = {
+        k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach()).cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
     for key, value in (extra_tensors or {}).items():
         tensors[key] = value.detach().cpu().contiguous()
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
@@ -57,7 +64,9 @@ def read_metadata(path: str | Path) -> dict:
     if not path.is_file():
         raise WeightsError(path, "weights file not found")
     if not json_path.is_file():
-        raise WeightsError(path, f"its config {json_path.name} is missing", "weights travel as NAME.safetensors + NAME.json")
+        raise WeightsError(
+            path, f"its config {json_path.name} is missing", "weights travel as NAME.safetensors + NAME.json"
+        )
     try:
         document = json.loads(json_path.read_text())
     except (OSError, ValueError) as exc:
@@ -75,9 +84,14 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         with open(path, "rb") as handle:
             head = handle.read(2)
         if head == b"PK" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
-            raise WeightsError(path, "this is a pickle/PyTorch checkpoint, which is refused (loading it can run code)",
-                               "convert it to safetensors") from None
-        raise WeightsError(path, f"not a valid safetensors file: {exc}", "the file is truncated or corrupt; download it again") from None
+            raise WeightsError(
+                path,
+                "this is a pickle/PyTorch checkpoint, which is refused (loading it can run code)",
+                "convert it to safetensors",
+            ) from None
+        raise WeightsError(
+            path, f"not a valid safetensors file: {exc}", "the file is truncated or corrupt; download it again"
+        ) from None
 
 
 def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNet, dict]:
@@ -96,11 +110,17 @@ def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNe
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
     if missing or unexpected or wrong:
-        detail = "; ".join(part for part in (
-            f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-            f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
-            f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)})" if wrong else "",
-        ) if part)
+        detail = "; ".join(
+            part
+            for part in (
+                f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)})"
+                if wrong
+                else "",
+            )
+            if part
+        )
         raise WeightsError(path, f"tensors do not match the config in {sidecar(path).name}: {detail}")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()

@@ -11,8 +11,10 @@ from .operating_point import operating_point
 from ..infer import Lesion, Prediction
 from ..io import MammoImage
 
-DISCLAIMER = ("Research software, not for diagnosis. The AI marks and scores have not been validated for clinical use "
-              "and must not replace a radiologist's reading.")
+DISCLAIMER = (
+    "Research software, not for diagnosis. The AI marks and scores have not been validated for clinical use "
+    "and must not replace a radiologist's reading."
+)
 
 
 def reading_order(metadata) -> tuple:
@@ -77,19 +79,32 @@ def breast_scores(scored) -> dict[str, float]:
     return scores
 
 
-def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float, *, threshold_table: list[dict] | None = None,
-                 anonymize: bool = False, analysed_at: dt.datetime | None = None, score_note: str | None = None) -> ReportContent:
+def build_report(
+    analysed: list[tuple[MammoImage, Prediction]],
+    threshold: float,
+    *,
+    threshold_table: list[dict] | None = None,
+    anonymize: bool = False,
+    analysed_at: dt.datetime | None = None,
+    score_note: str | None = None,
+) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
         raise ValueError("nothing to report: no analysed images")
-    images = sorted((ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed),
-                    key=lambda item: reading_order(item.image.metadata))
+    images = sorted(
+        (ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed),
+        key=lambda item: reading_order(item.image.metadata),
+    )
     first = images[0].image.metadata
     if anonymize:
         patient = [("Patient", "de-identified")]
     else:
         name = str(first.patient_name).replace("^", " ").strip() if first.patient_name else "unknown"
-        patient = [("Patient", name), ("Patient ID", first.patient_id or "unknown"), ("Birth date", format_dicom_date(first.patient_birth_date) or "unknown")]
+        patient = [
+            ("Patient", name),
+            ("Patient ID", first.patient_id or "unknown"),
+            ("Birth date", format_dicom_date(first.patient_birth_date) or "unknown"),
+        ]
     study = [("Exam date", format_dicom_date(first.study_date) or "unknown"), ("Study", first.study_description or "—")]
     if not anonymize and first.accession_number:
         study.append(("Accession", first.accession_number))
@@ -105,8 +120,15 @@ def build_report(analysed: list[tuple[MammoImage, Prediction]], threshold: float
         ("Study Instance UID", first.study_instance_uid or "—"),
     ]
     provenance += [(f"SOP Instance UID {item.label}", item.image.metadata.sop_instance_uid or "—") for item in images]
-    return ReportContent(images=images, threshold=threshold,
-                         operating_point=operating_point(threshold_table or [], threshold), anonymized=anonymize,
-                         patient=patient, study=study, provenance=provenance,
-                         exam_score=max(scores.values()) if scores else None, breast_scores=scores,
-                         score_note=score_note)
+    return ReportContent(
+        images=images,
+        threshold=threshold,
+        operating_point=operating_point(threshold_table or [], threshold),
+        anonymized=anonymize,
+        patient=patient,
+        study=study,
+        provenance=provenance,
+        exam_score=max(scores.values()) if scores else None,
+        breast_scores=scores,
+        score_note=score_note,
+    )

@@ -54,8 +54,17 @@ class AnalysedImage:
 
 # Type 2 attributes the new objects copy from their source: present but empty when the
 # source lacks them (in our in-memory copy; the input file is never touched).
-COPIED_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                "ReferringPhysicianName", "AccessionNumber", "StudyID")
+COPIED_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "AccessionNumber",
+    "StudyID",
+)
 
 
 def _source(path: Path, out: Path) -> pydicom.Dataset:
@@ -68,11 +77,17 @@ def _source(path: Path, out: Path) -> pydicom.Dataset:
         dataset = read_dataset(path, header_only=True)
     except MammoReadError as exc:
         raise DicomExportError(f"{printable(out)}: not written: cannot read the source header: {exc}") from None
-    for keyword, words in (("StudyInstanceUID", "Study Instance UID"), ("SeriesInstanceUID", "Series Instance UID"),
-                           ("SOPInstanceUID", "SOP Instance UID"), ("SOPClassUID", "SOP Class UID")):
+    for keyword, words in (
+        ("StudyInstanceUID", "Study Instance UID"),
+        ("SeriesInstanceUID", "Series Instance UID"),
+        ("SOPInstanceUID", "SOP Instance UID"),
+        ("SOPClassUID", "SOP Class UID"),
+    ):
         if not str(dataset.get(keyword, "") or "").strip():
-            raise DicomExportError(f"{printable(out)}: not written: {printable(path.name)} has no {words}, which a DICOM object made from it must "
-                                   "reference (export the image again from the archive)")
+            raise DicomExportError(
+                f"{printable(out)}: not written: {printable(path.name)} has no {words}, which a DICOM object made from it must "
+                "reference (export the image again from the archive)"
+            )
     for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
         if tag in dataset:
             del dataset[tag]
@@ -99,8 +114,12 @@ def _save(dataset: pydicom.Dataset, path: Path) -> None:
 
 def algorithm(prediction: Prediction) -> hd.AlgorithmIdentificationSequence:
     return hd.AlgorithmIdentificationSequence(
-        name=prediction.model_name[:64], version=__version__, family=codes.cid7162.ArtificialIntelligence,
-        source="mammo-hds hds_core", parameters={"weights_sha256": prediction.weights_sha256})
+        name=prediction.model_name[:64],
+        version=__version__,
+        family=codes.cid7162.ArtificialIntelligence,
+        source="mammo-hds hds_core",
+        parameters={"weights_sha256": prediction.weights_sha256},
+    )
 
 
 def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, force: bool = False) -> Path:
@@ -109,27 +128,44 @@ def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, forc
     source = _source(item.path, out)
     mask = item.prediction.lesion_mask(threshold)
     if mask.shape != (source.Rows, source.Columns):
-        raise DicomExportError(f"{item.path}: the result's size {mask.shape} does not match the file's "
-                               f"{(source.Rows, source.Columns)}")
+        raise DicomExportError(
+            f"{item.path}: the result's size {mask.shape} does not match the file's {(source.Rows, source.Columns)}"
+        )
     description = hd.seg.SegmentDescription(
-        segment_number=1, segment_label="Mass", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=codes.SCT.Mass, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm(item.prediction))
+        segment_number=1,
+        segment_label="Mass",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Mass,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm(item.prediction),
+    )
     try:
         segmentation = _build_segmentation(source, mask, description, threshold, item)
     except Exception as exc:  # noqa: BLE001 - highdicom validates the source header and raises many kinds
-        raise DicomExportError(f"{printable(out)}: cannot build the segmentation from {printable(item.path.name)}: {exc}") from None
+        raise DicomExportError(
+            f"{printable(out)}: cannot build the segmentation from {printable(item.path.name)}: {exc}"
+        ) from None
     _save(segmentation, out)
     return out
 
 
 def _build_segmentation(source, mask, description, threshold: float, item: AnalysedImage) -> hd.seg.Segmentation:
     segmentation = hd.seg.Segmentation(
-        source_images=[source], pixel_array=mask[None].astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=item.prediction.model_name[:64],
-        software_versions=__version__, device_serial_number=item.prediction.weights_sha256[:16],
-        series_description=f"AI mass segmentation (threshold {threshold:g})"[:64], content_label="MASS")
+        source_images=[source],
+        pixel_array=mask[None].astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description],
+        series_instance_uid=hd.UID(),
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name=item.prediction.model_name[:64],
+        software_versions=__version__,
+        device_serial_number=item.prediction.weights_sha256[:16],
+        series_description=f"AI mass segmentation (threshold {threshold:g})"[:64],
+        content_label="MASS",
+    )
     # General Image module: a SEG of a projection image keeps its source's orientation (Type
     # 2C: present, empty when the source does not say).
     segmentation.PatientOrientation = source.get("PatientOrientation", "") or ""
@@ -162,45 +198,83 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=hd.UID(), name=first.model_name[:64], manufacturer_name=MANUFACTURER, model_name=f"hds_core {__version__}",
-            serial_number=first.weights_sha256[:16]))
+            uid=hd.UID(),
+            name=first.model_name[:64],
+            manufacturer_name=MANUFACTURER,
+            model_name=f"hds_core {__version__}",
+            serial_number=first.weights_sha256[:16],
+        ),
+    )
     context = hd.sr.ObservationContext(observer_device_context=observer)
     groups = []
     for item, source in zip(items, sources, strict=True):
         prediction = item.prediction
-        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"image score {source.SOPInstanceUID}"[:64]),
-            measurements=[_measurement(IMAGE_SCORE if prediction.calibrated else IMAGE_RAW_SCORE, prediction.score, NO_UNITS)],
-            source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
+        groups.append(
+            hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=hd.UID(), identifier=f"image score {source.SOPInstanceUID}"[:64]
+                ),
+                measurements=[
+                    _measurement(IMAGE_SCORE if prediction.calibrated else IMAGE_RAW_SCORE, prediction.score, NO_UNITS)
+                ],
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+            )
+        )
         for lesion in prediction.lesions(threshold):
             ring = np.asarray(lesion.contour_xy, dtype=np.float64)
             if len(ring) < 3:
                 continue
             if not np.allclose(ring[0], ring[-1]):
                 ring = np.vstack([ring, ring[:1]])
-            region = hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=ring + 0.5,  # pixel centres
-                                       source_image=hd.sr.SourceImageForRegion.from_source_image(source))
+            region = hd.sr.ImageRegion(
+                graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+                graphic_data=ring + 0.5,  # pixel centres
+                source_image=hd.sr.SourceImageForRegion.from_source_image(source),
+            )
             measurements = [_measurement(PROBABILITY, lesion.max_probability, NO_UNITS)]
             if lesion.area_mm2 is not None:
                 measurements.append(_measurement(codes.SCT.Area, lesion.area_mm2, codes.UCUM.SquareMillimeter))
             if lesion.longest_diameter_mm is not None:
                 measurements.append(_measurement(DIAMETER, lesion.longest_diameter_mm, codes.UCUM.Millimeter))
-            groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {lesion.index}"),
-                referenced_region=region, finding_type=codes.SCT.Mass, measurements=measurements))
+            groups.append(
+                hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {lesion.index}"),
+                    referenced_region=region,
+                    finding_type=codes.SCT.Mass,
+                    measurements=measurements,
+                )
+            )
     exam = max(item.prediction.score for item in items)
-    groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="exam score"),
-        measurements=[_measurement(EXAM_SCORE if all(item.prediction.calibrated for item in items) else EXAM_RAW_SCORE,
-                                   exam, NO_UNITS)]))
-    report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=codes.LN.MammographyStudy
-                                     if hasattr(codes.LN, "MammographyStudy") else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
-                                     imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
+    groups.append(
+        hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="exam score"),
+            measurements=[
+                _measurement(
+                    EXAM_SCORE if all(item.prediction.calibrated for item in items) else EXAM_RAW_SCORE, exam, NO_UNITS
+                )
+            ],
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=context,
+        procedure_reported=codes.LN.MammographyStudy
+        if hasattr(codes.LN, "MammographyStudy")
+        else hd.sr.CodedConcept("24606-6", "LN", "MG Breast Screening"),
+        imaging_measurements=groups,
+        title=codes.DCM.ImagingMeasurementReport,
+    )
     document = hd.sr.ComprehensiveSR(
-        evidence=sources, content=report[0], series_number=SR_SERIES_NUMBER, series_instance_uid=hd.UID(),
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
+        evidence=sources,
+        content=report[0],
+        series_number=SR_SERIES_NUMBER,
+        series_instance_uid=hd.UID(),
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
         series_description=f"AI mass findings (threshold {threshold:g})"[:64],
-        content_date=dt.date.today(), content_time=dt.datetime.now().time())
+        content_date=dt.date.today(),
+        content_time=dt.datetime.now().time(),
+    )
     scheme = pydicom.Dataset()
     scheme.CodingSchemeDesignator = PRIVATE_SCHEME
     scheme.CodingSchemeName = "mammo-hds AI scores"

@@ -42,14 +42,17 @@ def _dicom_identity(path: Path) -> tuple[str | None, set[str]]:
     import pydicom
 
     ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    referenced = {str(instance.get("ReferencedSOPInstanceUID", ""))
-                  for series in ds.get("ReferencedSeriesSequence", []) or []
-                  for instance in series.get("ReferencedInstanceSequence", []) or []}
+    referenced = {
+        str(instance.get("ReferencedSOPInstanceUID", ""))
+        for series in ds.get("ReferencedSeriesSequence", []) or []
+        for instance in series.get("ReferencedInstanceSequence", []) or []
+    }
     return (str(ds.get("StudyInstanceUID", "")) or None), referenced - {""}
 
 
-def replacement_refused(path: Path, kind: str, key: str, sop_instance_uid: str | None = None,
-                        source: Path | None = None) -> str | None:
+def replacement_refused(
+    path: Path, kind: str, key: str, sop_instance_uid: str | None = None, source: Path | None = None
+) -> str | None:
     """Why the existing ``path`` must not be replaced by the report of study ``key`` (and,
     for one image's SEG or JSON, of image ``sop_instance_uid``), or None when it may."""
     if not path.exists():
@@ -61,8 +64,11 @@ def replacement_refused(path: Path, kind: str, key: str, sop_instance_uid: str |
         if kind == "JSON result":
             existing = json.loads(path.read_text())
             # An image is its SOP Instance UID; a raster file, which has none, its path.
-            same = existing.get("sop_instance_uid") == sop_instance_uid if sop_instance_uid else \
-                existing.get("file") == str(source)
+            same = (
+                existing.get("sop_instance_uid") == sop_instance_uid
+                if sop_instance_uid
+                else existing.get("file") == str(source)
+            )
             return None if same else other.format("image", "image")
         study, referenced = _dicom_identity(path)
         if study != key:

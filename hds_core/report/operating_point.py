@@ -41,12 +41,16 @@ def _num(value, digits: int = 2) -> str:
 def describe_operating_point(point: dict) -> str:
     """The figures at a threshold in words, as the viewer and the PDF report say them (digital
     images too when the table has their columns: weights cross-validated on both)."""
-    text = (f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
-            f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice {_num(point.get('dice_mass_images'))}; "
-            f"{_num(point.get('fp_regions_per_normal_image'))} false regions per normal film")
+    text = (
+        f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
+        f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice {_num(point.get('dice_mass_images'))}; "
+        f"{_num(point.get('fp_regions_per_normal_image'))} false regions per normal film"
+    )
     if point.get("digital_contour_sensitivity") is not None:
-        text += (f"; digital images with a lesion: a contour on {_pct(point['digital_contour_sensitivity'])}, "
-                 f"Dice {_num(point.get('digital_dice_mass_images'))}")
+        text += (
+            f"; digital images with a lesion: a contour on {_pct(point['digital_contour_sensitivity'])}, "
+            f"Dice {_num(point.get('digital_dice_mass_images'))}"
+        )
     return text
 
 
@@ -71,8 +75,10 @@ def score_trust(metadata: dict, domain: str | None = None) -> str | None:
             verdict = " — no better than chance" if low_high[0] is not None and low_high[0] <= 0.5 else ""
             parts.append(f"{name}: AUC {figures['image_auc']:.2f}{interval}{verdict}")
         elif figures.get("lesion_sensitivity") is not None:
-            parts.append(f"{name}: {_pct(figures['lesion_sensitivity'])} of lesions outlined at the default threshold, "
-                         f"{_num(figures.get('fp_regions_per_image'), 1)} false regions per image")
+            parts.append(
+                f"{name}: {_pct(figures['lesion_sensitivity'])} of lesions outlined at the default threshold, "
+                f"{_num(figures.get('fp_regions_per_image'), 1)} false regions per image"
+            )
     return ("Cross-validated, patients unseen: " + "; ".join(parts)) if parts else None
 
 

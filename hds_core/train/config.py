@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
-
 class ConfigError(ValueError):
     pass
 
@@ -66,7 +65,9 @@ class TrainConfig:
             raise ConfigError("no dataset: give --dataset KIND:PATH (minimias, inbreast or folder)")
         unknown = [spec for spec in self.train_on if spec not in self.datasets]
         if unknown:
-            raise ConfigError(f"--train-on {' '.join(unknown)}: not among the --dataset values ({' '.join(self.datasets)})")
+            raise ConfigError(
+                f"--train-on {' '.join(unknown)}: not among the --dataset values ({' '.join(self.datasets)})"
+            )
         from ..infer.suppression import SUPPRESSIONS
 
         if any(k not in SUPPRESSIONS for k in self.suppress):
@@ -88,9 +89,13 @@ class TrainConfig:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if "encoder" in self.network:
-            raise ConfigError("choose the encoder with --encoder (the encoder setting), not inside the network settings")
+            raise ConfigError(
+                "choose the encoder with --encoder (the encoder setting), not inside the network settings"
+            )
         if self.encoder == "residual" and self.pretrained not in (None, "none"):
-            raise ConfigError("the residual encoder trains from scratch (pretrained weights exist for efficientnet-lite0)")
+            raise ConfigError(
+                "the residual encoder trains from scratch (pretrained weights exist for efficientnet-lite0)"
+            )
 
     @property
     def pretrained_source(self) -> str | None:

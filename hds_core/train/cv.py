@@ -25,8 +25,15 @@ from .config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-FOLD_FIGURES = ("image_auc", "dice_mass_images", "fp_regions_per_normal_image", "lesion_sensitivity", "fp_regions_per_image",
-                *(f"lesion_sensitivity_at_{rate}_fp_per_image" for rate in ("0.25", "0.5", "1", "2")), "ece")
+FOLD_FIGURES = (
+    "image_auc",
+    "dice_mass_images",
+    "fp_regions_per_normal_image",
+    "lesion_sensitivity",
+    "fp_regions_per_image",
+    *(f"lesion_sensitivity_at_{rate}_fp_per_image" for rate in ("0.25", "0.5", "1", "2")),
+    "ece",
+)
 
 
 def _figure(block: dict, key: str):
@@ -40,14 +47,19 @@ def over_folds(blocks: list[dict]) -> dict:
     result = {}
     for key in FOLD_FIGURES:
         values = [v for v in (_figure(b, key) for b in blocks) if v is not None]
-        result[key] = {"mean": float(np.mean(values)) if values else None,
-                       "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None, "folds": len(values),
-                       "values": [round(float(v), 4) for v in values]}
+        result[key] = {
+            "mean": float(np.mean(values)) if values else None,
+            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "folds": len(values),
+            "values": [round(float(v), 4) for v in values],
+        }
     return result
 
 
 def fold_config(config: TrainConfig, folds: int, fold: int) -> TrainConfig:
-    return dataclasses.replace(config, out=str(Path(config.out) / f"fold-{fold}"), folds=folds, fold=fold, val_patients=None)
+    return dataclasses.replace(
+        config, out=str(Path(config.out) / f"fold-{fold}"), folds=folds, fold=fold, val_patients=None
+    )
 
 
 def _finished(config: TrainConfig) -> bool:
@@ -58,7 +70,9 @@ def _finished(config: TrainConfig) -> bool:
         return False
 
 
-def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, device=None, only: list[int] | None = None) -> dict:
+def cross_validate(
+    config: TrainConfig, folds: int, *, resume: bool = False, device=None, only: list[int] | None = None
+) -> dict:
     """Train (or continue) each fold (or the ``only`` ones: an ablation on a budget), evaluate
     it out of fold, and write ``OUT/cv.json``."""
     from .loop import train
@@ -68,12 +82,14 @@ def cross_validate(config: TrainConfig, folds: int, *, resume: bool = False, dev
     import os
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError("--cv runs its folds one after another in one process; start it without torchrun "
-                         "(or run the folds as separate torchrun jobs with --fold N and evaluate them with hds-eval)")
+        raise ValueError(
+            "--cv runs its folds one after another in one process; start it without torchrun "
+            "(or run the folds as separate torchrun jobs with --fold N and evaluate them with hds-eval)"
+        )
     if only and not all(0 <= k < folds for k in only):
         raise ValueError(f"--cv-folds must name folds in 0..{folds - 1}, got {only}")
     reports = []
-    for fold in (sorted(set(only)) if only else range(folds)):
+    for fold in sorted(set(only)) if only else range(folds):
         run = fold_config(config, folds, fold)
         if not _finished(run):
             started = (Path(run.out) / "last.safetensors").is_file()
@@ -102,8 +118,10 @@ def _stale(oof: Path, run: TrainConfig) -> bool:
         return True
     if report.get("suppress", []) != list(run.suppress):
         return True
-    return any(b.get("threshold") != run.threshold or any("mil_score" not in row for row in b.get("images", []))
-               for b in blocks)
+    return any(
+        b.get("threshold") != run.threshold or any("mil_score" not in row for row in b.get("images", []))
+        for b in blocks
+    )
 
 
 def evaluate_fold(run: TrainConfig, device=None) -> dict:
@@ -121,8 +139,14 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
     prepared = [prepare(c, run.working_spacing_mm) for c in cases]
     per_exit = suppressed(predict_cases(model, prepared, device, all_exits=False), prepared, run.suppress)
     blocks = per_dataset_reports(per_exit, prepared, threshold=run.threshold, score_source=run.score_source)
-    return {"fold": run.fold, "folds": run.folds, "weights": str(weights), "epoch": metadata.get("epoch"),
-            "suppress": list(run.suppress), "per_dataset": blocks}
+    return {
+        "fold": run.fold,
+        "folds": run.folds,
+        "weights": str(weights),
+        "epoch": metadata.get("epoch"),
+        "suppress": list(run.suppress),
+        "per_dataset": blocks,
+    }
 
 
 def summarise(config: TrainConfig, reports: list[dict]) -> dict:
@@ -134,10 +158,19 @@ def summarise(config: TrainConfig, reports: list[dict]) -> dict:
         if not blocks:
             continue
         rows = [row for b in blocks for row in b["images"]]
-        per_dataset[spec] = {"over_folds": over_folds(blocks), "out_of_fold": cad_metrics_from_rows(rows), "images": rows}
+        per_dataset[spec] = {
+            "over_folds": over_folds(blocks),
+            "out_of_fold": cad_metrics_from_rows(rows),
+            "images": rows,
+        }
     epochs = _epoch_curve(config, [r["fold"] for r in reports])
-    return {"folds": len(reports), "epochs": config.epochs, "per_dataset": per_dataset, "per_epoch": epochs,
-            "best_epoch_by_mean_dice": max(epochs, key=lambda e: e["mean_dice"] or -1)["epoch"] if epochs else None}
+    return {
+        "folds": len(reports),
+        "epochs": config.epochs,
+        "per_dataset": per_dataset,
+        "per_epoch": epochs,
+        "best_epoch_by_mean_dice": max(epochs, key=lambda e: e["mean_dice"] or -1)["epoch"] if epochs else None,
+    }
 
 
 def _epoch_curve(config: TrainConfig, fold_numbers: list[int]) -> list[dict]:
@@ -157,9 +190,15 @@ def _epoch_curve(config: TrainConfig, fold_numbers: list[int]) -> list[dict]:
             for spec, values in (record.get("val_per_dataset") or {}).items():
                 if values.get("dice_mass_images") is not None:
                     by_dataset.setdefault(record["epoch"], {}).setdefault(spec, []).append(values["dice_mass_images"])
-    return [{"epoch": e, "mean_dice": float(np.mean(v)), "folds": len(v),
-             "mean_dice_per_dataset": {spec: float(np.mean(d)) for spec, d in by_dataset.get(e, {}).items()}}
-            for e, v in sorted(by_epoch.items())]
+    return [
+        {
+            "epoch": e,
+            "mean_dice": float(np.mean(v)),
+            "folds": len(v),
+            "mean_dice_per_dataset": {spec: float(np.mean(d)) for spec, d in by_dataset.get(e, {}).items()},
+        }
+        for e, v in sorted(by_epoch.items())
+    ]
 
 
 def format_summary(summary: dict) -> str:
@@ -173,10 +212,12 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  {key:<28} {fmt(stats['mean'])} +- {fmt(stats['sd'])} over {stats['folds']} folds")
         pooled = block["out_of_fold"]
         auc_ci = pooled["image_auc_ci"]
-        lines.append(f"  out of fold: {pooled['n_images']} images, AUC {fmt(pooled['image_auc'])}"
-                     + (f" [{auc_ci[0]:.3f}, {auc_ci[1]:.3f}]" if auc_ci else "")
-                     + f", lesion sensitivity {fmt(pooled['lesion_sensitivity'])}, {fmt(pooled['fp_regions_per_image'])} "
-                       f"false regions per image, ECE {fmt(pooled['ece'])}")
+        lines.append(
+            f"  out of fold: {pooled['n_images']} images, AUC {fmt(pooled['image_auc'])}"
+            + (f" [{auc_ci[0]:.3f}, {auc_ci[1]:.3f}]" if auc_ci else "")
+            + f", lesion sensitivity {fmt(pooled['lesion_sensitivity'])}, {fmt(pooled['fp_regions_per_image'])} "
+            f"false regions per image, ECE {fmt(pooled['ece'])}"
+        )
     if summary["best_epoch_by_mean_dice"]:
         lines.append(f"epoch with the best mean validation Dice over folds: {summary['best_epoch_by_mean_dice']}")
     return "\n".join(lines)

@@ -25,9 +25,14 @@ from .cv import over_folds
 from .export import choose_threshold
 
 SOURCE_KEYS = {"mil": "mil_score", "max_probability": "max_probability"}
-TABLE_WEIGHTS = {"sensitivity": "n_mass_images", "contour_sensitivity": "n_mass_images", "dice_mass_images": "n_mass_images",
-                 "specificity": "n_normal_images", "contour_specificity": "n_normal_images",
-                 "fp_regions_per_normal_image": "n_normal_images"}
+TABLE_WEIGHTS = {
+    "sensitivity": "n_mass_images",
+    "contour_sensitivity": "n_mass_images",
+    "dice_mass_images": "n_mass_images",
+    "specificity": "n_normal_images",
+    "contour_specificity": "n_normal_images",
+    "fp_regions_per_normal_image": "n_normal_images",
+}
 
 
 def load_folds(cv_dir: Path) -> list[dict]:
@@ -43,13 +48,18 @@ def load_folds(cv_dir: Path) -> list[dict]:
             raise ValueError(f"{path}: cannot read the out-of-fold report: {exc}") from None
         rows = [row for block in folds[-1]["per_dataset"].values() for row in block["images"]]
         if rows and "mil_score" not in rows[0]:
-            raise ValueError(f"{path}: written by an older hds-train (no per-source scores); delete it and rerun "
-                             "hds-train --cv K --resume to re-evaluate the fold")
+            raise ValueError(
+                f"{path}: written by an older hds-train (no per-source scores); delete it and rerun "
+                "hds-train --cv K --resume to re-evaluate the fold"
+            )
     return folds
 
 
 def rows_by_fold(folds: list[dict]) -> list[list[dict]]:
-    return [[dict(row, fold=k) for block in fold["per_dataset"].values() for row in block["images"]] for k, fold in enumerate(folds)]
+    return [
+        [dict(row, fold=k) for block in fold["per_dataset"].values() for row in block["images"]]
+        for k, fold in enumerate(folds)
+    ]
 
 
 def has_both_labels(rows: list[dict]) -> bool:
@@ -71,8 +81,11 @@ def pooled_threshold_table(tables: list[tuple[dict, list[dict]]]) -> list[dict]:
             if key == "threshold":
                 continue
             weight_key = TABLE_WEIGHTS.get(key)
-            pairs = [(t[index][key], block.get(weight_key, block.get("n_images", 1)) if weight_key else 1)
-                     for block, t in tables if t[index].get(key) is not None]
+            pairs = [
+                (t[index][key], block.get(weight_key, block.get("n_images", 1)) if weight_key else 1)
+                for block, t in tables
+                if t[index].get(key) is not None
+            ]
             total = sum(w for _, w in pairs)
             out[key] = sum(v * w for v, w in pairs) / total if total else None
         pooled.append(out)
@@ -95,15 +108,19 @@ def _scored(rows: list[dict], source: str, calibration: dict, bilateral: dict | 
     keys = [ViewKey(r["patient"], r["laterality"], r["view"]) for r in rows]
     single = final_scores(raw, keys, calibration, None)
     both = final_scores(raw, keys, calibration, bilateral)
-    return [dict(r, raw_score=x, single_image_score=s, score=b, score_basis=basis)
-            for r, x, (s, _), (b, basis) in zip(rows, raw, single, both)]
+    return [
+        dict(r, raw_score=x, single_image_score=s, score=b, score_basis=basis)
+        for r, x, (s, _), (b, basis) in zip(rows, raw, single, both)
+    ]
 
 
 def cross_fitted_rows(per_fold: list[list[dict]], source: str, method: str, fit_datasets: set[str]) -> list[dict]:
     """Each fold's rows scored by a calibration and combination fitted on the other folds."""
     scored = []
     for k, rows in enumerate(per_fold):
-        others = [r for j, fold_rows in enumerate(per_fold) if j != k for r in fold_rows if r["dataset"] in fit_datasets]
+        others = [
+            r for j, fold_rows in enumerate(per_fold) if j != k for r in fold_rows if r["dataset"] in fit_datasets
+        ]
         calibration, bilateral = _fit(others, source, method)
         scored += _scored(rows, source, calibration, bilateral)
     return scored
@@ -121,14 +138,21 @@ def cross_fitted_operating_point(folds: list[dict], film: str) -> dict:
         thresholds.append(choose_threshold(pooled_threshold_table([(b, b["threshold_table"]) for b in others]))[0])
     per_dataset = {}
     for spec in dict.fromkeys(spec for f in folds for spec in f["per_dataset"]):
-        rows = [(f["per_dataset"][spec], [next(r for r in f["per_dataset"][spec]["threshold_table"] if abs(r["threshold"] - t) < 1e-9)])
-                for f, t in zip(folds, thresholds) if spec in f["per_dataset"]]
+        rows = [
+            (
+                f["per_dataset"][spec],
+                [next(r for r in f["per_dataset"][spec]["threshold_table"] if abs(r["threshold"] - t) < 1e-9)],
+            )
+            for f, t in zip(folds, thresholds)
+            if spec in f["per_dataset"]
+        ]
         per_dataset[spec] = {k: v for k, v in pooled_threshold_table(rows)[0].items() if k != "threshold"}
     return {"thresholds": thresholds, "per_dataset": per_dataset}
 
 
-def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logistic",
-               domains: dict[str, str] | None = None) -> dict:
+def cv_choices(
+    cv_dir: Path, *, score_source: str = "auto", method: str = "logistic", domains: dict[str, str] | None = None
+) -> dict:
     """Everything the shipped weights' JSON takes from the cross-validation in ``cv_dir``.
     ``domains``: film or digital per dataset spec where its kind does not say (a folder)."""
     from ..data import dataset_domain
@@ -136,20 +160,26 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
     folds = load_folds(cv_dir)
     suppress = {tuple(f.get("suppress", [])) for f in folds}
     if len(suppress) > 1:
-        raise ValueError(f"{cv_dir}: the folds were evaluated with different suppressions ({sorted(suppress)}); "
-                         "evaluate them all alike (hds-train --cv K --resume with the same --suppress)")
+        raise ValueError(
+            f"{cv_dir}: the folds were evaluated with different suppressions ({sorted(suppress)}); "
+            "evaluate them all alike (hds-train --cv K --resume with the same --suppress)"
+        )
     per_fold = rows_by_fold(folds)
     rows = [r for fold_rows in per_fold for r in fold_rows]
     fit_datasets = datasets_with_normals(rows)
     if not fit_datasets:
         raise ValueError(f"{cv_dir}: no dataset holds both normal and mass images; nothing to calibrate on")
     fit_rows = [r for r in rows if r["dataset"] in fit_datasets]
-    aucs = {source: roc_auc([r[key] for r in fit_rows], [r["label"] for r in fit_rows]) or 0.0
-            for source, key in SOURCE_KEYS.items()}
+    aucs = {
+        source: roc_auc([r[key] for r in fit_rows], [r["label"] for r in fit_rows]) or 0.0
+        for source, key in SOURCE_KEYS.items()
+    }
     if score_source == "auto":
         score_source = "max_probability" if aucs["max_probability"] > aucs["mil"] else "mil"
-        source_rule = (f"higher out-of-fold AUC on {', '.join(sorted(fit_datasets))}: MIL head {aucs['mil']:.3f}, "
-                       f"map maximum {aucs['max_probability']:.3f}")
+        source_rule = (
+            f"higher out-of-fold AUC on {', '.join(sorted(fit_datasets))}: MIL head {aucs['mil']:.3f}, "
+            f"map maximum {aucs['max_probability']:.3f}"
+        )
     else:
         source_rule = "given on the command line"
     calibration, bilateral = _fit(fit_rows, score_source, method)
@@ -165,22 +195,35 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
 
     tables = {}
     for spec in dict.fromkeys(r["dataset"] for r in rows):
-        tables[spec] = pooled_threshold_table([(f["per_dataset"][spec], f["per_dataset"][spec]["threshold_table"])
-                                               for f in folds if spec in f["per_dataset"]])
+        tables[spec] = pooled_threshold_table(
+            [
+                (f["per_dataset"][spec], f["per_dataset"][spec]["threshold_table"])
+                for f in folds
+                if spec in f["per_dataset"]
+            ]
+        )
     film = sorted(fit_datasets)[0]
     threshold, rule = choose_threshold(tables[film])
-    rule = rule.replace("on the validation patients", f"on {film}'s out-of-fold threshold table pooled over {len(folds)} folds")
+    rule = rule.replace(
+        "on the validation patients", f"on {film}'s out-of-fold threshold table pooled over {len(folds)} folds"
+    )
 
     scored = cross_fitted_rows(per_fold, score_source, method, fit_datasets)
     # Keep the two-breast combination only where the cross-validation confirms it: a higher
     # cross-fitted AUC than the single-image score on the datasets it was fitted on.
-    both_auc = roc_auc([r["score"] for r in scored if r["dataset"] in fit_datasets],
-                       [r["label"] for r in scored if r["dataset"] in fit_datasets])
-    single_auc = roc_auc([r["single_image_score"] for r in scored if r["dataset"] in fit_datasets],
-                         [r["label"] for r in scored if r["dataset"] in fit_datasets])
+    both_auc = roc_auc(
+        [r["score"] for r in scored if r["dataset"] in fit_datasets],
+        [r["label"] for r in scored if r["dataset"] in fit_datasets],
+    )
+    single_auc = roc_auc(
+        [r["single_image_score"] for r in scored if r["dataset"] in fit_datasets],
+        [r["label"] for r in scored if r["dataset"] in fit_datasets],
+    )
     keep_bilateral = bilateral is not None and both_auc is not None and single_auc is not None and both_auc > single_auc
-    bilateral_rule = (f"cross-fitted out-of-fold AUC on {', '.join(sorted(fit_datasets))}: both breasts {fmt_auc(both_auc)}, "
-                      f"this image alone {fmt_auc(single_auc)}; " + ("kept" if keep_bilateral else "not shipped (no gain)"))
+    bilateral_rule = (
+        f"cross-fitted out-of-fold AUC on {', '.join(sorted(fit_datasets))}: both breasts {fmt_auc(both_auc)}, "
+        f"this image alone {fmt_auc(single_auc)}; " + ("kept" if keep_bilateral else "not shipped (no gain)")
+    )
     per_dataset = {}
     for spec in dict.fromkeys(r["dataset"] for r in rows):
         both = [r for r in scored if r["dataset"] == spec]
@@ -198,14 +241,28 @@ def cv_choices(cv_dir: Path, *, score_source: str = "auto", method: str = "logis
             "raw_score": _brief(cad_metrics_from_rows(raw)),
             "shipped_score_is_calibrated": calibrated_here,
             "images_scored_from_both_breasts": sum(r["score_basis"] != "this image" for r in chosen),
-            "threshold_evaluated": sorted({f["per_dataset"][spec]["threshold"] for f in folds if spec in f["per_dataset"]}),
+            "threshold_evaluated": sorted(
+                {f["per_dataset"][spec]["threshold"] for f in folds if spec in f["per_dataset"]}
+            ),
             "over_folds": over_folds([f["per_dataset"][spec] for f in folds if spec in f["per_dataset"]]),
             "images": chosen,
         }
-    return {"score_source": score_source, "score_source_rule": source_rule, "calibration": calibration,
-            "bilateral": bilateral if keep_bilateral else None, "bilateral_fit": bilateral, "bilateral_rule": bilateral_rule, "default_threshold": threshold, "default_threshold_rule": rule,
-            "threshold_tables": tables, "film_dataset": film, "folds": len(folds), "per_dataset": per_dataset,
-            "cross_fitted_threshold": cross_fitted_operating_point(folds, film), "suppress": list(suppress.pop())}
+    return {
+        "score_source": score_source,
+        "score_source_rule": source_rule,
+        "calibration": calibration,
+        "bilateral": bilateral if keep_bilateral else None,
+        "bilateral_fit": bilateral,
+        "bilateral_rule": bilateral_rule,
+        "default_threshold": threshold,
+        "default_threshold_rule": rule,
+        "threshold_tables": tables,
+        "film_dataset": film,
+        "folds": len(folds),
+        "per_dataset": per_dataset,
+        "cross_fitted_threshold": cross_fitted_operating_point(folds, film),
+        "suppress": list(suppress.pop()),
+    }
 
 
 def slider_table(tables: dict[str, list[dict]], film: str) -> list[dict]:
@@ -232,8 +289,18 @@ def _brief(metrics: dict) -> dict:
 AGREEMENT_IMAGES = 40
 
 
-def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Path, *, device, model_name: str | None = None,
-                   score_source: str = "auto", method: str = "logistic", domains: dict[str, str] | None = None) -> dict:
+def export_from_cv(
+    checkpoint: Path,
+    out: Path,
+    datasets: list[str],
+    cv_dir: Path,
+    *,
+    device,
+    model_name: str | None = None,
+    score_source: str = "auto",
+    method: str = "logistic",
+    domains: dict[str, str] | None = None,
+) -> dict:
     """Shipped weights from a checkpoint trained on every patient (``hds-train --no-validation``)
     with the choices and figures of the cross-validation in ``cv_dir``. The fp16 and bf16
     agreement (a property of the arithmetic, not of unseen patients) is measured on up to
@@ -268,30 +335,47 @@ def export_from_cv(checkpoint: Path, out: Path, datasets: list[str], cv_dir: Pat
     bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
     film = choices["film_dataset"]
     document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
-    document.update({
-        "model_name": model_name or metadata.get("model_name"),
-        "default_threshold": threshold, "default_threshold_rule": choices["default_threshold_rule"],
-        "score_source": choices["score_source"], "score_source_rule": choices["score_source_rule"],
-        "calibration": choices["calibration"],
-        # The Predictor removes the marks the cross-validation removed, so the figures hold.
-        "suppress": choices["suppress"],
-        **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
-        "bilateral_rule": choices["bilateral_rule"],
-        "storage_dtype": "fp16" if dtype is not None else "fp32",
-        "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
-                                "fp16_weights_at_0.5": round(fp16_at_half, 5),
-                                "measured_on": f"{len(prepared)} training images, final exit, Dice of masks at the "
-                                               f"default threshold {threshold:g}"},
-        # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
-        "validation": {"source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
-                       "dataset": film, "threshold": threshold, "score_source": choices["score_source"],
-                       "threshold_table": slider_table(choices["threshold_tables"], film),
-                       "threshold_table_per_dataset": choices["threshold_tables"]},
-        "cross_validation": {spec: {k: v for k, v in block.items() if k != "images"}
-                             for spec, block in choices["per_dataset"].items()},
-        "cross_fitted_threshold": choices["cross_fitted_threshold"],
-        "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
-    })
+    document.update(
+        {
+            "model_name": model_name or metadata.get("model_name"),
+            "default_threshold": threshold,
+            "default_threshold_rule": choices["default_threshold_rule"],
+            "score_source": choices["score_source"],
+            "score_source_rule": choices["score_source_rule"],
+            "calibration": choices["calibration"],
+            # The Predictor removes the marks the cross-validation removed, so the figures hold.
+            "suppress": choices["suppress"],
+            **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
+            "bilateral_rule": choices["bilateral_rule"],
+            "storage_dtype": "fp16" if dtype is not None else "fp32",
+            "precision_agreement": {
+                "fp16_weights": round(fp16_agreement, 5),
+                "bf16": round(bf16_agreement, 5),
+                "fp16_weights_at_0.5": round(fp16_at_half, 5),
+                "measured_on": f"{len(prepared)} training images, final exit, Dice of masks at the "
+                f"default threshold {threshold:g}",
+            },
+            # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
+            "validation": {
+                "source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
+                "dataset": film,
+                "threshold": threshold,
+                "score_source": choices["score_source"],
+                "threshold_table": slider_table(choices["threshold_tables"], film),
+                "threshold_table_per_dataset": choices["threshold_tables"],
+            },
+            "cross_validation": {
+                spec: {k: v for k, v in block.items() if k != "images"}
+                for spec, block in choices["per_dataset"].items()
+            },
+            "cross_fitted_threshold": choices["cross_fitted_threshold"],
+            "source_checkpoint": {
+                "name": checkpoint.name,
+                "sha256": sha256(checkpoint),
+                "epoch": metadata.get("epoch"),
+            },
+        }
+    )
     if again:
         document["source_checkpoint"] = metadata["source_checkpoint"]
         document["precision_agreement"] = {**metadata["precision_agreement"], "bf16": round(bf16_agreement, 5)}

@@ -40,7 +40,14 @@ from ..nn import HDSUNet, WeightsError, load_weights, save_weights, sha256
 log = logging.getLogger(__name__)
 
 AGREEMENT_DICE = 0.99
-REPORT_KEYS = ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images", "fp_regions_per_normal_image")
+REPORT_KEYS = (
+    "image_auc",
+    "image_accuracy",
+    "sensitivity",
+    "specificity",
+    "dice_mass_images",
+    "fp_regions_per_normal_image",
+)
 
 
 def rounded_copy(model: HDSUNet, dtype: torch.dtype) -> HDSUNet:
@@ -53,13 +60,22 @@ def rounded_copy(model: HDSUNet, dtype: torch.dtype) -> HDSUNet:
     return rounded
 
 
-def mask_agreement(reference: HDSUNet, other: HDSUNet, cases: list[PreparedCase], device: torch.device, threshold: float,
-                   autocast_dtype: torch.dtype | None = None) -> float:
+def mask_agreement(
+    reference: HDSUNet,
+    other: HDSUNet,
+    cases: list[PreparedCase],
+    device: torch.device,
+    threshold: float,
+    autocast_dtype: torch.dtype | None = None,
+) -> float:
     """Mean per-image Dice between the final-exit masks of two networks (or precisions)."""
     scores = []
     for case in cases:
         a = predict_working(reference, case.working.image, device)[-1].probability >= threshold
-        b = predict_working(other, case.working.image, device, autocast_dtype=autocast_dtype)[-1].probability >= threshold
+        b = (
+            predict_working(other, case.working.image, device, autocast_dtype=autocast_dtype)[-1].probability
+            >= threshold
+        )
         scores.append(dice(b, a))
     return float(np.mean(scores))
 
@@ -68,13 +84,16 @@ def choose_threshold(table: list[dict]) -> tuple[float, str]:
     """Youden's J on the contour criterion (a contour appears on the image at T): the slider
     moves contours, so its default should balance contours on mass films against contours
     on normal films. Ties go to the higher threshold (fewer marks)."""
+
     def youden(row):
         sens, spec = row["contour_sensitivity"], row["contour_specificity"]
         return -1.0 if sens is None or spec is None else sens + spec - 1.0
 
     best = max(table, key=lambda row: (round(youden(row), 9), row["threshold"]))
-    rule = ("maximises contour sensitivity + contour specificity - 1 (Youden's J) on the validation patients; "
-            "ties to the higher threshold")
+    rule = (
+        "maximises contour sensitivity + contour specificity - 1 (Youden's J) on the validation patients; "
+        "ties to the higher threshold"
+    )
     return float(best["threshold"]), rule
 
 
@@ -102,9 +121,18 @@ def calibration_from_reports(paths: list[Path], method: str = "isotonic") -> dic
     return fit
 
 
-def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.device, threshold: float | None = None,
-           model_name: str | None = None, score_source_choice: str = "auto", extra: dict | None = None,
-           calibration: dict | None = None) -> dict:
+def export(
+    checkpoint: Path,
+    out: Path,
+    datasets: list[str],
+    *,
+    device: torch.device,
+    threshold: float | None = None,
+    model_name: str | None = None,
+    score_source_choice: str = "auto",
+    extra: dict | None = None,
+    calibration: dict | None = None,
+) -> dict:
     model, metadata = load_weights(checkpoint, map_location=str(device))
     cases = validation_cases_of(load_datasets(datasets), metadata.get("train_config", {}))
     if not cases:
@@ -123,43 +151,63 @@ def export(checkpoint: Path, out: Path, datasets: list[str], *, device: torch.de
     if score_source_choice == "auto" and score_source == "mil":
         # The image score the viewer shows: the MIL head or the map's maximum, whichever
         # separates the validation films better (AUC); ties keep the MIL head.
-        aucs = {source: evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=source,
-                                          all_exits=False, cad=False)["final"]["image_auc"] or 0.0 for source in ("mil", "max_probability")}
+        aucs = {
+            source: evaluate_prepared(
+                shipped, prepared, device, threshold=0.5, score_source=source, all_exits=False, cad=False
+            )["final"]["image_auc"]
+            or 0.0
+            for source in ("mil", "max_probability")
+        }
         score_source = "max_probability" if aucs["max_probability"] > aucs["mil"] else "mil"
-        score_rule = (f"higher validation AUC: MIL head {aucs['mil']:.3f}, map maximum {aucs['max_probability']:.3f}")
+        score_rule = f"higher validation AUC: MIL head {aucs['mil']:.3f}, map maximum {aucs['max_probability']:.3f}"
     elif score_source_choice in ("mil", "max_probability"):
         score_source, score_rule = score_source_choice, "given on the command line"
     log.info("image score: %s (%s)", score_source, score_rule)
-    table = evaluate_prepared(shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False,
-                              cad=False)["threshold_table"]
+    table = evaluate_prepared(
+        shipped, prepared, device, threshold=0.5, score_source=score_source, all_exits=False, cad=False
+    )["threshold_table"]
     rule = "given on the command line"
     if threshold is None:
         threshold, rule = choose_threshold(table)
-    report = evaluate_prepared(shipped, prepared, device, threshold=threshold, score_source=score_source, all_exits=True)
+    report = evaluate_prepared(
+        shipped, prepared, device, threshold=threshold, score_source=score_source, all_exits=True
+    )
     bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
 
     document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
-    document.update({
-        "model_name": model_name or metadata.get("model_name"),
-        "default_threshold": threshold,
-        "default_threshold_rule": rule,
-        "score_source": score_source,
-        **({"calibration": calibration} if calibration else {}),
-        "score_source_rule": score_rule,
-        "storage_dtype": "fp16" if dtype is not None else "fp32",
-        "precision_agreement": {"fp16_weights": round(fp16_agreement, 5), "bf16": round(bf16_agreement, 5),
-                                "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks"},
-        "validation": {
-            "patients": sorted({c.patient_id for c in cases}),
-            "n_images": report["n_images"], "n_mass_images": report["n_mass_images"], "n_patients": report["n_patients"],
-            "threshold": threshold, "score_source": score_source,
-            "final": {k: report["final"][k] for k in REPORT_KEYS},
-            "exits": [{k: e[k] for k in REPORT_KEYS} for e in report["exits"]],
-            "threshold_table": report["threshold_table"],
-        },
-        "source_checkpoint": {"name": checkpoint.name, "sha256": sha256(checkpoint), "epoch": metadata.get("epoch")},
-        **(extra or {}),
-    })
+    document.update(
+        {
+            "model_name": model_name or metadata.get("model_name"),
+            "default_threshold": threshold,
+            "default_threshold_rule": rule,
+            "score_source": score_source,
+            **({"calibration": calibration} if calibration else {}),
+            "score_source_rule": score_rule,
+            "storage_dtype": "fp16" if dtype is not None else "fp32",
+            "precision_agreement": {
+                "fp16_weights": round(fp16_agreement, 5),
+                "bf16": round(bf16_agreement, 5),
+                "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks",
+            },
+            "validation": {
+                "patients": sorted({c.patient_id for c in cases}),
+                "n_images": report["n_images"],
+                "n_mass_images": report["n_mass_images"],
+                "n_patients": report["n_patients"],
+                "threshold": threshold,
+                "score_source": score_source,
+                "final": {k: report["final"][k] for k in REPORT_KEYS},
+                "exits": [{k: e[k] for k in REPORT_KEYS} for e in report["exits"]],
+                "threshold_table": report["threshold_table"],
+            },
+            "source_checkpoint": {
+                "name": checkpoint.name,
+                "sha256": sha256(checkpoint),
+                "epoch": metadata.get("epoch"),
+            },
+            **(extra or {}),
+        }
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(out, shipped, document, dtype=dtype)
     report["weights_sha256"] = sha256(out)
@@ -171,24 +219,54 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds-export", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", type=Path, help="a training checkpoint (e.g. runs/hds/best_dice.safetensors)")
     p.add_argument("out", type=Path, help="NAME.safetensors to write (NAME.json beside it)")
-    p.add_argument("--dataset", dest="datasets", action="append", required=True, metavar="KIND:PATH",
-                   help="the dataset(s) the checkpoint was trained on; its validation patients are evaluated")
+    p.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        required=True,
+        metavar="KIND:PATH",
+        help="the dataset(s) the checkpoint was trained on; its validation patients are evaluated",
+    )
     p.add_argument("--threshold", type=float, help="default threshold (default: chosen from the validation table)")
     p.add_argument("--model-name")
-    p.add_argument("--score-source", choices=["auto", "mil", "max_probability"], default="auto",
-                   help="the image score: auto picks the MIL head or the map's maximum by validation AUC")
-    p.add_argument("--calibrate-on", nargs="+", type=Path, metavar="EVAL.json",
-                   help="hds-eval reports of out-of-fold predictions: fit the image-score calibration on their rows")
-    p.add_argument("--calibration", choices=["isotonic", "logistic"], default=None,
-                   help="calibration form (default: isotonic with --calibrate-on, logistic with --cv)")
-    p.add_argument("--cv", type=Path, metavar="CV_DIR",
-                   help="an hds-train --cv output folder: take the image score, calibration, two-breast combination, "
-                        "default threshold and slider table from its out-of-fold predictions (for a checkpoint "
-                        "trained on every patient with --no-validation); writes NAME_cv.json beside the weights")
-    p.add_argument("--domain", dest="domains", action="append", type=_domain, default=[], metavar="KIND:PATH=film|digital",
-                   help="with --cv: the acquisition of a dataset whose kind does not say (a folder): a score is shown as a "
-                        "probability only for images of the domain it was calibrated on, and the viewer's trust line is that "
-                        "domain's (minimias is film and inbreast digital already)")
+    p.add_argument(
+        "--score-source",
+        choices=["auto", "mil", "max_probability"],
+        default="auto",
+        help="the image score: auto picks the MIL head or the map's maximum by validation AUC",
+    )
+    p.add_argument(
+        "--calibrate-on",
+        nargs="+",
+        type=Path,
+        metavar="EVAL.json",
+        help="hds-eval reports of out-of-fold predictions: fit the image-score calibration on their rows",
+    )
+    p.add_argument(
+        "--calibration",
+        choices=["isotonic", "logistic"],
+        default=None,
+        help="calibration form (default: isotonic with --calibrate-on, logistic with --cv)",
+    )
+    p.add_argument(
+        "--cv",
+        type=Path,
+        metavar="CV_DIR",
+        help="an hds-train --cv output folder: take the image score, calibration, two-breast combination, "
+        "default threshold and slider table from its out-of-fold predictions (for a checkpoint "
+        "trained on every patient with --no-validation); writes NAME_cv.json beside the weights",
+    )
+    p.add_argument(
+        "--domain",
+        dest="domains",
+        action="append",
+        type=_domain,
+        default=[],
+        metavar="KIND:PATH=film|digital",
+        help="with --cv: the acquisition of a dataset whose kind does not say (a folder): a score is shown as a "
+        "probability only for images of the domain it was calibrated on, and the viewer's trust line is that "
+        "domain's (minimias is film and inbreast digital already)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     return p
@@ -213,27 +291,47 @@ def main(argv: list[str] | None = None) -> int:
         if args.cv:
             from .cv_export import export_from_cv
 
-            report = export_from_cv(args.checkpoint, args.out, args.datasets, args.cv, device=choose_device(args.device),
-                                    model_name=args.model_name, score_source=args.score_source,
-                                    method=args.calibration or "logistic", domains=dict(args.domains))
+            report = export_from_cv(
+                args.checkpoint,
+                args.out,
+                args.datasets,
+                args.cv,
+                device=choose_device(args.device),
+                model_name=args.model_name,
+                score_source=args.score_source,
+                method=args.calibration or "logistic",
+                domains=dict(args.domains),
+            )
             agreement = report["document"]["precision_agreement"]
-            print(f"wrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}) and "
-                  f"{args.out.stem}_cv.json; default threshold {report['threshold']:g}; fp16-weights agreement "
-                  f"{agreement['fp16_weights']:.4f}, bf16 agreement {agreement['bf16']:.4f}")
+            print(
+                f"wrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}) and "
+                f"{args.out.stem}_cv.json; default threshold {report['threshold']:g}; fp16-weights agreement "
+                f"{agreement['fp16_weights']:.4f}, bf16 agreement {agreement['bf16']:.4f}"
+            )
             return 0
-        calibration = (calibration_from_reports(args.calibrate_on, args.calibration or "isotonic")
-                       if args.calibrate_on else None)
-        report = export(args.checkpoint, args.out, args.datasets, device=choose_device(args.device),
-                        threshold=args.threshold, model_name=args.model_name, score_source_choice=args.score_source,
-                        calibration=calibration)
+        calibration = (
+            calibration_from_reports(args.calibrate_on, args.calibration or "isotonic") if args.calibrate_on else None
+        )
+        report = export(
+            args.checkpoint,
+            args.out,
+            args.datasets,
+            device=choose_device(args.device),
+            threshold=args.threshold,
+            model_name=args.model_name,
+            score_source_choice=args.score_source,
+            calibration=calibration,
+        )
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError, OSError) as exc:
         print(f"hds-export: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
     agreement = report["document"]["precision_agreement"]
-    print(f"\nwrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}); "
-          f"default threshold {report['threshold']:g}; fp16-weights agreement {agreement['fp16_weights']:.4f}, "
-          f"bf16 agreement {agreement['bf16']:.4f}")
+    print(
+        f"\nwrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}); "
+        f"default threshold {report['threshold']:g}; fp16-weights agreement {agreement['fp16_weights']:.4f}, "
+        f"bf16 agreement {agreement['bf16']:.4f}"
+    )
     return 0
 
 

@@ -63,7 +63,9 @@ class Distributed:
                 self.device = torch.device("cuda", self.local_rank)
                 torch.cuda.set_device(self.device)
             else:
-                torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))))
+                torch.set_num_threads(
+                    max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size)))
+                )
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
     @property
@@ -136,9 +138,14 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
     out = Path(config.out)
     seed_everything(config.seed)
     cases = load_datasets(config.datasets)
-    train_cases, val_cases = split_cases(cases, folds=config.folds, fold=config.fold, seed=config.seed,
-                                         exclude_patients=set(config.exclude_patients),
-                                         val_patients=set(config.val_patients) if config.val_patients is not None else None)
+    train_cases, val_cases = split_cases(
+        cases,
+        folds=config.folds,
+        fold=config.fold,
+        seed=config.seed,
+        exclude_patients=set(config.exclude_patients),
+        val_patients=set(config.val_patients) if config.val_patients is not None else None,
+    )
     if config.train_on:
         train_cases = [c for c in train_cases if c.dataset in config.train_on]
     if not train_cases:
@@ -146,11 +153,21 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
     log.info("%d training images, %d validation images", len(train_cases), len(val_cases))
     quiet = not ddp.is_main or not os.isatty(2)
     prepared_train = [prepare(c, config.working_spacing_mm) for c in tqdm(train_cases, desc="preparing", disable=quiet)]
-    prepared_val = [prepare(c, config.working_spacing_mm) for c in tqdm(val_cases, desc="preparing validation", disable=quiet)]
+    prepared_val = [
+        prepare(c, config.working_spacing_mm) for c in tqdm(val_cases, desc="preparing validation", disable=quiet)
+    ]
 
-    dataset = BalancedCropDataset(prepared_train, crop=tuple(config.crop), samples_per_epoch=config.samples_per_epoch,
-                                  positive_fraction=config.positive_fraction, min_mass_pixels=config.min_mass_pixels,
-                                  flips=config.flips, seed=config.seed, balance=config.balance, augment=config.augment)
+    dataset = BalancedCropDataset(
+        prepared_train,
+        crop=tuple(config.crop),
+        samples_per_epoch=config.samples_per_epoch,
+        positive_fraction=config.positive_fraction,
+        min_mass_pixels=config.min_mass_pixels,
+        flips=config.flips,
+        seed=config.seed,
+        balance=config.balance,
+        augment=config.augment,
+    )
     model = HDSUNet(HDSConfig.from_dict(config.network_config()))
     pretrained = None
     if not (resume and (out / "last.safetensors").is_file()) and config.pretrained_source:
@@ -170,8 +187,11 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
         _restore_optimizer(optimizer, tensors)
         start_epoch, best = meta["epoch"], meta["best"]
         pretrained = meta.get("pretrained_encoder")
-        history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()] \
-            if (out / "metrics.jsonl").is_file() else []
+        history = (
+            [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+            if (out / "metrics.jsonl").is_file()
+            else []
+        )
         log.info("resuming from epoch %d", start_epoch)
 
     def lr_at(epoch: int) -> float:
@@ -200,7 +220,9 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
                 output = network(images)
             loss, parts = loss_fn(output, masks, labels, epoch, config.epochs)
             if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr or use --precision fp32")
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr or use --precision fp32"
+                )
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -214,11 +236,15 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
                 parts_sum[key] = parts_sum.get(key, 0.0) + value
             progress.set_postfix(loss=f"{np.mean(losses):.4f}")
 
-        record = {"epoch": epoch + 1, "lr": lr_at(epoch), "train_loss": float(np.mean(losses)) if losses else None,
-                  "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()},
-                  # What --precision auto became on this machine: runs of one recipe on CPUs with and
-                  # without native bf16 train in different arithmetic.
-                  "autocast": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32")}
+        record = {
+            "epoch": epoch + 1,
+            "lr": lr_at(epoch),
+            "train_loss": float(np.mean(losses)) if losses else None,
+            "train_parts": {k: v / max(len(losses), 1) for k, v in parts_sum.items()},
+            # What --precision auto became on this machine: runs of one recipe on CPUs with and
+            # without native bf16 train in different arithmetic.
+            "autocast": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32"),
+        }
         gap = ddp.weight_gap(model)
         if gap is not None:
             record["ranks_weight_gap"] = gap
@@ -228,19 +254,32 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
             if prepared_val:
                 per_exit = predict_cases(model, prepared_val, device, all_exits=False, autocast_dtype=amp)
                 options = dict(threshold=config.threshold, score_source=config.score_source, cad=False)
-                keys = ("image_auc", "image_accuracy", "sensitivity", "specificity", "dice_mass_images",
-                        "fp_regions_per_normal_image")
+                keys = (
+                    "image_auc",
+                    "image_accuracy",
+                    "sensitivity",
+                    "specificity",
+                    "dice_mass_images",
+                    "fp_regions_per_normal_image",
+                )
                 final = report_from_results(per_exit, prepared_val, **options)["final"]
                 record["val"] = {k: final[k] for k in keys}
                 if len(config.datasets) > 1:
                     # Pooled over datasets the AUC can measure the domain, not the mass: each on its own too.
-                    record["val_per_dataset"] = {spec: {k: report["final"][k] for k in keys} for spec, report in
-                                                 per_dataset_reports(per_exit, prepared_val, **options).items()}
+                    record["val_per_dataset"] = {
+                        spec: {k: report["final"][k] for k in keys}
+                        for spec, report in per_dataset_reports(per_exit, prepared_val, **options).items()
+                    }
             record["seconds"] = round(time.perf_counter() - started, 2)
             history.append(record)
             summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history, pretrained)
-            log.info("epoch %d: loss %.4f val %s (%.1fs)", epoch + 1, record["train_loss"] or float("nan"),
-                     _validation_text(record), record["seconds"])
+            log.info(
+                "epoch %d: loss %.4f val %s (%.1fs)",
+                epoch + 1,
+                record["train_loss"] or float("nan"),
+                _validation_text(record),
+                record["seconds"],
+            )
         ddp.barrier()
     if ddp.is_main and not summary and (out / "summary.json").is_file():
         summary = json.loads((out / "summary.json").read_text())
@@ -251,9 +290,13 @@ def _validation_text(record: dict) -> str:
     """The epoch's validation for the log line: per dataset when the run has several (a pooled
     AUC of a film set with normals and a digital set without measured the domain: 0.89 pooled
     against 0.46 on the films in a cross-validation pilot here)."""
+
     def brief(values: dict) -> str:
-        return ", ".join(f"{k} {v:.3f}" for k, v in values.items() if v is not None and k in ("image_auc", "dice_mass_images",
-                                                                                             "fp_regions_per_normal_image"))
+        return ", ".join(
+            f"{k} {v:.3f}"
+            for k, v in values.items()
+            if v is not None and k in ("image_auc", "dice_mass_images", "fp_regions_per_normal_image")
+        )
 
     if record.get("val_per_dataset"):
         return "; ".join(f"{spec}: {brief(values)}" for spec, values in record["val_per_dataset"].items())
@@ -276,8 +319,10 @@ def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict, pretrai
         "mode": config.mode,
         "score_source": config.score_source,
         "default_threshold": config.threshold,
-        "preprocessing": {"working_spacing_mm": config.working_spacing_mm,
-                          "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast"},
+        "preprocessing": {
+            "working_spacing_mm": config.working_spacing_mm,
+            "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast",
+        },
         "epoch": epoch + 1,
         "best": best,
         "validation": record.get("val"),
@@ -288,8 +333,17 @@ def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict, pretrai
     }
 
 
-def _save_epoch(model, optimizer, config: TrainConfig, out: Path, epoch: int, record: dict, best: dict, history: list,
-                pretrained: dict | None = None) -> dict:
+def _save_epoch(
+    model,
+    optimizer,
+    config: TrainConfig,
+    out: Path,
+    epoch: int,
+    record: dict,
+    best: dict,
+    history: list,
+    pretrained: dict | None = None,
+) -> dict:
     val = record.get("val") or {}
     dice, accuracy = val.get("dice_mass_images"), val.get("image_accuracy")
     improved_dice = dice is not None and dice > best["dice"]

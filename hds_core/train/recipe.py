@@ -28,11 +28,44 @@ from pathlib import Path
 FOLDS = 5
 THRESHOLD = 0.4
 DEMO_PATIENTS = ["mias-014", "mias-091", "mias-017", "cdd-P126"]
-RECIPE = ["--mode", "hds", "--epochs", "12", "--samples-per-epoch", "200", "--crop", "256", "192",
-          "--working-spacing", "0.8", "--encoder", "efficientnet-lite0", "--net", "blocks_per_stage=1",
-          "--net", "decoder_widths=128,64,32,16,8", "--net", "mil_cell=64", "--dice-weight", "1", "--optimizer", "adamw",
-          "--lr", "0.001", "--weight-decay", "0.0001", "--seed", "0", "--exclude-patients", *DEMO_PATIENTS,
-          "--balance", "dataset", "--augment", "--precision", "auto"]
+RECIPE = [
+    "--mode",
+    "hds",
+    "--epochs",
+    "12",
+    "--samples-per-epoch",
+    "200",
+    "--crop",
+    "256",
+    "192",
+    "--working-spacing",
+    "0.8",
+    "--encoder",
+    "efficientnet-lite0",
+    "--net",
+    "blocks_per_stage=1",
+    "--net",
+    "decoder_widths=128,64,32,16,8",
+    "--net",
+    "mil_cell=64",
+    "--dice-weight",
+    "1",
+    "--optimizer",
+    "adamw",
+    "--lr",
+    "0.001",
+    "--weight-decay",
+    "0.0001",
+    "--seed",
+    "0",
+    "--exclude-patients",
+    *DEMO_PATIENTS,
+    "--balance",
+    "dataset",
+    "--augment",
+    "--precision",
+    "auto",
+]
 # Arm -> (what differs from the recipe, in words for the card; its extra options). "{film}" and
 # "{digital}" stand for the two dataset specifications.
 ARMS = {
@@ -71,14 +104,32 @@ def _train(args: list[str], log: Path | None = None, env: dict | None = None) ->
 
 def fold_args(arm: str, fold: int, out: Path, film: str, digital: str, scale: int = 1) -> list[str]:
     resume = ["--resume"] if (out / arm / f"fold-{fold}" / "last.safetensors").is_file() else []
-    return [*arm_options(arm, film, digital, scale=scale), "--folds", str(FOLDS), "--fold", str(fold),
-            "--out", str(out / arm / f"fold-{fold}"), *resume]
+    return [
+        *arm_options(arm, film, digital, scale=scale),
+        "--folds",
+        str(FOLDS),
+        "--fold",
+        str(fold),
+        "--out",
+        str(out / arm / f"fold-{fold}"),
+        *resume,
+    ]
 
 
 def evaluate_args(arm: str, folds: list[int], out: Path, film: str, digital: str, scale: int = 1) -> list[str]:
     """Out-of-fold evaluation of trained folds (``--cv`` trains none that is finished)."""
-    return [*arm_options(arm, film, digital, scale=scale), "--out", str(out / arm), "--cv", str(FOLDS),
-            "--cv-folds", *map(str, folds), "--resume", "--threshold", str(THRESHOLD)]
+    return [
+        *arm_options(arm, film, digital, scale=scale),
+        "--out",
+        str(out / arm),
+        "--cv",
+        str(FOLDS),
+        "--cv-folds",
+        *map(str, folds),
+        "--resume",
+        "--threshold",
+        str(THRESHOLD),
+    ]
 
 
 def pack(film: Path, digital: Path, out: Path, spacing_mm: float = 0.8) -> dict:
@@ -123,7 +174,9 @@ def pack(film: Path, digital: Path, out: Path, spacing_mm: float = 0.8) -> dict:
     return {"films": len(rows), "bytes": size}
 
 
-def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, arms: list[str], budget_s: float) -> dict:
+def run_gpu(
+    data: Path, out: Path, results: Path, *, scale: int, parallel: int, arms: list[str], budget_s: float
+) -> dict:
     """Every fold of every arm (``parallel`` processes sharing the GPU), each arm evaluated out
     of fold, then the recipe's final fit on every patient; stops starting work once
     ``budget_s`` has passed (what finished is packed, the rest continues with the same command)."""
@@ -134,8 +187,11 @@ def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, 
     out.mkdir(parents=True, exist_ok=True)
     epochs = int(RECIPE[RECIPE.index("--epochs") + 1])
     jobs = [(arm, k) for arm in arms for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") < epochs]
-    final = ([*arm_options("recipe", film, digital, scale=scale), "--no-validation", "--out", str(out / "final")]
-             if "recipe" in arms else None)
+    final = (
+        [*arm_options("recipe", film, digital, scale=scale), "--no-validation", "--out", str(out / "final")]
+        if "recipe" in arms
+        else None
+    )
     running: list[tuple[str, subprocess.Popen]] = []
     queue = [(f"{a}/fold-{k}", fold_args(a, k, out, film, digital, scale)) for a, k in jobs]
     if final and _epochs_done(out / "final") < epochs:
@@ -159,8 +215,13 @@ def run_gpu(data: Path, out: Path, results: Path, *, scale: int, parallel: int, 
         done = [k for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") == epochs]
         if done:
             _train(evaluate_args(arm, done, out, film, digital, scale), out / arm / "evaluate.log", env).wait()
-    summary = {"seconds": round(time.monotonic() - started, 1), "scale": scale, "parallel": parallel, "failed": failed,
-               "arms": {a: sorted(p.parent.name for p in (out / a).glob("fold-*/oof.json")) for a in arms}}
+    summary = {
+        "seconds": round(time.monotonic() - started, 1),
+        "scale": scale,
+        "parallel": parallel,
+        "failed": failed,
+        "arms": {a: sorted(p.parent.name for p in (out / a).glob("fold-*/oof.json")) for a in arms},
+    }
     results.mkdir(parents=True, exist_ok=True)
     (out / "gpu-run.json").write_text(json.dumps(summary, indent=1) + "\n")
     with tarfile.open(results / "cv.tar.gz", "w:gz") as tar:
@@ -224,8 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "evaluate":
             s.add_argument("arm", choices=list(ARMS))
             s.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)))
-            s.add_argument("--suppress", action="append", default=[], choices=["breast", "pectoral"],
-                           help="evaluate without marks outside the breast / on the MLO pectoral muscle (repeatable)")
+            s.add_argument(
+                "--suppress",
+                action="append",
+                default=[],
+                choices=["breast", "pectoral"],
+                help="evaluate without marks outside the breast / on the MLO pectoral muscle (repeatable)",
+            )
         if name in ("fold", "evaluate"):
             s.add_argument("--out", type=Path, default=Path("runs/ab"), help="one folder per arm (default runs/ab)")
         else:
@@ -251,13 +317,22 @@ def main(argv: list[str] | None = None) -> int:
         return _train(fold_args(args.arm, args.fold, args.out, str(args.minimias), str(args.cdd))).wait()
     if args.command == "evaluate":
         suppress = [option for kind in args.suppress for option in ("--suppress", kind)]
-        return _train([*evaluate_args(args.arm, args.folds, args.out, str(args.minimias), str(args.cdd)), *suppress]).wait()
+        return _train(
+            [*evaluate_args(args.arm, args.folds, args.out, str(args.minimias), str(args.cdd)), *suppress]
+        ).wait()
     if args.command == "pack":
         print(json.dumps(pack(args.minimias, args.cdd, args.out)))
         return 0
     if args.command == "gpu":
-        summary = run_gpu(args.data, args.out, args.results, scale=args.scale, parallel=args.parallel, arms=args.arms,
-                          budget_s=args.budget)
+        summary = run_gpu(
+            args.data,
+            args.out,
+            args.results,
+            scale=args.scale,
+            parallel=args.parallel,
+            arms=args.arms,
+            budget_s=args.budget,
+        )
         print(json.dumps(summary))
         return 1 if summary["failed"] else 0
     if args.command == "keep":

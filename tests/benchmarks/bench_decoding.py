@@ -72,22 +72,36 @@ def main() -> int:
 
         thread_stall, process_stall = longest_stall(in_thread), longest_stall(in_process)
         pool.shutdown()
-        print(f"longest stall of the waiting thread: decoding on a thread {thread_stall * 1000:.0f} ms, "
-              f"in a decoder process {process_stall * 1000:.0f} ms")
-        rows += [Row(bench, "longest stall of the UI thread, film decoding on a background thread", thread_stall * 1000, "ms"),
-                 Row(bench, "longest stall of the UI thread, film decoding in a decoder process", process_stall * 1000, "ms")]
+        print(
+            f"longest stall of the waiting thread: decoding on a thread {thread_stall * 1000:.0f} ms, "
+            f"in a decoder process {process_stall * 1000:.0f} ms"
+        )
+        rows += [
+            Row(
+                bench, "longest stall of the UI thread, film decoding on a background thread", thread_stall * 1000, "ms"
+            ),
+            Row(
+                bench, "longest stall of the UI thread, film decoding in a decoder process", process_stall * 1000, "ms"
+            ),
+        ]
 
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as two:
-            [collect_shared(*r) for r in two.map(decode_shared, [decode, decode], paths[:2], [96, 96])]  # warm both processes
+            [
+                collect_shared(*r) for r in two.map(decode_shared, [decode, decode], paths[:2], [96, 96])
+            ]  # warm both processes
             start = time.perf_counter()
             collect_shared(*two.submit(decode_shared, decode, paths[2], 96).result())
             alone = time.perf_counter() - start
             start = time.perf_counter()
             [collect_shared(*r) for r in two.map(decode_shared, [decode, decode], paths[2:4], [96, 96])]
             side_by_side = time.perf_counter() - start
-        print(f"one film alone in a decoder process {alone:.2f} s; two side by side in two processes {side_by_side:.2f} s")
-        rows += [Row(bench, "one film alone in a decoder process", alone, "s"),
-                 Row(bench, "two films side by side in two decoder processes (both done)", side_by_side, "s")]
+        print(
+            f"one film alone in a decoder process {alone:.2f} s; two side by side in two processes {side_by_side:.2f} s"
+        )
+        rows += [
+            Row(bench, "one film alone in a decoder process", alone, "s"),
+            Row(bench, "two films side by side in two decoder processes (both done)", side_by_side, "s"),
+        ]
 
         image = decode(paths[0]).image
         renderer = ScreenRenderer(image)
@@ -101,10 +115,24 @@ def main() -> int:
             start = time.perf_counter()
             np.take(table, image.pixels)
             whole.append(time.perf_counter() - start)
-        print(f"screen rendering of a film: {statistics.median(banded) * 1000:.0f} ms in bands of rows, "
-              f"one np.take over the whole film {statistics.median(whole) * 1000:.0f} ms")
-        rows += [Row(bench, "screen rendering of a film, table in bands of rows (median of 5)", statistics.median(banded) * 1000, "ms"),
-                 Row(bench, "one np.take over the whole film, for comparison (median of 5)", statistics.median(whole) * 1000, "ms")]
+        print(
+            f"screen rendering of a film: {statistics.median(banded) * 1000:.0f} ms in bands of rows, "
+            f"one np.take over the whole film {statistics.median(whole) * 1000:.0f} ms"
+        )
+        rows += [
+            Row(
+                bench,
+                "screen rendering of a film, table in bands of rows (median of 5)",
+                statistics.median(banded) * 1000,
+                "ms",
+            ),
+            Row(
+                bench,
+                "one np.take over the whole film, for comparison (median of 5)",
+                statistics.median(whole) * 1000,
+                "ms",
+            ),
+        ]
 
         # A film's reduced level read straight from its codestream, against the full decode
         # (hds_core.io.levels; one thread, this process).

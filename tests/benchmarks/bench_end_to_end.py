@@ -37,7 +37,11 @@ def study_time(predictor: Predictor, folder: Path, levels: bool) -> tuple[float,
     decode = infer = 0.0
     for entry in scan_folder(folder).images:
         t0 = time.perf_counter()
-        image = read_preview(entry.path, working_spacing_mm=predictor.working_spacing_mm) if levels else read_image(entry.path)
+        image = (
+            read_preview(entry.path, working_spacing_mm=predictor.working_spacing_mm)
+            if levels
+            else read_image(entry.path)
+        )
         t1 = time.perf_counter()
         prediction = predictor.predict(image)
         prediction.lesions(predictor.default_threshold)
@@ -66,23 +70,31 @@ def main() -> int:
             start = time.perf_counter()
             predictor = Predictor(args.weights, device=device)
             loaded = time.perf_counter() - start
-            for levels, how in ((False, "films decoded in full (hds-predict --pdf; all of it before issue 15)"),
-                                (True, "films read at the network's level (hds-predict)")):
+            for levels, how in (
+                (False, "films decoded in full (hds-predict --pdf; all of it before issue 15)"),
+                (True, "films read at the network's level (hds-predict)"),
+            ):
                 cold, _, _ = study_time(predictor, folder, levels)
                 warm = [study_time(predictor, folder, levels) for _ in range(args.repeats)]
                 total = statistics.median(w[0] for w in warm)
                 decode = statistics.median(w[1] for w in warm)
                 infer = statistics.median(w[2] for w in warm)
                 name = f"{predictor.device_name} {predictor.precision}"
-                print(f"{name}, {how}: weights loaded in {loaded:.2f} s; first study {cold:.2f} s; then {total:.2f} s "
-                      f"(decoding {decode:.2f} s, inference and lesions {infer:.2f} s)")
+                print(
+                    f"{name}, {how}: weights loaded in {loaded:.2f} s; first study {cold:.2f} s; then {total:.2f} s "
+                    f"(decoding {decode:.2f} s, inference and lesions {infer:.2f} s)"
+                )
                 bench = f"end to end, 4-view 3328x4096 J2K study, {name}"
                 if not levels:
-                    rows += [Row(bench, "weights loaded", loaded, "s"),
-                             Row(bench, f"{how}: first study after loading (folder to 4 predictions)", cold, "s")]
-                rows += [Row(bench, f"{how}: study, warm (median of {args.repeats})", total, "s"),
-                         Row(bench, f"{how}: of which decoding", decode, "s"),
-                         Row(bench, f"{how}: of which inference and lesions", infer, "s")]
+                    rows += [
+                        Row(bench, "weights loaded", loaded, "s"),
+                        Row(bench, f"{how}: first study after loading (folder to 4 predictions)", cold, "s"),
+                    ]
+                rows += [
+                    Row(bench, f"{how}: study, warm (median of {args.repeats})", total, "s"),
+                    Row(bench, f"{how}: of which decoding", decode, "s"),
+                    Row(bench, f"{how}: of which inference and lesions", infer, "s"),
+                ]
         if "cuda" not in devices:
             rows.append(Row("end to end, CUDA", "not measured", None, "", note="no CUDA device on this machine"))
 
@@ -96,8 +108,15 @@ def main() -> int:
         scanned = time.perf_counter() - start
         assert len(scan.images) == args.scan_files
         print(f"folder scan of {args.scan_files} uncompressed 3328x4096 films (headers only): {scanned:.2f} s")
-        rows.append(Row("folder scan", f"{args.scan_files} uncompressed 3328x4096 films, headers only", scanned, "s",
-                        note="file cache warm (just written)"))
+        rows.append(
+            Row(
+                "folder scan",
+                f"{args.scan_files} uncompressed 3328x4096 films, headers only",
+                scanned,
+                "s",
+                note="file cache warm (just written)",
+            )
+        )
     write_rows(args.json, rows)
     return 0
 

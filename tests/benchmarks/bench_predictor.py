@@ -44,7 +44,9 @@ def eager_all_exits(model: HDSUNet, image: np.ndarray) -> tuple[np.ndarray, floa
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--weights", help="weights to time (default: the shipped ones, else the paper-size network untrained)")
+    p.add_argument(
+        "--weights", help="weights to time (default: the shipped ones, else the paper-size network untrained)"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="also write the figures as rows for run_all.py")
     args = p.parse_args()
@@ -61,14 +63,18 @@ def main() -> int:
     predictor = Predictor(weights, device="cpu")
     model, _ = load_weights(weights)  # the plain network, as loaded: the baseline
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, native bf16: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}"
+    )
     print(f"weights: {weights} ({predictor.model_name}); predictor precision: {predictor.precision}")
     print(f"{'image':>10} {'working':>9} {'eager all exits':>16} {'Predictor':>10} {'ratio':>6} {'mask Dice':>9}")
     for rows, cols in ((512, 512), (768, 1024)):
         pixels, _ = phantom((rows, cols), seed=7, mass_radius=min(rows, cols) // 12)
         # Spacing 0.4 mm: the network sees it at its working spacing (half size at the shipped 0.8 mm).
-        path = write_dicom(tmp / f"{rows}x{cols}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], WindowCenter=2048, WindowWidth=4096)
+        path = write_dicom(
+            tmp / f"{rows}x{cols}.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4], WindowCenter=2048, WindowWidth=4096
+        )
         image = read_image(path)
         predictor.predict(image)  # warm-up (allocator, kernels)
         eager_all_exits(model, np.zeros((64, 64), np.float32))
@@ -84,16 +90,20 @@ def main() -> int:
             eager_times.append(seconds)
         agreement = dice(prediction.working_probability >= 0.5, reference >= 0.5)
         eager, ours = statistics.median(eager_times), statistics.median(predictor_times)
-        print(f"{cols:>4}x{rows:<5} {working.image.shape[1]:>4}x{working.image.shape[0]:<4} {eager * 1000:>13.0f} ms "
-              f"{ours * 1000:>7.0f} ms {ours / eager:>6.2f} {agreement:>9.4f}")
+        print(
+            f"{cols:>4}x{rows:<5} {working.image.shape[1]:>4}x{working.image.shape[0]:<4} {eager * 1000:>13.0f} ms "
+            f"{ours * 1000:>7.0f} ms {ours / eager:>6.2f} {agreement:>9.4f}"
+        )
         size = f"{cols}x{rows} ({working.image.shape[1]}x{working.image.shape[0]} network input)"
         bench = f"Predictor vs eager forward, {predictor.device_name} {predictor.precision}"
-        results.extend([
-            Row(bench, f"{size}: plain eager forward, all 6 exits", eager * 1000, "ms"),
-            Row(bench, f"{size}: Predictor.predict()", ours * 1000, "ms"),
-            Row(bench, f"{size}: ratio", ours / eager, "x", "≤ 0.35", ours / eager <= 0.35),
-            Row(bench, f"{size}: mask Dice vs eager", agreement, "", "≥ 0.99", agreement >= 0.99),
-        ])
+        results.extend(
+            [
+                Row(bench, f"{size}: plain eager forward, all 6 exits", eager * 1000, "ms"),
+                Row(bench, f"{size}: Predictor.predict()", ours * 1000, "ms"),
+                Row(bench, f"{size}: ratio", ours / eager, "x", "≤ 0.35", ours / eager <= 0.35),
+                Row(bench, f"{size}: mask Dice vs eager", agreement, "", "≥ 0.99", agreement >= 0.99),
+            ]
+        )
     write_rows(args.json, results)
     return 0
 

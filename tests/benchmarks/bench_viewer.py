@@ -50,12 +50,24 @@ VIEWS = (("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]), ("R", "MLO", ["P", "F
 def make_study(folder: Path) -> list[Path]:
     paths = []
     for i, (side, view, orientation) in enumerate(VIEWS):
-        small, _ = phantom((ROWS // 4, COLS // 4), seed=10 + i, mass=i % 2 == 0, chest_wall="right" if side == "R" else "left")
+        small, _ = phantom(
+            (ROWS // 4, COLS // 4), seed=10 + i, mass=i % 2 == 0, chest_wall="right" if side == "R" else "left"
+        )
         pixels = np.kron(small.astype(np.uint16), np.ones((4, 4), np.uint16))  # 12-bit-like values at full size
         pixels = (pixels.astype(np.uint32) * 16 % 65536).astype(np.uint16)
-        paths.append(write_dicom(folder / f"{side}_{view}.dcm", pixels, syntax=pydicom.uid.JPEG2000Lossless,
-                                 ImageLaterality=side, ViewPosition=view, PatientOrientation=orientation,
-                                 ImagerPixelSpacing=[0.07, 0.07], PatientID="BENCH", StudyInstanceUID="1.2.826.0.1.99"))
+        paths.append(
+            write_dicom(
+                folder / f"{side}_{view}.dcm",
+                pixels,
+                syntax=pydicom.uid.JPEG2000Lossless,
+                ImageLaterality=side,
+                ViewPosition=view,
+                PatientOrientation=orientation,
+                ImagerPixelSpacing=[0.07, 0.07],
+                PatientID="BENCH",
+                StudyInstanceUID="1.2.826.0.1.99",
+            )
+        )
     return paths
 
 
@@ -91,8 +103,12 @@ def run_path(path_name: str, folder: Path, weights: str | None, repeats: int) ->
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(weights=weights, device="cpu", progressive=path_name == "levels",
-                            settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(
+            weights=weights,
+            device="cpu",
+            progressive=path_name == "levels",
+            settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
+        )
     window.resize(1600, 1000)
     window.show()
 
@@ -122,8 +138,14 @@ def run_path(path_name: str, folder: Path, weights: str | None, repeats: int) ->
     end = max([shown[-1], settled[0], *detailed])
     stall = max(np.diff([start, *ticks, end]))
     levels = sorted({item.model_image.level if item.model_image else 0 for item in window.study.images.values()})
-    figures = {"first": shown[0] - start, "all": shown[-1] - start, "analysed": settled[0] - start,
-               "full_resolution": end - start, "stall_ms": 1000 * stall, "model_levels": levels}
+    figures = {
+        "first": shown[0] - start,
+        "all": shown[-1] - start,
+        "analysed": settled[0] - start,
+        "full_resolution": end - start,
+        "stall_ms": 1000 * stall,
+        "model_levels": levels,
+    }
 
     def threshold_changes(thresholds) -> list[float]:
         times = []
@@ -185,7 +207,9 @@ def main() -> int:
     if args.path:
         print(json.dumps(run_path(args.path, Path(args.study), args.weights, args.repeats)))
         return 0
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "study"
         folder.mkdir()
@@ -194,49 +218,120 @@ def main() -> int:
         bare = min(bare_pydicom(paths) for _ in range(2))
         results = {}
         for path_name in ("full", "levels"):  # each in its own process: peak memory is per process
-            command = [sys.executable, __file__, "--path", path_name, "--study", str(folder), "--repeats", str(args.repeats)]
+            command = [
+                sys.executable,
+                __file__,
+                "--path",
+                path_name,
+                "--study",
+                str(folder),
+                "--repeats",
+                str(args.repeats),
+            ]
             if args.weights:
                 command += ["--weights", args.weights]
-            done = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+            )
             results[path_name] = json.loads(done.stdout.strip().splitlines()[-1])
     full, levels = results["full"], results["levels"]
     for name, r in (("full decode first (as before)", full), ("resolution levels", levels)):
-        print(f"{name}: first image {r['first']:.2f} s, all four on screen {r['all']:.2f} s, analysis finished "
-              f"{r['analysed']:.2f} s, all four at full resolution {r['full_resolution']:.2f} s; longest UI stall "
-              f"{r['stall_ms']:.0f} ms; peak memory {r['viewer_mb']:.0f} + {r['decoder_mb']:.0f} MB")
+        print(
+            f"{name}: first image {r['first']:.2f} s, all four on screen {r['all']:.2f} s, analysis finished "
+            f"{r['analysed']:.2f} s, all four at full resolution {r['full_resolution']:.2f} s; longest UI stall "
+            f"{r['stall_ms']:.0f} ms; peak memory {r['viewer_mb']:.0f} + {r['decoder_mb']:.0f} MB"
+        )
     print(f"bare pydicom decode of the 4 files: {bare:.2f} s")
-    print(f"network's input from level(s) {levels['model_levels']}: mask Dice vs the full decode (min of 4) "
-          f"{levels['dice_min']:.4f}, score difference (max) {levels['score_difference_max']:.4f}")
+    print(
+        f"network's input from level(s) {levels['model_levels']}: mask Dice vs the full decode (min of 4) "
+        f"{levels['dice_min']:.4f}, score difference (max) {levels['score_difference_max']:.4f}"
+    )
     bench = "viewer, 4-view 3328x4096 J2K study"
     together = {name: r["viewer_mb"] + r["decoder_mb"] for name, r in results.items()}
     rows = [Row(bench, "bare pydicom decode of the 4 films", bare, "s")]
     for measure, key, unit, target, test in (
-            ("first image on screen", "first", "s", None, None),
-            ("all four images on screen", "all", "s", "≤ 1.0 s", lambda v: v <= 1.0),
-            ("opening to analysis finished (CPU)", "analysed", "s", "≤ 2.5 s", lambda v: v <= 2.5),
-            ("opening to all four at full resolution", "full_resolution", "s", None, None),
-            ("longest stall of the UI thread, opening to full resolution", "stall_ms", "ms", "≤ 50 ms", lambda v: v <= 50)):
+        ("first image on screen", "first", "s", None, None),
+        ("all four images on screen", "all", "s", "≤ 1.0 s", lambda v: v <= 1.0),
+        ("opening to analysis finished (CPU)", "analysed", "s", "≤ 2.5 s", lambda v: v <= 2.5),
+        ("opening to all four at full resolution", "full_resolution", "s", None, None),
+        ("longest stall of the UI thread, opening to full resolution", "stall_ms", "ms", "≤ 50 ms", lambda v: v <= 50),
+    ):
         rows.append(Row(bench, f"{measure}: full decode first (as before)", full[key], unit))
-        rows.append(Row(bench, f"{measure}: resolution levels", levels[key], unit, target or "",
-                        None if test is None else bool(test(levels[key]))))
-    rows.append(Row(bench, "all four on screen / bare pydicom decode: full decode first (as before)", full["all"] / bare, "x"))
-    rows.append(Row(bench, "all four on screen / bare pydicom decode: resolution levels", levels["all"] / bare, "x", "≤ 1.2",
-                    levels["all"] / bare <= 1.2))
+        rows.append(
+            Row(
+                bench,
+                f"{measure}: resolution levels",
+                levels[key],
+                unit,
+                target or "",
+                None if test is None else bool(test(levels[key])),
+            )
+        )
+    rows.append(
+        Row(bench, "all four on screen / bare pydicom decode: full decode first (as before)", full["all"] / bare, "x")
+    )
+    rows.append(
+        Row(
+            bench,
+            "all four on screen / bare pydicom decode: resolution levels",
+            levels["all"] / bare,
+            "x",
+            "≤ 1.2",
+            levels["all"] / bare <= 1.2,
+        )
+    )
     rows += [
-        Row(bench, "peak resident memory, viewer + decoder process: full decode first (as before)", together["full"], "MB",
-            "≤ 1536 MB", together["full"] <= 1536),
-        Row(bench, "peak resident memory, viewer + decoder process: resolution levels", together["levels"], "MB",
-            "≤ full decode's", together["levels"] <= together["full"]),
-        Row(bench, f"network's input from level {'/'.join(map(str, levels['model_levels']))}: mask Dice vs full decode, "
-                   "min of 4 films", levels["dice_min"], "", "≥ 0.99", levels["dice_min"] >= 0.99),
-        Row(bench, "network's input from its level: image score difference vs full decode, max of 4",
-            levels["score_difference_max"], "", "≤ 0.01", levels["score_difference_max"] <= 0.01),
-        Row(bench, f"threshold change, all contours rebuilt and painted (median of {levels['repeats']})",
-            levels["threshold_median_ms"], "ms", "≤ 16 ms", levels["threshold_median_ms"] <= 16),
+        Row(
+            bench,
+            "peak resident memory, viewer + decoder process: full decode first (as before)",
+            together["full"],
+            "MB",
+            "≤ 1536 MB",
+            together["full"] <= 1536,
+        ),
+        Row(
+            bench,
+            "peak resident memory, viewer + decoder process: resolution levels",
+            together["levels"],
+            "MB",
+            "≤ full decode's",
+            together["levels"] <= together["full"],
+        ),
+        Row(
+            bench,
+            f"network's input from level {'/'.join(map(str, levels['model_levels']))}: mask Dice vs full decode, "
+            "min of 4 films",
+            levels["dice_min"],
+            "",
+            "≥ 0.99",
+            levels["dice_min"] >= 0.99,
+        ),
+        Row(
+            bench,
+            "network's input from its level: image score difference vs full decode, max of 4",
+            levels["score_difference_max"],
+            "",
+            "≤ 0.01",
+            levels["score_difference_max"] <= 0.01,
+        ),
+        Row(
+            bench,
+            f"threshold change, all contours rebuilt and painted (median of {levels['repeats']})",
+            levels["threshold_median_ms"],
+            "ms",
+            "≤ 16 ms",
+            levels["threshold_median_ms"] <= 16,
+        ),
         Row(bench, "threshold change, slowest", levels["threshold_max_ms"], "ms"),
-        Row(bench, f"threshold change from the default {levels['threshold_near_default'][0]:g} to +0.1 (median of "
-                   f"{levels['repeats']})", levels["threshold_near_default"][1], "ms", "≤ 16 ms",
-            levels["threshold_near_default"][1] <= 16),
+        Row(
+            bench,
+            f"threshold change from the default {levels['threshold_near_default'][0]:g} to +0.1 (median of "
+            f"{levels['repeats']})",
+            levels["threshold_near_default"][1],
+            "ms",
+            "≤ 16 ms",
+            levels["threshold_near_default"][1] <= 16,
+        ),
         Row(bench, "closing the window during inference", levels["closed"], "s", "≤ 2 s", levels["closed"] <= 2),
     ]
     write_rows(args.json, rows)

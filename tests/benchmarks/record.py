@@ -42,7 +42,9 @@ def machine() -> dict:
     info = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1) if hasattr(os, "sysconf") else None,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        if hasattr(os, "sysconf")
+        else None,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -50,8 +52,16 @@ def machine() -> dict:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                        cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+        info["commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=Path(__file__).parent,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         info["commit"] = None
     return info
@@ -59,8 +69,10 @@ def machine() -> dict:
 
 def describe(info: dict) -> str:
     gpu = f", GPU {info['cuda']}" if info.get("cuda") else ", no GPU"
-    return (f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB{gpu}; Python {info['python']}, "
-            f"torch {info['torch']} ({info['torch_threads']} threads, native bf16: {info['native_bf16']})")
+    return (
+        f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB{gpu}; Python {info['python']}, "
+        f"torch {info['torch']} ({info['torch_threads']} threads, native bf16: {info['native_bf16']})"
+    )
 
 
 def write_rows(path: str | os.PathLike | None, rows: list[Row]) -> None:

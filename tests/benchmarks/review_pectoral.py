@@ -43,7 +43,9 @@ def tile(prepared, size: int = 192, model=None, threshold: float = 0.4) -> Image
     out.thumbnail((size, size))
     canvas = Image.new("RGB", (size, size + 14))
     canvas.paste(out)
-    ImageDraw.Draw(canvas).text((2, size), f"{prepared.case.case_id} {'found' if mask.any() else 'none'}", fill=(255, 255, 0))
+    ImageDraw.Draw(canvas).text(
+        (2, size), f"{prepared.case.case_id} {'found' if mask.any() else 'none'}", fill=(255, 255, 0)
+    )
     return canvas
 
 
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
         model, metadata = load_weights(args.weights)
         if args.fold is not None:
             cases = validation_cases_of(cases, {**metadata.get("train_config", {}), "fold": args.fold})
-    cases = cases[args.start:args.start + args.count]
+    cases = cases[args.start : args.start + args.count]
     tiles = [tile(prepare(c, args.spacing), model=model, threshold=args.threshold) for c in cases]
     columns = 6
     rows = (len(tiles) + columns - 1) // columns

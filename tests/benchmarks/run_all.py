@@ -65,10 +65,13 @@ def table(rows: list[dict]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default=str(HERE / "results"))
-    p.add_argument("--quick", action="store_true", help="fewer repeats: checks that everything runs, not for the record")
+    p.add_argument(
+        "--quick", action="store_true", help="fewer repeats: checks that everything runs, not for the record"
+    )
     p.add_argument("--weights", help="weights for every benchmark (default: the shipped ones)")
-    p.add_argument("--update-readme", action="store_true",
-                   help="also put the table into README.md between its performance markers")
+    p.add_argument(
+        "--update-readme", action="store_true", help="also put the table into README.md between its performance markers"
+    )
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,8 +95,10 @@ def main() -> int:
             rows += json.loads(rows_file.read_text())
         rows_file.unlink(missing_ok=True)
     command = "python tests/benchmarks/run_all.py" + (" --quick" if args.quick else "")
-    header = (f"Measured {dt.date.today().isoformat()} at commit {info['commit'] or '?'} with `{command}` "
-              f"({time.perf_counter() - started:.0f} s) on: {describe(info)}.")
+    header = (
+        f"Measured {dt.date.today().isoformat()} at commit {info['commit'] or '?'} with `{command}` "
+        f"({time.perf_counter() - started:.0f} s) on: {describe(info)}."
+    )
     document = header + "\n\n" + table(rows) + "\n"
     if failed:
         document += f"\nFailed to run: {', '.join(failed)}\n"
