@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from hds_core.io import MammoImage, read_image, read_preview
-from hds_core.io.levels import input_level
 from hds_core.io.errors import DecodeError
+from hds_core.io.levels import input_level
 
 from .display import ScreenRenderer, breast_box
 from .memory import return_large_blocks_to_the_system

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 
 class Exports:
-    def __init__(self, window: "MainWindow"):
+    def __init__(self, window: MainWindow):
         self.window = window
 
-    def analysed(self) -> list["StudyImage"]:
+    def analysed(self) -> list[StudyImage]:
         study = self.window.study
         return study.predicted() if study is not None else []
 

@@ -190,7 +190,8 @@ class FindingsPanel(QWidget):
             )
             return
         self.operating_label.setText(
-            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: {describe_operating_point(point)}."
+            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: "
+            f"{describe_operating_point(point)}."
         )
 
     # ----- results ----------------------------------------------------------------------------

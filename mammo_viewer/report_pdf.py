@@ -17,12 +17,12 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTransform
 
-from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.infer.bilateral import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
-from hds_core.text import printable
+from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.safe_write import atomic_write
+from hds_core.text import printable
 
 from .display import ScreenRenderer, breast_box
 from .hanging import ViewInfo, hang
@@ -256,7 +256,10 @@ def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None
     basis = " (compared with the other breast)" if item.prediction.score_basis == BOTH_BREASTS else ""
     if not item.prediction.calibrated:
         basis += f" ({score_kind(False)})"
-    header = f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at threshold {content.threshold:.3f}"
+    header = (
+        f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at "
+        f"threshold {content.threshold:.3f}"
+    )
     used = page.text(0, 0, page.width_mm, 10, header, 11, True)
     side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")
     info = ViewInfo(

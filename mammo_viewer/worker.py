@@ -75,7 +75,7 @@ class Worker(QObject):
                 if cancelled():
                     continue
                 value = job(cancelled)
-            except Exception as exc:  # noqa: BLE001 - every failure reaches the reader as a message
+            except Exception as exc:
                 if not cancelled():
                     log.warning("%s job failed: %s", self._thread.name, exc, exc_info=not hasattr(exc, "path"))
                     if on_error is not None:

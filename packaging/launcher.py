@@ -13,7 +13,8 @@ def main() -> int:
         from hds_core.infer.cli import main as predict
 
         return predict(sys.argv[2:])
-    from mammo_viewer.app import leave, main as viewer
+    from mammo_viewer.app import leave
+    from mammo_viewer.app import main as viewer
 
     return leave(viewer(sys.argv[1:]))
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import JPEG2000Lossless, generate_uid
+from synthetic import mg_dataset, phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 from hds_core.io import errors
-from synthetic import mg_dataset, phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 # A name that is not valid UTF-8 (Latin-1 "é"): Linux file names are bytes, and archives
 # written on old systems hold such names. os.fsdecode turns it into a lone surrogate.

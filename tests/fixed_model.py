@@ -24,8 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from conftest import TINY_NET
+
 from hds_core.nn import HDSConfig, HDSUNet
 from hds_core.nn.weights import save_weights
 

@@ -15,10 +15,8 @@ import warnings
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
 import pydicom
 from pydicom.uid import generate_uid
-
 from synthetic import mg_dataset, phantom
 
 KINDS = ("flip", "truncate", "length", "vr", "attributes", "spacing", "window", "syntax", "identifiers", "name")

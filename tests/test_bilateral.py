@@ -86,11 +86,12 @@ def test_fit_recovers_a_known_comparison_and_refuses_too_few_pairs():
 
 def test_hds_eval_rows_score_a_patients_two_breasts_together(phantom_model, tmp_path):
     """A dataset's patient is its study: rows of L and R films of one patient are paired."""
+    from synthetic import phantom, write_png
+
     from hds_core.data import prepare
     from hds_core.data.cases import Case
     from hds_core.eval.evaluate import evaluate_prepared
     from hds_core.nn import load_weights
-    from synthetic import phantom, write_png
 
     model, _ = load_weights(phantom_model)
     cases = []
@@ -129,10 +130,11 @@ def test_hds_eval_rows_score_a_patients_two_breasts_together(phantom_model, tmp_
 
 
 def test_predictor_and_hds_predict_compare_the_breasts_of_a_study(phantom_model, tmp_path, monkeypatch):
+    from synthetic import phantom, write_dicom
+
     from hds_core.infer import Predictor
     from hds_core.infer.cli import main as predict_main
     from hds_core.io import read_image
-    from synthetic import phantom, write_dicom
 
     weights = tmp_path / "w" / "bilateral.safetensors"
     weights.parent.mkdir()

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from hds_core.eval.detection import match_lesions, sensitivity_at_fp, froc
+from hds_core.eval.detection import froc, match_lesions, sensitivity_at_fp
 from hds_core.eval.uncertainty import bootstrap_by_patient, reliability
 
 
@@ -99,6 +99,7 @@ def test_calibration_error_and_reliability_table():
 
 def test_hds_eval_reports_each_dataset_on_its_own(phantom_model, tmp_path, capsys):
     import synthetic
+
     from hds_core.eval.cli import main as eval_main
 
     films = synthetic.phantom_folder_dataset(tmp_path / "films", n_images=6, seed=10)

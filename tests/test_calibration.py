@@ -7,12 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
+from synthetic import phantom, write_dicom
 
 from hds_core.eval.uncertainty import reliability
 from hds_core.infer import Predictor
 from hds_core.infer.calibration import calibrate, fit_isotonic, fit_logistic
 from hds_core.io import read_image
-from synthetic import phantom, write_dicom
 
 
 def overconfident(n=2000, seed=0):

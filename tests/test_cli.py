@@ -7,15 +7,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from synthetic import phantom, write_dicom
 
 from hds_core.eval.cli import main as eval_main
 from hds_core.infer.cli import main as predict_main
-from synthetic import phantom, write_dicom
 
 
 def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
-    from hds_core.train.cli import main as train_main
     from conftest import TINY_NET_ARGS
+
+    from hds_core.train.cli import main as train_main
 
     code = train_main(
         [

@@ -4,12 +4,12 @@ spread over folds, the pooled out-of-fold figures, and runs continued with --res
 import json
 
 import torch
-
 from conftest import TINY_NET_ARGS
 
 
 def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, capsys):
     import synthetic
+
     from hds_core.train.cli import main as train_main
 
     films = synthetic.phantom_folder_dataset(tmp_path / "films", n_images=8, seed=80)
@@ -17,7 +17,7 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     for folder, prefix in ((films, "f"), (digital, "d")):  # patient IDs of two datasets never collide
         lines = (folder / "patients.csv").read_text().splitlines()
         (folder / "patients.csv").write_text(
-            "\n".join([lines[0]] + [f"{l.split(',')[0]},{prefix}{l.split(',')[1]}" for l in lines[1:]]) + "\n"
+            "\n".join([lines[0]] + [f"{row.split(',')[0]},{prefix}{row.split(',')[1]}" for row in lines[1:]]) + "\n"
         )
     out = tmp_path / "cv"
     args = [
@@ -69,7 +69,8 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     from hds_core.infer import Predictor
     from hds_core.nn import read_metadata
     from hds_core.train.cv_export import pooled_threshold_table
-    from hds_core.train.export import choose_threshold, main as export_main
+    from hds_core.train.export import choose_threshold
+    from hds_core.train.export import main as export_main
 
     final = tmp_path / "final"
     assert train_main([*[a if a != str(out) else str(final) for a in args], "--no-validation"]) == 0

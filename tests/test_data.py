@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from synthetic import phantom, write_dicom
 
 from hds_core.data import (
     BalancedCropDataset,
@@ -16,7 +17,6 @@ from hds_core.data import (
     preprocess,
     split_cases,
 )
-from synthetic import phantom, write_dicom
 
 INFO = """              MAMMOGRAPHIC IMAGE ANALYSIS SOCIETY
                   MiniMammographic Database
@@ -208,9 +208,10 @@ def test_folder_reads_jpeg_images_and_masks_binarised_at_half_their_range(tmp_pa
 def _two_domains(tmp_path):
     """A film-like dataset with normals and masses, and a digital-like one whose every image
     holds a lesion (the CDD-CESM situation), prepared as training sees them."""
+    from synthetic import phantom_folder_dataset
+
     from hds_core.data.cases import prepare
     from hds_core.data.registry import load_dataset
-    from synthetic import phantom_folder_dataset
 
     films = phantom_folder_dataset(tmp_path / "films", n_images=8, seed=60)
     digital = phantom_folder_dataset(tmp_path / "digital", n_images=8, seed=70)
@@ -290,9 +291,10 @@ def test_a_12_bit_digital_image_and_its_8_bit_export_give_the_same_network_input
     the network's input differs by about that rounding (z-scored over the breast, so the
     export's own grey range does not matter). Without a window in the file, or with one that
     does not clip; a window that clips the breast loses in the export what it clips."""
+    from synthetic import write_png
+
     from hds_core.data.preprocess import working_image
     from hds_core.io import read_image
-    from synthetic import write_png
 
     pixels, _ = phantom((320, 256), seed=11, bits=12)
     tags = {"WindowCenter": window[0], "WindowWidth": window[1]} if window else {}

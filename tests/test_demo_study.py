@@ -6,11 +6,11 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
+from synthetic import phantom
 
 import resources
 from hds_core.data.demo_study import write_demo_study
 from hds_core.io import read_image, scan_folder
-from synthetic import phantom
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import shutil
 import subprocess
 
 import pytest
+from synthetic import phantom, write_dicom
 
 import resources
 from hds_core.infer.cli import main as predict_main
-from synthetic import phantom, write_dicom
 
 DCIODVFY = shutil.which("dciodvfy")
 

@@ -4,11 +4,11 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+from synthetic import phantom, write_dicom
 
 from hds_core.infer import Predictor
 from hds_core.io import read_image
 from hds_core.report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
-from synthetic import phantom, write_dicom
 
 
 @pytest.fixture(scope="module")

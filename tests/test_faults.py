@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import gpu_that_fails
 from PySide6.QtCore import QSettings
+from synthetic import phantom, write_dicom
 
 from hds_core.infer import predictor as predictor_module
 from hds_core.infer.cli import main as predict_main
 from mammo_viewer.main_window import MainWindow
-from conftest import gpu_that_fails
-from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
 READ_ONLY = Path("/sys")  # sysfs refuses new files, even to root (CI runs as root)
@@ -196,7 +196,8 @@ def slow(model, image, device, **kwargs):  # a slow CPU: the network runs for 30
     return result
 predictor_module.predict_working = slow
 from mammo_viewer.main_window import MainWindow
-window = MainWindow(weights=sys.argv[1], device="cpu", settings=QSettings(sys.argv[2] + "/s.ini", QSettings.Format.IniFormat))
+settings = QSettings(sys.argv[2] + "/s.ini", QSettings.Format.IniFormat)
+window = MainWindow(weights=sys.argv[1], device="cpu", settings=settings)
 window.show()
 def close_when_busy(done, total):
     if total and window.engine.busy and not getattr(window, "closing", False):

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from fuzz import KINDS, mutant
+
 from hds_core.infer import NotAMammogramError, Predictor
 from hds_core.infer.naming import output_names
 from hds_core.io import MammoReadError, read_image, scan_folder

@@ -4,15 +4,17 @@ patients and control characters kept off the terminal, links out of the opened f
 2x2 image, and a machine without a display."""
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzz import raw_element
 from pydicom.uid import generate_uid
+from synthetic import mg_dataset, phantom, write_dicom
 
 from hds_core.infer import NotAMammogramError, Predictor
 from hds_core.infer import cli as predict_cli
@@ -21,8 +23,6 @@ from hds_core.io import read_image, scan_folder
 from hds_core.io.image import MammoMetadata
 from hds_core.report.identity import replacement_refused
 from hds_core.text import printable
-from fuzz import raw_element
-from synthetic import mg_dataset, phantom, write_dicom
 
 
 def film(path: Path, seed=1, **tags) -> Path:

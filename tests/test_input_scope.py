@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import viewer_on
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
+from synthetic import phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 from hds_core.infer import NotAMammogramError, Predictor
 from hds_core.infer.cli import main as predict_main
-from conftest import viewer_on
 from hds_core.io import errors, read_image, scan_folder
-from synthetic import phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -131,7 +131,8 @@ def test_files_built_to_exhaust_memory_are_refused_with_memory_bounded(tmp_path)
     assert "Traceback" not in run.stderr
     print(
         f"{gib:g} GiB deflate bomb ({deflate.stat().st_size / 1e6:.1f} MB on disk): {lines[0]}; "
-        f"header, full read, then the codestream's: {[l.split()[1] for l in run.stderr.splitlines() if l.startswith('took')]} ms; "
+        f"header, full read, then the codestream's: "
+        f"{[row.split()[1] for row in run.stderr.splitlines() if row.startswith('took')]} ms; "
         f"{lines[4]}"
     )  # shown with pytest -s
 

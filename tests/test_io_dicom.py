@@ -20,9 +20,9 @@ from pydicom.uid import (
     JPEGLSLossless,
     RLELossless,
 )
+from synthetic import mg_dataset, phantom, write_dicom
 
 from hds_core.io import errors, read_image
-from synthetic import mg_dataset, phantom, write_dicom
 
 SYNTAXES = [
     ExplicitVRLittleEndian,

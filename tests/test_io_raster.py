@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import phantom
 
 from hds_core.io import errors, read_image
-from synthetic import phantom
 
 
 @pytest.mark.parametrize("suffix,mode", [(".png", None), (".pgm", None), (".tif", None)])

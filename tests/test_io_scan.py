@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
+from synthetic import mg_dataset, phantom, write_dicom
 
 from hds_core.io import scan_folder
-from synthetic import mg_dataset, phantom, write_dicom
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import TINY_NET
 
 from hds_core.nn import HDSConfig, HDSUNet, pad_to_multiple
 from hds_core.nn.hds_unet import MILHead
-from conftest import TINY_NET
 
 
 def test_paper_defaults():

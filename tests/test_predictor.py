@@ -8,12 +8,12 @@ original pixels), not what a training run happened to learn on this CPU."""
 import numpy as np
 import pytest
 import torch
-
 from conftest import gpu_that_fails
+from synthetic import phantom, write_dicom
+
 from hds_core.infer import PredictionCancelled, Predictor
 from hds_core.infer import predictor as predictor_module
 from hds_core.io import read_image
-from synthetic import phantom, write_dicom
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_lesions_at_any_threshold_in_original_pixels(predictor, mass_image, monk
     true_area = mask.sum() * 0.2 * 0.2
     assert top.area_mm2 == pytest.approx(true_area, rel=0.17)
     assert top.longest_diameter_mm == pytest.approx(48 * 0.2, abs=4 * 0.2)
-    areas = [sum(l.area_mm2 for l in prediction.lesions(t)) for t in (0.3, 0.5, 0.8)]
+    areas = [sum(lesion.area_mm2 for lesion in prediction.lesions(t)) for t in (0.3, 0.5, 0.8)]
     assert areas[0] >= areas[1] >= areas[2]
     assert prediction.lesions(1.01) == []
     # Kept for the last thresholds asked (the panel and every view ask alike), handed out as copies.
@@ -87,7 +87,7 @@ def test_unknown_spacing_gives_no_mm_and_a_warning(predictor, tmp_path):
     image = read_image(write_dicom(tmp_path / "nospacing.dcm", pixels))
     prediction = predictor.predict(image)
     assert any("spacing unknown" in w for w in prediction.warnings)
-    assert all(l.area_mm2 is None and l.longest_diameter_mm is None for l in prediction.lesions(0.3))
+    assert all(x.area_mm2 is None and x.longest_diameter_mm is None for x in prediction.lesions(0.3))
 
 
 def test_cancel_stops_inside_the_network(predictor, mass_image):
@@ -128,7 +128,6 @@ def test_reduced_precision_needs_native_support_and_recorded_agreement(predictor
 
 def test_missing_shipped_weights_is_a_clear_error(monkeypatch):
     import resources
-
     from hds_core.nn import WeightsError
 
     monkeypatch.setattr(resources, "default_weights", lambda: None)

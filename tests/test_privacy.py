@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import phantom, write_dicom
 
 from hds_core.infer.cli import main as predict_main
-from synthetic import phantom, write_dicom
 
 # Writing the test files with an invalid birth date makes pydicom warn here, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR DA:UserWarning")

@@ -9,13 +9,13 @@ import subprocess
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
+from synthetic import phantom, write_dicom
 
 from hds_core.infer import Predictor
 from hds_core.infer.cli import main as predict_main
 from hds_core.io import read_image
 from hds_core.report.content import build_report
 from mammo_viewer.report_pdf import CONTOUR_PRINT, ReportError, write_pdf
-from synthetic import phantom, write_dicom
 
 THRESHOLD = 0.3
 

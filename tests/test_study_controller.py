@@ -3,10 +3,10 @@ results kept while the folder is open -> settled, and the window title with and 
 patient details."""
 
 import pytest
+from synthetic import phantom, write_dicom
 
 from hds_core.io import read_image, scan_folder
 from mammo_viewer.study_controller import APP_NAME, StudyController
-from synthetic import phantom, write_dicom
 
 STUDY = "1.2.826.0.1.3680043.8.498.777"
 

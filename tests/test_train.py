@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY_NET, TINY_NET_ARGS
 
 from hds_core.nn import load_weights
 from hds_core.train.cli import main as train_main
 from hds_core.train.config import ConfigError, TrainConfig, build_config
 from hds_core.train.loop import train
-from conftest import TINY_NET, TINY_NET_ARGS
 
 
 def test_short_run_lowers_the_loss_and_raises_dice(trained_phantom_model):

@@ -4,14 +4,14 @@ cancel, broken files, hidden PHI, screenshot mode. Uses the tiny phantom-trained
 import hashlib
 
 import pytest
+from conftest import run_viewer
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
+from synthetic import phantom, write_dicom
 
 import resources
 from mammo_viewer.app import main as viewer_main
 from mammo_viewer.main_window import MainWindow
-from conftest import run_viewer
-from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
 

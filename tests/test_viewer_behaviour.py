@@ -7,15 +7,15 @@ import sys
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
+from conftest import run_viewer
 from PIL import Image
+from pydicom.uid import JPEG2000Lossless
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
-from pydicom.uid import JPEG2000Lossless
+from synthetic import phantom, write_dicom
 
 from mammo_viewer.main_window import MainWindow
 from mammo_viewer.report_pdf import CONTOUR_PRINT, write_report
-from conftest import run_viewer
-from synthetic import phantom, write_dicom
 
 SETTLE_MS = 60000
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hds_core.report.operating_point import operating_point
 from hds_core.io import MammoImage, MammoMetadata, grayscale
 from hds_core.io.grayscale import VoiPreset
+from hds_core.report.operating_point import operating_point
 from mammo_viewer.display import ScreenRenderer, adjusted, window_of
 from mammo_viewer.study import Study, StudyImage
 
@@ -124,10 +124,10 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
 
     import numpy as np
     import pydicom
+    from synthetic import phantom, write_dicom
 
     from hds_core.io import errors as read_errors
     from mammo_viewer.decoding import DecoderPool, decode
-    from synthetic import phantom, write_dicom
 
     small = write_dicom(tmp_path / "small.dcm", phantom((96, 64), seed=1)[0], ImageLaterality="L", ViewPosition="CC")
     big_pixels = np.kron(phantom((512, 416), seed=2)[0], np.ones((4, 4), np.uint16))

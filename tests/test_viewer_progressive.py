@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from pydicom.uid import JPEG2000Lossless
+from PySide6.QtCore import QSettings
 from synthetic import phantom, write_dicom
 
 from hds_core.infer import Predictor
@@ -84,7 +84,7 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
     assert view.image_size == SHAPE and view.level_scale == 1.0
     assert view.contour_item.path().boundingRect() == contours  # nothing moved
     assert window.grid.windows == windows_before  # the reader's window stays as it was
-    for key, renderer in window.grid.renderers.items():
+    for renderer in window.grid.renderers.values():
         assert renderer.image.level == 0 and renderer.image.pixels.shape == SHAPE
 
 

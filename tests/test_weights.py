@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 import torch
+from conftest import TINY_NET
 
 from hds_core.nn import HDSConfig, HDSUNet, WeightsError, load_weights, save_weights
-from conftest import TINY_NET
 
 
 @pytest.fixture

@@ -269,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         (Path(args.out) / "annotations.json").write_text(
             json.dumps(
                 {
-                    "source": "mini-MIAS Info.txt (circles, origin moved to the top left); CDD-CESM outline masks (bounding boxes)",
+                    "source": "mini-MIAS Info.txt (circles, origin moved to the top left); CDD-CESM outline "
+                    "masks (bounding boxes)",
                     "films": records,
                 },
                 indent=1,
@@ -278,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     for record in records:
         print(
-            f"{record['file']}: {record.get('mias_film') or record.get('cdd_image')} {record['laterality']} {record['view']} "
+            f"{record['file']}: {record.get('mias_film') or record.get('cdd_image')} {record['laterality']} "
+            f"{record['view']} "
             f"{'/'.join(record['patient_orientation'])}{' mass' if record['has_mass'] else ''}"
         )
     return 0

@@ -24,8 +24,8 @@ import torch
 from torch.nn import functional as F
 
 from ..io import ASSUMED_SPACING_MM, MammoImage, breast_mask, chest_wall_on_right
-from ..io.levels import input_level
 from ..io.image import plausible_spacing
+from ..io.levels import input_level
 
 DEFAULT_WORKING_SPACING_MM = 0.4
 CROP_MARGIN_MM = 4.0

@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         validation_cases_of,
     )
     from ..infer.device import DeviceError, choose_device
+    from ..infer.suppression import suppressed
     from ..io import MammoReadError
     from ..nn import WeightsError, load_weights, sha256
-    from ..infer.suppression import suppressed
     from .evaluate import format_report, per_dataset_reports, predict_cases
 
     try:

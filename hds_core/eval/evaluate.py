@@ -279,7 +279,8 @@ def format_report(report: dict) -> str:
     heads = ("AUC", "acc", "sens", "spec", "Dice(mass)", "FP/normal")
     lines = [
         f"{report['n_images']} images ({report['n_mass_images']} with a mass, {report['n_normal_images']} normal) "
-        f"from {report['n_patients']} patients; threshold {report['threshold']:g}; image score: {report['score_source']}",
+        f"from {report['n_patients']} patients; threshold {report['threshold']:g}; image score: "
+        f"{report['score_source']}",
         "exit      " + "  ".join(f"{h:>10}" for h in heads),
     ]
     n = len(report["exits"])

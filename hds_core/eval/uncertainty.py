@@ -4,7 +4,7 @@ patient are not independent, so they are drawn together), and calibration of the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

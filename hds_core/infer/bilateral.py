@@ -32,13 +32,13 @@ class ViewKey:
     laterality: str | None
     view: str | None
 
-    def counterpart(self) -> "ViewKey | None":
+    def counterpart(self) -> ViewKey | None:
         if self.study is None or self.view is None or self.laterality not in ("L", "R"):
             return None
         return ViewKey(self.study, "R" if self.laterality == "L" else "L", _view_family(self.view))
 
     @property
-    def normalised(self) -> "ViewKey":
+    def normalised(self) -> ViewKey:
         return ViewKey(self.study, self.laterality, _view_family(self.view) if self.view else None)
 
 
@@ -93,8 +93,8 @@ def final_scores(
 
 def fit_bilateral(raw: list[float], keys: list[ViewKey], labels: list[int]) -> dict:
     """Logistic regression of the label on (logit raw, logit raw of the other breast) over the
-    images that have a counterpart, the first weight kept >= 0 and the second <= 0. Raises ValueError when fewer than 10 such images, or when
-    they do not hold both labels."""
+    images that have a counterpart, the first weight kept >= 0 and the second <= 0. Raises
+    ValueError when fewer than 10 such images, or when they do not hold both labels."""
     partners = counterparts(keys)
     rows = [(_logit(raw[i]), _logit(other_raw(raw, partners[i])), labels[i]) for i in range(len(raw)) if partners[i]]
     if len(rows) < 10 or len({label for *_, label in rows}) < 2:

@@ -232,10 +232,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     from ..infer import DeviceError, NotAMammogramError, Predictor
     from ..io import MammoReadError, read_image, read_preview, scan_folder
-    from ..text import printable
     from ..nn import WeightsError
     from ..report.identity import replacement_refused
     from ..safe_write import atomic_write_text
+    from ..text import printable
 
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
     inputs = [Path(raw) for raw in args.paths]

@@ -29,7 +29,7 @@ class ExitResult:
 SCORE_SOURCES = ("mil", "max_probability")
 
 
-def image_score(result: "ExitResult", source: str) -> float:
+def image_score(result: ExitResult, source: str) -> float:
     """The image's "contains a mass" score: the exit's MIL probability, or the maximum of its
     probability map (used for models trained without image-wise supervision)."""
     if source == "mil":

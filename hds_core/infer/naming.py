@@ -9,7 +9,6 @@ import os
 import re
 from pathlib import Path
 
-
 # Output names stay well inside a file system's 255-byte limit, with room for the suffixes
 # the reports add ("_<weights>_seg.dcm", "-<study>.pdf").
 MAX_NAME = 120

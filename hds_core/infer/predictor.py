@@ -19,18 +19,18 @@ import torch
 
 from .. import __version__
 from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, working_image
-from ..io.levels import input_level
 from ..io import MammoImage, read_image
+from ..io.levels import input_level
 from ..nn import load_weights, sha256
 from ..nn.weights import WeightsError, read_metadata
 from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
 from .forward import image_score, predict_working
-from .suppression import excluded_region, suppress
 from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
 from .scope import check_mammogram
+from .suppression import excluded_region, suppress
 
 log = logging.getLogger(__name__)
 CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
@@ -59,7 +59,7 @@ def weights_working_spacing(weights: str | Path | None = None) -> float | None:
         return None
 
 
-class PredictionCancelled(Exception):
+class PredictionCancelled(Exception):  # noqa: N818 - a signal, not a fault
     """The caller's cancel check returned True; no result was produced."""
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydicom.dataset import FileDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
-from pydicom.uid import DeflatedExplicitVRLittleEndian as DEFLATED
+from pydicom.uid import DeflatedExplicitVRLittleEndian as DEFLATED  # noqa: N814
 
 from . import errors
 
@@ -63,7 +63,8 @@ class _Walker:
         if pixels > self.max_pixels:
             raise errors.ImageTooLargeError(
                 self.path,
-                f"header claims {rows}x{columns}x{frames} frame(s), over the {self.max_pixels // 1_000_000} Mpixel limit",
+                f"header claims {rows}x{columns}x{frames} frame(s), over the {self.max_pixels // 1_000_000} "
+                "Mpixel limit",
                 "the header is corrupt or this is not a mammogram",
             )
         return (pixels * bits + 7) // 8 + 1

@@ -173,7 +173,7 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
         raise errors.TruncatedFileError(
             path, f"the file ends inside {where} ({exc})", "the file was cut off while copying; copy it again"
         ) from None
-    except Exception as exc:  # pydicom raises plain ValueError/KeyError/... on corrupt headers
+    except Exception as exc:  # noqa: BLE001 - pydicom raises plain ValueError/KeyError/... on corrupt headers
         raise errors.InvalidHeaderError(path, f"cannot parse the DICOM header: {exc}") from None
     if "SOPClassUID" not in ds and "PixelData" not in ds:
         # pydicom stops quietly where a file ends; SOP Class UID is among the first elements.
@@ -609,7 +609,7 @@ def _decode_full(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> np.ndarray:
         pixels = ds.pixel_array if not plugin else _decode_with(ds, plugin)
     except MemoryError:
         raise errors.ImageTooLargeError(path, "not enough memory to decode the image") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every decoder plugin raises its own kinds
         # Length mismatches of native pixel data were refused by check_image_header.
         raise errors.DecodeError(
             path,

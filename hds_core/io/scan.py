@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..text import printable
 from . import errors
 from .image import MammoMetadata
 from .reader import sniff_format
-from ..text import printable
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def read_header(path: Path) -> MammoMetadata:
     try:
         with Image.open(path) as im:
             columns, rows = im.size
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged headers
         raise errors.DecodeError(path, f"cannot read the {file_format} header: {exc}") from None
     return MammoMetadata(path=path, file_format=file_format, rows=rows, columns=columns)
 
@@ -127,7 +127,7 @@ def _dicomdir_files(dicomdir: Path) -> list[Path] | None:
         from pydicom.fileset import FileSet
 
         return [Path(instance.path) for instance in FileSet(pydicom.dcmread(dicomdir))]
-    except Exception:
+    except Exception:  # noqa: BLE001 - a damaged DICOMDIR: the folder is then walked instead
         return None
 
 

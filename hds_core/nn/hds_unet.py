@@ -93,7 +93,7 @@ class HDSConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "HDSConfig":
+    def from_dict(cls, data: dict) -> HDSConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:

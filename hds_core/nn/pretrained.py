@@ -113,7 +113,10 @@ def load_pretrained_encoder(model: HDSUNet, path: str | Path) -> int:
         detail = (
             f"{len(missing)} encoder tensors missing (e.g. {missing[0]})"
             if missing
-            else f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(mapped[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)})"
+            else (
+                f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(mapped[wrong[0]].shape)} vs "
+                f"{tuple(own[wrong[0]].shape)})"
+            )
         )
         raise WeightsError(path, f"not EfficientNet-Lite0 weights: {detail}")
     model.load_state_dict({k: mapped[k].to(own[k].dtype) for k in own}, strict=False)

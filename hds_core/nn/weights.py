@@ -11,8 +11,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..text import printable
 from ..safe_write import atomic_write, atomic_write_text
+from ..text import printable
 from .hds_unet import HDSConfig, HDSUNet
 
 FORMAT = "hds-weights/1"
@@ -115,7 +115,8 @@ def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNe
             for part in (
                 f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
-                f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)})"
+                f"{len(wrong)} with other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} vs "
+                f"{tuple(expected[wrong[0]].shape)})"
                 if wrong
                 else "",
             )

@@ -7,9 +7,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import __version__
-from .operating_point import operating_point
 from ..infer import Lesion, Prediction
 from ..io import MammoImage
+from .operating_point import operating_point
 
 DISCLAIMER = (
     "Research software, not for diagnosis. The AI marks and scores have not been validated for clinical use "

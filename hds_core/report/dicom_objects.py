@@ -21,8 +21,8 @@ from pydicom.sr.codedict import codes
 
 from .. import __version__
 from ..infer import Prediction
-from ..text import printable
 from ..safe_write import atomic_write
+from ..text import printable
 
 MANUFACTURER = "mammo-hds"
 SEG_SERIES_NUMBER = 9501
@@ -85,7 +85,8 @@ def _source(path: Path, out: Path) -> pydicom.Dataset:
     ):
         if not str(dataset.get(keyword, "") or "").strip():
             raise DicomExportError(
-                f"{printable(out)}: not written: {printable(path.name)} has no {words}, which a DICOM object made from it must "
+                f"{printable(out)}: not written: {printable(path.name)} has no {words}, which a DICOM object "
+                "made from it must "
                 "reference (export the image again from the archive)"
             )
     for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):

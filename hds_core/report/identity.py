@@ -57,7 +57,10 @@ def replacement_refused(
     for one image's SEG or JSON, of image ``sop_instance_uid``), or None when it may."""
     if not path.exists():
         return None
-    other = f"{path}: holds the {kind} of another {{}}; --force replaces only the same {{}}'s earlier {kind} (choose another name)"
+    other = (
+        f"{path}: holds the {kind} of another {{}}; --force replaces only the same {{}}'s earlier {kind} "
+        "(choose another name)"
+    )
     try:
         if kind == "PDF":
             return None if _pdf_holds(path, study_fingerprint(key)) else other.format("study", "study")

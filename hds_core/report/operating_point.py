@@ -43,7 +43,8 @@ def describe_operating_point(point: dict) -> str:
     images too when the table has their columns: weights cross-validated on both)."""
     text = (
         f"a contour on {_pct(point.get('contour_sensitivity'))} of mass films (sensitivity), no contour on "
-        f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice {_num(point.get('dice_mass_images'))}; "
+        f"{_pct(point.get('contour_specificity'))} of normal films (specificity); Dice "
+        f"{_num(point.get('dice_mass_images'))}; "
         f"{_num(point.get('fp_regions_per_normal_image'))} false regions per normal film"
     )
     if point.get("digital_contour_sensitivity") is not None:

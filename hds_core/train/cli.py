@@ -25,7 +25,8 @@ def _key_value(text: str) -> tuple[str, object]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hds-train",
-        description="Train the residual U-Net with Hybrid Deep Supervision. Settings: defaults <- --config file <- options. "
+        description="Train the residual U-Net with Hybrid Deep Supervision. Settings: defaults <- --config file "
+        "<- options. "
         "Multi-GPU/multi-node: torchrun --nproc_per_node=N -m hds_core.train.cli ...",
     )
     p.add_argument("--config", help="JSON or TOML file with any of the settings below (keys as in TrainConfig)")

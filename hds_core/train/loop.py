@@ -329,7 +329,7 @@ def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict, pretrai
         "train_config": config.to_dict(),
         "pretrained_encoder": pretrained,
         "software": {"hds_core": __version__, "torch": torch.__version__},
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -52,7 +52,8 @@ def mean_sd(stats: dict, digits: int = 3) -> str:
 
 
 def shown(spec: str) -> str:
-    """KIND:PATH as the card prints it: the folder's name under PATH/ (this machine's paths mean nothing to a reader)."""
+    """KIND:PATH as the card prints it: the folder's name under PATH/ (this machine's paths mean nothing to a "
+    "reader)."""
     kind, _, path = spec.partition(":")
     return f"{kind}:PATH/{Path(path).name}" if path else spec
 
@@ -245,7 +246,8 @@ def threshold_rows(document: dict) -> list[str]:
     film = document["validation"]["dataset"]
     others = [s for s in tables if s != film]
     head = (
-        "| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP regions / normal film | "
+        "| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP "
+        "regions / normal film | "
         + " | ".join(f"`{dataset_name(s)}`: contour on lesion images | `{dataset_name(s)}`: Dice" for s in others)
         + " |"
     )
@@ -444,7 +446,7 @@ def write_card(
 
         model, _ = load_weights(weights)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-    except Exception:  # the card is still written; the size line says n/a
+    except Exception:  # noqa: BLE001 - the card is still written; the size line says n/a
         pass
     calibration = document["calibration"]
     lines = [
@@ -463,14 +465,17 @@ def write_card(
         "",
         "| file | what it is |",
         "|---|---|",
-        f"| `{weights.name}` | the weights, {document['storage_dtype']} ({size_mib:.1f} MiB), sha256 `{sha256(weights)}` |",
+        f"| `{weights.name}` | the weights, {document['storage_dtype']} ({size_mib:.1f} MiB), sha256 "
+        f"`{sha256(weights)}` |",
         f"| `{weights.stem}.json` | network, preprocessing, training config, image score, calibration, two-breast "
         "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
-        f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per out-of-fold image |",
+        f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per "
+        "out-of-fold image |",
         "| `MODEL_CARD.md` | this card |",
         *(
             [
-                "| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): the ablation "
+                "| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): "
+                "the ablation "
                 "table is written from them |"
             ]
             if (weights.parent / "ablation").is_dir()
@@ -494,7 +499,8 @@ def write_card(
         "",
         "## Recipe",
         "",
-        f"Cross-validation: the command below with `--folds {report['folds']} --fold K --out runs/cv/fold-K` in place of "
+        f"Cross-validation: the command below with `--folds {report['folds']} --fold K --out runs/cv/fold-K` in "
+        "place of "
         f"`--no-validation` for each fold K (two folds at a time here), then the same options with `--out runs/cv "
         f"--cv {report['folds']} --resume --threshold {evaluated_threshold(report):g}"
         + "".join(f" --suppress {k}" for k in document.get("suppress", []))
@@ -543,8 +549,10 @@ def write_card(
         f"- Default threshold **{document['default_threshold']:g}**: {document['default_threshold_rule']}.",
         f"- Cost: one model (not a fold ensemble: five times the time per view for no measured gain here), "
         f"{size_mib:.1f} MiB; its time per view is under the demo study below.",
-        f"- Precision: fp16 weights agree with fp32 at mask Dice {document['precision_agreement']['fp16_weights']:.4f}, "
-        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} ({document['precision_agreement']['measured_on']})"
+        f"- Precision: fp16 weights agree with fp32 at mask Dice "
+        f"{document['precision_agreement']['fp16_weights']:.4f}, "
+        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} "
+        f"({document['precision_agreement']['measured_on']})"
         + (
             f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
             if "fp16_weights_at_0.5" in document["precision_agreement"]
@@ -556,9 +564,12 @@ def write_card(
         "",
         *cv_table(report),
         "",
-        f"Lesion-level: a lesion (connected outline or circle) is found when a predicted region at the threshold overlaps "
-        "it with IoU ≥ 0.1 or contains its centroid; regions finding nothing are false positives, counted on every image. "
-        f"The per-dataset figures at the default threshold were evaluated at {report['per_dataset'][next(iter(report['per_dataset']))]['threshold_evaluated']}.",
+        f"Lesion-level: a lesion (connected outline or circle) is found when a predicted region at the "
+        "threshold overlaps "
+        "it with IoU ≥ 0.1 or contains its centroid; regions finding nothing are false positives, counted on "
+        "every image. "
+        f"The per-dataset figures at the default threshold were evaluated at "
+        f"{report['per_dataset'][next(iter(report['per_dataset']))]['threshold_evaluated']}.",
         "",
         *cross_fitted_threshold_lines(report),
         "Targets (on patients kept apart from development): "
@@ -595,7 +606,8 @@ def write_card(
         "| score bin | images | mean score | fraction with a mass |",
         "|---|---|---|---|",
         *[
-            f"| {r['low']:.1f}–{r['high']:.1f} | {r['count']} | {fmt(r['mean_score'], 2)} | {fmt(r['fraction_positive'], 2)} |"
+            f"| {r['low']:.1f}–{r['high']:.1f} | {r['count']} | {fmt(r['mean_score'], 2)} | "
+            f"{fmt(r['fraction_positive'], 2)} |"
             for r in film_rows
         ],
         "",
@@ -617,7 +629,8 @@ def write_card(
         (
             f"- **Films: the image score carries no measured information** (out-of-fold AUC {fmt(film['image_auc'])}, "
             f"interval{ci(film.get('image_auc_ci'))} reaching 0.5), and film outlines hardly overlap the masses "
-            f"(Dice {fmt(film['dice_mass_images'])}). The viewer and the PDF print the cross-validated AUC beside the scores."
+            f"(Dice {fmt(film['dice_mass_images'])}). The viewer and the PDF print the cross-validated AUC "
+            "beside the scores."
             if auc_low is not None and auc_low <= 0.5
             else f"- Films: out-of-fold AUC {fmt(film['image_auc'])}{ci(film.get('image_auc_ci'))}."
         ),

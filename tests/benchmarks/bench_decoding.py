@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_viewer import make_study  # noqa: E402
-from record import Row, write_rows  # noqa: E402
+from bench_viewer import make_study
+from record import Row, write_rows
 
 
 def longest_stall(work) -> float:
@@ -47,8 +47,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--json", help="also write the figures as rows for run_all.py")
     args = p.parse_args()
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from mammo_viewer.memory import return_large_blocks_to_the_system
 

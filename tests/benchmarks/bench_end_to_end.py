@@ -22,12 +22,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_viewer import make_study  # noqa: E402
-from record import Row, write_rows  # noqa: E402
-from synthetic import phantom, write_dicom  # noqa: E402
+from bench_viewer import make_study
+from record import Row, write_rows
+from synthetic import phantom, write_dicom
 
-from hds_core.infer import Predictor  # noqa: E402
-from hds_core.io import read_image, read_preview, scan_folder  # noqa: E402
+from hds_core.infer import Predictor
+from hds_core.io import read_image, read_preview, scan_folder
 
 
 def study_time(predictor: Predictor, folder: Path, levels: bool) -> tuple[float, float, float]:

@@ -21,15 +21,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hds_core.eval.metrics import dice  # noqa: E402
-from hds_core.infer import Predictor  # noqa: E402
-from hds_core.io import read_image  # noqa: E402
-from hds_core.nn import HDSUNet, load_weights, pad_to_multiple, save_weights  # noqa: E402
-from hds_core.data.sampling import pad_value  # noqa: E402
-from synthetic import phantom, write_dicom  # noqa: E402
+from synthetic import phantom, write_dicom
+
+from hds_core.data.sampling import pad_value
+from hds_core.eval.metrics import dice
+from hds_core.infer import Predictor
+from hds_core.io import read_image
+from hds_core.nn import HDSUNet, load_weights, pad_to_multiple, save_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import Row, write_rows  # noqa: E402
+from record import Row, write_rows
 
 
 def eager_all_exits(model: HDSUNet, image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -38,10 +38,10 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from synthetic import phantom, write_dicom  # noqa: E402
+from synthetic import phantom, write_dicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import Row, write_rows  # noqa: E402
+from record import Row, write_rows
 
 ROWS, COLS = 4096, 3328
 VIEWS = (("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]), ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))
@@ -208,7 +208,8 @@ def main() -> int:
         print(json.dumps(run_path(args.path, Path(args.study), args.weights, args.repeats)))
         return 0
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "study"

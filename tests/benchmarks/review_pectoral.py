@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from skimage import segmentation
 
 from hds_core.data import load_datasets, prepare
 from hds_core.io.anatomy import pectoral_mask
-from skimage import segmentation
 
 
 def tile(prepared, size: int = 192, model=None, threshold: float = 0.4) -> Image.Image:
