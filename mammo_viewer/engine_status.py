@@ -16,12 +16,12 @@ class EngineStatus:
 
     def ready(self, predictor) -> None:
         self.findings.set_model(
-            predictor.default_threshold,
-            predictor.metadata.get("validation", {}).get("threshold_table", []),
+            predictor.spec.default_threshold,
+            predictor.spec.threshold_table,
             f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})",
-            score_trust(predictor.metadata),
+            score_trust(predictor.spec.cross_validation),
         )
-        self.findings.set_threshold(predictor.default_threshold)
+        self.findings.set_threshold(predictor.spec.default_threshold)
         self.device_label.setText(f"AI: {predictor.device_name}")
 
     def unavailable(self, message: str) -> None:

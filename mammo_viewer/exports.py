@@ -78,7 +78,9 @@ class Exports:
         threshold = window.findings.threshold
         table, anonymize = window.findings.table, window.hide_phi
         note = (
-            score_trust(window.engine.predictor.metadata, study_domain([prediction for _, prediction in analysed]))
+            score_trust(
+                window.engine.predictor.spec.cross_validation, study_domain([prediction for _, prediction in analysed])
+            )
             if window.engine.predictor is not None
             else None
         )

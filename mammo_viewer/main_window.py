@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         )
         if self.engine.predictor is not None:
             # The trust line of the study's domain: a digital study is told the digital figures.
-            self.findings.set_trust(score_trust(self.engine.predictor.metadata, study_domain(predictions)))
+            self.findings.set_trust(score_trust(self.engine.predictor.spec.cross_validation, study_domain(predictions)))
         self.findings.set_lesions(self.study.lesion_rows(self.findings.threshold))
 
     def _overlays(self, setting: str, action, value) -> None:

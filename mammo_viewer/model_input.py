@@ -29,7 +29,7 @@ class ModelInputPane(QWidget):
         if predictor is None:  # the model input depends on the weights' working spacing
             self.notes.setText("The AI model is not loaded yet.")
             return
-        image, spacing = item.model_image or item.image, predictor.working_spacing_mm
+        image, spacing = item.model_image or item.image, predictor.spec.working_spacing_mm
 
         def show(working) -> None:
             shown = np.clip((working.image + 2.0) / 5.0, 0.0, 1.0)  # z-scored input: -2..3 SD to black..white

@@ -26,8 +26,7 @@ from pathlib import Path
 import torch
 from conftest import TINY_NET
 
-from hds_core.nn import HDSConfig, HDSUNet
-from hds_core.nn.weights import save_weights
+from hds_core.nn import HDSConfig, HDSUNet, ModelSpec, save_weights
 
 Z_THRESHOLD = 2.0
 GAIN = 40.0
@@ -73,17 +72,18 @@ def write_intensity_model(path: str | Path, *, default_threshold: float = 0.5) -
     """Write the hand-set network as NAME.safetensors + NAME.json, as training would."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {
-        "model_name": "intensity-oracle",
-        "mode": "hds",
-        "score_source": "mil",
-        "default_threshold": default_threshold,
-        "preprocessing": {
-            "working_spacing_mm": WORKING_SPACING_MM,
-            "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast",
+    network = intensity_network()
+    spec = ModelSpec(
+        network=network.config,
+        model_name="intensity-oracle",
+        score_source="mil",
+        default_threshold=default_threshold,
+        working_spacing_mm=WORKING_SPACING_MM,
+        provenance={
+            "mode": "hds",
+            "note": "hand-set test weights (tests/fixed_model.py): mass where the z-scored image exceeds "
+            f"{Z_THRESHOLD + BACKGROUND / GAIN:g}",
         },
-        "note": "hand-set test weights (tests/fixed_model.py): mass where the z-scored image exceeds "
-        f"{Z_THRESHOLD + BACKGROUND / GAIN:g}",
-    }
-    save_weights(path, intensity_network(), metadata)
+    )
+    save_weights(path, network, spec)
     return path

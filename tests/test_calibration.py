@@ -63,7 +63,7 @@ def test_the_predictor_applies_the_weights_calibration(phantom_model, tmp_path):
 
 def test_export_fits_the_calibration_on_hds_eval_rows(trained_phantom_model, phantom_dataset, tmp_path, capsys):
     from hds_core.eval.cli import main as eval_main
-    from hds_core.nn import read_metadata
+    from hds_core.nn import read_spec
     from hds_core.train.export import main as export_main
 
     checkpoint, _ = trained_phantom_model
@@ -99,7 +99,7 @@ def test_export_fits_the_calibration_on_hds_eval_rows(trained_phantom_model, pha
         == 0
     )
     capsys.readouterr()
-    fit = read_metadata(out)["calibration"]
+    fit = read_spec(out).to_document()["calibration"]
     assert fit["method"] == "logistic" and fit["n"] == 8 and fit["fitted_on"] == [str(rows)]
 
 
@@ -186,7 +186,11 @@ def test_the_trust_line_is_the_study_domains():
             },
         }
     }
-    film, digital, both = score_trust(metadata, "film"), score_trust(metadata, "digital"), score_trust(metadata)
+    film, digital, both = (
+        score_trust(metadata["cross_validation"], "film"),
+        score_trust(metadata["cross_validation"], "digital"),
+        score_trust(metadata["cross_validation"]),
+    )
     assert "mini-mias: AUC 0.78 [0.70, 0.85]" in film and "cdd-cesm" not in film
     assert "cdd-cesm: 80% of lesions outlined" in digital and "mini-mias" not in digital
     assert "mini-mias" in both and "cdd-cesm" in both
@@ -195,4 +199,4 @@ def test_the_trust_line_is_the_study_domains():
         metadata["cross_validation"]["folder:/d/cdd-cesm"]["domain"],
         metadata["cross_validation"]["minimias:/d/mini-mias"]["domain"],
     )
-    assert score_trust(metadata, "digital") == both
+    assert score_trust(metadata["cross_validation"], "digital") == both

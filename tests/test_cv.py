@@ -67,7 +67,7 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
 
     # The shipped model: trained on every patient, its choices taken from the folds' out-of-fold rows.
     from hds_core.infer import Predictor
-    from hds_core.nn import read_metadata
+    from hds_core.nn import read_spec
     from hds_core.train.cv_export import pooled_threshold_table
     from hds_core.train.export import choose_threshold
     from hds_core.train.export import main as export_main
@@ -91,7 +91,7 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
         )
         == 0
     )
-    meta = read_metadata(shipped)
+    meta = read_spec(shipped).to_document()
     folds = [json.loads((out / f"fold-{k}" / "oof.json").read_text()) for k in range(2)]
     film_spec = meta["validation"]["dataset"]
     pooled = pooled_threshold_table(
@@ -103,7 +103,7 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     report = json.loads((tmp_path / "shipped" / "cv_model_cv.json").read_text())
     assert sum(len(b["images"]) for b in report["per_dataset"].values()) == 12  # every image once, out of fold
     assert report["per_epoch"] == json.loads((out / "cv.json").read_text())["per_epoch"]  # the card needs no run folder
-    assert Predictor(shipped, device="cpu").calibration == meta["calibration"] and meta["suppress"] == []
+    assert Predictor(shipped, device="cpu").spec.calibration == meta["calibration"] and "suppress" not in meta
 
     # The folds evaluated again without marks off the breast or on the muscle (nothing retrained),
     # and the shipped weights re-exported with those choices: the same tensors, the same provenance.
@@ -128,8 +128,8 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
         )
         == 0
     )
-    meta_again = read_metadata(again)
-    assert meta_again["suppress"] == ["breast", "pectoral"] and Predictor(again, device="cpu").suppress == (
+    meta_again = read_spec(again).to_document()
+    assert meta_again["suppress"] == ["breast", "pectoral"] and Predictor(again, device="cpu").spec.suppress == (
         "breast",
         "pectoral",
     )

@@ -200,12 +200,12 @@ def test_the_viewer_says_what_the_score_is_worth():
             "minimias:/data/mini-mias": {"shipped_score": {"image_auc": 0.58, "image_auc_ci": [0.48, 0.68]}},
         }
     }
-    text = score_trust(metadata)
+    text = score_trust(metadata["cross_validation"])
     assert "mini-mias: AUC 0.58 [0.48, 0.68] — no better than chance" in text
     assert "cdd-cesm: 40% of lesions outlined at the default threshold, 3.0 false regions per image" in text
     assert text.index("mini-mias") < text.index("cdd-cesm")  # the dataset with normals (an AUC) first
     metadata["cross_validation"]["minimias:/data/mini-mias"]["shipped_score"]["image_auc_ci"] = [0.7, 0.9]
-    assert "chance" not in score_trust(metadata)
+    assert "chance" not in score_trust(metadata["cross_validation"])
 
 
 def test_a_two_breast_combination_that_does_not_help_is_not_shipped(tmp_path):

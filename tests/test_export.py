@@ -5,7 +5,7 @@ import json
 import torch
 
 from hds_core.eval.cli import main as eval_main
-from hds_core.nn import load_weights, read_metadata, sha256
+from hds_core.nn import load_weights, read_spec, sha256
 from hds_core.train.export import choose_threshold, rounded_copy
 from hds_core.train.export import main as export_main
 
@@ -20,7 +20,7 @@ def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(
         == 0
     )
     printed = capsys.readouterr().out
-    meta = read_metadata(out)
+    meta = read_spec(out).to_document()
     assert meta["model_name"] == "phantom" and "optimizer" not in json.dumps(sorted(meta))
     agreement = meta["precision_agreement"]
     assert 0.0 <= agreement["fp16_weights"] <= 1.0 and 0.0 <= agreement["bf16"] <= 1.0

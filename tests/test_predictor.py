@@ -117,13 +117,13 @@ def test_cuda_failure_falls_back_to_cpu_with_a_warning(phantom_model, mass_image
 
 def test_reduced_precision_needs_native_support_and_recorded_agreement(predictor, monkeypatch):
     monkeypatch.setattr(predictor_module, "cpu_has_native_bf16", lambda: True)
-    predictor.metadata.pop("precision_agreement", None)
+    spec = predictor.spec
+    monkeypatch.setattr(predictor, "spec", spec.replace(precision_agreement={}))
     assert predictor.autocast_dtype() is None  # not verified on these weights
-    predictor.metadata["precision_agreement"] = {"bf16": 0.995}
+    monkeypatch.setattr(predictor, "spec", spec.replace(precision_agreement={"bf16": 0.995}))
     assert predictor.autocast_dtype() == torch.bfloat16
     monkeypatch.setattr(predictor_module, "cpu_has_native_bf16", lambda: False)
     assert predictor.autocast_dtype() is None  # emulated bf16 is slower than fp32
-    predictor.metadata.pop("precision_agreement")
 
 
 def test_missing_shipped_weights_is_a_clear_error(monkeypatch):

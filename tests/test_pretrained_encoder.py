@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from hds_core.nn import HDSConfig, HDSUNet, WeightsError, load_weights, save_weights
+from hds_core.nn import HDSConfig, HDSUNet, ModelSpec, WeightsError, load_weights, save_weights
 from hds_core.nn.efficientnet_lite import block_specs
 from hds_core.nn.pretrained import efficientnet_key_map, load_pretrained_encoder, read_tensor_file
 from hds_core.train.config import ConfigError, TrainConfig
@@ -154,9 +154,9 @@ def test_the_packages_imagenet_file_maps_onto_the_encoder():
 
 def test_weights_of_the_pretrained_network_round_trip(tmp_path):
     model = HDSUNet(HDSConfig(**SMALL_DECODER)).eval()
-    save_weights(tmp_path / "m.safetensors", model, {"model_name": "lite"})
+    save_weights(tmp_path / "m.safetensors", model, ModelSpec(network=model.config, model_name="lite"))
     loaded, meta = load_weights(tmp_path / "m.safetensors")
-    assert meta["network"]["encoder"] == "efficientnet-lite0"
+    assert meta.network.encoder == "efficientnet-lite0"
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).final_seg, model(x).final_seg)

@@ -13,7 +13,7 @@ import resources
 from hds_core.infer import Predictor
 from hds_core.infer.cli import main as predict_main
 from hds_core.io import read_image
-from hds_core.nn import read_metadata, sha256
+from hds_core.nn import read_spec, sha256
 
 WEIGHTS = resources.default_weights()
 CARD = resources.resource_path("weights", "MODEL_CARD.md")
@@ -52,24 +52,24 @@ DEMO_PATIENTS = {"mias-014", "mias-017", "mias-091", "cdd-P126"}
 
 def test_weights_ship_as_safetensors_in_the_precision_their_agreement_allows_with_config_and_card():
     assert WEIGHTS is not None and CARD.is_file()
-    meta = read_metadata(WEIGHTS)
-    fp16 = meta["precision_agreement"]["fp16_weights"] >= 0.99  # fp16 only where its masks agree with fp32
-    assert meta["storage_dtype"] == ("fp16" if fp16 else "fp32")
+    spec = read_spec(WEIGHTS)
+    fp16 = spec.precision_agreement["fp16_weights"] >= 0.99  # fp16 only where its masks agree with fp32
+    assert spec.storage_dtype == ("fp16" if fp16 else "fp32")
     assert WEIGHTS.stat().st_size <= (15 if fp16 else 30) * 2**20
     tensors = load_file(WEIGHTS)
     assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16 if fp16 else torch.float32}
     assert not any(k.startswith("optimizer.") for k in tensors)
     # The ImageNet-initialised encoder, recorded with the file it started from.
-    assert meta["network"]["encoder"] == "efficientnet-lite0" and len(meta["pretrained_encoder"]["sha256"]) == 64
+    assert spec.network.encoder == "efficientnet-lite0" and len(spec.provenance["pretrained_encoder"]["sha256"]) == 64
     # Calibrated on films, and the datasets' domains recorded: a digital image's score is its raw score.
-    assert meta["calibration"]["domain"] == "film"
-    assert {block["domain"] for block in meta["cross_validation"].values()} == {"film", "digital"}
-    table = meta["validation"]["threshold_table"]
+    assert spec.calibration["domain"] == "film"
+    assert {block["domain"] for block in spec.cross_validation.values()} == {"film", "digital"}
+    table = spec.threshold_table
     assert table and all({"threshold", "contour_sensitivity", "contour_specificity"} <= set(row) for row in table)
-    assert any(row["threshold"] == meta["default_threshold"] for row in table)
-    assert meta["calibration"]["method"] in ("logistic", "isotonic")
-    assert set(meta["train_config"]["exclude_patients"]) == DEMO_PATIENTS
-    assert meta["train_config"]["val_patients"] == []  # trained on every patient; figures from the cross-validation
+    assert any(row["threshold"] == spec.default_threshold for row in table)
+    assert spec.calibration["method"] in ("logistic", "isotonic")
+    assert set(spec.train_config["exclude_patients"]) == DEMO_PATIENTS
+    assert spec.train_config["val_patients"] == []  # trained on every patient; figures from the cross-validation
 
 
 def test_the_cards_figures_are_those_the_cross_validation_rows_give():
@@ -78,18 +78,18 @@ def test_the_cards_figures_are_those_the_cross_validation_rows_give():
     from hds_core.eval.evaluate import cad_metrics_from_rows
     from hds_core.train.model_card import fmt
 
-    meta = read_metadata(WEIGHTS)
+    spec = read_spec(WEIGHTS)
     report = json.loads(WEIGHTS.with_name(WEIGHTS.stem + "_cv.json").read_text())
     assert report["weights_sha256"] == sha256(WEIGHTS)
     text = card_text()
-    assert sha256(WEIGHTS) in text and f"{meta['default_threshold']:g}" in text
+    assert sha256(WEIGHTS) in text and f"{spec.default_threshold:g}" in text
     auc_row = card_table("image AUC, shipped score")[0]
-    for column, (spec, block) in enumerate(report["per_dataset"].items(), 1):
+    for column, (dataset, block) in enumerate(report["per_dataset"].items(), 1):
         assert not {row["patient"] for row in block["images"]} & DEMO_PATIENTS
         derived = cad_metrics_from_rows(block["images"])
         for key in ("image_auc", "lesion_sensitivity", "fp_regions_per_image", "dice_mass_images", "ece"):
-            assert derived[key] == pytest.approx(block["shipped_score"][key]), (spec, key)
-            assert derived[key] == pytest.approx(meta["cross_validation"][spec]["shipped_score"][key]), (spec, key)
+            assert derived[key] == pytest.approx(block["shipped_score"][key]), (dataset, key)
+            assert derived[key] == pytest.approx(spec.cross_validation[dataset]["shipped_score"][key]), (dataset, key)
         assert auc_row[column].startswith(fmt(derived["image_auc"]))
 
 
@@ -112,7 +112,7 @@ def test_hds_predict_on_the_demo_with_no_options_writes_results(tmp_path, monkey
     assert len(results) == 8
     document = json.loads(results[0].read_text())
     assert document["model"]["weights_sha256"] == sha256(WEIGHTS)
-    assert document["threshold"] == read_metadata(WEIGHTS)["default_threshold"]
+    assert document["threshold"] == read_spec(WEIGHTS).default_threshold
     assert "wrote 8 result(s)" in capsys.readouterr().err
 
 

@@ -50,7 +50,7 @@ def test_resume_continues_from_the_last_epoch(tmp_path, phantom_dataset, optimiz
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]
     model, meta = load_weights(tmp_path / "last.safetensors")
-    assert meta["epoch"] == 2
+    assert meta.epoch == 2
     # The same two epochs without interruption give the same weights.
     straight = tmp_path / "straight"
     train(TrainConfig(epochs=2, **{**common, "out": str(straight)}))

@@ -65,7 +65,7 @@ def test_threshold_moves_the_contours_without_rerunning_the_network(qtbot, windo
     assert low > 0 and high < low and rows_low >= window.findings.lesions.rowCount()
     assert not calls
     window.findings.reset_threshold()
-    assert window.findings.threshold == pytest.approx(window.engine.predictor.default_threshold)
+    assert window.findings.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
 
 
 def test_layouts_switch_with_one_key_each(qtbot, window, tmp_path):

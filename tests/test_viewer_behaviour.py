@@ -200,7 +200,7 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
     assert first.transform().m11() == pytest.approx(fitted)
     window.findings.set_threshold(0.2)
     key("R")
-    assert window.findings.threshold == pytest.approx(window.engine.predictor.default_threshold)
+    assert window.findings.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
     key("P")
     assert window.phi_action.isChecked() and "MIRROR" not in window.windowTitle()
     key("P")

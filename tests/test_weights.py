@@ -7,14 +7,14 @@ import pytest
 import torch
 from conftest import TINY_NET
 
-from hds_core.nn import HDSConfig, HDSUNet, WeightsError, load_weights, save_weights
+from hds_core.nn import HDSConfig, HDSUNet, ModelSpec, WeightsError, load_weights, save_weights
 
 
 @pytest.fixture
 def saved(tmp_path):
     model = HDSUNet(HDSConfig(**TINY_NET)).eval()
     path = tmp_path / "w.safetensors"
-    save_weights(path, model, {"model_name": "tiny"})
+    save_weights(path, model, ModelSpec(network=model.config, model_name="tiny"))
     return model, path
 
 
@@ -24,14 +24,14 @@ def test_round_trip_gives_identical_outputs(saved):
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x).final_seg, loaded(x).final_seg)
-    assert meta["model_name"] == "tiny" and meta["network"]["bottleneck_width"] == 16
+    assert meta.model_name == "tiny" and meta.network.bottleneck_width == 16
     assert not loaded.training
 
 
 def test_fp16_storage_loads_into_fp32(tmp_path, saved):
     model, _ = saved
     path = tmp_path / "half.safetensors"
-    save_weights(path, model, {}, dtype=torch.float16)
+    save_weights(path, model, ModelSpec(network=model.config), dtype=torch.float16)
     loaded, _ = load_weights(path)
     assert next(loaded.parameters()).dtype == torch.float32
 
@@ -67,7 +67,7 @@ def test_config_that_does_not_match_the_tensors(saved):
         load_weights(path)
     document["network"]["colour"] = True
     sidecar.write_text(json.dumps(document))
-    with pytest.raises(WeightsError, match="network config is invalid"):
+    with pytest.raises(WeightsError, match="field .network. is invalid"):
         load_weights(path)
 
 

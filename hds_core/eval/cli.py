@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         device = choose_device(args.device)
-        model, metadata = load_weights(args.weights, map_location=str(device))
-        trained = metadata.get("train_config", {})
+        model, spec = load_weights(args.weights, map_location=str(device))
+        trained = spec.train_config
         cases = load_datasets(args.datasets)
         exclude = set(args.exclude_patients)
         if args.val_split:
@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             cases = [c for c in cases if c.patient_id in set(args.patients)]
         if not cases:
             raise ValueError("no images left to evaluate after the patient selection")
-        spacing = metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4)
-        prepared = [prepare(c, spacing) for c in tqdm(cases, desc="preparing", disable=not sys.stderr.isatty())]
-        threshold = args.threshold if args.threshold is not None else float(metadata.get("default_threshold", 0.5))
+        prepared = [
+            prepare(c, spec.working_spacing_mm) for c in tqdm(cases, desc="preparing", disable=not sys.stderr.isatty())
+        ]
+        threshold = args.threshold if args.threshold is not None else spec.default_threshold
         # Each dataset on its own, never pooled: pooled with a film set that has normals, a
         # digital set without any would make the AUC measure the domain, not the mass.
         with tqdm(total=len(prepared), desc="evaluating", disable=not sys.stderr.isatty()) as bar:
@@ -107,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             per_exit,
             prepared,
             threshold=threshold,
-            score_source=metadata.get("score_source", "mil"),
-            calibration=metadata.get("calibration"),
-            bilateral=metadata.get("bilateral"),
+            score_source=spec.score_source,
+            calibration=spec.calibration,
+            bilateral=spec.bilateral,
         )
-        for spec, block in blocks.items():
-            block["patients"] = sorted({c.case.patient_id for c in prepared if c.case.dataset == spec})
+        for dataset, block in blocks.items():
+            block["patients"] = sorted({c.case.patient_id for c in prepared if c.case.dataset == dataset})
     except (DatasetLayoutError, DeviceError, MammoReadError, WeightsError, ValueError) as exc:
         print(f"hds-eval: error: {exc}", file=sys.stderr)
         return 2
@@ -121,14 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     report["weights"] = {
         "path": str(args.weights),
         "sha256": sha256(Path(args.weights)),
-        "model_name": metadata.get("model_name"),
+        "model_name": spec.model_name,
     }
     report["datasets"] = args.datasets
     report["suppress"] = args.suppress
     report["patients"] = sorted({c.patient_id for c in cases})
-    for spec, block in blocks.items():
+    for dataset, block in blocks.items():
         if len(blocks) > 1:
-            print(f"\n== {spec} ==")
+            print(f"\n== {dataset} ==")
         print(format_report(block))
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

@@ -110,9 +110,8 @@ def write_reports(
     args,
     analysed: list,
     threshold: float,
-    threshold_table: list[dict],
     inputs: list[Path],
-    weights_metadata: dict | None = None,
+    spec,
     names: dict[Path, str] | None = None,
 ) -> list[str]:
     """PDF, SEG and SR for the analysed images, grouped by study; returns the failures. Each
@@ -153,11 +152,11 @@ def write_reports(
                         [(image, prediction) for _, image, prediction in members],
                         threshold,
                         out,
-                        threshold_table=threshold_table,
+                        threshold_table=list(spec.threshold_table),
                         anonymize=args.anonymize,
                         page_size=args.page_size,
                         force=args.force,
-                        score_note=score_trust(weights_metadata or {}, study_domain([p for _, _, p in members])),
+                        score_note=score_trust(spec.cross_validation, study_domain([p for _, _, p in members])),
                     )
                     say(f"hds-predict: wrote {out} ({described})")
                 except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
@@ -252,7 +251,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
     except (WeightsError, DeviceError) as exc:
         say(f"hds-predict: error: {exc}")
         return EXIT_NOTHING
-    threshold = args.threshold if args.threshold is not None else predictor.default_threshold
+    threshold = args.threshold if args.threshold is not None else predictor.spec.default_threshold
 
     entries: list[tuple[Path, str | None]] = []
     failures: list[str] = []
@@ -289,7 +288,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
                     read_image(path)
                     if args.pdf
                     else read_preview(
-                        path, working_spacing_mm=predictor.working_spacing_mm, unknown_spacing_mm=args.spacing
+                        path, working_spacing_mm=predictor.spec.working_spacing_mm, unknown_spacing_mm=args.spacing
                     )
                 )
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
@@ -355,8 +354,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             continue
         written += 1
     if reporting and analysed:
-        table = predictor.metadata.get("validation", {}).get("threshold_table", [])
-        failures += write_reports(args, analysed, threshold, table, inputs, predictor.metadata, names)
+        failures += write_reports(args, analysed, threshold, inputs, predictor.spec, names)
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:

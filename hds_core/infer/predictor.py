@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data.preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, working_image
+from ..data.preprocess import Geometry, working_image
 from ..io import MammoImage, read_image
 from ..io.levels import input_level
-from ..nn import load_weights, sha256
-from ..nn.weights import WeightsError, read_metadata
+from ..nn import WeightsError, load_weights, read_spec, sha256
 from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
@@ -34,12 +33,6 @@ from .suppression import excluded_region, suppress
 
 log = logging.getLogger(__name__)
 CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
-AGREEMENT_DICE = 0.99
-
-
-def working_spacing_of(metadata: dict) -> float:
-    """The pixel spacing (mm) the network works at, as its weights' JSON records it."""
-    return float(metadata.get("preprocessing", {}).get("working_spacing_mm", DEFAULT_WORKING_SPACING_MM))
 
 
 def weights_working_spacing(weights: str | Path | None = None) -> float | None:
@@ -54,7 +47,7 @@ def weights_working_spacing(weights: str | Path | None = None) -> float | None:
             weights = default_weights()
             if weights is None:
                 return None
-        return working_spacing_of(read_metadata(weights))
+        return read_spec(weights).working_spacing_mm
     except (WeightsError, OSError, ValueError, TypeError, AttributeError):
         return None
 
@@ -150,17 +143,10 @@ class Predictor:
                     "resources/weights", "no shipped weights were found", "pass the weights file explicitly"
                 )
         self.weights_path = Path(weights)
-        model, self.metadata = load_weights(self.weights_path)
+        model, self.spec = load_weights(self.weights_path)
         self.model = inference_copy(model)  # BatchNorm folded, channels-last: ~1.9x faster on CPU
         self.weights_sha256 = sha256(self.weights_path)
-        self.model_name = self.metadata.get("model_name", self.weights_path.stem)
-        self.score_source = self.metadata.get("score_source", "mil")
-        self.calibration = self.metadata.get("calibration")  # fitted on out-of-fold predictions (calibration.py)
-        self.bilateral = self.metadata.get("bilateral")  # the two-breast combination (bilateral.py)
-        self.default_threshold = float(self.metadata.get("default_threshold", 0.5))
-        # Marks removed where no mass can be, as the cross-validation that measured these weights did.
-        self.suppress = tuple(self.metadata.get("suppress", ()))
-        self.working_spacing_mm = working_spacing_of(self.metadata)
+        self.model_name = self.spec.model_name or self.weights_path.stem
         self.device = choose_device(device)
         self.requested_precision = precision
         self.model.to(self.device)
@@ -174,10 +160,9 @@ class Predictor:
         """bf16/fp16 only where native and recorded as agreeing with fp32 on these weights."""
         if self.requested_precision == "fp32":
             return None
-        verified = self.metadata.get("precision_agreement", {})
-        if self.device.type == "cpu" and cpu_has_native_bf16() and verified.get("bf16", 0) >= AGREEMENT_DICE:
+        if self.device.type == "cpu" and cpu_has_native_bf16() and self.spec.agrees_in("bf16"):
             return torch.bfloat16
-        if self.device.type == "cuda" and verified.get("fp16", 0) >= AGREEMENT_DICE:
+        if self.device.type == "cuda" and self.spec.agrees_in("fp16"):
             return torch.float16
         return None
 
@@ -214,16 +199,17 @@ class Predictor:
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
         final = results[-1]
-        if self.suppress:
-            final = suppress(final, excluded_region(working.image, working.breast, image.metadata.view, self.suppress))
-        raw = image_score(final, self.score_source)
+        if self.spec.suppress:
+            region = excluded_region(working.image, working.breast, image.metadata.view, self.spec.suppress)
+            final = suppress(final, region)
+        raw = image_score(final, self.spec.score_source)
         meta = image.metadata
         key = ViewKey(
             meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view
         )
         domain = meta.acquisition_domain
         calibrated = self.calibrated_for(domain)
-        single = calibrate(raw, self.calibration) if calibrated else raw
+        single = calibrate(raw, self.spec.calibration) if calibrated else raw
         return Prediction(
             path=image.metadata.path,
             score=single,
@@ -249,20 +235,20 @@ class Predictor:
         :meth:`input_level`: the input is then the same, and every result is in the full
         image's pixels all the same. ``spacing_mm`` is the full image's."""
         return working_image(
-            image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.working_spacing_mm
+            image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.spec.working_spacing_mm
         )
 
     def input_level(self, image_spacing_mm: tuple[float, float] | None) -> int:
         """The resolution level the network's input comes from, for an image of this spacing:
         a viewer may read the file at that level and the result is the same."""
-        return input_level(image_spacing_mm, self.working_spacing_mm)
+        return input_level(image_spacing_mm, self.spec.working_spacing_mm)
 
     def calibrated_for(self, domain: str | None) -> bool:
         """Whether this image's score can be shown as a probability: the weights carry a
         calibration (or a two-breast fit, a calibration too) fitted on images of ``domain``
         (weights from before domains were recorded carry them for every image, as they always
         did)."""
-        fits = [fit for fit in (self.calibration, self.bilateral) if fit]
+        fits = [fit for fit in (self.spec.calibration, self.spec.bilateral) if fit]
         return bool(fits) and all(fit.get("domain") in (None, domain) for fit in fits)
 
     def compare_breasts(self, predictions: list[Prediction]) -> None:
@@ -271,7 +257,9 @@ class Predictor:
         the others keep their single-image score. Call it again as more views arrive."""
         raw = [p.raw_score if p.raw_score is not None else p.score for p in predictions]
         for prediction, raw_score, (score, basis) in zip(
-            predictions, raw, final_scores(raw, [p.view_key for p in predictions], self.calibration, self.bilateral)
+            predictions,
+            raw,
+            final_scores(raw, [p.view_key for p in predictions], self.spec.calibration, self.spec.bilateral),
         ):
             # The two-breast fit is a calibration too, fitted on the same domain's images.
             prediction.score, prediction.score_basis = (

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import EFFICIENTNET_SKIP_WIDTHS
+
 # (expand ratio, kernel, stride, output width, repeats) per stage of the network; the
 # encoder's stages group them by the stride their output ends at.
 BLOCK_STAGES = (
@@ -30,7 +32,7 @@ STEM_WIDTH = 32
 BN_EPS = 1e-3  # TensorFlow's, which the ImageNet statistics were gathered with
 # The network's stages grouped into the encoder's: outputs at strides 2, 4, 8, 16, 32.
 ENCODER_GROUPS = ((0,), (1,), (2,), (3, 4), (5, 6))
-SKIP_WIDTHS = (16, 24, 40, 112, 320)
+SKIP_WIDTHS = EFFICIENTNET_SKIP_WIDTHS
 
 
 def conv_bn(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,40 +11,20 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..safe_write import atomic_write, atomic_write_text
-from ..text import printable
-from .hds_unet import HDSConfig, HDSUNet
-
-FORMAT = "hds-weights/1"
-
-
-class WeightsError(Exception):
-    """Weights that cannot be used; the message names the file and what is wrong."""
-
-    def __init__(self, path: str | Path, reason: str, fix: str | None = None):
-        self.path, self.reason, self.fix = Path(path), reason, fix
-        super().__init__(f"{printable(path)}: {reason}" + (f" ({fix})" if fix else ""))
-
-
-def sidecar(path: Path) -> Path:
-    return Path(path).with_suffix(".json")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from .hds_unet import HDSUNet
+from .spec import FORMAT, ModelSpec, WeightsError
+from .spec_file import read_spec, sidecar
 
 
 def save_weights(
     path: str | Path,
     model: HDSUNet,
-    metadata: dict,
+    spec: ModelSpec,
     extra_tensors: dict[str, torch.Tensor] | None = None,
     dtype: torch.dtype | None = None,
 ) -> None:
-    """Write tensors and the JSON sidecar, each atomically (temporary file, then rename)."""
+    """Write the tensors and the JSON sidecar (``spec``, with the network's own config), each
+    atomically (temporary file, then rename): the one writer of weights."""
     path = Path(path)
     tensors = {
         k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach()).cpu().contiguous()
@@ -54,26 +33,8 @@ def save_weights(
     for key, value in (extra_tensors or {}).items():
         tensors[key] = value.detach().cpu().contiguous()
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
-    document = {"format": FORMAT, "network": model.config.to_dict(), **metadata}
+    document = spec.replace(network=model.config).to_document()
     atomic_write_text(sidecar(path), json.dumps(document, indent=2, sort_keys=True) + "\n")
-
-
-def read_metadata(path: str | Path) -> dict:
-    path = Path(path)
-    json_path = sidecar(path)
-    if not path.is_file():
-        raise WeightsError(path, "weights file not found")
-    if not json_path.is_file():
-        raise WeightsError(
-            path, f"its config {json_path.name} is missing", "weights travel as NAME.safetensors + NAME.json"
-        )
-    try:
-        document = json.loads(json_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise WeightsError(json_path, f"config is not valid JSON: {exc}") from None
-    if document.get("format") != FORMAT:
-        raise WeightsError(json_path, f"unknown weights format {document.get('format')!r}, expected {FORMAT!r}")
-    return document
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -94,16 +55,12 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNet, dict]:
-    """Build the network from the JSON config and load the tensors; (model in eval mode, metadata)."""
+def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNet, ModelSpec]:
+    """Build the network from the JSON config and load the tensors; (model in eval mode, spec)."""
     path = Path(path)
-    document = read_metadata(path)
-    try:
-        config = HDSConfig.from_dict(document["network"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WeightsError(sidecar(path), f"network config is invalid: {exc}") from None
+    spec = read_spec(path)
     tensors = load_tensors(path)
-    model = HDSUNet(config)
+    model = HDSUNet(spec.network)
     state = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -125,4 +82,4 @@ def load_weights(path: str | Path, *, map_location: str = "cpu") -> tuple[HDSUNe
         raise WeightsError(path, f"tensors do not match the config in {sidecar(path).name}: {detail}")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()
-    return model.to(map_location), document
+    return model.to(map_location), spec

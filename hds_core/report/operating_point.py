@@ -55,13 +55,13 @@ def describe_operating_point(point: dict) -> str:
     return text
 
 
-def score_trust(metadata: dict, domain: str | None = None) -> str | None:
+def score_trust(cross_validation: dict, domain: str | None = None) -> str | None:
     """How far the image score can be trusted, in one line per dataset, from the weights'
-    cross-validated figures (``cross_validation``): the AUC with its interval where the
+    cross-validated figures (``ModelSpec.cross_validation``): the AUC with its interval where the
     dataset has normals, the lesion sensitivity where it has none. With ``domain`` (film or
     digital: the study on screen), only the datasets of that domain where the weights record
     one. None without figures."""
-    blocks = metadata.get("cross_validation") or {}
+    blocks = cross_validation or {}
     if domain is not None and any(block.get("domain") == domain for block in blocks.values()):
         blocks = {spec: block for spec, block in blocks.items() if block.get("domain") == domain}
     parts = []

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from ..nn.spec import DEFAULT_WORKING_SPACING_MM
 from .config import ConfigError, build_config, load_config_file
 
 
@@ -75,7 +76,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--samples-per-epoch", type=int, help="crops per epoch (default: number of training images)")
     p.add_argument(
-        "--working-spacing", dest="working_spacing_mm", type=float, help="working pixel spacing in mm (default 0.4)"
+        "--working-spacing",
+        dest="working_spacing_mm",
+        type=float,
+        help=f"working pixel spacing in mm (default {DEFAULT_WORKING_SPACING_MM:g})",
     )
     p.add_argument("--folds", type=int, help="patient-level folds for the validation split")
     p.add_argument("--fold", type=int, help="validation fold (0-based) of --folds patient-level folds")

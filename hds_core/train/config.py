@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..nn.spec import DEFAULT_WORKING_SPACING_MM
+
 
 class ConfigError(ValueError):
     pass
@@ -39,7 +41,7 @@ class TrainConfig:
     flips: bool = True
     # Scale (0.85-1.15), rotation (+-10 degrees), contrast, gamma and brightness of each crop.
     augment: bool = False
-    working_spacing_mm: float = 0.4
+    working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM
     folds: int = 5
     fold: int = 0
     val_patients: list[str] | None = None  # overrides folds when given
@@ -84,7 +86,7 @@ class TrainConfig:
             raise ConfigError(f"balance must be image or dataset, got {self.balance!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be at least 1")
-        from ..nn.hds_unet import ENCODERS
+        from ..nn.config import ENCODERS
 
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")

@@ -134,8 +134,8 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
 
     device = device or choose_device(run.device)
     weights = Path(run.out) / "last.safetensors"
-    model, metadata = load_weights(weights, map_location=str(device))
-    cases = validation_cases_of(load_datasets(run.datasets), metadata.get("train_config", {}))
+    model, spec = load_weights(weights, map_location=str(device))
+    cases = validation_cases_of(load_datasets(run.datasets), spec.train_config)
     prepared = [prepare(c, run.working_spacing_mm) for c in cases]
     per_exit = suppressed(predict_cases(model, prepared, device, all_exits=False), prepared, run.suppress)
     blocks = per_dataset_reports(per_exit, prepared, threshold=run.threshold, score_source=run.score_source)
@@ -143,7 +143,7 @@ def evaluate_fold(run: TrainConfig, device=None) -> dict:
         "fold": run.fold,
         "folds": run.folds,
         "weights": str(weights),
-        "epoch": metadata.get("epoch"),
+        "epoch": spec.epoch,
         "suppress": list(run.suppress),
         "per_dataset": blocks,
     }

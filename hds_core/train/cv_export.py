@@ -22,7 +22,7 @@ from ..eval.metrics import roc_auc
 from ..infer.bilateral import ViewKey, final_scores, fit_bilateral
 from ..infer.calibration import fit_isotonic, fit_logistic
 from .cv import over_folds
-from .export import choose_threshold
+from .shipping import choose_threshold
 
 SOURCE_KEYS = {"mil": "mil_score", "max_probability": "max_probability"}
 TABLE_WEIGHTS = {
@@ -309,24 +309,23 @@ def export_from_cv(
     import torch
 
     from ..data import load_datasets, prepare
-    from ..nn import load_weights, save_weights, sha256
-    from .export import AGREEMENT_DICE, mask_agreement, rounded_copy
+    from ..nn import AGREEMENT_DICE, load_weights, save_weights, sha256
+    from .shipping import mask_agreement, rounded_copy, shipped_spec
 
-    model, metadata = load_weights(checkpoint, map_location=str(device))
-    trained = metadata.get("train_config", {})
+    model, checkpoint_spec = load_weights(checkpoint, map_location=str(device))
+    trained = checkpoint_spec.train_config
     choices = cv_choices(cv_dir, score_source=score_source, method=method, domains=domains)
     excluded = set(trained.get("exclude_patients") or [])
     cases = [c for c in load_datasets(datasets) if c.patient_id not in excluded]
     step = max(1, len(cases) // AGREEMENT_IMAGES)
-    spacing = float(metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4))
-    prepared = [prepare(c, spacing) for c in cases[::step][:AGREEMENT_IMAGES]]
+    prepared = [prepare(c, checkpoint_spec.working_spacing_mm) for c in cases[::step][:AGREEMENT_IMAGES]]
     # Agreement at the threshold the weights ship with: the masks the reader is shown. (At 0.5
     # a broad plateau of the digital maps sits on the threshold, so that figure is recorded too.)
     threshold = choices["default_threshold"]
     # Weights exported before (they name their training checkpoint) take a new cross-validation's
     # choices with their tensors unchanged: their fp16 agreement was measured against the fp32
     # checkpoint then, and rounding fp16 values again would only agree with itself.
-    again = "source_checkpoint" in metadata and metadata.get("storage_dtype") == "fp16"
+    again = "source_checkpoint" in checkpoint_spec.provenance and checkpoint_spec.storage_dtype == "fp16"
     rounded = rounded_copy(model, torch.float16)
     fp16_agreement = 1.0 if again else mask_agreement(model, rounded, prepared, device, threshold)
     fp16_at_half = 1.0 if again else mask_agreement(model, rounded, prepared, device, 0.5)
@@ -334,57 +333,53 @@ def export_from_cv(
     shipped = rounded if dtype is not None else model
     bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
     film = choices["film_dataset"]
-    document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
-    document.update(
-        {
-            "model_name": model_name or metadata.get("model_name"),
-            "default_threshold": threshold,
+    agreement = {
+        "fp16_weights": round(fp16_agreement, 5),
+        "bf16": round(bf16_agreement, 5),
+        "fp16_weights_at_0.5": round(fp16_at_half, 5),
+        "measured_on": f"{len(prepared)} training images, final exit, Dice of masks at the "
+        f"default threshold {threshold:g}",
+    }
+    if again:  # the tensors are the earlier export's: so are their fp16 figures
+        agreement = {**checkpoint_spec.precision_agreement, "bf16": round(bf16_agreement, 5)}
+    spec = shipped_spec(
+        checkpoint_spec,
+        checkpoint,
+        model_name=model_name or checkpoint_spec.model_name,
+        default_threshold=threshold,
+        score_source=choices["score_source"],
+        calibration=choices["calibration"],
+        # The Predictor removes the marks the cross-validation removed, so the figures hold.
+        suppress=tuple(choices["suppress"]),
+        bilateral=choices["bilateral"] or None,
+        storage_dtype="fp16" if dtype is not None else "fp32",
+        precision_agreement=agreement,
+        cross_validation={
+            dataset: {k: v for k, v in block.items() if k != "images"}
+            for dataset, block in choices["per_dataset"].items()
+        },
+        rules={
             "default_threshold_rule": choices["default_threshold_rule"],
-            "score_source": choices["score_source"],
             "score_source_rule": choices["score_source_rule"],
-            "calibration": choices["calibration"],
-            # The Predictor removes the marks the cross-validation removed, so the figures hold.
-            "suppress": choices["suppress"],
-            **({"bilateral": choices["bilateral"]} if choices["bilateral"] else {}),
             "bilateral_rule": choices["bilateral_rule"],
-            "storage_dtype": "fp16" if dtype is not None else "fp32",
-            "precision_agreement": {
-                "fp16_weights": round(fp16_agreement, 5),
-                "bf16": round(bf16_agreement, 5),
-                "fp16_weights_at_0.5": round(fp16_at_half, 5),
-                "measured_on": f"{len(prepared)} training images, final exit, Dice of masks at the "
-                f"default threshold {threshold:g}",
-            },
-            # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
-            "validation": {
-                "source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
-                "dataset": film,
-                "threshold": threshold,
-                "score_source": choices["score_source"],
-                "threshold_table": slider_table(choices["threshold_tables"], film),
-                "threshold_table_per_dataset": choices["threshold_tables"],
-            },
-            "cross_validation": {
-                spec: {k: v for k, v in block.items() if k != "images"}
-                for spec, block in choices["per_dataset"].items()
-            },
-            "cross_fitted_threshold": choices["cross_fitted_threshold"],
-            "source_checkpoint": {
-                "name": checkpoint.name,
-                "sha256": sha256(checkpoint),
-                "epoch": metadata.get("epoch"),
-            },
-        }
+        },
+        provenance={"cross_fitted_threshold": choices["cross_fitted_threshold"]},
+        # The slider's labels: out-of-fold, pooled over the folds (the film set: it has normals).
+        validation={
+            "source": f"{choices['folds']}-fold cross-validation, out of fold ({cv_dir})",
+            "dataset": film,
+            "threshold": threshold,
+            "score_source": choices["score_source"],
+            "threshold_table": slider_table(choices["threshold_tables"], film),
+            "threshold_table_per_dataset": choices["threshold_tables"],
+        },
     )
-    if again:
-        document["source_checkpoint"] = metadata["source_checkpoint"]
-        document["precision_agreement"] = {**metadata["precision_agreement"], "bf16": round(bf16_agreement, 5)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(out, shipped, document, dtype=dtype)
+    save_weights(out, shipped, spec, dtype=dtype)
     report = {"weights": out.name, "weights_sha256": sha256(out), **choices}
     try:  # the folds' validation curve, so the card needs no run folder
         report["per_epoch"] = json.loads((Path(cv_dir) / "cv.json").read_text())["per_epoch"]
     except (OSError, ValueError, KeyError):
         pass
     out.with_name(out.stem + "_cv.json").write_text(json.dumps(report, indent=1) + "\n")
-    return {"document": document, "weights_sha256": report["weights_sha256"], "threshold": threshold}
+    return {"spec": spec, "weights_sha256": report["weights_sha256"], "threshold": threshold}

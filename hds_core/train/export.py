@@ -15,31 +15,26 @@ Everything recorded comes from this run: the numbers are rerunnable with the sam
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..data import (
     DatasetLayoutError,
-    PreparedCase,
     load_datasets,
     prepare,
     validation_cases_of,
 )
 from ..eval.evaluate import evaluate_prepared, format_report
-from ..eval.metrics import dice
 from ..infer.device import DeviceError, choose_device
-from ..infer.forward import predict_working
 from ..io import MammoReadError
-from ..nn import HDSUNet, WeightsError, load_weights, save_weights, sha256
+from ..nn import AGREEMENT_DICE, WeightsError, load_weights, save_weights, sha256
+from .shipping import choose_threshold, mask_agreement, rounded_copy, shipped_spec
 
 log = logging.getLogger(__name__)
 
-AGREEMENT_DICE = 0.99
 REPORT_KEYS = (
     "image_auc",
     "image_accuracy",
@@ -48,53 +43,6 @@ REPORT_KEYS = (
     "dice_mass_images",
     "fp_regions_per_normal_image",
 )
-
-
-def rounded_copy(model: HDSUNet, dtype: torch.dtype) -> HDSUNet:
-    """The network as it will compute after its weights were stored in ``dtype``."""
-    rounded = copy.deepcopy(model)
-    with torch.no_grad():
-        for tensor in rounded.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.to(dtype).to(tensor.dtype))
-    return rounded
-
-
-def mask_agreement(
-    reference: HDSUNet,
-    other: HDSUNet,
-    cases: list[PreparedCase],
-    device: torch.device,
-    threshold: float,
-    autocast_dtype: torch.dtype | None = None,
-) -> float:
-    """Mean per-image Dice between the final-exit masks of two networks (or precisions)."""
-    scores = []
-    for case in cases:
-        a = predict_working(reference, case.working.image, device)[-1].probability >= threshold
-        b = (
-            predict_working(other, case.working.image, device, autocast_dtype=autocast_dtype)[-1].probability
-            >= threshold
-        )
-        scores.append(dice(b, a))
-    return float(np.mean(scores))
-
-
-def choose_threshold(table: list[dict]) -> tuple[float, str]:
-    """Youden's J on the contour criterion (a contour appears on the image at T): the slider
-    moves contours, so its default should balance contours on mass films against contours
-    on normal films. Ties go to the higher threshold (fewer marks)."""
-
-    def youden(row):
-        sens, spec = row["contour_sensitivity"], row["contour_specificity"]
-        return -1.0 if sens is None or spec is None else sens + spec - 1.0
-
-    best = max(table, key=lambda row: (round(youden(row), 9), row["threshold"]))
-    rule = (
-        "maximises contour sensitivity + contour specificity - 1 (Youden's J) on the validation patients; "
-        "ties to the higher threshold"
-    )
-    return float(best["threshold"]), rule
 
 
 def calibration_from_reports(paths: list[Path], method: str = "isotonic") -> dict:
@@ -133,13 +81,12 @@ def export(
     extra: dict | None = None,
     calibration: dict | None = None,
 ) -> dict:
-    model, metadata = load_weights(checkpoint, map_location=str(device))
-    cases = validation_cases_of(load_datasets(datasets), metadata.get("train_config", {}))
+    model, trained = load_weights(checkpoint, map_location=str(device))
+    cases = validation_cases_of(load_datasets(datasets), trained.train_config)
     if not cases:
         raise ValueError(f"{checkpoint}: its training config names no validation patients in {datasets}")
-    spacing = float(metadata.get("preprocessing", {}).get("working_spacing_mm", 0.4))
-    prepared = [prepare(c, spacing) for c in cases]
-    score_source = metadata.get("score_source", "mil")
+    prepared = [prepare(c, trained.working_spacing_mm) for c in cases]
+    score_source = trained.score_source
 
     rounded = rounded_copy(model, torch.float16)
     fp16_agreement = mask_agreement(model, rounded, prepared, device, 0.5)
@@ -174,44 +121,37 @@ def export(
     )
     bf16_agreement = mask_agreement(shipped, shipped, prepared, device, threshold, autocast_dtype=torch.bfloat16)
 
-    document = {key: value for key, value in metadata.items() if key not in ("format", "network", "validation", "best")}
-    document.update(
-        {
-            "model_name": model_name or metadata.get("model_name"),
-            "default_threshold": threshold,
-            "default_threshold_rule": rule,
+    spec = shipped_spec(
+        trained,
+        checkpoint,
+        model_name=model_name or trained.model_name,
+        default_threshold=threshold,
+        score_source=score_source,
+        calibration=calibration or trained.calibration,
+        storage_dtype="fp16" if dtype is not None else "fp32",
+        precision_agreement={
+            "fp16_weights": round(fp16_agreement, 5),
+            "bf16": round(bf16_agreement, 5),
+            "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks",
+        },
+        rules={"default_threshold_rule": rule, "score_source_rule": score_rule},
+        validation={
+            "patients": sorted({c.patient_id for c in cases}),
+            "n_images": report["n_images"],
+            "n_mass_images": report["n_mass_images"],
+            "n_patients": report["n_patients"],
+            "threshold": threshold,
             "score_source": score_source,
-            **({"calibration": calibration} if calibration else {}),
-            "score_source_rule": score_rule,
-            "storage_dtype": "fp16" if dtype is not None else "fp32",
-            "precision_agreement": {
-                "fp16_weights": round(fp16_agreement, 5),
-                "bf16": round(bf16_agreement, 5),
-                "measured_on": f"{len(prepared)} validation images, final exit, Dice of masks",
-            },
-            "validation": {
-                "patients": sorted({c.patient_id for c in cases}),
-                "n_images": report["n_images"],
-                "n_mass_images": report["n_mass_images"],
-                "n_patients": report["n_patients"],
-                "threshold": threshold,
-                "score_source": score_source,
-                "final": {k: report["final"][k] for k in REPORT_KEYS},
-                "exits": [{k: e[k] for k in REPORT_KEYS} for e in report["exits"]],
-                "threshold_table": report["threshold_table"],
-            },
-            "source_checkpoint": {
-                "name": checkpoint.name,
-                "sha256": sha256(checkpoint),
-                "epoch": metadata.get("epoch"),
-            },
-            **(extra or {}),
-        }
+            "final": {k: report["final"][k] for k in REPORT_KEYS},
+            "exits": [{k: e[k] for k in REPORT_KEYS} for e in report["exits"]],
+            "threshold_table": report["threshold_table"],
+        },
+        provenance=extra,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(out, shipped, document, dtype=dtype)
+    save_weights(out, shipped, spec, dtype=dtype)
     report["weights_sha256"] = sha256(out)
-    report["document"] = document
+    report["spec"] = spec
     return report
 
 
@@ -302,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                 method=args.calibration or "logistic",
                 domains=dict(args.domains),
             )
-            agreement = report["document"]["precision_agreement"]
+            agreement = report["spec"].precision_agreement
             print(
-                f"wrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}) and "
+                f"wrote {args.out} ({report['spec'].storage_dtype}, sha256 {report['weights_sha256']}) and "
                 f"{args.out.stem}_cv.json; default threshold {report['threshold']:g}; fp16-weights agreement "
                 f"{agreement['fp16_weights']:.4f}, bf16 agreement {agreement['bf16']:.4f}"
             )
@@ -326,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hds-export: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
-    agreement = report["document"]["precision_agreement"]
+    agreement = report["spec"].precision_agreement
     print(
-        f"\nwrote {args.out} ({report['document']['storage_dtype']}, sha256 {report['weights_sha256']}); "
+        f"\nwrote {args.out} ({report['spec'].storage_dtype}, sha256 {report['weights_sha256']}); "
         f"default threshold {report['threshold']:g}; fp16-weights agreement {agreement['fp16_weights']:.4f}, "
         f"bf16 agreement {agreement['bf16']:.4f}"
     )

@@ -23,7 +23,7 @@ from ..data import BalancedCropDataset, load_datasets, prepare, split_cases
 from ..eval.evaluate import per_dataset_reports, predict_cases, report_from_results
 from ..infer.device import choose_device, cpu_has_native_bf16
 from ..losses import DeepSupervisionLoss
-from ..nn import HDSConfig, HDSUNet, read_metadata, save_weights, sha256
+from ..nn import HDSConfig, HDSUNet, ModelSpec, read_spec, save_weights, sha256
 from ..nn.weights import load_tensors
 from .config import TrainConfig
 
@@ -181,12 +181,12 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
 
     start_epoch, best, history = 0, {"dice": -1.0, "accuracy": -1.0}, []
     if resume and (out / "last.safetensors").is_file():
-        meta = read_metadata(out / "last.safetensors")
+        saved = read_spec(out / "last.safetensors")
         tensors = load_tensors(out / "last.safetensors")
         model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
         _restore_optimizer(optimizer, tensors)
-        start_epoch, best = meta["epoch"], meta["best"]
-        pretrained = meta.get("pretrained_encoder")
+        start_epoch, best = saved.epoch, saved.provenance["best"]
+        pretrained = saved.provenance.get("pretrained_encoder")
         history = (
             [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
             if (out / "metrics.jsonl").is_file()
@@ -313,24 +313,31 @@ def _load_pretrained(model: HDSUNet, source: str) -> dict:
     return {"source": source, "file": path.name, "sha256": sha256(path), "tensors": count}
 
 
-def _metadata(config: TrainConfig, epoch: int, record: dict, best: dict, pretrained: dict | None = None) -> dict:
-    return {
-        "model_name": config.model_name or ("hds" if config.mode == "hds" else f"hds-{config.mode}"),
-        "mode": config.mode,
-        "score_source": config.score_source,
-        "default_threshold": config.threshold,
-        "preprocessing": {
-            "working_spacing_mm": config.working_spacing_mm,
-            "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast",
+def _spec(
+    model: HDSUNet, config: TrainConfig, epoch: int, record: dict, best: dict, pretrained: dict | None = None
+) -> ModelSpec:
+    validation = dict(record.get("val") or {})
+    return ModelSpec(
+        network=model.config,
+        model_name=config.model_name or ("hds" if config.mode == "hds" else f"hds-{config.mode}"),
+        score_source=config.score_source,
+        default_threshold=config.threshold,
+        working_spacing_mm=config.working_spacing_mm,
+        threshold_table=tuple(validation.pop("threshold_table", ())),
+        epoch=epoch + 1,
+        train_config=config.to_dict(),
+        provenance={
+            "mode": config.mode,
+            "preprocessing": {
+                "input": "default display rendering in [0,1], breast crop, chest wall left, z-score over breast"
+            },
+            "best": best,
+            "validation": validation or None,
+            "pretrained_encoder": pretrained,
+            "software": {"hds_core": __version__, "torch": torch.__version__},
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
-        "epoch": epoch + 1,
-        "best": best,
-        "validation": record.get("val"),
-        "train_config": config.to_dict(),
-        "pretrained_encoder": pretrained,
-        "software": {"hds_core": __version__, "torch": torch.__version__},
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    )
 
 
 def _save_epoch(
@@ -354,12 +361,12 @@ def _save_epoch(
     if improved_accuracy:
         best["accuracy"] = accuracy
         best["accuracy_epoch"] = epoch + 1
-    metadata = _metadata(config, epoch, record, best, pretrained)
-    save_weights(out / "last.safetensors", model, metadata, extra_tensors=_optimizer_tensors(optimizer))
+    spec = _spec(model, config, epoch, record, best, pretrained)
+    save_weights(out / "last.safetensors", model, spec, extra_tensors=_optimizer_tensors(optimizer))
     if improved_dice:
-        save_weights(out / "best_dice.safetensors", model, metadata)
+        save_weights(out / "best_dice.safetensors", model, spec)
     if improved_accuracy:
-        save_weights(out / "best_accuracy.safetensors", model, metadata)
+        save_weights(out / "best_accuracy.safetensors", model, spec)
     with open(out / "metrics.jsonl", "w") as handle:
         for row in history:
             handle.write(json.dumps(row) + "\n")

@@ -241,9 +241,9 @@ def ablation_table(shipped: Path, runs: list[tuple[str, Path]]) -> list[str]:
     return lines
 
 
-def threshold_rows(document: dict) -> list[str]:
-    tables = document["validation"]["threshold_table_per_dataset"]
-    film = document["validation"]["dataset"]
+def threshold_rows(spec) -> list[str]:
+    tables = spec.provenance["validation"]["threshold_table_per_dataset"]
+    film = spec.provenance["validation"]["dataset"]
     others = [s for s in tables if s != film]
     head = (
         "| threshold | film: contour on mass films | film: no contour on normal films | film: Dice | film: FP "
@@ -253,7 +253,7 @@ def threshold_rows(document: dict) -> list[str]:
     )
     lines = [head, "|---|---|---|---|---|" + "---|---|" * len(others)]
     for i, row in enumerate(tables[film]):
-        default = " **(default)**" if abs(row["threshold"] - document["default_threshold"]) < 1e-9 else ""
+        default = " **(default)**" if abs(row["threshold"] - spec.default_threshold) < 1e-9 else ""
         cells = [
             f"{row['threshold']:.2f}{default}",
             fmt(row["contour_sensitivity"], 2),
@@ -365,7 +365,7 @@ def _epoch_lines(hds_dir: Path, config: dict, report: dict) -> list[str]:
     ]
 
 
-def _bilateral_lines(document: dict, report: dict) -> list[str]:
+def _bilateral_lines(spec, report: dict) -> list[str]:
     fit = report.get("bilateral_fit")
     if fit is None:
         return ["- The other breast: too few out-of-fold images with the other breast's view to fit a combination."]
@@ -373,7 +373,7 @@ def _bilateral_lines(document: dict, report: dict) -> list[str]:
         f"sigmoid({fit['weights'][0]:.3f}·logit(raw) {fit['weights'][1]:+.3f}·logit(raw of the other breast's same "
         f"view) {fit['bias']:+.3f}), fitted on {fit['n_images']} out-of-fold images with a counterpart"
     )
-    if document.get("bilateral"):
+    if spec.bilateral:
         return [
             f"- The other breast: where the study holds the same view of the other breast, the score is {formula}; "
             f"elsewhere the calibrated single-image score ({report['bilateral_rule']})."
@@ -384,9 +384,9 @@ def _bilateral_lines(document: dict, report: dict) -> list[str]:
     ]
 
 
-def network_sentence(document: dict, params: float | None) -> str:
-    encoder = document["network"].get("encoder", "residual")
-    pretrained = document.get("pretrained_encoder")
+def network_sentence(spec, params: float | None) -> str:
+    encoder = spec.network.encoder
+    pretrained = spec.provenance.get("pretrained_encoder")
     what = (
         "a U-Net whose encoder is EfficientNet-Lite0 "
         + (
@@ -433,12 +433,13 @@ def write_card(
     limits: list[str] | None = None,
     decisions: list[str] | None = None,
 ) -> str:
-    from ..nn import read_metadata, sha256
+    from ..nn import read_spec, sha256
 
-    document = read_metadata(weights)
+    spec = read_spec(weights)
+    document = spec.provenance  # the rules, sources and reports the card quotes
     report = json.loads(weights.with_name(weights.stem + "_cv.json").read_text())
     hds_dir = Path(document["validation"]["source"].split("(")[-1].rstrip(")"))
-    config = document["train_config"]
+    config = spec.train_config
     size_mib = weights.stat().st_size / 2**20
     params = None
     try:
@@ -448,14 +449,14 @@ def write_card(
         params = sum(p.numel() for p in model.parameters()) / 1e6
     except Exception:  # noqa: BLE001 - the card is still written; the size line says n/a
         pass
-    calibration = document["calibration"]
+    calibration = spec.calibration
     lines = [
         f"# Model card: `{weights.stem}`",
         "",
         "*Written by `python -m hds_core.train.model_card` from the weights' JSON and "
         f"`{weights.stem}_cv.json`; do not edit by hand.*",
         "",
-        f"The weights the viewer and `hds-predict` use by default: {network_sentence(document, params)}, trained on "
+        f"The weights the viewer and `hds-predict` use by default: {network_sentence(spec, params)}, trained on "
         "screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
         "",
         "**Research software, not for diagnosis.** Every figure below is cross-validated: each image was scored by a "
@@ -465,8 +466,7 @@ def write_card(
         "",
         "| file | what it is |",
         "|---|---|",
-        f"| `{weights.name}` | the weights, {document['storage_dtype']} ({size_mib:.1f} MiB), sha256 "
-        f"`{sha256(weights)}` |",
+        f"| `{weights.name}` | the weights, {spec.storage_dtype} ({size_mib:.1f} MiB), sha256 `{sha256(weights)}` |",
         f"| `{weights.stem}.json` | network, preprocessing, training config, image score, calibration, two-breast "
         "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
         f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per "
@@ -503,7 +503,7 @@ def write_card(
         "place of "
         f"`--no-validation` for each fold K (two folds at a time here), then the same options with `--out runs/cv "
         f"--cv {report['folds']} --resume --threshold {evaluated_threshold(report):g}"
-        + "".join(f" --suppress {k}" for k in document.get("suppress", []))
+        + "".join(f" --suppress {k}" for k in spec.suppress)
         + "` evaluates every fold out of fold "
         "(`fold-K/oof.json`, `cv.json`); `python -m hds_core.train.recipe fold recipe K` and `... evaluate recipe` "
         "run the same. The shipped model: the command below, on every patient:",
@@ -521,21 +521,21 @@ def write_card(
         "```bash",
         f"hds-export runs/final/last.safetensors {weights.name} "
         + " ".join(f"--dataset {shown(s)}" for s in config["datasets"])
-        + f" --cv runs/cv --model-name {document.get('model_name')}"
+        + f" --cv runs/cv --model-name {spec.model_name}"
         + "".join(
-            f" --domain {shown(spec)}={block['domain']}"
-            for spec, block in document.get("cross_validation", {}).items()
-            if block.get("domain") and spec.partition(":")[0] == "folder"
+            f" --domain {shown(dataset)}={block['domain']}"
+            for dataset, block in spec.cross_validation.items()
+            if block.get("domain") and dataset.partition(":")[0] == "folder"
         ),
         "```",
         "",
-        f"- Image score: **{document['score_source']}** ({document['score_source_rule']}).",
+        f"- Image score: **{spec.score_source}** ({document['score_source_rule']}).",
         *(
             [
                 f"- Marks removed before scoring and outlining, in the cross-validation as in the viewer: "
-                f"{' and '.join(SUPPRESSION_WORDS[k] for k in document['suppress'])} (`infer/suppression.py`)."
+                f"{' and '.join(SUPPRESSION_WORDS[k] for k in spec.suppress)} (`infer/suppression.py`)."
             ]
-            if document.get("suppress")
+            if spec.suppress
             else []
         ),
         f"- Calibration: {calibration['method']} on {calibration.get('n', 'n/a')} out-of-fold images "
@@ -545,17 +545,17 @@ def write_card(
             if calibration.get("domain")
             else "."
         ),
-        *_bilateral_lines(document, report),
-        f"- Default threshold **{document['default_threshold']:g}**: {document['default_threshold_rule']}.",
+        *_bilateral_lines(spec, report),
+        f"- Default threshold **{spec.default_threshold:g}**: {document['default_threshold_rule']}.",
         f"- Cost: one model (not a fold ensemble: five times the time per view for no measured gain here), "
         f"{size_mib:.1f} MiB; its time per view is under the demo study below.",
         f"- Precision: fp16 weights agree with fp32 at mask Dice "
-        f"{document['precision_agreement']['fp16_weights']:.4f}, "
-        f"bf16 autocast at {document['precision_agreement']['bf16']:.4f} "
-        f"({document['precision_agreement']['measured_on']})"
+        f"{spec.precision_agreement['fp16_weights']:.4f}, "
+        f"bf16 autocast at {spec.precision_agreement['bf16']:.4f} "
+        f"({spec.precision_agreement['measured_on']})"
         + (
-            f"; at threshold 0.5 the fp16 masks agree at {document['precision_agreement']['fp16_weights_at_0.5']:.4f}"
-            if "fp16_weights_at_0.5" in document["precision_agreement"]
+            f"; at threshold 0.5 the fp16 masks agree at {spec.precision_agreement['fp16_weights_at_0.5']:.4f}"
+            if "fp16_weights_at_0.5" in spec.precision_agreement
             else ""
         )
         + ".",
@@ -596,7 +596,7 @@ def write_card(
         "",
         '"Contour": at least one lesion (≥ 5 mm²) drawn on the image at that threshold.',
         "",
-        *threshold_rows(document),
+        *threshold_rows(spec),
         "",
     ]
     film_rows = report["per_dataset"][document["validation"]["dataset"]]["shipped_score"]["reliability"]

@@ -257,7 +257,7 @@ def unpack(results: Path, out: Path) -> None:
     and ``final/last.safetensors`` for ``hds-export``."""
     from safetensors.torch import load_file, save_file
 
-    from ..nn.weights import FORMAT
+    from ..nn.spec import FORMAT
 
     out.mkdir(parents=True, exist_ok=True)
     with tarfile.open(results / "cv.tar.gz") as tar:

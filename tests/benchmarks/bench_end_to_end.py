@@ -38,13 +38,13 @@ def study_time(predictor: Predictor, folder: Path, levels: bool) -> tuple[float,
     for entry in scan_folder(folder).images:
         t0 = time.perf_counter()
         image = (
-            read_preview(entry.path, working_spacing_mm=predictor.working_spacing_mm)
+            read_preview(entry.path, working_spacing_mm=predictor.spec.working_spacing_mm)
             if levels
             else read_image(entry.path)
         )
         t1 = time.perf_counter()
         prediction = predictor.predict(image)
-        prediction.lesions(predictor.default_threshold)
+        prediction.lesions(predictor.spec.default_threshold)
         if predictor.device.type == "cuda":
             torch.cuda.synchronize()
         decode += t1 - t0

@@ -27,7 +27,7 @@ from hds_core.data.sampling import pad_value
 from hds_core.eval.metrics import dice
 from hds_core.infer import Predictor
 from hds_core.io import read_image
-from hds_core.nn import HDSUNet, load_weights, pad_to_multiple, save_weights
+from hds_core.nn import HDSUNet, ModelSpec, load_weights, pad_to_multiple, save_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import Row, write_rows
@@ -60,7 +60,8 @@ def main() -> int:
     if weights is None:
         weights = tmp / "untrained.safetensors"
         torch.manual_seed(0)
-        save_weights(weights, HDSUNet().eval(), {"model_name": "untrained paper-size HDS"})
+        network = HDSUNet().eval()
+        save_weights(weights, network, ModelSpec(network=network.config, model_name="untrained paper-size HDS"))
     predictor = Predictor(weights, device="cpu")
     model, _ = load_weights(weights)  # the plain network, as loaded: the baseline
 

@@ -162,7 +162,9 @@ def run_path(path_name: str, folder: Path, weights: str | None, repeats: int) ->
     figures["threshold_median_ms"] = 1000 * statistics.median(times)
     figures["threshold_max_ms"] = 1000 * max(times)
     figures["repeats"] = len(times)
-    default = window.engine.predictor.default_threshold  # a drag around the model's default: new thresholds each step
+    default = (
+        window.engine.predictor.spec.default_threshold
+    )  # a drag around the model's default: new thresholds each step
     near = threshold_changes(np.linspace(default + 0.001, default + 0.1, repeats))
     figures["threshold_near_default"] = (default, 1000 * statistics.median(near))
     figures["viewer_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
