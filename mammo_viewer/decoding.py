@@ -26,7 +26,7 @@ import numpy as np
 
 from hds_core.io import MammoImage, read_image, read_preview
 from hds_core.io.errors import DecodeError
-from hds_core.io.levels import input_level
+from hds_core.network_input import NetworkInput
 
 from .display import ScreenRenderer, breast_box
 from .memory import return_large_blocks_to_the_system
@@ -42,7 +42,7 @@ class DecodedImage:
     chest_wall_right: bool | None  # read from the pixels when PatientOrientation is missing
     renderer: ScreenRenderer  # first screen rendering already done (and cached)
     thumbnail: np.ndarray | None
-    # The network's input level (hds_core.io.levels.input_level), read straight from the
+    # The network's input level (hds_core.network_input.input_level), read straight from the
     # file: the network sees exactly what it would see from the full decode. None: ``image``.
     model_image: MammoImage | None = None
     # The breast's box in full-image pixels (display.breast_box), which the view fits: found
@@ -54,18 +54,18 @@ def decode(
     path: Path,
     thumbnail_height: int = 96,
     screen_shape: tuple[int, int] | None = None,
-    working_spacing_mm: float | None = None,
+    network: NetworkInput | None = None,
 ) -> DecodedImage:
     """Everything heavy about showing an image first: decoding (the level that fills
     ``screen_shape`` where the file holds levels, else in full), the network's input level,
     window statistics, the first screen rendering, the thumbnail, the chest-wall side if needed."""
-    if screen_shape is None and working_spacing_mm is None:
+    if screen_shape is None and network is None:
         image = read_image(path)
     else:
-        image = read_preview(path, screen_shape=screen_shape, working_spacing_mm=working_spacing_mm)
+        image = read_preview(path, screen_shape=screen_shape, network=network)
     model_image = None
-    if working_spacing_mm is not None and image.level:
-        level = input_level(image.metadata.pixel_spacing_mm, working_spacing_mm)
+    if network is not None and image.level:
+        level = network.level(image.metadata.pixel_spacing_mm)
         # Reducing a finer level further is not the same as the file's own level (the decoder
         # clips each level it outputs): the network's level is read from the file itself.
         model_image = image if image.level == level else read_image(path, level=level)
@@ -224,10 +224,10 @@ class DecoderPool:
         path: Path,
         thumbnail_height: int,
         screen_shape: tuple[int, int] | None = None,
-        working_spacing_mm: float | None = None,
+        network: NetworkInput | None = None,
     ) -> Future:
         """The first look at ``path`` (``decode``)."""
-        return self._submit(decode, path, thumbnail_height, screen_shape, working_spacing_mm)
+        return self._submit(decode, path, thumbnail_height, screen_shape, network)
 
     def submit_detail(self, path: Path, preset=None, user_invert: bool = False) -> Future:
         """``path`` at full resolution, rendered with ``preset`` (``decode_detail``)."""

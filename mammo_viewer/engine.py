@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from hds_core.infer import Prediction, PredictionCancelled, Predictor, weights_working_spacing
+from hds_core.infer import Prediction, PredictionCancelled, Predictor, network_input_of
 from hds_core.io import MammoImage
 
 from .worker import Worker
@@ -32,7 +32,7 @@ class Engine(QObject):
         self.done = self.total = 0
         self._waiting: list[tuple[str, MammoImage]] = []
         # Known before the weights have loaded, so that films are read at the network's level from the start.
-        self.working_spacing_mm: float | None = None
+        self.network_input = None  # hds_core.network_input.NetworkInput, or None when the weights cannot be read
 
     @property
     def busy(self) -> bool:
@@ -43,7 +43,7 @@ class Engine(QObject):
         return self.predictor is None and self.error is None
 
     def load(self, weights: str | Path | None = None, device: str = "auto") -> None:
-        self.working_spacing_mm = weights_working_spacing(weights)
+        self.network_input = network_input_of(weights)
 
         def failed(exc: Exception) -> None:
             self.error = f"AI engine not available: {exc}"

@@ -62,14 +62,13 @@ class StudyLoader(QObject):
         items: list[tuple[str, Path]],
         thumbnail_height: int = 96,
         screen_shape: tuple[int, int] | None = None,
-        working_spacing_mm: float | None = None,
+        network=None,
     ) -> None:
         """Decode these images in the decoder process for a first look (at the level that fills
-        ``screen_shape``, with the network's input level for ``working_spacing_mm``); each
+        ``screen_shape``, with the input level of ``network``, a ``NetworkInput``); each
         arrives, in this order, as soon as it is ready."""
         futures = [
-            (key, path, self.decoders.submit(path, thumbnail_height, screen_shape, working_spacing_mm))
-            for key, path in items
+            (key, path, self.decoders.submit(path, thumbnail_height, screen_shape, network)) for key, path in items
         ]
         self._futures += [future for _, _, future in futures]
         for key, path, future in futures:

@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         order = self.controller.decode_order(self.grid.visible_keys())
         # JPEG 2000 films are read first at the level that fills a view and at the network's
         # level; full resolution follows once the study is analysed, or when a view needs it.
-        levels = (self.grid.screen_shape(), self.engine.working_spacing_mm) if self.progressive else (None, None)
+        levels = (self.grid.screen_shape(), self.engine.network_input) if self.progressive else (None, None)
         self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT, *levels)
 
     # ----- decoding and analysis -------------------------------------------------------------------

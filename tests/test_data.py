@@ -14,9 +14,9 @@ from hds_core.data import (
     load_dataset,
     patient_folds,
     prepare,
-    preprocess,
     split_cases,
 )
+from hds_core.network_input import preprocess
 
 INFO = """              MAMMOGRAPHIC IMAGE ANALYSIS SOCIETY
                   MiniMammographic Database
@@ -88,7 +88,7 @@ def test_inbreast_layout(tmp_path):
     assert cases["20586908"].extra["birads"] == "4" and cases["20586908"].view == "CC"
     mask = cases["20586908"].mass_mask((128, 96))
     assert mask[30, 25] and not mask[60, 60] and mask.sum() > 500
-    prepared = prepare(cases["20586908"])
+    prepared = prepare(cases["20586908"], 0.4)
     assert prepared.label == 1 and prepared.working.geometry.spacing_assumed is False
 
 
@@ -121,7 +121,7 @@ def test_preprocess_resamples_crops_and_puts_the_chest_wall_left():
     assert a.image.shape[0] <= 100 and abs(a.image.shape[0] - b.image.shape[0]) <= 1
     breast = a.image[a.breast]
     assert abs(breast.mean()) < 1e-3 and abs(breast.std() - 1) < 1e-2
-    assert preprocess(left / 4095.0, None).geometry.spacing_assumed
+    assert preprocess(left / 4095.0, None, working_spacing_mm=0.4).geometry.spacing_assumed
 
 
 def test_geometry_round_trip_of_a_mask():
@@ -138,7 +138,7 @@ def test_geometry_round_trip_of_a_mask():
 
 
 def test_balanced_sampling_is_deterministic_and_forces_mass_pixels(phantom_dataset):
-    prepared = [prepare(c) for c in load_dataset(f"folder:{phantom_dataset}")]
+    prepared = [prepare(c, 0.4) for c in load_dataset(f"folder:{phantom_dataset}")]
     dataset = BalancedCropDataset(
         prepared, crop=(64, 64), samples_per_epoch=40, positive_fraction=1.0, min_mass_pixels=100, seed=1
     )
@@ -167,13 +167,12 @@ def test_chest_wall_found_on_padded_films(wall):
     film = np.zeros((400, 400), dtype=np.uint16)
     film[50:350, 100:300] = pixels
     assert chest_wall_on_right(breast_mask(film / 4095.0)) == (wall == "right")
-    assert preprocess(film / 4095.0, (0.2, 0.2)).geometry.flipped == (wall == "right")
+    assert preprocess(film / 4095.0, (0.2, 0.2), working_spacing_mm=0.4).geometry.flipped == (wall == "right")
 
 
 def test_folder_reads_jpeg_images_and_masks_binarised_at_half_their_range(tmp_path):
     from PIL import Image
 
-    from hds_core.data.minimias import DatasetLayoutError
     from hds_core.data.registry import load_dataset
     from hds_core.io import read_image
 
@@ -220,7 +219,7 @@ def _two_domains(tmp_path):
     for image in (digital / "images").iterdir():  # a lesion on every image
         _, mask = phantom((128, 128), seed=int(image.stem[2:]) + 70, mass=True)
         Image.fromarray((mask * 255).astype(np.uint8)).save(digital / "masks" / image.name)
-    return [prepare(c) for c in load_dataset(f"folder:{films}") + load_dataset(f"folder:{digital}")]
+    return [prepare(c, 0.4) for c in load_dataset(f"folder:{films}") + load_dataset(f"folder:{digital}")]
 
 
 def test_balancing_within_each_dataset_makes_the_crop_label_independent_of_the_dataset(tmp_path):
@@ -266,7 +265,7 @@ def test_the_papers_sampling_lets_the_label_tell_the_datasets_apart(tmp_path):
 
 
 def test_augmentation_moves_image_and_mask_together_and_is_reproducible(phantom_dataset):
-    prepared = [prepare(c) for c in load_dataset(f"folder:{phantom_dataset}")]
+    prepared = [prepare(c, 0.4) for c in load_dataset(f"folder:{phantom_dataset}")]
     plain = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, seed=5, flips=False)
     augmented = BalancedCropDataset(prepared, crop=(64, 64), samples_per_epoch=40, seed=5, flips=False, augment=True)
     changed = 0
@@ -293,8 +292,8 @@ def test_a_12_bit_digital_image_and_its_8_bit_export_give_the_same_network_input
     does not clip; a window that clips the breast loses in the export what it clips."""
     from synthetic import write_png
 
-    from hds_core.data.preprocess import working_image
     from hds_core.io import read_image
+    from hds_core.network_input import working_image
 
     pixels, _ = phantom((320, 256), seed=11, bits=12)
     tags = {"WindowCenter": window[0], "WindowWidth": window[1]} if window else {}

@@ -12,10 +12,10 @@ from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless, JPEG
 from synthetic import mg_dataset, phantom, write_dicom, write_png
 
 import hds_core.io.dicom as dicom_module
-from hds_core.data.preprocess import Geometry
 from hds_core.eval.metrics import dice
 from hds_core.io import read_image, read_preview
-from hds_core.io.levels import input_level, level_shape, lowpass_levels, preview_level, screen_level, stored_range
+from hds_core.io.levels import level_shape, lowpass_levels, preview_level, screen_level, stored_range
+from hds_core.network_input import Geometry, NetworkInput, input_level
 
 ODD_SHAPE = (517, 389)  # sizes where Pillow's rounding of a reduced size differs from the codestream's
 
@@ -118,7 +118,7 @@ def test_lossy_jpeg2000_levels_come_from_the_full_decode(tmp_path):
         np.testing.assert_array_equal(
             read_image(path, level=level).pixels, lowpass_levels(full.pixels, level, stored_range(12, False))
         )
-    assert read_preview(path, screen_shape=(64, 48), working_spacing_mm=0.8).level == 0  # read in full
+    assert read_preview(path, screen_shape=(64, 48), network=NetworkInput(0.8)).level == 0  # read in full
 
 
 def test_a_codestream_that_disagrees_with_the_header_is_reduced_from_pydicoms_full_decode():
@@ -151,12 +151,11 @@ def test_level_choices():
     # A 4096x3328 film in a 450x700 view: at fit one screen pixel covers 9.1 film pixels.
     assert screen_level((4096, 3328), (450, 700)) == 3
     assert screen_level((512, 512), (1000, 1000)) == 0
-    assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=(450, 700), working_spacing_mm=0.8, available=5) == 3
-    assert (
-        preview_level((4096, 3328), (0.07, 0.07), screen_shape=(1000, 1400), working_spacing_mm=0.8, available=5) == 2
-    )
-    assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=(450, 700), working_spacing_mm=0.8, available=2) == 2
-    assert preview_level((4096, 3328), (0.07, 0.07), screen_shape=None, working_spacing_mm=None, available=0) == 0
+    film = input_level((0.07, 0.07), 0.8)  # 3: a 0.07 mm film for a 0.8 mm network
+    assert preview_level((4096, 3328), screen_shape=(450, 700), network_level=film, available=5) == 3
+    assert preview_level((4096, 3328), screen_shape=(1000, 1400), network_level=film, available=5) == 2
+    assert preview_level((4096, 3328), screen_shape=(450, 700), network_level=film, available=2) == 2
+    assert preview_level((4096, 3328), screen_shape=None, network_level=None, available=0) == 0
 
 
 def test_a_preview_reads_jpeg2000_reduced_and_everything_else_in_full(tmp_path):
@@ -165,9 +164,9 @@ def test_a_preview_reads_jpeg2000_reduced_and_everything_else_in_full(tmp_path):
         tmp_path / "j2k.dcm", pixels, syntax=JPEG2000Lossless, BitsStored=12, ImagerPixelSpacing=[0.1, 0.1]
     )
     plain = write_dicom(tmp_path / "plain.dcm", pixels, BitsStored=12, ImagerPixelSpacing=[0.1, 0.1])
-    assert read_preview(j2k, screen_shape=(256, 256), working_spacing_mm=0.8).level == 2  # 1024 rows into 256
-    assert read_preview(j2k, screen_shape=(256, 256), working_spacing_mm=0.2).level == 1  # the network needs 0.2 mm
-    assert read_preview(plain, screen_shape=(256, 256), working_spacing_mm=0.8).level == 0
+    assert read_preview(j2k, screen_shape=(256, 256), network=NetworkInput(0.8)).level == 2  # 1024 rows into 256
+    assert read_preview(j2k, screen_shape=(256, 256), network=NetworkInput(0.2)).level == 1  # the network needs 0.2 mm
+    assert read_preview(plain, screen_shape=(256, 256), network=NetworkInput(0.8)).level == 0
 
 
 def test_a_geometry_found_on_a_level_maps_to_full_pixels():
@@ -218,10 +217,10 @@ def _agreement_paths(tmp_path) -> list:
 def test_the_network_sees_the_same_from_its_level_as_from_the_full_decode(tmp_path, shipped):
     """The issue's agreement (mask Dice >= 0.99, score within 0.01) on the demo study and a
     synthetic 0.07 mm J2K study; it holds because the input itself is the same array."""
-    threshold = shipped.default_threshold
+    threshold = shipped.spec.default_threshold
     for path in _agreement_paths(tmp_path):
         full = read_image(path)
-        level = shipped.input_level(full.metadata.pixel_spacing_mm)
+        level = shipped.input.level(full.metadata.pixel_spacing_mm)
         reduced = read_image(path, level=level)
         assert reduced.level == level
         a, b = shipped.model_input(full), shipped.model_input(reduced)

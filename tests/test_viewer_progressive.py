@@ -70,7 +70,7 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
     windows_before = dict(window.grid.windows)
     for item in window.study.images.values():
         # The network got its own level, read from the file: its result is the full decode's.
-        assert item.model_image.level == shipped.input_level(item.metadata.pixel_spacing_mm) == 3
+        assert item.model_image.level == shipped.input.level(item.metadata.pixel_spacing_mm) == 3
         reference = shipped.predict(read_image(item.path))
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
         threshold = window.findings.threshold
@@ -204,7 +204,7 @@ def test_the_demo_study_opens_progressively_with_the_full_decodes_results(qtbot,
     assert first_levels and all(level > 0 for level in first_levels.values()), first_levels  # 1024x1024 films, 2 views
     threshold = window.findings.threshold
     for item in window.study.images.values():
-        assert (item.model_image or item.image).level == shipped.input_level(item.metadata.pixel_spacing_mm)
+        assert (item.model_image or item.image).level == shipped.input.level(item.metadata.pixel_spacing_mm)
         reference = shipped.predict(read_image(item.path))
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
         assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [

@@ -1,10 +1,9 @@
-"""Dataset adapters (mini-MIAS, INbreast, generic image+mask folder), the shared
-preprocessing to the working spacing, patient-level folds and balanced crop sampling."""
+"""Dataset adapters (mini-MIAS, INbreast, generic image+mask folder), cases prepared as the
+network's input (``hds_core.network_input``), patient-level folds and balanced crop sampling."""
 
 from .cases import Case, PreparedCase, prepare
+from .errors import DatasetLayoutError
 from .folds import patient_folds, split_cases, validation_cases_of
-from .minimias import DatasetLayoutError
-from .preprocess import DEFAULT_WORKING_SPACING_MM, Geometry, WorkingImage, preprocess
 from .registry import DOMAINS, dataset_domain, load_dataset, load_datasets
 from .sampling import BalancedCropDataset
 
@@ -13,16 +12,12 @@ __all__ = [
     "Case",
     "DOMAINS",
     "dataset_domain",
-    "DEFAULT_WORKING_SPACING_MM",
     "DatasetLayoutError",
-    "Geometry",
     "PreparedCase",
-    "WorkingImage",
     "load_dataset",
     "load_datasets",
     "patient_folds",
     "prepare",
-    "preprocess",
     "split_cases",
     "validation_cases_of",
 ]

@@ -9,7 +9,8 @@ import numpy as np
 from skimage import draw
 
 from ..io import MammoImage, read_image
-from .preprocess import DEFAULT_WORKING_SPACING_MM, WorkingImage, working_image
+from ..network_input import NetworkInput, WorkingImage
+from .errors import DatasetLayoutError
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -56,8 +57,6 @@ class Case:
         if self.mask_path is not None:
             other = read_mask(self.mask_path)
             if other.shape != shape:
-                from .minimias import DatasetLayoutError
-
                 raise DatasetLayoutError(
                     f"{self.mask_path}: the mask is {other.shape[1]}x{other.shape[0]} pixels, "
                     f"its image {shape[1]}x{shape[0]}; masks must have their image's size"
@@ -87,8 +86,8 @@ class PreparedCase:
         return int(self.mask.any())
 
 
-def prepare(case: Case, working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM) -> PreparedCase:
+def prepare(case: Case, working_spacing_mm: float) -> PreparedCase:
     image = case.load()
-    working = working_image(image, case.spacing(image), working_spacing_mm=working_spacing_mm)
+    working = NetworkInput(working_spacing_mm).prepare(image, case.spacing(image))
     mask = working.geometry.mask_to_working(case.mass_mask(image.full_shape))
     return PreparedCase(case, working, mask)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .cases import Case, read_mask
-from .minimias import DatasetLayoutError
+from .errors import DatasetLayoutError
 
 _IMAGE_SUFFIXES = {".dcm", ".png", ".pgm", ".tif", ".tiff", ".jpg", ".jpeg", ""}
 

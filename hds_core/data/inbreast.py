@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .cases import Case
-from .minimias import DatasetLayoutError
+from .errors import DatasetLayoutError
 
 
 def read_mass_polygons(xml_path: Path) -> list[np.ndarray]:

@@ -11,15 +11,12 @@ import re
 from pathlib import Path
 
 from .cases import Case
+from .errors import DatasetLayoutError
 
 MASS_CLASSES = {"CIRC", "SPIC", "MISC"}
 SPACING_MM = 0.2  # the mini-MIAS films are 200 micron pixel edge
 FILM_SIZE = 1024
 _ROW = re.compile(r"^(mdb\d{3})\s+([FGD])\s+([A-Z]+)(?:\s+([BM]))?(?:\s+(\d+)\s+(\d+)\s+(\d+))?")
-
-
-class DatasetLayoutError(ValueError):
-    """The dataset folder does not have the expected layout; the message says what is missing."""
 
 
 def patient_of(refnum: str) -> str:

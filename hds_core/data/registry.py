@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cases import Case
+from .errors import DatasetLayoutError
 from .folder import load_folder
 from .inbreast import load_inbreast
-from .minimias import DatasetLayoutError, load_minimias
+from .minimias import load_minimias
 
 LOADERS = {"minimias": load_minimias, "mini-mias": load_minimias, "inbreast": load_inbreast, "folder": load_folder}
 

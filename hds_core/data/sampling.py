@@ -19,12 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..network_input import pad_value
 from .cases import PreparedCase
-
-
-def pad_value(image: np.ndarray) -> float:
-    """Value used outside the image: the darkest (background) level of the normalised image."""
-    return float(image.min())
 
 
 class BalancedCropDataset(Dataset):

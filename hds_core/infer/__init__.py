@@ -16,7 +16,8 @@ _HOME = {
     "Prediction": "predictor",
     "PredictionCancelled": "predictor",
     "Predictor": "predictor",
-    "weights_working_spacing": "predictor",
+    "network_input_of": "shipped",
+    "shipped_weights": "shipped",
     "NotAMammogramError": "scope",
     "not_a_mammogram": "scope",
 }

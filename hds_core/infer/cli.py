@@ -287,9 +287,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
                 image = (
                     read_image(path)
                     if args.pdf
-                    else read_preview(
-                        path, working_spacing_mm=predictor.spec.working_spacing_mm, unknown_spacing_mm=args.spacing
-                    )
+                    else read_preview(path, network=predictor.input, unknown_spacing_mm=args.spacing)
                 )
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
             prediction = predictor.predict(image, spacing_mm=spacing)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.sampling import pad_value
+from ..network_input import pad_value
 from ..nn import HDSUNet, pad_to_multiple
 from .optimize import is_channels_last
 

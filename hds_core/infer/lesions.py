@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 from skimage import measure
 
-from ..data.preprocess import Geometry
+from ..network_input import Geometry
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data.preprocess import Geometry, working_image
 from ..io import MammoImage, read_image
-from ..io.levels import input_level
-from ..nn import WeightsError, load_weights, read_spec, sha256
+from ..network_input import Geometry, NetworkInput
+from ..nn import load_weights, sha256
 from .bilateral import THIS_IMAGE, ViewKey, final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
@@ -29,27 +28,11 @@ from .forward import image_score, predict_working
 from .lesions import Lesion, find_lesions, lesion_mask
 from .optimize import inference_copy
 from .scope import check_mammogram
+from .shipped import shipped_weights
 from .suppression import excluded_region, suppress
 
 log = logging.getLogger(__name__)
 CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
-
-
-def weights_working_spacing(weights: str | Path | None = None) -> float | None:
-    """The working spacing of ``weights`` (None: the shipped ones) from their JSON alone, no
-    network built: a viewer chooses which resolution level of a film to read for the network
-    while the weights still load. None when they cannot be found or read (loading them then
-    says why)."""
-    try:
-        if weights is None:
-            from resources import default_weights
-
-            weights = default_weights()
-            if weights is None:
-                return None
-        return read_spec(weights).working_spacing_mm
-    except (WeightsError, OSError, ValueError, TypeError, AttributeError):
-        return None
 
 
 class PredictionCancelled(Exception):  # noqa: N818 - a signal, not a fault
@@ -134,15 +117,7 @@ class Prediction:
 
 class Predictor:
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", precision: str = "auto"):
-        if weights is None:
-            from resources import default_weights
-
-            weights = default_weights()
-            if weights is None:
-                raise WeightsError(
-                    "resources/weights", "no shipped weights were found", "pass the weights file explicitly"
-                )
-        self.weights_path = Path(weights)
+        self.weights_path = Path(weights or shipped_weights())
         model, self.spec = load_weights(self.weights_path)
         self.model = inference_copy(model)  # BatchNorm folded, channels-last: ~1.9x faster on CPU
         self.weights_sha256 = sha256(self.weights_path)
@@ -191,10 +166,10 @@ class Predictor:
             *working.warnings,
             *[w for w in image.metadata.warnings() if not w.startswith("pixel spacing unknown")],
         ]
-        if image.level > self.input_level(spacing):
+        if image.level > self.input.level(spacing):
             notes.append(
                 f"read at 1/{image.reduction} resolution, coarser than the network's input "
-                f"(1/{1 << self.input_level(spacing)}): results are approximate"
+                f"(1/{1 << self.input.level(spacing)}): results are approximate"
             )
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
@@ -232,16 +207,15 @@ class Predictor:
         """What the network sees of ``image`` (a ``WorkingImage``: breast crop at the working
         spacing, chest wall on the left, z-scored), with its warnings; the viewer shows it.
         ``image`` may be a reduced resolution level (``MammoImage.level``) no coarser than
-        :meth:`input_level`: the input is then the same, and every result is in the full
+        ``self.input.level``: the input is then the same, and every result is in the full
         image's pixels all the same. ``spacing_mm`` is the full image's."""
-        return working_image(
-            image, spacing_mm or image.metadata.pixel_spacing_mm, working_spacing_mm=self.spec.working_spacing_mm
-        )
+        return self.input.prepare(image, spacing_mm or image.metadata.pixel_spacing_mm)
 
-    def input_level(self, image_spacing_mm: tuple[float, float] | None) -> int:
-        """The resolution level the network's input comes from, for an image of this spacing:
-        a viewer may read the file at that level and the result is the same."""
-        return input_level(image_spacing_mm, self.spec.working_spacing_mm)
+    @property
+    def input(self) -> NetworkInput:
+        """The network's input for these weights: which level of a film to read for it (a viewer
+        may read the file at that level and the result is the same) and the working image."""
+        return NetworkInput(self.spec.working_spacing_mm)
 
     def calibrated_for(self, domain: str | None) -> bool:
         """Whether this image's score can be shown as a probability: the weights carry a

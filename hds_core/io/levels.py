@@ -2,7 +2,7 @@
 
 A screen shows a level until the reader zooms past it: the first is the coarsest whose pixels
 are no larger than the screen's at fit. The network's input always comes from
-:func:`input_level`, whichever level was read (``hds_core.data.preprocess``).
+``hds_core.network_input.input_level``, whichever level was read.
 
 Level k holds ceil(rows / 2^k) x ceil(columns / 2^k) pixels, each 2^k original pixels apart.
 Its values are the LL band of k levels of the reversible 5/3 wavelet transform of JPEG 2000
@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from .image import ASSUMED_SPACING_MM
 
 
 def level_shape(shape: tuple[int, int], level: int) -> tuple[int, int]:
@@ -83,30 +81,19 @@ def screen_level(full_shape: tuple[int, int], screen_shape: tuple[int, int]) -> 
     return max(0, math.floor(math.log2(1.0 / fit))) if fit < 1 else 0
 
 
-def input_level(spacing_mm: tuple[float, float] | None, working_spacing_mm: float) -> int:
-    """The level the network's input is taken from (``hds_core.data.preprocess``): the coarsest
-    whose pixels are no coarser than the working spacing, for an image of ``spacing_mm`` (the
-    full image's; None: the spacing the model assumes), so the network's own resampling only
-    ever shrinks the image."""
-    spacing = max(spacing_mm) if spacing_mm else ASSUMED_SPACING_MM
-    if spacing <= 0 or spacing >= working_spacing_mm:
-        return 0
-    return max(0, math.floor(math.log2(working_spacing_mm / spacing) + 1e-9))
-
-
 def preview_level(
     full_shape: tuple[int, int],
-    spacing_mm: tuple[float, float] | None,
     *,
     screen_shape: tuple[int, int] | None,
-    working_spacing_mm: float | None,
+    network_level: int | None,
     available: int,
 ) -> int:
-    """The level to read first: fine enough for the screen and for the network, at most
+    """The level to read first: fine enough for the screen and for the network (whose input
+    comes from ``network_level``: ``hds_core.network_input.input_level``), at most
     ``available`` (the levels the file can give without decoding in full)."""
     wanted = [available]
     if screen_shape is not None:
         wanted.append(screen_level(full_shape, screen_shape))
-    if working_spacing_mm is not None:
-        wanted.append(input_level(spacing_mm, working_spacing_mm))
+    if network_level is not None:
+        wanted.append(network_level)
     return max(0, min(wanted))

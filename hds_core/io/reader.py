@@ -74,12 +74,14 @@ def read_preview(
     path: str | os.PathLike,
     *,
     screen_shape: tuple[int, int] | None = None,
-    working_spacing_mm: float | None = None,
+    network=None,
     unknown_spacing_mm: float | None = None,
 ) -> MammoImage:
     """The first look at a mammogram: the coarsest level that still fills ``screen_shape``
-    (rows, columns, the whole image fitted) and that the network can work from at
-    ``working_spacing_mm`` (with the spacing the file gives, else the one the model assumes),
+    (rows, columns, the whole image fitted) and that the network can work from (``network``:
+    a ``hds_core.network_input.NetworkInput``, or anything whose ``level(spacing_mm)`` says
+    which level its input comes from; with the spacing the file gives, else the one the
+    model assumes),
     where the file holds such levels ready-made (JPEG 2000/HTJ2K). Anything else is read in
     full (level 0): reducing it would cost its full decode anyway. ``image.level`` says which.
     ``unknown_spacing_mm``: the spacing the caller will give the network for a file that has
@@ -95,9 +97,8 @@ def read_preview(
         spacing = metadata.pixel_spacing_mm or ((unknown_spacing_mm,) * 2 if unknown_spacing_mm else None)
         return preview_level(
             (metadata.rows, metadata.columns),
-            spacing,
             screen_shape=screen_shape,
-            working_spacing_mm=working_spacing_mm,
+            network_level=None if network is None else network.level(spacing),
             available=available,
         )
 

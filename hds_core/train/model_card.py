@@ -283,7 +283,7 @@ def demo_rows(weights: Path, demo: Path) -> list[str]:
         predictions.append(predictor.predict(image))
         seconds.append(time.perf_counter() - started)
     predictor.compare_breasts(predictions)
-    threshold = predictor.default_threshold
+    threshold = predictor.spec.default_threshold
     lines = [
         "| image | source | lesion | image score | scored from | max probability | lesions at the default threshold |",
         "|---|---|---|---|---|---|---|",

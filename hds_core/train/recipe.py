@@ -142,8 +142,7 @@ def pack(film: Path, digital: Path, out: Path, spacing_mm: float = 0.8) -> dict:
     from PIL import Image
 
     from ..data import load_dataset
-    from ..data.preprocess import resample
-    from ..io.levels import input_level
+    from ..network_input import input_level, resample
 
     films = out / "mini-mias"
     for sub in ("images", "masks"):

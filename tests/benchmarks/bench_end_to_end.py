@@ -37,11 +37,7 @@ def study_time(predictor: Predictor, folder: Path, levels: bool) -> tuple[float,
     decode = infer = 0.0
     for entry in scan_folder(folder).images:
         t0 = time.perf_counter()
-        image = (
-            read_preview(entry.path, working_spacing_mm=predictor.spec.working_spacing_mm)
-            if levels
-            else read_image(entry.path)
-        )
+        image = read_preview(entry.path, network=predictor.input) if levels else read_image(entry.path)
         t1 = time.perf_counter()
         prediction = predictor.predict(image)
         prediction.lesions(predictor.spec.default_threshold)
