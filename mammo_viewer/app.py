@@ -184,7 +184,7 @@ def _run_window(app, args, scratch) -> int:
                 outcome["code"] = 2
             else:
                 if args.threshold is not None:
-                    window.findings.set_threshold(args.threshold)
+                    window.state.threshold = args.threshold
                 app.processEvents()
                 if not window.grab().save(args.screenshot):
                     print(f"mammo-viewer: error: cannot write {args.screenshot}", file=sys.stderr)
@@ -196,7 +196,7 @@ def _run_window(app, args, scratch) -> int:
 
         window.study_settled.connect(lambda: QTimer.singleShot(300, shoot))
     elif args.threshold is not None:
-        window.engine.ready.connect(lambda _p: window.findings.set_threshold(args.threshold))
+        window.engine.ready.connect(lambda _p: setattr(window.state, "threshold", args.threshold))
     if path:
         window.open_path(str(path))
     elif args.screenshot:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from hds_core.infer import Prediction, PredictionCancelled, Predictor, network_input_of
+from hds_core.findings import Prediction
+from hds_core.infer import PredictionCancelled, Predictor, network_input_of
 from hds_core.io import MammoImage
 
 from .worker import Worker

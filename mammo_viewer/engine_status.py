@@ -9,19 +9,18 @@ from hds_core.report.operating_point import score_trust
 
 
 class EngineStatus:
-    def __init__(self, findings, device_label, status, problem):
-        self.findings, self.device_label = findings, device_label
+    def __init__(self, state, findings, device_label, status, problem):
+        self.state, self.findings, self.device_label = state, findings, device_label
         self.status, self.problem = status, problem  # the window's status bar and problems list
         self.notices: set[str] = set()  # notices (CUDA fallback) already listed
 
     def ready(self, predictor) -> None:
+        self.state.set_model(predictor.spec.default_threshold)
         self.findings.set_model(
-            predictor.spec.default_threshold,
             predictor.spec.threshold_table,
             f"AI: {predictor.model_name} on {predictor.device_name} ({predictor.precision})",
             score_trust(predictor.spec.cross_validation),
         )
-        self.findings.set_threshold(predictor.spec.default_threshold)
         self.device_label.setText(f"AI: {predictor.device_name}")
 
     def unavailable(self, message: str) -> None:

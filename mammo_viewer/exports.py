@@ -1,37 +1,61 @@
 """The window's exports: the PDF report and DICOM SEG + SR of the analysed images, written on
-the export worker, never into the opened folder, each ending in one message (what was
-written, or why not) that the window shows and emits as ``export_finished``."""
+the export worker through the engine's one export (``hds_core.report.export``), never into
+the opened folder, each ending in one message (what was written, or why not). What to write
+comes in as an :class:`ExportRequest` (the window builds it from the reading state): this
+module reads nothing from the window's widgets."""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from hds_core.report.operating_point import score_trust, study_domain
+from hds_core.report.export import ANY, NEVER, SAME_STUDY, ExportTargets, export_results
 from hds_core.safe_write import is_inside
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-    from .study import StudyImage
+from .study import StudyImage
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    items: Sequence[StudyImage]  # the analysed images of the study on screen
+    threshold: float
+    threshold_table: Sequence[dict]
+    cross_validation: dict
+    anonymize: bool
+    patient_id: str | None
+    source: Path | None  # what was opened: never written into
+
+    @property
+    def opened_folder(self) -> Path | None:
+        if self.source is None:
+            return None
+        return self.source if self.source.is_dir() else self.source.parent
+
+    def analysed(self, dicom_only: bool = False) -> list:
+        return [
+            (item.path, item.image, item.prediction)
+            for item in self.items
+            if not dicom_only or item.metadata.file_format == "DICOM"
+        ]
 
 
 class Exports:
-    def __init__(self, window: MainWindow):
-        self.window = window
-
-    def analysed(self) -> list[StudyImage]:
-        study = self.window.study
-        return study.predicted() if study is not None else []
+    def __init__(self, parent, settings, worker, status, finished: Callable[[str, bool], None], after_detail):
+        """``status(text)``: the window's status line, for progress; ``finished(message,
+        problem)``: an export's last word (the Problems list too when ``problem``);
+        ``after_detail(keys, then)``: calls ``then`` once those images are at full resolution,
+        False when they already are."""
+        self.parent, self.settings, self.worker = parent, settings, worker
+        self.status, self.finished, self.after_detail = status, finished, after_detail
 
     def _folder(self) -> str:
-        return str(self.window.settings.value("export_folder", str(Path.home())))
+        return str(self.settings.value("export_folder", str(Path.home())))
 
-    def _refuse_input_folder(self, target: Path) -> bool:
-        source = Path(self.window.source_path) if getattr(self.window, "source_path", None) else None
-        folder = source if source is not None and source.is_dir() else (source.parent if source else None)
+    def _refused(self, request: ExportRequest, target: Path) -> bool:
+        folder = request.opened_folder
         if folder is not None and is_inside(target, folder):
             self.message(
                 f"Not written: {target} is inside the opened folder, which is never written to. Choose another place."
@@ -40,100 +64,87 @@ class Exports:
         return False
 
     def message(self, message: str) -> None:
-        window = self.window
-        window._status(message)
-        if "Not written" in message or "failed" in message.lower():
-            window._problem(message)
-        window.export_finished.emit(message)
+        self.finished(message, "Not written" in message or "failed" in message.lower())
 
-    def report(self) -> None:
-        if not self.analysed():
+    def report(self, request: ExportRequest) -> None:
+        if not request.items:
             self.message("Not written: no analysed image to report yet")
             return
-        window = self.window
-        name = "mammo-report.pdf" if window.hide_phi else f"mammo-report-{window.study.patient_id or 'study'}.pdf"
-        path, _ = QFileDialog.getSaveFileName(window, "Export report", str(Path(self._folder()) / name), "PDF (*.pdf)")
+        name = "mammo-report.pdf" if request.anonymize else f"mammo-report-{request.patient_id or 'study'}.pdf"
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, "Export report", str(Path(self._folder()) / name), "PDF (*.pdf)"
+        )
         if path:
-            self.report_to(path, force=True)  # the dialog has asked before replacing a file
+            self.report_to(request, path, replace=ANY)  # the save dialog asked before replacing a file
 
-    def report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:
-        from .report_pdf import write_report
+    def report_to(
+        self, request: ExportRequest, path: str, *, page_size: str | None = None, replace: str = NEVER
+    ) -> None:
+        """The PDF at ``path`` (``replace``: see ``ExportTargets``)."""
+        from .headless import write_pdf_report
 
-        window, target = self.window, Path(path)
-        items = self.analysed()
-        if not items:
+        target = Path(path)
+        if not request.items:
             self.message("Not written: no analysed image to report yet")
             return
-        if self._refuse_input_folder(target):
+        if self._refused(request, target):
             return
         # A report prints the films at full resolution: where a view still shows a reduced
         # level, the report is written once its full resolution has arrived.
-        if window.after_detail(
-            [item.key for item in items], lambda: self.report_to(path, page_size=page_size, force=force)
+        if self.after_detail(
+            [item.key for item in request.items],
+            lambda: self.report_to(request, path, page_size=page_size, replace=replace),
         ):
-            window._status(f"Waiting for full resolution to write {target}…")
+            self.status(f"Waiting for full resolution to write {target}…")
             return
-        window.settings.setValue("export_folder", str(target.parent))
-        analysed = [(item.image, item.prediction) for item in items]
-        threshold = window.findings.threshold
-        table, anonymize = window.findings.table, window.hide_phi
-        note = (
-            score_trust(
-                window.engine.predictor.spec.cross_validation, study_domain([prediction for _, prediction in analysed])
-            )
-            if window.engine.predictor is not None
-            else None
+        self.settings.setValue("export_folder", str(target.parent))
+        targets = ExportTargets(
+            pdf=target,
+            page_size=page_size or str(self.settings.value("page_size", "A4")),
+            anonymize=request.anonymize,
+            replace=replace,
         )
-        size = page_size or str(window.settings.value("page_size", "A4"))
-        window._status(f"Writing {target}…")
-        window.exporter.submit(
-            lambda cancelled: write_report(
-                analysed,
-                threshold,
-                target,
-                threshold_table=table,
-                anonymize=anonymize,
-                page_size=size,
-                force=force,
-                score_note=note,
-            ),
-            lambda out: self.message(f"Report written: {out}"),
-            lambda exc: self.message(f"Not written: {exc}"),
-        )
+        self.status(f"Writing {target}…")
+        self._submit(request, request.analysed(), targets, write_pdf_report, lambda out: f"Report written: {out[0]}")
 
-    def dicom(self) -> None:
-        if not self.analysed():
+    def dicom(self, request: ExportRequest) -> None:
+        if not request.items:
             self.message("Not written: no analysed image to export yet")
             return
-        folder = QFileDialog.getExistingDirectory(self.window, "Folder for DICOM SEG and SR", self._folder())
+        folder = QFileDialog.getExistingDirectory(self.parent, "Folder for DICOM SEG and SR", self._folder())
         if folder:
-            self.dicom_to(folder)
+            self.dicom_to(request, folder, replace=SAME_STUDY)
 
-    def dicom_to(self, folder: str, *, force: bool = False) -> None:
-        from hds_core.report import AnalysedImage, write_segmentation, write_structured_report
-
-        window, target = self.window, Path(folder)
-        items = [item for item in self.analysed() if item.metadata.file_format == "DICOM"]
-        if not items:
+    def dicom_to(self, request: ExportRequest, folder: str, *, replace: str = NEVER) -> None:
+        """A SEG per image and the study's SR in ``folder``; from the menu an earlier export of
+        the same study (or image) there is replaced, another study's file never."""
+        target = Path(folder)
+        analysed = request.analysed(dicom_only=True)
+        if not analysed:
             self.message("Not written: SEG and SR need analysed DICOM images")
             return
-        if self._refuse_input_folder(target):
+        if self._refused(request, target):
             return
-        window.settings.setValue("export_folder", str(target))
-        analysed = [AnalysedImage(item.path, item.prediction) for item in items]
-        threshold = window.findings.threshold
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.settings.setValue("export_folder", str(target))
+        targets = ExportTargets(seg_dir=target, sr_dir=target, replace=replace)
+        self._submit(request, analysed, targets, None, lambda out: f"Wrote {len(out)} DICOM file(s) to {target}")
 
+    def _submit(self, request: ExportRequest, analysed: list, targets: ExportTargets, pdf_writer, done) -> None:
         def job(cancelled):
-            written = [
-                write_segmentation(a, threshold, target / f"{a.path.stem}_seg_{stamp}.dcm", force=force)
-                for a in analysed
-            ]
-            written.append(write_structured_report(analysed, threshold, target / f"report_sr_{stamp}.dcm", force=force))
-            return written
+            return export_results(
+                analysed,
+                request.threshold,
+                targets,
+                threshold_table=request.threshold_table,
+                cross_validation=request.cross_validation,
+                pdf_writer=pdf_writer,
+            )
 
-        window.exporter.submit(
-            job,
-            lambda written: self.message(f"Wrote {len(written)} DICOM file(s) to {target}"),
-            lambda exc: self.message(f"Not written: {exc}"),
-        )
+        def finished(outcome) -> None:
+            if not outcome.failures:
+                self.message(done(outcome.written))
+                return
+            written = f"{done(outcome.written)}; " if outcome.written else ""
+            self.message(written + "Not written: " + "; ".join(outcome.failures))
+
+        self.worker.submit(job, finished, lambda exc: self.message(f"Not written: {exc}"))

@@ -1,6 +1,7 @@
 """The AI side panel: engine status and progress with cancel, exam and breast scores, the
 threshold (slider + spin box + reset, with the validation figures at that threshold),
-overlay toggles and the lesion table."""
+overlay toggles and the lesion table. The threshold and the overlays are the reading
+state's (reading_state.py): the panel shows them and writes the reader's changes to it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from hds_core.report.operating_point import describe_operating_point, operating_point, score_kind
 
+from .reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
 from .study import LesionRow
 
 SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
@@ -38,17 +40,12 @@ ANALYSED_FORMAT = "%v / %m images analysed"  # the progress bar's text while ima
 
 
 class FindingsPanel(QWidget):
-    threshold_changed = Signal(float)
     cancel_requested = Signal()
-    contours_toggled = Signal(bool)
-    heat_toggled = Signal(bool)
-    heat_opacity_changed = Signal(float)
     lesion_activated = Signal(int)  # row index in the current lesion rows
 
-    def __init__(self, parent=None):
+    def __init__(self, state: ReadingState, parent=None):
         super().__init__(parent)
-        self.default_threshold = 0.5
-        self.model_loaded = False  # "(model default)" means nothing until weights are loaded
+        self.state = state
         self.idle_text = "no image analysed yet"  # the progress bar's text while nothing is queued
         self.table: list[dict] = []
         self.rows: list[LesionRow] = []
@@ -90,9 +87,9 @@ class FindingsPanel(QWidget):
         box = QVBoxLayout(threshold)
         row = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(1, SLIDER_STEPS - 1)
+        self.slider.setRange(round(MIN_THRESHOLD * SLIDER_STEPS), round(MAX_THRESHOLD * SLIDER_STEPS))
         self.spin = QDoubleSpinBox()
-        self.spin.setRange(0.001, 0.999)
+        self.spin.setRange(MIN_THRESHOLD, MAX_THRESHOLD)
         self.spin.setDecimals(3)
         self.spin.setSingleStep(0.01)
         self.reset_button = QPushButton("Reset")
@@ -105,21 +102,25 @@ class FindingsPanel(QWidget):
         self.operating_label.setWordWrap(True)
         box.addWidget(self.operating_label)
         layout.addWidget(threshold)
-        self.slider.valueChanged.connect(lambda v: self._set(v / SLIDER_STEPS, source="slider"))
-        self.spin.valueChanged.connect(lambda v: self._set(v, source="spin"))
-        self.reset_button.clicked.connect(self.reset_threshold)
+        self.slider.valueChanged.connect(lambda v: self._from_widget(v / SLIDER_STEPS, source="slider"))
+        self.spin.valueChanged.connect(lambda v: self._from_widget(v, source="spin"))
+        self.reset_button.clicked.connect(state.reset_threshold)
 
         overlays = QGroupBox("Overlays")
         grid = QFormLayout(overlays)
         self.contours_box = QCheckBox("Contours (C)")
-        self.contours_box.setChecked(True)
+        self.contours_box.setChecked(state.contours)
         self.heat_box = QCheckBox("Heat map (H)")
+        self.heat_box.setChecked(state.heat_map)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
-        self.contours_box.toggled.connect(self.contours_toggled)
-        self.heat_box.toggled.connect(self.heat_toggled)
-        self.opacity.valueChanged.connect(lambda v: self.heat_opacity_changed.emit(v / 100.0))
+        self.opacity.setValue(round(state.heat_opacity * 100))
+        self.contours_box.toggled.connect(lambda on: setattr(state, "contours", on))
+        self.heat_box.toggled.connect(lambda on: setattr(state, "heat_map", on))
+        self.opacity.valueChanged.connect(lambda v: setattr(state, "heat_opacity", v / 100.0))
+        state.observe("contours", self.contours_box.setChecked)
+        state.observe("heat_map", self.heat_box.setChecked)
+        state.observe("heat_opacity", lambda o: self.opacity.setValue(round(o * 100)))
         grid.addRow(self.contours_box)
         grid.addRow(self.heat_box)
         grid.addRow("Heat map opacity:", self.opacity)
@@ -138,35 +139,31 @@ class FindingsPanel(QWidget):
         layout.addWidget(QLabel("Lesions at this threshold (click to centre):"))
         layout.addWidget(self.lesions, 1)
         self._updating = False
-        self._value = self.default_threshold
-        self._set(self.default_threshold, source="init")
+        state.observe("threshold", self._show_threshold)
+        state.observe("default_threshold", lambda _: self._describe_operating_point())
+        state.observe("model_loaded", lambda _: self._describe_operating_point())
+        self._show_threshold(state.threshold)
 
     # ----- threshold -------------------------------------------------------------------------
-    @property
-    def threshold(self) -> float:
-        return self._value
-
-    def set_model(
-        self, default_threshold: float, table: list[dict], description: str, trust: str | None = None
-    ) -> None:
+    def set_model(self, table: list[dict], description: str, trust: str | None = None) -> None:
+        """The weights have loaded: their validation table labels the slider."""
         self.set_trust(trust)
-        self.default_threshold = default_threshold
-        self.model_loaded = True
-        self.table = table or []
+        self.table = list(table or [])
         self.engine_label.setText(description)
-        self.reset_button.setText(f"Reset ({default_threshold:g})")
-        self._set(self._value, source="model")
+        self.reset_button.setText(f"Reset ({self.state.default_threshold:g})")
+        self._describe_operating_point()
 
-    def set_threshold(self, value: float) -> None:
-        self._set(value, source="api")
-
-    def reset_threshold(self) -> None:
-        self._set(self.default_threshold, source="reset")
-
-    def _set(self, value: float, source: str) -> None:
+    def _from_widget(self, value: float, source: str) -> None:
         if self._updating:
             return
-        value = min(max(float(value), 0.001), 0.999)
+        self._source = source  # the widget the reader moved keeps its own position
+        try:
+            self.state.threshold = value
+        finally:
+            self._source = None
+
+    def _show_threshold(self, value: float) -> None:
+        source = getattr(self, "_source", None)
         self._updating = True
         try:
             if source != "slider":
@@ -175,23 +172,17 @@ class FindingsPanel(QWidget):
                 self.spin.setValue(value)
         finally:
             self._updating = False
-        changed = abs(value - self._value) > 1e-12
-        self._value = value
         self._describe_operating_point()
-        if changed:
-            self.threshold_changed.emit(value)
 
     def _describe_operating_point(self) -> None:
-        point = operating_point(self.table, self._value)
-        default = " (model default)" if self.model_loaded and abs(self._value - self.default_threshold) < 5e-4 else ""
+        value = self.state.threshold
+        point = operating_point(self.table, value)
+        default = " (model default)" if self.state.at_default() else ""
         if point is None:
-            self.operating_label.setText(
-                f"Threshold {self._value:.3f}{default}. No validation table for these weights."
-            )
+            self.operating_label.setText(f"Threshold {value:.3f}{default}. No validation table for these weights.")
             return
         self.operating_label.setText(
-            f"Threshold {self._value:.3f}{default}. Validation patients at this threshold: "
-            f"{describe_operating_point(point)}."
+            f"Threshold {value:.3f}{default}. Validation patients at this threshold: {describe_operating_point(point)}."
         )
 
     # ----- results ----------------------------------------------------------------------------

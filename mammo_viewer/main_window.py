@@ -1,26 +1,31 @@
 """The reading workstation's window: it assembles the hanging area (view_grid.py), the study
 browser, the AI findings panel, the problems list and "what the model saw", and wires the
 workers' events (scanning and decoding in loading.py, inference in engine.py) through the
-study controller (study_controller.py, no widgets) to the screen. Exports: exports.py; docks
-and menus: window_layout.py; the engine's state on screen: engine_status.py."""
+study controller (study_controller.py, no widgets) to the screen. What the reader chose
+(threshold, overlays, layout, windows) is the reading state (reading_state.py, no widgets),
+which the panels and the grid observe. Exports: exports.py; docks and menus:
+window_layout.py; the engine's state on screen: engine_status.py."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from hds_core.io import ScanResult
+from hds_core.report.export import ANY, NEVER, SAME_STUDY
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
 from .decoding import DecodedImage
 from .engine import Engine
 from .engine_status import EngineStatus
-from .exports import Exports
+from .exports import ExportRequest, Exports
 from .findings_panel import FindingsPanel
 from .loading import StudyLoader
+from .reading_state import ReadingState
 from .study_controller import APP_NAME, StudyController
 from .view_grid import ViewGrid
 from .window_layout import THUMBNAIL_HEIGHT, build_docks, build_menus, remember_recent
@@ -53,17 +58,30 @@ class MainWindow(QMainWindow):
         self.hide_phi = self.settings.value("hide_phi", False, type=bool)
         self.controller = StudyController()
         self._after_detail: list[tuple[set[str], object]] = []  # (images awaited, then) e.g. a report
+        settings = self.settings
+        self.state = ReadingState(
+            contours=settings.value("contours", True, type=bool),
+            heat_map=settings.value("heat_map", False, type=bool),
+            heat_opacity=int(settings.value("heat_opacity", 50)) / 100.0,
+            layout=int(settings.value("layout", 4)),
+        )
         self.loader, self.engine = StudyLoader(self), Engine(self)
-        self.exporter, self.exports = Worker("export", self), Exports(self)
-        self.findings = FindingsPanel()
-        self.grid = ViewGrid(self.findings, self.engine, int(self.settings.value("layout", 4)))
+        self.exporter = Worker("export", self)
+        self.findings = FindingsPanel(self.state)
+        self.grid = ViewGrid(self.state, self.engine)
         self.views = self.grid.views
         self.setCentralWidget(self.grid)
-        build_docks(self)
-        build_menus(self)
+        docks = build_docks(self, self.findings, self.hide_phi)
+        self.browser, self.problems, self.model_input = docks.browser, docks.problems, docks.model_input
+        self.problems_dock, self.model_input_dock = docks.problems_dock, docks.model_input_dock
+        self.exports = Exports(self, settings, self.exporter, self._status, self._export_said, self.after_detail)
+        menus = build_menus(self)
+        self.recent_menu, self.layout_actions = menus.recent_menu, menus.layout_actions
+        self.contours_action, self.heat_action = menus.contours_action, menus.heat_action
+        self.magnifier_action, self.phi_action = menus.magnifier_action, menus.phi_action
         self.device_label = QLabel("AI: loading…")
         self.statusBar().addPermanentWidget(self.device_label)
-        self.engine_status = EngineStatus(self.findings, self.device_label, self._status, self._problem)
+        self.engine_status = EngineStatus(self.state, self.findings, self.device_label, self._status, self._problem)
         self._wire()
         self._status("Open a folder or a mammogram (Ctrl+O), or drop one here")
         self.resize(1400, 900)
@@ -91,17 +109,21 @@ class MainWindow(QMainWindow):
         engine.failed.connect(self._on_predict_failed)
         engine.progress.connect(findings.set_progress)
         engine.settled.connect(lambda complete: self._check_settled())
-        findings.threshold_changed.connect(lambda _: self._refresh_results())
         findings.cancel_requested.connect(self.cancel_analysis)
-        findings.contours_toggled.connect(lambda on: self._overlays("contours", self.contours_action, on))
-        findings.heat_toggled.connect(lambda on: self._overlays("heat_map", self.heat_action, on))
-        findings.heat_opacity_changed.connect(lambda o: self._overlays("heat_opacity", None, int(round(o * 100))))
         findings.lesion_activated.connect(self._centre_lesion)
+        state, settings = self.state, self.settings
+        # The grid redraws the contours itself (view_grid.py); the panel lists them.
+        state.observe("threshold", lambda _: self._show_lesion_rows())
+        for name, action in (("contours", self.contours_action), ("heat_map", self.heat_action)):
+            state.observe(name, action.setChecked)
+            state.observe(name, lambda on, name=name: settings.setValue(name, on))
+        state.observe("heat_opacity", lambda o: settings.setValue("heat_opacity", round(o * 100)))
+        state.observe("layout", self._on_layout)
         self.browser.study_chosen.connect(self.show_study)
         grid.status.connect(self._status)
         grid.view_selected.connect(self._on_view_selected)
         grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
-        loader.window_of = lambda key: (grid.windows.get(key), grid.invert)
+        loader.window_of = lambda key: (state.windows.get(key), state.invert)
 
     # ----- opening -------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
@@ -111,7 +133,7 @@ class MainWindow(QMainWindow):
         self._clear_study()
         self.source_path = path
         self._status(f"Scanning {path}…")
-        remember_recent(self, path)
+        remember_recent(self.settings, self.recent_menu, self.open_path, path)
         self.controller.opening()
         self.loader.open(path)
 
@@ -309,9 +331,12 @@ class MainWindow(QMainWindow):
 
     # ----- the hanging area (view_grid.py) -------------------------------------------------------
     def set_layout(self, mode: int) -> None:
+        if self.state.layout != mode:
+            self.grid.set_layout(mode)  # observed: the grid rehangs, the window remembers
+
+    def _on_layout(self, mode: int) -> None:
         self.settings.setValue("layout", mode)
         self.layout_actions[mode].setChecked(True)
-        self.grid.set_layout(mode)
 
     def turn_page(self, step: int) -> None:
         self.grid.turn_page(step)
@@ -327,25 +352,15 @@ class MainWindow(QMainWindow):
         if self.engine.predictor is not None:
             # The trust line of the study's domain: a digital study is told the digital figures.
             self.findings.set_trust(score_trust(self.engine.predictor.spec.cross_validation, study_domain(predictions)))
-        self.findings.set_lesions(self.study.lesion_rows(self.findings.threshold))
+        self._show_lesion_rows()
 
-    def _overlays(self, setting: str, action, value) -> None:
-        if action is not None:
-            action.setChecked(value)
-        self.settings.setValue(setting, value)
-        findings = self.findings
-        self.grid.show_overlays(
-            findings.contours_box.isChecked(), findings.heat_box.isChecked(), findings.opacity.value() / 100.0
-        )
+    def _show_lesion_rows(self) -> None:
+        if self.study is not None:
+            self.findings.set_lesions(self.study.lesion_rows(self.state.threshold))
 
     def _centre_lesion(self, row: int) -> None:
         if row < len(self.findings.rows):
             self.grid.centre_lesion(self.findings.rows[row])  # 1-up on its page when it was off screen
-            action = self.layout_actions[self.grid.layout_mode]
-            action.blockSignals(True)  # the grid already hangs it: checking the action must not rehang page 0
-            action.setChecked(True)
-            action.blockSignals(False)
-            self.settings.setValue("layout", self.grid.layout_mode)
 
     def _on_view_selected(self, key: str) -> None:
         if self.model_input_dock.isVisible():
@@ -354,11 +369,33 @@ class MainWindow(QMainWindow):
             )
 
     # ----- export (exports.py) ---------------------------------------------------------------------
+    def export_request(self):
+        """What an export writes, from the reading state and the study on screen."""
+        predictor = self.engine.predictor
+        items = self.study.predicted() if self.study is not None else []
+        return ExportRequest(
+            items=items,
+            threshold=self.state.threshold,
+            threshold_table=predictor.spec.threshold_table if predictor is not None else (),
+            cross_validation=predictor.spec.cross_validation if predictor is not None else {},
+            anonymize=self.hide_phi,
+            patient_id=self.study.patient_id if self.study is not None else None,
+            source=Path(self.source_path) if getattr(self, "source_path", None) else None,
+        )
+
     def export_report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:
-        self.exports.report_to(path, page_size=page_size, force=force)
+        """``force``: replace ``path`` if it exists."""
+        self.exports.report_to(self.export_request(), path, page_size=page_size, replace=ANY if force else NEVER)
 
     def export_dicom_to(self, folder: str, *, force: bool = False) -> None:
-        self.exports.dicom_to(folder, force=force)
+        """``force``: replace the same study's (or image's) earlier export there."""
+        self.exports.dicom_to(self.export_request(), folder, replace=SAME_STUDY if force else NEVER)
+
+    def _export_said(self, message: str, problem: bool) -> None:
+        self._status(message)
+        if problem:
+            self._problem(message)
+        self.export_finished.emit(message)
 
     # ----- privacy, title, closing -----------------------------------------------------------------
     def set_hide_phi(self, hide: bool) -> None:

@@ -5,8 +5,8 @@ Page 1: patient and study (or de-identified), the hanging with contours, exam an
 scores, the lesion table, the threshold with its validation figures, provenance and the
 disclaimer. Then one page per view, large, with contours and the heat map.
 
-Used by the viewer (File → Export report) and by ``hds-predict --pdf`` (through the
-``hds_core.report_writers`` entry point, so the engine itself never imports Qt)."""
+Used by the viewer (File → Export report) and by ``hds-predict --pdf``, both through
+``hds_core.report.export`` (the viewer hands it this writer: the engine never imports Qt)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTransform
 
-from hds_core.infer.bilateral import BOTH_BREASTS
+from hds_core.findings import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
@@ -357,7 +357,7 @@ def write_report(
     force: bool = False,
     score_note: str | None = None,
 ) -> Path:
-    """(image, prediction) pairs of one study -> the PDF (the ``hds_core.report_writers`` entry point)."""
+    """(image, prediction) pairs of one study -> the PDF (``hds_core.report.export.PdfWriter``)."""
     from hds_core.report.content import build_report
 
     return write_pdf(

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hds_core.infer import Prediction
-from hds_core.infer.lesions import Lesion
+from hds_core.findings import Lesion, Prediction
 from hds_core.io import MammoImage, MammoMetadata
 from hds_core.report.content import breast_scores
 

@@ -1,18 +1,21 @@
 """The hanging area: up to four views hung as mammograms are read (hanging.py decides where),
 each image drawn with its window and the engine's contours and heat map, grayscale and
-pan/zoom kept in step between views, and a lesion brought to the centre on request."""
+pan/zoom kept in step between views, and a lesion brought to the centre on request. What
+it draws with (threshold, overlays, layout, windows, inversion) is the reading state's
+(reading_state.py), which it observes."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from hds_core.infer.bilateral import BOTH_BREASTS
+from hds_core.findings import BOTH_BREASTS
 from hds_core.report.operating_point import score_word
 
 from .display import ScreenRenderer, adjusted, window_of
 from .hanging import Hanging, hang
 from .image_view import MammoView
+from .reading_state import ReadingState
 from .study import Study, StudyImage
 
 LESION_ZOOM = 2.5
@@ -24,13 +27,13 @@ class ViewGrid(QWidget):
     view_selected = Signal(str)  # image key of the view the reader clicked
     detail_wanted = Signal(object)  # image key: a view needs the full resolution of its reduced level
 
-    def __init__(self, findings, engine, layout_mode: int = 4):
+    def __init__(self, state: ReadingState, engine):
         super().__init__()
         self.setAttribute(
             Qt.WidgetAttribute.WA_StyledBackground, True
         )  # a QWidget subclass paints no style sheet background otherwise
         self.setStyleSheet("background: black;")
-        self.findings, self.engine = findings, engine  # what results to draw, and whether the AI is still busy
+        self.state, self.engine = state, engine  # what to draw with, and whether the AI is still busy
         self.cells = QGridLayout(self)
         self.cells.setContentsMargins(0, 0, 0, 0)
         self.cells.setSpacing(2)
@@ -45,23 +48,29 @@ class ViewGrid(QWidget):
             view.detail_wanted.connect(self.detail_wanted)
         self.study: Study | None = None
         self.renderers: dict[str, ScreenRenderer] = {}
-        self.windows: dict[str, object] = {}  # key -> the VoiPreset on screen
-        self.chosen: set[str] = set()  # keys whose window the reader chose (a preset, a drag)
         self.boxes: dict[str, tuple | None] = {}  # key -> the breast's box that fit() shows
-        self.invert = False
-        self.layout_mode, self.page = layout_mode, 0
+        self.page = 0
         self.hanging: Hanging | None = None
-        self.selected_key: str | None = None
         self.selected_lesion = None
+        state.observe("threshold", lambda _: self.refresh_results())
+        for name in ("contours", "heat_map", "heat_opacity"):
+            state.observe(name, lambda _: self.show_overlays())
+        state.observe("layout", lambda _: self.rehang())
+        state.observe("invert", lambda _: self.redraw())
+        state.observe("selected", lambda key: key is not None and self.view_selected.emit(key))
+        state.observe_windows(self.refresh_view_for)
+
+    @property
+    def layout_mode(self) -> int:
+        return self.state.layout
 
     def clear(self, study: Study | None = None) -> None:
         self.study = study
         self.renderers.clear()
-        self.windows.clear()
-        self.chosen.clear()
+        self.state.forget_windows()
         self.boxes.clear()
         self.page, self.hanging = 0, None
-        self.selected_key = self.selected_lesion = None
+        self.state.selected = self.selected_lesion = None
         for view in self.views:
             view.clear()
 
@@ -70,7 +79,8 @@ class ViewGrid(QWidget):
     ) -> None:
         """``box``: the breast's box the view fits (found by the decoder), None for the whole image."""
         self.renderers[key] = renderer
-        self.windows[key] = renderer.image.default_preset
+        # The file's own window, not a reader's change: the window draws the view itself.
+        self.state.windows[key] = renderer.image.default_preset
         self.boxes[key] = box
 
     def replace_image(self, key: str, renderer: ScreenRenderer) -> None:
@@ -93,8 +103,11 @@ class ViewGrid(QWidget):
 
     # ----- hanging ----------------------------------------------------------------------------
     def set_layout(self, mode: int, page: int = 0) -> None:
-        self.layout_mode, self.page = mode, page
-        self.rehang()
+        self.page = page
+        if self.state.layout == mode:
+            self.rehang()
+        else:
+            self.state.layout = mode  # observed: rehangs at this page
 
     def turn_page(self, step: int) -> None:
         if self.hanging is not None and self.hanging.pages > 1:
@@ -153,10 +166,10 @@ class ViewGrid(QWidget):
             view.subtitle = item.error or "decoding…"
             view.viewport().update()
             return
-        preset = self.windows.get(placement.key, renderer.image.default_preset)
+        preset = self.state.windows.get(placement.key, renderer.image.default_preset)
         view.set_image(
             placement.key,
-            renderer.render(preset, user_invert=self.invert),
+            renderer.render(preset, user_invert=self.state.invert),
             flip_h=placement.flip_horizontal,
             flip_v=placement.flip_vertical,
             full_shape=renderer.image.full_shape,
@@ -164,7 +177,7 @@ class ViewGrid(QWidget):
         )
         view.title = placement.label
         # The file's own window needs no label over the breast; a window the reader chose does.
-        view.subtitle = f"window: {preset.name}" if placement.key in self.chosen else ""
+        view.subtitle = f"window: {preset.name}" if placement.key in self.state.chosen else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
         view.notes = list(placement.notes) + [
             w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w
@@ -172,7 +185,7 @@ class ViewGrid(QWidget):
         self.draw_results(view, item)
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
-        prediction, findings = item.prediction, self.findings
+        prediction, state = item.prediction, self.state
         if prediction is None:
             view.badge = item.not_analysed or (
                 "AI…" if self.engine.busy or self.engine.loading else ("AI n/a" if self.engine.error else "")
@@ -181,7 +194,7 @@ class ViewGrid(QWidget):
             view.set_heat_map(None)
             view.viewport().update()
             return
-        lesions = prediction.lesions(findings.threshold)
+        lesions = prediction.lesions(state.threshold)
         selected = (
             [self.selected_lesion.lesion.contour_xy]
             if (self.selected_lesion is not None and self.selected_lesion.key == item.key)
@@ -193,8 +206,8 @@ class ViewGrid(QWidget):
             labels=[(lesion.bbox_xywh, lesion.index) for lesion in lesions],
         )
         view.set_heat_map(prediction.working_probability, prediction.geometry)
-        view.set_heat_visible(findings.heat_box.isChecked(), findings.opacity.value() / 100.0)
-        view.set_contours_visible(findings.contours_box.isChecked())
+        view.set_heat_visible(state.heat_map, state.heat_opacity)
+        view.set_contours_visible(state.contours)
         view.badge = f"{score_word(prediction.calibrated)} {prediction.score:.2f}" + (
             " (both breasts)" if prediction.score_basis == BOTH_BREASTS else ""
         )
@@ -206,10 +219,10 @@ class ViewGrid(QWidget):
             if view.key == placement.key:
                 self.draw_results(view, self.study.images[placement.key])
 
-    def show_overlays(self, contours: bool, heat: bool, opacity: float) -> None:
+    def show_overlays(self) -> None:
         for view in self.views:
-            view.set_contours_visible(contours)
-            view.set_heat_visible(heat, opacity)
+            view.set_contours_visible(self.state.contours)
+            view.set_heat_visible(self.state.heat_map, self.state.heat_opacity)
 
     def centre_lesion(self, chosen) -> None:
         """Bring a lesion row's lesion to the middle of its view (1-up when it is off this page)."""
@@ -230,36 +243,32 @@ class ViewGrid(QWidget):
             self.select(chosen.key)
 
     def select(self, key: str) -> None:
-        self.selected_key = key
-        self.view_selected.emit(key)
+        if self.state.selected == key:
+            self.view_selected.emit(key)  # clicked again: shown again (the model input pane)
+        self.state.selected = key
 
     # ----- grayscale, zoom, pan ---------------------------------------------------------------
     def apply_preset(self, index: int) -> None:
-        keys = [self.selected_key] if self.selected_key else list(self.renderers)
+        selected = self.state.selected
+        keys = [selected] if selected else list(self.renderers)
         for key in keys:
             renderer = self.renderers.get(key)
             if renderer and index < len(renderer.image.presets):
-                self.windows[key] = renderer.image.presets[index]
-                self.chosen.add(key)
-                self.refresh_view_for(key)
-        if keys and self.selected_key is None:
+                self.state.set_window(key, renderer.image.presets[index])  # observed: redrawn
+        if keys and selected is None:
             self.status.emit(f"Window preset {index + 1} on every view (click a view to change only that one)")
 
     def toggle_invert(self) -> None:
-        self.invert = not self.invert
-        for key in self.renderers:
-            self.refresh_view_for(key)
+        self.state.invert = not self.state.invert
 
     def _on_window_drag(self, key: str, dx: float, dy: float) -> None:
         renderer = self.renderers.get(key)
         if renderer is None:
             return
-        preset = self.windows.get(key, renderer.image.default_preset)
+        preset = self.state.windows.get(key, renderer.image.default_preset)
         center, width = window_of(renderer.image, preset)
         sensitivity = max(width, 1.0) / 300.0  # a 300-pixel drag doubles or halves the window
-        self.windows[key] = adjusted(preset, center + dy * sensitivity, width + dx * sensitivity)
-        self.chosen.add(key)
-        self.refresh_view_for(key)
+        self.state.set_window(key, adjusted(preset, center + dy * sensitivity, width + dx * sensitivity))
 
     def _sync_zoom(self, key: str, factor: float) -> None:
         for view in self.views:

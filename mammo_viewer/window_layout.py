@@ -1,13 +1,15 @@
 """How the main window is put together: its docks, its menus and their shortcuts (the
-README lists them), the recent-folders menu and the open dialogs."""
+README lists them), the recent-folders menu and the open dialogs. Each builder returns what
+it made (:class:`Docks`, :class:`Menus`); the window keeps what it needs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMenu, QScrollArea
 
 from hds_core.text import printable
 
@@ -18,7 +20,16 @@ THUMBNAIL_HEIGHT = 96
 MAX_RECENT = 8
 
 
-def build_docks(w) -> None:
+@dataclass
+class Docks:
+    browser: StudyBrowser
+    problems: QListWidget
+    problems_dock: QDockWidget
+    model_input: ModelInputPane
+    model_input_dock: QDockWidget
+
+
+def build_docks(w, findings, hide_phi: bool) -> Docks:
     """Studies and "what the model saw" on the left, AI findings on the right, problems below."""
 
     def dock(title, widget, area, visible=True):
@@ -29,32 +40,33 @@ def build_docks(w) -> None:
         made.setVisible(visible)
         return made
 
-    w.browser = StudyBrowser(THUMBNAIL_HEIGHT)
-    w.browser.hide_phi = w.hide_phi
-    w.browser_dock = dock("Studies", w.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+    browser = StudyBrowser(THUMBNAIL_HEIGHT)
+    browser.hide_phi = hide_phi
+    dock("Studies", browser, Qt.DockWidgetArea.LeftDockWidgetArea)
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
-    scroll.setWidget(w.findings)
-    w.findings_dock = dock("AI findings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
-    w.problems = QListWidget()
-    w.problems_dock = dock("Problems", w.problems, Qt.DockWidgetArea.BottomDockWidgetArea, False)
-    w.model_input = ModelInputPane()
-    w.model_input_dock = dock("What the model saw", w.model_input, Qt.DockWidgetArea.LeftDockWidgetArea, False)
+    scroll.setWidget(findings)
+    dock("AI findings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+    problems = QListWidget()
+    problems_dock = dock("Problems", problems, Qt.DockWidgetArea.BottomDockWidgetArea, False)
+    model_input = ModelInputPane()
+    model_input_dock = dock("What the model saw", model_input, Qt.DockWidgetArea.LeftDockWidgetArea, False)
+    return Docks(browser, problems, problems_dock, model_input, model_input_dock)
 
 
-def remember_recent(w, path: str) -> None:
-    w.settings.setValue("last_folder", path if Path(path).is_dir() else str(Path(path).parent))
-    recent = [p for p in w.settings.value("recent", [], type=list) if p != path]
+def remember_recent(settings, menu: QMenu, open_path, path: str) -> None:
+    settings.setValue("last_folder", path if Path(path).is_dir() else str(Path(path).parent))
+    recent = [p for p in settings.value("recent", [], type=list) if p != path]
     if printable(path) == path:  # QSettings cannot store a non-UTF-8 path: it is not remembered
-        w.settings.setValue("recent", [path, *recent][:MAX_RECENT])
-    refresh_recent(w)
+        settings.setValue("recent", [path, *recent][:MAX_RECENT])
+    refresh_recent(settings, menu, open_path)
 
 
-def refresh_recent(w) -> None:
-    w.recent_menu.clear()
-    for path in w.settings.value("recent", [], type=list):
-        w.recent_menu.addAction(path, lambda p=path: w.open_path(p))
-    w.recent_menu.setEnabled(bool(w.recent_menu.actions()))
+def refresh_recent(settings, menu: QMenu, open_path) -> None:
+    menu.clear()
+    for path in settings.value("recent", [], type=list):
+        menu.addAction(path, lambda p=path: open_path(p))
+    menu.setEnabled(bool(menu.actions()))
 
 
 def choose_folder(w) -> None:
@@ -91,9 +103,20 @@ def add_action(window, menu, text: str, slot, shortcut=None, checkable: bool = F
     return action
 
 
-def build_menus(w) -> None:
-    """File, View and AI menus of MainWindow ``w``; sets the actions other code toggles."""
-    bar, grid, findings = w.menuBar(), w.grid, w.findings
+@dataclass
+class Menus:
+    recent_menu: QMenu
+    layout_actions: dict[int, QAction]
+    magnifier_action: QAction
+    phi_action: QAction
+    contours_action: QAction
+    heat_action: QAction
+
+
+def build_menus(w) -> Menus:
+    """File, View and AI menus of MainWindow ``w`` (their actions call the window, its grid
+    and its reading state); returns the actions other code keeps in step."""
+    bar, grid, state = w.menuBar(), w.grid, w.state
 
     def act(menu, *args, **kwargs):
         return add_action(w, menu, *args, **kwargs)
@@ -101,17 +124,17 @@ def build_menus(w) -> None:
     file_menu = bar.addMenu("&File")
     act(file_menu, "Open &folder…", lambda: choose_folder(w), QKeySequence.StandardKey.Open)
     act(file_menu, "Open f&ile…", lambda: choose_file(w), "Ctrl+Shift+O")
-    w.recent_menu = file_menu.addMenu("Open &recent")
-    refresh_recent(w)
+    recent_menu = file_menu.addMenu("Open &recent")
+    refresh_recent(w.settings, recent_menu, w.open_path)
     file_menu.addSeparator()
-    act(file_menu, "&Export report (PDF)…", w.exports.report, "Ctrl+E")
-    act(file_menu, "Export DICOM &SEG and SR…", w.exports.dicom, "Ctrl+Shift+E")
+    act(file_menu, "&Export report (PDF)…", lambda: w.exports.report(w.export_request()), "Ctrl+E")
+    act(file_menu, "Export DICOM &SEG and SR…", lambda: w.exports.dicom(w.export_request()), "Ctrl+Shift+E")
     file_menu.addSeparator()
     act(file_menu, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
     view_menu = bar.addMenu("&View")
     group = QActionGroup(w)
-    w.layout_actions = {}
+    layout_actions = {}
     for mode, text in ((4, "&4-up (CC over MLO)"), (2, "&2-up (one pair)"), (1, "&1-up")):
         action = act(
             view_menu,
@@ -119,47 +142,35 @@ def build_menus(w) -> None:
             lambda checked, m=mode: checked and w.set_layout(m),
             LAYOUT_KEYS[mode],
             checkable=True,
-            checked=mode == grid.layout_mode,
+            checked=mode == state.layout,
         )
         group.addAction(action)
-        w.layout_actions[mode] = action
+        layout_actions[mode] = action
     act(view_menu, "Next page", lambda: w.turn_page(1), "Space")
     act(view_menu, "Previous page", lambda: w.turn_page(-1), "Backspace")
     view_menu.addSeparator()
     act(view_menu, "&Fit", lambda: [v.fit() for v in grid.views], "F")
     act(view_menu, "1:1 pixels", lambda: [v.one_to_one() for v in grid.views], "Ctrl+1")
-    w.magnifier_action = act(view_menu, "&Magnifier", grid.set_magnifier, "M", checkable=True)
+    magnifier_action = act(view_menu, "&Magnifier", grid.set_magnifier, "M", checkable=True)
     view_menu.addSeparator()
     act(view_menu, "&Invert", grid.toggle_invert, "I")
     for n in range(1, 6):
         act(view_menu, f"Window preset {n}", lambda _=False, n=n: grid.apply_preset(n - 1), str(n))
     view_menu.addSeparator()
-    w.phi_action = act(view_menu, "&Hide patient details", w.set_hide_phi, "P", checkable=True, checked=w.hide_phi)
+    phi_action = act(view_menu, "&Hide patient details", w.set_hide_phi, "P", checkable=True, checked=w.hide_phi)
     act(
         view_menu, "What the model &saw", lambda: w.model_input_dock.setVisible(not w.model_input_dock.isVisible()), "W"
     )
     act(view_menu, "Problems list", lambda: w.problems_dock.setVisible(not w.problems_dock.isVisible()))
 
     ai_menu = bar.addMenu("&AI")
-    w.contours_action = act(
-        ai_menu,
-        "&Contours",
-        findings.contours_box.setChecked,
-        "C",
-        checkable=True,
-        checked=w.settings.value("contours", True, type=bool),
+    contours_action = act(
+        ai_menu, "&Contours", lambda on: setattr(state, "contours", on), "C", checkable=True, checked=state.contours
     )
-    w.heat_action = act(
-        ai_menu,
-        "&Heat map",
-        findings.heat_box.setChecked,
-        "H",
-        checkable=True,
-        checked=w.settings.value("heat_map", False, type=bool),
+    heat_action = act(
+        ai_menu, "&Heat map", lambda on: setattr(state, "heat_map", on), "H", checkable=True, checked=state.heat_map
     )
-    act(ai_menu, "&Reset threshold", findings.reset_threshold, "R")
+    act(ai_menu, "&Reset threshold", state.reset_threshold, "R")
     act(ai_menu, "Ca&ncel analysis", w.cancel_analysis, "Esc")
     act(ai_menu, "Analyse &again", w.reanalyse, "Ctrl+R")
-    findings.contours_box.setChecked(w.contours_action.isChecked())
-    findings.heat_box.setChecked(w.heat_action.isChecked())
-    findings.opacity.setValue(int(w.settings.value("heat_opacity", 50)))
+    return Menus(recent_menu, layout_actions, magnifier_action, phi_action, contours_action, heat_action)

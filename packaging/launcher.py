@@ -10,7 +10,7 @@ import sys
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] in ("predict", "hds-predict"):
-        from hds_core.infer.cli import main as predict
+        from mammo_viewer.headless import main as predict
 
         return predict(sys.argv[2:])
     from mammo_viewer.app import leave

@@ -264,7 +264,7 @@ def _main() -> None:
         [
             sys.executable,
             "-m",
-            "hds_core.infer.cli",
+            "mammo_viewer.headless",
             str(root / "in"),
             "--out",
             str(out / "json"),

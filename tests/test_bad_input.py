@@ -11,9 +11,9 @@ import os
 import pytest
 from bad_files import NON_UTF8_NAME, deny, write_corpus
 
-from hds_core.infer.cli import main as predict_main
 from hds_core.io import errors, read_image, scan_folder
 from hds_core.text import printable
+from mammo_viewer.headless import main as predict_main
 
 
 @pytest.fixture

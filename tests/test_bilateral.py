@@ -9,10 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
+from hds_core.findings import BOTH_BREASTS, THIS_IMAGE, ViewKey
 from hds_core.infer.bilateral import (
-    BOTH_BREASTS,
-    THIS_IMAGE,
-    ViewKey,
     bilateral_score,
     counterparts,
     final_scores,
@@ -133,8 +131,8 @@ def test_predictor_and_hds_predict_compare_the_breasts_of_a_study(phantom_model,
     from synthetic import phantom, write_dicom
 
     from hds_core.infer import Predictor
-    from hds_core.infer.cli import main as predict_main
     from hds_core.io import read_image
+    from mammo_viewer.headless import main as predict_main
 
     weights = tmp_path / "w" / "bilateral.safetensors"
     weights.parent.mkdir()

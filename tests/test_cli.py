@@ -10,7 +10,7 @@ import numpy as np
 from synthetic import phantom, write_dicom
 
 from hds_core.eval.cli import main as eval_main
-from hds_core.infer.cli import main as predict_main
+from mammo_viewer.headless import main as predict_main
 
 
 def test_train_command_writes_checkpoints(phantom_dataset, tmp_path, capsys):
@@ -179,7 +179,7 @@ def test_a_rerun_that_adds_reports_succeeds_and_several_studies_name_their_repor
 
 
 def test_nothing_to_predict_exits_2_leaves_no_folder_and_summarises_long_failure_lists(phantom_model, tmp_path, capsys):
-    from hds_core.infer import cli
+    from hds_core.commands import predict as cli
 
     junk = tmp_path / "junk"
     junk.mkdir()

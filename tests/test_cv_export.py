@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from hds_core.infer.bilateral import ViewKey, final_scores
+from hds_core.findings import ViewKey
+from hds_core.infer.bilateral import final_scores
 from hds_core.report.operating_point import describe_operating_point, operating_point
 from hds_core.train.cv_export import cv_choices, pooled_threshold_table, slider_table
 from hds_core.train.export import choose_threshold

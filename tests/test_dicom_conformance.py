@@ -12,7 +12,7 @@ import pytest
 from synthetic import phantom, write_dicom
 
 import resources
-from hds_core.infer.cli import main as predict_main
+from mammo_viewer.headless import main as predict_main
 
 DCIODVFY = shutil.which("dciodvfy")
 

@@ -18,7 +18,7 @@ from PySide6.QtCore import QSettings
 from synthetic import phantom, write_dicom
 
 from hds_core.infer import predictor as predictor_module
-from hds_core.infer.cli import main as predict_main
+from mammo_viewer.headless import main as predict_main
 from mammo_viewer.main_window import MainWindow
 
 SETTLE_MS = 60000
@@ -77,7 +77,7 @@ def test_cancelling_mid_study_keeps_the_finished_results_usable(qtbot, window, m
     finished = [key for key, image in window.study.images.items() if image.prediction is not None]
     assert 1 <= len(finished) < 4
     # The finished ones are still drawn, scored, thresholded and exported.
-    window.findings.set_threshold(0.01)
+    window.state.threshold = 0.01
     assert window.findings.exam_score.text() != "—"
     out = tmp_path / "partial.pdf"
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:

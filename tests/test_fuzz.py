@@ -15,8 +15,8 @@ import pytest
 from fuzz import KINDS, mutant
 
 from hds_core.infer import NotAMammogramError, Predictor
-from hds_core.infer.naming import output_names
 from hds_core.io import MammoReadError, read_image, scan_folder
+from hds_core.report.naming import output_names
 from hds_core.text import printable
 
 SEEDS = range(0, 8 * len(KINDS))  # eight of each kind
@@ -62,7 +62,7 @@ def test_hds_predict_accounts_for_every_mutant_without_a_traceback(mutants, tmp_
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_STATE_HOME": str(tmp_path / "state")}
     measured = (
-        "import resource, sys; from hds_core.infer.cli import main; code = main(sys.argv[1:]); "
+        "import resource, sys; from mammo_viewer.headless import main; code = main(sys.argv[1:]); "
         "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
     )
     run = subprocess.run(

@@ -16,13 +16,14 @@ from fuzz import raw_element
 from pydicom.uid import generate_uid
 from synthetic import mg_dataset, phantom, write_dicom
 
+from hds_core.commands import predict as predict_cli
 from hds_core.infer import NotAMammogramError, Predictor
-from hds_core.infer import cli as predict_cli
-from hds_core.infer.naming import MAX_NAME, output_names, study_labels
 from hds_core.io import read_image, scan_folder
 from hds_core.io.image import MammoMetadata
 from hds_core.report.identity import replacement_refused
+from hds_core.report.naming import MAX_NAME, output_names, study_labels
 from hds_core.text import printable
+from mammo_viewer import headless
 
 
 def film(path: Path, seed=1, **tags) -> Path:
@@ -34,7 +35,7 @@ def film(path: Path, seed=1, **tags) -> Path:
 def predict(*args) -> subprocess.CompletedProcess:
     """hds-predict as a user runs it: its own process, its own terminal handler."""
     return subprocess.run(
-        [sys.executable, "-m", "hds_core.infer.cli", *map(str, args)],
+        [sys.executable, "-m", "mammo_viewer.headless", *map(str, args)],
         capture_output=True,
         text=True,
         errors="backslashreplace",
@@ -60,12 +61,12 @@ def test_a_damaged_spacing_costs_no_result_and_a_crash_has_its_own_exit_status(t
     folder.mkdir()
     film(folder / "a.dcm", ImagerPixelSpacing=["1e308", "1e308"])
     film(folder / "b.dcm", seed=2, ImageLaterality="L")
-    assert predict_cli.main([str(folder), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    assert headless.main([str(folder), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
     result = json.loads((tmp_path / "out" / "in_a.json").read_text())
     assert result["pixel_spacing_mm"] is None and any("not a mammogram's" in w for w in result["warnings"])
     # --spacing is held to the same range
     with pytest.raises(SystemExit) as exit_info:
-        predict_cli.main([str(folder), "--spacing", "1e308"])
+        headless.main([str(folder), "--spacing", "1e308"])
     assert exit_info.value.code == 2
     # A bug on one file: the other file's result is still written, and the status is 3, not 1.
     real = Predictor.predict
@@ -77,7 +78,7 @@ def test_a_damaged_spacing_costs_no_result_and_a_crash_has_its_own_exit_status(t
 
     monkeypatch.setattr(Predictor, "predict", buggy)
     out = tmp_path / "out2"
-    assert predict_cli.main([str(folder), "--out", str(out), "--device", "cpu"]) == predict_cli.EXIT_FAILED
+    assert headless.main([str(folder), "--out", str(out), "--device", "cpu"]) == predict_cli.EXIT_FAILED
     assert (out / "in_b.json").is_file() and not (out / "in_a.json").exists()
 
 
@@ -113,9 +114,9 @@ def test_reports_of_three_studies_are_three_files_and_force_never_replaces_anoth
         "--device",
         "cpu",
     ]
-    assert predict_cli.main(args) == 0
+    assert headless.main(args) == 0
     assert len(list((out / "sr").glob("*_sr.dcm"))) == 3 and len(list((out / "seg").glob("*.dcm"))) == 3
-    assert predict_cli.main([*args, "--force"]) == 0  # the same studies' reports: replaced
+    assert headless.main([*args, "--force"]) == 0  # the same studies' reports: replaced
     # Another study whose report would take one of these names: refused, even with --force.
     sr = sorted((out / "sr").glob("*_sr.dcm"))[0]
     assert "another study" in replacement_refused(sr, "structured report", generate_uid())
@@ -132,14 +133,10 @@ def test_pdf_of_one_study_is_not_replaced_by_another_studys_with_force(tmp_path)
     film(a / "x.dcm")
     film(b / "x.dcm", seed=3)
     pdf = tmp_path / "report.pdf"
-    assert predict_cli.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu"]) == 0
-    assert (
-        predict_cli.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 0
-    )
+    assert headless.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu"]) == 0
+    assert headless.main([str(a), "--out", str(tmp_path / "ja"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 0
     mine = pdf.read_bytes()
-    assert (
-        predict_cli.main([str(b), "--out", str(tmp_path / "jb"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 1
-    )
+    assert headless.main([str(b), "--out", str(tmp_path / "jb"), "--pdf", str(pdf), "--device", "cpu", "--force"]) == 1
     assert pdf.read_bytes() == mine  # b's report did not replace a's
     assert "another study" in replacement_refused(pdf, "PDF", "1.2.999")
 
@@ -150,7 +147,7 @@ def test_seg_names_of_files_alike_in_two_folders_do_not_clash(tmp_path):
         film(tmp_path / side / "STUDY" / "L_CC.dcm", seed=ord(side), ImageLaterality="L")
     out = tmp_path / "out"
     assert (
-        predict_cli.main(
+        headless.main(
             [
                 str(tmp_path / "a"),
                 str(tmp_path / "b"),

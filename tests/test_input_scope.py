@@ -17,8 +17,8 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 from synthetic import phantom, write_codestream_size_bomb, write_deflate_bomb, write_dicom
 
 from hds_core.infer import NotAMammogramError, Predictor
-from hds_core.infer.cli import main as predict_main
 from hds_core.io import errors, read_image, scan_folder
+from mammo_viewer.headless import main as predict_main
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -212,7 +212,16 @@ def test_pydicoms_own_test_files_get_no_ai_result_and_no_traceback(phantom_model
     out = tmp_path / "out"
     env = {**os.environ, "HOME": str(tmp_path)}  # the run's log file lands here
     run = subprocess.run(
-        [sys.executable, "-m", "hds_core.infer.cli", str(corpus), "--out", str(out), "--weights", str(phantom_model)],
+        [
+            sys.executable,
+            "-m",
+            "mammo_viewer.headless",
+            str(corpus),
+            "--out",
+            str(out),
+            "--weights",
+            str(phantom_model),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -7,7 +7,7 @@ import sys
 def test_importing_hds_core_loads_no_qt():
     code = (
         "import sys, hds_core, hds_core.io, hds_core.nn, hds_core.losses, hds_core.data, hds_core.infer, "
-        "hds_core.eval.evaluate, hds_core.train.loop, hds_core.infer.cli, hds_core.eval.cli, "
+        "hds_core.eval.evaluate, hds_core.train.loop, hds_core.commands.predict, hds_core.eval.cli, "
         "hds_core.train.cli, hds_core.train.export, hds_core.train.cv_export, hds_core.train.model_card, "
         "hds_core.infer.bilateral, hds_core.infer.suppression, hds_core.train.recipe, hds_core.report, resources; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', "
@@ -61,3 +61,34 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path):
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     result = subprocess.run([command, "--no-cache", str(config)], capture_output=True, text=True, cwd=root)
     assert result.returncode != 0 and "BROKEN" in result.stdout
+
+
+def test_no_two_modules_import_each_other():
+    """A pair of modules that import each other (even lazily, even for type checking) is one
+    module in two files: the graph is the one import-linter checks the contracts on."""
+    import grimp
+
+    graph = grimp.build_graph(
+        "hds_core", "mammo_viewer", "resources", exclude_type_checking_imports=False, cache_dir=None
+    )
+    pairs = sorted(
+        {
+            tuple(sorted((importer, imported)))
+            for importer in graph.modules
+            for imported in graph.find_modules_directly_imported_by(importer)
+            if importer in graph.find_modules_directly_imported_by(imported)
+        }
+    )
+    # A package's __init__ re-exporting its own modules is no cycle: the modules never import it back.
+    assert pairs == [], pairs
+
+
+def test_the_engine_has_no_entry_point_into_the_viewer():
+    """hds-predict's PDF writer is handed over by the viewer package (mammo_viewer/headless.py);
+    the engine looks nothing up in the viewer."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert "entry-points" not in project, project.get("entry-points")
+    assert project["scripts"]["hds-predict"] == "mammo_viewer.headless:main"

@@ -3,7 +3,7 @@
 import numpy as np
 
 from hds_core.eval.metrics import count_regions, segmentation_at
-from hds_core.infer.lesions import MIN_LESION_AREA_MM2, find_lesions, min_region_pixels
+from hds_core.findings.lesions import MIN_LESION_AREA_MM2, find_lesions, min_region_pixels
 from hds_core.network_input import Geometry
 
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 import resources
 from hds_core.eval.cli import main as eval_main
-from hds_core.infer.cli import main as predict_main
+from mammo_viewer.headless import main as predict_main
 from mammo_viewer.main_window import MainWindow
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from synthetic import phantom, write_dicom
 
-from hds_core.infer.cli import main as predict_main
+from mammo_viewer.headless import main as predict_main
 
 # Writing the test files with an invalid birth date makes pydicom warn here, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR DA:UserWarning")

@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 
 import resources
 from hds_core.infer import Predictor
-from hds_core.infer.cli import main as predict_main
 from hds_core.io import read_image
 from hds_core.nn import read_spec, sha256
+from mammo_viewer.headless import main as predict_main
 
 WEIGHTS = resources.default_weights()
 CARD = resources.resource_path("weights", "MODEL_CARD.md")

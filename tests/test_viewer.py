@@ -57,15 +57,15 @@ def test_threshold_moves_the_contours_without_rerunning_the_network(qtbot, windo
     open_and_settle(qtbot, window, resources.demo_study())
     calls = []
     monkeypatch.setattr(window.engine.predictor, "predict", lambda *a, **k: calls.append(1))
-    window.findings.set_threshold(0.001)
+    window.state.threshold = 0.001
     low = sum(v.contour_item.path().elementCount() for v in visible_views(window))
     rows_low = window.findings.lesions.rowCount()
-    window.findings.set_threshold(0.999)
+    window.state.threshold = 0.999
     high = sum(v.contour_item.path().elementCount() for v in visible_views(window))
     assert low > 0 and high < low and rows_low >= window.findings.lesions.rowCount()
     assert not calls
-    window.findings.reset_threshold()
-    assert window.findings.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
+    window.state.reset_threshold()
+    assert window.state.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
 
 
 def test_layouts_switch_with_one_key_each(qtbot, window, tmp_path):
@@ -154,11 +154,11 @@ def test_window_level_drag_and_presets_change_the_pixels(qtbot, window):
     view.window_drag.emit(view.key, 120.0, 40.0)
     assert view.image_item.pixmap().toImage() != before
     assert view.subtitle.startswith("window: ")  # the reader's own window is named
-    window.grid.selected_key = view.key
+    window.state.selected = view.key
     dragged = view.image_item.pixmap().toImage()
     qtbot.keyClick(window, "1")  # the file's first window (FILM), replacing the dragged one
     preset = window.grid.renderers[view.key].image.presets[0]
-    assert window.grid.windows[view.key] is preset and view.subtitle == f"window: {preset.name}" == "window: FILM"
+    assert window.state.windows[view.key] is preset and view.subtitle == f"window: {preset.name}" == "window: FILM"
     assert view.image_item.pixmap().toImage() != dragged
 
 
@@ -276,7 +276,7 @@ def test_switching_studies_reuses_cached_results_and_a_lesion_click_centres_it(q
     with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
         window.browser.choose(browser.topLevelItem(0).child(0))
     assert window.study.study_uid == first and not calls  # cached: the network did not run again
-    window.findings.set_threshold(0.001)
+    window.state.threshold = 0.001
     assert window.findings.lesions.rowCount() > 0
     window._centre_lesion(0)
     chosen = window.findings.rows[0]

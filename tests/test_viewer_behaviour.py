@@ -164,22 +164,22 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
     assert len(titles()) == 4
 
     first = visible_views(window)[0]
-    window.grid.selected_key = first.key
+    window.state.selected = first.key
     presets = window.grid.renderers[first.key].image.presets  # the file's windows, then Auto, Full range
     assert len(presets) >= 2
     key("2")
-    assert window.grid.windows[first.key] is presets[1] and first.subtitle == f"window: {presets[1].name}"
+    assert window.state.windows[first.key] is presets[1] and first.subtitle == f"window: {presets[1].name}"
     other = window.views[1]
-    assert window.grid.windows[other.key] is not presets[1]  # only the selected view changed
+    assert window.state.windows[other.key] is not presets[1]  # only the selected view changed
     before = first.image_item.pixmap().toImage()
     key("1")
-    assert window.grid.windows[first.key] is presets[0] and first.subtitle == f"window: {presets[0].name}"
+    assert window.state.windows[first.key] is presets[0] and first.subtitle == f"window: {presets[0].name}"
     assert first.image_item.pixmap().toImage() != before
     before = first.image_item.pixmap().toImage()
     key("I")
-    assert window.grid.invert and first.image_item.pixmap().toImage() != before
+    assert window.state.invert and first.image_item.pixmap().toImage() != before
     key("I")
-    assert not window.grid.invert
+    assert not window.state.invert
 
     assert window.findings.contours_box.isChecked()
     key("C")
@@ -198,9 +198,9 @@ def test_every_key_binding_works_as_a_key_press(qtbot, phantom_model, settings, 
     assert first.transform().m11() == pytest.approx(1.0)
     key("F")
     assert first.transform().m11() == pytest.approx(fitted)
-    window.findings.set_threshold(0.2)
+    window.state.threshold = 0.2
     key("R")
-    assert window.findings.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
+    assert window.state.threshold == pytest.approx(window.engine.predictor.spec.default_threshold)
     key("P")
     assert window.phi_action.isChecked() and "MIRROR" not in window.windowTitle()
     key("P")

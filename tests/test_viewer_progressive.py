@@ -67,13 +67,13 @@ def all_full(window) -> bool:
 def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis(qtbot, tmp_path, j2k_study, shipped):
     window, first_levels = open_window(qtbot, j2k_study, tmp_path)
     assert len(first_levels) == 4 and all(level > 0 for level in first_levels.values()), first_levels
-    windows_before = dict(window.grid.windows)
+    windows_before = dict(window.state.windows)
     for item in window.study.images.values():
         # The network got its own level, read from the file: its result is the full decode's.
         assert item.model_image.level == shipped.input.level(item.metadata.pixel_spacing_mm) == 3
         reference = shipped.predict(read_image(item.path))
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
-        threshold = window.findings.threshold
+        threshold = window.state.threshold
         assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [
             lesion.to_dict() for lesion in reference.lesions(threshold)
         ]
@@ -83,7 +83,7 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
     qtbot.waitUntil(lambda: all_full(window), timeout=60000)
     assert view.image_size == SHAPE and view.level_scale == 1.0
     assert view.contour_item.path().boundingRect() == contours  # nothing moved
-    assert window.grid.windows == windows_before  # the reader's window stays as it was
+    assert window.state.windows == windows_before  # the reader's window stays as it was
     for renderer in window.grid.renderers.values():
         assert renderer.image.level == 0 and renderer.image.pixels.shape == SHAPE
 
@@ -202,7 +202,7 @@ def test_the_demo_study_opens_progressively_with_the_full_decodes_results(qtbot,
 
     window, first_levels = open_window(qtbot, demo_study() / "DEMO-014", tmp_path)
     assert first_levels and all(level > 0 for level in first_levels.values()), first_levels  # 1024x1024 films, 2 views
-    threshold = window.findings.threshold
+    threshold = window.state.threshold
     for item in window.study.images.values():
         assert (item.model_image or item.image).level == shipped.input.level(item.metadata.pixel_spacing_mm)
         reference = shipped.predict(read_image(item.path))

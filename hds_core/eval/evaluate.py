@@ -7,9 +7,10 @@ import numpy as np
 import torch
 
 from ..data import PreparedCase
-from ..infer.bilateral import ViewKey, final_scores
+from ..findings import ViewKey
+from ..findings.lesions import MIN_LESION_AREA_MM2, min_region_pixels
+from ..infer.bilateral import final_scores
 from ..infer.forward import ExitResult, image_score, predict_working
-from ..infer.lesions import MIN_LESION_AREA_MM2, min_region_pixels
 from ..nn import HDSUNet
 from .detection import froc, match_lesions
 from .metrics import classification_at, count_regions, dice, roc_auc, segmentation_at

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import __version__
-from ..infer import Lesion, Prediction
+from ..findings import Lesion, Prediction
 from ..io import MammoImage
 from .operating_point import operating_point
 

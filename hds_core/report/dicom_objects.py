@@ -20,7 +20,7 @@ import pydicom
 from pydicom.sr.codedict import codes
 
 from .. import __version__
-from ..infer import Prediction
+from ..findings import Prediction
 from ..safe_write import atomic_write
 from ..text import printable
 

@@ -58,7 +58,7 @@ def replacement_refused(
     if not path.exists():
         return None
     other = (
-        f"{path}: holds the {kind} of another {{}}; --force replaces only the same {{}}'s earlier {kind} "
+        f"{path}: holds the {kind} of another {{}}; only the same {{}}'s earlier {kind} is replaced "
         "(choose another name)"
     )
     try:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..eval.evaluate import cad_metrics_from_rows
 from ..eval.metrics import roc_auc
-from ..infer.bilateral import ViewKey, final_scores, fit_bilateral
+from ..findings import ViewKey
+from ..infer.bilateral import final_scores, fit_bilateral
 from ..infer.calibration import fit_isotonic, fit_logistic
 from .cv import over_folds
 from .shipping import choose_threshold

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthetic import phantom, write_dicom
 
-from hds_core.network_input import pad_value
 from hds_core.eval.metrics import dice
 from hds_core.infer import Predictor
 from hds_core.io import read_image
+from hds_core.network_input import pad_value
 from hds_core.nn import HDSUNet, ModelSpec, load_weights, pad_to_multiple, save_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

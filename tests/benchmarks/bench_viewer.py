@@ -151,7 +151,7 @@ def run_path(path_name: str, folder: Path, weights: str | None, repeats: int) ->
         times = []
         for t in thresholds:
             begin = time.perf_counter()
-            window.findings.set_threshold(float(t))
+            window.state.threshold = float(t)
             for view in window.views:
                 if view.isVisible():
                     view.viewport().repaint()
@@ -175,7 +175,7 @@ def run_path(path_name: str, folder: Path, weights: str | None, repeats: int) ->
     from hds_core.eval.metrics import dice
     from hds_core.io import read_image
 
-    predictor, threshold = window.engine.predictor, window.findings.threshold
+    predictor, threshold = window.engine.predictor, window.state.threshold
     dices, score_differences = [], []
     for item in window.study.images.values():
         reference = predictor.predict(read_image(item.path))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..report.naming import output_names
 from ..safe_write import is_inside
-from .naming import common_folder, output_names, study_labels
 from .run_log import native_output_to, setup_log
 
 DEFAULT_OUT = "hds-results"
@@ -95,101 +95,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def pdf_writer():
-    """The PDF writer is Qt code that ships with the viewer; the engine finds it through an
-    entry point, so ``hds_core`` itself never imports Qt."""
-    from importlib.metadata import entry_points
-
-    found = list(entry_points(group="hds_core.report_writers", name="pdf"))
-    if not found:
-        raise RuntimeError("no PDF writer is installed (it comes with the mammo_viewer package)")
-    return found[0].load()
-
-
-def write_reports(
-    args,
-    analysed: list,
-    threshold: float,
-    inputs: list[Path],
-    spec,
-    names: dict[Path, str] | None = None,
-) -> list[str]:
-    """PDF, SEG and SR for the analysed images, grouped by study; returns the failures. Each
-    PDF says what its study's score is worth (the figures of the study's domain). Reports of
-    different studies never share a name, and ``--force`` replaces only the same study's."""
-    from ..report import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
-    from ..report.identity import replacement_refused, study_key
-    from ..report.operating_point import score_trust, study_domain
-
-    failures: list[str] = []
-    studies: dict[str, list] = {}
-    for path, image, prediction in analysed:
-        studies.setdefault(study_key(image.metadata), []).append((path, image, prediction))
-    targets = [Path(p) for p in (args.pdf, args.seg_dir, args.sr_dir) if p]
-    for target in targets:
-        if any(is_inside(target, folder) for folder in inputs if folder.is_dir()):
-            return [f"{target}: lies inside an input folder; choose another place"]
-    labels = study_labels({key: common_folder([path for path, _, _ in members]) for key, members in studies.items()})
-    names = names or output_names([(path, image.metadata.sop_instance_uid) for path, image, _ in analysed])
-
-    def refused(out: Path, kind: str, key: str, sop: str | None = None) -> bool:
-        reason = replacement_refused(out, kind, key, sop) if args.force else None
-        if reason:
-            failures.append(reason)
-        return reason is not None
-
-    for key, members in studies.items():
-        label = labels[key]
-        # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
-        described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
-        if args.pdf:
-            out = (
-                Path(args.pdf) if len(studies) == 1 else Path(args.pdf).with_name(f"{Path(args.pdf).stem}-{label}.pdf")
-            )
-            if not refused(out, "PDF", key):
-                try:
-                    pdf_writer()(
-                        [(image, prediction) for _, image, prediction in members],
-                        threshold,
-                        out,
-                        threshold_table=list(spec.threshold_table),
-                        anonymize=args.anonymize,
-                        page_size=args.page_size,
-                        force=args.force,
-                        score_note=score_trust(spec.cross_validation, study_domain([p for _, _, p in members])),
-                    )
-                    say(f"hds-predict: wrote {out} ({described})")
-                except Exception as exc:  # noqa: BLE001 - a report failure is reported per study, the others go on
-                    failures.append(
-                        f"PDF not written: {exc}" if str(out) in str(exc) else f"{out}: PDF not written: {exc}"
-                    )
-        items = [AnalysedImage(path, prediction) for path, _, prediction in members]
-        if args.seg_dir:
-            for (path, image, _), item in zip(members, items, strict=True):
-                # The JSON result's name (unique per file in the run) and the weights that made it.
-                out = Path(args.seg_dir) / f"{Path(names[path]).stem}_{item.prediction.weights_sha256[:8]}_seg.dcm"
-                if refused(out, "segmentation", key, image.metadata.sop_instance_uid):
-                    continue
-                try:
-                    write_segmentation(item, threshold, out, force=args.force)
-                except DicomExportError as exc:
-                    failures.append(str(exc))
-        if args.sr_dir:
-            out = Path(args.sr_dir) / f"{label}_sr.dcm"
-            if refused(out, "structured report", key):
-                continue
-            try:
-                write_structured_report(items, threshold, out, force=args.force)
-            except DicomExportError as exc:
-                failures.append(str(exc))
-    return failures
-
-
 # Failure lines shown on the terminal before the rest go to the log file only.
 SCREENFUL = 30
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, pdf_writer=None) -> int:
+    """``pdf_writer``: draws ``--pdf`` (``hds_core.report.export.PdfWriter``); the installed
+    ``hds-predict`` passes the viewer's (``mammo_viewer.headless``), which draws with Qt."""
     args = parser().parse_args(argv)
     # The terminal gets warnings and our own lines; the log file everything from INFO up.
     # Handlers are added for this run and removed after it; none installed by others is touched.
@@ -209,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         root.addHandler(each)
     root.setLevel(logging.INFO if handler is not None else logging.WARNING)
     logging.captureWarnings(True)  # warnings.warn from the libraries: to the log, not the terminal
-    run_log = logging.getLogger("hds_core.infer.cli.run")
+    run_log = logging.getLogger("hds_core.commands.predict.run")
     try:
-        return _run(args, run_log, log_path)
+        return _run(args, run_log, log_path, pdf_writer)
     except Exception:  # noqa: BLE001 - a bug must not look like a refusal: its own exit status
         run_log.exception("internal error")
         say(
@@ -228,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             handler.close()
 
 
-def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
+def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> int:
     from ..infer import DeviceError, NotAMammogramError, Predictor
     from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..nn import WeightsError
+    from ..report.export import NEVER, SAME_STUDY, ExportTargets, export_results
     from ..report.identity import replacement_refused
     from ..safe_write import atomic_write_text
     from ..text import printable
@@ -273,7 +186,15 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
 
     written = unchanged = not_mammograms = predicted = unwritten = 0
     crashed = False
-    reporting = bool(args.pdf or args.seg_dir or args.sr_dir)
+    targets = ExportTargets(
+        pdf=Path(args.pdf) if args.pdf else None,
+        seg_dir=Path(args.seg_dir) if args.seg_dir else None,
+        sr_dir=Path(args.sr_dir) if args.sr_dir else None,
+        page_size=args.page_size,
+        anonymize=args.anonymize,
+        replace=SAME_STUDY if args.force else NEVER,
+    )
+    reporting = targets.any
     analysed, done = [], []
     say(
         f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
@@ -352,7 +273,18 @@ def _run(args, run_log: logging.Logger, log_path: Path | None) -> int:
             continue
         written += 1
     if reporting and analysed:
-        failures += write_reports(args, analysed, threshold, inputs, predictor.spec, names)
+        outcome = export_results(
+            analysed,
+            threshold,
+            targets,
+            threshold_table=predictor.spec.threshold_table,
+            cross_validation=predictor.spec.cross_validation,
+            pdf_writer=pdf_writer,
+            result_names=names,
+            never_inside=inputs,
+            on_written=lambda line: say(f"hds-predict: {line}"),
+        )
+        failures += outcome.failures
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
