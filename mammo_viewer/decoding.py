@@ -71,8 +71,6 @@ def decode(
         model_image = image if image.level == level else read_image(path, level=level)
     chest_wall_right = None
     if image.metadata.patient_orientation is None:
-        # Imported here: it brings torch, which a decoder process otherwise never needs
-        # (importing it took 1.7 s and 250 MB once measured).
         from hds_core.io import breast_mask, chest_wall_on_right
 
         stride = max(1, PIXEL_ORIENTATION_STRIDE >> image.level)

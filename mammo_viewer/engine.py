@@ -6,14 +6,19 @@ the network."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from hds_core.findings import Prediction
-from hds_core.infer import PredictionCancelled, Predictor, network_input_of
+from hds_core.infer.events import PredictionCancelled
+from hds_core.infer.shipped import network_input_of
 from hds_core.io import MammoImage
 
 from .worker import Worker
+
+if TYPE_CHECKING:
+    from hds_core.infer.predictor import Predictor
 
 
 class Engine(QObject):
@@ -52,7 +57,14 @@ class Engine(QObject):
             self.done = self.total = 0
             self.unavailable.emit(self.error)
 
-        self._loader.submit(lambda cancelled: Predictor(weights, device=device), self._loaded, failed)
+        def load(cancelled):
+            # torch is imported here, on the loader's thread, while the decoder reads the films:
+            # the window and the first films are on screen before it is needed.
+            from hds_core.infer.predictor import Predictor
+
+            return Predictor(weights, device=device)
+
+        self._loader.submit(load, self._loaded, failed)
 
     def _loaded(self, predictor: Predictor) -> None:
         self.predictor = predictor

@@ -4,7 +4,7 @@ load, and a CUDA failure that moved the model to the CPU (said once, and kept li
 
 from __future__ import annotations
 
-from hds_core.infer.predictor import CUDA_FALLBACK
+from hds_core.infer.events import CUDA_FALLBACK
 from hds_core.report.operating_point import score_trust
 
 

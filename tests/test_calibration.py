@@ -64,7 +64,7 @@ def test_the_predictor_applies_the_weights_calibration(phantom_model, tmp_path):
 def test_export_fits_the_calibration_on_hds_eval_rows(trained_phantom_model, phantom_dataset, tmp_path, capsys):
     from hds_core.eval.cli import main as eval_main
     from hds_core.nn import read_spec
-    from hds_core.train.export import main as export_main
+    from hds_core.train.export_cli import main as export_main
 
     checkpoint, _ = trained_phantom_model
     rows = tmp_path / "oof.json"

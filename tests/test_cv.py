@@ -69,8 +69,8 @@ def test_cross_validation_predicts_every_patient_once_out_of_fold(tmp_path, caps
     from hds_core.infer import Predictor
     from hds_core.nn import read_spec
     from hds_core.train.cv_export import pooled_threshold_table
-    from hds_core.train.export import choose_threshold
-    from hds_core.train.export import main as export_main
+    from hds_core.train.export_cli import main as export_main
+    from hds_core.train.shipping import choose_threshold
 
     final = tmp_path / "final"
     assert train_main([*[a if a != str(out) else str(final) for a in args], "--no-validation"]) == 0

@@ -12,7 +12,7 @@ from hds_core.findings import ViewKey
 from hds_core.infer.bilateral import final_scores
 from hds_core.report.operating_point import describe_operating_point, operating_point
 from hds_core.train.cv_export import cv_choices, pooled_threshold_table, slider_table
-from hds_core.train.export import choose_threshold
+from hds_core.train.shipping import choose_threshold
 
 FILM, DIGITAL = "minimias:/films", "folder:/digital"
 
@@ -287,7 +287,7 @@ def test_the_calibration_and_each_dataset_record_their_domain(tmp_path):
 
 
 def test_export_takes_a_folder_datasets_domain():
-    from hds_core.train.export import parser
+    from hds_core.train.export_cli import parser
 
     args = parser().parse_args(
         ["a.safetensors", "b.safetensors", "--dataset", DIGITAL, "--domain", f"{DIGITAL}=digital"]

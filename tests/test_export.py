@@ -6,8 +6,8 @@ import torch
 
 from hds_core.eval.cli import main as eval_main
 from hds_core.nn import load_weights, read_spec, sha256
-from hds_core.train.export import choose_threshold, rounded_copy
-from hds_core.train.export import main as export_main
+from hds_core.train.export_cli import main as export_main
+from hds_core.train.shipping import choose_threshold, rounded_copy
 
 
 def test_export_writes_fp16_weights_with_a_report_hds_eval_reproduces(

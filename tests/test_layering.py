@@ -5,11 +5,10 @@ import sys
 
 
 def test_importing_hds_core_loads_no_qt():
+    """Every module of the engine, imported: none brings Qt or the viewer."""
     code = (
-        "import sys, hds_core, hds_core.io, hds_core.nn, hds_core.losses, hds_core.data, hds_core.infer, "
-        "hds_core.eval.evaluate, hds_core.train.loop, hds_core.commands.predict, hds_core.eval.cli, "
-        "hds_core.train.cli, hds_core.train.export, hds_core.train.cv_export, hds_core.train.model_card, "
-        "hds_core.infer.bilateral, hds_core.infer.suppression, hds_core.train.recipe, hds_core.report, resources; "
+        "import importlib, pkgutil, sys, hds_core, resources; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(hds_core.__path__, 'hds_core.')]; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', "
         "'mammo_viewer')]; "
         "print(bad); sys.exit(1 if bad else 0)"
@@ -92,3 +91,17 @@ def test_the_engine_has_no_entry_point_into_the_viewer():
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert "entry-points" not in project, project.get("entry-points")
     assert project["scripts"]["hds-predict"] == "mammo_viewer.headless:main"
+
+
+def test_opening_the_window_and_asking_for_help_import_no_heavy_library():
+    """Cold start: the window and the first films come before torch, scikit-image, SciPy and
+    highdicom are imported (the engine imports torch on its own thread), and so does every
+    command's --help."""
+    code = (
+        "import sys, mammo_viewer.app, mammo_viewer.main_window, mammo_viewer.decoding, mammo_viewer.headless, "
+        "hds_core.commands.predict, hds_core.train.cli, hds_core.train.export_cli, hds_core.eval.cli; "
+        "heavy = [m for m in ('torch', 'skimage', 'scipy', 'highdicom') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

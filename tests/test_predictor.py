@@ -139,7 +139,7 @@ def test_precision_agreement_is_measured_on_images(predictor, mass_image):
     """What hds-export records and the Predictor requires before it uses bf16."""
     from types import SimpleNamespace
 
-    from hds_core.train.export import mask_agreement
+    from hds_core.train.shipping import mask_agreement
 
     image, _ = mass_image
     cases = [SimpleNamespace(working=predictor.model_input(image))]

@@ -9,8 +9,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
-from skimage import measure
 
 from ..network_input import Geometry
 
@@ -42,6 +40,8 @@ class Lesion:
 def _longest_chord(points: np.ndarray) -> float:
     if len(points) < 2:
         return 0.0
+    from scipy.spatial import ConvexHull, QhullError
+
     try:
         points = points[ConvexHull(points).vertices]
     except (QhullError, ValueError):
@@ -68,15 +68,24 @@ def find_lesions(
     mask = probability >= threshold
     if not mask.any():
         return []
+    # Imported here: the viewer's window opens before scikit-image and SciPy are needed.
+    from scipy import ndimage
+    from skimage import measure
+
     labels = measure.label(mask, connectivity=2)
     working_pixel_mm2 = geometry.working_spacing_mm**2
     lesions = []
-    min_pixels = min_region_pixels(geometry.working_spacing_mm)
-    for region in measure.regionprops(labels, intensity_image=probability):
-        if region.area < min_pixels:
-            continue
-        r0, c0, r1, c1 = region.bbox
-        patch = np.pad(np.where(labels[r0:r1, c0:c1] == region.label, probability[r0:r1, c0:c1], 0.0), 1)
+    # Specks are dropped before anything is measured: at a low threshold most regions are
+    # specks, and measuring each one cost more than the lesions (the slider follows at once).
+    sizes = np.bincount(labels.ravel())
+    kept = np.flatnonzero(sizes >= min_region_pixels(geometry.working_spacing_mm))
+    boxes = ndimage.find_objects(labels)
+    for label in kept[kept > 0]:
+        rows, cols = boxes[label - 1]
+        r0, c0 = rows.start, cols.start
+        inside = labels[rows, cols] == label
+        values = probability[rows, cols][inside]
+        patch = np.pad(np.where(inside, probability[rows, cols], 0.0), 1)
         contours = measure.find_contours(patch, threshold)
         if not contours:
             continue
@@ -84,20 +93,21 @@ def find_lesions(
         original_rc = geometry.working_to_original(ring)
         contour_xy = original_rc[:, ::-1]
         known = spacing_mm is not None and not geometry.spacing_assumed
-        area = region.area * working_pixel_mm2 if known else None
+        area = int(sizes[label]) * working_pixel_mm2 if known else None
         diameter = None
         if known:
             scaled = original_rc * np.asarray(spacing_mm)
             diameter = _longest_chord(scaled)
-        centroid_rc = geometry.working_to_original(np.asarray([region.centroid]))[0]
+        centroid = (np.argwhere(inside) + [r0, c0]).mean(axis=0)
+        centroid_rc = geometry.working_to_original(centroid[None])[0]
         x0, y0 = contour_xy.min(axis=0)
         x1, y1 = contour_xy.max(axis=0)
         lesions.append(
             Lesion(
                 index=0,
                 contour_xy=contour_xy,
-                max_probability=float(region.intensity_max),
-                mean_probability=float(region.intensity_mean),
+                max_probability=float(values.max()),
+                mean_probability=float(values.mean()),
                 area_mm2=area,
                 longest_diameter_mm=diameter,
                 centroid_xy=(float(centroid_rc[1]), float(centroid_rc[0])),
@@ -114,6 +124,8 @@ def lesion_mask(probability: np.ndarray, threshold: float, geometry: Geometry) -
     mask = probability >= threshold
     if not mask.any():
         return np.zeros(geometry.original_shape, dtype=bool)
+    from skimage import measure
+
     labels = measure.label(mask, connectivity=2)
     sizes = np.bincount(labels.ravel())
     keep = sizes >= min_region_pixels(geometry.working_spacing_mm)

@@ -5,7 +5,7 @@ Device: CUDA when available (else MPS, else CPU). A CUDA failure (out of memory,
 error) moves the model to the CPU, warns, and records it in the prediction's warnings:
 results are never silently different. Reduced precision (bf16 on CPU, fp16 on CUDA) is
 used only when the hardware runs it natively AND the weights' JSON records that its masks
-agreed with fp32 (Dice >= 0.99, measured by ``hds-export``: ``train.export.mask_agreement``)."""
+agreed with fp32 (Dice >= 0.99, measured by ``hds-export``: ``train.shipping.mask_agreement``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ..nn import load_weights, sha256
 from .bilateral import final_scores
 from .calibration import calibrate
 from .device import choose_device, cpu_has_native_bf16, device_name
+from .events import CUDA_FALLBACK, PredictionCancelled
 from .forward import image_score, predict_working
 from .optimize import inference_copy
 from .scope import check_mammogram
@@ -30,11 +31,6 @@ from .shipped import shipped_weights
 from .suppression import excluded_region, suppress
 
 log = logging.getLogger(__name__)
-CUDA_FALLBACK = "CUDA failed"  # how the notice of a move to the CPU begins (the viewer looks for it)
-
-
-class PredictionCancelled(Exception):  # noqa: N818 - a signal, not a fault
-    """The caller's cancel check returned True; no result was produced."""
 
 
 class Predictor:

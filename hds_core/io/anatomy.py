@@ -13,7 +13,6 @@ than a guess.
 from __future__ import annotations
 
 import numpy as np
-from skimage import filters, measure
 
 # What a pectoral muscle on an MLO looks like, as fractions of the breast's own extent.
 MAX_HEIGHT = 0.85  # its lower corner on the chest wall, from the breast's top
@@ -36,6 +35,8 @@ def pectoral_mask(values: np.ndarray, breast: np.ndarray) -> np.ndarray:
     region = np.zeros(values.shape, dtype=bool)
     region[top : top + int(MAX_HEIGHT * height), left : left + int(MAX_TOP_WIDTH * width)] = True
     region &= breast
+    from skimage import filters, measure  # imported where used (orientation.py says why)
+
     smooth = filters.gaussian(values.astype(np.float32), sigma=1.5, preserve_range=True)
     inside = smooth[region]
     if inside.size < 16 or np.ptp(inside) <= 0:

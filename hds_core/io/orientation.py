@@ -5,13 +5,16 @@ preprocessing crops and mirrors by it."""
 from __future__ import annotations
 
 import numpy as np
-from skimage import filters, measure, morphology
 
 
 def breast_mask(values: np.ndarray) -> np.ndarray:
     """The breast: the largest connected region brighter than Otsu's threshold, holes filled."""
     if values.max() <= values.min():
         return np.ones(values.shape, dtype=bool)
+    # Imported here: scikit-image's morphology takes 0.3 s to import, and a window opening
+    # or a command's --help must not wait for it.
+    from skimage import filters, measure, morphology
+
     smooth = filters.gaussian(values, sigma=2, preserve_range=True)
     foreground = smooth > filters.threshold_otsu(smooth) * 0.5
     labels = measure.label(foreground, connectivity=1)

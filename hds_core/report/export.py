@@ -17,7 +17,6 @@ from ..findings import Prediction
 from ..io import MammoImage
 from ..safe_write import is_inside
 from ..text import printable
-from .dicom_objects import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
 from .identity import replacement_refused, study_key
 from .naming import common_folder, output_names, study_labels
 from .operating_point import score_trust, study_domain
@@ -68,6 +67,9 @@ def export_results(
     the same rule's); ``never_inside``: folders no report may be written into (the inputs);
     ``on_written``: told one line per report written. Failures are returned, never raised:
     one report's failure never costs another its file."""
+    # highdicom, imported here: the viewer imports this module at start.
+    from .dicom_objects import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
+
     outcome = ExportOutcome()
     for target in (targets.pdf, targets.seg_dir, targets.sr_dir):
         if target and any(is_inside(Path(target), folder) for folder in never_inside if folder.is_dir()):
