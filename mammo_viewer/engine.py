@@ -48,13 +48,25 @@ class Engine(QObject):
     def loading(self) -> bool:
         return self.predictor is None and self.error is None
 
-    def load(self, weights: str | Path | None = None, device: str = "auto") -> None:
+    def load(self, weights: str | Path | None = None, device: str = "auto", *, start: bool = True) -> None:
+        """Read the weights' spec now (which level of a film to read for the network) and, with
+        ``start``, build the Predictor on the loader's thread; else :meth:`start` does later."""
         self.network_input = network_input_of(weights)
+        self._load = (weights, device)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Build the Predictor on the loader's thread (once; later calls do nothing)."""
+        if getattr(self, "_load", None) is None:
+            return
+        (weights, device), self._load = self._load, None
 
         def failed(exc: Exception) -> None:
             self.error = f"AI engine not available: {exc}"
             self._waiting.clear()
             self.done = self.total = 0
+            self.progress.emit(0, 0)  # images queued while the weights loaded: none will be analysed
             self.unavailable.emit(self.error)
 
         def load(cancelled):

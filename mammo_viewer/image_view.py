@@ -18,14 +18,10 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
-    QColor,
-    QFont,
-    QImage,
     QPainter,
     QPainterPath,
     QPen,
     QPixmap,
-    QPolygonF,
     QTransform,
 )
 from PySide6.QtWidgets import (
@@ -37,90 +33,19 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
-SELECTED_COLOR = QColor(0, 220, 255)
-TEXT_COLOR = QColor(235, 235, 235)
-OPPOSITE = str.maketrans("APLRHF", "PARLFH")
-SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
-MAGNIFIER_ZOOM = 2.0
-MAGNIFIER_SIZE = 240
-HEAT_FLOOR = 0.1
-CONTOUR_TOLERANCE_PX = 0.25  # how far a drawn outline may stray from the traced one, in image pixels
-DETAIL_LOADING = "full resolution loading…"
-# A level's pixel may cover up to this many screen pixels before full resolution is wanted
-# (a little over 1, so that rounding at fit does not ask for it).
-DETAIL_MAGNIFICATION = 1.05
+from .view_annotations import ViewAnnotations
+from .view_pictures import (
+    CONTOUR_COLOR,
+    DETAIL_MAGNIFICATION,
+    MAGNIFIER_ZOOM,
+    SELECTED_COLOR,
+    contour_path,
+    gray_pixmap,
+    heat_qimage,
+)
 
 
-def gray_qimage(screen: np.ndarray) -> QImage:
-    screen = np.ascontiguousarray(screen, dtype=np.uint8)
-    image = QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0], QImage.Format.Format_Grayscale8)
-    return image.copy()  # own the pixels: the numpy buffer may go away
-
-
-def gray_pixmap(screen: np.ndarray) -> QPixmap:
-    """A pixmap of 8-bit screen pixels. QPixmap.fromImage copies them, so the QImage only
-    borrows the array for the call (a 13-Mpixel film: one 13 MB copy fewer on the UI thread)."""
-    screen = np.ascontiguousarray(screen, dtype=np.uint8)
-    return QPixmap.fromImage(
-        QImage(screen.data, screen.shape[1], screen.shape[0], screen.strides[0], QImage.Format.Format_Grayscale8)
-    )
-
-
-def heat_qimage(probability: np.ndarray) -> QImage:
-    """Probability -> transparent-to-red RGBA (alpha grows with the probability; below
-    HEAT_FLOOR fully transparent, so the faint background of the map does not tint the film)."""
-    p = np.clip(np.nan_to_num(probability, nan=0.0), 0.0, 1.0)
-    visible = np.clip((p - HEAT_FLOOR) / (1.0 - HEAT_FLOOR), 0.0, 1.0)
-    rgba = np.zeros(p.shape + (4,), dtype=np.uint8)
-    rgba[..., 0] = 255
-    rgba[..., 1] = np.rint(200 * (1.0 - p)).astype(np.uint8)
-    rgba[..., 3] = np.rint(230 * visible).astype(np.uint8)
-    image = QImage(rgba.data, p.shape[1], p.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888)
-    return image.copy()
-
-
-def contour_path(contours: list[np.ndarray]) -> QPainterPath:
-    """Closed rings of (x, y) image points as one path (built per ring, not per point)."""
-    path = QPainterPath()
-    for ring in contours:
-        if len(ring) < 2:
-            continue
-        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in drawn_points(np.asarray(ring, float))]))
-        path.closeSubpath()
-    return path
-
-
-def number_anchor(bbox_xywh, to_screen) -> QPointF:
-    """Where a lesion's number goes, on screen or on paper: the top right corner of its
-    bounding box as drawn (``to_screen(x, y)`` maps image pixels), whichever way the film
-    hangs, so the number stays upright and beside its contour in the view and the report."""
-    x, y, w, h = bbox_xywh
-    corners = [to_screen(cx, cy) for cx in (x, x + w) for cy in (y, y + h)]
-    return QPointF(max(c.x() for c in corners), min(c.y() for c in corners))
-
-
-def drawn_points(ring: np.ndarray, tolerance: float = CONTOUR_TOLERANCE_PX) -> np.ndarray:
-    """The ring without the points that lie within ``tolerance`` image pixels of the chord
-    between their neighbours: a contour traced on the network's map has thousands of nearly
-    collinear points, which the antialiased pen strokes slowly (a 5,000-point outline took
-    50 ms to paint, 17 ms with half of them). Every other point at most is dropped per pass,
-    so a dropped point's neighbours are kept: after the two passes the outline is within two
-    tolerances (half an image pixel) of every traced point. Exports keep every point."""
-    for parity in (1, 0):
-        if len(ring) < 8:
-            break
-        before, after = np.roll(ring, 1, axis=0), np.roll(ring, -1, axis=0)
-        chord = after - before
-        length = np.hypot(chord[:, 0], chord[:, 1])
-        offset = np.abs(chord[:, 0] * (ring[:, 1] - before[:, 1]) - chord[:, 1] * (ring[:, 0] - before[:, 0]))
-        close = offset <= tolerance * np.maximum(length, 1e-9)
-        drop = close & (np.arange(len(ring)) % 2 == parity)
-        ring = ring[~drop]
-    return ring
-
-
-class MammoView(QGraphicsView):
+class MammoView(ViewAnnotations, QGraphicsView):
     window_drag = Signal(object, float, float)  # key, dx, dy (screen pixels) while left-dragging
     zoomed = Signal(object, float)  # key, factor
     panned = Signal(object, float, float)  # key, dx, dy screen pixels
@@ -431,190 +356,3 @@ class MammoView(QGraphicsView):
         super().leaveEvent(event)
 
     # ----- annotations in screen space -----------------------------------------------------
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        if not self.image_size[0] and not self.title:
-            return
-        painter.save()
-        painter.resetTransform()
-        viewport = QRectF(self.viewport().rect())
-        font = QFont(painter.font())
-        font.setPointSizeF(max(9.0, min(14.0, viewport.height() / 45)))
-        font.setBold(True)
-        painter.setFont(font)
-        margin = 8
-        heading = viewport.adjusted(margin, margin, -margin, -margin)
-        if not self.image_size[0]:
-            # No film (still decoding, or it could not be read): the slot says which and why.
-            self._text(
-                painter,
-                heading,
-                int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
-                "\n".join(filter(None, (self.title, self.subtitle))),
-            )
-            painter.restore()
-            return
-        if self.magnifier and self._cursor is not None:
-            self._draw_magnifier(painter, viewport)
-            painter.setFont(font)
-        detail = self.detail_note if self.level_scale > 1 else ""
-        detail = detail or (DETAIL_LOADING if self.wants_detail else "")
-        self._text(
-            painter,
-            heading,
-            Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-            "\n".join(filter(None, (self.title, self.subtitle, detail))),
-        )
-        if self.badge:
-            self._badge(painter, viewport, self.badge)
-        if self.notes:
-            small = QFont(font)
-            small.setBold(False)
-            small.setPointSizeF(font.pointSizeF() * 0.8)
-            painter.setFont(small)
-            # Wrapped, not cut: a warning is read in full whatever the view's width.
-            self._text(
-                painter,
-                viewport.adjusted(margin, margin, -margin, -margin - 28),
-                int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
-                "\n".join(self.notes),
-                QColor(255, 170, 90),
-            )
-            painter.setFont(font)
-        self._orientation_letters(painter, viewport)
-        self._lesion_numbers(painter)
-        self._scale_bar(painter, viewport)
-        self._draw_measurement(painter)
-        painter.restore()
-
-    @staticmethod
-    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor | None = None) -> None:
-        if not int(flags) & int(Qt.TextFlag.TextWordWrap):
-            # In a small view a line wider than its box ends in "…" rather than being cut off.
-            metrics = painter.fontMetrics()
-            text = "\n".join(
-                metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(rect.width())) for line in text.split("\n")
-            )
-        painter.setPen(QColor(0, 0, 0))
-        painter.drawText(rect.translated(1, 1), int(flags), text)
-        painter.setPen(color or TEXT_COLOR)
-        painter.drawText(rect, int(flags), text)
-
-    def _badge(self, painter: QPainter, viewport: QRectF, text: str) -> None:
-        metrics = painter.fontMetrics()
-        width = metrics.horizontalAdvance(text) + 16
-        box = QRectF(viewport.right() - width - 8, 8, width, metrics.height() + 8)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 170))
-        painter.drawRoundedRect(box, 4, 4)
-        painter.setPen(CONTOUR_COLOR)
-        painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
-
-    def _lesion_numbers(self, painter: QPainter) -> None:
-        if not self.lesion_labels or not self.contour_item.isVisible():
-            return
-        metrics = painter.fontMetrics()
-        for bbox, number in self.lesion_labels:
-            anchor = number_anchor(bbox, lambda x, y: QPointF(self.mapFromScene(self.image_to_view(x, y))))
-            text = str(number)
-            box = QRectF(
-                anchor.x() + 3, anchor.y() - metrics.height() + 4, metrics.horizontalAdvance(text) + 4, metrics.height()
-            )
-            self._text(painter, box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text, CONTOUR_COLOR)
-
-    def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
-        if not self.orientation:
-            return
-        row_dir, col_dir = self.orientation
-        right, left = row_dir, row_dir.translate(OPPOSITE)
-        bottom, top = col_dir, col_dir.translate(OPPOSITE)
-        if self.flip_h:
-            left, right = right, left
-        if self.flip_v:
-            top, bottom = bottom, top
-        centre = viewport.center()
-        box = 40
-        self._text(
-            painter,
-            QRectF(viewport.left() + 4, centre.y() - box / 2, box, box),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            left,
-        )
-        self._text(
-            painter,
-            QRectF(viewport.right() - box - 4, centre.y() - box / 2, box, box),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-            right,
-        )
-        self._text(
-            painter,
-            QRectF(centre.x() - box / 2, viewport.top() + 4, box, box),
-            Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter,
-            top,
-        )
-        self._text(
-            painter,
-            QRectF(centre.x() - box / 2, viewport.bottom() - box - 4, box, box),
-            Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-            bottom,
-        )
-
-    def _scale_bar(self, painter: QPainter, viewport: QRectF) -> None:
-        """A bar of a round length in mm (only when the pixel spacing is known)."""
-        if not self.spacing_mm:
-            return
-        pixels_per_mm = self.scale_factor / self.spacing_mm[1]
-        if pixels_per_mm <= 0:
-            return
-        target = viewport.width() / 5
-        length_mm = max((s for s in SCALE_BAR_STEPS_MM if s * pixels_per_mm <= target), default=SCALE_BAR_STEPS_MM[0])
-        length = length_mm * pixels_per_mm
-        x1, y = viewport.right() - 12, viewport.bottom() - 14
-        pen = QPen(QColor(235, 235, 235), 2)
-        painter.setPen(pen)
-        painter.drawLine(QPointF(x1 - length, y), QPointF(x1, y))
-        painter.drawLine(QPointF(x1 - length, y - 5), QPointF(x1 - length, y + 5))
-        painter.drawLine(QPointF(x1, y - 5), QPointF(x1, y + 5))
-        label = f"{length_mm} mm"
-        # The label's box is as wide as the text needs (a box the bar's length clipped "10 mm"
-        # to "0 mm" on short bars), right-aligned with the bar's end.
-        width = max(length, painter.fontMetrics().horizontalAdvance(label) + 6)
-        self._text(
-            painter,
-            QRectF(x1 - width, y - 8 - painter.fontMetrics().height(), width, painter.fontMetrics().height()),
-            Qt.AlignmentFlag.AlignRight,
-            label,
-        )
-
-    def _draw_measurement(self, painter: QPainter) -> None:
-        if self.measurement is None:
-            return
-        transform = self._image_transform()
-        a, b = (QPointF(self.mapFromScene(transform.map(p))) for p in self.measurement)
-        painter.setPen(QPen(SELECTED_COLOR, 2))
-        painter.drawLine(a, b)
-        for end in (a, b):
-            painter.drawEllipse(end, 3, 3)
-        length = self.measurement_mm()
-        if length is not None:
-            label = f"{length:.1f} mm"
-        else:
-            a_img, b_img = self.measurement
-            label = f"{((b_img.x() - a_img.x()) ** 2 + (b_img.y() - a_img.y()) ** 2) ** 0.5:.0f} px (no spacing)"
-        self._text(painter, QRectF(b.x() + 6, b.y() - 10, 200, 20), Qt.AlignmentFlag.AlignLeft, label, SELECTED_COLOR)
-
-    def _draw_magnifier(self, painter: QPainter, viewport: QRectF) -> None:
-        size = MAGNIFIER_SIZE
-        cursor = self._cursor
-        target = QRectF(cursor.x() - size / 2, cursor.y() - size / 2, size, size)
-        half = size / (2 * MAGNIFIER_ZOOM)
-        source = QRectF(cursor.x() - half, cursor.y() - half, 2 * half, 2 * half)
-        clip = QPainterPath()
-        clip.addEllipse(target)
-        painter.save()
-        painter.setClipPath(clip)
-        painter.fillRect(target, Qt.GlobalColor.black)
-        self.scene().render(painter, target, self.mapToScene(source.toRect()).boundingRect())
-        painter.restore()
-        painter.setPen(QPen(QColor(200, 200, 200), 1.5))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawEllipse(target)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from hds_core.io import ScanResult
@@ -33,6 +33,7 @@ from .worker import Worker, stop_together
 
 log = logging.getLogger(__name__)
 CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inference to stop
+ENGINE_START_MS = 1500  # with no film yet on screen, the engine starts loading after this
 
 
 class MainWindow(QMainWindow):
@@ -86,7 +87,11 @@ class MainWindow(QMainWindow):
         self._status("Open a folder or a mammogram (Ctrl+O), or drop one here")
         self.resize(1400, 900)
         if load_engine:
-            self.engine.load(weights, device)
+            # torch is imported when the first film is on screen (or the window has been idle
+            # a moment): it then loads on its own thread while the decoder reads the rest.
+            self.engine.load(weights, device, start=False)
+            self.loader.decoded.connect(lambda *_: self.engine.start())
+            QTimer.singleShot(ENGINE_START_MS, self.engine.start)
         else:
             self.engine.error = "AI engine not started"
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 from hds_core.io import ScanResult
 from hds_core.report.content import format_dicom_date, reading_order
 
-from .image_view import gray_pixmap
+from .view_pictures import gray_pixmap
 
 
 class StudyBrowser(QTreeWidget):

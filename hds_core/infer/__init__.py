@@ -4,7 +4,7 @@ device choice, and the whole-image forward shared with evaluation.
 Names are imported on first use (PEP 562): ``hds-predict --help`` and the naming helpers
 must not pay for importing torch."""
 
-from importlib import import_module
+from ..lazy import lazy_names
 
 _HOME = {
     "DeviceError": "device",
@@ -21,11 +21,4 @@ _HOME = {
 }
 
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)

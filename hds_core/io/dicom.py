@@ -1,11 +1,9 @@
-"""DICOM mammograms: header checks before any large allocation, decoding with the
-project's chosen plugins, and the metadata the product needs."""
+"""DICOM mammograms: reading a file (every element checked, dicom_header.py), decoding its
+pixels with the project's chosen plugins at the level asked for, and the silenced pydicom logs."""
 
 from __future__ import annotations
 
 import logging
-import math
-import mmap
 import os
 import struct
 from collections.abc import Callable
@@ -19,8 +17,17 @@ from pydicom.errors import InvalidDicomError
 
 from ..text import printable
 from . import errors
-from .grayscale import VOI_FUNCTIONS, VoiPreset
-from .image import MAX_SPACING_MM, MIN_SPACING_MM, MammoImage, MammoMetadata, plausible_spacing
+from .dicom_header import (
+    MAX_MODALITY_VALUE,
+    MAX_PIXELS,
+    check_image_header,
+    convert_elements,
+    finite_value,
+    metadata_from_dataset,
+    pixel_tag_offset,
+    voi_presets_from_dataset,
+)
+from .image import MammoImage, MammoMetadata
 from .levels import deepest_level
 from .progressive import decode_level, pyramid_of
 
@@ -29,71 +36,13 @@ LevelChoice = Callable[[MammoMetadata, int], int]
 
 log = logging.getLogger(__name__)
 
-# Stored values through Rescale Slope/Intercept stay far inside float32 (3.4e38).
-MAX_MODALITY_VALUE = 1e30
-# A window wider than 2^32 (or centred beyond it) is no window of any stored value.
-MAX_WINDOW = 2.0**32
-# 200 Mpixel is ~10x the largest mammography detector; a header claiming more is refused
-# before anything is allocated.
-MAX_PIXELS = 200_000_000
-
-# JPEG-LS: pyjpegls is 3x faster than pydicom's default plugin for these films.
 _PREFERRED_PLUGIN = {
     dicom_uid.JPEGLSLossless: "pyjpegls",
     dicom_uid.JPEGLSNearLossless: "pyjpegls",
 }
 
+
 # SNOMED CT (and legacy SNOMED-RT) codes of ViewCodeSequence -> ViewPosition abbreviations.
-VIEW_CODES = {
-    "399162004": "CC",
-    "R-10242": "CC",
-    "399368009": "MLO",
-    "R-10226": "MLO",
-    "399260004": "ML",
-    "R-10224": "ML",
-    "399352003": "LM",
-    "R-10228": "LM",
-    "399099002": "LMO",
-    "R-10230": "LMO",
-    "399101009": "XCCL",
-    "R-1024A": "XCCL",
-    "399192003": "XCCM",
-    "R-1024B": "XCCM",
-    "441555000": "FB",
-    "R-40AAA": "FB",
-    "399188001": "SIO",
-    "R-102D0": "SIO",
-}
-
-NON_IMAGE_SOP_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
-    "1.2.840.10008.5.1.4.1.1.66.4": "segmentation",
-    "1.2.840.10008.5.1.4.1.1.88.59": "key object selection",
-    "1.2.840.10008.5.1.4.1.1.88.50": "mammography CAD SR",
-    "1.2.840.10008.5.1.4.1.1.481.3": "RT structure set",
-    "1.2.840.10008.5.1.4.1.1.481.5": "RT plan",
-    "1.2.840.10008.5.1.4.1.1.481.4": "RT treatment record",
-}
-
-
-# Modalities of objects that never hold an image of their own.
-NON_IMAGE_MODALITIES = {
-    "SR": "structured report",
-    "KO": "key object selection",
-    "PR": "presentation state",
-    "DOC": "document",
-    "SEG": "segmentation",
-    "REG": "registration",
-    "PLAN": "plan",
-    "RTPLAN": "RT plan",
-    "RTSTRUCT": "RT structure set",
-    "RTRECORD": "RT treatment record",
-    "ECG": "waveform",
-    "HD": "waveform",
-    "AU": "waveform",
-}
-
-
 def silence_pydicom_messages(log_handler: logging.Handler | None = None) -> None:
     """For the entry points (viewer, its decoder process, CLIs): pydicom's validation
     warnings can quote header values (an invalid birth date, a name that is too long), which
@@ -111,38 +60,6 @@ def silence_pydicom_messages(log_handler: logging.Handler | None = None) -> None
     # A logger with no handler at all would fall back to Python's last-resort stderr handler.
     logger.addHandler(log_handler if log_handler is not None else logging.NullHandler())
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
-
-
-def non_image_kind(ds: Dataset) -> str | None:
-    """A short name for a DICOM object that is not meant to hold an image; None when the
-    object claims (or may be) an image."""
-    sop = str(ds.get("SOPClassUID", ""))
-    if sop in NON_IMAGE_SOP_CLASSES:
-        return NON_IMAGE_SOP_CLASSES[sop]
-    if sop.startswith("1.2.840.10008.5.1.4.1.1.88."):
-        return "structured report"
-    if sop.startswith("1.2.840.10008.5.1.4.1.1.11."):
-        return "presentation state"
-    if sop.startswith("1.2.840.10008.5.1.4.1.1.9."):
-        return "waveform"
-    if sop == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
-        return "DICOMDIR"
-    return NON_IMAGE_MODALITIES.get(str(ds.get("Modality", "") or "").upper())
-
-
-def pixel_tag_offset(path: Path) -> int | None:
-    """Where the Pixel Data tag (7FE0,0010, either byte order) starts in the file, or None:
-    tells a header that stopped early from a file without pixels, and a file cut inside its
-    pixel data from one cut inside its header."""
-    try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for tag in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
-                at = data.rfind(tag)
-                if at >= 0:
-                    return at
-    except (OSError, ValueError):  # empty files cannot be mapped
-        return None
-    return None
 
 
 def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
@@ -187,7 +104,7 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
                 "the file was cut off while copying; copy it again",
             )
         raise errors.InvalidHeaderError(path, "no DICOM elements could be read after the DICM marker (corrupt header)")
-    _convert_elements(ds, path)
+    convert_elements(ds, path)
     return ds
 
 
@@ -195,362 +112,6 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
 # cannot be read the file is refused. Any other element that cannot be read is left out of
 # our in-memory copy (the file itself is never touched), so a damaged private tag does not
 # cost the reader a good image.
-ESSENTIAL = {
-    "SOPClassUID",
-    "Modality",
-    "Rows",
-    "Columns",
-    "BitsAllocated",
-    "BitsStored",
-    "HighBit",
-    "PixelRepresentation",
-    "SamplesPerPixel",
-    "PhotometricInterpretation",
-    "NumberOfFrames",
-    "RescaleSlope",
-    "RescaleIntercept",
-    "PixelPaddingValue",
-    "PixelPaddingRangeLimit",
-    "PresentationLUTShape",
-    "ImageLaterality",
-    "Laterality",
-    "ViewPosition",
-    "ViewCodeSequence",
-    "PatientOrientation",
-    "ImagerPixelSpacing",
-    "PixelSpacing",
-    "EstimatedRadiographicMagnificationFactor",
-    "PresentationIntentType",
-    "BreastImplantPresent",
-    "PixelData",
-}
-
-
-_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
-
-
-def _convert_elements(ds: Dataset, path: Path) -> None:
-    """pydicom converts element values on first access, so a damaged value would otherwise
-    surface as an untyped exception wherever it is first read. Convert them all here."""
-    for tag in list(ds.keys()):
-        if tag in _PIXEL_TAGS:
-            continue  # kept raw: its declared length is how a cut-off file is told from a bad header
-        raw = ds.get_item(tag, keep_deferred=True)
-        if raw is None or (getattr(raw, "value", True) is None and getattr(raw, "length", 0)):
-            continue  # a deferred value: read when needed
-        try:
-            element = ds[tag]
-            items = list(element.value) if element.VR == "SQ" else []
-        except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on damaged values
-            keyword = pydicom.datadict.keyword_for_tag(tag) or str(tag)
-            if keyword in ESSENTIAL:
-                reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-                raise errors.InvalidHeaderError(
-                    path, f"{keyword} cannot be read ({reason})", "the header is damaged"
-                ) from None
-            # The image still reads: a note for the log file, not a warning on the terminal.
-            log.info("%s: left out the unreadable element %s", printable(path.name), keyword)
-            del ds[tag]
-            continue
-        for item in items:
-            _convert_elements(item, path)
-
-
-def _int(ds: Dataset, keyword: str, path: Path) -> int:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        raise errors.InvalidHeaderError(path, f"{keyword} is missing", "the file is not a valid image object")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({value!r})") from None
-
-
-def _finite(ds: Dataset, keyword: str, default: float, path: Path) -> float:
-    """A decimal header value that the pixel arithmetic depends on: refused if not a finite number."""
-    try:
-        value = ds.get(keyword)
-    except (TypeError, ValueError) as exc:  # pydicom converts DS text on access
-        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({exc})") from None
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({str(value)[:40]!r})") from None
-    if not math.isfinite(number):
-        raise errors.InvalidHeaderError(path, f"{keyword} is {number}, not a finite number")
-    return number
-
-
-def _multi(value) -> list:
-    if value is None or value == "":
-        return []
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return list(value)
-    return [value]
-
-
-def check_image_header(ds: Dataset, path: Path) -> None:
-    """Everything that can be refused from the header alone, before any pixel is decoded."""
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        kind = non_image_kind(ds)
-        if kind:
-            raise errors.NonImageObjectError(path, f"no pixel data ({kind})")
-        sop = dicom_uid.UID(str(ds.get("SOPClassUID", "")))
-        if ds.filename and pixel_tag_offset(Path(ds.filename)) is not None:
-            # pydicom stops quietly at a damaged element: the pixel data is there, unreached.
-            last = max(ds.keys(), default=None)
-            where = f" after {pydicom.datadict.keyword_for_tag(last) or last}" if last is not None else ""
-            raise errors.InvalidHeaderError(
-                path,
-                f"the header is damaged: reading stopped{where}, before the pixel data the file holds",
-                "export the file again from the archive",
-            )
-        raise errors.NoPixelDataError(
-            path,
-            f"{sop.name or 'the object'} holds no pixel data",
-            "the file is incomplete; export it again from the archive",
-        )
-    rows, columns = _int(ds, "Rows", path), _int(ds, "Columns", path)
-    bits_allocated, bits_stored = _int(ds, "BitsAllocated", path), _int(ds, "BitsStored", path)
-    samples = _int(ds, "SamplesPerPixel", path) if ds.get("SamplesPerPixel") not in (None, "") else 1
-    frames = _int(ds, "NumberOfFrames", path) if ds.get("NumberOfFrames") not in (None, "") else 1
-    if rows <= 0 or columns <= 0:
-        raise errors.InvalidHeaderError(path, f"image size {rows}x{columns} is empty")
-    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
-    if not photometric:
-        raise errors.InvalidHeaderError(path, "Photometric Interpretation is missing")
-    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise errors.UnsupportedImageError(
-            path,
-            f"{photometric or 'colour'} image with {samples} samples per pixel",
-            "mammograms are single-channel grayscale",
-        )
-    if rows * columns * frames > MAX_PIXELS:
-        raise errors.ImageTooLargeError(
-            path,
-            f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
-            "the header is corrupt or this is not a mammogram",
-        )
-    if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
-        raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
-    if frames != 1:
-        raise errors.UnsupportedImageError(
-            path, f"{frames} frames (tomosynthesis or cine?)", "only single-frame 2-D mammograms are read"
-        )
-    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    syntax = dicom_uid.UID(str(syntax)) if syntax else dicom_uid.ExplicitVRLittleEndian
-    if not syntax.is_transfer_syntax:
-        raise errors.UnsupportedTransferSyntaxError(
-            path, f"unknown transfer syntax {syntax}", "ask the sender to export in a standard transfer syntax"
-        )
-    if syntax.is_compressed:
-        from pydicom.pixels import get_decoder
-
-        try:
-            decoder = get_decoder(syntax)
-        except NotImplementedError:
-            decoder = None
-        if decoder is None or not decoder.is_available:
-            raise errors.UnsupportedTransferSyntaxError(
-                path,
-                f"transfer syntax {syntax.name or syntax} has no installed decoder",
-                "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)",
-            )
-    else:
-        expected = (
-            rows * columns * frames * samples * bits_allocated // 8
-            if bits_allocated != 1
-            else (rows * columns * frames + 7) // 8
-        )
-        element = ds.get_item("PixelData", keep_deferred=True)  # never read the pixels here
-        declared = getattr(element, "length", None)  # raw (unconverted) elements keep the header's length
-        if declared == 0xFFFFFFFF:
-            declared = None
-        present = None
-        if element is not None and getattr(element, "value", None) is not None:
-            present = len(element.value)
-        elif element is not None and declared is not None:
-            # Deferred read (folder scan): what the file still holds after the value starts.
-            offset = getattr(element, "value_tell", None)
-            if offset is not None and ds.filename:
-                present = min(declared, os.path.getsize(ds.filename) - offset)
-        if declared is not None and present is not None and present < declared:
-            raise errors.TruncatedFileError(
-                path,
-                f"pixel data is cut off: {present} of {declared} bytes present",
-                "the file was cut off while copying; copy it again",
-            )
-        actual = declared if declared is not None else present
-        # An odd length is padded to even by one byte; anything else disagrees with the header.
-        if actual is not None and actual != 0xFFFFFFFF and not expected <= actual <= expected + 1:
-            raise errors.PixelSizeMismatchError(
-                path,
-                f"pixel data holds {actual} bytes but {rows}x{columns} at {bits_allocated} bits needs {expected}",
-                "the file is truncated or its header is wrong",
-            )
-
-
-def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[str]]:
-    """(spacing, the tag it came from, notes): Imager Pixel Spacing (corrected by the
-    estimated magnification) before Pixel Spacing. A value no mammogram can have (not
-    finite, zero, negative, or far outside 0.01-1 mm) is never used: the next tag is tried,
-    and a note says why the spacing is unknown."""
-    candidates = []
-    imager, pixel = _multi(ds.get("ImagerPixelSpacing")), _multi(ds.get("PixelSpacing"))
-    try:
-        magnification = float(ds.get("EstimatedRadiographicMagnificationFactor", 0) or 0)
-    except (TypeError, ValueError):
-        magnification = 0.0
-    if len(imager) == 2:
-        if math.isfinite(magnification) and magnification > 0:
-            candidates.append((imager, magnification, "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor"))
-        else:
-            candidates.append((imager, 1.0, "ImagerPixelSpacing"))
-    if len(pixel) == 2:
-        candidates.append((pixel, 1.0, "PixelSpacing"))
-    notes = []
-    for values, divisor, source in candidates:
-        try:
-            spacing = (float(values[0]) / divisor, float(values[1]) / divisor)
-        except (TypeError, ValueError):
-            notes.append(f"{source} {printable(str(values))[:40]} is not a number: treated as unknown")
-            continue
-        if plausible_spacing(spacing):
-            return spacing, source, []
-        notes.append(
-            f"{source} {spacing[0]:g} x {spacing[1]:g} mm is not a mammogram's pixel spacing "
-            f"({MIN_SPACING_MM:g}-{MAX_SPACING_MM:g} mm): treated as unknown"
-        )
-    return None, None, notes[:1]
-
-
-def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
-    laterality, laterality_source = None, None
-    for keyword in ("ImageLaterality", "Laterality"):
-        value = str(ds.get(keyword, "") or "").strip().upper()
-        if value in ("L", "R", "B"):
-            laterality, laterality_source = value, keyword
-            break
-
-    view, view_source = None, None
-    position = str(ds.get("ViewPosition", "") or "").strip().upper()
-    if position:
-        view, view_source = position, "ViewPosition"
-    else:
-        for item in ds.get("ViewCodeSequence", []) or []:
-            code = str(item.get("CodeValue", "")).strip()
-            if code in VIEW_CODES:
-                view, view_source = VIEW_CODES[code], "ViewCodeSequence"
-                break
-
-    orientation = _multi(ds.get("PatientOrientation"))
-    patient_orientation = (str(orientation[0]), str(orientation[1])) if len(orientation) == 2 else None
-
-    spacing, spacing_source, notes = _spacing(ds)
-    bits_stored, high_bit = ds.get("BitsStored"), ds.get("HighBit")
-    if isinstance(bits_stored, int) and isinstance(high_bit, int) and high_bit != bits_stored - 1:
-        notes.append(
-            f"High Bit {high_bit} disagrees with Bits Stored {bits_stored} (expected {bits_stored - 1}): "
-            "the low bits are read as the pixel values"
-        )
-
-    implant = str(ds.get("BreastImplantPresent", "") or "").upper()
-    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-
-    def text(keyword):
-        value = ds.get(keyword)
-        return str(value) if value not in (None, "") else None
-
-    return MammoMetadata(
-        path=path,
-        file_format="DICOM",
-        rows=int(ds.get("Rows", 0) or 0),
-        columns=int(ds.get("Columns", 0) or 0),
-        laterality=laterality,
-        laterality_source=laterality_source,
-        view=view,
-        view_source=view_source,
-        patient_orientation=patient_orientation,
-        pixel_spacing_mm=spacing,
-        spacing_source=spacing_source,
-        presentation_intent=text("PresentationIntentType"),
-        breast_implant_present={"YES": True, "NO": False}.get(implant),
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2").upper(),
-        bits_stored=int(ds.get("BitsStored", 0) or 0) or None,
-        modality=text("Modality"),
-        transfer_syntax=str(syntax) if syntax else None,
-        sop_class_uid=text("SOPClassUID"),
-        sop_instance_uid=text("SOPInstanceUID"),
-        series_instance_uid=text("SeriesInstanceUID"),
-        study_instance_uid=text("StudyInstanceUID"),
-        patient_name=text("PatientName"),
-        patient_id=text("PatientID"),
-        patient_birth_date=text("PatientBirthDate"),
-        study_date=text("StudyDate"),
-        study_description=text("StudyDescription"),
-        series_description=text("SeriesDescription"),
-        accession_number=text("AccessionNumber"),
-        header_notes=tuple(notes),
-        manufacturer=text("Manufacturer"),
-        detector_type=text("DetectorType"),
-    )
-
-
-def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:
-    presets: list[VoiPreset] = []
-    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
-    if function not in VOI_FUNCTIONS:
-        function = "LINEAR"
-    centers, widths = _multi(ds.get("WindowCenter")), _multi(ds.get("WindowWidth"))
-    explanations = _multi(ds.get("WindowCenterWidthExplanation"))
-    for i, (center, width) in enumerate(zip(centers, widths)):
-        try:
-            center, width = float(center), float(width)
-        except (TypeError, ValueError):
-            continue
-        if not (math.isfinite(center) and math.isfinite(width)) or width <= 0 or (function == "LINEAR" and width < 1):
-            continue
-        if abs(center) > MAX_WINDOW or width > MAX_WINDOW:  # no real window: it would overflow the display maths
-            log.info("window centre %g / width %g left out: beyond any pixel value", center, width)
-            continue
-        label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"Window {i + 1}"
-        presets.append(
-            VoiPreset(
-                name=label,
-                explanation=f"from the file: centre {center:g}, width {width:g}, {function}",
-                center=center,
-                width=width,
-                function=function,
-            )
-        )
-    for i, item in enumerate(ds.get("VOILUTSequence", []) or []):
-        descriptor = _multi(item.get("LUTDescriptor"))
-        if len(descriptor) != 3 or "LUTData" not in item:
-            continue
-        entries = int(descriptor[0]) or 65536
-        bits = int(descriptor[2])
-        raw = item.LUTData
-        if isinstance(raw, (bytes, bytearray)):
-            # LUT Data entries are 16-bit words whatever the bits per entry (PS3.3 C.11.2.1.1).
-            data = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<u2")
-        else:
-            data = np.asarray(_multi(raw))
-        data = tuple(int(v) for v in data[:entries])
-        name = str(item.get("LUTExplanation", "") or f"VOI LUT {i + 1}")
-        presets.append(
-            VoiPreset(
-                name=name,
-                explanation="from the file: VOI LUT table",
-                lut_first_mapped=int(descriptor[1]),
-                lut_bits=bits,
-                lut_data=data,
-            )
-        )
-    return presets
-
-
 def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     """The image at resolution ``level`` (``levels.py``), or at the level ``level(metadata,
     available)`` picks, where ``available`` is how many reduced levels the pixel data holds
@@ -574,10 +135,10 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     direct = pixels is not None
     if not direct:
         pixels = _decode_full(ds, path, syntax)
-    slope = _finite(ds, "RescaleSlope", 1.0, path)
+    slope = finite_value(ds, "RescaleSlope", 1.0, path)
     if slope == 0:
         raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
-    intercept = _finite(ds, "RescaleIntercept", 0.0, path)
+    intercept = finite_value(ds, "RescaleIntercept", 0.0, path)
     # The display pipeline computes in float32: a slope or intercept that sends the stored
     # range beyond it would turn every pixel into inf or nan.
     if abs(slope) * 2.0 ** (metadata.bits_stored or 16) + abs(intercept) > MAX_MODALITY_VALUE:

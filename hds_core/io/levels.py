@@ -8,7 +8,7 @@ Level k holds ceil(rows / 2^k) x ceil(columns / 2^k) pixels, each 2^k original p
 Its values are the LL band of k levels of the reversible 5/3 wavelet transform of JPEG 2000
 (ITU-T T.800 Annex F: integer lifting, whole-sample symmetric extension, columns then rows),
 clipped to the stored range. That is exactly what a JPEG 2000 lossless decoder gives when it
-stops k levels early (``progressive.py``, checked bit for bit in tests/test_levels.py), so a
+stops k levels early (``progressive.py``, checked bit for bit in tests/io/test_levels.py), so a
 reduced level is the same image whether it came from a codestream's pyramid or, for every
 other syntax, from :func:`lowpass_levels` applied to the full decode.
 """

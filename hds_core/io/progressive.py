@@ -95,7 +95,7 @@ def decode_level(pyramid: Pyramid, level: int) -> np.ndarray:
         # Pillow rounds a reduced size to the nearest integer, int((n + f/2) / f), where the
         # codestream's level holds ceil(n / f) samples; on sizes such as 517 at 1/4 its decoder
         # then refuses the tile ("broken data stream"). Handing it the size rounded up to a
-        # multiple of f makes its rounding give ceil(n / f). Pillow 13.0.0; tests/test_levels.py
+        # multiple of f makes its rounding give ceil(n / f). Pillow 13.0.0; tests/io/test_levels.py
         # covers odd sizes at every level, so a change in Pillow shows there.
         picture._size = (math.ceil(coding.columns / factor) * factor, math.ceil(coding.rows / factor) * factor)
         picture.reduce = level

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from . import errors
-from .dicom import MAX_PIXELS
+from .dicom_header import MAX_PIXELS
 from .image import MammoImage, MammoMetadata
 
 Image.MAX_IMAGE_PIXELS = None  # we apply our own limit (MAX_PIXELS) before decoding

@@ -105,7 +105,8 @@ def read_header(path: Path) -> MammoMetadata:
     """Metadata of one file without decoding its pixels; raises MammoReadError."""
     file_format = sniff_format(path)
     if file_format == "DICOM":
-        from .dicom import check_image_header, metadata_from_dataset, read_dataset
+        from .dicom import read_dataset
+        from .dicom_header import check_image_header, metadata_from_dataset
 
         ds = read_dataset(path, header_only=True)
         check_image_header(ds, path)

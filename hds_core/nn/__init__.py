@@ -3,7 +3,7 @@
 Names are imported on first use (PEP 562): the weights' spec (spec.py, config.py) is read
 without importing torch, which the network and the weights' tensors need."""
 
-from importlib import import_module
+from ..lazy import lazy_names
 
 _HOME = {
     "HDSConfig": "config",
@@ -23,11 +23,4 @@ _HOME = {
 }
 
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)

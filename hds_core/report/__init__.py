@@ -5,7 +5,7 @@ handed to the export as a writer, and shares the report content (content.py).
 Names are imported on first use (PEP 562): highdicom takes 0.6 s to import, which the
 viewer's window and a command's --help must not wait for."""
 
-from importlib import import_module
+from ..lazy import lazy_names
 
 _HOME = {
     "AnalysedImage": "dicom_objects",
@@ -15,11 +15,4 @@ _HOME = {
 }
 
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)

@@ -1,16 +1,5 @@
-"""hds-export: turn a training checkpoint into weights the viewer and hds-predict ship with.
-
-What it does, in order, on the checkpoint's own validation patients:
-1. rounds the weights to fp16 and keeps them only if the fp16 masks agree with the fp32
-   masks (mean Dice >= 0.99 per image); otherwise it keeps fp32 and says so;
-2. picks the image score (MIL head or the map's maximum) by validation AUC, evaluates the
-   kept weights (all exits) and picks the default threshold from the validation threshold
-   table (unless they are given);
-3. measures bf16-autocast agreement, which the Predictor requires before it uses bf16;
-4. writes NAME.safetensors + NAME.json with the validation report, the threshold table the
-   viewer labels its slider with, the agreement figures and the source checkpoint's sha256.
-
-Everything recorded comes from this run: the numbers are rerunnable with the same command."""
+"""hds-export's work (the command: export_cli.py, which says what it does, in order): a
+training checkpoint evaluated on its own validation patients and written as shipped weights."""
 
 from __future__ import annotations
 

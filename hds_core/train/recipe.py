@@ -137,7 +137,7 @@ def pack(film: Path, digital: Path, out: Path, spacing_mm: float = 0.8) -> dict:
     as what the network's preprocessing makes of it before the breast crop (rendered, padding
     at 0, resampled to ``spacing_mm``) as a 16-bit PNG, with its circles resampled into a mask
     and its patient, side and view kept: the folds hold the same patients and the working
-    images match the originals' (``tests/test_recipe.py``). The digital set is copied as it is."""
+    images match the originals' (``tests/nn_train/test_recipe.py``). The digital set is copied as it is."""
     import numpy as np
     from PIL import Image
 
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
         return 1 if summary["failed"] else 0
     if args.command == "keep":
-        from .model_card import ablation_report
+        from .card_tables import ablation_report
 
         description = args.description or ARMS.get(args.arm, ("",))[0]
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -316,6 +316,10 @@ def main() -> int:
         f"{levels['dice_min']:.4f}, score difference (max) {levels['score_difference_max']:.4f}"
     )
     print(
+        f"threshold change over the whole slider: median {levels['threshold_median_ms']:.1f} ms, slowest "
+        f"{levels['threshold_max_ms']:.1f} ms ({levels['repeats']} thresholds from 0.001 to 0.999)"
+    )
+    print(
         f"cold start (median of 3): window {cold['window']:.2f} s, first film {cold['film']:.2f} s, analysed "
         f"{cold['analysed']:.2f} s; bare pydicom from process start {cold['bare']:.2f} s; torch imported before "
         f"the window: {cold['torch_before_window']}, before the first film: {cold['torch_before_film']}"

@@ -1,6 +1,6 @@
 """Privacy: no patient name, ID, birth date or accession number in logs, terminal output or
 error messages; with patient details hidden, screenshots and reports do not depend on them
-at all. (No pickle: tests/test_weights.py; no network: tests/test_no_network.py.)"""
+at all. (No pickle: tests/nn_train/test_weights.py; no network: tests/project/test_no_network.py.)"""
 
 import logging
 import os

@@ -34,7 +34,7 @@ def test_the_layering_contracts_in_pyproject_hold():
     import shutil
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert command, "lint-imports is missing: pip install -e '.[test]'"
     # --no-cache: a cached graph from before a change once hid a broken contract here.
@@ -50,7 +50,7 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path):
     import shutil
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = tmp_path / "contracts.toml"
     config.write_text(
         '[tool.importlinter]\nroot_packages = ["hds_core"]\n\n[[tool.importlinter.contracts]]\n'
@@ -88,7 +88,7 @@ def test_the_engine_has_no_entry_point_into_the_viewer():
     import tomllib
     from pathlib import Path
 
-    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
     assert "entry-points" not in project, project.get("entry-points")
     assert project["scripts"]["hds-predict"] == "mammo_viewer.headless:main"
 

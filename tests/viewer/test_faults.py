@@ -220,7 +220,7 @@ def test_closing_the_window_during_inference_exits_within_two_seconds(phantom_mo
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     started = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-c", CLOSE_SCRIPT, str(phantom_model), str(tmp_path), str(Path(__file__).parent)],
+        [sys.executable, "-c", CLOSE_SCRIPT, str(phantom_model), str(tmp_path), str(Path(__file__).parents[1])],
         capture_output=True,
         text=True,
         env=env,

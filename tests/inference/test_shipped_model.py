@@ -76,7 +76,7 @@ def test_the_cards_figures_are_those_the_cross_validation_rows_give():
     """Every cross-validated figure in the card is re-derived here from the per-image rows of
     NAME_cv.json, and no demo patient is among them."""
     from hds_core.eval.evaluate import cad_metrics_from_rows
-    from hds_core.train.model_card import fmt
+    from hds_core.train.card_tables import fmt
 
     spec = read_spec(WEIGHTS)
     report = json.loads(WEIGHTS.with_name(WEIGHTS.stem + "_cv.json").read_text())

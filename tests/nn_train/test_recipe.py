@@ -12,8 +12,8 @@ from conftest import TINY_NET_ARGS
 from hds_core.data import load_datasets, prepare, split_cases
 from hds_core.nn import load_weights
 from hds_core.train import recipe
+from hds_core.train.card_tables import ablation_rows
 from hds_core.train.cli import parser as train_parser
-from hds_core.train.model_card import ablation_rows
 
 
 def test_every_arm_is_the_recipe_with_one_lever_changed(tmp_path):

@@ -300,7 +300,7 @@ def test_export_takes_a_folder_datasets_domain():
 def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_on_the_same_folds(tmp_path):
     import shutil
 
-    from hds_core.train.model_card import ablation_table
+    from hds_core.train.card_tables import ablation_table
 
     shipped = synthetic_cv(tmp_path / "cv")
     fewer = synthetic_cv(tmp_path / "fewer", seed=1)
@@ -320,7 +320,7 @@ def test_the_cards_ablation_sets_a_run_on_fewer_folds_beside_the_shipped_recipe_
 
 
 def test_a_kept_ablation_file_gives_the_cards_rows_of_its_run_folder(tmp_path):
-    from hds_core.train.model_card import ablation_report, ablation_table
+    from hds_core.train.card_tables import ablation_report, ablation_table
 
     shipped = synthetic_cv(tmp_path / "cv")
     run = synthetic_cv(tmp_path / "run", seed=1)
