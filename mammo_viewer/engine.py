@@ -72,9 +72,12 @@ class Engine(QObject):
         def load(cancelled):
             # torch is imported here, on the loader's thread, while the decoder reads the films:
             # the window and the first films are on screen before it is needed.
+            from hds_core.findings.lesions import preload
             from hds_core.infer.predictor import Predictor
 
-            return Predictor(weights, device=device)
+            predictor = Predictor(weights, device=device)
+            preload()  # the first contours are outlined on the UI thread
+            return predictor
 
         self._loader.submit(load, self._loaded, failed)
 

@@ -37,6 +37,15 @@ class Lesion:
         }
 
 
+def preload() -> None:
+    """Import what outlining lesions needs (scikit-image, SciPy: 0.3 s) now, on the caller's
+    thread: the viewer's engine does it while it loads, so the first contours do not stall
+    the window."""
+    import scipy.ndimage
+    import scipy.spatial  # noqa: F401
+    import skimage.measure  # noqa: F401
+
+
 def _longest_chord(points: np.ndarray) -> float:
     if len(points) < 2:
         return 0.0

@@ -268,7 +268,15 @@ def main() -> int:
     p.add_argument("--json", help="also write the figures as rows for run_all.py")
     p.add_argument("--path", choices=("levels", "full"), help=argparse.SUPPRESS)  # one path, in a child process
     p.add_argument("--study", help=argparse.SUPPRESS)
+    p.add_argument("--cold-start-only", action="store_true", help="only the cold start against bare pydicom")
     args = p.parse_args()
+    if args.cold_start_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "study"
+            folder.mkdir()
+            paths = make_study(folder)
+            print(json.dumps(cold_start(folder, paths, args.weights)))
+        return 0
 
     if args.path:
         print(json.dumps(run_path(args.path, Path(args.study), args.weights, args.repeats)))
