@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from hds_core.findings import Prediction
+from hds_core.findings.lesions import preload
 from hds_core.infer.events import PredictionCancelled
 from hds_core.infer.shipped import network_input_of
 from hds_core.io import MammoImage
@@ -72,12 +73,9 @@ class Engine(QObject):
         def load(cancelled):
             # torch is imported here, on the loader's thread, while the decoder reads the films:
             # the window and the first films are on screen before it is needed.
-            from hds_core.findings.lesions import preload
             from hds_core.infer.predictor import Predictor
 
-            predictor = Predictor(weights, device=device)
-            preload()  # the first contours are outlined on the UI thread
-            return predictor
+            return Predictor(weights, device=device)
 
         self._loader.submit(load, self._loaded, failed)
 
@@ -87,6 +85,9 @@ class Engine(QObject):
         waiting, self._waiting = self._waiting, []
         for key, image in waiting:
             self._submit(key, image)
+        # What outlining lesions imports (0.3 s), on the loader's thread while the network runs,
+        # not on the UI thread when the first result arrives.
+        self._loader.submit(lambda cancelled: preload(), lambda _: None, lambda _exc: None)
 
     def new_run(self) -> None:
         """Forget the queued images (a new study was opened)."""
