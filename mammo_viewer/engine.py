@@ -38,6 +38,7 @@ class Engine(QObject):
         self.error: str | None = None
         self.done = self.total = 0
         self._waiting: list[tuple[str, MammoImage]] = []
+        self.lesion_threshold = None  # () -> the threshold on screen, read from the engine's thread
         # Known before the weights have loaded, so that films are read at the network's level from the start.
         self.network_input = None  # hds_core.network_input.NetworkInput, or None when the weights cannot be read
 
@@ -75,7 +76,11 @@ class Engine(QObject):
             # the window and the first films are on screen before it is needed.
             from hds_core.infer.predictor import Predictor
 
-            return Predictor(weights, device=device)
+            predictor = Predictor(weights, device=device)
+            # What outlining lesions imports (0.3 s) too, here: an import on another thread
+            # once the engine is running would hold the window up (its longest stall: 130 ms).
+            preload()
+            return predictor
 
         self._loader.submit(load, self._loaded, failed)
 
@@ -85,9 +90,6 @@ class Engine(QObject):
         waiting, self._waiting = self._waiting, []
         for key, image in waiting:
             self._submit(key, image)
-        # What outlining lesions imports (0.3 s), on the loader's thread while the network runs,
-        # not on the UI thread when the first result arrives.
-        self._loader.submit(lambda cancelled: preload(), lambda _: None, lambda _exc: None)
 
     def new_run(self) -> None:
         """Forget the queued images (a new study was opened)."""
@@ -107,7 +109,12 @@ class Engine(QObject):
         predictor = self.predictor
 
         def job(cancelled) -> Prediction:
-            return predictor.predict(image, cancel=cancelled)
+            prediction = predictor.predict(image, cancel=cancelled)
+            if self.lesion_threshold is not None:
+                # Outlined here, on the engine's thread, at the threshold on screen: the window
+                # then only draws them (the first outlines also import scikit-image: 0.3 s).
+                prediction.lesions(self.lesion_threshold())
+            return prediction
 
         def done(prediction: Prediction) -> None:
             self._step()

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
             layout=int(settings.value("layout", 4)),
         )
         self.loader, self.engine = StudyLoader(self), Engine(self)
+        self.engine.lesion_threshold = lambda: self.state.threshold
         self.exporter = Worker("export", self)
         self.findings = FindingsPanel(self.state)
         self.grid = ViewGrid(self.state, self.engine)
