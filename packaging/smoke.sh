@@ -52,7 +52,12 @@ PY
 
 (cd "$OUT" && "$OLDPWD/$APP" predict "$OLDPWD/dist/mammo-viewer/_internal/resources/demo" --pdf "$OUT/report.pdf")
 test "$(ls "$OUT/hds-results" | wc -l)" -eq 8
-test -s "$OUT/report-DEMO-014.pdf" && test -s "$OUT/report-DEMO-091.pdf" && test -s "$OUT/report-DEMO-P126.pdf"
+# One PDF per demo study, named after its folder and its fingerprint. Each check on its own
+# line: under set -e a failure inside an && list does not stop the script.
+for study in DEMO-014 DEMO-017 DEMO-091 DEMO-P126; do
+  found=$(find "$OUT" -maxdepth 1 -name "report-$study-*.pdf" -size +10k | wc -l)
+  [ "$found" -eq 1 ] || { echo "bundled hds-predict wrote $found PDF report(s) for $study"; exit 1; }
+done
 echo "bundled hds-predict: 8 results and the PDF reports written"
 du -sh dist/mammo-viewer | awk '{print "bundle size: " $1}'
 rm -rf "$OUT"
