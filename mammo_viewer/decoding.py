@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hds_core.io import MammoImage, read_image, read_preview
+from hds_core.io import MammoImage, breast_mask, chest_wall_on_right, read_image, read_preview
 from hds_core.io.errors import DecodeError
 from hds_core.network_input import NetworkInput
 
@@ -71,8 +71,6 @@ def decode(
         model_image = image if image.level == level else read_image(path, level=level)
     chest_wall_right = None
     if image.metadata.patient_orientation is None:
-        from hds_core.io import breast_mask, chest_wall_on_right
-
         stride = max(1, PIXEL_ORIENTATION_STRIDE >> image.level)
         small = image.model_input()[::stride, ::stride]
         chest_wall_right = chest_wall_on_right(breast_mask(small))

@@ -39,6 +39,7 @@ class Engine(QObject):
         self.done = self.total = 0
         self._waiting: list[tuple[str, MammoImage]] = []
         self.lesion_threshold = None  # () -> the threshold on screen, read from the engine's thread
+        self._load: tuple | None = None  # (weights, device) until start() builds the Predictor
         # Known before the weights have loaded, so that films are read at the network's level from the start.
         self.network_input = None  # hds_core.network_input.NetworkInput, or None when the weights cannot be read
 
@@ -60,7 +61,7 @@ class Engine(QObject):
 
     def start(self) -> None:
         """Build the Predictor on the loader's thread (once; later calls do nothing)."""
-        if getattr(self, "_load", None) is None:
+        if self._load is None:
             return
         (weights, device), self._load = self._load, None
 

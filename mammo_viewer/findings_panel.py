@@ -138,7 +138,8 @@ class FindingsPanel(QWidget):
         self.lesions.cellClicked.connect(lambda r, _c: self.lesion_activated.emit(r))
         layout.addWidget(QLabel("Lesions at this threshold (click to centre):"))
         layout.addWidget(self.lesions, 1)
-        self._updating = False
+        self._updating = False  # the widgets are being set from the state: not the reader's move
+        self._source = None  # the widget the reader moved: it keeps its own position
         state.observe("threshold", self._show_threshold)
         state.observe("default_threshold", lambda _: self._describe_operating_point())
         state.observe("model_loaded", lambda _: self._describe_operating_point())
@@ -156,14 +157,14 @@ class FindingsPanel(QWidget):
     def _from_widget(self, value: float, source: str) -> None:
         if self._updating:
             return
-        self._source = source  # the widget the reader moved keeps its own position
+        self._source = source
         try:
             self.state.threshold = value
         finally:
             self._source = None
 
     def _show_threshold(self, value: float) -> None:
-        source = getattr(self, "_source", None)
+        source = self._source
         self._updating = True
         try:
             if source != "slider":

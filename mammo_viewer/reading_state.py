@@ -13,8 +13,25 @@ MIN_THRESHOLD, MAX_THRESHOLD = 0.001, 0.999  # a contour needs some probability,
 LAYOUTS = (4, 2, 1)  # quad, dual, single
 
 
+def _threshold(value) -> float:
+    return min(max(float(value), MIN_THRESHOLD), MAX_THRESHOLD)
+
+
+def _fraction(value) -> float:
+    return min(max(float(value), 0.0), 1.0)
+
+
+def _layout(value) -> int:
+    if value not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {value!r}")
+    return int(value)
+
+
 class Evented:
-    """A field whose assignment notifies the object's observers of that field."""
+    """A field whose assignment (``check``ed first) notifies the object's observers of that field."""
+
+    def __init__(self, check=lambda value: value):
+        self.check = check
 
     def __set_name__(self, owner, name: str) -> None:
         self.name, self.slot = name, "_" + name
@@ -23,7 +40,7 @@ class Evented:
         return self if obj is None else getattr(obj, self.slot)
 
     def __set__(self, obj, value) -> None:
-        value = obj._checked(self.name, value)
+        value = self.check(value)
         if getattr(obj, self.slot, _UNSET) == value:
             return
         setattr(obj, self.slot, value)
@@ -35,15 +52,15 @@ _UNSET = object()
 
 
 class ReadingState:
-    threshold = Evented()
-    default_threshold = Evented()  # the weights' (Reset goes back to it)
-    model_loaded = Evented()  # "(model default)" means nothing before the weights have loaded
-    contours = Evented()
-    heat_map = Evented()
-    heat_opacity = Evented()  # 0..1
+    threshold = Evented(_threshold)
+    default_threshold = Evented(_threshold)  # the weights' (Reset goes back to it)
+    model_loaded = Evented(bool)  # "(model default)" means nothing before the weights have loaded
+    contours = Evented(bool)
+    heat_map = Evented(bool)
+    heat_opacity = Evented(_fraction)  # 0..1
     selected = Evented()  # key of the view the reader clicked, or None (presets apply to all)
-    layout = Evented()  # 4, 2 or 1 views
-    invert = Evented()
+    layout = Evented(_layout)  # 4, 2 or 1 views
+    invert = Evented(bool)
 
     def __init__(
         self,
@@ -104,17 +121,3 @@ class ReadingState:
     def forget_windows(self) -> None:
         self.windows.clear()
         self.chosen.clear()
-
-    # ----- checks ---------------------------------------------------------------------------
-    def _checked(self, name: str, value):
-        if name in ("threshold", "default_threshold"):
-            return min(max(float(value), MIN_THRESHOLD), MAX_THRESHOLD)
-        if name == "heat_opacity":
-            return min(max(float(value), 0.0), 1.0)
-        if name == "layout":
-            if value not in LAYOUTS:
-                raise ValueError(f"layout must be one of {LAYOUTS}, got {value!r}")
-            return int(value)
-        if name in ("contours", "heat_map", "invert", "model_loaded"):
-            return bool(value)
-        return value

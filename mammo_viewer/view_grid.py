@@ -57,7 +57,6 @@ class ViewGrid(QWidget):
             state.observe(name, lambda _: self.show_overlays())
         state.observe("layout", lambda _: self.rehang())
         state.observe("invert", lambda _: self.redraw())
-        state.observe("selected", lambda key: key is not None and self.view_selected.emit(key))
         state.observe_windows(self.refresh_view_for)
 
     @property
@@ -243,9 +242,9 @@ class ViewGrid(QWidget):
             self.select(chosen.key)
 
     def select(self, key: str) -> None:
-        if self.state.selected == key:
-            self.view_selected.emit(key)  # clicked again: shown again (the model input pane)
+        """The reader clicked the view of ``key`` (again, too: the model input pane follows)."""
         self.state.selected = key
+        self.view_selected.emit(key)
 
     # ----- grayscale, zoom, pan ---------------------------------------------------------------
     def apply_preset(self, index: int) -> None:

@@ -40,6 +40,9 @@ class Predictor:
         self.model = inference_copy(model)  # BatchNorm folded, channels-last: ~1.9x faster on CPU
         self.weights_sha256 = sha256(self.weights_path)
         self.model_name = self.spec.model_name or self.weights_path.stem
+        # The network's input for these weights: which level of a film to read for it (a viewer
+        # may read the file at that level and the result is the same) and the working image.
+        self.input = NetworkInput(self.spec.working_spacing_mm)
         self.device = choose_device(device)
         self.requested_precision = precision
         self.model.to(self.device)
@@ -128,12 +131,6 @@ class Predictor:
         ``self.input.level``: the input is then the same, and every result is in the full
         image's pixels all the same. ``spacing_mm`` is the full image's."""
         return self.input.prepare(image, spacing_mm or image.metadata.pixel_spacing_mm)
-
-    @property
-    def input(self) -> NetworkInput:
-        """The network's input for these weights: which level of a film to read for it (a viewer
-        may read the file at that level and the result is the same) and the working image."""
-        return NetworkInput(self.spec.working_spacing_mm)
 
     def calibrated_for(self, domain: str | None) -> bool:
         """Whether this image's score can be shown as a probability: the weights carry a
