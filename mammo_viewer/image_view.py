@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
+from .outline_path import contour_path
 from .view_annotations import ViewAnnotations
 from .view_pictures import (
     CONTOUR_COLOR,
     DETAIL_MAGNIFICATION,
     MAGNIFIER_ZOOM,
     SELECTED_COLOR,
-    contour_path,
     gray_pixmap,
     heat_qimage,
 )

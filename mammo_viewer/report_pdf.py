@@ -26,7 +26,8 @@ from hds_core.text import printable
 
 from .display import ScreenRenderer, breast_box
 from .hanging import ViewInfo, hang
-from .view_pictures import contour_path, gray_qimage, heat_qimage, number_anchor
+from .outline_path import contour_path
+from .view_pictures import gray_qimage, heat_qimage, number_anchor
 
 PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
 DPI = 300

@@ -1,12 +1,11 @@
 """What a view and the PDF report draw alike, as Qt pictures: a film's screen rendering as a
-grayscale image, the heat map, the contours as one path (simplified for the pen), and where
-a lesion's number goes."""
+grayscale image, the heat map, and where a lesion's number goes (the outlines' path: outline_path.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor, QImage, QPainterPath, QPixmap, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPixmap
 
 CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
 SELECTED_COLOR = QColor(0, 220, 255)
@@ -16,7 +15,6 @@ SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)
 MAGNIFIER_ZOOM = 2.0
 MAGNIFIER_SIZE = 240
 HEAT_FLOOR = 0.1
-CONTOUR_TOLERANCE_PX = 0.25  # how far a drawn outline may stray from the traced one, in image pixels
 DETAIL_LOADING = "full resolution loading…"
 # A level's pixel may cover up to this many screen pixels before full resolution is wanted
 # (a little over 1, so that rounding at fit does not ask for it).
@@ -51,17 +49,6 @@ def heat_qimage(probability: np.ndarray) -> QImage:
     return image.copy()
 
 
-def contour_path(contours: list[np.ndarray]) -> QPainterPath:
-    """Closed rings of (x, y) image points as one path (built per ring, not per point)."""
-    path = QPainterPath()
-    for ring in contours:
-        if len(ring) < 2:
-            continue
-        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in drawn_points(np.asarray(ring, float))]))
-        path.closeSubpath()
-    return path
-
-
 def number_anchor(bbox_xywh, to_screen) -> QPointF:
     """Where a lesion's number goes, on screen or on paper: the top right corner of its
     bounding box as drawn (``to_screen(x, y)`` maps image pixels), whichever way the film
@@ -69,23 +56,3 @@ def number_anchor(bbox_xywh, to_screen) -> QPointF:
     x, y, w, h = bbox_xywh
     corners = [to_screen(cx, cy) for cx in (x, x + w) for cy in (y, y + h)]
     return QPointF(max(c.x() for c in corners), min(c.y() for c in corners))
-
-
-def drawn_points(ring: np.ndarray, tolerance: float = CONTOUR_TOLERANCE_PX) -> np.ndarray:
-    """The ring without the points that lie within ``tolerance`` image pixels of the chord
-    between their neighbours: a contour traced on the network's map has thousands of nearly
-    collinear points, which the antialiased pen strokes slowly (a 5,000-point outline took
-    50 ms to paint, 17 ms with half of them). Every other point at most is dropped per pass,
-    so a dropped point's neighbours are kept: after the two passes the outline is within two
-    tolerances (half an image pixel) of every traced point. Exports keep every point."""
-    for parity in (1, 0):
-        if len(ring) < 8:
-            break
-        before, after = np.roll(ring, 1, axis=0), np.roll(ring, -1, axis=0)
-        chord = after - before
-        length = np.hypot(chord[:, 0], chord[:, 1])
-        offset = np.abs(chord[:, 0] * (ring[:, 1] - before[:, 1]) - chord[:, 1] * (ring[:, 0] - before[:, 0]))
-        close = offset <= tolerance * np.maximum(length, 1e-9)
-        drop = close & (np.arange(len(ring)) % 2 == parity)
-        ring = ring[~drop]
-    return ring

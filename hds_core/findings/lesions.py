@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network_input import Geometry
+from .rings import outer_rings
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,21 @@ def preload() -> None:
     import skimage.measure  # noqa: F401
 
 
+# Up to this many points every pair is measured: quicker than building the convex hull first
+# (the farthest pair lies on the hull, so the answer is the same).
+_ALL_PAIRS_UP_TO = 160
+
+
 def _longest_chord(points: np.ndarray) -> float:
     if len(points) < 2:
         return 0.0
-    from scipy.spatial import ConvexHull, QhullError
+    if len(points) > _ALL_PAIRS_UP_TO:
+        from scipy.spatial import ConvexHull, QhullError
 
-    try:
-        points = points[ConvexHull(points).vertices]
-    except (QhullError, ValueError):
-        pass
+        try:
+            points = points[ConvexHull(points).vertices]
+        except (QhullError, ValueError):
+            pass
     deltas = points[:, None, :] - points[None, :, :]
     return float(np.sqrt((deltas**2).sum(-1)).max())
 
@@ -66,6 +73,20 @@ MIN_LESION_AREA_MM2 = 5.0
 
 def min_region_pixels(working_spacing_mm: float) -> int:
     return max(1, math.ceil(MIN_LESION_AREA_MM2 / working_spacing_mm**2 - 1e-9))
+
+
+def _traced_alone(probability, labels, label, boxes, threshold) -> np.ndarray | None:
+    """One region's longest ring by scikit-image on its own padded box (what :func:`outer_rings`
+    reproduces for all regions at once, when every region pixel is above the threshold)."""
+    from skimage import measure
+
+    rows, cols = boxes[label - 1]
+    inside = labels[rows, cols] == label
+    patch = np.pad(np.where(inside, probability[rows, cols], 0.0), 1)
+    contours = measure.find_contours(patch, threshold)
+    if not contours:
+        return None
+    return max(contours, key=len) + np.array([rows.start - 1, cols.start - 1])
 
 
 def find_lesions(
@@ -84,21 +105,23 @@ def find_lesions(
     labels = measure.label(mask, connectivity=2)
     working_pixel_mm2 = geometry.working_spacing_mm**2
     lesions = []
-    # Specks are dropped before anything is measured: at a low threshold most regions are
-    # specks, and measuring each one cost more than the lesions (the slider follows at once).
+    # Specks are dropped before anything is traced or measured: at a low threshold most
+    # regions are specks, and measuring each one cost more than the lesions.
     sizes = np.bincount(labels.ravel())
-    kept = np.flatnonzero(sizes >= min_region_pixels(geometry.working_spacing_mm))
+    keep = sizes >= min_region_pixels(geometry.working_spacing_mm)
+    keep[0] = False
     boxes = ndimage.find_objects(labels)
-    for label in kept[kept > 0]:
+    kept = np.flatnonzero(keep)
+    rings = outer_rings(probability, labels, kept, threshold, boxes)  # all at once: the slider follows
+    if rings is None:
+        rings = {int(label): _traced_alone(probability, labels, int(label), boxes, threshold) for label in kept}
+    for label, ring in rings.items():
+        if ring is None:
+            continue
         rows, cols = boxes[label - 1]
         r0, c0 = rows.start, cols.start
         inside = labels[rows, cols] == label
         values = probability[rows, cols][inside]
-        patch = np.pad(np.where(inside, probability[rows, cols], 0.0), 1)
-        contours = measure.find_contours(patch, threshold)
-        if not contours:
-            continue
-        ring = max(contours, key=len) + np.array([r0 - 1, c0 - 1])
         original_rc = geometry.working_to_original(ring)
         contour_xy = original_rc[:, ::-1]
         known = spacing_mm is not None and not geometry.spacing_assumed

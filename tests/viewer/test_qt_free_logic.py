@@ -166,7 +166,7 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
 
 
 def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbours_chord():
-    from mammo_viewer.view_pictures import CONTOUR_TOLERANCE_PX, drawn_points
+    from mammo_viewer.outline_path import CONTOUR_TOLERANCE_PX, drawn_points
 
     angles = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
     circle = np.stack([500 + 300 * np.cos(angles), 400 + 300 * np.sin(angles)], axis=1)
