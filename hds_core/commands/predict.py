@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
@@ -92,6 +93,12 @@ def parser() -> argparse.ArgumentParser:
     )
     reports.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
     reports.add_argument("--sr-dir", help="folder for DICOM structured reports (TID 1500, one per study)")
+    reports.add_argument(
+        "--send-to",
+        metavar="NODE",
+        help="send the SEG and SR into each study on this DICOM node (AET@host:port or a name from hds-node nodes; "
+        "a node with a DICOMweb URL gets them by STOW-RS)",
+    )
     return p
 
 
@@ -99,9 +106,10 @@ def parser() -> argparse.ArgumentParser:
 SCREENFUL = 30
 
 
-def main(argv: list[str] | None = None, *, pdf_writer=None) -> int:
+def main(argv: list[str] | None = None, *, pdf_writer=None, predictor=None) -> int:
     """``pdf_writer``: draws ``--pdf`` (``hds_core.report.export.PdfWriter``); the installed
-    ``hds-predict`` passes the viewer's (``mammo_viewer.headless``), which draws with Qt."""
+    ``hds-predict`` passes the viewer's (``mammo_viewer.headless``), which draws with Qt.
+    ``predictor``: one already loaded (the listener analyses study after study with one)."""
     args = parser().parse_args(argv)
     # The terminal gets warnings and our own lines; the log file everything from INFO up.
     # Handlers are added for this run and removed after it; none installed by others is touched.
@@ -123,7 +131,7 @@ def main(argv: list[str] | None = None, *, pdf_writer=None) -> int:
     logging.captureWarnings(True)  # warnings.warn from the libraries: to the log, not the terminal
     run_log = logging.getLogger("hds_core.commands.predict.run")
     try:
-        return _run(args, run_log, log_path, pdf_writer)
+        return _run(args, run_log, log_path, pdf_writer, predictor)
     except Exception:  # noqa: BLE001 - a bug must not look like a refusal: its own exit status
         run_log.exception("internal error")
         say(
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None, *, pdf_writer=None) -> int:
             handler.close()
 
 
-def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> int:
+def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predictor=None) -> int:
     from ..infer import DeviceError, NotAMammogramError, Predictor
     from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..nn import WeightsError
@@ -159,8 +167,18 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> in
             "run from another folder or give --out"
         )
         return EXIT_NOTHING
+    destination = None
+    if args.send_to:
+        from ..node import NodeError, load_book
+
+        try:
+            book = load_book()
+            destination = (book.find(args.send_to), book.local)
+        except NodeError as exc:
+            say(f"hds-predict: error: {exc}")
+            return EXIT_NOTHING
     try:
-        predictor = Predictor(args.weights, device=args.device, precision=args.precision)
+        predictor = predictor or Predictor(args.weights, device=args.device, precision=args.precision)
     except (WeightsError, DeviceError) as exc:
         say(f"hds-predict: error: {exc}")
         return EXIT_NOTHING
@@ -186,10 +204,11 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> in
 
     written = unchanged = not_mammograms = predicted = unwritten = 0
     crashed = False
+    sending = tempfile.TemporaryDirectory(prefix="hds-send-") if destination else None
     targets = ExportTargets(
         pdf=Path(args.pdf) if args.pdf else None,
-        seg_dir=Path(args.seg_dir) if args.seg_dir else None,
-        sr_dir=Path(args.sr_dir) if args.sr_dir else None,
+        seg_dir=Path(args.seg_dir) if args.seg_dir else (Path(sending.name) / "seg" if sending else None),
+        sr_dir=Path(args.sr_dir) if args.sr_dir else (Path(sending.name) / "sr" if sending else None),
         page_size=args.page_size,
         anonymize=args.anonymize,
         replace=SAME_STUDY if args.force else NEVER,
@@ -285,6 +304,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> in
             on_written=lambda line: say(f"hds-predict: {line}"),
         )
         failures += outcome.failures
+        if destination:
+            failures += _send(outcome.written, *destination)
+    if sending:
+        sending.cleanup()
     for number, failure in enumerate(failures):
         run_log.info("failed: %s", printable(failure))
         if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
@@ -307,6 +330,21 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer) -> in
     if unwritten and not written and not unchanged:  # a full disk, a read-only folder: no result at all
         return EXIT_NOTHING
     return EXIT_REFUSED if failures else EXIT_OK
+
+
+def _send(written: list[Path], node, local) -> list[str]:
+    """The SEG and SR just written, sent to ``node``: failures named, as the others are."""
+    from ..node import NodeError, send_files
+
+    objects = [path for path in written if path.suffix == ".dcm"]
+    if not objects:
+        return [f"{node}: nothing to send (no SEG or SR was written)"]
+    try:
+        sent = send_files(node, local, objects)
+    except NodeError as exc:
+        return [str(exc)]
+    say(f"hds-predict: sent {sent} object(s) to {node}")
+    return []
 
 
 def _same_text(path: Path, text: str) -> bool:

@@ -25,7 +25,7 @@ class _LogFile(logging.FileHandler):
             pass
 
 
-def setup_log() -> tuple[logging.Handler | None, Path | None]:
+def setup_log(command: str = "hds-predict") -> tuple[logging.Handler | None, Path | None]:
     """The run's log file (every failure in full, pydicom's decoder tracebacks), in the
     user's log folder: the terminal gets one line per file and a summary."""
     import platformdirs
@@ -35,14 +35,14 @@ def setup_log() -> tuple[logging.Handler | None, Path | None]:
     folder = platformdirs.user_log_path("mammo-hds")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler = _LogFile(folder / "hds-predict.log", encoding="utf-8")
+        handler = _LogFile(folder / f"{command}.log", encoding="utf-8")
     except OSError:
         silence_pydicom_messages()
         return None, None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     silence_pydicom_messages(handler)
-    return handler, folder / "hds-predict.log"
+    return handler, folder / f"{command}.log"
 
 
 @contextlib.contextmanager

@@ -1,0 +1,95 @@
+"""The unattended CAD mode of ``hds-node listen --analyse``: each complete study is analysed
+once (hds-predict with one loaded Predictor), its SEG and SR kept beside the cache and, when
+a destination is given, sent there.
+
+What was analysed is recorded per study version (``.analysed/<uid>.json`` in the cache), so
+after a restart the studies received but never analysed are analysed, and none twice; a new
+version of a study (more instances arrived) is analysed again. Studies are named by UID only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from ..node.cache import CachedStudy, StudyCache
+from ..node.errors import NodeError
+from ..safe_write import atomic_write_text
+
+log = logging.getLogger(__name__)
+ANALYSED = ".analysed"
+RESULTS = ".results"
+
+
+class StudyAnalyst:
+    def __init__(self, cache: StudyCache, destination, local, *, weights=None, device="auto", threshold=None) -> None:
+        from ..infer import DeviceError, Predictor
+        from ..nn import WeightsError
+
+        try:
+            self.predictor = Predictor(weights, device=device)
+        except (WeightsError, DeviceError) as exc:
+            raise NodeError(f"cannot analyse: {exc}", fix="check --weights and --device") from None
+        self.cache, self.destination, self.local, self.threshold = cache, destination, local, threshold
+        (cache.root / ANALYSED).mkdir(exist_ok=True)
+
+    def _marker(self, study: CachedStudy) -> Path:
+        return self.cache.root / ANALYSED / f"{study.uid}.json"
+
+    def done(self, study: CachedStudy) -> bool:
+        try:
+            return json.loads(self._marker(study).read_text()).get("version") == study.completed
+        except (OSError, ValueError):
+            return False
+
+    def results_of(self, study: CachedStudy) -> Path:
+        return self.cache.root / RESULTS / study.uid
+
+    def analyse(self, study: CachedStudy) -> bool:
+        """Analyse ``study`` (and send its results) unless this version was already; True when done."""
+        from . import predict
+
+        if self.done(study):
+            log.info("study %s: already analysed", study.uid)
+            return True
+        out = self.results_of(study)
+        argv = [
+            str(study.folder),
+            "--out",
+            str(out / "json"),
+            "--seg-dir",
+            str(out / "seg"),
+            "--sr-dir",
+            str(out / "sr"),
+        ]
+        argv += ["--force"] + (["--threshold", str(self.threshold)] if self.threshold is not None else [])
+        started = time.monotonic()
+        code = predict.main(argv, predictor=self.predictor)
+        if code not in (predict.EXIT_OK, predict.EXIT_REFUSED):
+            log.error("study %s: not analysed (hds-predict exit %d)", study.uid, code)
+            return False
+        log.info("study %s: analysed in %.1f s", study.uid, time.monotonic() - started)
+        sent = 0
+        if self.destination is not None:
+            from ..node.scu import send_files
+
+            objects = sorted((out / "seg").glob("*.dcm")) + sorted((out / "sr").glob("*.dcm"))
+            try:
+                sent = send_files(self.destination, self.local, objects)
+            except NodeError as exc:
+                log.error("study %s: results not sent: %s", study.uid, exc)
+                return False  # no marker: sent again at the next start
+            log.info("study %s: %d result object(s) sent to %s", study.uid, sent, self.destination)
+        record = {"version": study.completed, "analysed": time.time(), "exit": code, "sent": sent}
+        atomic_write_text(self._marker(study), json.dumps(record) + "\n")
+        return True
+
+    def catch_up(self) -> None:
+        """The complete studies in the cache never analysed (received before a restart)."""
+        for study in self.cache.studies():
+            if not self.done(study):
+                try:
+                    self.analyse(study)
+                except Exception:
+                    log.exception("analysing study %s failed", study.uid)

@@ -1,0 +1,180 @@
+"""The local study cache: where retrieved and received studies live, one folder per study.
+
+    <root>/<StudyInstanceUID>/          a complete study: never modified once there
+        <SOPInstanceUID>.dcm
+        study.json                      when it was completed, its instances and bytes
+    <root>/.incoming/<uid>.<id>/        a study still arriving: never shown as complete
+
+A study becomes complete in one rename, so a reader never sees half of one. Instances that
+arrive for a study already complete make a new version: the old files and the new are put
+together in a fresh folder, which then takes the old one's place. Over the size limit, the
+oldest complete studies are removed first (never the one just completed).
+
+Folder and file names come from UIDs, which come from the network: only a valid UID (digits
+and dots, at most 64 characters) is ever turned into a name."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NodeError
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+MANIFEST = "study.json"
+INCOMING = ".incoming"
+DEFAULT_LIMIT_GB = 20.0
+CACHE_ENV = "HDS_STUDY_CACHE"
+
+
+def valid_uid(text: object) -> str | None:
+    uid = str(text or "").strip().rstrip("\x00")
+    return uid if len(uid) <= 64 and _UID.match(uid) else None
+
+
+def default_root() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("hds-mammo")) / "studies"
+
+
+@dataclass(frozen=True)
+class CachedStudy:
+    uid: str
+    folder: Path
+    completed: float
+    instances: int
+    bytes: int
+
+
+class Arrival:
+    """A study being received or retrieved: instances are written one by one (each whole or not
+    at all); :meth:`complete` makes the study appear in the cache, :meth:`discard` drops it."""
+
+    def __init__(self, cache: StudyCache, uid: str, folder: Path) -> None:
+        self.cache, self.uid, self.folder = cache, uid, folder
+        self.last_arrival = time.monotonic()
+        self.instances = len(list(folder.glob("*.dcm")))
+
+    def add(self, sop_instance_uid: str, write) -> Path:
+        """``write(path)`` writes one instance's file; a SOP Instance UID already here replaces it."""
+        sop = valid_uid(sop_instance_uid)
+        if sop is None:
+            raise NodeError(f"study {self.uid}: {sop_instance_uid!r} is not a SOP Instance UID", fix="refused")
+        target = self.folder / f"{sop}.dcm"
+        temporary = self.folder / f".{sop}.{uuid.uuid4().hex}.part"
+        try:
+            write(temporary)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self.last_arrival = time.monotonic()
+        self.instances = len(list(self.folder.glob("*.dcm")))
+        return target
+
+    def complete(self) -> CachedStudy | None:
+        """The study in the cache with what arrived (merged with a version already there);
+        None when nothing arrived."""
+        return self.cache._complete(self)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class StudyCache:
+    def __init__(self, root: Path | None = None, limit_bytes: int | None = None) -> None:
+        self.root = Path(root) if root else default_root()
+        self.limit_bytes = int(DEFAULT_LIMIT_GB * 1e9) if limit_bytes is None else int(limit_bytes)
+        self._lock = threading.Lock()
+        try:
+            (self.root / INCOMING).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NodeError(
+                f"{self.root}: cannot use as the study cache ({exc.strerror or exc})", fix="give a writable folder"
+            ) from None
+
+    def arrival(self, study_uid: str) -> Arrival:
+        uid = valid_uid(study_uid)
+        if uid is None:
+            raise NodeError(f"{study_uid!r} is not a Study Instance UID", fix="refused")
+        folder = self.root / INCOMING / f"{uid}.{uuid.uuid4().hex[:12]}"
+        folder.mkdir(parents=True)
+        return Arrival(self, uid, folder)
+
+    def unfinished(self) -> list[Arrival]:
+        """Studies left arriving by a process that stopped (a restart): nothing received is lost."""
+        arrivals = []
+        for folder in sorted((self.root / INCOMING).iterdir()):
+            uid = valid_uid(folder.name.rsplit(".", 1)[0])
+            if folder.is_dir() and uid:
+                for leftover in folder.glob(".*.part"):
+                    leftover.unlink(missing_ok=True)  # a file cut off mid-write
+                arrivals.append(Arrival(self, uid, folder))
+        return arrivals
+
+    def get(self, study_uid: str) -> CachedStudy | None:
+        uid = valid_uid(study_uid)
+        if uid is None:
+            return None
+        folder = self.root / uid
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        return CachedStudy(
+            uid, folder, float(manifest["completed"]), int(manifest["instances"]), int(manifest["bytes"])
+        )
+
+    def studies(self) -> list[CachedStudy]:
+        """The complete studies, oldest first."""
+        found = [self.get(folder.name) for folder in self.root.iterdir() if not folder.name.startswith(".")]
+        return sorted((s for s in found if s is not None), key=lambda s: s.completed)
+
+    def _complete(self, arrival: Arrival) -> CachedStudy | None:
+        with self._lock:
+            arrived = list(arrival.folder.glob("*.dcm"))
+            if not arrived:
+                arrival.discard()
+                return None
+            target = self.root / arrival.uid
+            if target.exists():  # a new version: the old files, then the new ones over them
+                for old in target.glob("*.dcm"):
+                    if not (arrival.folder / old.name).exists():
+                        shutil.copy2(old, arrival.folder / old.name)
+            files = list(arrival.folder.glob("*.dcm"))
+            manifest = {
+                "study_instance_uid": arrival.uid,
+                "completed": time.time(),
+                "instances": len(files),
+                "bytes": sum(f.stat().st_size for f in files),
+            }
+            (arrival.folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+            if target.exists():
+                retired = self.root / INCOMING / f".retired-{arrival.uid}.{uuid.uuid4().hex[:8]}"
+                os.replace(target, retired)
+                os.replace(arrival.folder, target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.replace(arrival.folder, target)
+            self._evict(keep=arrival.uid)
+        return self.get(arrival.uid)
+
+    def _evict(self, keep: str) -> None:
+        studies = self.studies()
+        total = sum(s.bytes for s in studies)
+        for study in studies:
+            if total <= self.limit_bytes:
+                break
+            if study.uid == keep:
+                continue
+            shutil.rmtree(study.folder, ignore_errors=True)
+            total -= study.bytes

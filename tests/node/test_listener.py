@@ -1,0 +1,127 @@
+"""The listener as another node meets it (pynetdicom as the sender): who may store, what is
+refused with which status, what survives a dropped connection and a restart."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage, DigitalMammographyXRayImageStorageForPresentation
+from synthetic import mg_dataset, phantom
+
+from hds_core.node import Listener, LocalNode, StudyCache
+
+from .orthanc import free_port
+
+MG = DigitalMammographyXRayImageStorageForPresentation
+
+
+def _films(n: int, study: str | None = None):
+    study = study or generate_uid()
+    return [mg_dataset(phantom((64, 48), seed=i)[0].astype(np.uint16), StudyInstanceUID=study) for i in range(n)]
+
+
+@pytest.fixture
+def listener(tmp_path):
+    started = []
+
+    def start(**kwargs):
+        kwargs.setdefault("allow", ("MODALITY",))
+        kwargs.setdefault("quiet_s", 3600)  # completed by the test, at the time it says
+        each = Listener(LocalNode(port=free_port()), StudyCache(tmp_path / "cache"), **kwargs)
+        each.start()
+        started.append(each)
+        return each
+
+    yield start
+    for each in started:
+        each.stop()
+
+
+def _sender(aet="MODALITY", contexts=(MG,)):
+    ae = AE(ae_title=aet)
+    for context in contexts:
+        ae.add_requested_context(context, ExplicitVRLittleEndian)
+    return ae
+
+
+def test_a_study_is_stored_and_complete_once_quiet(listener):
+    server = listener()
+    films = _films(3)
+    assoc = _sender().associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    assert assoc.is_established
+    assert [int(assoc.send_c_store(ds).Status) for ds in films] == [0, 0, 0]
+    assoc.release()
+    assert server.cache.studies() == []  # still arriving: never shown as complete
+    (study,) = server.complete_quiet(now=time.monotonic() + 3601)
+    assert study.uid == films[0].StudyInstanceUID and study.instances == 3
+    assert sorted(p.stem for p in study.folder.glob("*.dcm")) == sorted(ds.SOPInstanceUID for ds in films)
+
+
+def test_an_unknown_calling_ae_title_is_refused_and_logged(listener, caplog):
+    server = listener()
+    with caplog.at_level(logging.WARNING, logger="hds_core.node"):
+        assoc = _sender(aet="STRANGER").associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+        assert assoc.is_rejected
+        time.sleep(0.2)
+    assert any("STRANGER" in record.getMessage() for record in caplog.records)
+    assert not any(server.cache.root.joinpath(".incoming").iterdir())
+
+
+def test_a_class_it_has_no_use_for_is_refused_at_negotiation(listener):
+    server = listener()
+    assoc = _sender(contexts=(MG, CTImageStorage)).associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    accepted = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
+    assoc.release()
+    assert str(MG) in accepted and str(CTImageStorage) not in accepted
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")  # the hostile UID, as pydicom sends it
+def test_a_malformed_instance_is_refused_with_a_status_and_the_association_goes_on(listener):
+    server = listener()
+    good, broken, hostile, after = _films(4)
+    del broken.PixelData  # a mammogram without its pixels
+    hostile.SOPInstanceUID = "../../../etc/passwd"  # a name from the network, never a path
+    assoc = _sender().associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    statuses = [int(assoc.send_c_store(ds).Status) for ds in (good, broken, hostile, after)]
+    assoc.release()
+    assert statuses[0] == 0 and statuses[3] == 0
+    assert statuses[1] >= 0xA000 and statuses[2] >= 0xA000  # failures, with their status
+    (study,) = server.complete_quiet(now=time.monotonic() + 3601)
+    assert study.instances == 2
+    assert not list(server.cache.root.rglob("passwd*"))
+
+
+def test_a_peer_that_drops_mid_study_loses_nothing_already_received(listener):
+    server = listener()
+    films = _films(3)
+    assoc = _sender().associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    assert int(assoc.send_c_store(films[0]).Status) == 0
+    assert int(assoc.send_c_store(films[1]).Status) == 0
+    assoc.abort()  # the connection killed mid-study
+    time.sleep(0.3)
+    (study,) = server.complete_quiet(now=time.monotonic() + 3601)
+    assert study.instances == 2
+
+
+def test_after_a_restart_the_studies_that_were_arriving_are_completed(listener):
+    first = listener()
+    films = _films(2)
+    assoc = _sender().associate("127.0.0.1", first.port, ae_title="HDS_MAMMO")
+    assert int(assoc.send_c_store(films[0]).Status) == 0
+    assoc.release()
+    first.stop()  # before the study was quiet
+    second = listener()
+    (study,) = second.complete_quiet(now=time.monotonic() + 3601)
+    assert study.uid == films[0].StudyInstanceUID and study.instances == 1
+
+
+def test_an_association_may_store_only_so_much(listener):
+    server = listener(max_association_bytes=10_000)
+    films = _films(3)  # about 6 kB each
+    assoc = _sender().associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    statuses = [int(assoc.send_c_store(ds).Status) for ds in films]
+    assoc.release()
+    assert statuses[0] == 0 and statuses[-1] == 0xA700  # out of resources

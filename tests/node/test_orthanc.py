@@ -1,0 +1,149 @@
+"""The node against a real PACS (Orthanc): the demo films stored into it, found, retrieved,
+analysed, and the SEG and SR sent back into the same study."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from hds_core.commands import node as node_command
+from hds_core.commands import predict
+from hds_core.node import LocalNode, Node, StudyCache, retrieve
+
+from .orthanc import AE_TITLE
+
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo" / "DEMO-014"
+
+
+def _with_demo(orthanc) -> str:
+    for path in sorted(DEMO.glob("*.dcm")):
+        orthanc.upload(path)
+    return str(pydicom.dcmread(next(DEMO.glob("*.dcm")), stop_before_pixels=True).StudyInstanceUID)
+
+
+def _address(orthanc) -> str:
+    return f"{AE_TITLE}@127.0.0.1:{orthanc.dicom_port}"
+
+
+def _series_of(orthanc, study_uid: str) -> dict[str, list[str]]:
+    """Modality -> instance ids of the study in Orthanc."""
+    found = orthanc.post("/tools/find", {"Level": "Study", "Query": {"StudyInstanceUID": study_uid}})
+    assert len(found) == 1, found
+    out: dict[str, list[str]] = {}
+    for series_id in orthanc.get(f"/studies/{found[0]}")["Series"]:
+        series = orthanc.get(f"/series/{series_id}")
+        out.setdefault(series["MainDicomTags"].get("Modality", ""), []).extend(series["Instances"])
+    return out
+
+
+def test_echo_find_and_get_the_demo_study(orthanc, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    uid = _with_demo(orthanc)
+    assert node_command.main(["echo", _address(orthanc)]) == 0
+    capsys.readouterr()
+    assert node_command.main(["find", _address(orthanc), "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["StudyInstanceUID"] == uid
+    assert record["PatientID"] == "DEMO-014" and record["StudyDate"] == "20260101"
+    assert record["NumberOfStudyRelatedInstances"] == 2
+    assert node_command.main(["get", _address(orthanc), "--study", uid, "--to", str(tmp_path / "cache")]) == 0
+    files = sorted((tmp_path / "cache" / uid).glob("*.dcm"))
+    assert len(files) == 2
+    for path in files:  # as acquired: the same bytes of pixel data, the same encoding
+        original = pydicom.dcmread(
+            DEMO / ("L_MLO.dcm" if "L" in pydicom.dcmread(path).ImageLaterality else "R_MLO.dcm")
+        )
+        assert pydicom.dcmread(path).PixelData == original.PixelData
+    assert not list((tmp_path / "cache" / ".incoming").iterdir())  # nothing half-retrieved left
+
+
+def test_a_study_retrieved_by_c_move_arrives_at_our_listener(orthanc, tmp_path, listen_port):
+    uid = _with_demo(orthanc)
+    node = Node("orthanc", AE_TITLE, "127.0.0.1", orthanc.dicom_port)
+    result = retrieve(node, LocalNode(port=listen_port), uid, StudyCache(tmp_path / "cache"), method="move")
+    assert result.study is not None and result.study.instances == 2
+
+
+def test_the_results_go_back_into_the_study_and_dciodvfy_accepts_them(orthanc, tmp_path, monkeypatch):
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    uid = _with_demo(orthanc)
+    cache = tmp_path / "cache"
+    assert node_command.main(["get", _address(orthanc), "--study", uid, "--to", str(cache)]) == 0
+    code = predict.main([str(cache / uid), "--out", str(tmp_path / "json"), "--send-to", _address(orthanc)])
+    assert code == predict.EXIT_OK
+    series = _series_of(orthanc, uid)
+    assert len(series["MG"]) == 2 and len(series["SEG"]) == 2 and len(series["SR"]) == 1
+    for instance in series["SEG"] + series["SR"]:
+        response = __import__("requests").get(f"{orthanc.url}/instances/{instance}/file", timeout=30)
+        path = tmp_path / f"{instance}.dcm"
+        path.write_bytes(response.content)
+        checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+        errors = [line for line in checked.stderr.splitlines() if line.startswith("Error")]
+        assert not errors, errors
+
+
+def test_results_sent_by_stow_rs_to_the_dicomweb_server(orthanc, tmp_path, monkeypatch):
+    from hds_core.node import NodeBook, save_book
+
+    uid = _with_demo(orthanc)
+    book = NodeBook().with_node(
+        Node("web", AE_TITLE, "127.0.0.1", orthanc.dicom_port, dicomweb_url=f"{orthanc.url}/dicom-web")
+    )
+    save_book(book, tmp_path / "nodes.json")
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    code = predict.main([str(DEMO), "--out", str(tmp_path / "json"), "--send-to", "web"])
+    assert code == predict.EXIT_OK
+    series = _series_of(orthanc, uid)
+    assert len(series["SEG"]) == 2 and len(series["SR"]) == 1
+
+
+def test_a_node_that_does_not_answer_is_named_with_what_to_check(tmp_path, capsys, monkeypatch):
+    from .orthanc import free_port
+
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    address = f"NOBODY@127.0.0.1:{free_port()}"
+    assert node_command.main(["echo", address]) == node_command.EXIT_NOTHING
+    err = capsys.readouterr().err
+    assert "NOBODY@127.0.0.1" in err and ("host" in err or "port" in err)
+    assert node_command.main(["echo", "no-such-node"]) == node_command.EXIT_NOTHING
+    assert "AET@host:port" in capsys.readouterr().err
+
+
+def test_orthanc_pushes_a_study_to_the_listener_and_gets_the_results_back(orthanc, tmp_path, listen_port):
+    uid = _with_demo(orthanc)
+    store = tmp_path / "store"
+    command = [
+        sys.executable, "-m", "hds_core.commands.node", "listen", "--aet", "HDS_MAMMO", "--port", str(listen_port),
+        "--store", str(store), "--analyse", "--send-to", _address(orthanc), "--allow", AE_TITLE, "--quiet", "1",
+    ]  # fmt: skip
+    listener = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_line(listener, "listening on")
+        (study_id,) = orthanc.post("/tools/find", {"Level": "Study", "Query": {"StudyInstanceUID": uid}})
+        orthanc.post("/modalities/hds/store", {"Resources": [study_id], "Synchronous": True})
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(_series_of(orthanc, uid).get("SR", [])) < 1:
+            time.sleep(1)
+        series = _series_of(orthanc, uid)
+        assert len(series.get("SEG", [])) == 2 and len(series.get("SR", [])) == 1
+        assert (store / uid / "study.json").exists()
+    finally:
+        listener.terminate()
+        listener.wait(timeout=60)
+
+
+def _wait_for_line(process, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if text in line:
+            return line
+        if not line and process.poll() is not None:
+            break
+    pytest.fail(f"no {text!r} from the listener: {''.join(seen)[-2000:]}")
