@@ -64,7 +64,7 @@ class Exports:
         return False
 
     def message(self, message: str) -> None:
-        self.finished(message, "Not written" in message or "failed" in message.lower())
+        self.finished(message, "Not written" in message or "Not sent" in message or "failed" in message.lower())
 
     def report(self, request: ExportRequest) -> None:
         if not request.items:
@@ -148,3 +148,27 @@ class Exports:
             self.message(written + "Not written: " + "; ".join(outcome.failures))
 
         self.worker.submit(job, finished, lambda exc: self.message(f"Not written: {exc}"))
+
+    def send(self, request: ExportRequest, node, local) -> None:
+        """The SEG per image and the study's SR, made on the export worker in a temporary
+        folder and sent into the study on ``node`` (C-STORE, or STOW-RS for a DICOMweb node)."""
+        analysed = request.analysed(dicom_only=True)
+        if not analysed:
+            self.message("Not sent: results go back to the PACS for analysed DICOM images only")
+            return
+        self.status(f"Sending the results to {node}…")
+
+        def job(cancelled):
+            import tempfile
+
+            from hds_core.node import send_files
+
+            with tempfile.TemporaryDirectory(prefix="hds-send-") as folder:
+                targets = ExportTargets(seg_dir=Path(folder) / "seg", sr_dir=Path(folder) / "sr")
+                outcome = export_results(analysed, request.threshold, targets, threshold_table=request.threshold_table)
+                if outcome.failures:
+                    return "Not sent: " + "; ".join(outcome.failures)
+                objects = [path for path in outcome.written if path.suffix == ".dcm"]
+                return f"Sent {send_files(node, local, objects)} result object(s) (SEG and SR) to {node}"
+
+        self.worker.submit(job, self.message, lambda exc: self.message(f"Not sent: {exc}"))

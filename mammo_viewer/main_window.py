@@ -25,6 +25,7 @@ from .engine_status import EngineStatus
 from .exports import ExportRequest, Exports
 from .findings_panel import FindingsPanel
 from .loading import StudyLoader
+from .pacs import Pacs
 from .reading_state import ReadingState
 from .study_controller import APP_NAME, StudyController
 from .view_grid import ViewGrid
@@ -48,9 +49,11 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         load_engine: bool = True,
         progressive: bool = True,
+        node_book: Path | None = None,
     ):
         """``progressive=False`` decodes every film in full before showing it, as the viewer did
-        before it read resolution levels: the benchmark's baseline."""
+        before it read resolution levels: the benchmark's baseline. ``node_book``: the DICOM
+        nodes (default: the user's, hds_core.node.book_path)."""
         super().__init__()
         self.progressive = progressive
         self.settings = settings or QSettings("mammo-hds", "mammo-viewer")
@@ -73,10 +76,11 @@ class MainWindow(QMainWindow):
         self.grid = ViewGrid(self.state, self.engine)
         self.views = self.grid.views
         self.setCentralWidget(self.grid)
-        docks = build_docks(self, self.findings, self.hide_phi)
+        docks = build_docks(self, self.findings, self.hide_phi, node_book)
         self.browser, self.problems, self.model_input = docks.browser, docks.problems, docks.model_input
         self.problems_dock, self.model_input_dock = docks.problems_dock, docks.model_input_dock
         self.exports = Exports(self, settings, self.exporter, self._status, self._export_said, self.after_detail)
+        self.pacs = Pacs(self, docks.pacs, docks.pacs_dock, node_book)
         menus = build_menus(self)
         self.recent_menu, self.layout_actions = menus.recent_menu, menus.layout_actions
         self.contours_action, self.heat_action = menus.contours_action, menus.heat_action
@@ -413,6 +417,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("hide_phi", hide)
         self._update_title()
         self.browser.set_hide_phi(hide)
+        self.pacs.panel.set_hide_phi(hide)
 
     def _update_title(self) -> None:
         self.setWindowTitle(self.controller.title(self.hide_phi))
@@ -424,5 +429,6 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event):  # noqa: N802
+        self.pacs.shutdown()
         log.info("closed in %.2f s", stop_together(self.loader, self.engine, self.exporter, CLOSE_WAIT_S))
         super().closeEvent(event)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMenu, QScr
 from hds_core.text import printable
 
 from .model_input import ModelInputPane
+from .pacs_panel import PacsPanel
 from .study_browser import StudyBrowser
 
 THUMBNAIL_HEIGHT = 96
@@ -27,10 +28,13 @@ class Docks:
     problems_dock: QDockWidget
     model_input: ModelInputPane
     model_input_dock: QDockWidget
+    pacs: PacsPanel
+    pacs_dock: QDockWidget
 
 
-def build_docks(w, findings, hide_phi: bool) -> Docks:
-    """Studies and "what the model saw" on the left, AI findings on the right, problems below."""
+def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
+    """Studies, the PACS search and "what the model saw" on the left, AI findings on the right,
+    problems below."""
 
     def dock(title, widget, area, visible=True):
         made = QDockWidget(title, w)
@@ -42,7 +46,7 @@ def build_docks(w, findings, hide_phi: bool) -> Docks:
 
     browser = StudyBrowser(THUMBNAIL_HEIGHT)
     browser.hide_phi = hide_phi
-    dock("Studies", browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+    studies_dock = dock("Studies", browser, Qt.DockWidgetArea.LeftDockWidgetArea)
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(findings)
@@ -51,7 +55,10 @@ def build_docks(w, findings, hide_phi: bool) -> Docks:
     problems_dock = dock("Problems", problems, Qt.DockWidgetArea.BottomDockWidgetArea, False)
     model_input = ModelInputPane()
     model_input_dock = dock("What the model saw", model_input, Qt.DockWidgetArea.LeftDockWidgetArea, False)
-    return Docks(browser, problems, problems_dock, model_input, model_input_dock)
+    pacs = PacsPanel(node_book)
+    pacs_dock = dock("PACS", pacs, Qt.DockWidgetArea.LeftDockWidgetArea, False)
+    w.tabifyDockWidget(studies_dock, pacs_dock)  # a tab beside the studies: the full height for results
+    return Docks(browser, problems, problems_dock, model_input, model_input_dock, pacs, pacs_dock)
 
 
 def remember_recent(settings, menu: QMenu, open_path, path: str) -> None:
@@ -129,6 +136,10 @@ def build_menus(w) -> Menus:
     file_menu.addSeparator()
     act(file_menu, "&Export report (PDF)…", lambda: w.exports.report(w.export_request()), "Ctrl+E")
     act(file_menu, "Export DICOM &SEG and SR…", lambda: w.exports.dicom(w.export_request()), "Ctrl+Shift+E")
+    act(file_menu, "Send results to &PACS…", w.pacs.send_results, "Ctrl+Shift+S")
+    file_menu.addSeparator()
+    act(file_menu, "Search the PAC&S…", w.pacs.show, "Ctrl+F")
+    act(file_menu, "DICOM &nodes…", w.pacs.edit_nodes)
     file_menu.addSeparator()
     act(file_menu, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 

@@ -2,6 +2,7 @@
 
 mammo-viewer [PATH] [viewer options]      the reading workstation
 mammo-viewer predict PATH [options]       the headless engine (same as hds-predict)
+mammo-viewer node COMMAND [options]       the DICOM node (same as hds-node)
 """
 
 import multiprocessing
@@ -13,6 +14,10 @@ def main() -> int:
         from mammo_viewer.headless import main as predict
 
         return predict(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] in ("node", "hds-node"):
+        from hds_core.commands.node import main as node
+
+        return node(sys.argv[2:])
     from mammo_viewer.app import leave
     from mammo_viewer.app import main as viewer
 

@@ -59,5 +59,15 @@ for study in DEMO-014 DEMO-017 DEMO-091 DEMO-P126; do
   [ "$found" -eq 1 ] || { echo "bundled hds-predict wrote $found PDF report(s) for $study"; exit 1; }
 done
 echo "bundled hds-predict: 8 results and the PDF reports written"
+# The bundled DICOM node (pynetdicom inside): its listener answers the bundle's own C-ECHO.
+export HDS_NODES="$OUT/nodes.json"
+PORT=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+"$APP" node listen --port "$PORT" --store "$OUT/cache" --allow HDS_MAMMO 2>"$OUT/listen.log" &
+LISTENER=$!
+for _ in $(seq 100); do grep -q "listening on" "$OUT/listen.log" && break; sleep 0.2; done
+"$APP" node echo "HDS_MAMMO@127.0.0.1:$PORT"
+kill "$LISTENER"
+wait "$LISTENER" || true
+echo "bundled hds-node: its listener answers C-ECHO"
 du -sh dist/mammo-viewer | awk '{print "bundle size: " $1}'
 rm -rf "$OUT"

@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("bench_viewer.py", ["--repeats", "20"], ["--repeats", "3"]),
     ("bench_end_to_end.py", ["--repeats", "2"], ["--repeats", "1", "--scan-files", "10"]),
     ("bench_decoding.py", [], []),
+    ("bench_pacs.py", ["--repeats", "3"], ["--repeats", "1"]),
 ]
 
 

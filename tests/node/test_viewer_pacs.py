@@ -1,0 +1,97 @@
+"""The viewer as a DICOM node: the PACS panel finds and retrieves a study from a real Orthanc and
+opens it; the results of the study on screen go back into it; the nodes dialog tests and saves."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from hds_core.node import Node, NodeBook, load_book, save_book
+from mammo_viewer.main_window import MainWindow
+from mammo_viewer.nodes_dialog import NodesDialog
+
+from .orthanc import AE_TITLE, free_port
+from .test_orthanc import _series_of, _with_demo
+
+SETTLE_MS = 120000
+
+
+@pytest.fixture
+def book(tmp_path, orthanc):
+    path = tmp_path / "nodes.json"
+    save_book(NodeBook().with_node(Node("Local Orthanc", AE_TITLE, "127.0.0.1", orthanc.dicom_port)), path)
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, book):
+    win = MainWindow(
+        device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), node_book=book
+    )
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def test_a_study_found_and_retrieved_from_the_pacs_opens_analysed_and_its_results_go_back(
+    qtbot, window, orthanc, tmp_path
+):
+    from hds_core.node import StudyCache
+
+    uid = _with_demo(orthanc)
+    panel = window.pacs.panel
+    panel._cache = StudyCache(tmp_path / "cache")
+    window.pacs.show()
+    assert panel.node.currentText() == "Local Orthanc"
+    panel.patient_id.setText("DEMO-014")
+    panel.search()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and panel.search_button.isEnabled(), timeout=30000)
+    assert panel.table.item(0, 0).text() == "DEMO-014" and "1 study" in panel.message.text()
+    window.set_hide_phi(True)  # patient details hidden: hidden in the results too
+    assert panel.table.item(0, 0).text() == "—" and panel.table.item(0, 1).text() == "—"
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        panel.retrieve(0)
+    assert Path(window.source_path) == tmp_path / "cache" / uid
+    assert len(window.study.predicted()) == 2
+    with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as said:
+        window.exports.send(window.export_request(), load_book(window.pacs.book_path).nodes[0], NodeBook().local)
+    assert said.args[0].startswith("Sent 3 result object(s)"), said.args
+    series = _series_of(orthanc, uid)
+    assert len(series["SEG"]) == 2 and len(series["SR"]) == 1
+
+
+def test_a_node_that_does_not_answer_is_said_in_the_panel(qtbot, tmp_path):
+    path = tmp_path / "nodes.json"
+    save_book(NodeBook().with_node(Node("Gone", "GONE", "127.0.0.1", free_port())), path)
+    win = MainWindow(
+        device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), node_book=path,
+        load_engine=False,
+    )  # fmt: skip
+    qtbot.addWidget(win)
+    panel = win.pacs.panel
+    panel.search()
+    qtbot.waitUntil(lambda: panel.search_button.isEnabled(), timeout=30000)
+    assert "GONE@127.0.0.1" in panel.message.text() and "does not answer" in panel.message.text()
+    panel.dates.setText("last week")
+    panel.search()
+    assert "not a date" in panel.message.text()
+    win.close()
+
+
+def test_the_nodes_dialog_tests_a_node_and_saves_only_what_is_valid(qtbot, tmp_path, orthanc):
+    path = tmp_path / "nodes.json"
+    dialog = NodesDialog(path)
+    qtbot.addWidget(dialog)
+    dialog._add_row(None)
+    for column, value in enumerate(("Orthanc", AE_TITLE, "127.0.0.1", str(orthanc.dicom_port))):
+        dialog.table.item(0, column).setText(value)
+    dialog.test()
+    qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=30000)
+    assert "C-ECHO succeeded" in dialog.message.text()
+    dialog.table.item(0, 3).setText("99999")
+    dialog.save()
+    assert "Not saved" in dialog.message.text() and "row 1" in dialog.message.text() and not path.exists()
+    dialog.table.item(0, 3).setText(str(orthanc.dicom_port))
+    dialog.save()
+    assert load_book(path).find("Orthanc").port == orthanc.dicom_port
