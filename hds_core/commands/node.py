@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     root.setLevel(logging.INFO)
     try:
         return _run(args)
-    except Exception:
+    except Exception:  # a bug must not look like a refusal: its own exit status, the traceback logged
         log.exception("internal error")
         say(
             "hds-node: internal error (a bug, please report it)"

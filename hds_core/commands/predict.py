@@ -99,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
         help="send the SEG and SR into each study on this DICOM node (AET@host:port or a name from hds-node nodes; "
         "a node with a DICOMweb URL gets them by STOW-RS)",
     )
+    reports.add_argument(
+        "--send-pdf", action="store_true", help="with --send-to and --pdf: the PDF too, as an Encapsulated PDF"
+    )
     return p
 
 
@@ -168,6 +171,9 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         )
         return EXIT_NOTHING
     destination = None
+    if args.send_pdf and not (args.send_to and args.pdf):
+        say("hds-predict: error: --send-pdf sends the --pdf report to the --send-to node: give both")
+        return EXIT_NOTHING
     if args.send_to:
         from ..node import NodeError, load_book
 
@@ -305,7 +311,8 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         )
         failures += outcome.failures
         if destination:
-            failures += _send(outcome.written, *destination)
+            pdfs = outcome.pdf_films if args.send_pdf else {}
+            failures += _send(outcome.written, pdfs, Path(sending.name), *destination)
     if sending:
         sending.cleanup()
     for number, failure in enumerate(failures):
@@ -332,19 +339,28 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     return EXIT_REFUSED if failures else EXIT_OK
 
 
-def _send(written: list[Path], node, local) -> list[str]:
-    """The SEG and SR just written, sent to ``node``: failures named, as the others are."""
+def _send(written: list[Path], pdf_films: dict[Path, Path], scratch: Path, node, local) -> list[str]:
+    """The SEG and SR just written (and the PDFs of ``pdf_films``, wrapped as Encapsulated PDF
+    in their study), sent to ``node``: failures named, as the others are."""
     from ..node import NodeError, send_files
+    from ..report.dicom_objects import DicomExportError
+    from ..report.encapsulated_pdf import write_encapsulated_pdf
 
     objects = [path for path in written if path.suffix == ".dcm"]
+    failures = []
+    for number, (pdf, film) in enumerate(sorted(pdf_films.items())):
+        try:
+            objects.append(write_encapsulated_pdf(pdf, film, scratch / "pdf" / f"report-{number}.dcm"))
+        except DicomExportError as exc:
+            failures.append(str(exc))
     if not objects:
-        return [f"{node}: nothing to send (no SEG or SR was written)"]
+        return failures + [f"{node}: nothing to send (no SEG or SR was written)"]
     try:
         sent = send_files(node, local, objects)
     except NodeError as exc:
-        return [str(exc)]
+        return failures + [str(exc)]
     say(f"hds-predict: sent {sent} object(s) to {node}")
-    return []
+    return failures
 
 
 def _same_text(path: Path, text: str) -> bool:

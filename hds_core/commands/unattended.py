@@ -91,5 +91,5 @@ class StudyAnalyst:
             if not self.done(study):
                 try:
                     self.analyse(study)
-                except Exception:
+                except Exception:  # one study must not stop the others: logged in full
                     log.exception("analysing study %s failed", study.uid)

@@ -85,15 +85,16 @@ def store_instance(
             log.warning("refused instance %s: the association stored more than %d bytes", sop, max_bytes)
             return OUT_OF_RESOURCES
         budget[key] = used
+    # Under the listener's lock: a study is never completed while one of its instances is written.
     with lock or threading.Lock():
-        arrival = arrivals.get(study)
-        if arrival is None:
-            arrival = arrivals[study] = cache.arrival(study)
-    try:
-        path = arrival.add(sop, lambda tmp: Path(tmp).write_bytes(data))
-    except OSError as exc:
-        log.error("could not store instance %s of study %s: %s", sop, study, exc.strerror or exc)
-        return OUT_OF_RESOURCES
+        try:
+            arrival = arrivals.get(study)
+            if arrival is None:
+                arrival = arrivals[study] = cache.arrival(study)
+            path = arrival.add(sop, lambda tmp: Path(tmp).write_bytes(data))
+        except OSError as exc:
+            log.error("could not store instance %s of study %s: %s", sop, study, exc.strerror or exc)
+            return OUT_OF_RESOURCES
     if on_instance is not None:
         on_instance(path)
     return SUCCESS
@@ -201,17 +202,17 @@ class Listener:
 
     def complete_quiet(self, now: float | None = None) -> list[CachedStudy]:
         now = time.monotonic() if now is None else now
+        completed = []
         with self._lock:
             quiet = [a for a in self.arrivals.values() if now - a.last_arrival >= self.quiet_s]
             for arrival in quiet:
                 del self.arrivals[arrival.uid]
+                try:
+                    completed.append(arrival.complete())
+                except OSError as exc:
+                    log.error("study %s could not be completed: %s", arrival.uid, exc.strerror or exc)
         done = []
-        for arrival in quiet:
-            try:
-                study = arrival.complete()
-            except OSError as exc:
-                log.error("study %s could not be completed: %s", arrival.uid, exc.strerror or exc)
-                continue
+        for study in completed:
             if study is None:
                 continue
             log.info("study %s complete: %d instance(s)", study.uid, study.instances)
@@ -219,7 +220,7 @@ class Listener:
             if self.on_study is not None:
                 try:
                     self.on_study(study)
-                except Exception:
+                except Exception:  # one study's analysis must not stop the listener: logged in full
                     log.exception("analysing study %s failed", study.uid)
         return done
 

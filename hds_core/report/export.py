@@ -44,6 +44,7 @@ class ExportTargets:
 class ExportOutcome:
     written: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    pdf_films: dict[Path, Path] = field(default_factory=dict)  # each PDF written -> a DICOM film of its study
 
 
 # (image, prediction) pairs of one study, threshold, out, keyword options -> the PDF written.
@@ -118,6 +119,9 @@ def export_results(
                         score_note=score_trust(cross_validation or {}, study_domain([p for _, _, p in members])),
                     )
                     wrote(out, described)
+                    films = [path for path, image, _ in members if image.metadata.file_format == "DICOM"]
+                    if films:
+                        outcome.pdf_films[out] = films[0]
                 except Exception as exc:  # noqa: BLE001 - the writer is the viewer's Qt code; the others go on
                     text = str(exc)
                     outcome.failures.append(

@@ -125,3 +125,28 @@ def test_an_association_may_store_only_so_much(listener):
     statuses = [int(assoc.send_c_store(ds).Status) for ds in films]
     assoc.release()
     assert statuses[0] == 0 and statuses[-1] == 0xA700  # out of resources
+
+
+def test_with_a_certificate_the_listener_speaks_tls_only(tmp_path):
+    import shutil
+    import subprocess
+
+    from hds_core.node import Node, NodeError, echo
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    local = LocalNode(port=free_port(), tls_cert=str(cert), tls_key=str(key))
+    server = Listener(local, StudyCache(tmp_path / "cache"), allow=("HDS_MAMMO",))
+    server.start()
+    try:
+        echo(Node("tls", "HDS_MAMMO", "localhost", server.port, tls=True, tls_ca=str(cert)), LocalNode())
+        with pytest.raises(NodeError, match="does not answer|cannot connect"):
+            echo(Node("plain", "HDS_MAMMO", "localhost", server.port), LocalNode())
+    finally:
+        server.stop()

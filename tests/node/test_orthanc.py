@@ -147,3 +147,24 @@ def _wait_for_line(process, text: str, timeout: float = 60) -> str:
         if not line and process.poll() is not None:
             break
     pytest.fail(f"no {text!r} from the listener: {''.join(seen)[-2000:]}")
+
+
+def test_on_request_the_pdf_goes_back_too_as_an_encapsulated_pdf(orthanc, tmp_path, monkeypatch):
+    import requests
+
+    from mammo_viewer.headless import main as hds_predict  # the installed hds-predict: it draws the PDF
+
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    uid = _with_demo(orthanc)
+    argv = [str(DEMO), "--out", str(tmp_path / "json"), "--pdf", str(tmp_path / "report.pdf")]
+    assert hds_predict([*argv, "--send-pdf"]) == predict.EXIT_NOTHING  # --send-pdf needs --send-to
+    assert hds_predict([*argv, "--send-to", _address(orthanc), "--send-pdf"]) == predict.EXIT_OK
+    (document,) = _series_of(orthanc, uid)["DOC"]
+    path = tmp_path / "report.dcm"
+    path.write_bytes(requests.get(f"{orthanc.url}/instances/{document}/file", timeout=30).content)
+    wrapped = pydicom.dcmread(path)
+    assert wrapped.EncapsulatedDocument[: wrapped.EncapsulatedDocumentLength] == (tmp_path / "report.pdf").read_bytes()
+    assert wrapped.StudyInstanceUID == uid and wrapped.PatientID == "DEMO-014"
+    checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    assert not [line for line in checked.stderr.splitlines() if line.startswith("Error")], checked.stderr

@@ -1,0 +1,72 @@
+"""The PDF report as a DICOM Encapsulated PDF in the analysed study, so that it can go back to
+the PACS with the SEG and SR (``hds-predict --send-to NODE --send-pdf``). Patient and study
+come from one of the study's films; the series and the instance are new."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from .. import __version__
+from ..safe_write import atomic_write
+from .dicom_objects import MANUFACTURER, DicomExportError
+
+ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
+_PATIENT_AND_STUDY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
+def write_encapsulated_pdf(pdf: Path, film: Path, out: Path) -> Path:
+    """``pdf`` wrapped as an Encapsulated PDF in the study of ``film`` (a DICOM file), at ``out``."""
+    from pydicom import dcmread
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    try:
+        source = dcmread(film, stop_before_pixels=True)
+        document = Path(pdf).read_bytes()
+    except Exception as exc:  # noqa: BLE001 - any unreadable input: named, with the fault
+        raise DicomExportError(f"{out}: Encapsulated PDF not written: {exc}") from None
+    now = datetime.datetime.now()
+    ds = Dataset()
+    ds.SpecificCharacterSet = source.get("SpecificCharacterSet", "ISO_IR 192")
+    for keyword in _PATIENT_AND_STUDY:
+        setattr(ds, keyword, source.get(keyword, ""))
+    ds.SOPClassUID = ENCAPSULATED_PDF_STORAGE
+    ds.SOPInstanceUID = generate_uid()
+    ds.Modality = "DOC"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 9003
+    ds.SeriesDescription = "AI mass detection report (PDF)"
+    ds.Manufacturer = MANUFACTURER
+    ds.SoftwareVersions = __version__
+    ds.ConversionType = "WSD"  # workstation
+    ds.InstanceNumber = 1
+    ds.ContentDate = now.strftime("%Y%m%d")
+    ds.ContentTime = now.strftime("%H%M%S")
+    ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
+    ds.BurnedInAnnotation = "YES"  # the report prints patient and study
+    ds.DocumentTitle = "AI mass detection report"
+    ds.ConceptNameCodeSequence = []
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    ds.EncapsulatedDocument = document + (b"\0" if len(document) % 2 else b"")
+    ds.EncapsulatedDocumentLength = len(document)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    try:
+        atomic_write(out, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
+    except OSError as exc:
+        raise DicomExportError(f"{out}: Encapsulated PDF not written: {exc.strerror or exc}") from None
+    return out
