@@ -151,6 +151,25 @@ class MainWindow(QMainWindow):
         self.controller.opening()
         self.loader.open(path)
 
+    def show_arriving(self, scan) -> None:
+        """A study arriving from the PACS (pacs.py), its folder scanned after each instance: the
+        first scan opens it, later ones add their new films (decoded and analysed as they come;
+        what was analysed stays)."""
+        if self.study is None or getattr(self, "source_path", None) != str(scan.root):
+            self.loader.cancel()
+            self.engine.new_run()
+            self._clear_study()
+            self.source_path = str(scan.root)
+            self.controller.opening()
+            self._on_scanned(scan)
+            return
+        new = self.controller.add_arrived(scan)
+        if new:
+            self.browser.fill(scan)
+            self.grid.rehang()
+            levels = (self.grid.screen_shape(), self.engine.network_input) if self.progressive else (None, None)
+            self.loader.decode([(item.key, item.path) for item in new], THUMBNAIL_HEIGHT, *levels)
+
     def dragEnterEvent(self, event):  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
             event.acceptProposedAction()

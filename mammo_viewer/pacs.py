@@ -16,7 +16,8 @@ from .pacs_panel import PacsPanel
 class Pacs:
     def __init__(self, window, panel: PacsPanel, dock, book_path: Path | None) -> None:
         self.window, self.panel, self.dock, self.book_path = window, panel, dock, book_path
-        panel.study_retrieved.connect(window.open_path)
+        panel.study_arriving.connect(window.show_arriving)
+        panel.study_retrieved.connect(self.retrieved)
         panel.nodes_requested.connect(self.edit_nodes)
         panel.set_hide_phi(window.hide_phi)
 
@@ -25,6 +26,11 @@ class Pacs:
         self.dock.setVisible(True)
         self.dock.raise_()
         self.panel.patient_id.setFocus()
+
+    def retrieved(self, folder: str) -> None:
+        """The study is complete: opened now unless it was shown as it arrived."""
+        if getattr(self.window, "source_path", None) != folder:
+            self.window.open_path(folder)
 
     def edit_nodes(self) -> None:
         dialog = NodesDialog(self.book_path, self.window)

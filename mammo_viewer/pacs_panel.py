@@ -34,10 +34,12 @@ HIDDEN = "—"
 
 class _Progress(QObject):
     changed = Signal(int, int)  # done, total (0: not known yet), from the worker thread
+    scanned = Signal(object)  # the arriving study's folder scanned again (a ScanResult)
 
 
 class PacsPanel(QWidget):
     study_retrieved = Signal(str)  # the study's folder in the cache, complete
+    study_arriving = Signal(object)  # a ScanResult of the study's folder after each new instance
     nodes_requested = Signal()  # the reader wants the DICOM nodes dialog
 
     def __init__(self, book_path: Path | None = None, cache=None, parent=None) -> None:
@@ -49,6 +51,7 @@ class PacsPanel(QWidget):
         self._cancel = threading.Event()
         self._progress = _Progress(self)
         self._progress.changed.connect(self._show_progress)
+        self._progress.scanned.connect(self.study_arriving)
 
         self.node = QComboBox()
         nodes_button = QPushButton("Nodes…")
@@ -185,7 +188,7 @@ class PacsPanel(QWidget):
         from hds_core.node.scu import RetrieveCancelled
 
         if isinstance(exc, RetrieveCancelled):
-            self.say("Retrieve cancelled: nothing of it was kept")
+            self.say("Retrieve cancelled: what arrived stays unfinished in the cache; retrieve again to complete it")
         else:
             self.say(str(exc) if isinstance(exc, NodeError) else f"Failed: {exc}")
 
@@ -221,7 +224,17 @@ class PacsPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.say(f"Retrieving the study of {record.study_date} from {node}…")
-        emit = self._progress.changed.emit
+        emit, scanned = self._progress.changed.emit, self._progress.scanned.emit
+        own_folder = cache.root / record.study_instance_uid
+
+        def arrived(path: Path) -> None:
+            # On the receiving thread: a first arrival is written in the study's own folder,
+            # which the window can show as its films come (a new version of a complete study
+            # is shown once complete). Headers only: a few milliseconds a film.
+            if path.parent == own_folder:
+                from hds_core.io import scan_folder
+
+                scanned(scan_folder(own_folder))
 
         def job(_cancelled):
             return retrieve(
@@ -231,6 +244,7 @@ class PacsPanel(QWidget):
                 cache,
                 progress=lambda done, total: emit(done, total or 0),
                 cancelled=self._cancel,
+                on_instance=arrived,
             )
 
         self.worker.submit(job, self._retrieved, self._failed)

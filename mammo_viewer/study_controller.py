@@ -55,6 +55,26 @@ class StudyController:
         self.settled_sent = False
         return self.study
 
+    def add_arrived(self, scan: ScanResult) -> list[StudyImage]:
+        """The images of the shown study that ``scan`` (its folder scanned again while the study
+        arrives from the PACS) holds and the study lacks: added, to be decoded."""
+        if self.study is None:
+            return []
+        self.scan = scan
+        patient = scan.patients.get(self.study.patient_id)
+        entry = patient.studies.get(self.study.study_uid) if patient else None
+        new = [
+            StudyImage(str(image.path), image.path, image.metadata)
+            for image in (entry.images if entry else [])
+            if str(image.path) not in self.study.images
+        ]
+        for item in new:
+            self.study.images[item.key] = item
+        self.pending_decode += len(new)
+        if new:
+            self.settled_sent = False
+        return new
+
     def decode_order(self, visible: list[str]) -> list[str]:
         """Visible views first, in reading order: the first image shows while the rest decode."""
         order = list(visible) + [key for key in self.study.images if key not in set(visible)]

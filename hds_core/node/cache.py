@@ -1,14 +1,18 @@
 """The local study cache: where retrieved and received studies live, one folder per study.
 
-    <root>/<StudyInstanceUID>/          a complete study: never modified once there
+    <root>/<StudyInstanceUID>/          a study: complete once study.json is there, then never modified
         <SOPInstanceUID>.dcm
         study.json                      when it was completed, its instances and bytes
-    <root>/.incoming/<uid>.<id>/        a study still arriving: never shown as complete
+    <root>/.incoming/<uid>.<id>/        a new version of a complete study, still arriving
 
-A study becomes complete in one rename, so a reader never sees half of one. Instances that
-arrive for a study already complete make a new version: the old files and the new are put
-together in a fresh folder, which then takes the old one's place. Over the size limit, the
-oldest complete studies are removed first (never the one just completed).
+A study arriving for the first time is written in its own folder, so the viewer can show its
+films as they arrive; it is complete (listed, analysed, evicted) only once its study.json is
+written, which happens last. A first arrival that stops (a cancelled or broken retrieve, a
+stopped listener) stays there unfinished, and the next arrival of that study carries on in it.
+Instances that arrive for a study already complete make a new version: the old files and the
+new are put together in a fresh folder, which then takes the old one's place in one rename.
+Over the size limit, the oldest complete studies are removed first (never the one just
+completed).
 
 Folder and file names come from UIDs, which come from the network: only a valid UID (digits
 and dots, at most 64 characters) is ever turned into a name."""
@@ -25,6 +29,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..safe_write import atomic_write_text
 from .errors import NodeError
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -62,6 +67,7 @@ class Arrival:
 
     def __init__(self, cache: StudyCache, uid: str, folder: Path) -> None:
         self.cache, self.uid, self.folder = cache, uid, folder
+        self.in_place = folder == cache.root / uid  # a first arrival, in the study's own folder
         self.last_arrival = time.monotonic()
         self.instances = len(list(folder.glob("*.dcm")))
 
@@ -87,7 +93,10 @@ class Arrival:
         return self.cache._complete(self)
 
     def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Drop a new version that will not be completed. A first arrival stays unfinished in
+        its folder (never listed as complete; the viewer may be showing it) for the next one."""
+        if not self.in_place:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class StudyCache:
@@ -106,18 +115,23 @@ class StudyCache:
         uid = valid_uid(study_uid)
         if uid is None:
             raise NodeError(f"{study_uid!r} is not a Study Instance UID", fix="refused")
-        folder = self.root / INCOMING / f"{uid}.{uuid.uuid4().hex[:12]}"
-        folder.mkdir(parents=True)
+        with self._lock:
+            folder = self.root / uid
+            if (folder / MANIFEST).exists():  # complete already: a new version, beside it
+                folder = self.root / INCOMING / f"{uid}.{uuid.uuid4().hex[:12]}"
+            folder.mkdir(parents=True, exist_ok=True)
         return Arrival(self, uid, folder)
 
     def unfinished(self) -> list[Arrival]:
         """Studies left arriving by a process that stopped (a restart): nothing received is lost."""
         arrivals = []
-        for folder in sorted((self.root / INCOMING).iterdir()):
-            uid = valid_uid(folder.name.rsplit(".", 1)[0])
-            if folder.is_dir() and uid:
+        first = [f for f in sorted(self.root.iterdir()) if valid_uid(f.name) and not (f / MANIFEST).exists()]
+        versions = [f for f in sorted((self.root / INCOMING).iterdir()) if valid_uid(f.name.rsplit(".", 1)[0])]
+        for folder in first + versions:
+            if folder.is_dir():
                 for leftover in folder.glob(".*.part"):
                     leftover.unlink(missing_ok=True)  # a file cut off mid-write
+                uid = folder.name if folder in first else folder.name.rsplit(".", 1)[0]
                 arrivals.append(Arrival(self, uid, folder))
         return arrivals
 
@@ -143,10 +157,13 @@ class StudyCache:
         with self._lock:
             arrived = list(arrival.folder.glob("*.dcm"))
             if not arrived:
-                arrival.discard()
+                if arrival.in_place:
+                    shutil.rmtree(arrival.folder, ignore_errors=True)
+                else:
+                    arrival.discard()
                 return None
             target = self.root / arrival.uid
-            if target.exists():  # a new version: the old files, then the new ones over them
+            if not arrival.in_place:  # a new version: the old files, then the new ones over them
                 for old in target.glob("*.dcm"):
                     if not (arrival.folder / old.name).exists():
                         shutil.copy2(old, arrival.folder / old.name)
@@ -157,8 +174,11 @@ class StudyCache:
                 "instances": len(files),
                 "bytes": sum(f.stat().st_size for f in files),
             }
-            (arrival.folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-            if target.exists():
+            # Written last, whole (the study is complete from this moment on).
+            atomic_write_text(arrival.folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+            if arrival.in_place:
+                pass
+            elif target.exists():
                 retired = self.root / INCOMING / f".retired-{arrival.uid}.{uuid.uuid4().hex[:8]}"
                 os.replace(target, retired)
                 os.replace(arrival.folder, target)

@@ -83,3 +83,18 @@ def test_only_a_valid_uid_becomes_a_name(tmp_path, uid):
         cache.arrival(uid)
     with pytest.raises(NodeError):
         _add(cache.arrival("1.2"), uid)
+
+
+def test_a_first_arrival_is_written_in_place_and_one_that_stopped_is_carried_on(tmp_path):
+    cache = StudyCache(tmp_path)
+    stopped = cache.arrival("1.2.3")
+    _add(stopped, "1.2.3.1")
+    stopped.discard()  # a cancelled retrieve: what arrived stays, unfinished
+    assert cache.get("1.2.3") is None and cache.studies() == []
+    assert (tmp_path / "1.2.3" / "1.2.3.1.dcm").exists()
+    assert [a.uid for a in StudyCache(tmp_path).unfinished()] == ["1.2.3"]
+    again = cache.arrival("1.2.3")
+    assert again.folder == tmp_path / "1.2.3"
+    _add(again, "1.2.3.2")
+    assert again.complete().instances == 2
+    assert StudyCache(tmp_path).unfinished() == []

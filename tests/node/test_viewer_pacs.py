@@ -50,10 +50,19 @@ def test_a_study_found_and_retrieved_from_the_pacs_opens_analysed_and_its_result
     assert panel.table.item(0, 0).text() == "DEMO-014" and "1 study" in panel.message.text()
     window.set_hide_phi(True)  # patient details hidden: hidden in the results too
     assert panel.table.item(0, 0).text() == "—" and panel.table.item(0, 1).text() == "—"
-    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
-        panel.retrieve(0)
+    events = []
+    panel.study_arriving.connect(lambda scan: events.append(("arriving", len(scan.images))))
+    panel.study_retrieved.connect(lambda folder: events.append(("retrieved",)))
+    window.engine.predicted.connect(lambda *_: events.append(("predicted",)))
+    panel.retrieve(0)
+    qtbot.waitUntil(
+        lambda: panel.retrieve_button.isEnabled() and window.study and len(window.study.predicted()) == 2,
+        timeout=SETTLE_MS,
+    )
     assert Path(window.source_path) == tmp_path / "cache" / uid
-    assert len(window.study.predicted()) == 2
+    # Opened at its first film, the second added as it came; analysed once each, not reopened.
+    assert events[:2] == [("arriving", 1), ("arriving", 2)] and ("retrieved",) in events
+    assert events.count(("predicted",)) == 2
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as said:
         window.exports.send(window.export_request(), load_book(window.pacs.book_path).nodes[0], NodeBook().local)
     assert said.args[0].startswith("Sent 3 result object(s)"), said.args
