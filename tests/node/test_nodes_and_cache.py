@@ -98,3 +98,20 @@ def test_a_first_arrival_is_written_in_place_and_one_that_stopped_is_carried_on(
     _add(again, "1.2.3.2")
     assert again.complete().instances == 2
     assert StudyCache(tmp_path).unfinished() == []
+
+
+def test_hds_node_keeps_the_node_book(tmp_path, capsys):
+    from hds_core.commands import node as hds_node
+
+    book = str(tmp_path / "nodes.json")
+    assert hds_node.main(["--nodes", book, "nodes", "add", "pacs", "PACS@10.0.0.5:104", "--tls"]) == 0
+    assert hds_node.main(["--nodes", book, "nodes", "add", "bad", "PACS@10.0.0.5:0"]) == hds_node.EXIT_NOTHING
+    assert "port 0" in capsys.readouterr().err
+    assert hds_node.main(["--nodes", book, "nodes", "list"]) == 0
+    assert "pacs: PACS@10.0.0.5:104  TLS" in capsys.readouterr().out
+    assert load_book(tmp_path / "nodes.json").find("pacs").tls
+    assert hds_node.main(["--nodes", book, "nodes", "remove", "pacs"]) == 0
+    assert load_book(tmp_path / "nodes.json").nodes == ()
+    store = str(tmp_path / "store")
+    code = hds_node.main(["--nodes", book, "listen", "--store", store, "--send-to", "X@127.0.0.1:104"])
+    assert code == hds_node.EXIT_NOTHING and "--analyse" in capsys.readouterr().err

@@ -168,3 +168,27 @@ def test_on_request_the_pdf_goes_back_too_as_an_encapsulated_pdf(orthanc, tmp_pa
     assert wrapped.StudyInstanceUID == uid and wrapped.PatientID == "DEMO-014"
     checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
     assert not [line for line in checked.stderr.splitlines() if line.startswith("Error")], checked.stderr
+
+
+def test_a_push_from_a_calling_ae_title_not_allowed_is_refused(orthanc, tmp_path, listen_port, caplog):
+    import logging
+
+    import requests
+
+    from hds_core.node import Listener
+
+    uid = _with_demo(orthanc)
+    listener = Listener(LocalNode(port=listen_port), StudyCache(tmp_path / "cache"), allow=("SOMEONE_ELSE",))
+    listener.start()
+    try:
+        (study_id,) = orthanc.post("/tools/find", {"Level": "Study", "Query": {"StudyInstanceUID": uid}})
+        with caplog.at_level(logging.WARNING, logger="hds_core.node"):
+            response = requests.post(
+                f"{orthanc.url}/modalities/hds/store", json={"Resources": [study_id], "Synchronous": True}, timeout=60
+            )
+        assert not response.ok  # Orthanc's store job failed: the association was rejected
+        assert any(AE_TITLE in record.getMessage() for record in caplog.records)
+        assert listener.complete_quiet(now=time.monotonic() + 3600) == []
+        assert not (tmp_path / "cache" / uid).exists()
+    finally:
+        listener.stop()
