@@ -217,6 +217,12 @@ class PacsPanel(QWidget):
         except NodeError as exc:
             self.say(str(exc))
             return
+        cached = cache.get(record.study_instance_uid)
+        if cached is not None and record.instances is not None and cached.instances >= record.instances:
+            # Complete in the cache with every image the PACS lists: opened without the network.
+            self.say(f"Opened from the local cache ({cached.instances} image(s))")
+            self.study_retrieved.emit(str(cached.folder))
+            return
         local = self.book.local
         self._cancel.clear()
         self.retrieve_button.setEnabled(False)

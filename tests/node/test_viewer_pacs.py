@@ -63,6 +63,8 @@ def test_a_study_found_and_retrieved_from_the_pacs_opens_analysed_and_its_result
     # Opened at its first film, the second added as it came; analysed once each, not reopened.
     assert events[:2] == [("arriving", 1), ("arriving", 2)] and ("retrieved",) in events
     assert events.count(("predicted",)) == 2
+    panel.retrieve(0)  # complete in the cache with every image the PACS lists: no network
+    assert "from the local cache" in panel.message.text() and panel.retrieve_button.isEnabled()
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as said:
         window.exports.send(window.export_request(), load_book(window.pacs.book_path).nodes[0], NodeBook().local)
     assert said.args[0].startswith("Sent 3 result object(s)"), said.args
