@@ -163,7 +163,7 @@ class PacsPanel(QWidget):
 
     def _found(self, records) -> None:
         self.search_button.setEnabled(True)
-        self.records = list(records)
+        self.records = records  # a StudyList: it knows whether the PACS had more
         self.table.setRowCount(len(self.records))
         for row, record in enumerate(self.records):
             values = (
@@ -178,7 +178,8 @@ class PacsPanel(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         if self.records:
             self.table.selectRow(0)
-        self.say(f"{len(self.records)} stud{'y' if len(self.records) == 1 else 'ies'} found")
+        more = "; the PACS has more: narrow the search" if getattr(records, "truncated", False) else ""
+        self.say(f"{len(self.records)} stud{'y' if len(self.records) == 1 else 'ies'} found{more}")
 
     def _failed(self, exc: Exception) -> None:
         self.search_button.setEnabled(True)

@@ -195,6 +195,9 @@ def _find(args, node, local) -> int:
                 f"{r.instances or '?'} instance(s)"
             )
     say(f"hds-node: {len(records)} stud{'y' if len(records) == 1 else 'ies'} on {node}")
+    if records.truncated:
+        say("hds-node: the node has more; narrow the search (patient, date, accession)")
+        return EXIT_PARTIAL
     return EXIT_OK
 
 

@@ -123,8 +123,19 @@ def echo(node: Node, local: LocalNode) -> None:
         )
 
 
-def find_studies(node: Node, local: LocalNode, query: StudyQuery) -> list[StudyRecord]:
-    """Study-level C-FIND (Study Root)."""
+# A search that matches more studies than a reader can look through stops there (the PACS is
+# told to cancel): the list says so, and the reader narrows the search.
+MAX_STUDIES = 500
+
+
+class StudyList(list):
+    """The studies found; ``truncated``: the node had more than ``MAX_STUDIES``."""
+
+    truncated = False
+
+
+def find_studies(node: Node, local: LocalNode, query: StudyQuery, limit: int = MAX_STUDIES) -> StudyList:
+    """Study-level C-FIND (Study Root), at most ``limit`` studies."""
     from pydicom import Dataset
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
@@ -141,7 +152,7 @@ def find_studies(node: Node, local: LocalNode, query: StudyQuery) -> list[StudyR
     ae = _application(local)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     assoc = _associate(ae, node, local)
-    records, failure = [], None
+    records, failure = StudyList(), None
     try:
         for status, found in assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind):
             code = int(getattr(status, "Status", 0xFFFF)) if status else None
@@ -149,10 +160,16 @@ def find_studies(node: Node, local: LocalNode, query: StudyQuery) -> list[StudyR
                 record = _record(found)
                 if record is not None:
                     records.append(record)
+                if len(records) >= limit:
+                    records.truncated = True
+                    break
             elif code != 0x0000:
                 failure = _status_words(status) if status else "the association ended without an answer"
     finally:
-        assoc.release()
+        if records.truncated:
+            assoc.abort()  # the rest of the answers are not wanted
+        elif assoc.is_established:
+            assoc.release()
     if failure:
         raise NodeError(f"{node}: C-FIND failed ({failure})", fix="check the query and the node's log")
     return records
@@ -201,11 +218,14 @@ class RetrieveCancelled(Exception):  # noqa: N818 - a signal, not a fault
 
 def storing_handler(cache: StudyCache, arrivals: dict, on_instance: Callable[[Path], None] | None = None):
     """An EVT_C_STORE handler that writes each instance into its study's arrival (shared by the
-    C-GET client and the listener): malformed data is refused with a status, never raised."""
+    C-GET client and the listener): malformed data is refused with a status, never raised;
+    past what one association may store (as the listener's), "out of resources"."""
     from .receive import store_instance
 
+    budget: dict[int, int] = {}
+
     def handle(event):
-        return store_instance(event, cache, arrivals, on_instance)
+        return store_instance(event, cache, arrivals, on_instance, budget=budget)
 
     return handle
 

@@ -192,3 +192,15 @@ def test_a_push_from_a_calling_ae_title_not_allowed_is_refused(orthanc, tmp_path
         assert not (tmp_path / "cache" / uid).exists()
     finally:
         listener.stop()
+
+
+def test_a_search_matching_more_studies_than_the_limit_stops_there_and_says_so(orthanc):
+    from hds_core.node import StudyQuery, find_studies
+
+    for path in sorted(DEMO.parent.glob("*/*.dcm")):  # the four demo studies
+        orthanc.upload(path)
+    node = Node("orthanc", AE_TITLE, "127.0.0.1", orthanc.dicom_port)
+    every = find_studies(node, LocalNode(), StudyQuery())
+    assert len(every) == 4 and not every.truncated
+    first = find_studies(node, LocalNode(), StudyQuery(), limit=2)
+    assert len(first) == 2 and first.truncated
