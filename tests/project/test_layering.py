@@ -96,11 +96,12 @@ def test_the_engine_has_no_entry_point_into_the_viewer():
 def test_opening_the_window_and_asking_for_help_import_no_heavy_library():
     """Cold start: the window and the first films come before torch, scikit-image, SciPy and
     highdicom are imported (the engine imports torch on its own thread), and so does every
-    command's --help."""
+    command's --help; the DICOM node's libraries load when a node is first talked to."""
     code = (
         "import sys, mammo_viewer.app, mammo_viewer.main_window, mammo_viewer.decoding, mammo_viewer.headless, "
-        "hds_core.commands.predict, hds_core.train.cli, hds_core.train.export_cli, hds_core.eval.cli; "
-        "heavy = [m for m in ('torch', 'skimage', 'scipy', 'highdicom') if m in sys.modules]; "
+        "hds_core.commands.predict, hds_core.commands.node, hds_core.train.cli, hds_core.train.export_cli, "
+        "hds_core.eval.cli; heavy = [m for m in ('torch', 'skimage', 'scipy', 'highdicom', 'pynetdicom', "
+        "'dicomweb_client') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
