@@ -16,7 +16,9 @@ from .pacs_panel import PacsPanel
 class Pacs:
     def __init__(self, window, panel: PacsPanel, dock, book_path: Path | None) -> None:
         self.window, self.panel, self.dock, self.book_path = window, panel, dock, book_path
-        panel.study_arriving.connect(window.show_arriving)
+        self._following: str | None = None  # the arriving study's folder, once shown
+        panel.retrieve_started.connect(lambda: setattr(self, "_following", None))
+        panel.study_arriving.connect(self.arriving)
         panel.study_retrieved.connect(self.retrieved)
         panel.nodes_requested.connect(self.edit_nodes)
         panel.set_hide_phi(window.hide_phi)
@@ -27,9 +29,20 @@ class Pacs:
         self.dock.raise_()
         self.panel.patient_id.setFocus()
 
+    def arriving(self, scan) -> None:
+        """A film of the study being retrieved has arrived: its first opens the study; the next
+        are added while the window still shows it. Once the reader has opened something else,
+        the arriving study leaves the window alone."""
+        root = str(scan.root)
+        if self._following != root:
+            self._following = root
+            self.window.show_arriving(scan)
+        elif getattr(self.window, "source_path", None) == root:
+            self.window.show_arriving(scan)
+
     def retrieved(self, folder: str) -> None:
         """The study is complete: opened now unless it was shown as it arrived."""
-        if getattr(self.window, "source_path", None) != folder:
+        if self._following != folder:
             self.window.open_path(folder)
 
     def edit_nodes(self) -> None:

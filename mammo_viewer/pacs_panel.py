@@ -40,6 +40,7 @@ class _Progress(QObject):
 class PacsPanel(QWidget):
     study_retrieved = Signal(str)  # the study's folder in the cache, complete
     study_arriving = Signal(object)  # a ScanResult of the study's folder after each new instance
+    retrieve_started = Signal()
     nodes_requested = Signal()  # the reader wants the DICOM nodes dialog
 
     def __init__(self, book_path: Path | None = None, cache=None, parent=None) -> None:
@@ -226,6 +227,7 @@ class PacsPanel(QWidget):
             return
         local = self.book.local
         self._cancel.clear()
+        self.retrieve_started.emit()
         self.retrieve_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)

@@ -106,3 +106,30 @@ def test_the_nodes_dialog_tests_a_node_and_saves_only_what_is_valid(qtbot, tmp_p
     dialog.table.item(0, 3).setText(str(orthanc.dicom_port))
     dialog.save()
     assert load_book(path).find("Orthanc").port == orthanc.dicom_port
+
+
+def test_an_arriving_study_leaves_the_window_alone_once_the_reader_opened_something_else(qtbot, tmp_path):
+    import shutil
+
+    from hds_core.io import scan_folder
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo"
+    arriving, other = tmp_path / "arriving", demo / "DEMO-017"
+    arriving.mkdir()
+    win = MainWindow(
+        device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+        node_book=tmp_path / "nodes.json", load_engine=False,
+    )  # fmt: skip
+    qtbot.addWidget(win)
+    win.pacs.panel.retrieve_started.emit()
+    shutil.copy(demo / "DEMO-014" / "L_MLO.dcm", arriving)
+    win.pacs.arriving(scan_folder(arriving))  # the first film: the study opens
+    assert win.source_path == str(arriving)
+    shutil.copy(demo / "DEMO-014" / "R_MLO.dcm", arriving)
+    win.pacs.arriving(scan_folder(arriving))  # the next: added
+    assert len(win.study.images) == 2
+    win.open_path(str(other))  # the reader moves on
+    win.pacs.arriving(scan_folder(arriving))
+    win.pacs.retrieved(str(arriving))
+    assert win.source_path == str(other)
+    win.close()
