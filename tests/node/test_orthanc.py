@@ -2,6 +2,7 @@
 analysed, and the SEG and SR sent back into the same study."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,14 @@ def _with_demo(orthanc) -> str:
 
 def _address(orthanc) -> str:
     return f"{AE_TITLE}@127.0.0.1:{orthanc.dicom_port}"
+
+
+def _dciodvfy_errors(path: Path) -> list[str]:
+    """dciodvfy's errors on ``path`` (dicom3tools; CI installs it, elsewhere the check is skipped)."""
+    if not shutil.which("dciodvfy"):
+        pytest.skip("dciodvfy (dicom3tools) is not installed")
+    checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    return [line for line in checked.stderr.splitlines() if line.startswith("Error")]
 
 
 def _series_of(orthanc, study_uid: str) -> dict[str, list[str]]:
@@ -81,8 +90,7 @@ def test_the_results_go_back_into_the_study_and_dciodvfy_accepts_them(orthanc, t
         response = __import__("requests").get(f"{orthanc.url}/instances/{instance}/file", timeout=30)
         path = tmp_path / f"{instance}.dcm"
         path.write_bytes(response.content)
-        checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
-        errors = [line for line in checked.stderr.splitlines() if line.startswith("Error")]
+        errors = _dciodvfy_errors(path)
         assert not errors, errors
 
 
@@ -166,8 +174,8 @@ def test_on_request_the_pdf_goes_back_too_as_an_encapsulated_pdf(orthanc, tmp_pa
     wrapped = pydicom.dcmread(path)
     assert wrapped.EncapsulatedDocument[: wrapped.EncapsulatedDocumentLength] == (tmp_path / "report.pdf").read_bytes()
     assert wrapped.StudyInstanceUID == uid and wrapped.PatientID == "DEMO-014"
-    checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
-    assert not [line for line in checked.stderr.splitlines() if line.startswith("Error")], checked.stderr
+    errors = _dciodvfy_errors(path)
+    assert not errors, errors
 
 
 def test_a_push_from_a_calling_ae_title_not_allowed_is_refused(orthanc, tmp_path, listen_port, caplog):
