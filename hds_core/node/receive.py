@@ -35,6 +35,17 @@ DEFAULT_MAX_ASSOCIATION_BYTES = 8 * 1024**3
 DEFAULT_QUIET_S = 5.0
 
 
+def _whole_pixel_data(dataset) -> bool:
+    """A mammogram's pixel data is there in full: as many bytes as its rows, columns and bits
+    say when uncompressed, at least one fragment when compressed (parsing reads to the end)."""
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    data = dataset.PixelData
+    if dataset.file_meta.TransferSyntaxUID.is_compressed:
+        return rows > 0 and columns > 0 and len(data) > 8
+    expected = rows * columns * int(dataset.get("SamplesPerPixel", 1)) * int(dataset.BitsAllocated) // 8
+    return rows > 0 and columns > 0 and len(data) >= expected
+
+
 def _checked(event) -> tuple[bytes, str, str] | int:
     """The instance's bytes (as received, with a file meta header), study and SOP Instance UID;
     or the failure status to answer."""
@@ -51,8 +62,9 @@ def _checked(event) -> tuple[bytes, str, str] | int:
         dataset = dcmread(io.BytesIO(data))
         study, sop = valid_uid(dataset.get("StudyInstanceUID")), valid_uid(dataset.get("SOPInstanceUID"))
         sop_class = str(dataset.get("SOPClassUID", ""))
-        if sop_class in IMAGES:
-            _ = (int(dataset.Rows), int(dataset.Columns), len(dataset.PixelData))  # parsed to the end
+        if sop_class in IMAGES and not _whole_pixel_data(dataset):
+            log.warning("refused an instance whose pixel data is missing or cut short")
+            return CANNOT_UNDERSTAND
     except Exception as exc:  # noqa: BLE001 - a malformed file from the network: refused with a status
         log.warning("refused a malformed instance (%s: %s)", type(exc).__name__, str(exc)[:200])
         return CANNOT_UNDERSTAND
