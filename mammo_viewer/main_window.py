@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.hide_phi = self.settings.value("hide_phi", False, type=bool)
         self.controller = StudyController()
+        self.source_path: str | None = None  # the folder or file opened last
         self._after_detail: list[tuple[set[str], object]] = []  # (images awaited, then) e.g. a report
         settings = self.settings
         self.state = ReadingState(
@@ -142,33 +143,32 @@ class MainWindow(QMainWindow):
     # ----- opening -------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
         path = str(path)
+        self._start_opening(path)
+        self._status(f"Scanning {path}…")
+        remember_recent(self.settings, self.recent_menu, self.open_path, path)
+        self.loader.open(path)
+
+    def _start_opening(self, path: str) -> None:
+        """Whatever was loading or analysing stops and the window is emptied for ``path``."""
         self.loader.cancel()
         self.engine.new_run()
         self._clear_study()
         self.source_path = path
-        self._status(f"Scanning {path}…")
-        remember_recent(self.settings, self.recent_menu, self.open_path, path)
         self.controller.opening()
-        self.loader.open(path)
 
     def show_arriving(self, scan) -> None:
         """A study arriving from the PACS (pacs.py), its folder scanned after each instance: the
         first scan opens it, later ones add their new films (decoded and analysed as they come;
         what was analysed stays)."""
-        if self.study is None or getattr(self, "source_path", None) != str(scan.root):
-            self.loader.cancel()
-            self.engine.new_run()
-            self._clear_study()
-            self.source_path = str(scan.root)
-            self.controller.opening()
+        if self.study is None or self.source_path != str(scan.root):
+            self._start_opening(str(scan.root))
             self._on_scanned(scan)
             return
         new = self.controller.add_arrived(scan)
         if new:
             self.browser.fill(scan)
             self.grid.rehang()
-            levels = (self.grid.screen_shape(), self.engine.network_input) if self.progressive else (None, None)
-            self.loader.decode([(item.key, item.path) for item in new], THUMBNAIL_HEIGHT, *levels)
+            self._decode([(item.key, item.path) for item in new])
 
     def dragEnterEvent(self, event):  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
@@ -235,10 +235,13 @@ class MainWindow(QMainWindow):
         self.grid.rehang()
         self._update_title()
         order = self.controller.decode_order(self.grid.visible_keys())
+        self._decode([(key, study.images[key].path) for key in order])
+
+    def _decode(self, items: list) -> None:
         # JPEG 2000 films are read first at the level that fills a view and at the network's
         # level; full resolution follows once the study is analysed, or when a view needs it.
         levels = (self.grid.screen_shape(), self.engine.network_input) if self.progressive else (None, None)
-        self.loader.decode([(key, study.images[key].path) for key in order], THUMBNAIL_HEIGHT, *levels)
+        self.loader.decode(items, THUMBNAIL_HEIGHT, *levels)
 
     # ----- decoding and analysis -------------------------------------------------------------------
     def _on_decoded(self, key: str, decoded: DecodedImage) -> None:
@@ -413,7 +416,7 @@ class MainWindow(QMainWindow):
             cross_validation=predictor.spec.cross_validation if predictor is not None else {},
             anonymize=self.hide_phi,
             patient_id=self.study.patient_id if self.study is not None else None,
-            source=Path(self.source_path) if getattr(self, "source_path", None) else None,
+            source=Path(self.source_path) if self.source_path else None,
         )
 
     def export_report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:

@@ -37,7 +37,7 @@ class Pacs:
         if self._following != root:
             self._following = root
             self.window.show_arriving(scan)
-        elif getattr(self.window, "source_path", None) == root:
+        elif self.window.source_path == root:
             self.window.show_arriving(scan)
 
     def retrieved(self, folder: str) -> None:

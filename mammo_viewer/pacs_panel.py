@@ -134,17 +134,10 @@ class PacsPanel(QWidget):
 
     # ----- search --------------------------------------------------------------------------------------
     def query(self) -> StudyQuery:
-        date_from, _, date_to = self.dates.text().strip().partition("-")
-        if "-" not in self.dates.text():
-            date_to = date_from
-        for value in (date_from, date_to):
-            if value and not (len(value) == 8 and value.isdigit()):
-                raise NodeError(f"{self.dates.text()!r} is not a date", fix="use YYYYMMDD or YYYYMMDD-YYYYMMDD")
         return StudyQuery(
             patient_id=self.patient_id.text().strip(),
             patient_name=self.patient_name.text().strip(),
-            date_from=date_from,
-            date_to=date_to,
+            dates=self.dates.text(),
             accession_number=self.accession.text().strip(),
             modality=self.modality.text().strip(),
         )

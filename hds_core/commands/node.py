@@ -23,14 +23,10 @@ import sys
 import threading
 from pathlib import Path
 
+from .run_log import say
+
 EXIT_OK, EXIT_PARTIAL, EXIT_NOTHING, EXIT_FAILED = 0, 1, 2, 3
 log = logging.getLogger("hds_core.commands.node")
-
-
-def say(message: str) -> None:
-    from ..text import printable
-
-    print(printable(message), file=sys.stderr, flush=True)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -152,22 +148,15 @@ def _run(args) -> int:
 
 
 def _find(args, node, local) -> int:
-    from ..node import NodeError, StudyQuery, find_studies
+    from ..node import StudyQuery, find_studies
 
-    date_from, _, date_to = args.date.partition("-")
-    if args.date and "-" not in args.date:
-        date_to = date_from
     query = StudyQuery(
         patient_id=args.patient_id,
         patient_name=args.patient_name,
-        date_from=date_from,
-        date_to=date_to,
+        dates=args.date,
         accession_number=args.accession,
         modality=args.modality,
     )
-    for value in (date_from, date_to):
-        if value and not (len(value) == 8 and value.isdigit()):
-            raise NodeError(f"{args.date!r} is not a date or a date range", fix="use YYYYMMDD or YYYYMMDD-YYYYMMDD")
     records = find_studies(node, local, query)
     if args.json:
         print(

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..report.naming import output_names
 from ..safe_write import is_inside
-from .run_log import native_output_to, setup_log
+from .run_log import native_output_to, say, setup_log
 
 DEFAULT_OUT = "hds-results"
 EXIT_OK, EXIT_REFUSED, EXIT_NOTHING, EXIT_FAILED = 0, 1, 2, 3
@@ -42,13 +42,6 @@ class _Escaped(logging.Formatter):
         from ..text import printable
 
         return printable(super().format(record))
-
-
-def say(message: str) -> None:
-    """One line to stderr; file names that are not valid UTF-8 are shown escaped."""
-    from ..text import printable
-
-    print(printable(message), file=sys.stderr)
 
 
 def spacing_mm(text: str) -> float:

@@ -1,5 +1,6 @@
-"""hds-predict's log file: every failure in full, the library's notes, pydicom's decoder
-tracebacks and the C decoders' own lines, so the terminal keeps one line per file."""
+"""The commands' terminal line and log file: every failure in full in the log, with the
+library's notes, pydicom's decoder tracebacks and the C decoders' own lines, so the terminal
+keeps one line per file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+
+
+def say(message: str) -> None:
+    """One line to stderr; file names that are not valid UTF-8 are shown escaped."""
+    from ..text import printable
+
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 class _LogFile(logging.FileHandler):

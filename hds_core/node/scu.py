@@ -41,20 +41,26 @@ class StudyRecord:
 
 @dataclass(frozen=True)
 class StudyQuery:
+    """A study-level search; ``dates``: YYYYMMDD, or a range YYYYMMDD-YYYYMMDD whose either end
+    may be left out (checked here, for the command line and the PACS tab alike)."""
+
     patient_id: str = ""
     patient_name: str = ""
-    date_from: str = ""  # YYYYMMDD; either end may be empty
-    date_to: str = ""
+    dates: str = ""
     accession_number: str = ""
     modality: str = "MG"
 
+    def __post_init__(self) -> None:
+        dates = self.dates.strip()
+        object.__setattr__(self, "dates", dates)
+        for value in dates.split("-", 1) if dates else ():
+            if value and not (len(value) == 8 and value.isdigit()):
+                raise NodeError(f"{dates!r} is not a date or a date range", fix="use YYYYMMDD or YYYYMMDD-YYYYMMDD")
+
     @property
     def study_date(self) -> str:
-        if not (self.date_from or self.date_to):
-            return ""
-        if self.date_from == self.date_to:
-            return self.date_from
-        return f"{self.date_from}-{self.date_to}"
+        """The C-FIND StudyDate: the date, or the range as DICOM writes one."""
+        return self.dates
 
 
 def tls_context(node: Node) -> ssl.SSLContext:
@@ -298,7 +304,11 @@ def retrieve(
         model = StudyRootQueryRetrieveInformationModelMove
         server = storage_server(local, handler, allow=(node.ae_title,))
         ae.add_requested_context(model)
-        assoc = _associate(ae, node, local)
+        try:
+            assoc = _associate(ae, node, local)
+        except NodeError:
+            server.shutdown()  # the port is not kept for a retrieve that never started
+            raise
         responses_of = lambda a: a.send_c_move(identifier, local.ae_title, model)  # noqa: E731
     else:
         raise ValueError(method)
@@ -320,22 +330,20 @@ def retrieve(
             result.failed = int(counts[2] or 0)
     except RetrieveCancelled:
         assoc.abort()
-        for arrival in arrivals.values():
-            arrival.discard()
+        final = None
         raise
     finally:
         if assoc.is_established:
             assoc.release()
         if server is not None:
             server.shutdown()
-    code = int(final.Status) if final is not None else None
+        code = int(final.Status) if final is not None else None
+        if code not in (0x0000, 0xB000):  # cancelled, broken off or failed: nothing completes
+            for arrival in arrivals.values():
+                arrival.discard()
     if code is None:
-        for arrival in arrivals.values():
-            arrival.discard()
         raise NodeError(f"{node}: the retrieve of study {uid} broke off", fix="try again; check the node's log")
     if code not in (0x0000, 0xB000):
-        for arrival in arrivals.values():
-            arrival.discard()
         hint = (
             f"the node must know our AE title {local.ae_title!r} with our address and port {local.port}"
             if method == "move" and code == 0xA801
