@@ -18,7 +18,45 @@ keeps the per-region calls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Rings:
+    """One ring per region, packed: ``points`` holds every ring's (row, col) points one after
+    the other (each closed: its first point repeated last), ``lengths`` how many each, ``labels``
+    whose ring it is (ascending). Packed so that what is measured on them is measured for all
+    regions in one array operation, not region by region."""
+
+    labels: np.ndarray
+    points: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.cumsum(self.lengths) - self.lengths
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def of(self, index: int) -> np.ndarray:
+        start = int(self.starts[index])
+        return self.points[start : start + int(self.lengths[index])]
+
+    def as_dict(self) -> dict[int, np.ndarray]:
+        return {int(label): self.of(i) for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def from_dict(cls, rings: dict[int, np.ndarray | None]) -> Rings:
+        kept = [(label, ring) for label, ring in sorted(rings.items()) if ring is not None and len(ring)]
+        return cls(
+            np.array([label for label, _ in kept], dtype=np.int64),
+            np.concatenate([ring for _, ring in kept]) if kept else np.zeros((0, 2)),
+            np.array([len(ring) for _, ring in kept], dtype=np.int64),
+        )
+
 
 # Cell corners: ul (r, c), ur (r, c+1), ll (r+1, c), lr (r+1, c+1); case = ul + 2 ur + 4 ll + 8 lr
 # for the corners above the level. Edges: top, bottom, left, right. Per case, the (from, to)
@@ -56,9 +94,7 @@ def _edge_ids(rows: np.ndarray, cols: np.ndarray, edge: np.ndarray, width: int, 
     return np.where(vertical, height * width, 0) + row * width + col
 
 
-def outer_rings(
-    values: np.ndarray, labels: np.ndarray, kept: np.ndarray, level: float, boxes: list
-) -> dict[int, np.ndarray] | None:
+def outer_rings(values: np.ndarray, labels: np.ndarray, kept: np.ndarray, level: float, boxes: list) -> Rings | None:
     """For each region ``kept`` (label numbers) of ``labels`` (the regions of ``values >= level``,
     ``boxes[label - 1]`` their row and column slices), the longest ring around it as (N, 2)
     row/col points, closed (the first point repeated last), in the coordinates and the order
@@ -66,7 +102,7 @@ def outer_rings(
     shifted back into the map's coordinates. None when a region's pixel lies exactly at the level
     (scikit-image pinches the ring there): trace those one by one."""
     if not len(kept) or level <= 0:
-        return None if len(kept) else {}
+        return None if len(kept) else Rings.from_dict({})
     # Only the box around the kept regions is traced (at a high threshold a small part of the
     # map); the pixel of padding stands for find_contours' padding of each region's box.
     top = min(boxes[label - 1][0].start for label in kept)
@@ -138,19 +174,21 @@ def outer_rings(
     choice = np.lexsort((ring_first, -ring_size, ring_label))
     chosen_rings = choice[np.r_[True, ring_label[choice][1:] != ring_label[choice][:-1]]]
     starts = np.searchsorted(first[traversal], ring_first[chosen_rings])
-    rings = {}
-    for ring, start in zip(chosen_rings, starts):
-        label = int(ring_label[ring])
-        members = traversal[start : start + ring_size[ring]]
-        members = np.append(members, members[0])
-        box_rows, box_cols = boxes[label - 1]
-        # find_contours' point on the padded box: (row, col + fraction) or (row + fraction, col),
-        # the integer part relative to the box; then shifted back by the box's corner.
-        r = (node_row[members] + top - box_rows.start).astype(np.float64)
-        c = (node_col[members] + left - box_cols.start).astype(np.float64)
-        on_vertical = vertical[members]
-        r = np.where(on_vertical, r + fraction[members], r)
-        c = np.where(on_vertical, c, c + fraction[members])
-        points = np.stack([r, c], axis=1) + np.array([box_rows.start - 1, box_cols.start - 1])
-        rings[label] = points
-    return rings
+    # Every chosen ring's points one after the other, each closed by its first point again.
+    chosen_labels = ring_label[chosen_rings]
+    sizes = ring_size[chosen_rings]
+    lengths = sizes + 1
+    of_point = np.repeat(np.arange(len(chosen_rings)), lengths)
+    position = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    members = traversal[starts[of_point] + position % sizes[of_point]]
+    box_top = np.array([boxes[label - 1][0].start for label in chosen_labels], dtype=np.int64)[of_point]
+    box_left = np.array([boxes[label - 1][1].start for label in chosen_labels], dtype=np.int64)[of_point]
+    # find_contours' point on the padded box: (row, col + fraction) or (row + fraction, col),
+    # the integer part relative to the box; then shifted back by the box's corner.
+    r = (node_row[members] + top - box_top).astype(np.float64)
+    c = (node_col[members] + left - box_left).astype(np.float64)
+    on_vertical = vertical[members]
+    r = np.where(on_vertical, r + fraction[members], r)
+    c = np.where(on_vertical, c, c + fraction[members])
+    points = np.stack([r + (box_top - 1), c + (box_left - 1)], axis=1)
+    return Rings(chosen_labels.astype(np.int64), points, lengths.astype(np.int64))

@@ -43,6 +43,7 @@ def test_every_ring_is_the_one_scikit_image_traces_on_its_region_alone(seed):
         level = float(level)
         labels = measure.label(values >= level, connectivity=2)
         rings = outer_rings(values, labels, np.arange(1, labels.max() + 1), level, ndimage.find_objects(labels))
+        rings = None if rings is None else rings.as_dict()
         if rings is None:  # a pixel exactly at the level: not here
             continue
         reference = _alone(values, labels, level)
@@ -86,3 +87,78 @@ def test_the_lesions_of_a_map_are_those_traced_region_by_region(monkeypatch):
             assert [lesion.to_dict() for lesion in fast] == [lesion.to_dict() for lesion in slow]
             for a, b in zip(fast, slow):
                 np.testing.assert_array_equal(a.contour_xy, b.contour_xy)
+
+
+def _measured_alone(values, threshold, geometry, spacing_mm):
+    """What find_lesions measured region by region before it measured all regions together."""
+    from hds_core.findings.lesions import _longest_chord, min_region_pixels
+
+    labels = measure.label(values >= threshold, connectivity=2)
+    sizes = np.bincount(labels.ravel())
+    found = []
+    for label, ring in _alone(values, labels, threshold).items():
+        if sizes[label] < min_region_pixels(geometry.working_spacing_mm):
+            continue
+        rows, cols = ndimage.find_objects(labels)[label - 1]
+        inside = labels[rows, cols] == label
+        region_values = values[rows, cols][inside]
+        original_rc = geometry.working_to_original(ring)
+        centroid = geometry.working_to_original(((np.argwhere(inside) + [rows.start, cols.start]).mean(axis=0))[None])[
+            0
+        ]
+        found.append(
+            {
+                "contour_xy": original_rc[:, ::-1],
+                "max_probability": float(region_values.max()),
+                "mean_probability": float(region_values.astype(np.float64).mean()),
+                "area_mm2": int(sizes[label]) * geometry.working_spacing_mm**2,
+                "longest_diameter_mm": _longest_chord(original_rc * np.asarray(spacing_mm)),
+                "centroid_xy": (float(centroid[1]), float(centroid[0])),
+            }
+        )
+    return sorted(found, key=lambda lesion: -lesion["max_probability"])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_region_measured_together_as_it_was_alone(seed):
+    rng = np.random.default_rng(100 + seed)
+    shape = (int(rng.integers(30, 220)), int(rng.integers(30, 180)))
+    values = _map(rng, shape)
+    geometry = Geometry(
+        (shape[0] * 4, shape[1] * 4),
+        (0, shape[0] * 4, 0, shape[1] * 4),
+        (0.25, 0.25),
+        bool(seed % 2),
+        shape,
+        0.5,
+        False,
+    )
+    for level in rng.uniform(0.05, 0.95, 5):
+        together = find_lesions(values, float(level), geometry, (0.125, 0.1))
+        alone = _measured_alone(values, float(level), geometry, (0.125, 0.1))
+        assert len(together) == len(alone)
+        for index, (lesion, reference) in enumerate(zip(together, alone), start=1):
+            assert lesion.index == index
+            np.testing.assert_array_equal(lesion.contour_xy, reference["contour_xy"])
+            x, y = reference["contour_xy"].min(axis=0)
+            assert lesion.bbox_xywh == (x, y, *(reference["contour_xy"].max(axis=0) - (x, y)))
+            for name in ("max_probability", "area_mm2", "longest_diameter_mm", "centroid_xy"):
+                assert getattr(lesion, name) == reference[name], name  # the same floating-point result
+            assert lesion.mean_probability == pytest.approx(reference["mean_probability"], abs=1e-12)
+
+
+def test_the_longest_chord_of_rings_together_is_each_ring_alone():
+    from hds_core.findings.lesions import _longest_chord, longest_chords
+
+    rng = np.random.default_rng(3)
+    shapes = [
+        rng.normal(size=(int(n), 2)) * rng.uniform(0.1, 50)  # clouds
+        for n in rng.integers(1, 400, 40)
+    ]
+    angle = np.linspace(0, 2 * np.pi, 300)
+    shapes += [np.stack([np.cos(angle), np.sin(angle)], 1) * 7.0]  # every point on the hull
+    shapes += [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])]  # a line
+    shapes += [np.array([[5.0, 5.0]] * 3)]  # one point, repeated
+    lengths = np.array([len(s) for s in shapes])
+    chords = longest_chords(np.concatenate(shapes), lengths)
+    assert chords.tolist() == [_longest_chord(s) for s in shapes]
