@@ -42,6 +42,9 @@ class Prediction:
     calibrated: bool = True
 
     def __post_init__(self):
+        # One contiguous copy, if the network's output was a view of a larger array:
+        # every threshold's lesion pass reads it, and would copy it each time otherwise.
+        self.working_probability = np.ascontiguousarray(self.working_probability)
         self._original: np.ndarray | None = None
         self._lesions: dict[float, list[Lesion]] = {}  # the last few thresholds: the panel and the views ask alike
 

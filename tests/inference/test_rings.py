@@ -1,13 +1,31 @@
-"""All regions' outlines at once (findings/rings.py) against scikit-image on each region alone."""
+"""All regions measured and outlined at once (findings/rings.py, compiled in _outline.c) against
+scikit-image and NumPy on each region alone."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 from skimage import measure
 
-from hds_core.findings.lesions import find_lesions
-from hds_core.findings.rings import outer_rings
+from hds_core.findings.lesions import find_lesions, min_region_pixels
+from hds_core.findings.rings import longest_chords, trace_regions
 from hds_core.network_input import Geometry
+
+
+def _longest_chord(points: np.ndarray) -> float:
+    """The largest distance between two of ``points``, as find_lesions measured it ring by ring:
+    the convex hull's vertices first when there are many, then every pair."""
+    if len(points) < 2:
+        return 0.0
+    if len(points) > 160:
+        try:
+            points = points[ConvexHull(points).vertices]
+        except (QhullError, ValueError):
+            pass
+    deltas = points[:, None, :] - points[None, :, :]
+    return float(np.sqrt((deltas**2).sum(-1)).max())
 
 
 def _alone(values, labels, level):
@@ -42,14 +60,47 @@ def test_every_ring_is_the_one_scikit_image_traces_on_its_region_alone(seed):
     for level in rng.uniform(0.05, 0.95, 6):
         level = float(level)
         labels = measure.label(values >= level, connectivity=2)
-        rings = outer_rings(values, labels, np.arange(1, labels.max() + 1), level, ndimage.find_objects(labels))
-        rings = None if rings is None else rings.as_dict()
-        if rings is None:  # a pixel exactly at the level: not here
+        regions = trace_regions(values, level, 1)
+        if regions.rings is None:  # a pixel exactly at the level: not here
             continue
+        rings = regions.rings.as_dict()
         reference = _alone(values, labels, level)
-        assert list(rings) == list(reference)
+        assert list(rings) == list(reference)  # the same regions, numbered alike
         for label, ring in reference.items():
             np.testing.assert_array_equal(rings[label], ring)  # bit for bit, same start, same direction
+        sizes = np.bincount(labels.ravel())
+        assert regions.counts.tolist() == sizes[regions.labels].tolist()
+        for i, label in enumerate(regions.labels):
+            inside = labels == label
+            assert regions.maxima[i] == values[inside].max()
+            assert regions.means[i] == pytest.approx(values[inside].astype(np.float64).mean(), abs=1e-12)
+            np.testing.assert_array_equal(regions.centroids[i], np.argwhere(inside).mean(axis=0))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2), (6, 9)])
+@pytest.mark.parametrize("fill", ["none", "all", "checkerboard"])
+def test_maps_of_every_shape_and_filling(shape, fill):
+    values = np.full(shape, 0.2, np.float32)
+    if fill == "all":
+        values[:] = 0.9
+    elif fill == "checkerboard":  # diagonal neighbours: one region, rings one per pixel
+        values[(np.indices(shape).sum(axis=0) % 2) == 0] = 0.9
+    labels = measure.label(values >= 0.5, connectivity=2)
+    regions = trace_regions(values, 0.5, 1)
+    reference = _alone(values, labels, 0.5)
+    assert list(regions.rings.as_dict()) == list(reference)
+    for label, ring in reference.items():
+        np.testing.assert_array_equal(regions.rings.as_dict()[label], ring)
+    assert len(trace_regions(values, 0.5, values.size + 1)) == 0  # all specks
+
+
+def test_a_wrong_buffer_is_refused_not_read_past():
+    from hds_core.findings import _outline
+
+    with pytest.raises(ValueError):
+        _outline.trace(np.zeros(10, np.float32), 4, 4, 0.5, 1)
+    with pytest.raises(ValueError):
+        _outline.chords(np.zeros((3, 2)), np.array([4], np.int64))
 
 
 def test_a_pixel_exactly_at_the_level_is_left_to_scikit_image():
@@ -57,7 +108,8 @@ def test_a_pixel_exactly_at_the_level_is_left_to_scikit_image():
     values[2:5, 2:5] = 0.7
     values[3, 4] = 0.5  # on the level: scikit-image drops the degenerate segments there
     labels = measure.label(values >= 0.5, connectivity=2)
-    assert outer_rings(values, labels, np.array([1]), 0.5, ndimage.find_objects(labels)) is None
+    regions = trace_regions(values, 0.5, 1)
+    assert regions.rings is None and regions.counts.tolist() == [9]  # measured, not traced
     geometry = Geometry((7, 7), (0, 7, 0, 7), (1.0, 1.0), False, (7, 7), 1.0, False)
     (lesion,) = find_lesions(values, 0.5, geometry, (1.0, 1.0))  # traced the old way, region by region
     np.testing.assert_array_equal(lesion.contour_xy[:, ::-1], _alone(values, labels, 0.5)[1])
@@ -82,7 +134,8 @@ def test_the_lesions_of_a_map_are_those_traced_region_by_region(monkeypatch):
         for level in np.linspace(0.05, 0.95, 7):
             fast = find_lesions(values, float(level), geometry, (0.1, 0.1))
             with monkeypatch.context() as m:
-                m.setattr(lesions, "outer_rings", lambda *_: None)
+                # as when a pixel lies exactly at the level: every region traced on its own
+                m.setattr(lesions, "trace_regions", lambda *a: dataclasses.replace(trace_regions(*a), rings=None))
                 slow = find_lesions(values, float(level), geometry, (0.1, 0.1))
             assert [lesion.to_dict() for lesion in fast] == [lesion.to_dict() for lesion in slow]
             for a, b in zip(fast, slow):
@@ -91,8 +144,6 @@ def test_the_lesions_of_a_map_are_those_traced_region_by_region(monkeypatch):
 
 def _measured_alone(values, threshold, geometry, spacing_mm):
     """What find_lesions measured region by region before it measured all regions together."""
-    from hds_core.findings.lesions import _longest_chord, min_region_pixels
-
     labels = measure.label(values >= threshold, connectivity=2)
     sizes = np.bincount(labels.ravel())
     found = []
@@ -148,8 +199,6 @@ def test_every_region_measured_together_as_it_was_alone(seed):
 
 
 def test_the_longest_chord_of_rings_together_is_each_ring_alone():
-    from hds_core.findings.lesions import _longest_chord, longest_chords
-
     rng = np.random.default_rng(3)
     shapes = [
         rng.normal(size=(int(n), 2)) * rng.uniform(0.1, 50)  # clouds
@@ -159,6 +208,44 @@ def test_the_longest_chord_of_rings_together_is_each_ring_alone():
     shapes += [np.stack([np.cos(angle), np.sin(angle)], 1) * 7.0]  # every point on the hull
     shapes += [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])]  # a line
     shapes += [np.array([[5.0, 5.0]] * 3)]  # one point, repeated
+    shapes += [np.stack(np.meshgrid(np.arange(9.0), np.arange(7.0)), -1).reshape(-1, 2) * 0.3]  # collinear rows
+    shapes += [np.round(np.stack([np.cos(angle), np.sin(angle)], 1) * 40)]  # a traced circle: points repeated
     lengths = np.array([len(s) for s in shapes])
     chords = longest_chords(np.concatenate(shapes), lengths)
     assert chords.tolist() == [_longest_chord(s) for s in shapes]
+    every_pair = [float(np.sqrt((((s[:, None] - s[None]) ** 2).sum(-1)).max())) for s in shapes]
+    assert chords.tolist() == every_pair  # the largest of all pairs, to the last bit
+
+
+def _thinned_by_numpy(points, lengths, tolerance, shortest):
+    """What the viewer's outline thinning computed in NumPy before it was compiled."""
+    for parity in (1, 0):
+        ring = np.repeat(np.arange(len(lengths)), lengths)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        position = np.arange(len(points)) - starts[ring]
+        length = lengths[ring]
+        before = points[starts[ring] + (position - 1) % length]
+        after = points[starts[ring] + (position + 1) % length]
+        chord = after - before
+        chord_length = np.hypot(chord[:, 0], chord[:, 1])
+        offset = np.abs(chord[:, 0] * (points[:, 1] - before[:, 1]) - chord[:, 1] * (points[:, 0] - before[:, 0]))
+        drop = (offset <= tolerance * np.maximum(chord_length, 1e-9)) & (position % 2 == parity) & (length >= shortest)
+        points = points[~drop]
+        lengths = lengths - np.bincount(ring[drop], minlength=len(lengths))
+    return points, lengths
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rings_thinned_for_drawing_as_numpy_thinned_them(seed):
+    from hds_core.findings.rings import thin_rings
+
+    rng = np.random.default_rng(seed)
+    values = _map(rng, (int(rng.integers(20, 120)), int(rng.integers(20, 120))))
+    rings = trace_regions(values, float(rng.uniform(0.2, 0.8)), 1).rings
+    if rings is None or not len(rings):
+        return
+    for tolerance in (0.05, 0.25, 1.0):
+        points, lengths = thin_rings(rings.points * 3.7, rings.lengths, tolerance, 8)
+        expected_points, expected_lengths = _thinned_by_numpy(rings.points * 3.7, rings.lengths, tolerance, 8)
+        np.testing.assert_array_equal(points, expected_points)
+        np.testing.assert_array_equal(lengths, expected_lengths)
