@@ -30,6 +30,7 @@ from .reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
 from .study import LesionRow
 
 SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
+ROWS_BEYOND_VIEW = 10  # lesion rows filled ahead of the table's scrolling
 
 
 def _fmt(value, digits: int = 2, suffix: str = "") -> str:
@@ -136,6 +137,10 @@ class FindingsPanel(QWidget):
         self.lesions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.lesions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.lesions.cellClicked.connect(lambda r, _c: self.lesion_activated.emit(r))
+        self._rows_filled = 0
+        scroll = self.lesions.verticalScrollBar()
+        scroll.valueChanged.connect(lambda _value: self._fill_rows_in_view())
+        scroll.rangeChanged.connect(lambda *_range: self._fill_rows_in_view())  # the table grew taller
         layout.addWidget(QLabel("Lesions at this threshold (click to centre):"))
         layout.addWidget(self.lesions, 1)
         self._updating = False  # the widgets are being set from the state: not the reader's move
@@ -222,8 +227,30 @@ class FindingsPanel(QWidget):
 
     def set_lesions(self, rows: list[LesionRow]) -> None:
         self.rows = rows
+        self.lesions.clearContents()
         self.lesions.setRowCount(len(rows))
-        for r, row in enumerate(rows):
+        self._rows_filled = 0
+        self._fill_rows_in_view()
+
+    def _fill_rows_in_view(self) -> None:
+        """Cells for the rows on screen and a page beyond, the rest as the table scrolls to
+        them: a low threshold lists a hundred lesions, the slider refills the table at every
+        step, and a cell costs as much to make as a contour to trace."""
+        table = self.lesions
+        last_in_view = table.rowAt(table.viewport().height() - 1)
+        wanted = len(self.rows) if last_in_view < 0 else min(len(self.rows), last_in_view + 1 + ROWS_BEYOND_VIEW)
+        first = self._rows_filled
+        if wanted <= first:
+            return
+        self._rows_filled = wanted  # first: resizing the columns below may call this again
+        # Columns sized once for the new cells, not again at each cell (ResizeToContents would
+        # measure every row of the column per cell: a hundred rows took 40 ms).
+        header = table.horizontalHeader()
+        modes = [header.sectionResizeMode(c) for c in range(table.columnCount())]
+        for c in range(table.columnCount()):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+        for r in range(first, wanted):
+            row = self.rows[r]
             lesion = row.lesion
             values = (
                 f"{row.view} #{lesion.index}",
@@ -235,4 +262,6 @@ class FindingsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.lesions.setItem(r, c, item)
+                table.setItem(r, c, item)
+        for c, mode in enumerate(modes):
+            header.setSectionResizeMode(c, mode)
