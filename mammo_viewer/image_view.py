@@ -20,20 +20,18 @@ from PySide6.QtGui import (
     QBrush,
     QPainter,
     QPainterPath,
-    QPen,
     QPixmap,
     QTransform,
 )
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsItem,
-    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
 )
 
-from .outline_path import contour_path
+from .outline_path import OutlineItem, contour_path
 from .view_annotations import ViewAnnotations
 from .view_pictures import (
     CONTOUR_COLOR,
@@ -64,6 +62,15 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
+        # The view repaints when its own methods change what it shows, never on the scene's
+        # later notice of the same change: that notice comes from a call the scene queues, and
+        # when another widget's update is already waiting (the threshold's spin box), it painted
+        # the view a second time after the frame, at every step of the threshold slider.
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
+        # The scene's black background covers every pixel: neither the viewport's own fill nor
+        # the window and grid behind it need painting first.
+        self.viewport().setAutoFillBackground(False)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMouseTracking(True)
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
@@ -73,14 +80,8 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self.heat_item = QGraphicsPixmapItem()
         self.heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.heat_item.setVisible(False)
-        self.contour_item = QGraphicsPathItem()
-        pen = QPen(CONTOUR_COLOR, 2.0)
-        pen.setCosmetic(True)  # constant on-screen width at any zoom
-        self.contour_item.setPen(pen)
-        self.selected_item = QGraphicsPathItem()
-        selected_pen = QPen(SELECTED_COLOR, 3.0)
-        selected_pen.setCosmetic(True)
-        self.selected_item.setPen(selected_pen)
+        self.contour_item = OutlineItem(CONTOUR_COLOR, 2.0)  # constant on-screen width at any zoom
+        self.selected_item = OutlineItem(SELECTED_COLOR, 3.0)
         for z, item in enumerate((self.image_item, self.heat_item, self.contour_item, self.selected_item)):
             item.setZValue(z)
             self.scene().addItem(item)
@@ -155,6 +156,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         if new:
             self.fit()
         self._check_detail()
+        self.viewport().update()
 
     @property
     def wants_detail(self) -> bool:
@@ -194,6 +196,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self.lesion_labels = list(labels or [])
         self.contour_item.setPath(contour_path(contours))
         self.selected_item.setPath(contour_path(selected or []))
+        self.viewport().update()
 
     def set_heat_map(self, probability: np.ndarray | None, geometry=None) -> None:
         """The working-resolution map placed over the original pixels it came from (rebuilt
@@ -201,6 +204,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         if probability is None or geometry is None:
             self.heat_item.setPixmap(QPixmap())
             self._heat_source = None
+            self.viewport().update()
             return
         if getattr(self, "_heat_source", None) is probability:
             return
@@ -213,14 +217,17 @@ class MammoView(ViewAnnotations, QGraphicsView):
         )
         self.heat_item.setData(0, placement)
         self.heat_item.setTransform(placement * self._image_transform())
+        self.viewport().update()
 
     def set_heat_visible(self, visible: bool, opacity: float) -> None:
         self.heat_item.setVisible(visible)
         self.heat_item.setOpacity(opacity)
+        self.viewport().update()
 
     def set_contours_visible(self, visible: bool) -> None:
         self.contour_item.setVisible(visible)
         self.selected_item.setVisible(visible)
+        self.viewport().update()
 
     def image_to_view(self, x: float, y: float) -> QPointF:
         return self._image_transform().map(QPointF(x, y))

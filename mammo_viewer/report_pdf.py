@@ -154,8 +154,8 @@ def _draw_image(
     painter.restore()
     # Each contour's number, as the lesion table lists it, upright beside the box's top right.
     for lesion in item.lesions:
-        anchor = number_anchor(lesion.bbox_xywh, lambda px, py: transform.map(QPointF(px, py)))
-        page.text(anchor.x() / d + 0.6, anchor.y() / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
+        right, top = number_anchor(lesion.bbox_xywh, transform)
+        page.text(right / d + 0.6, top / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
     # label and score on the line above the image, in page space (unaffected by the flip)
     # (one line, left-aligned: a score at the right end read as the next view's)
     left, top = origin.x() / d, origin.y() / d - label_mm

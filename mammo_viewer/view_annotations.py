@@ -5,7 +5,7 @@ magnifier (MammoView's foreground, image_view.py)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QStaticText
 
 from .view_pictures import (
     CONTOUR_COLOR,
@@ -102,16 +102,28 @@ class ViewAnnotations:
         painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
 
     def _lesion_numbers(self, painter: QPainter) -> None:
+        """Each lesion's number beside its box (number_anchor), shadowed: each number laid out
+        once (QStaticText), the shadows drawn first, every number over them. A view may number
+        a hundred lesions, redrawn at every step of the threshold slider (the layout of each
+        text took most of the view's paint)."""
         if not self.lesion_labels or not self.contour_item.isVisible():
             return
-        metrics = painter.fontMetrics()
+        on_screen = self._image_transform() * self.viewportTransform()
+        raise_by = painter.fontMetrics().height() - 4
+        placed = []
         for bbox, number in self.lesion_labels:
-            anchor = number_anchor(bbox, lambda x, y: QPointF(self.mapFromScene(self.image_to_view(x, y))))
-            text = str(number)
-            box = QRectF(
-                anchor.x() + 3, anchor.y() - metrics.height() + 4, metrics.horizontalAdvance(text) + 4, metrics.height()
-            )
-            self._text(painter, box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text, CONTOUR_COLOR)
+            right, top = number_anchor(bbox, on_screen, to_pixel=True)
+            placed.append((self._number_text(number), right + 3, top - raise_by))
+        for color, offset in ((QColor(0, 0, 0), 1), (CONTOUR_COLOR, 0)):
+            painter.setPen(color)
+            for text, left, top in placed:
+                painter.drawStaticText(QPointF(left + offset, top + offset), text)
+
+    def _number_text(self, number: int) -> QStaticText:
+        cache = self.__dict__.setdefault("_number_texts", {})
+        if number not in cache:
+            cache[number] = QStaticText(str(number))
+        return cache[number]
 
     def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
         if not self.orientation:

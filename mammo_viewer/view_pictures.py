@@ -3,9 +3,10 @@ grayscale image, the heat map, and where a lesion's number goes (the outlines' p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
 
 CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
 SELECTED_COLOR = QColor(0, 220, 255)
@@ -49,10 +50,31 @@ def heat_qimage(probability: np.ndarray) -> QImage:
     return image.copy()
 
 
-def number_anchor(bbox_xywh, to_screen) -> QPointF:
+def number_anchor(bbox_xywh, transform: QTransform, to_pixel: bool = False) -> tuple[float, float]:
     """Where a lesion's number goes, on screen or on paper: the top right corner of its
-    bounding box as drawn (``to_screen(x, y)`` maps image pixels), whichever way the film
-    hangs, so the number stays upright and beside its contour in the view and the report."""
+    bounding box as drawn (``transform``, affine, maps image pixels), whichever way the film
+    hangs, so the number stays upright and beside its contour in the view and the report.
+    ``to_pixel``: each corner rounded to a pixel first, as a view's mapFromScene rounds (Qt's
+    qRound, half away from zero). Plain arithmetic: a view places a hundred numbers per frame."""
+    m11, m12, m21, m22, dx, dy = (
+        transform.m11(),
+        transform.m12(),
+        transform.m21(),
+        transform.m22(),
+        transform.dx(),
+        transform.dy(),
+    )
     x, y, w, h = bbox_xywh
-    corners = [to_screen(cx, cy) for cx in (x, x + w) for cy in (y, y + h)]
-    return QPointF(max(c.x() for c in corners), min(c.y() for c in corners))
+    xs, ys = [], []
+    for cx in (x, x + w):
+        for cy in (y, y + h):
+            xs.append(m11 * cx + m21 * cy + dx)
+            ys.append(m12 * cx + m22 * cy + dy)
+    if to_pixel:
+        xs = [_q_round(v) for v in xs]
+        ys = [_q_round(v) for v in ys]
+    return max(xs), min(ys)
+
+
+def _q_round(value: float) -> int:
+    return math.floor(value + 0.5) if value >= 0 else math.ceil(value - 0.5)
