@@ -233,8 +233,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         return self._image_transform().map(QPointF(x, y))
 
     def centre_on_image_point(self, x: float, y: float) -> None:
-        self.centerOn(self.image_to_view(x, y))
-        self.viewport().update()
+        self.centerOn(self.image_to_view(x, y))  # scrollContentsBy repaints
 
     # ----- zoom and pan ----------------------------------------------------------------------
     def fit(self) -> None:
@@ -276,6 +275,12 @@ class MammoView(ViewAnnotations, QGraphicsView):
         scale = self.scale_factor or 1.0
         self.translate(dx / scale, dy / scale)
         self._fit = False
+        self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt API
+        # With NoViewportUpdate Qt moves the scroll bars and paints nothing: a scroll by the
+        # keys (arrows, Page Up/Down, Home/End) or by centerOn would leave the old picture.
+        super().scrollContentsBy(dx, dy)
         self.viewport().update()
 
     def resizeEvent(self, event):  # noqa: N802 - Qt API
