@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _outline
+try:
+    from . import _outline
+except ImportError as error:  # a source checkout that pip has not built, or a build for another Python
+    raise ImportError(
+        f"{__package__}._outline, the compiled lesion pass, is not built for this Python: run "
+        "`pip install -e .` in the project folder (it needs a C compiler; see the README)"
+    ) from error
 
 
 @dataclass(frozen=True)

@@ -249,3 +249,17 @@ def test_rings_thinned_for_drawing_as_numpy_thinned_them(seed):
         expected_points, expected_lengths = _thinned_by_numpy(rings.points * 3.7, rings.lengths, tolerance, 8)
         np.testing.assert_array_equal(points, expected_points)
         np.testing.assert_array_equal(lengths, expected_lengths)
+
+
+def test_an_unbuilt_lesion_pass_says_how_to_build_it(monkeypatch):
+    import importlib.util
+    import sys
+
+    import hds_core.findings.rings as rings
+
+    monkeypatch.setitem(sys.modules, "hds_core.findings._outline", None)  # as if no .so were there
+    monkeypatch.delattr("hds_core.findings._outline")
+    # The module's source run afresh under another name: the imported one stays as it is.
+    spec = importlib.util.spec_from_file_location("hds_core.findings._rings_unbuilt", rings.__file__)
+    with pytest.raises(ImportError, match=r"not built for this Python: run `pip install -e \.`"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
