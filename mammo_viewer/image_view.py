@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPixmap,
+    QStaticText,
     QTransform,
 )
 from PySide6.QtWidgets import (
@@ -98,6 +99,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self.badge = ""
         self.notes: list[str] = []
         self.orientation: tuple[str, str] | None = None
+        self.number_texts: dict[int, QStaticText] = {}  # each lesion number laid out once (view_annotations)
         self.magnifier = False
         self._drag: tuple[Qt.MouseButton, QPointF, bool] | None = None
         self.measurement: tuple[QPointF, QPointF] | None = None  # image pixel coordinates (x, y)

@@ -120,10 +120,9 @@ class ViewAnnotations:
                 painter.drawStaticText(QPointF(left + offset, top + offset), text)
 
     def _number_text(self, number: int) -> QStaticText:
-        cache = self.__dict__.setdefault("_number_texts", {})
-        if number not in cache:
-            cache[number] = QStaticText(str(number))
-        return cache[number]
+        if number not in self.number_texts:
+            self.number_texts[number] = QStaticText(str(number))
+        return self.number_texts[number]
 
     def _orientation_letters(self, painter: QPainter, viewport: QRectF) -> None:
         if not self.orientation:
