@@ -32,15 +32,15 @@ def setup_logging() -> Path | None:
     from PySide6.QtCore import QStandardPaths
 
     from hds_core.io.dicom import silence_pydicom_messages
+    from hds_core.text import RotatingLog
 
     folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / "logs"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(folder / "mammo-viewer.log", encoding="utf-8")
+        handler = RotatingLog(folder / "mammo-viewer.log")
     except OSError:
         silence_pydicom_messages()
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     silence_pydicom_messages(handler)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)

@@ -172,13 +172,14 @@ def _setup_decoder_process(log_files: list[str]) -> None:
     """In each decoder process: the memory setting, and pydicom's decoder messages (whole
     tracebacks) into the viewer's log file, never onto the terminal the viewer started from."""
     from hds_core.io.dicom import silence_pydicom_messages
+    from hds_core.text import EscapedFormatter
 
     return_large_blocks_to_the_system()
     handler = None
     if log_files:
         try:
             handler = logging.FileHandler(log_files[0], encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s decoder %(name)s: %(message)s"))
+            handler.setFormatter(EscapedFormatter("%(asctime)s %(levelname)s decoder %(name)s: %(message)s"))
             # The C decoders write their complaints straight to file descriptor 2 ("Error with
             # SIZ marker: ..."): in this process that is the log file too, not the terminal
             # (a crash's last words land there as well).

@@ -183,6 +183,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     right = "\n".join(f"{k}: {v}" for k, v in content.study)
     used = max(page.text(x, y, half, 30, left, 9), page.text(x + half + 4, y, half, 30, right, 9))
     y += used + 3
+    if content.identity_note:  # a split study: said before anything else on the page
+        y += page.text(x, y, width, 14, content.identity_note + ".", 9, True, color=QColor(180, 0, 0)) + 2
     # the hanging: 4-up (CC over MLO), right breast on the left, mirrored
     infos = [
         ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
@@ -357,12 +359,20 @@ def write_report(
     page_size: str = "A4",
     force: bool = False,
     score_note: str | None = None,
+    identity_note: str | None = None,
 ) -> Path:
     """(image, prediction) pairs of one study -> the PDF (``hds_core.report.export.PdfWriter``)."""
     from hds_core.report.content import build_report
 
     return write_pdf(
-        build_report(analysed, threshold, threshold_table=threshold_table, anonymize=anonymize, score_note=score_note),
+        build_report(
+            analysed,
+            threshold,
+            threshold_table=threshold_table,
+            anonymize=anonymize,
+            score_note=score_note,
+            identity_note=identity_note,
+        ),
         out,
         page_size=page_size,
         force=force,

@@ -88,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..text import EscapedFormatter
     from .run_log import setup_log
 
     args = parser().parse_args(argv)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     root = logging.getLogger()
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.INFO if args.command == "listen" else logging.WARNING)
-    terminal.setFormatter(logging.Formatter("hds-node: %(message)s"))
+    terminal.setFormatter(EscapedFormatter("hds-node: %(message)s"))
     terminal.addFilter(lambda record: record.name.startswith("hds_core"))
     added = [terminal] + ([handler] if handler is not None else [])
     for each in added:

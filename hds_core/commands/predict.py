@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..report.naming import output_names
 from ..safe_write import is_inside
+from ..text import EscapedFormatter
 from .run_log import native_output_to, say, setup_log
 
 DEFAULT_OUT = "hds-results"
@@ -35,13 +36,6 @@ class _OursOnly(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.name.startswith("hds_core")
-
-
-class _Escaped(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        from ..text import printable
-
-        return printable(super().format(record))
 
 
 def spacing_mm(text: str) -> float:
@@ -114,7 +108,7 @@ def main(argv: list[str] | None = None, *, pdf_writer=None, predictor=None) -> i
     if not root.handlers:  # as logging.basicConfig would, but at WARNING whatever the root's level
         terminal = logging.StreamHandler()
         terminal.setLevel(logging.WARNING)
-        terminal.setFormatter(_Escaped("%(levelname)s %(name)s: %(message)s"))
+        terminal.setFormatter(EscapedFormatter("%(levelname)s %(name)s: %(message)s"))
         terminal.addFilter(_OursOnly())
         added.append(terminal)
     handler, log_path = setup_log()
@@ -303,6 +297,9 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             on_written=lambda line: say(f"hds-predict: {line}"),
         )
         failures += outcome.failures
+        for conflict in outcome.conflicts:  # never a failure: each patient's report was written
+            run_log.warning("%s", conflict)
+            say(f"hds-predict: warning: {conflict}")
         if destination:
             pdfs = outcome.pdf_films if args.send_pdf else {}
             failures += _send(outcome.written, pdfs, Path(sending.name), *destination)

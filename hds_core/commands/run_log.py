@@ -19,35 +19,21 @@ def say(message: str) -> None:
     print(printable(message), file=sys.stderr, flush=True)
 
 
-class _LogFile(logging.FileHandler):
-    """A log file that a full disk or a lost folder silences instead of filling the terminal
-    with logging's own tracebacks: the terminal already says what went wrong."""
-
-    def handleError(self, record) -> None:  # noqa: N802 - logging's name
-        self.setLevel(logging.CRITICAL + 1)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        except OSError:
-            pass
-
-
 def setup_log(command: str = "hds-predict") -> tuple[logging.Handler | None, Path | None]:
     """The run's log file (every failure in full, pydicom's decoder tracebacks), in the
     user's log folder: the terminal gets one line per file and a summary."""
     import platformdirs
 
     from ..io.dicom import silence_pydicom_messages
+    from ..text import RotatingLog
 
     folder = platformdirs.user_log_path("mammo-hds")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler = _LogFile(folder / f"{command}.log", encoding="utf-8")
+        handler = RotatingLog(folder / f"{command}.log")
     except OSError:
         silence_pydicom_messages()
         return None, None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     silence_pydicom_messages(handler)
     return handler, folder / f"{command}.log"

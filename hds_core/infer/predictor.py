@@ -100,9 +100,10 @@ class Predictor:
             final = suppress(final, region)
         raw = image_score(final, self.spec.score_source)
         meta = image.metadata
-        key = ViewKey(
-            meta.study_instance_uid or (str(meta.path.parent) if meta.path else None), meta.laterality, meta.view
-        )
+        study = meta.study_instance_uid or (str(meta.path.parent) if meta.path else None)
+        # The other breast is the same woman's: a study whose images disagree on the patient
+        # pairs each patient's images with her own only.
+        key = ViewKey(f"{study}|{chr(31).join(meta.patient_identity)}" if study else None, meta.laterality, meta.view)
         domain = meta.acquisition_domain
         calibrated = self.calibrated_for(domain)
         single = calibrate(raw, self.spec.calibration) if calibrated else raw

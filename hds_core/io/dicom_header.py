@@ -407,6 +407,7 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
         patient_name=text("PatientName"),
         patient_id=text("PatientID"),
         patient_birth_date=text("PatientBirthDate"),
+        issuer_of_patient_id=text("IssuerOfPatientID"),
         study_date=text("StudyDate"),
         study_description=text("StudyDescription"),
         series_description=text("SeriesDescription"),

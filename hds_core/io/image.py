@@ -56,6 +56,7 @@ class MammoMetadata:
     patient_name: str | None = None
     patient_id: str | None = None
     patient_birth_date: str | None = None
+    issuer_of_patient_id: str | None = None
     study_date: str | None = None
     study_description: str | None = None
     series_description: str | None = None
@@ -63,6 +64,15 @@ class MammoMetadata:
     manufacturer: str | None = None
     detector_type: str | None = None  # DetectorType: FILM, DIRECT, INDIRECT, SCINTILLATOR, STORAGE
     header_notes: tuple[str, ...] = ()  # header values found damaged and not used (shown with the warnings)
+
+    @property
+    def patient_identity(self) -> tuple[str, str, str, str]:
+        """Who the image is of, as the header says: patient ID, its issuer, name and birth
+        date (blank where the file says nothing). Two images of one study must agree on it."""
+        return tuple(  # type: ignore[return-value]
+            " ".join(str(v or "").split()).upper()
+            for v in (self.patient_id, self.issuer_of_patient_id, self.patient_name, self.patient_birth_date)
+        )
 
     @property
     def acquisition_domain(self) -> str | None:

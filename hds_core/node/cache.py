@@ -4,6 +4,7 @@
         <SOPInstanceUID>.dcm
         study.json                      when it was completed, its instances and bytes
     <root>/.incoming/<uid>.<id>/        a new version of a complete study, still arriving
+    <root>/.conflicts/<uid>/            instances that reused a SOP Instance UID with other content
 
 A study arriving for the first time is written in its own folder, so the viewer can show its
 films as they arrive; it is complete (listed, analysed, evicted) only once its study.json is
@@ -35,6 +36,7 @@ from .errors import NodeError
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 MANIFEST = "study.json"
 INCOMING = ".incoming"
+CONFLICTS = ".conflicts"
 DEFAULT_LIMIT_GB = 20.0
 CACHE_ENV = "HDS_STUDY_CACHE"
 
@@ -71,6 +73,15 @@ class Arrival:
         self.last_arrival = time.monotonic()
         self.instances = len(list(folder.glob("*.dcm")))
 
+    def existing(self, sop_instance_uid: str) -> Path | None:
+        """The file this study already holds under that SOP Instance UID: arrived in this
+        arrival, or in the complete version a new version will be merged with."""
+        for folder in (self.folder, self.cache.root / self.uid):
+            path = folder / f"{sop_instance_uid}.dcm"
+            if path.is_file():
+                return path
+        return None
+
     def add(self, sop_instance_uid: str, write) -> Path:
         """``write(path)`` writes one instance's file; a SOP Instance UID already here replaces it."""
         sop = valid_uid(sop_instance_uid)
@@ -85,6 +96,7 @@ class Arrival:
             temporary.unlink(missing_ok=True)
         self.last_arrival = time.monotonic()
         self.instances = len(list(self.folder.glob("*.dcm")))
+        self.cache.record_instance(sop, self.uid)
         return target
 
     def complete(self) -> CachedStudy | None:
@@ -104,12 +116,44 @@ class StudyCache:
         self.root = Path(root) if root else default_root()
         self.limit_bytes = int(DEFAULT_LIMIT_GB * 1e9) if limit_bytes is None else int(limit_bytes)
         self._lock = threading.Lock()
+        self._sops: dict[str, str] | None = None
         try:
             (self.root / INCOMING).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NodeError(
                 f"{self.root}: cannot use as the study cache ({exc.strerror or exc})", fix="give a writable folder"
             ) from None
+
+    def study_of(self, sop_instance_uid: str) -> str | None:
+        """The study that holds this SOP Instance UID, complete or arriving (an index of the
+        cache's file names, built on first use)."""
+        with self._lock:
+            if self._sops is None:
+                self._sops = {}
+                for folder in self.root.iterdir():
+                    study = valid_uid(folder.name)
+                    if study is None and folder.name == INCOMING:
+                        for version in folder.iterdir():
+                            uid = valid_uid(version.name.rsplit(".", 1)[0])
+                            if uid and version.is_dir():
+                                self._sops.update((f.stem, uid) for f in version.glob("*.dcm"))
+                    elif study is not None and folder.is_dir():
+                        self._sops.update((f.stem, study) for f in folder.glob("*.dcm"))
+            return self._sops.get(sop_instance_uid)
+
+    def record_instance(self, sop_instance_uid: str, study_uid: str) -> None:
+        with self._lock:
+            if self._sops is not None:
+                self._sops[sop_instance_uid] = study_uid
+
+    def keep_apart(self, study_uid: str, sop_instance_uid: str, source: Path, digest: str) -> Path:
+        """An instance whose SOP Instance UID the study already holds with other content: kept
+        in ``.conflicts/`` for a person to look at, never over the first."""
+        folder = self.root / CONFLICTS / study_uid
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{sop_instance_uid}.{digest[:16]}.dcm"
+        shutil.copyfile(source, target)
+        return target
 
     def arrival(self, study_uid: str) -> Arrival:
         uid = valid_uid(study_uid)
@@ -198,3 +242,4 @@ class StudyCache:
                 continue
             shutil.rmtree(study.folder, ignore_errors=True)
             total -= study.bytes
+            self._sops = None  # rebuilt on next use

@@ -11,18 +11,19 @@ picked up again."""
 
 from __future__ import annotations
 
-import io
 import logging
+import shutil
 import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from .cache import Arrival, CachedStudy, StudyCache, valid_uid
+from .cache import Arrival, CachedStudy, StudyCache
 from .errors import NodeError
 from .nodes import LocalNode
-from .sop_classes import IMAGES, STORED_CLASSES, TRANSFER_SYNTAXES
+from .sop_classes import STORED_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger(__name__)
 
@@ -35,46 +36,57 @@ DEFAULT_MAX_ASSOCIATION_BYTES = 8 * 1024**3
 DEFAULT_QUIET_S = 5.0
 
 
-def _whole_pixel_data(dataset) -> bool:
-    """A mammogram's pixel data is there in full: as many bytes as its rows, columns and bits
-    say when uncompressed, at least one fragment when compressed (parsing reads to the end)."""
-    rows, columns = int(dataset.Rows), int(dataset.Columns)
-    data = dataset.PixelData
-    if dataset.file_meta.TransferSyntaxUID.is_compressed:
-        return rows > 0 and columns > 0 and len(data) > 8
-    expected = rows * columns * int(dataset.get("SamplesPerPixel", 1)) * int(dataset.BitsAllocated) // 8
-    return rows > 0 and columns > 0 and len(data) >= expected
+def stream_to_disk() -> None:
+    """C-STORE data sets go to a file as they arrive, never into memory (a process-wide
+    pynetdicom setting; every handler here reads the file)."""
+    from pynetdicom import _config
+
+    _config.STORE_RECV_CHUNKED_DATASET = True
 
 
-def _checked(event) -> tuple[bytes, str, str] | int:
-    """The instance's bytes (as received, with a file meta header), study and SOP Instance UID;
-    or the failure status to answer."""
-    from pydicom import dcmread
-
+def _received_file(event, spill: Path) -> tuple[Path, bool]:
+    """The instance as a file (pynetdicom's, when streamed to disk) and whether it is ours to
+    remove afterwards."""
     try:
-        data = event.encoded_dataset(include_meta=True)
-    except Exception as exc:  # noqa: BLE001 - whatever the peer sent: a status, not a crash
-        log.warning("refused an instance that cannot be read (%s)", type(exc).__name__)
-        return CANNOT_UNDERSTAND
-    if len(data) > MAX_INSTANCE_BYTES:
-        return OUT_OF_RESOURCES
+        return Path(event.dataset_path), False
+    except AttributeError:
+        spill.parent.mkdir(parents=True, exist_ok=True)
+        spill.write_bytes(event.encoded_dataset(include_meta=True))
+        return spill, True
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of the data set (the file meta, which each sender writes its own way, left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        head = handle.read(144)
+        start = 0
+        if len(head) == 144 and head[128:132] == b"DICM" and head[132:136] == b"\x02\x00\x00\x00":
+            start = 144 + int.from_bytes(head[140:144], "little")
+        handle.seek(start)
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sender(event) -> str:
     try:
-        dataset = dcmread(io.BytesIO(data))
-        study, sop = valid_uid(dataset.get("StudyInstanceUID")), valid_uid(dataset.get("SOPInstanceUID"))
-        sop_class = str(dataset.get("SOPClassUID", ""))
-        if sop_class in IMAGES and not _whole_pixel_data(dataset):
-            log.warning("refused an instance whose pixel data is missing or cut short")
-            return CANNOT_UNDERSTAND
-    except Exception as exc:  # noqa: BLE001 - a malformed file from the network: refused with a status
-        log.warning("refused a malformed instance (%s: %s)", type(exc).__name__, str(exc)[:200])
-        return CANNOT_UNDERSTAND
-    if study is None or sop is None:
-        log.warning("refused an instance without valid Study/SOP Instance UIDs")
-        return DATASET_DOES_NOT_MATCH
-    if sop_class != str(event.context.abstract_syntax):
-        log.warning("refused instance %s: its class %s is not its context's", sop, sop_class)
-        return DATASET_DOES_NOT_MATCH
-    return data, study, sop
+        return f"{event.assoc.requestor.ae_title!r} at {event.assoc.requestor.address}"
+    except AttributeError:
+        return "the peer"
+
+
+def drop_partial(event) -> None:
+    """A peer that stops mid-instance leaves pynetdicom's temporary file behind: removed."""
+    try:
+        message = event.assoc.dimse.message
+        path = getattr(message, "_data_set_path", None) if message is not None else None
+        if path:
+            Path(path).unlink(missing_ok=True)
+    except (AttributeError, OSError):
+        pass
 
 
 def store_instance(
@@ -86,29 +98,73 @@ def store_instance(
     max_bytes: int = DEFAULT_MAX_ASSOCIATION_BYTES,
     lock: threading.Lock | None = None,
 ) -> int:
-    checked = _checked(event)
-    if isinstance(checked, int):
-        return checked
-    data, study, sop = checked
-    if budget is not None:
-        key = id(event.assoc)
-        used = budget.get(key, 0) + len(data)
-        if used > max_bytes:
-            log.warning("refused instance %s: the association stored more than %d bytes", sop, max_bytes)
+    """Check one received instance (``validate.check_instance``) and keep it in its study's
+    arrival; the DIMSE status to answer. A SOP Instance UID already in another study is
+    refused; one already in this study with the same content is acknowledged as a duplicate,
+    with other content kept apart (``.conflicts/``), never over the first."""
+    import uuid
+
+    from .validate import UnreadableError, check_instance
+
+    spill = cache.root / ".incoming" / f".received-{uuid.uuid4().hex}.dcm"
+    try:
+        path, ours = _received_file(event, spill)
+    except Exception as exc:  # noqa: BLE001 - whatever the peer sent: a status, not a crash
+        log.warning("refused an instance that cannot be read (%s)", type(exc).__name__)
+        return CANNOT_UNDERSTAND
+    try:
+        size = path.stat().st_size
+        if size > MAX_INSTANCE_BYTES:
+            log.warning("refused an instance of %d bytes: over %d", size, MAX_INSTANCE_BYTES)
             return OUT_OF_RESOURCES
-        budget[key] = used
-    # Under the listener's lock: a study is never completed while one of its instances is written.
-    with lock or threading.Lock():
         try:
-            arrival = arrivals.get(study)
-            if arrival is None:
-                arrival = arrivals[study] = cache.arrival(study)
-            path = arrival.add(sop, lambda tmp: Path(tmp).write_bytes(data))
-        except OSError as exc:
-            log.error("could not store instance %s of study %s: %s", sop, study, exc.strerror or exc)
-            return OUT_OF_RESOURCES
+            instance = check_instance(path, str(event.context.abstract_syntax))
+        except UnreadableError as refusal:
+            log.warning("refused an instance from %s: %s", _sender(event), refusal)
+            return refusal.status
+        study, sop = instance.study_uid, instance.sop_uid
+        if budget is not None:
+            key = id(event.assoc)
+            used = budget.get(key, 0) + size
+            if used > max_bytes:
+                log.warning("refused instance %s: the association stored more than %d bytes", sop, max_bytes)
+                return OUT_OF_RESOURCES
+            budget[key] = used
+        # Under the listener's lock: a study is never completed while one of its instances is written.
+        with lock or threading.Lock():
+            try:
+                elsewhere = cache.study_of(sop)
+                if elsewhere is not None and elsewhere != study:
+                    log.warning("refused instance %s of study %s: already in study %s", sop, study, elsewhere)
+                    return DATASET_DOES_NOT_MATCH
+                arrival = arrivals.get(study)
+                if arrival is None:
+                    arrival = arrivals[study] = cache.arrival(study)
+                existing = arrival.existing(sop)
+                if existing is not None:
+                    digest = content_digest(path)
+                    if digest == content_digest(existing):
+                        log.info("instance %s of study %s: a duplicate of what is stored, acknowledged", sop, study)
+                        arrival.last_arrival = time.monotonic()
+                        return SUCCESS
+                    apart = cache.keep_apart(study, sop, path, digest)
+                    log.warning(
+                        "instance %s of study %s reuses a stored SOP Instance UID with other content: "
+                        "kept apart in %s, the stored one unchanged",
+                        sop,
+                        study,
+                        apart,
+                    )
+                    return DATASET_DOES_NOT_MATCH
+                stored = arrival.add(sop, lambda tmp: shutil.copyfile(path, tmp))
+            except OSError as exc:
+                log.error("could not store instance %s of study %s: %s", sop, study, exc.strerror or exc)
+                return OUT_OF_RESOURCES
+    finally:
+        if ours:
+            spill.unlink(missing_ok=True)
     if on_instance is not None:
-        on_instance(path)
+        on_instance(stored)
     return SUCCESS
 
 
@@ -125,34 +181,28 @@ def server_tls(local: LocalNode) -> ssl.SSLContext | None:
     return context
 
 
-def storage_server(local: LocalNode, handler, allow: tuple[str, ...] = (), extra_handlers=()):
-    """A running C-STORE SCP (and C-ECHO) on ``local.bind:local.port``; ``allow``: the only
-    calling AE titles accepted (others are rejected at association and logged)."""
+def storage_server(local: LocalNode, handler, gate, extra_handlers=()):
+    """A running C-STORE SCP (and C-ECHO) on ``local.bind:local.port`` behind ``gate``
+    (``gate.py``: who may connect, how long they may wait, how much they may send)."""
     from pynetdicom import AE, evt
     from pynetdicom.sop_class import Verification
 
+    from .gate import gated_server
+
+    stream_to_disk()
     ae = AE(ae_title=local.ae_title)
     ae.add_supported_context(Verification)
     for sop_class in STORED_CLASSES:
         ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
-    ae.maximum_associations = 8
-    ae.network_timeout = 60
     ae.dimse_timeout = 60
-    if allow:
-        ae.require_calling_aet = list(allow)
-
-    def rejected(event) -> None:
-        log.warning(
-            "refused an association from AE title %r at %s",
-            event.assoc.requestor.ae_title,
-            event.assoc.requestor.address,
-        )
-
-    handlers = [(evt.EVT_C_STORE, handler), (evt.EVT_REJECTED, rejected), *extra_handlers]
+    handlers = [
+        (evt.EVT_C_STORE, handler),
+        (evt.EVT_ABORTED, drop_partial),
+        (evt.EVT_CONN_CLOSE, drop_partial),
+        *extra_handlers,
+    ]
     try:
-        return ae.start_server(
-            (local.bind, local.port), block=False, evt_handlers=handlers, ssl_context=server_tls(local)
-        )
+        return gated_server(ae, (local.bind, local.port), gate, ssl_context=server_tls(local), evt_handlers=handlers)
     except OSError as exc:
         raise NodeError(
             f"cannot listen on {local.bind}:{local.port} ({exc.strerror or exc})",
@@ -173,8 +223,13 @@ class Listener:
         on_study: Callable[[CachedStudy], None] | None = None,
         quiet_s: float = DEFAULT_QUIET_S,
         max_association_bytes: int = DEFAULT_MAX_ASSOCIATION_BYTES,
+        limits=None,
     ) -> None:
+        from .gate import Gate, Limits
+
         self.local, self.cache, self.allow = local, cache, allow
+        self.limits = replace(limits or Limits(), max_association_bytes=max_association_bytes)
+        self.gate = Gate(self.limits, allow)
         self.on_study, self.quiet_s = on_study, quiet_s
         self.max_association_bytes = max_association_bytes
         self.arrivals: dict[str, Arrival] = {}
@@ -200,7 +255,7 @@ class Listener:
             self.arrivals.setdefault(arrival.uid, arrival)
         released = (evt.EVT_RELEASED, lambda event: self._budget.pop(id(event.assoc), None))
         aborted = (evt.EVT_ABORTED, lambda event: self._budget.pop(id(event.assoc), None))
-        self._server = storage_server(self.local, self._store, self.allow, extra_handlers=(released, aborted))
+        self._server = storage_server(self.local, self._store, self.gate, extra_handlers=(released, aborted))
         self._watcher = threading.Thread(target=self._watch, name="hds-node quiet studies", daemon=True)
         self._watcher.start()
 
@@ -241,5 +296,6 @@ class Listener:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
+        self.gate.stop()
         if self._watcher is not None:
             self._watcher.join(timeout=30)

@@ -277,6 +277,8 @@ def retrieve(
         if on_instance is not None:
             on_instance(path)
 
+    from .receive import stream_to_disk
+
     storing = storing_handler(cache, arrivals, counted)
 
     def handler(event) -> int:
@@ -285,6 +287,7 @@ def retrieve(
             result.refused += 1
         return status
 
+    stream_to_disk()
     ae = _application(local)
     server = None
     if method == "get":
@@ -299,10 +302,11 @@ def retrieve(
         assoc = _associate(ae, node, local, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)])
         responses_of = lambda a: a.send_c_get(identifier, model)  # noqa: E731
     elif method == "move":
+        from .gate import Gate, Limits
         from .receive import storage_server
 
         model = StudyRootQueryRetrieveInformationModelMove
-        server = storage_server(local, handler, allow=(node.ae_title,))
+        server = storage_server(local, handler, Gate(Limits(), allow=(node.ae_title,)))
         ae.add_requested_context(model)
         try:
             assoc = _associate(ae, node, local)

@@ -51,6 +51,7 @@ class ReportContent:
     breast_scores: dict[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
     score_note: str | None = None  # what the score is worth (operating_point.score_trust)
+    identity_note: str | None = None  # the study was split: its images disagree on the patient
 
     @property
     def scores_calibrated(self) -> bool:
@@ -87,6 +88,7 @@ def build_report(
     anonymize: bool = False,
     analysed_at: dt.datetime | None = None,
     score_note: str | None = None,
+    identity_note: str | None = None,
 ) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
@@ -131,4 +133,5 @@ def build_report(
         exam_score=max(scores.values()) if scores else None,
         breast_scores=scores,
         score_note=score_note,
+        identity_note=identity_note,
     )

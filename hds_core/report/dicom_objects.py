@@ -177,19 +177,27 @@ def _measurement(name, value: float, unit) -> hd.sr.Measurement:
     return hd.sr.Measurement(name=name, value=float(value), unit=unit)
 
 
-def write_structured_report(items: list[AnalysedImage], threshold: float, out: Path, *, force: bool = False) -> Path:
-    """One Comprehensive SR (TID 1500) for the images of one study."""
+def write_structured_report(
+    items: list[AnalysedImage], threshold: float, out: Path, *, force: bool = False, note: str | None = None
+) -> Path:
+    """One Comprehensive SR (TID 1500) for the images of one study of one patient. ``note``:
+    the study was split because its images disagree on the patient; the SR is then marked
+    PARTIAL, with that said in its completion flag description and series description."""
     if not items:
         raise DicomExportError(f"{out}: no analysed images to report")
     _check_target(out, force, [i.path for i in items])
     sources = [_source(item.path, out) for item in items]
-    studies = {s.StudyInstanceUID for s in sources}
+    studies = {str(s.get("StudyInstanceUID", "")) for s in sources}  # str: a damaged VR may give a list
     if len(studies) != 1:
         raise DicomExportError(f"{out}: the images belong to {len(studies)} studies; write one report per study")
     try:
         document = _build_report(items, sources, threshold)
     except Exception as exc:  # noqa: BLE001 - highdicom validates the source headers and raises many kinds
         raise DicomExportError(f"{printable(out)}: cannot build the structured report: {exc}") from None
+    if note:
+        document.CompletionFlag = "PARTIAL"
+        document.CompletionFlagDescription = "Study split: its images disagree on the patient"
+        document.SeriesDescription = "AI findings; study split: patients disagree"
     _save(document, out)
     return out
 

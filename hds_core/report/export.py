@@ -17,7 +17,7 @@ from ..findings import Prediction
 from ..io import MammoImage
 from ..safe_write import is_inside
 from ..text import printable
-from .identity import replacement_refused, study_key
+from .identity import replacement_refused, report_groups
 from .naming import common_folder, output_names, study_labels
 from .operating_point import score_trust, study_domain
 
@@ -45,6 +45,7 @@ class ExportOutcome:
     written: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     pdf_films: dict[Path, Path] = field(default_factory=dict)  # each PDF written -> a DICOM film of its study
+    conflicts: list[str] = field(default_factory=list)  # studies split because their images disagree on the patient
 
 
 # (image, prediction) pairs of one study, threshold, out, keyword options -> the PDF written.
@@ -76,10 +77,9 @@ def export_results(
         if target and any(is_inside(Path(target), folder) for folder in never_inside if folder.is_dir()):
             outcome.failures.append(f"{target}: lies inside an input folder; choose another place")
             return outcome
-    studies: dict[str, list] = {}
-    for path, image, prediction in analysed:
-        studies.setdefault(study_key(image.metadata), []).append((path, image, prediction))
-    labels = study_labels({key: common_folder([path for path, _, _ in members]) for key, members in studies.items()})
+    groups = report_groups(analysed, lambda item: item[1].metadata)
+    studies = {group.key: group for group in groups}
+    labels = study_labels({g.key: common_folder([path for path, _, _ in g.members]) for g in groups})
     names = result_names or output_names([(path, image.metadata.sop_instance_uid) for path, image, _ in analysed])
 
     def may_write(out: Path, kind: str, key: str, sop: str | None = None) -> bool:
@@ -94,10 +94,12 @@ def export_results(
             on_written(f"wrote {printable(out)} ({what})")
 
     force = targets.replace != NEVER
-    for key, members in studies.items():
-        label = labels[key]
+    for group in groups:
+        key, members, label = group.study, group.members, labels[group.key]
         # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
         described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
+        if group.identity_conflict:
+            outcome.conflicts.append(f"study {label}: {group.identity_conflict}")
         if targets.pdf:
             pdf = Path(targets.pdf)
             out = pdf if len(studies) == 1 else pdf.with_name(f"{pdf.stem}-{label}.pdf")
@@ -117,6 +119,7 @@ def export_results(
                         page_size=targets.page_size,
                         force=force,
                         score_note=score_trust(cross_validation or {}, study_domain([p for _, _, p in members])),
+                        identity_note=group.identity_conflict,
                     )
                     wrote(out, described)
                     films = [path for path, image, _ in members if image.metadata.file_format == "DICOM"]
@@ -138,11 +141,22 @@ def export_results(
                         wrote(write_segmentation(item, threshold, out, force=force))
                     except DicomExportError as exc:
                         outcome.failures.append(str(exc))
+                    except Exception as exc:  # noqa: BLE001 - a file built to break a writer: named, the rest go on
+                        outcome.failures.append(_unexpected(out, "segmentation", exc))
         if targets.sr_dir:
             out = Path(targets.sr_dir) / f"{label}_sr.dcm"
             if may_write(out, "structured report", key):
                 try:
-                    wrote(write_structured_report(items, threshold, out, force=force))
+                    wrote(write_structured_report(items, threshold, out, force=force, note=group.identity_conflict))
                 except DicomExportError as exc:
                     outcome.failures.append(str(exc))
+                except Exception as exc:  # noqa: BLE001 - a file built to break a writer: named, the rest go on
+                    outcome.failures.append(_unexpected(out, "structured report", exc))
     return outcome
+
+
+def _unexpected(out: Path, kind: str, exc: Exception) -> str:
+    import logging
+
+    logging.getLogger(__name__).error("%s not written", out, exc_info=exc)
+    return f"{printable(out)}: {kind} not written: the image's header could not be used ({type(exc).__name__})"

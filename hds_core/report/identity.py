@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import MammoMetadata
@@ -21,6 +22,57 @@ def study_key(metadata: MammoMetadata) -> str:
     """The study an image belongs to: its Study Instance UID, else (rasters, damaged headers)
     the folder that holds it."""
     return metadata.study_instance_uid or str(metadata.path.parent)
+
+
+def patient_fingerprint(metadata: MammoMetadata) -> str:
+    """A short, stable name for the patient identity in a header (never the identity itself)."""
+    text = "\x1f".join(metadata.patient_identity)
+    return "patient-" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def comparison_key(metadata: MammoMetadata) -> str:
+    """What two images must share to be compared (the other breast) or reported together:
+    the study and the patient identity its header gives."""
+    return f"{study_key(metadata)}|{patient_fingerprint(metadata)}"
+
+
+@dataclass(frozen=True)
+class ReportGroup:
+    """The images of one report: one study of one patient. ``study`` is the study key the
+    files on disk are identified by; ``patients`` how many patient identities the study's
+    images gave (over 1: the study was split, and each report says so)."""
+
+    key: str
+    study: str
+    members: list
+    patients: int
+
+    @property
+    def identity_conflict(self) -> str | None:
+        if self.patients < 2:
+            return None
+        return (
+            f"The images of this study disagree on the patient ({self.patients} different patient "
+            "identities under one Study Instance UID): this report holds only the images of one of "
+            "them; the others are reported apart. Check the study at its source before use"
+        )
+
+
+def report_groups(items, metadata_of) -> list[ReportGroup]:
+    """``items`` grouped by study and patient identity: a study whose images disagree on the
+    patient (ID, issuer, name, birth date) is never reported as one. The key of a study with
+    one patient is its study key (the names of earlier reports hold); the patients of a split
+    study get theirs from their fingerprints."""
+    by_study: dict[str, dict[str, list]] = {}
+    for item in items:
+        metadata = metadata_of(item)
+        by_study.setdefault(study_key(metadata), {}).setdefault(patient_fingerprint(metadata), []).append(item)
+    groups = []
+    for study, patients in by_study.items():
+        for fingerprint, members in patients.items():
+            key = study if len(patients) == 1 else f"{study}|{fingerprint}"
+            groups.append(ReportGroup(key, study, members, len(patients)))
+    return groups
 
 
 def study_fingerprint(key: str) -> str:

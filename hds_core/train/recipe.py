@@ -75,6 +75,14 @@ ARMS = {
     "dsseg": ("ds-seg: deep-supervised segmentation only, no MIL heads (--mode ds-seg)", ["--mode", "ds-seg"]),
     "film": ("one model per domain: films only (--train-on the film set)", ["--train-on", "{film}"]),
     "digital": ("one model per domain: digital only (--train-on the digital set)", ["--train-on", "{digital}"]),
+    # Issue 38: the film model with the looks a film needs. mini-MIAS films are 1024² at 0.2 mm,
+    # so a 256² crop at 0.8 mm is the whole film; 20 epochs of 240 looks, half on a mass film
+    # (--balance image), about four times the pooled recipe's looks per film.
+    "film-whole": (
+        "films only, the whole film (256² at 0.8 mm), 20 epochs × 240 looks, half on masses",
+        ["--train-on", "{film}", "--epochs", "20", "--samples-per-epoch", "240", "--crop", "256", "256"]
+        + ["--balance", "image"],
+    ),
 }
 
 
@@ -94,6 +102,12 @@ def arm_options(arm: str, film: str, digital: str, *, scale: int = 1) -> list[st
         options[at] = str(int(options[at]) * scale)
     extra = [o.format(film=film_spec, digital=digital_spec) for o in ARMS[arm][1]]
     return [*options, *extra, "--dataset", film_spec, "--dataset", digital_spec]
+
+
+def arm_epochs(arm: str) -> int:
+    """The arm's epoch count: its own --epochs where it sets one (argparse takes the last)."""
+    options = [*RECIPE, *ARMS[arm][1]]
+    return int(options[len(options) - 1 - options[::-1].index("--epochs") + 1])
 
 
 def _train(args: list[str], log: Path | None = None, env: dict | None = None) -> subprocess.Popen:
@@ -184,8 +198,8 @@ def run_gpu(
     threads = max(1, (os.cpu_count() or 2) // parallel)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out.mkdir(parents=True, exist_ok=True)
-    epochs = int(RECIPE[RECIPE.index("--epochs") + 1])
-    jobs = [(arm, k) for arm in arms for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") < epochs]
+    epochs = arm_epochs("recipe")
+    jobs = [(arm, k) for arm in arms for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") < arm_epochs(arm)]
     final = (
         [*arm_options("recipe", film, digital, scale=scale), "--no-validation", "--out", str(out / "final")]
         if "recipe" in arms
@@ -211,7 +225,7 @@ def run_gpu(
                     failed.append(item[0])
     for arm in arms:
         # Only finished folds: --cv trains an unfinished one, which would run past the budget.
-        done = [k for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") == epochs]
+        done = [k for k in range(FOLDS) if _epochs_done(out / arm / f"fold-{k}") == arm_epochs(arm)]
         if done:
             _train(evaluate_args(arm, done, out, film, digital, scale), out / arm / "evaluate.log", env).wait()
     summary = {

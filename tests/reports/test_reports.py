@@ -202,3 +202,50 @@ def test_a_report_without_lesions_renders_without_warnings(phantom_model, study,
     )
     assert run.returncode == 0 and run.stderr == "", run.stderr
     assert len(list(tmp_path.glob("page*.png"))) == 1 + len(analysed)
+
+
+def test_two_patients_under_one_study_uid_never_share_a_report(phantom_model, tmp_path, capsys):
+    """Two women's images under one Study Instance UID (a PACS or modality fault): each gets
+    her own PDF and SR, each saying that the study was split, and the run says so."""
+    import pydicom
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shared = "1.2.826.0.1.3680043.8.498.4242"
+    for side, pid, name in (("R", "DEMO-P126", "Demo^Ann"), ("L", "OTHER-999", "Other^Eve")):
+        pixels, _ = phantom((256, 192), seed=7, chest_wall="right" if side == "R" else "left")
+        write_dicom(
+            folder / f"{side}CC.dcm",
+            pixels,
+            ImagerPixelSpacing=[0.4, 0.4],
+            ImageLaterality=side,
+            ViewPosition="CC",
+            PatientID=pid,
+            PatientName=name,
+            StudyInstanceUID=shared,
+        )
+    pdf = tmp_path / "report.pdf"
+    code = predict_main(
+        [str(folder), "--weights", str(phantom_model), "--out", str(tmp_path / "json"), "--pdf", str(pdf)]
+        + ["--sr-dir", str(tmp_path / "sr")]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "disagree on the patient" in err
+    pdfs = sorted(tmp_path.glob("report-*.pdf"))
+    assert len(pdfs) == 2 and not pdf.exists()
+    texts = ["\n".join(pdf_text(p)) for p in pdfs]
+    assert sum("DEMO-P126" in t for t in texts) == 1 and sum("OTHER-999" in t for t in texts) == 1
+    assert all(("DEMO-P126" in t) != ("OTHER-999" in t) for t in texts)  # never both in one
+    assert all("disagree on the patient" in t for t in texts)
+    srs = [pydicom.dcmread(p) for p in sorted((tmp_path / "sr").glob("*.dcm"))]
+    assert len(srs) == 2
+    assert sorted(str(sr.PatientID) for sr in srs) == ["DEMO-P126", "OTHER-999"]
+    for sr in srs:
+        referenced = {
+            str(i.ReferencedSOPInstanceUID)
+            for s in sr.CurrentRequestedProcedureEvidenceSequence
+            for series in s.ReferencedSeriesSequence
+            for i in series.ReferencedSOPSequence
+        }
+        assert len(referenced) == 1 and sr.CompletionFlag == "PARTIAL"

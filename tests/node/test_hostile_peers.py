@@ -1,0 +1,211 @@
+"""The listener against peers that mean harm, on loopback: half-open connections, floods,
+oversized PDUs, a full house, and instances nobody can read or that reuse another's UID.
+Every loop is bounded in count and time and every socket is closed by the test."""
+
+import logging
+import socket
+import struct
+import time
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000Lossless, generate_uid
+from pynetdicom import AE
+from synthetic import mg_dataset, phantom
+
+from hds_core.node import Listener, LocalNode, StudyCache
+from hds_core.node.gate import Limits
+
+from .orthanc import free_port
+from .test_listener import MG
+
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+
+
+@pytest.fixture
+def listener(tmp_path):
+    started = []
+
+    def start(**limits):
+        each = Listener(
+            LocalNode(port=free_port()),
+            StudyCache(tmp_path / f"cache{len(started)}"),
+            allow=("MODALITY",),
+            quiet_s=3600,
+            limits=Limits(**limits),
+        )
+        each.start()
+        started.append(each)
+        return each
+
+    yield start
+    for each in started:
+        each.stop()
+
+
+def _connect(port: int, source: str = "127.0.0.1") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    return sock
+
+
+def _closed_by_peer(sock: socket.socket, within_s: float) -> bool:
+    sock.settimeout(within_s)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return True
+    except TimeoutError:
+        return False
+    except OSError:  # reset
+        return True
+
+
+def _film(**tags):
+    return mg_dataset(phantom((64, 48), seed=1)[0].astype(np.uint16), **tags)
+
+
+def _store(port: int, datasets, syntax=ExplicitVRLittleEndian, aet="MODALITY", classes=(MG,)):
+    ae = AE(ae_title=aet)
+    for each in classes:
+        ae.add_requested_context(each, syntax)
+    assoc = ae.associate("127.0.0.1", port, ae_title="HDS_MAMMO")
+    if not assoc.is_established:
+        return None
+    statuses = [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    assoc.release()
+    return statuses
+
+
+def test_a_good_sender_gets_through_while_50_half_open_connections_sit_on_the_port(listener):
+    server = listener(handshake_s=30)  # they would stay for the whole test
+    with ExitStack() as stack:
+        for i in range(50):  # from two hosts, the sender's own among them
+            sock = stack.enter_context(_connect(server.port, "127.0.0.2" if i % 2 else "127.0.0.1"))
+            sock.sendall(b"\x01\x00\x00")  # three bytes of an A-ASSOCIATE-RQ, then nothing
+        assert _store(server.port, [_film()]) == [0]
+        assert server.gate.counts()["pending"] <= server.limits.max_pending
+
+
+def test_a_connection_without_a_request_is_closed_after_the_handshake_time(listener):
+    server = listener(handshake_s=1)
+    with _connect(server.port, "127.0.0.2") as sock:
+        sock.sendall(b"\x01\x00\x00")
+        started = time.monotonic()
+        assert _closed_by_peer(sock, 6)
+        assert time.monotonic() - started < 5
+
+
+def test_a_declared_4_gib_pdu_is_never_buffered(listener, caplog):
+    server = listener()
+    with caplog.at_level(logging.WARNING, logger="hds_core.node"), _connect(server.port) as sock:
+        sock.sendall(struct.pack(">BBL", 0x01, 0, 0xFFFFFFF0) + b"\x00" * 4096)
+        assert _closed_by_peer(sock, 5)
+    assert any("PDU of 4294967280 bytes" in r.getMessage() for r in caplog.records)
+    assert _store(server.port, [_film()]) == [0]
+
+
+def test_a_flood_from_one_host_is_cut_and_summarised_and_the_others_get_through(listener, caplog):
+    server = listener(max_connections_per_window=20, window_s=0.5)
+    with caplog.at_level(logging.WARNING, logger="hds_core.node"):
+        closed = 0
+        for _ in range(60):
+            with _connect(server.port, "127.0.0.3") as sock:
+                sock.sendall(b"\xff" * 10)  # not even a PDU type
+                closed += _closed_by_peer(sock, 2)
+        assert closed == 60
+        assert _store(server.port, [_film()]) == [0]
+        time.sleep(1.0)  # the summary is written once the window has passed
+    said = [r.getMessage() for r in caplog.records]
+    assert any("refused a connection from 127.0.0.3: over 20 connections" in m for m in said)
+    assert any(m.startswith("refused ") and " more connections from 127.0.0.3" in m for m in said)
+    assert len(said) < 15  # one line per kind of refusal, not one per connection
+
+
+def test_when_every_slot_is_taken_the_log_says_so_not_that_the_caller_is_unknown(listener, caplog):
+    server = listener(max_associations=2, max_associations_per_peer=2)
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(MG, ExplicitVRLittleEndian)
+    held = [ae.associate("127.0.0.1", server.port, ae_title="HDS_MAMMO") for _ in range(2)]
+    try:
+        assert all(a.is_established for a in held)
+        with caplog.at_level(logging.WARNING, logger="hds_core.node"):
+            third = ae.associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+            assert third.is_rejected
+            time.sleep(0.2)
+        said = " ".join(r.getMessage() for r in caplog.records)
+        assert "no free slot" in said and "allow-list" not in said
+    finally:
+        for each in held:
+            each.release()
+    time.sleep(0.5)
+    assert _store(server.port, [_film()]) == [0]  # the slots come back
+
+
+def _file_with_body(path, dataset: Dataset, meta_syntax: str, implicit: bool) -> None:
+    """A file whose file meta names ``meta_syntax`` and whose data set is encoded as ``implicit`` says."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    meta.TransferSyntaxUID = meta_syntax
+    meta.ImplementationClassUID = generate_uid()
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, implicit
+    write_dataset(body, dataset)
+    out = DicomBytesIO()
+    out.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(out, meta, enforce_standard=True)
+    path.write_bytes(out.getvalue() + body.getvalue())
+
+
+def test_what_nobody_could_read_is_refused_with_a_failure_status(listener, tmp_path, monkeypatch):
+    from pynetdicom import _config
+
+    monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)  # the files' bytes, as they are
+    server = listener()
+    implicit_on_explicit = tmp_path / "implicit.dcm"
+    _file_with_body(implicit_on_explicit, _film(), ExplicitVRLittleEndian, implicit=True)
+    explicit_on_implicit = tmp_path / "explicit.dcm"
+    _file_with_body(explicit_on_implicit, _film(), ImplicitVRLittleEndian, implicit=False)
+    native_as_j2k = tmp_path / "j2k.dcm"
+    _file_with_body(native_as_j2k, _film(), JPEG2000Lossless, implicit=False)
+    sr = Dataset()
+    sr.SOPClassUID, sr.SOPInstanceUID = COMPREHENSIVE_SR, generate_uid()
+    sr.StudyInstanceUID, sr.Modality = generate_uid(), "SR"
+    sr.add_new(0x7FE00010, "OB", b"\x00" * 64)  # an SR carrying pixel data
+    sr_file = tmp_path / "sr.dcm"
+    _file_with_body(sr_file, sr, ExplicitVRLittleEndian, implicit=False)
+
+    assert _store(server.port, [implicit_on_explicit])[0] >= 0xA000
+    assert _store(server.port, [explicit_on_implicit], syntax=ImplicitVRLittleEndian)[0] >= 0xA000
+    assert _store(server.port, [native_as_j2k], syntax=JPEG2000Lossless)[0] >= 0xA000
+    assert _store(server.port, [sr_file], classes=(COMPREHENSIVE_SR,))[0] >= 0xA000
+    good = tmp_path / "good.dcm"
+    _file_with_body(good, _film(), ExplicitVRLittleEndian, implicit=False)
+    assert _store(server.port, [good]) == [0]  # a good one still goes in
+    assert len(list(server.cache.root.rglob("*.dcm"))) == 1
+
+
+def test_nothing_stored_is_replaced_and_a_uid_belongs_to_one_study(listener):
+    server = listener()
+    film = _film()
+    assert _store(server.port, [film, film]) == [0, 0]  # the same again: a duplicate, acknowledged
+    (study,) = server.complete_quiet(now=time.monotonic() + 3601)
+    stored = (study.folder / f"{film.SOPInstanceUID}.dcm").read_bytes()
+
+    impostor = Dataset()  # an SR under the mammogram's SOP Instance UID, into the complete study
+    impostor.SOPClassUID, impostor.SOPInstanceUID = COMPREHENSIVE_SR, film.SOPInstanceUID
+    impostor.StudyInstanceUID, impostor.Modality = film.StudyInstanceUID, "SR"
+    impostor.file_meta = FileMetaDataset()
+    impostor.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    assert _store(server.port, [impostor], classes=(COMPREHENSIVE_SR,))[0] >= 0xA000
+    server.complete_quiet(now=time.monotonic() + 7202)
+    assert (study.folder / f"{film.SOPInstanceUID}.dcm").read_bytes() == stored
+    assert len(list((server.cache.root / ".conflicts").rglob("*.dcm"))) == 1
+
+    moved = _film(StudyInstanceUID=generate_uid())
+    moved.SOPInstanceUID = film.SOPInstanceUID  # the same UID in another study
+    assert _store(server.port, [moved])[0] >= 0xA000
