@@ -198,6 +198,8 @@ class MainWindow(QMainWindow):
         self.controller.scan = result
         for error in result.failures:
             self._problem(str(error))
+        for conflict in result.conflicts:  # the dock opens: never merged silently
+            self._problem(f"patient identity: {conflict}")
         for kind, count in sorted(result.skipped.items()):
             self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
         self.browser.fill(result)

@@ -70,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
         "--spacing", type=spacing_mm, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)"
     )
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
+    p.add_argument(
+        "--refuse-damaged",
+        action="store_true",
+        help="refuse (do not analyse) an image whose decoder reported errors or warnings; by default it is "
+        "analysed and its result says 'decoded with errors'",
+    )
     reports = p.add_argument_group("reports (one per study; never written into an input folder)")
     reports.add_argument(
         "--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each"
@@ -214,7 +220,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     )
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
-            with native_output_to(run_log):
+            with native_output_to(run_log) as decoder_said:
                 # JPEG 2000 films are read at the network's own level: the same input as from
                 # the full decode, a fraction of the time. A PDF prints the films: in full.
                 image = (
@@ -223,7 +229,15 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
                     else read_preview(path, network=predictor.input, unknown_spacing_mm=args.spacing)
                 )
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
+            if decoder_said:
+                damage = "; ".join(" ".join(each.split()) for each in decoder_said)
+                damage = damage if len(damage) <= 200 else damage[:200].rsplit(" ", 1)[0] + " …"
+                if args.refuse_damaged:
+                    failures.append(f"{path}: decoded with errors, not analysed: {damage}")
+                    continue
             prediction = predictor.predict(image, spacing_mm=spacing)
+            if decoder_said:
+                prediction.warnings.append(f"decoded with errors: {damage}")
         except MammoReadError as exc:
             failures.append(str(exc))
             continue

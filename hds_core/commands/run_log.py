@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 
@@ -39,11 +40,33 @@ def setup_log(command: str = "hds-predict") -> tuple[logging.Handler | None, Pat
     return handler, folder / f"{command}.log"
 
 
+# Where a Python warning raised while decoding comes from a decoder (not the header).
+_DECODER_FILES = ("pixels", "openjpeg", "libjpeg", "pylibjpeg", "rle", "jpeg_ls", "gdcm", "pillow")
+
+
 @contextlib.contextmanager
 def native_output_to(run_log: logging.Logger):
-    """C decoders (openjpeg) print their complaints straight to the process's stderr
-    ("Error with SIZ marker: ..."), beside our one line per file: while a file is read,
-    that stream goes to the log file instead."""
+    """While a file is read: what its decoders say. C decoders (openjpeg) print their
+    complaints straight to the process's stderr ("Error with SIZ marker: ..."), beside our one
+    line per file, so that stream goes to the log file instead; the decoders' Python warnings
+    are logged too. Yields a list that holds, once the block is done, each thing a decoder
+    said (empty when the image decoded cleanly)."""
+    said: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with _stderr_to_log(run_log, said):
+                yield said
+        finally:
+            for warning in caught:
+                text = str(warning.message)
+                run_log.info("decoder warning: %s", text)
+                if any(part in str(warning.filename).lower() for part in _DECODER_FILES):
+                    said.append(text)
+
+
+@contextlib.contextmanager
+def _stderr_to_log(run_log: logging.Logger, said: list[str]):
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
@@ -60,6 +83,7 @@ def native_output_to(run_log: logging.Logger):
             os.dup2(saved, fd)
             os.close(saved)
             sink.seek(0)
-            said = sink.read(65536).decode("utf-8", "replace").strip()
-            if said:
-                run_log.info("decoder output: %s", said)
+            text = sink.read(65536).decode("utf-8", "replace").strip()
+            if text:
+                run_log.info("decoder output: %s", text)
+                said.append(text)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,15 +27,25 @@ RESULTS = ".results"
 
 
 class StudyAnalyst:
+    """Analyses each complete study in a child process (``hds-predict`` with
+    ``--refuse-damaged``), one study at a time. The child's output reaches the listener's log
+    and terminal line by line, prefixed with the study, through a pipe of its own: the
+    listener's own stderr is never redirected, so two analyses at once (the restart's catch-up
+    and a new arrival) cannot swap it. Each child loads the weights again; the listener loads
+    them once at start only to refuse bad weights before it listens."""
+
     def __init__(self, cache: StudyCache, destination, local, *, weights=None, device="auto", threshold=None) -> None:
         from ..infer import DeviceError, Predictor
         from ..nn import WeightsError
 
         try:
-            self.predictor = Predictor(weights, device=device)
+            Predictor(weights, device=device)
         except (WeightsError, DeviceError) as exc:
             raise NodeError(f"cannot analyse: {exc}", fix="check --weights and --device") from None
         self.cache, self.destination, self.local, self.threshold = cache, destination, local, threshold
+        self.weights, self.device = weights, device
+        self.runs = 0  # analyses started (children run)
+        self._one_at_a_time = threading.Lock()
         (cache.root / ANALYSED).mkdir(exist_ok=True)
 
     def _marker(self, study: CachedStudy) -> Path:
@@ -48,6 +62,10 @@ class StudyAnalyst:
 
     def analyse(self, study: CachedStudy) -> bool:
         """Analyse ``study`` (and send its results) unless this version was already; True when done."""
+        with self._one_at_a_time:
+            return self._analyse(study)
+
+    def _analyse(self, study: CachedStudy) -> bool:
         from . import predict
 
         if self.done(study):
@@ -55,6 +73,9 @@ class StudyAnalyst:
             return True
         out = self.results_of(study)
         argv = [
+            sys.executable,
+            "-m",
+            "hds_core.commands.predict",
             str(study.folder),
             "--out",
             str(out / "json"),
@@ -63,9 +84,11 @@ class StudyAnalyst:
             "--sr-dir",
             str(out / "sr"),
         ]
-        argv += ["--force"] + (["--threshold", str(self.threshold)] if self.threshold is not None else [])
+        argv += ["--force", "--refuse-damaged", "--device", str(self.device)]
+        argv += ["--weights", str(self.weights)] if self.weights else []
+        argv += ["--threshold", str(self.threshold)] if self.threshold is not None else []
         started = time.monotonic()
-        code = predict.main(argv, predictor=self.predictor)
+        code = self._child(study, argv)
         if code not in (predict.EXIT_OK, predict.EXIT_REFUSED):
             log.error("study %s: not analysed (hds-predict exit %d)", study.uid, code)
             return False
@@ -84,6 +107,23 @@ class StudyAnalyst:
         record = {"version": study.completed, "analysed": time.time(), "exit": code, "sent": sent}
         atomic_write_text(self._marker(study), json.dumps(record) + "\n")
         return True
+
+    def _child(self, study: CachedStudy, argv: list[str]) -> int:
+        self.runs += 1
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            child = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
+        except OSError as exc:
+            log.error("study %s: the analysis could not start: %s", study.uid, exc.strerror or exc)
+            return 3
+        assert child.stdout is not None
+        for line in child.stdout:  # the formatter escapes whatever the child says
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                log.info("study %s: %s", study.uid, text)
+        return child.wait()
 
     def catch_up(self) -> None:
         """The complete studies in the cache never analysed (received before a restart)."""

@@ -79,6 +79,11 @@ class ScanResult:
     failures: list[errors.MammoReadError] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     outside: list[Path] = field(default_factory=list)  # links leading out of the folder, not followed
+    # Identities that disagree: never merged silently (a study UID under two patients, one
+    # patient ID with two names or birth dates). Each names the files, never the patients.
+    conflicts: list[str] = field(default_factory=list)
+    _identity_of_study: dict = field(default_factory=dict, repr=False)
+    _identity_of_patient: dict = field(default_factory=dict, repr=False)
 
     @property
     def images(self) -> list[ImageEntry]:
@@ -95,10 +100,29 @@ class ScanResult:
             patient_id, PatientEntry(patient_id, meta.patient_name, meta.patient_birth_date)
         )
         study_uid = meta.study_instance_uid or folder
+        self._check_identity(entry, patient_id, study_uid)
         study = patient.studies.setdefault(study_uid, StudyEntry(study_uid, meta.study_date, meta.study_description))
         series_uid = meta.series_instance_uid or folder
         series = study.series.setdefault(series_uid, SeriesEntry(series_uid, meta.series_description, meta.modality))
         series.images.append(entry)
+
+    def _check_identity(self, entry: ImageEntry, patient_id: str, study_uid: str) -> None:
+        if entry.metadata.file_format != "DICOM":
+            return
+        identity = entry.metadata.patient_identity
+        first = self._identity_of_study.setdefault(study_uid, (identity, entry.path))
+        if first[0] != identity:
+            self.conflicts.append(
+                f"{entry.path} and {first[1]}: one Study Instance UID, but the images disagree on the patient "
+                "(ID, issuer, name or birth date); shown and reported as separate patients"
+            )
+        who = (identity[2], identity[3])  # name, birth date
+        seen = self._identity_of_patient.setdefault(patient_id, (who, entry.path))
+        if seen[0] != who:
+            self.conflicts.append(
+                f"{entry.path} and {seen[1]}: one patient ID, but a different name or birth date; "
+                "check the patient before reading these images together"
+            )
 
 
 def read_header(path: Path) -> MammoMetadata:

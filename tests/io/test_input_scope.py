@@ -235,3 +235,47 @@ def test_pydicoms_own_test_files_get_no_ai_result_and_no_traceback(phantom_model
         assert any(f"{name}: not a mammogram (Modality" in line for line in lines), name
     assert any("skipped 1 file(s) that are not images (RT plan)" in line for line in lines)
     assert any("skipped 1 file(s) that are not images (RT structure set)" in line for line in lines)
+
+
+def test_a_ct_relabelled_with_the_mammography_class_is_not_analysed(phantom_model, tmp_path, capsys):
+    """The class says mammogram, the Modality says CT: the Modality wins (it scored 0.91 with a
+    1,632 mm² lesion before)."""
+    pixels, _ = phantom((256, 192), seed=5)
+    (tmp_path / "in").mkdir()
+    write_dicom(tmp_path / "in" / "ct.dcm", pixels, Modality="CT")
+    code = predict_main([str(tmp_path / "in"), "--weights", str(phantom_model), "--out", str(tmp_path / "out")])
+    assert code == 2 and "not a mammogram (Modality CT" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+_COMPLAINING_RUN = """
+import os, sys
+import hds_core.io as io
+from mammo_viewer.headless import main
+real = io.read_preview
+def complaining(*args, **kwargs):
+    os.write(2, b"[WARNING] Stream error while reading JPEG2000 main header\\n")
+    return real(*args, **kwargs)
+io.read_preview = complaining  # hds-predict imports it when it starts
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_what_a_decoder_complains_of_is_said_in_the_result_or_refused(phantom_model, tmp_path):
+    """A C decoder writes its complaints to file descriptor 2 (openjpeg: "Error with SIZ
+    marker"); the image's result then says it was decoded with errors, and --refuse-damaged
+    (the listener's mode) does not analyse it. In a process of its own: file descriptor 2 is
+    then a real one, as for a user."""
+    pixels, _ = phantom((256, 192), seed=6)
+    (tmp_path / "in").mkdir()
+    write_dicom(tmp_path / "in" / "film.dcm", pixels, ImagerPixelSpacing=[0.4, 0.4])
+    base = [sys.executable, "-c", _COMPLAINING_RUN, str(tmp_path / "in"), "--weights", str(phantom_model)]
+    run = subprocess.run([*base, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    (result,) = (tmp_path / "out").glob("*.json")
+    assert any("decoded with errors: [WARNING] Stream error" in w for w in json.loads(result.read_text())["warnings"])
+    strict = subprocess.run(
+        [*base, "--out", str(tmp_path / "strict"), "--refuse-damaged"], capture_output=True, text=True, timeout=300
+    )
+    assert strict.returncode == 2 and "decoded with errors, not analysed" in strict.stderr
+    assert not list((tmp_path / "strict").glob("*.json"))

@@ -249,3 +249,22 @@ def test_two_patients_under_one_study_uid_never_share_a_report(phantom_model, tm
             for i in series.ReferencedSOPSequence
         }
         assert len(referenced) == 1 and sr.CompletionFlag == "PARTIAL"
+
+
+def test_the_viewer_shows_a_study_whose_images_disagree_on_the_patient(qtbot, phantom_model, tmp_path):
+    from conftest import viewer_on
+
+    from hds_core.io import scan_folder
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for side, pid in (("R", "DEMO-P126"), ("L", "OTHER-999")):
+        pixels, _ = phantom((256, 192), seed=8, chest_wall="right" if side == "R" else "left")
+        write_dicom(folder / f"{side}CC.dcm", pixels, ImageLaterality=side, ViewPosition="CC", PatientID=pid,
+                    StudyInstanceUID="1.2.826.0.1.3680043.8.498.4243")  # fmt: skip
+    scan = scan_folder(folder)
+    assert len(scan.patients) == 2 and len(scan.conflicts) == 1
+    window = viewer_on(qtbot, phantom_model, folder, tmp_path)
+    problems = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert any("disagree on the patient" in line for line in problems)
+    assert window.problems_dock.isVisible()
