@@ -26,6 +26,17 @@ def printable(text: str | os.PathLike) -> str:
     return _CONTROL.sub(_escaped, text)
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary to at most about ``limit`` characters, with
+    an ellipsis where it was cut: a message never ends mid-word ("struct form)") or on an
+    opening bracket ("plugins: (")."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:([{") + " …"
+
+
 class EscapedFormatter(logging.Formatter):
     """Log records a peer or a file cannot write into: the message with every control character
     escaped (a CR/LF in a patient's name or a peer's AE title cannot start a forged line), and a

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from hds_core.io import ScanResult
 from hds_core.report.content import format_dicom_date, reading_order
+from hds_core.text import printable
 
 from .view_pictures import gray_pixmap
 
@@ -36,12 +37,12 @@ class StudyBrowser(QTreeWidget):
             self.addTopLevelItem(patient_item)
             for study in patient.studies.values():
                 text = " ".join(filter(None, (format_dicom_date(study.date), study.description))) or "study"
-                study_item = QTreeWidgetItem([f"{text} ({len(study.images)} images)"])
+                study_item = QTreeWidgetItem([printable(f"{text} ({len(study.images)} images)")])
                 study_item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                 patient_item.addChild(study_item)
                 for entry in sorted(study.images, key=lambda e: reading_order(e.metadata)):  # right first
                     meta = entry.metadata
-                    item = QTreeWidgetItem([f"{meta.laterality or '?'} {meta.view or '?'}"])
+                    item = QTreeWidgetItem([printable(f"{meta.laterality or '?'} {meta.view or '?'}")])
                     item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                     study_item.addChild(item)
                     self._image_items[str(entry.path)] = item
@@ -56,9 +57,9 @@ class StudyBrowser(QTreeWidget):
     def patient_text(self, patient_id: str | None, name: str | None, number: int) -> str:
         if self.hide_phi:
             return f"Patient {number}"
-        return (
-            " — ".join(filter(None, (str(name).replace("^", " ") if name else None, patient_id))) or f"Patient {number}"
-        )
+        # Escaped: a name holding ESC, BEL or a line break was drawn as boxes over two lines.
+        text = " — ".join(filter(None, (str(name).replace("^", " ") if name else None, patient_id)))
+        return printable(text) if text else f"Patient {number}"
 
     def set_hide_phi(self, hide: bool) -> None:
         self.hide_phi = hide

@@ -19,7 +19,37 @@ import pydicom
 from pydicom.uid import generate_uid
 from synthetic import mg_dataset, phantom
 
-KINDS = ("flip", "truncate", "length", "vr", "attributes", "spacing", "window", "syntax", "identifiers", "name")
+KINDS = (
+    "flip",
+    "truncate",
+    "length",
+    "vr",
+    "attributes",
+    "spacing",
+    "window",
+    "syntax",
+    "identifiers",
+    "name",
+    "uid_vr",
+    "clash",
+    "control",
+)
+# Every text element a file names its patient, study or image with: the "control" kind puts
+# control bytes into all of them at once (they reach logs, terminals and widgets).
+TEXT_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "StudyDescription",
+    "SeriesDescription",
+    "AccessionNumber",
+    "StudyID",
+    "Manufacturer",
+    "InstitutionName",
+    "ReferringPhysicianName",
+    "ImageLaterality",
+    "ViewPosition",
+)
+CONTROL_TEXT = ["A\r\n2026-01-01 INFO forged line", "\x1b]0;title\x07\x1b[2J", "nul\x00inside", "\x07\x08\x7f"]
 
 HOSTILE_NUMBERS = [
     "1e308",
@@ -219,6 +249,30 @@ def _mutant(seed: int, folder: Path) -> tuple[Path, str]:
             value = rng.choice(HOSTILE_TEXT)
             raw_element(ds, keyword, value)
             what = f"{keyword} = {value[:20]!r}"
+    elif kind == "uid_vr":
+        # A UID element whose VR is changed to a number's (US, FD): pydicom reads a list.
+        keyword = rng.choice(["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+        tag = pydicom.tag.Tag(pydicom.datadict.tag_for_keyword(keyword))
+        vr = rng.choice([b"US", b"FD"])
+        value = struct.pack("<HH", 20301, 20302) if vr == b"US" else struct.pack("<d", 1.5)
+        data = _encode(ds)  # then the element rewritten in the bytes (pydicom will not write it)
+        head = struct.pack("<HH", tag.group, tag.element)
+        at = data.find(head + b"UI", 132 + 12 + struct.unpack("<I", data[140:144])[0])
+        length = struct.unpack("<H", data[at + 6 : at + 8])[0]
+        data = data[:at] + head + vr + struct.pack("<H", len(value)) + value + data[at + 8 + length :]
+        what = f"{keyword} as {vr.decode()}"
+    elif kind == "clash":
+        # Two women under one Study Instance UID: this file and a companion of another patient.
+        companion = _base(rng)
+        companion.StudyInstanceUID = ds.StudyInstanceUID
+        companion.PatientID, companion.PatientName = "OTHER-999", "Other^Eve"
+        companion.ImageLaterality = "L" if ds.ImageLaterality == "R" else "R"
+        (folder / f"fuzz_{seed:05d}_other.dcm").write_bytes(_encode(companion))
+        what = "two patients in one study"
+    elif kind == "control":
+        for keyword in TEXT_KEYWORDS:
+            raw_element(ds, keyword, rng.choice(CONTROL_TEXT))
+        what = "control bytes in every text element"
     elif kind == "name":
         stem = rng.choice(
             [

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..report.naming import output_names
 from ..safe_write import is_inside
-from ..text import EscapedFormatter
+from ..text import EscapedFormatter, clipped
 from .run_log import native_output_to, say, setup_log
 
 DEFAULT_OUT = "hds-results"
@@ -230,8 +230,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
                 )
             spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
             if decoder_said:
-                damage = "; ".join(" ".join(each.split()) for each in decoder_said)
-                damage = damage if len(damage) <= 200 else damage[:200].rsplit(" ", 1)[0] + " …"
+                damage = clipped("; ".join(decoder_said), 200)
                 if args.refuse_damaged:
                     failures.append(f"{path}: decoded with errors, not analysed: {damage}")
                     continue

@@ -3,6 +3,7 @@ pixels with the project's chosen plugins at the level asked for, and the silence
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import struct
@@ -15,7 +16,7 @@ from pydicom import uid as dicom_uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from ..text import printable
+from ..text import clipped, printable
 from . import errors
 from .dicom_header import (
     MAX_MODALITY_VALUE,
@@ -135,6 +136,9 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     direct = pixels is not None
     if not direct:
         pixels = _decode_full(ds, path, syntax)
+    note = signedness_note(pixels, metadata.bits_stored, int(ds.get("PixelRepresentation", 0) or 0) == 1)
+    if note:
+        metadata = dataclasses.replace(metadata, header_notes=(*metadata.header_notes, note))
     slope = finite_value(ds, "RescaleSlope", 1.0, path)
     if slope == 0:
         raise errors.InvalidHeaderError(path, "Rescale Slope is 0: every pixel would have the same value")
@@ -162,6 +166,23 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
         level=level if direct else 0,
     )
     return image if direct else image.at_level(level)
+
+
+def signedness_note(pixels: np.ndarray, bits_stored: int | None, signed: bool) -> str | None:
+    """A note when Pixel Representation says signed but the values are unsigned data wrapped
+    around: both ends of the signed range are in use, the brightest tissue just below the
+    top and its continuation just above the bottom (a real signed image does not do both)."""
+    if not signed or not bits_stored or pixels.dtype.kind != "i":
+        return None
+    half = 1 << (bits_stored - 1)
+    sample = pixels[:: max(1, pixels.shape[0] // 256), :: max(1, pixels.shape[1] // 256)]
+    low, high = np.count_nonzero(sample <= -half // 2), np.count_nonzero(sample >= half // 2)
+    if low and high and low >= 0.001 * sample.size:
+        return (
+            "Pixel Representation says signed, but the values look like unsigned data read as signed "
+            "(both ends of the range in use): the header may be wrong and the image shown wrongly"
+        )
+    return None
 
 
 def _decode_full(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> np.ndarray:
@@ -207,7 +228,7 @@ def _decoder_reason(exc: Exception) -> str:
     if not lines:
         return type(exc).__name__
     plugins = [line for line in lines[1:] if ":" in line and "NoneType" not in line and "<_io." not in line]
-    return "; ".join(plugins)[:300] if plugins else lines[0][:300]
+    return clipped("; ".join(plugins), 300) if plugins else clipped(lines[0], 300)
 
 
 def _decode_with(ds: Dataset, plugin: str) -> np.ndarray:

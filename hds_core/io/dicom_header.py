@@ -15,7 +15,7 @@ import pydicom
 from pydicom import uid as dicom_uid
 from pydicom.dataset import Dataset
 
-from ..text import printable
+from ..text import clipped, printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MAX_SPACING_MM, MIN_SPACING_MM, MammoMetadata, plausible_spacing
@@ -163,7 +163,7 @@ def convert_elements(ds: Dataset, path: Path) -> None:
         except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on damaged values
             keyword = pydicom.datadict.keyword_for_tag(tag) or str(tag)
             if keyword in ESSENTIAL:
-                reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+                reason = clipped(str(exc).splitlines()[0], 120) if str(exc) else type(exc).__name__
                 raise errors.InvalidHeaderError(
                     path, f"{keyword} cannot be read ({reason})", "the header is damaged"
                 ) from None
@@ -196,7 +196,7 @@ def finite_value(ds: Dataset, keyword: str, default: float, path: Path) -> float
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({str(value)[:40]!r})") from None
+        raise errors.InvalidHeaderError(path, f"{keyword} is not a number ({clipped(repr(str(value)), 40)})") from None
     if not math.isfinite(number):
         raise errors.InvalidHeaderError(path, f"{keyword} is {number}, not a finite number")
     return number
@@ -237,7 +237,10 @@ def check_image_header(ds: Dataset, path: Path) -> None:
     frames = _int(ds, "NumberOfFrames", path) if ds.get("NumberOfFrames") not in (None, "") else 1
     if rows <= 0 or columns <= 0:
         raise errors.InvalidHeaderError(path, f"image size {rows}x{columns} is empty")
-    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
+    value = ds.get("PhotometricInterpretation", "")
+    if not isinstance(value, str):  # a damaged VR reads as numbers: "[20301, 20302] image" said nothing
+        raise errors.InvalidHeaderError(path, "Photometric Interpretation is not a code string (its VR is damaged)")
+    photometric = value.upper()
     if not photometric:
         raise errors.InvalidHeaderError(path, "Photometric Interpretation is missing")
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
@@ -334,7 +337,7 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[
         try:
             spacing = (float(values[0]) / divisor, float(values[1]) / divisor)
         except (TypeError, ValueError):
-            notes.append(f"{source} {printable(str(values))[:40]} is not a number: treated as unknown")
+            notes.append(f"{source} {clipped(printable(str(values)), 40)} is not a number: treated as unknown")
             continue
         if plausible_spacing(spacing):
             return spacing, source, []

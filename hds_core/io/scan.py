@@ -229,7 +229,9 @@ def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> Sc
             break
         if progress is not None:
             progress(done, path)
-        if path.name.startswith(".") or path.suffix.lower() in _IGNORED_SUFFIXES:
+        # A file named on its own is tried whatever its name (``..dcm`` is a valid file name);
+        # in a folder, hidden files and known non-images are passed over.
+        if path != root and (path.name.startswith(".") or path.suffix.lower() in _IGNORED_SUFFIXES):
             result.skipped["other file"] += 1
             continue
         if path.name.upper() == "DICOMDIR":

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..text import clipped
 from .cache import valid_uid
 
 DEFER = 16 * 1024 * 1024
@@ -90,7 +91,7 @@ def check_instance(path: Path, context_class: str) -> Instance:
         except UnreadableError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever a peer sent: a reason, not a crash
-            raise UnreadableError(f"it does not parse ({type(exc).__name__}: {_short(exc)})") from None
+            raise UnreadableError(f"it does not parse ({type(exc).__name__}: {clipped(str(exc), 200)})") from None
     for warning in said:
         text = str(warning.message)
         if "Expected explicit VR, but found implicit VR" in text or "Expected implicit VR, but found explicit" in text:
@@ -115,11 +116,6 @@ def check_instance(path: Path, context_class: str) -> Instance:
     keys = ("PatientID", "IssuerOfPatientID", "PatientName", "PatientBirthDate")
     patient = tuple(str(dataset.get(k, "") or "") for k in keys)
     return Instance(study, sop, sop_class, patient)  # type: ignore[arg-type]
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
 
 
 def _walk(dataset, size: int) -> None:

@@ -95,7 +95,30 @@ def _source(path: Path, out: Path) -> pydicom.Dataset:
     for keyword in COPIED_TYPE2:
         if keyword not in dataset:
             setattr(dataset, keyword, "")
+    _drop_rejected_spacing(dataset)
     return dataset
+
+
+SPACING_KEYWORDS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
+
+
+def _drop_rejected_spacing(dataset: pydicom.Dataset) -> None:
+    """A spacing the analysis rejected (0\\0, -1\\1, 1e308, nan, 'abc') is not copied into an
+    object made from the image: highdicom would copy it into the SEG's pixel measures, or
+    fail on it with its own words. The object then says nothing of the spacing, as the
+    analysis did ("treated as unknown")."""
+    from ..io.image import plausible_spacing
+
+    for keyword in SPACING_KEYWORDS:
+        if keyword not in dataset:
+            continue
+        try:
+            values = list(dataset[keyword].value)
+            usable = len(values) == 2 and plausible_spacing(values)
+        except Exception:  # noqa: BLE001 - a value that does not even convert is rejected too
+            usable = False
+        if not usable:
+            del dataset[keyword]
 
 
 def _check_target(path: Path, force: bool, sources: list[Path]) -> None:

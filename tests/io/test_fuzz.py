@@ -19,7 +19,7 @@ from hds_core.io import MammoReadError, read_image, scan_folder
 from hds_core.report.naming import output_names
 from hds_core.text import printable
 
-SEEDS = range(0, 8 * len(KINDS))  # eight of each kind
+SEEDS = range(0, 10 * len(KINDS))  # ten of each kind
 # The engine's process holds torch, the weights and one small image at a time.
 MAX_RSS_MB = 1500
 
@@ -95,6 +95,11 @@ def test_hds_predict_accounts_for_every_mutant_without_a_traceback(mutants, tmp_
     for secret in ("Phantom", "PHANTOM-1", "SMITH"):
         assert secret not in said
     log = next((tmp_path / "state").rglob("hds-predict.log")).read_text(errors="replace")
+    # Nothing from a file forges a log line or reaches it raw, the libraries' warnings included.
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", log), "a raw control character reached the log"
+    forged = [line for line in log.splitlines() if line.startswith("2026-01-01 INFO forged")]
+    assert not forged, forged[:3]
+    assert "disagree on the patient" in said  # the clashing studies are reported apart, and said
     results = {p.name for p in (out / "json").iterdir()}
     # Each file's result would carry its own name (clashing names get a UID added: a prefix then).
     names = output_names([(path, None) for path in made])

@@ -279,3 +279,39 @@ def test_what_a_decoder_complains_of_is_said_in_the_result_or_refused(phantom_mo
     )
     assert strict.returncode == 2 and "decoded with errors, not analysed" in strict.stderr
     assert not list((tmp_path / "strict").glob("*.json"))
+
+
+def test_a_file_named_on_the_command_line_is_tried_whatever_its_name(phantom_model, tmp_path, capsys):
+    pixels, _ = phantom((256, 192), seed=7)
+    (tmp_path / "in").mkdir()
+    named = write_dicom(tmp_path / "in" / "..dcm", pixels, ImagerPixelSpacing=[0.4, 0.4])
+    code = predict_main([str(named), "--weights", str(phantom_model), "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "out").glob("*.json"))) == 1
+
+
+def test_a_damaged_photometric_vr_is_named_in_words(tmp_path):
+    import pydicom
+
+    pixels, _ = phantom((64, 48), seed=8)
+    path = write_dicom(tmp_path / "f.dcm", pixels)
+    ds = pydicom.dcmread(path)
+    tag = pydicom.tag.Tag(0x00280004)
+    ds._dict[tag] = pydicom.dataelem.RawDataElement(tag, "US", 4, b"\x4d\x4f\x4e\x4f", 0, False, True)
+    ds.save_as(path)
+    with pytest.raises(errors.MammoReadError, match="Photometric Interpretation is not a code string"):
+        read_image(path)
+
+
+def test_a_signed_pixel_representation_on_unsigned_data_is_noted(tmp_path):
+    pixels, _ = phantom((256, 192), seed=9)  # 12-bit unsigned values, breast above half range
+    assert pixels.max() > 2048
+    wrapped = write_dicom(tmp_path / "wrapped.dcm", pixels, PixelRepresentation=1)
+    plain = write_dicom(tmp_path / "plain.dcm", pixels)
+    truly_signed = write_dicom(
+        tmp_path / "signed.dcm", (pixels.astype(np.int32) // 8 - 256).astype(np.int16), BitsStored=12
+    )
+    said = " ".join(read_image(wrapped).metadata.warnings())
+    assert "Pixel Representation says signed" in said
+    assert "Pixel Representation" not in " ".join(read_image(plain).metadata.warnings())
+    assert "Pixel Representation" not in " ".join(read_image(truly_signed).metadata.warnings())

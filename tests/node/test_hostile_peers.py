@@ -3,8 +3,10 @@ oversized PDUs, a full house, and instances nobody can read or that reuse anothe
 Every loop is bounded in count and time and every socket is closed by the test."""
 
 import logging
+import os
 import socket
 import struct
+import sys
 import time
 from contextlib import ExitStack
 
@@ -209,3 +211,80 @@ def test_nothing_stored_is_replaced_and_a_uid_belongs_to_one_study(listener):
     moved = _film(StudyInstanceUID=generate_uid())
     moved.SOPInstanceUID = film.SOPInstanceUID  # the same UID in another study
     assert _store(server.port, [moved])[0] >= 0xA000
+
+
+def test_an_instance_cut_off_midway_leaves_no_file_behind(listener, tmp_path, monkeypatch):
+    import tempfile
+    import threading
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where pynetdicom streams to
+    (tmp_path / "tmp").mkdir()
+    server = listener()
+    big = mg_dataset(np.zeros((4096, 4096), np.uint16))  # 32 MiB: far from sent in 0.1 s
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(MG, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    sending = threading.Thread(target=lambda: assoc.send_c_store(big), daemon=True)
+    sending.start()
+    deadline = time.monotonic() + 10
+    while not list((tmp_path / "tmp").glob("*.dcm")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list((tmp_path / "tmp").glob("*.dcm")), "the transfer never started streaming to disk"
+    assoc.abort()
+    sending.join(timeout=10)
+    time.sleep(0.5)
+    assert not list((tmp_path / "tmp").glob("*.dcm"))
+    assert not list(server.cache.root.rglob("*.dcm"))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_listener_process_stays_under_400_mb_whatever_peers_send(tmp_path):
+    """hds-node listen as a user runs it: two allowed peers store 96 MiB instances at once
+    while two others stream 96 MiB into a declared 4 GiB PDU. Its peak RSS (VmHWM) stays under
+    400 MB: nothing is buffered whole."""
+    import subprocess
+    import threading
+
+    port = free_port()
+    env = {**os.environ, "HDS_NODES": str(tmp_path / "nodes.json"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    env["TMPDIR"] = str(tmp_path)
+    command = [sys.executable, "-m", "hds_core.commands.node", "listen", "--aet", "HDS_MAMMO", "--port", str(port)]
+    command += ["--store", str(tmp_path / "cache"), "--allow", "MODALITY", "--quiet", "3600"]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while "listening on" not in child.stderr.readline():
+            assert time.monotonic() < deadline and child.poll() is None, "the listener did not start"
+        big = mg_dataset(np.zeros((7000, 7168), np.uint16))  # 96 MiB of pixels
+
+        def flood() -> None:
+            with _connect(port) as sock:
+                sock.sendall(struct.pack(">BBL", 0x01, 0, 0xFFFFFFF0))
+                chunk = b"\x00" * (1 << 20)
+                try:
+                    for _ in range(96):
+                        sock.sendall(chunk)
+                except OSError:
+                    pass  # closed by the listener: what should happen
+
+        statuses = []
+        workers = [threading.Thread(target=lambda: statuses.append(_store(port, [big]))) for _ in range(2)]
+        workers += [threading.Thread(target=flood) for _ in range(2)]
+        for each in workers:
+            each.start()
+        for each in workers:
+            each.join(timeout=300)
+        assert statuses == [[0], [0]]
+        peak = _peak_rss_mb(child.pid)
+        print(f"listener peak RSS {peak:.0f} MB")
+        assert peak < 400, f"peak RSS {peak:.0f} MB"
+    finally:
+        child.terminate()
+        child.wait(timeout=30)

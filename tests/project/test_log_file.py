@@ -49,3 +49,13 @@ def test_the_log_is_rotated_by_size(tmp_path, monkeypatch):
     files = sorted(tmp_path.iterdir())
     assert len(files) == LOG_BACKUPS + 1
     assert all(f.stat().st_size <= 2100 for f in files)
+
+
+def test_a_long_message_is_cut_between_words_and_says_so():
+    from hds_core.text import clipped
+
+    text = "all plugins failed: (pylibjpeg: unpack requires a buffer of 4 bytes in struct format)"
+    short = clipped(text, 40)
+    assert short.endswith(" …") and len(short) <= 42
+    assert text.startswith(short.removesuffix(" …")) and not short.removesuffix(" …").endswith(("(", ":"))
+    assert clipped("short\nenough", 40) == "short enough"

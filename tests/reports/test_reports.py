@@ -268,3 +268,26 @@ def test_the_viewer_shows_a_study_whose_images_disagree_on_the_patient(qtbot, ph
     problems = [window.problems.item(i).text() for i in range(window.problems.count())]
     assert any("disagree on the patient" in line for line in problems)
     assert window.problems_dock.isVisible()
+
+
+@pytest.mark.parametrize("spacing", [["0", "0"], ["-1", "1"], ["1e308", "1"], ["1e-300", "1e-300"], ["nan", "1"]])
+def test_a_seg_never_carries_a_spacing_the_analysis_rejected(phantom_model, tmp_path, spacing, capsys):
+    import pydicom
+
+    pixels, _ = phantom((256, 192), seed=9)
+    (tmp_path / "in").mkdir()
+    write_dicom(tmp_path / "in" / "film.dcm", pixels, ImageLaterality="L", ViewPosition="CC")
+    source = pydicom.dcmread(tmp_path / "in" / "film.dcm")
+    source.add_new(0x00280030, "DS", "\\".join(spacing))  # PixelSpacing as a damaged header holds it
+    source.save_as(tmp_path / "in" / "film.dcm")
+    code = predict_main(
+        [str(tmp_path / "in"), "--weights", str(phantom_model), "--out", str(tmp_path / "j")]
+        + ["--seg-dir", str(tmp_path / "seg")]
+    )
+    assert code == 0, capsys.readouterr().err
+    (seg,) = (tmp_path / "seg").glob("*.dcm")
+    written = pydicom.dcmread(seg)
+    shared = written.SharedFunctionalGroupsSequence[0]
+    measures = shared.get("PixelMeasuresSequence")
+    found = str(measures[0].get("PixelSpacing", "")) if measures else ""
+    assert all(value not in found for value in spacing)
