@@ -72,10 +72,14 @@ class StudyAnalyst:
             log.info("study %s: already analysed", study.uid)
             return True
         out = self.results_of(study)
+        # In the desktop bundle the executable is the app, whose "predict" is hds-predict.
+        command = (
+            [sys.executable, "predict"]
+            if getattr(sys, "frozen", False)
+            else [sys.executable, "-m", __package__ + ".predict"]
+        )
         argv = [
-            sys.executable,
-            "-m",
-            "hds_core.commands.predict",
+            *command,
             str(study.folder),
             "--out",
             str(out / "json"),

@@ -168,6 +168,17 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     return image if direct else image.at_level(level)
 
 
+def _encapsulation_complete(path: Path) -> bool:
+    """The encapsulated pixel data ends with its sequence delimiter: the file is whole, so
+    a decoder's failure means damaged data, not a copy cut short."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            return b"\xfe\xff\xdd\xe0\x00\x00\x00\x00" in handle.read()
+    except OSError:
+        return False
+
+
 def signedness_note(pixels: np.ndarray, bits_stored: int | None, signed: bool) -> str | None:
     """A note when Pixel Representation says signed but the values are unsigned data wrapped
     around: both ends of the signed range are in use, the brightest tissue just below the
@@ -196,7 +207,9 @@ def _decode_full(ds: Dataset, path: Path, syntax: dicom_uid.UID) -> np.ndarray:
         raise errors.DecodeError(
             path,
             f"cannot decode the pixel data ({syntax.name}): {_decoder_reason(exc)}",
-            "the compressed data is damaged or cut off; copy it again from the archive",
+            "the compressed data is damaged, though the file is whole; export it again from the archive"
+            if _encapsulation_complete(path)
+            else "the file was cut off inside its compressed data; copy it again from the archive",
         ) from None
     if not pixels.dtype.isnative:
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))  # big-endian files

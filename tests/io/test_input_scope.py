@@ -315,3 +315,23 @@ def test_a_signed_pixel_representation_on_unsigned_data_is_noted(tmp_path):
     assert "Pixel Representation says signed" in said
     assert "Pixel Representation" not in " ".join(read_image(plain).metadata.warnings())
     assert "Pixel Representation" not in " ".join(read_image(truly_signed).metadata.warnings())
+
+
+def test_a_whole_rle_file_with_damaged_segments_is_not_called_cut_off(tmp_path):
+    import struct
+
+    from pydicom.uid import RLELossless
+
+    path = write_dicom(tmp_path / "rle.dcm", phantom((256, 192), seed=3)[0], syntax=RLELossless)
+    data = bytearray(path.read_bytes())
+    table = data.find(b"\xfe\xff\x00\xe0", data.find(b"\xe0\x7f\x10\x00") + 12)  # the offset table
+    first = data.find(b"\xfe\xff\x00\xe0", table + 8) + 8  # the RLE header of the first frame
+    data[first : first + 4] = struct.pack("<L", 15)  # 15 segments claimed, 2 there
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.MammoReadError) as whole:
+        read_image(path)
+    assert "though the file is whole" in str(whole.value) and "cut off" not in str(whole.value)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(bytes(data[: len(data) - 3000]))
+    with pytest.raises(errors.MammoReadError, match="cut off"):
+        read_image(cut)

@@ -33,7 +33,11 @@ def test_every_arm_is_the_recipe_with_one_lever_changed(tmp_path):
         "dsseg": {"mode"},
         "film": {"train_on"},
         "digital": {"train_on"},
+        # Issue 38's film model: films only, with the looks a film needs (the whole film,
+        # more epochs and crops, half of them on a mass), so several levers at once.
+        "film-whole": {"train_on", "epochs", "samples_per_epoch", "crop", "balance"},
     }
+    assert recipe.arm_epochs("film-whole") == 20 and recipe.arm_epochs("recipe") == 12
     assert train_parser().parse_args(recipe.arm_options("film", str(film), str(digital))).train_on == [
         f"minimias:{film}"
     ]
