@@ -311,7 +311,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         )
         failures += outcome.failures
         for conflict in outcome.conflicts:  # never a failure: each patient's report was written
-            run_log.warning("%s", conflict)
+            run_log.info("warning: %s", conflict)
             say(f"hds-predict: warning: {conflict}")
         if destination:
             pdfs = outcome.pdf_films if args.send_pdf else {}
