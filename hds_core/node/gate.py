@@ -142,7 +142,9 @@ class Gate:
             entry = next((c for c in self._connections if c.assoc is assoc), None)
             if entry is None or entry.closed:
                 return REJECT_TRANSIENT, SOURCE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED
-            admitted = [c for c in self._connections if c.admitted and not c.closed]
+            admitted = [
+                c for c in self._connections if c.admitted and not c.closed and (c.assoc is None or c.assoc.is_alive())
+            ]
             if len(admitted) >= self.limits.max_associations:
                 reason = f"no free slot ({self.limits.max_associations} associations in use)"
             elif sum(c.peer == peer for c in admitted) >= self.limits.max_associations_per_peer:
@@ -152,6 +154,14 @@ class Gate:
                 return None
         self.refuse(peer, reason)
         return REJECT_TRANSIENT, SOURCE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED
+
+    def release(self, assoc) -> None:
+        """The association ended (released, aborted, its connection closed): its slot is free
+        at once, not at the watcher's next look."""
+        with self._lock:
+            for each in self._connections:
+                if each.assoc is assoc:
+                    each.closed = True
 
     def is_admitted(self, assoc) -> bool:
         with self._lock:
@@ -341,7 +351,14 @@ def gated_server(ae, address, gate: Gate, *, ssl_context, evt_handlers):
     server = ae.make_server(
         address,
         ssl_context=ssl_context,
-        evt_handlers=[*evt_handlers, (evt.EVT_REQUESTED, requested)],
+        evt_handlers=[
+            *evt_handlers,
+            (evt.EVT_REQUESTED, requested),
+            *(
+                (event, lambda e: gate.release(e.assoc))
+                for event in (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_CONN_CLOSE)
+            ),
+        ],
         server_class=GatedServer,
         request_handler=GatedHandler,
     )
