@@ -3,6 +3,8 @@ import shutil
 
 import pytest
 
+from hds_core.node import Listener, LocalNode, StudyCache
+
 from .orthanc import ORTHANC, Orthanc, free_port
 
 
@@ -23,3 +25,23 @@ def orthanc(tmp_path, listen_port):
     server = Orthanc(folder, {"hds": ("HDS_MAMMO", listen_port)})
     yield server
     server.stop()
+
+
+@pytest.fixture
+def listener(tmp_path):
+    """``listener(**options)``: a started Listener on a free loopback port that accepts the AE
+    title MODALITY, storing into one cache per test (a second start is a restart), its studies
+    completed only when the test says; stopped after the test."""
+    started = []
+
+    def start(**kwargs):
+        kwargs.setdefault("allow", ("MODALITY",))
+        kwargs.setdefault("quiet_s", 3600)  # completed by the test, at the time it says
+        each = Listener(LocalNode(port=free_port()), StudyCache(tmp_path / "cache"), **kwargs)
+        each.start()
+        started.append(each)
+        return each
+
+    yield start
+    for each in started:
+        each.stop()

@@ -19,34 +19,12 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000
 from pynetdicom import AE
 from synthetic import mg_dataset, phantom
 
-from hds_core.node import Listener, LocalNode, StudyCache
 from hds_core.node.gate import Limits
 
 from .orthanc import free_port
 from .test_listener import MG
 
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
-
-
-@pytest.fixture
-def listener(tmp_path):
-    started = []
-
-    def start(**limits):
-        each = Listener(
-            LocalNode(port=free_port()),
-            StudyCache(tmp_path / f"cache{len(started)}"),
-            allow=("MODALITY",),
-            quiet_s=3600,
-            limits=Limits(**limits),
-        )
-        each.start()
-        started.append(each)
-        return each
-
-    yield start
-    for each in started:
-        each.stop()
 
 
 def _connect(port: int, source: str = "127.0.0.1") -> socket.socket:
@@ -83,7 +61,7 @@ def _store(port: int, datasets, syntax=ExplicitVRLittleEndian, aet="MODALITY", c
 
 
 def test_a_good_sender_gets_through_while_50_half_open_connections_sit_on_the_port(listener):
-    server = listener(handshake_s=30)  # they would stay for the whole test
+    server = listener(limits=Limits(handshake_s=30))  # they would stay for the whole test
     with ExitStack() as stack:
         for i in range(50):  # from two hosts, the sender's own among them
             sock = stack.enter_context(_connect(server.port, "127.0.0.2" if i % 2 else "127.0.0.1"))
@@ -93,7 +71,7 @@ def test_a_good_sender_gets_through_while_50_half_open_connections_sit_on_the_po
 
 
 def test_a_connection_without_a_request_is_closed_after_the_handshake_time(listener):
-    server = listener(handshake_s=1)
+    server = listener(limits=Limits(handshake_s=1))
     with _connect(server.port, "127.0.0.2") as sock:
         sock.sendall(b"\x01\x00\x00")
         started = time.monotonic()
@@ -111,7 +89,7 @@ def test_a_declared_4_gib_pdu_is_never_buffered(listener, caplog):
 
 
 def test_a_flood_from_one_host_is_cut_and_summarised_and_the_others_get_through(listener, caplog):
-    server = listener(max_connections_per_window=20, window_s=60)  # one window for the whole flood
+    server = listener(limits=Limits(max_connections_per_window=20, window_s=60))  # one window for the whole flood
     with caplog.at_level(logging.WARNING, logger="hds_core.node"):
         closed = 0
         for _ in range(60):
@@ -128,7 +106,7 @@ def test_a_flood_from_one_host_is_cut_and_summarised_and_the_others_get_through(
 
 
 def test_when_every_slot_is_taken_the_log_says_so_not_that_the_caller_is_unknown(listener, caplog):
-    server = listener(max_associations=2, max_associations_per_peer=2)
+    server = listener(limits=Limits(max_associations=2, max_associations_per_peer=2))
     ae = AE(ae_title="MODALITY")
     ae.add_requested_context(MG, ExplicitVRLittleEndian)
     held = [ae.associate("127.0.0.1", server.port, ae_title="HDS_MAMMO") for _ in range(2)]

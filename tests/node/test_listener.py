@@ -23,23 +23,6 @@ def _films(n: int, study: str | None = None):
     return [mg_dataset(phantom((64, 48), seed=i)[0].astype(np.uint16), StudyInstanceUID=study) for i in range(n)]
 
 
-@pytest.fixture
-def listener(tmp_path):
-    started = []
-
-    def start(**kwargs):
-        kwargs.setdefault("allow", ("MODALITY",))
-        kwargs.setdefault("quiet_s", 3600)  # completed by the test, at the time it says
-        each = Listener(LocalNode(port=free_port()), StudyCache(tmp_path / "cache"), **kwargs)
-        each.start()
-        started.append(each)
-        return each
-
-    yield start
-    for each in started:
-        each.stop()
-
-
 def _sender(aet="MODALITY", contexts=(MG,)):
     ae = AE(ae_title=aet)
     for context in contexts:
