@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 WEIGHTS_NAME = "hds_mammo.safetensors"
+# The model for digitised films (issue 38: one model per domain); the default one serves
+# digital images, and every image when this one is absent.
+FILM_WEIGHTS_NAME = "hds_mammo_film.safetensors"
+# The film / digital classifier of the pixels (hds_core.io.appearance), for images whose
+# header does not say.
+DOMAIN_CLASSIFIER_NAME = "domain_classifier.json"
 
 
 def resource_root() -> Path:
@@ -26,6 +32,17 @@ def default_weights() -> Path | None:
     """The shipped weights, or None when this build has none."""
     path = resource_path("weights", WEIGHTS_NAME)
     return path if path.is_file() and path.with_suffix(".json").is_file() else None
+
+
+def film_weights() -> Path | None:
+    """The shipped film model, or None when this build has none."""
+    path = resource_path("weights", FILM_WEIGHTS_NAME)
+    return path if path.is_file() and path.with_suffix(".json").is_file() else None
+
+
+def domain_classifier() -> Path | None:
+    path = resource_path("weights", DOMAIN_CLASSIFIER_NAME)
+    return path if path.is_file() else None
 
 
 def demo_study() -> Path | None:

@@ -35,7 +35,9 @@ class Prediction:
     view_key: ViewKey = ViewKey(None, None, None)  # study, breast and view: how compare_breasts pairs images
     score_basis: str = THIS_IMAGE  # or BOTH_BREASTS
     single_image_score: float | None = None  # the calibrated score of this image alone
-    domain: str | None = None  # "film", "digital" or None (MammoMetadata.acquisition_domain)
+    domain: str | None = None  # "film", "digital" or None (the header's, else the pixels')
+    spacing_estimate_mm: float | None = None  # what the network was given where the file has no spacing
+    domain_source: str | None = None  # what said so ("header: Detector Type FILM", "pixels: film (97%; ...)")
     # True when ``score`` is a probability calibrated for this image's domain; False when it is
     # the network's raw score (the weights were calibrated on another domain, or not at all):
     # a rank among images of that domain, shown as such.
@@ -80,11 +82,13 @@ class Prediction:
             ),
             "max_probability": round(self.max_probability, 4),
             "domain": self.domain,
+            "domain_source": self.domain_source,
             "score_is_calibrated_probability": self.calibrated,
             "threshold": threshold,
             "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],
             "image_size": list(self.geometry.original_shape[::-1]),
             "pixel_spacing_mm": list(self.spacing_mm) if self.spacing_mm else None,
+            "pixel_spacing_estimate_mm": round(self.spacing_estimate_mm, 4) if self.spacing_estimate_mm else None,
             "model": {"name": self.model_name, "weights_sha256": self.weights_sha256},
             "device": self.device,
             "precision": self.precision,

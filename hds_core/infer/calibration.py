@@ -37,9 +37,11 @@ def fit_isotonic(scores, labels) -> dict:
     }
 
 
-def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 100, signs=None) -> np.ndarray:
+def newton_logistic(
+    features: np.ndarray, labels: np.ndarray, iterations: int = 100, signs=None, ridge: float = 1e-6
+) -> np.ndarray:
     """Logistic regression of ``labels`` on ``features`` (n x k) with an intercept, by
-    Newton's method with a tiny ridge (separable data stays finite). Returns k weights then
+    Newton's method with a ridge (tiny by default: separable data stays finite). Returns k weights then
     the intercept. ``signs`` (+1, -1 or 0 per feature) constrains a weight's sign: a weight
     fitted with the wrong sign is set to 0 and the others refitted (on a small, noisy fold a
     calibration with a negative slope would turn the ranking upside down)."""
@@ -52,9 +54,9 @@ def newton_logistic(features: np.ndarray, labels: np.ndarray, iterations: int = 
         if free:
             theta[0] = 1.0 if not signs or signs[free[0]] >= 0 else -1.0
         for _ in range(iterations):
-            p = 1 / (1 + np.exp(-(x @ theta)))
-            gradient = x.T @ (p - y) + 1e-6 * theta
-            hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
+            p = 1 / (1 + np.exp(-np.clip(x @ theta, -50, 50)))
+            gradient = x.T @ (p - y) + ridge * theta
+            hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + ridge * np.eye(x.shape[1])
             step = np.linalg.solve(hessian, gradient)
             theta = theta - step
             if np.abs(step).max() < 1e-9:

@@ -18,6 +18,7 @@ import torch
 
 from ..findings import THIS_IMAGE, Prediction, ViewKey
 from ..io import MammoImage, read_image
+from ..io.appearance import Appearance, measure
 from ..network_input import NetworkInput
 from ..nn import load_weights, sha256
 from .bilateral import final_scores
@@ -26,7 +27,7 @@ from .device import choose_device, cpu_has_native_bf16, device_name
 from .events import CUDA_FALLBACK, PredictionCancelled
 from .forward import image_score, predict_working
 from .optimize import inference_copy
-from .scope import check_mammogram
+from .scope import check_breast, check_mammogram
 from .shipped import shipped_weights
 from .suppression import excluded_region, suppress
 
@@ -70,11 +71,27 @@ class Predictor:
     def predict_path(self, path: str | Path, *, cancel=None) -> Prediction:
         return self.predict(read_image(path), cancel=cancel)
 
-    def predict(self, image: MammoImage, *, cancel=None, spacing_mm: tuple[float, float] | None = None) -> Prediction:
+    def predict(
+        self,
+        image: MammoImage,
+        *,
+        cancel=None,
+        spacing_mm: tuple[float, float] | None = None,
+        appearance: Appearance | None = None,
+        domain: str | None = None,
+        domain_source: str | None = None,
+    ) -> Prediction:
         """``cancel()`` returning True (checked between stages and between network layers)
-        raises :class:`PredictionCancelled`; an image that is not a mammogram raises
-        :class:`~hds_core.infer.scope.NotAMammogramError` before the network runs."""
+        raises :class:`PredictionCancelled`; an image that is not a mammogram (by its header,
+        or with no breast in its pixels) raises :class:`~hds_core.infer.scope.NotAMammogramError`
+        before the network runs. ``appearance``: the image's, when the caller measured it
+        already; ``domain``/``domain_source``: the caller's decision (``DomainModels``), else
+        the header's."""
         check_mammogram(image.metadata)
+        check_breast(image.metadata, appearance or measure(image))
+        if domain_source is None:
+            domain, domain_source = image.metadata.acquisition_domain, image.metadata.acquisition_domain_source
+            domain_source = domain_source and f"header: {domain_source}"
 
         def check():
             if cancel is not None and cancel():
@@ -87,10 +104,11 @@ class Predictor:
             *working.warnings,
             *[w for w in image.metadata.warnings() if not w.startswith("pixel spacing unknown")],
         ]
-        if image.level > self.input.level(spacing):
+        network_spacing = spacing or image.metadata.spacing_for_network
+        if image.level > self.input.level(network_spacing):
             notes.append(
                 f"read at 1/{image.reduction} resolution, coarser than the network's input "
-                f"(1/{1 << self.input.level(spacing)}): results are approximate"
+                f"(1/{1 << self.input.level(network_spacing)}): results are approximate"
             )
         check()
         results = self._run(working.image, check if cancel is not None else None, notes)
@@ -104,7 +122,6 @@ class Predictor:
         # The other breast is the same woman's: a study whose images disagree on the patient
         # pairs each patient's images with her own only.
         key = ViewKey(f"{study}|{chr(31).join(meta.patient_identity)}" if study else None, meta.laterality, meta.view)
-        domain = meta.acquisition_domain
         calibrated = self.calibrated_for(domain)
         single = calibrate(raw, self.spec.calibration) if calibrated else raw
         return Prediction(
@@ -114,10 +131,12 @@ class Predictor:
             view_key=key,
             single_image_score=single,
             domain=domain,
+            domain_source=domain_source,
             calibrated=calibrated,
             working_probability=final.probability,
             geometry=working.geometry,
             spacing_mm=spacing,
+            spacing_estimate_mm=None if spacing else network_spacing[0],
             model_name=self.model_name,
             weights_sha256=self.weights_sha256,
             device=self.device_name,

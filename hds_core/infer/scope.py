@@ -5,8 +5,9 @@ The network was trained on mammograms; on a CT slice it still returns a map and 
 meaning. DICOM files are analysed when their Modality is MG, or is missing and their SOP class
 is a mammography (or breast projection) class; a Modality that names anything else is
 refused whatever the class. Anything else is displayed but not analysed. Raster files
-(PNG, PGM, TIFF) carry no modality: opening one is the user's
-statement that it is a mammogram, as with the research datasets."""
+(PNG, PGM, TIFF) carry no modality: opening one is the user's statement that it is a
+mammogram, as with the research datasets, and the pixels must then show a breast
+(``check_breast``), as they must for any file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from pydicom import uid as dicom_uid
 
 from ..io import MammoMetadata
+from ..io.appearance import Appearance, no_breast
 from ..text import printable
 
 MAMMOGRAPHY_SOP_CLASSES = {
@@ -56,5 +58,13 @@ def not_a_mammogram(metadata: MammoMetadata) -> str | None:
 
 def check_mammogram(metadata: MammoMetadata) -> None:
     reason = not_a_mammogram(metadata)
+    if reason:
+        raise NotAMammogramError(metadata.path, reason)
+
+
+def check_breast(metadata: MammoMetadata, appearance: Appearance) -> None:
+    """The pixels' own check (``io.appearance.no_breast``): a raster carries no modality, and a
+    drawing of grey lines and a circle scored 0.549 with a "lesion" before it existed."""
+    reason = no_breast(appearance)
     if reason:
         raise NotAMammogramError(metadata.path, reason)

@@ -418,6 +418,11 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
         header_notes=tuple(notes),
         manufacturer=text("Manufacturer"),
         detector_type=text("DetectorType"),
+        conversion_type=text("ConversionType"),
+        capture_device=" ".join(
+            filter(None, (text("SecondaryCaptureDeviceManufacturer"), text("SecondaryCaptureDeviceManufacturerModelName")))
+        )
+        or None,
     )
 
 

@@ -11,13 +11,34 @@ import numpy as np
 from . import grayscale
 from .grayscale import VoiPreset
 
-# When a file has no pixel spacing (PNG exports, scanned films) the model assumes this and
-# says so: 0.1 mm is typical of digital mammography detectors.
+# When a file has no pixel spacing (PNG exports, scanned films), and the caller knows nothing
+# of the image's size either, the model assumes this and says so: 0.1 mm is typical of
+# digital mammography detectors.
 ASSUMED_SPACING_MM = 0.1
+# Where the image's size is known, the spacing is estimated instead: its long side taken as
+# a standard film's (18 x 24 cm). A CBIS-DDSM film of 4,600 rows (scanned at about 0.05 mm)
+# reads 0.052 mm, where the fixed 0.1 mm put the breast at twice the network's scale; a
+# mini-MIAS film (1,024 rows at 0.2 mm) reads 0.234, a CDD-CESM export (512 at about 0.4) 0.47.
+# A 24 x 30 cm film or detector reads about a quarter too fine; a crop of a film, too fine
+# by as much as it was cut. Labelled as an estimate wherever it is used.
+ESTIMATE_LONG_SIDE_MM = 240.0
 # What a mammogram's pixel spacing can be: detectors 0.05-0.1 mm, digitised films 0.02-0.2,
 # downsampled exports up to about 1 mm. A header outside this (by a factor of two and more)
 # is damaged: its spacing is treated as unknown rather than used to resample the image.
 MIN_SPACING_MM, MAX_SPACING_MM = 0.005, 2.0
+
+
+def estimated_spacing_mm(shape: tuple[int, int]) -> float:
+    """The spacing estimate for an image of ``shape`` (rows, columns) that carries none."""
+    longest = max(int(shape[0]), int(shape[1]), 1)
+    return min(max(ESTIMATE_LONG_SIDE_MM / longest, MIN_SPACING_MM), MAX_SPACING_MM)
+
+
+def spacing_estimate_note(estimate_mm: float) -> str:
+    return (
+        f"pixel spacing unknown: estimated {estimate_mm:.3g} mm (the image's long side taken as a "
+        f"{ESTIMATE_LONG_SIDE_MM / 10:g} cm film); set the spacing for exact sizes"
+    )
 
 
 def plausible_spacing(spacing_mm) -> bool:
@@ -26,6 +47,43 @@ def plausible_spacing(spacing_mm) -> bool:
         return all(math.isfinite(float(v)) and MIN_SPACING_MM <= float(v) <= MAX_SPACING_MM for v in spacing_mm)
     except (TypeError, ValueError):
         return False
+
+
+# Secondary Capture (single frame, and the multi-frame grayscale ones): how digitised films
+# travel (CBIS-DDSM, DDSM conversions); a detector writes a Digital Mammography object.
+SECONDARY_CAPTURE_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.7",
+    "1.2.840.10008.5.1.4.1.1.7.2",
+    "1.2.840.10008.5.1.4.1.1.7.3",
+}
+# Conversion Type values that mean a scanned film (DF: digitised film; WSD: a workstation's
+# capture, how DDSM's conversions are labelled).
+FILM_CONVERSIONS = {"DF", "WSD"}
+# Film digitisers of the public film collections (DDSM: Lumisys, Howtek, DBA; others: Vidar,
+# Array), matched in the manufacturer and capture-device names.
+FILM_DIGITISERS = ("LUMISYS", "HOWTEK", "DBA ", "VIDAR", "ARRAY CORP", "FILM DIGITI", "DIGITIZER", "DIGITISER")
+DIGITAL_DETECTORS = {"DIRECT", "INDIRECT", "SCINTILLATOR", "STORAGE"}
+
+
+def header_domain(metadata: MammoMetadata) -> tuple[str | None, str | None]:
+    """(domain, what said so) from the header alone; (None, None) when it says nothing."""
+    if metadata.file_format != "DICOM":
+        return None, None
+    detector = (metadata.detector_type or "").strip().upper()
+    if detector == "FILM":
+        return "film", "Detector Type FILM"
+    conversion = (metadata.conversion_type or "").strip().upper()
+    if conversion in FILM_CONVERSIONS:
+        return "film", f"Conversion Type {conversion}"
+    if metadata.sop_class_uid in SECONDARY_CAPTURE_CLASSES:
+        return "film", "a Secondary Capture object (a digitised image)"
+    devices = f" {metadata.manufacturer or ''} {metadata.capture_device or ''} ".upper()
+    digitiser = next((name for name in FILM_DIGITISERS if name in devices), None)
+    if digitiser:
+        return "film", f"a film digitiser ({digitiser.strip().title()})"
+    if detector in DIGITAL_DETECTORS:
+        return "digital", f"Detector Type {detector}"
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -63,6 +121,8 @@ class MammoMetadata:
     accession_number: str | None = None
     manufacturer: str | None = None
     detector_type: str | None = None  # DetectorType: FILM, DIRECT, INDIRECT, SCINTILLATOR, STORAGE
+    conversion_type: str | None = None  # ConversionType: DF (digitised film), WSD, DI, ...
+    capture_device: str | None = None  # Secondary Capture Device Manufacturer and model
     header_notes: tuple[str, ...] = ()  # header values found damaged and not used (shown with the warnings)
 
     @property
@@ -77,17 +137,27 @@ class MammoMetadata:
     @property
     def acquisition_domain(self) -> str | None:
         """ "film" (a digitised screen-film mammogram), "digital" (a detector's), or None when
-        the file does not say (rasters: PNG, PGM, TIFF, JPEG). Films and digital images differ
-        in their pixel statistics, and a score is calibrated for one of them."""
-        if self.file_format != "DICOM":
-            return None
-        if (self.detector_type or "").upper() == "FILM":
-            return "film"
-        return "digital" if (self.modality or "").upper() == "MG" else None
+        the header does not say (rasters, and DICOM files that name neither): the pixels then
+        decide (``io.appearance``). Films and digital images differ in their pixel statistics,
+        and each is served by its own model."""
+        return header_domain(self)[0]
+
+    @property
+    def acquisition_domain_source(self) -> str | None:
+        """What in the header said film or digital, in words; None when it said nothing."""
+        return header_domain(self)[1]
 
     @property
     def spacing_known(self) -> bool:
         return self.pixel_spacing_mm is not None
+
+    @property
+    def spacing_for_network(self) -> tuple[float, float]:
+        """The header's spacing, else the estimate from the image's size (``estimated_spacing_mm``)."""
+        if self.pixel_spacing_mm is not None:
+            return self.pixel_spacing_mm
+        estimate = estimated_spacing_mm((self.rows, self.columns))
+        return estimate, estimate
 
     def warnings(self) -> list[str]:
         """Conditions under which a reader should not trust the model's output blindly."""

@@ -94,7 +94,8 @@ def read_preview(
     from .levels import preview_level
 
     def choose(metadata, available: int) -> int:
-        spacing = metadata.pixel_spacing_mm or ((unknown_spacing_mm,) * 2 if unknown_spacing_mm else None)
+        spacing = (unknown_spacing_mm,) * 2 if unknown_spacing_mm and not metadata.spacing_known else None
+        spacing = spacing or metadata.spacing_for_network
         return preview_level(
             (metadata.rows, metadata.columns),
             screen_shape=screen_shape,

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import ASSUMED_SPACING_MM, MammoImage, breast_mask, chest_wall_on_right
+from ..io import MammoImage, breast_mask, chest_wall_on_right
+from ..io.image import estimated_spacing_mm, spacing_estimate_note
 from ..io.image import plausible_spacing
 from .geometry import Geometry, interpolate
 from .level import input_level
@@ -46,7 +47,7 @@ def working_image(
 ) -> WorkingImage:
     """The network's input from ``image`` at any resolution level finer than or at
     :func:`input_level` (``spacing_mm``: the full image's; None when unknown)."""
-    image = image.at_level(input_level(spacing_mm, working_spacing_mm))
+    image = image.at_level(input_level(spacing_mm or image.metadata.spacing_for_network, working_spacing_mm))
     return preprocess(
         image.model_input(),
         spacing_mm,
@@ -82,8 +83,11 @@ def preprocess(
     warnings: list[str] = []
     assumed = spacing_mm is None
     if assumed:
-        spacing_mm = (ASSUMED_SPACING_MM, ASSUMED_SPACING_MM)
-        warnings.append(f"pixel spacing unknown: assumed {ASSUMED_SPACING_MM} mm")
+        # The estimate from the image's size (io.image.estimated_spacing_mm), labelled as such.
+        shape = full_shape or (values.shape[0] * reduction, values.shape[1] * reduction)
+        estimate = estimated_spacing_mm(shape)
+        spacing_mm = (estimate, estimate)
+        warnings.append(spacing_estimate_note(estimate))
     if not plausible_spacing(spacing_mm):
         # Readers refuse such headers (io/image.py); a caller passing one is a bug, not input.
         raise ValueError(f"pixel spacing {spacing_mm} mm is not a mammogram's")

@@ -2,6 +2,7 @@
 
     python -m hds_core.train.recipe fold ARM K --minimias PATH --cdd PATH      # one fold (CPU: two at a time)
     python -m hds_core.train.recipe evaluate ARM --folds 0 1 --minimias PATH --cdd PATH
+    python -m hds_core.train.recipe final ARM --minimias PATH --cdd PATH      # the arm on every patient
     python -m hds_core.train.recipe pack --minimias PATH --cdd PATH --out gpu-data
     python -m hds_core.train.recipe gpu --data gpu-data --out runs/gpu --results $OUT --scale 4
     python -m hds_core.train.recipe unpack RESULTS --out runs/gpu
@@ -128,6 +129,12 @@ def fold_args(arm: str, fold: int, out: Path, film: str, digital: str, scale: in
         str(out / arm / f"fold-{fold}"),
         *resume,
     ]
+
+
+def final_args(arm: str, out: Path, film: str, digital: str) -> list[str]:
+    """The arm fitted on every development patient (the demo's patients stay out), for shipping."""
+    resume = ["--resume"] if (out / arm / "final" / "last.safetensors").is_file() else []
+    return [*arm_options(arm, film, digital), "--no-validation", "--out", str(out / arm / "final"), *resume]
 
 
 def evaluate_args(arm: str, folds: list[int], out: Path, film: str, digital: str, scale: int = 1) -> list[str]:
@@ -288,12 +295,13 @@ def unpack(results: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hds_core.train.recipe", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("fold", "evaluate", "pack"):
+    for name in ("fold", "evaluate", "final", "pack"):
         s = sub.add_parser(name)
         s.add_argument("--minimias", type=Path, required=True, help="mini-MIAS as distributed (Info.txt) or packed")
         s.add_argument("--cdd", type=Path, required=True, help="CDD-CESM as a folder dataset")
-        if name == "fold":
+        if name in ("fold", "final"):
             s.add_argument("arm", choices=list(ARMS))
+        if name == "fold":
             s.add_argument("fold", type=int)
         if name == "evaluate":
             s.add_argument("arm", choices=list(ARMS))
@@ -305,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 choices=["breast", "pectoral"],
                 help="evaluate without marks outside the breast / on the MLO pectoral muscle (repeatable)",
             )
-        if name in ("fold", "evaluate"):
+        if name in ("fold", "evaluate", "final"):
             s.add_argument("--out", type=Path, default=Path("runs/ab"), help="one folder per arm (default runs/ab)")
         else:
             s.add_argument("--out", type=Path, required=True)
@@ -328,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "fold":
         return _train(fold_args(args.arm, args.fold, args.out, str(args.minimias), str(args.cdd))).wait()
+    if args.command == "final":
+        return _train(final_args(args.arm, args.out, str(args.minimias), str(args.cdd))).wait()
     if args.command == "evaluate":
         suppress = [option for kind in args.suppress for option in ("--suppress", kind)]
         return _train(
