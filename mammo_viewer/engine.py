@@ -19,7 +19,7 @@ from hds_core.io import MammoImage
 from .worker import Worker
 
 if TYPE_CHECKING:
-    from hds_core.infer.predictor import Predictor
+    from hds_core.infer.models import DomainModels
 
 
 class Engine(QObject):
@@ -34,7 +34,7 @@ class Engine(QObject):
         super().__init__(parent)
         self.worker = Worker("engine", self)
         self._loader = Worker("engine-load", self)  # cancelling a run never cancels the weights' loading
-        self.predictor: Predictor | None = None
+        self.predictor: DomainModels | None = None
         self.error: str | None = None
         self.done = self.total = 0
         self._waiting: list[tuple[str, MammoImage]] = []
@@ -75,9 +75,9 @@ class Engine(QObject):
         def load(cancelled):
             # torch is imported here, on the loader's thread, while the decoder reads the films:
             # the window and the first films are on screen before it is needed.
-            from hds_core.infer.predictor import Predictor
+            from hds_core.infer.models import DomainModels
 
-            predictor = Predictor(weights, device=device)
+            predictor = DomainModels(weights, device=device)
             # What outlining lesions imports (0.3 s) too, here: an import on another thread
             # once the engine is running would hold the window up (its longest stall: 130 ms).
             preload()
@@ -85,7 +85,7 @@ class Engine(QObject):
 
         self._loader.submit(load, self._loaded, failed)
 
-    def _loaded(self, predictor: Predictor) -> None:
+    def _loaded(self, predictor: DomainModels) -> None:
         self.predictor = predictor
         self.ready.emit(predictor)
         waiting, self._waiting = self._waiting, []

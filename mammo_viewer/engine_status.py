@@ -13,8 +13,10 @@ class EngineStatus:
         self.state, self.findings, self.device_label = state, findings, device_label
         self.status, self.problem = status, problem  # the window's status bar and problems list
         self.notices: set[str] = set()  # notices (CUDA fallback) already listed
+        self.serving = None  # the model serving the study on screen (DomainModels: one per domain)
 
     def ready(self, predictor) -> None:
+        self.serving = predictor.serving(None)  # the default model, until a study's images say otherwise
         self.state.set_model(predictor.spec.default_threshold)
         self.findings.set_model(
             predictor.spec.threshold_table,
@@ -22,6 +24,24 @@ class EngineStatus:
             score_trust(predictor.spec.cross_validation),
         )
         self.device_label.setText(f"AI: {predictor.device_name}")
+
+    def serve(self, model, domain: str | None) -> None:
+        """The study on screen is served by ``model`` (one model per domain: a film study by the
+        film model): its default threshold, slider table and name. The threshold moves to the
+        new default only where the reader left it at the old one."""
+        if model is getattr(self, "serving", None):
+            return
+        self.serving = model
+        at_default = self.state.at_default()
+        self.state.default_threshold = model.spec.default_threshold
+        if at_default:
+            self.state.threshold = model.spec.default_threshold
+        what = f"{domain} model" if domain else "model"
+        self.findings.set_model(
+            model.spec.threshold_table,
+            f"AI: {model.model_name} ({what}) on {model.device_name} ({model.precision})",
+            score_trust(model.spec.cross_validation, domain),
+        )
 
     def unavailable(self, message: str) -> None:
         self.findings.engine_label.setText(message)

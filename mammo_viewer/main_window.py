@@ -388,8 +388,12 @@ class MainWindow(QMainWindow):
             self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
         )
         if self.engine.predictor is not None:
-            # The trust line of the study's domain: a digital study is told the digital figures.
-            self.findings.set_trust(score_trust(self.engine.predictor.spec.cross_validation, study_domain(predictions)))
+            # The model serving the study's domain (a film study: the film model): its slider
+            # default and table, and the trust line of that domain's figures.
+            domain = study_domain(predictions)
+            model = self.engine.predictor.for_predictions(predictions)
+            self.engine_status.serve(model, domain)
+            self.findings.set_trust(score_trust(model.spec.cross_validation, domain))
         self._show_lesion_rows()
 
     def _show_lesion_rows(self) -> None:
@@ -409,8 +413,10 @@ class MainWindow(QMainWindow):
     # ----- export (exports.py) ---------------------------------------------------------------------
     def export_request(self):
         """What an export writes, from the reading state and the study on screen."""
-        predictor = self.engine.predictor
         items = self.study.predicted() if self.study is not None else []
+        predictor = self.engine.predictor
+        if predictor is not None:
+            predictor = predictor.for_predictions([item.prediction for item in items])
         return ExportRequest(
             items=items,
             threshold=self.state.threshold,

@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None, *, pdf_writer=None, predictor=None) -> i
 
 
 def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predictor=None) -> int:
-    from ..infer import DeviceError, NotAMammogramError, Predictor
+    from ..infer import DeviceError, NotAMammogramError
+    from ..infer.models import DomainModels
     from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..nn import WeightsError
     from ..report.export import NEVER, SAME_STUDY, ExportTargets, export_results
@@ -177,11 +178,18 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             say(f"hds-predict: error: {exc}")
             return EXIT_NOTHING
     try:
-        predictor = predictor or Predictor(args.weights, device=args.device, precision=args.precision)
+        predictor = predictor or DomainModels(args.weights, device=args.device, precision=args.precision)
     except (WeightsError, DeviceError) as exc:
         say(f"hds-predict: error: {exc}")
         return EXIT_NOTHING
-    threshold = args.threshold if args.threshold is not None else predictor.spec.default_threshold
+
+    def threshold_of(model) -> float:
+        """--threshold, else the default of the model serving the image (one per domain)."""
+        return args.threshold if args.threshold is not None else model.spec.default_threshold
+
+    def operating_of(predictions):
+        model = predictor.for_predictions(predictions)
+        return threshold_of(model), model.spec.threshold_table, model.spec.cross_validation
 
     entries: list[tuple[Path, str | None]] = []
     failures: list[str] = []
@@ -214,9 +222,12 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     )
     reporting = targets.any
     analysed, done = [], []
+    thresholds = ", ".join(
+        dict.fromkeys(f"{threshold_of(model):g}" for model in getattr(predictor, "predictors", [predictor]))
+    )
     say(
         f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
-        f"(threshold {threshold:g})"
+        f"(threshold {thresholds})"
     )
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         try:
@@ -274,7 +285,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         if reporting:
             analysed.append((path, image, prediction))
         target = out / names[path]
-        document = {**prediction.to_dict(threshold), **identity}
+        document = {**prediction.to_dict(threshold_of(predictor.serving(prediction.domain))), **identity}
         text = json.dumps(document, indent=1) + "\n"
         if target.exists():
             if _same_text(target, text):
@@ -300,10 +311,9 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     if reporting and analysed:
         outcome = export_results(
             analysed,
-            threshold,
+            threshold_of(predictor),
             targets,
-            threshold_table=predictor.spec.threshold_table,
-            cross_validation=predictor.spec.cross_validation,
+            operating_of=operating_of,
             pdf_writer=pdf_writer,
             result_names=names,
             never_inside=inputs,

@@ -35,11 +35,11 @@ class StudyAnalyst:
     them once at start only to refuse bad weights before it listens."""
 
     def __init__(self, cache: StudyCache, destination, local, *, weights=None, device="auto", threshold=None) -> None:
-        from ..infer import DeviceError, Predictor
+        from ..infer import DeviceError, DomainModels
         from ..nn import WeightsError
 
         try:
-            Predictor(weights, device=device)
+            DomainModels(weights, device=device)
         except (WeightsError, DeviceError) as exc:
             raise NodeError(f"cannot analyse: {exc}", fix="check --weights and --device") from None
         self.cache, self.destination, self.local, self.threshold = cache, destination, local, threshold

@@ -13,6 +13,7 @@ _HOME = {
     "device_name": "device",
     "CUDA_FALLBACK": "events",
     "PredictionCancelled": "events",
+    "DomainModels": "models",
     "Predictor": "predictor",
     "network_input_of": "shipped",
     "shipped_weights": "shipped",

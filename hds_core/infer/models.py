@@ -92,6 +92,10 @@ class DomainModels:
             image, cancel=cancel, spacing_mm=spacing_mm, appearance=appearance, domain=domain, domain_source=source
         )
 
+    def model_input(self, image: MammoImage, *, spacing_mm: tuple[float, float] | None = None):
+        """What the network of ``image``'s domain sees of it (the viewer shows it)."""
+        return self.serving(self.domain_of(image)[0]).model_input(image, spacing_mm=spacing_mm)
+
     def compare_breasts(self, predictions: list[Prediction]) -> None:
         for predictor in self.predictors:
             mine = [p for p in predictions if p.weights_sha256 == predictor.weights_sha256]

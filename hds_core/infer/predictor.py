@@ -152,6 +152,14 @@ class Predictor:
         image's pixels all the same. ``spacing_mm`` is the full image's."""
         return self.input.prepare(image, spacing_mm or image.metadata.pixel_spacing_mm)
 
+    def serving(self, domain: str | None) -> Predictor:
+        """The model for images of ``domain``: these weights serve every image (``DomainModels``
+        chooses between several)."""
+        return self
+
+    def for_predictions(self, predictions) -> Predictor:
+        return self
+
     def calibrated_for(self, domain: str | None) -> bool:
         """Whether this image's score can be shown as a probability: the weights carry a
         calibration (or a two-breast fit, a calibration too) fitted on images of ``domain``

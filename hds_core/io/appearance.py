@@ -151,9 +151,7 @@ class DomainClassifier:
         data = json.loads(Path(path).read_text())
         if tuple(data.get("features", ())) != FEATURES:
             raise ValueError(f"{path}: fitted on other figures ({data.get('features')}); refit it")
-        return cls(
-            tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["intercept"]), data
-        )
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["intercept"]), data)
 
     def film_probability(self, appearance: Appearance) -> float:
         z = sum(w * (v - m) / s for w, v, m, s in zip(self.weights, appearance.values, self.mean, self.scale))

@@ -19,6 +19,7 @@ from ..text import clipped, printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MAX_SPACING_MM, MIN_SPACING_MM, MammoMetadata, plausible_spacing
+from .view_text import orientation_or_view, view_and_side
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +351,7 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[
 
 def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
     laterality, laterality_source = None, None
+    # Image Laterality, else the series' Laterality (0020,0060), where CBIS-DDSM keeps it.
     for keyword in ("ImageLaterality", "Laterality"):
         value = str(ds.get(keyword, "") or "").strip().upper()
         if value in ("L", "R", "B"):
@@ -367,10 +369,24 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
                 view, view_source = VIEW_CODES[code], "ViewCodeSequence"
                 break
 
-    orientation = _multi(ds.get("PatientOrientation"))
-    patient_orientation = (str(orientation[0]), str(orientation[1])) if len(orientation) == 2 else None
-
+    patient_orientation, view_code = orientation_or_view([str(v) for v in _multi(ds.get("PatientOrientation"))])
     spacing, spacing_source, notes = _spacing(ds)
+    if view is None and view_code:
+        view, view_source = view_code, "PatientOrientation"
+        notes.append(f"view {view} read from Patient Orientation, which holds a view code instead of directions")
+    for keyword in ("SeriesDescription", "PatientID", "StudyDescription"):
+        if view is not None and laterality is not None:
+            break
+        text_view, text_side = view_and_side(str(ds.get(keyword, "") or ""))
+        found = []
+        if view is None and text_view:
+            view, view_source = text_view, keyword
+            found.append(f"view {view}")
+        if laterality is None and text_side:
+            laterality, laterality_source = text_side, keyword
+            found.append(f"breast {laterality}")
+        if found:
+            notes.append(f"{' and '.join(found)} read from {keyword} (the header has no view / laterality tag)")
     bits_stored, high_bit = ds.get("BitsStored"), ds.get("HighBit")
     if isinstance(bits_stored, int) and isinstance(high_bit, int) and high_bit != bits_stored - 1:
         notes.append(
@@ -420,7 +436,9 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
         detector_type=text("DetectorType"),
         conversion_type=text("ConversionType"),
         capture_device=" ".join(
-            filter(None, (text("SecondaryCaptureDeviceManufacturer"), text("SecondaryCaptureDeviceManufacturerModelName")))
+            filter(
+                None, (text("SecondaryCaptureDeviceManufacturer"), text("SecondaryCaptureDeviceManufacturerModelName"))
+            )
         )
         or None,
     )

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io import MammoImage, breast_mask, chest_wall_on_right
-from ..io.image import estimated_spacing_mm, spacing_estimate_note
-from ..io.image import plausible_spacing
+from ..io.image import estimated_spacing_mm, plausible_spacing, spacing_estimate_note
 from .geometry import Geometry, interpolate
 from .level import input_level
 

@@ -63,12 +63,16 @@ def export_results(
     result_names: dict[Path, str] | None = None,
     never_inside: Sequence[Path] = (),
     on_written: Callable[[str], None] | None = None,
+    operating_of: Callable[[list[Prediction]], tuple[float, Sequence[dict], dict]] | None = None,
 ) -> ExportOutcome:
     """Write ``targets`` for the ``analysed`` (path, image, prediction) triples, grouped by
     study. ``result_names``: each path's result name (hds-predict's JSON names; by default
     the same rule's); ``never_inside``: folders no report may be written into (the inputs);
-    ``on_written``: told one line per report written. Failures are returned, never raised:
-    one report's failure never costs another its file."""
+    ``on_written``: told one line per report written; ``operating_of``: a study's threshold,
+    slider table and cross-validated figures from its predictions (one model per domain: a
+    film study is reported at the film model's threshold), else ``threshold``,
+    ``threshold_table`` and ``cross_validation`` for every study. Failures are returned, never
+    raised: one report's failure never costs another its file."""
     # highdicom, imported here: the viewer imports this module at start.
     from .dicom_objects import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
 
@@ -94,8 +98,12 @@ def export_results(
             on_written(f"wrote {printable(out)} ({what})")
 
     force = targets.replace != NEVER
+    defaults = (threshold, threshold_table, cross_validation)
     for group in groups:
         key, members, label = group.study, group.members, labels[group.key]
+        threshold, threshold_table, cross_validation = (
+            operating_of([p for _, _, p in members]) if operating_of else defaults
+        )
         # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
         described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
         if group.identity_conflict:

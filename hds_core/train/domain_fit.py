@@ -23,7 +23,6 @@ import numpy as np
 from ..infer.calibration import newton_logistic
 from ..io.appearance import FEATURES, DomainClassifier, measure, no_breast
 
-
 # A ridge on the standardised figures: with two datasets nearly separable, an unpenalised fit
 # puts huge weights on whichever figure splits these two collections best.
 RIDGE = 1.0
@@ -37,7 +36,12 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit(x: np.ndarray, y: np.ndarray) -> dict:
     mean, scale = _standardise(x)
     theta = newton_logistic((x - mean) / scale, y, ridge=RIDGE)
-    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": theta[:-1].tolist(), "intercept": float(theta[-1])}
+    return {
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "weights": theta[:-1].tolist(),
+        "intercept": float(theta[-1]),
+    }
 
 
 def _classifier(params: dict) -> DomainClassifier:

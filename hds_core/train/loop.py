@@ -26,6 +26,7 @@ from ..losses import DeepSupervisionLoss
 from ..nn import HDSConfig, HDSUNet, ModelSpec, read_spec, save_weights, sha256
 from ..nn.weights import load_tensors
 from .config import TrainConfig
+from .progress import BatchProgress
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +214,10 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
         loader = DataLoader(shard, batch_size=config.batch_size, shuffle=False, num_workers=0)
         network.train()
         losses, parts_sum = [], {}
-        progress = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=quiet, leave=False)
-        for images, masks, labels in progress:
+        progress = BatchProgress(
+            len(loader), f"epoch {epoch + 1}/{config.epochs}", terminal=os.isatty(2), enabled=ddp.is_main
+        )
+        for images, masks, labels in loader:
             images, masks, labels = images.to(device), masks.to(device), labels.to(device)
             with torch.autocast(device_type=device.type, dtype=amp, enabled=amp is not None):
                 output = network(images)
@@ -234,7 +237,8 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
             losses.append(loss.item())
             for key, value in parts.items():
                 parts_sum[key] = parts_sum.get(key, 0.0) + value
-            progress.set_postfix(loss=f"{np.mean(losses):.4f}")
+            progress.step(float(np.mean(losses)))
+        progress.close()
 
         record = {
             "epoch": epoch + 1,
@@ -273,12 +277,16 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
             record["seconds"] = round(time.perf_counter() - started, 2)
             history.append(record)
             summary = _save_epoch(model, optimizer, config, out, epoch, record, best, history, pretrained)
+            train_parts = record["train_parts"]
             log.info(
-                "epoch %d: loss %.4f val %s (%.1fs)",
+                "epoch %d: loss %.4f (segmentation %.4f, classification %.4f) val %s (%.1fs); checkpoint %s",
                 epoch + 1,
                 record["train_loss"] or float("nan"),
+                sum(v for k, v in train_parts.items() if k.startswith("seg")),
+                sum(v for k, v in train_parts.items() if k.startswith("cls")),
                 _validation_text(record),
                 record["seconds"],
+                out / "last.safetensors",
             )
         ddp.barrier()
     if ddp.is_main and not summary and (out / "summary.json").is_file():

@@ -89,6 +89,9 @@ def test_train_on_one_dataset_keeps_the_pooled_folds(tmp_path, phantom_dataset, 
     own = sum(c.dataset == specs[1] for c in train_pooled)
     assert 0 < own < len(train_pooled)
     assert f"{own} training images, {len(val_pooled)} validation images" in caplog.text
+    # Off a terminal, plain progress lines and where the checkpoint went (issue 38).
+    assert "epoch 1/1: batch 1/1, loss" in caplog.text and "s left" in caplog.text
+    assert f"checkpoint {tmp_path / 'run' / 'last.safetensors'}" in caplog.text
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert set(record["val_per_dataset"]) == set(specs) and record["autocast"] == "fp32"
     with pytest.raises(ConfigError, match="not among the --dataset values"):
@@ -174,3 +177,20 @@ def test_ddp_with_two_cpu_processes(tmp_path, phantom_dataset):
     # ranks, so the weights stayed identical on both (without DDP they would drift apart).
     assert [h["ranks_weight_gap"] for h in history] == [0.0, 0.0]
     assert (tmp_path / "last.safetensors").is_file()
+
+
+def test_progress_lines_come_every_tenth_of_an_epoch_and_on_its_last_batch(caplog):
+    import logging
+
+    from hds_core.train.progress import BatchProgress
+
+    with caplog.at_level(logging.INFO, logger="hds_core.train.loop"):
+        progress = BatchProgress(25, "epoch 2/5", terminal=False)
+        for _ in range(25):
+            progress.step(0.5)
+        progress.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(",")[0] for line in lines] == [
+        f"epoch 2/5: batch {n}/25" for n in (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25)
+    ]
+    assert all("batches/s" in line for line in lines)
