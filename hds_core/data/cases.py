@@ -24,13 +24,32 @@ def read_mask(path: Path) -> np.ndarray:
     return pixels > 0
 
 
+def _mask_of_size(candidates: list[Path], shape: tuple[int, int]) -> np.ndarray:
+    """The one of ``candidates`` (an abnormality's mask and its crop, in either order) that
+    has the image's size, as a mask; an error naming them when none has."""
+    import pydicom
+
+    for path in candidates:
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+        except (OSError, pydicom.errors.InvalidDicomError) as exc:
+            raise DatasetLayoutError(f"{path}: cannot read the ROI file ({exc})") from None
+        if (int(header.get("Rows", 0)), int(header.get("Columns", 0))) == tuple(shape):
+            return read_mask(path)
+    raise DatasetLayoutError(
+        f"no ROI mask of the image's size {shape[1]}x{shape[0]} among {', '.join(map(str, candidates)) or 'no files'}"
+    )
+
+
 @dataclass
 class Case:
     case_id: str
     patient_id: str
     image_path: Path
     # Mass annotation in original pixel coordinates, any of: circles (row, col, radius),
-    # polygons (N, 2) row/col arrays, or a mask file of the same size (non-zero = mass).
+    # polygons (N, 2) row/col arrays, or a mask file of the same size (non-zero = mass);
+    # ``extra["mask_candidates"]``: per lesion, files of which the one of the image's size is
+    # its mask (CBIS-DDSM's ROI mask and crop).
     circles: list[tuple[float, float, float]] = field(default_factory=list)
     polygons: list[np.ndarray] = field(default_factory=list)
     mask_path: Path | None = None
@@ -54,6 +73,8 @@ class Case:
         for polygon in self.polygons:
             rr, cc = draw.polygon(polygon[:, 0], polygon[:, 1], shape=shape)
             mask[rr, cc] = True
+        for candidates in self.extra.get("mask_candidates", []):
+            mask |= _mask_of_size(candidates, shape)
         if self.mask_path is not None:
             other = read_mask(self.mask_path)
             if other.shape != shape:

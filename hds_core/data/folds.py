@@ -59,7 +59,9 @@ def validation_cases_of(cases: list[Case], train_config: dict, exclude_patients:
             cases,
             folds=train_config.get("folds", 5),
             fold=train_config.get("fold", 0),
-            seed=train_config.get("seed", 0),
+            seed=train_config["fold_seed"]
+            if train_config.get("fold_seed") is not None
+            else train_config.get("seed", 0),
             exclude_patients=exclude,
         )
     return val

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from ..dataset_kinds import KINDS_HELP
 from ..nn.spec import DEFAULT_WORKING_SPACING_MM
 from .config import ConfigError, build_config, load_config_file
 
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         dest="datasets",
         action="append",
         metavar="KIND:PATH",
-        help="minimias:PATH, inbreast:PATH or folder:PATH (images/ + masks/); repeatable",
+        help=f"{KINDS_HELP}; repeatable",
     )
     p.add_argument(
         "--train-on",
@@ -93,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--exclude-patients", nargs="+", help="patient IDs kept out of training and validation")
     p.add_argument("--seed", type=int, help="random seed (crops, augmentation, initialisation)")
+    p.add_argument(
+        "--fold-seed", type=int, help="seed of the patients' folds (default: --seed); keep it to average seeds' folds"
+    )
     p.add_argument("--device", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument(
         "--precision",

@@ -47,6 +47,9 @@ class TrainConfig:
     val_patients: list[str] | None = None  # overrides folds when given
     exclude_patients: list[str] = field(default_factory=list)  # kept out of training AND validation
     seed: int = 0
+    # The folds' own seed (default: --seed): runs of one recipe with other seeds hold out the
+    # same patients with --fold-seed 0, so their fold models can be averaged out of fold.
+    fold_seed: int | None = None
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     dice_weight: float = 0.0

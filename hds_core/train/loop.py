@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from .. import __version__
-from ..data import BalancedCropDataset, load_datasets, prepare, split_cases
+from ..data import BalancedCropDataset, DatasetLayoutError, load_datasets, prepare, split_cases
 from ..eval.evaluate import per_dataset_reports, predict_cases, report_from_results
 from ..infer.device import choose_device, cpu_has_native_bf16
 from ..losses import DeepSupervisionLoss
@@ -143,12 +143,19 @@ def _train(config: TrainConfig, ddp: Distributed, device: torch.device, resume: 
         cases,
         folds=config.folds,
         fold=config.fold,
-        seed=config.seed,
+        seed=config.fold_seed if config.fold_seed is not None else config.seed,
         exclude_patients=set(config.exclude_patients),
         val_patients=set(config.val_patients) if config.val_patients is not None else None,
     )
     if config.train_on:
         train_cases = [c for c in train_cases if c.dataset in config.train_on]
+    training = set(config.train_on or config.datasets)
+    labels_only = sorted({c.dataset for c in cases if c.dataset in training and c.extra.get("image_labels_only")})
+    if labels_only:
+        raise DatasetLayoutError(
+            f"{', '.join(labels_only)}: image labels only, no outlines to train the maps on; "
+            "evaluate on it with hds-eval, or leave it out of --train-on"
+        )
     if not train_cases:
         raise ValueError("the split leaves no training images")
     log.info("%d training images, %d validation images", len(train_cases), len(val_cases))

@@ -153,6 +153,8 @@ def write_card(
     demo: Path | None,
     limits: list[str] | None = None,
     decisions: list[str] | None = None,
+    role: str | None = None,
+    trained_on: str | None = None,
 ) -> str:
     from ..nn import read_spec, sha256
 
@@ -177,8 +179,10 @@ def write_card(
         "*Written by `python -m hds_core.train.model_card` from the weights' JSON and "
         f"`{weights.stem}_cv.json`; do not edit by hand.*",
         "",
-        f"The weights the viewer and `hds-predict` use by default: {network_sentence(spec, params)}, trained on "
-        "screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms.",
+        (role or "The weights the viewer and `hds-predict` use by default")
+        + f": {network_sentence(spec, params)}, trained on "
+        + (trained_on or "screen-film (mini-MIAS) and full-field digital (CDD-CESM) mammograms")
+        + ".",
         "",
         "**Research software, not for diagnosis.** Every figure below is cross-validated: each image was scored by a "
         f"model that never saw its patient ({report['folds']}-fold, split by patient), each dataset on its own. "
@@ -192,7 +196,7 @@ def write_card(
         "combination, default threshold, the slider's threshold tables, the cross-validated figures |",
         f"| `{weights.stem}_cv.json` | the cross-validation report: the choices, the figures and one row per "
         "out-of-fold image |",
-        "| `MODEL_CARD.md` | this card |",
+        f"| `{out.name}` | this card |",
         *(
             [
                 "| `ablation/` | each ablation run's out-of-fold rows (`python -m hds_core.train.recipe keep`): "
@@ -422,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="what the ablation decided, and on what figures, under its table (repeatable)",
     )
+    p.add_argument(
+        "--role", help="what these weights are for, in the card's first sentence (default: the default model)"
+    )
+    p.add_argument("--trained-on", help="what they were trained on, in words (default: both development datasets)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     demo = args.demo
@@ -437,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         demo=demo,
         limits=args.limit,
         decisions=args.decision,
+        role=args.role,
+        trained_on=args.trained_on,
     )
     print(f"wrote {args.out}")
     return 0

@@ -85,6 +85,12 @@ ARMS = {
         + ["--balance", "image"],
     ),
 }
+# The same films-only arm with another seed: with film-whole, a two-seed ensemble per fold
+# (``python -m hds_core.train.ensemble``).
+ARMS["film-whole-s1"] = (
+    "the films-only arm (film-whole) with seed 1, the same folds",
+    [*ARMS["film-whole"][1], "--seed", "1", "--fold-seed", "0"],
+)
 
 
 def datasets(film: str, digital: str) -> tuple[str, str]:

@@ -70,8 +70,7 @@ def test_the_header_says_film_or_digital_or_nothing(tmp_path):
         "untyped": {},
     }
     domains = {
-        name: read_image(write_dicom(tmp_path / f"{name}.dcm", pixels, **tags)).metadata
-        for name, tags in cases.items()
+        name: read_image(write_dicom(tmp_path / f"{name}.dcm", pixels, **tags)).metadata for name, tags in cases.items()
     }
     assert {name: meta.acquisition_domain for name, meta in domains.items()} == {
         "film": "film",
