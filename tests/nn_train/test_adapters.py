@@ -56,6 +56,8 @@ def _dicom(path: Path, pixels: np.ndarray, **tags) -> Path:
     return write_dicom(path, pixels, **tags)
 
 
+UID = "1.3.6.1.4.1.9590.100.1.2"  # the CSVs' paths name UID folders the download does not have
+
 # ----- CBIS-DDSM ----------------------------------------------------------------------------------
 
 
@@ -82,9 +84,9 @@ def cbis(tmp_path):
                     "assessment": "4",
                     "pathology": "MALIGNANT",
                     "subtlety": "4",
-                    "image file path": "Mass-Training_P_00001_LEFT_CC/1.3.6.1.4.1.9590.100.1.2.4/1.3.6.1.4.1.9590.100.1.2.5/000000.dcm",
-                    "cropped image file path": "Mass-Training_P_00001_LEFT_CC_1/1.3.6.1.4.1.9590.100.1.2.6/1.3.6.1.4.1.9590.100.1.2.7/000000.dcm",
-                    "ROI mask file path": "Mass-Training_P_00001_LEFT_CC_1/1.3.6.1.4.1.9590.100.1.2.6/1.3.6.1.4.1.9590.100.1.2.8/000001.dcm",
+                    "image file path": f"Mass-Training_P_00001_LEFT_CC/{UID}.4/{UID}.5/000000.dcm",
+                    "cropped image file path": f"Mass-Training_P_00001_LEFT_CC_1/{UID}.6/{UID}.7/000000.dcm",
+                    "ROI mask file path": f"Mass-Training_P_00001_LEFT_CC_1/{UID}.6/{UID}.8/000001.dcm",
                 },
             )
         ],
