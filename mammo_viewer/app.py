@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hds_core.commands.predict import spacing_mm
+
 from . import __version__
 
 log = logging.getLogger("mammo_viewer")
@@ -20,6 +22,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="OUT.png", help="open PATH, wait for the analysis, save the window and exit")
     p.add_argument("--threshold", type=float, help="contour threshold (default: the model card's)")
     p.add_argument("--layout", type=int, choices=[4, 2, 1], help="4-up, 2-up or 1-up")
+    p.add_argument(
+        "--spacing",
+        type=spacing_mm,
+        help="pixel spacing in mm for images whose files carry none (scanned films; default: an estimate from "
+        "the image size, said as such; AI > Pixel spacing sets it per study)",
+    )
     p.add_argument("--weights", help="NAME.safetensors to use instead of the shipped weights")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--hide-phi", action="store_true", help="start with patient details hidden")
@@ -160,6 +168,7 @@ def _run_window(app, args, scratch) -> int:
 
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat) if scratch else None
     window = MainWindow(weights=args.weights, device=args.device, settings=settings)
+    window.default_spacing = args.spacing
     if args.hide_phi:
         window.phi_action.setChecked(True)
     if args.layout:

@@ -37,7 +37,7 @@ class Engine(QObject):
         self.predictor: DomainModels | None = None
         self.error: str | None = None
         self.done = self.total = 0
-        self._waiting: list[tuple[str, MammoImage]] = []
+        self._waiting: list[tuple[str, MammoImage, float | None]] = []
         self.lesion_threshold = None  # () -> the threshold on screen, read from the engine's thread
         self._load: tuple | None = None  # (weights, device) until start() builds the Predictor
         # Known before the weights have loaded, so that films are read at the network's level from the start.
@@ -89,28 +89,31 @@ class Engine(QObject):
         self.predictor = predictor
         self.ready.emit(predictor)
         waiting, self._waiting = self._waiting, []
-        for key, image in waiting:
-            self._submit(key, image)
+        for key, image, spacing_mm in waiting:
+            self._submit(key, image, spacing_mm)
 
     def new_run(self) -> None:
         """Forget the queued images (a new study was opened)."""
         self.cancel(quiet=True)
 
-    def add(self, key: str, image: MammoImage) -> None:
+    def add(self, key: str, image: MammoImage, spacing_mm: float | None = None) -> None:
+        """``spacing_mm``: the reader's spacing for an image whose file carries none (else the
+        estimate from its size is used, and said)."""
         if self.error is not None:
             return
         self.total += 1
         self.progress.emit(self.done, self.total)
         if self.predictor is None:
-            self._waiting.append((key, image))
+            self._waiting.append((key, image, spacing_mm))
         else:
-            self._submit(key, image)
+            self._submit(key, image, spacing_mm)
 
-    def _submit(self, key: str, image: MammoImage) -> None:
+    def _submit(self, key: str, image: MammoImage, spacing_mm: float | None = None) -> None:
         predictor = self.predictor
+        spacing = (spacing_mm, spacing_mm) if spacing_mm and not image.metadata.spacing_known else None
 
         def job(cancelled) -> Prediction:
-            prediction = predictor.predict(image, cancel=cancelled)
+            prediction = predictor.predict(image, cancel=cancelled, spacing_mm=spacing)
             if self.lesion_threshold is not None:
                 # Outlined here, on the engine's thread, at the threshold on screen: the window
                 # then only draws them (the first outlines also import scikit-image: 0.3 s).

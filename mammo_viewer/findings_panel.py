@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hds_core.density import density_text
 from hds_core.report.operating_point import describe_operating_point, operating_point, score_kind
 
 from .reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
@@ -76,6 +77,14 @@ class FindingsPanel(QWidget):
         form.addRow("Exam:", self.exam_score)
         form.addRow("Right breast:", self.right_score)
         form.addRow("Left breast:", self.left_score)
+        # The density suggestion (hds_core.density): beside the network, per breast, labelled.
+        self.density_label = QLabel("—")
+        self.density_label.setWordWrap(True)
+        self.density_label.setToolTip(
+            "Suggested from the pixels by a small model cross-validated per dataset (see the model card); "
+            "a suggestion for the reader, not a finding"
+        )
+        form.addRow("Density (suggested):", self.density_label)
         # What the score is worth, from the model card's cross-validation: a score a reader
         # cannot trust must say so where it is shown.
         self.trust_label = QLabel()
@@ -224,6 +233,11 @@ class FindingsPanel(QWidget):
         self.exam_score.setText(_fmt(exam, 3))
         self.right_score.setText(_fmt(breasts.get("R"), 3))
         self.left_score.setText(_fmt(breasts.get("L"), 3))
+
+    def set_density(self, per_breast: dict[str, dict]) -> None:
+        """``per_breast``: ``hds_core.density.breast_densities`` of the study's predictions."""
+        parts = [f"{side}: {density_text(per_breast[side])}" for side in ("R", "L") if side in per_breast]
+        self.density_label.setText(" · ".join(parts) if parts else "—")
 
     def set_lesions(self, rows: list[LesionRow]) -> None:
         self.rows = rows

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
+from hds_core.density import breast_densities
 from hds_core.io import ScanResult
 from hds_core.report.export import ANY, NEVER, SAME_STUDY
 from hds_core.report.operating_point import score_trust, study_domain
@@ -56,6 +57,8 @@ class MainWindow(QMainWindow):
         nodes (default: the user's, hds_core.node.book_path)."""
         super().__init__()
         self.progressive = progressive
+        self.study_spacing: dict[tuple, float] = {}  # (patient, study) -> the reader's spacing for films without one
+        self.default_spacing: float | None = None  # mammo-viewer --spacing: for every study, until the reader sets one
         self.settings = settings or QSettings("mammo-hds", "mammo-viewer")
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -141,6 +144,37 @@ class MainWindow(QMainWindow):
         loader.window_of = lambda key: (state.windows.get(key), state.invert)
 
     # ----- opening -------------------------------------------------------------------------------
+    def ask_study_spacing(self) -> None:
+        """AI > Pixel spacing…: the reader's spacing for this study's images that carry none."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from hds_core.io.image import MAX_SPACING_MM, MIN_SPACING_MM
+
+        if self.study is None:
+            return
+        unknown = [item for item in self.study.images.values() if not item.metadata.spacing_known]
+        if not unknown:
+            self._status("Every image of this study carries its pixel spacing")
+            return
+        current = (
+            self.study_spacing.get(self._study_key(), self.default_spacing)
+            or unknown[0].metadata.spacing_for_network[0]
+        )
+        value, ok = QInputDialog.getDouble(
+            self,
+            "Pixel spacing",
+            f"Pixel spacing in mm for the {len(unknown)} image(s) of this study whose files carry none\n"
+            "(now: "
+            + ("set by you" if self._study_key() in self.study_spacing else "estimated from the image size")
+            + "). Scanned films: the scanner's sampling, e.g. 0.05.",
+            current,
+            MIN_SPACING_MM,
+            MAX_SPACING_MM,
+            4,
+        )
+        if ok:
+            self.set_study_spacing(value)
+
     def open_path(self, path: str) -> None:
         path = str(path)
         self._start_opening(path)
@@ -186,6 +220,7 @@ class MainWindow(QMainWindow):
         self.browser.forget()
         self.problems.clear()
         self.findings.set_scores(None, {})
+        self.findings.set_density({})
         self.findings.set_lesions([])
         self._update_title()
 
@@ -267,8 +302,42 @@ class MainWindow(QMainWindow):
             # Displayed, never scored: the model's marks on a CT or an MR mean nothing.
             self._problem(f"{printable(self.study.images[note.key].path)}: not a mammogram ({note.reason}): AI not run")
             self.grid.refresh_view_for(note.key)
+        spacing = self.study_spacing.get(self._study_key(), self.default_spacing)
         for item in ready:
-            self.engine.add(item.key, item.model_image or item.image)
+            self.engine.add(item.key, item.model_image or item.image, spacing)
+
+    def _study_key(self) -> tuple | None:
+        study = self.study
+        return (study.patient_id, study.study_uid) if study is not None else None
+
+    def set_study_spacing(self, spacing_mm: float | None) -> int:
+        """The reader's pixel spacing for the study's images whose files carry none (None: back
+        to the estimate from the image's size); those images are analysed again. Returns how
+        many."""
+        key = self._study_key()
+        if key is None:
+            return 0
+        if spacing_mm is None:
+            self.study_spacing.pop(key, None)
+        else:
+            self.study_spacing[key] = float(spacing_mm)
+        again = [
+            k for k, item in self.study.images.items() if item.image is not None and not item.metadata.spacing_known
+        ]
+        if again:
+            self.engine.new_run()
+            self.controller.forget_results(again)
+            for k in again:
+                self.grid.refresh_view_for(k)
+            self._refresh_results()
+            self._queue_analysis()
+            self._check_settled()
+        self._status(
+            f"Pixel spacing {spacing_mm:g} mm for {len(again)} image(s) without one"
+            if spacing_mm
+            else f"Pixel spacing estimated from the image size for {len(again)} image(s)"
+        )
+        return len(again)
 
     def _on_decode_failed(self, key: str, message: str) -> None:
         if self.controller.decode_failed(key, message) is None:
@@ -387,6 +456,7 @@ class MainWindow(QMainWindow):
         self.findings.set_scores(
             self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
         )
+        self.findings.set_density(breast_densities(predictions))
         if self.engine.predictor is not None:
             # The model serving the study's domain (a film study: the film model): its slider
             # default and table, and the trust line of that domain's figures.

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTransform
 
+from hds_core.density import density_text
 from hds_core.findings import BOTH_BREASTS
 from hds_core.report.content import ReportContent, ReportImage
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
@@ -221,6 +222,13 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     y += page.text(x, y, width, 8, "     ".join(scores) + f"   ({kind}; breast = maximum of its views)", 10, True) + 2
     if content.score_note:
         y += page.text(x, y, width, 10, content.score_note + ".", 8) + 1
+    if content.density:
+        density = "     ".join(
+            f"{name} breast: {density_text(content.density[side])}"
+            for side, name in (("R", "Right"), ("L", "Left"))
+            if side in content.density
+        )
+        y += page.text(x, y, width, 8, f"Density, suggested from the pixels (not a finding): {density}", 8) + 1
     point = content.operating_point
     threshold_line = f"Contour threshold {content.threshold:.3f}."
     if point:

@@ -147,6 +147,14 @@ class StudyController:
                     ready.append(item)
         return ready, skipped
 
+    def forget_results(self, keys) -> None:
+        """Drop the results of ``keys`` so they are analysed again (the reader set a spacing)."""
+        for key in keys:
+            self.predictions.pop(key, None)
+            self.queued.discard(key)
+            if self.study is not None and key in self.study.images:
+                self.study.images[key].prediction = None
+
     def predicted(self, key: str, prediction, compare_breasts=None) -> bool:
         """Keep ``prediction``; ``compare_breasts`` re-scores every kept result against the
         other breast's same view (bilateral.py). False when the image is no longer shown."""

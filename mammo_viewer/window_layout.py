@@ -184,4 +184,5 @@ def build_menus(w) -> Menus:
     act(ai_menu, "&Reset threshold", state.reset_threshold, "R")
     act(ai_menu, "Ca&ncel analysis", w.cancel_analysis, "Esc")
     act(ai_menu, "Analyse &again", w.reanalyse, "Ctrl+R")
+    act(ai_menu, "Pixel &spacing of this study…", w.ask_study_spacing, "Ctrl+Shift+P")
     return Menus(recent_menu, layout_actions, magnifier_action, phi_action, contours_action, heat_action)

@@ -40,6 +40,12 @@ def film_weights() -> Path | None:
     return path if path.is_file() and path.with_suffix(".json").is_file() else None
 
 
+def density_models() -> Path | None:
+    """The density suggestion's models (hds_core.density), or None when this build has none."""
+    path = resource_path("weights", "density.json")
+    return path if path.is_file() else None
+
+
 def domain_classifier() -> Path | None:
     path = resource_path("weights", DOMAIN_CLASSIFIER_NAME)
     return path if path.is_file() else None

@@ -37,7 +37,9 @@ class Prediction:
     single_image_score: float | None = None  # the calibrated score of this image alone
     domain: str | None = None  # "film", "digital" or None (the header's, else the pixels')
     spacing_estimate_mm: float | None = None  # what the network was given where the file has no spacing
-    domain_source: str | None = None  # what said so ("header: Detector Type FILM", "pixels: film (97%; ...)")
+    domain_source: str | None = None
+    # The density suggestion (hds_core.density.DensitySuggestion.to_dict()), None without one.
+    density: dict | None = None  # what said so ("header: Detector Type FILM", "pixels: film (97%; ...)")
     # True when ``score`` is a probability calibrated for this image's domain; False when it is
     # the network's raw score (the weights were calibrated on another domain, or not at all):
     # a rank among images of that domain, shown as such.
@@ -83,6 +85,7 @@ class Prediction:
             "max_probability": round(self.max_probability, 4),
             "domain": self.domain,
             "domain_source": self.domain_source,
+            "density_suggestion": self.density,
             "score_is_calibrated_probability": self.calibrated,
             "threshold": threshold,
             "lesions": [lesion.to_dict() for lesion in self.lesions(threshold)],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..density import DensityModels
 from ..findings import Prediction
 from ..io import MammoImage, read_image
 from ..io.appearance import DomainClassifier, measure
@@ -43,7 +44,7 @@ class DomainModels:
         film_weights: str | Path | None = None,
         classifier: str | Path | None = None,
     ):
-        from resources import domain_classifier
+        from resources import density_models, domain_classifier
         from resources import film_weights as shipped_film
 
         self.default = Predictor(weights or shipped_weights(), device=device, precision=precision)
@@ -54,6 +55,11 @@ class DomainModels:
             self.classifier = DomainClassifier.load(classifier) if classifier else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise WeightsError(classifier, f"the film / digital classifier does not load ({exc})", "reinstall") from exc
+        density = density_models()
+        try:
+            self.density = DensityModels(density) if density else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsError(density, f"the density models do not load ({exc})", "reinstall") from exc
 
     # ----- the Predictor's interface -------------------------------------------------------------
     @property
@@ -88,9 +94,13 @@ class DomainModels:
     def predict(self, image: MammoImage, *, cancel=None, spacing_mm: tuple[float, float] | None = None) -> Prediction:
         appearance = measure(image)
         domain, source = self.domain_of(image, appearance)
-        return self.serving(domain).predict(
+        prediction = self.serving(domain).predict(
             image, cancel=cancel, spacing_mm=spacing_mm, appearance=appearance, domain=domain, domain_source=source
         )
+        if self.density is not None:
+            suggestion = self.density.suggest(appearance, domain)
+            prediction.density = suggestion.to_dict() if suggestion else None
+        return prediction
 
     def model_input(self, image: MammoImage, *, spacing_mm: tuple[float, float] | None = None):
         """What the network of ``image``'s domain sees of it (the viewer shows it)."""

@@ -37,11 +37,27 @@ FEATURES = (
 ANALYSIS_SIDE = 512
 
 
+# What the breast's tissue looks like, for the density estimate (``hds_core.density``): the
+# inner breast's values stretched between its fat (2nd percentile) and its brightest
+# (99.5th), then how much of it is bright and how.
+DENSITY_FEATURES = (
+    "bright_half",  # fraction above the middle of the stretch
+    "bright_third",  # fraction above two thirds of it
+    "stretched_mean",
+    "stretched_median",
+    "stretched_p75",
+    "stretched_spread",
+    "breast_skew",
+    "breast_fine_texture",
+)
+
+
 @dataclass(frozen=True)
 class Appearance:
-    """The figures, in the order of :data:`FEATURES`."""
+    """The figures, in the order of :data:`FEATURES`; ``density`` those of :data:`DENSITY_FEATURES`."""
 
     values: tuple[float, ...]
+    density: tuple[float, ...] = ()
 
     def __getitem__(self, name: str) -> float:
         return self.values[FEATURES.index(name)]
@@ -86,7 +102,7 @@ def measure_values(values: np.ndarray) -> Appearance:
     fine = values - ndimage.uniform_filter(values, 3)
     fine_inside = float(np.abs(fine[breast]).mean()) if breast.any() else 0.0
     centred = inside - inside.mean()
-    skew = float((centred**3).mean() / max(spread, 1e-6) ** 3)
+    skew = max(-10.0, min(10.0, float((centred**3).mean() / max(spread, 1e-6) ** 3)))
     return Appearance(
         (
             float(breast.mean()),
@@ -97,9 +113,29 @@ def measure_values(values: np.ndarray) -> Appearance:
             spread,
             fine_inside / max(spread, 1e-3),
             float((values <= 0.02).mean()),
-            max(-10.0, min(10.0, skew)),
+            skew,
             len(np.unique(np.round(inside * 255))) / 256,
-        )
+        ),
+        _density_figures(values, breast, skew, fine_inside / max(spread, 1e-3)),
+    )
+
+
+def _density_figures(values: np.ndarray, breast: np.ndarray, skew: float, fine: float) -> tuple[float, ...]:
+    from scipy import ndimage
+
+    inner = ndimage.binary_erosion(breast, iterations=5) if breast.sum() > 400 else breast
+    tissue = values[inner] if inner.any() else np.zeros(1, np.float32)
+    low, high = np.percentile(tissue, [2, 99.5])
+    stretched = np.clip((tissue - low) / max(high - low, 1e-3), 0, 1)
+    return (
+        float((stretched > 0.5).mean()),
+        float((stretched > 2 / 3).mean()),
+        float(stretched.mean()),
+        float(np.median(stretched)),
+        float(np.percentile(stretched, 75)),
+        float(stretched.std()),
+        skew,
+        fine,
     )
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .. import __version__
+from ..density import breast_densities
 from ..findings import Lesion, Prediction
 from ..io import MammoImage
 from .operating_point import operating_point
@@ -52,6 +53,7 @@ class ReportContent:
     disclaimer: str = DISCLAIMER
     score_note: str | None = None  # what the score is worth (operating_point.score_trust)
     identity_note: str | None = None  # the study was split: its images disagree on the patient
+    density: dict[str, dict] = field(default_factory=dict)  # per breast: hds_core.density.breast_densities
 
     @property
     def scores_calibrated(self) -> bool:
@@ -113,10 +115,18 @@ def build_report(
     scores = breast_scores((item.image.metadata.laterality, item.prediction.score) for item in images)
     prediction = images[0].prediction
     when = (analysed_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    # One model per domain: a study's images may have been served by more than one.
+    models = dict.fromkeys((item.prediction.model_name, item.prediction.weights_sha256) for item in images)
+    domains = dict.fromkeys(
+        f"{item.prediction.domain} ({item.prediction.domain_source.partition(': ')[0]})"
+        for item in images
+        if item.prediction.domain and item.prediction.domain_source
+    )
     provenance = [
         ("Software", f"mammo-hds {__version__}"),
-        ("Model", prediction.model_name),
-        ("Weights sha256", prediction.weights_sha256),
+        *[("Model", name) for name, _ in models],
+        *[("Weights sha256", sha) for _, sha in models],
+        *([("Read as", ", ".join(domains))] if domains else []),
         ("Device", f"{prediction.device} ({prediction.precision})"),
         ("Analysed", when),
         ("Study Instance UID", first.study_instance_uid or "—"),
@@ -134,4 +144,5 @@ def build_report(
         breast_scores=scores,
         score_note=score_note,
         identity_note=identity_note,
+        density=breast_densities([item.prediction for item in images]),
     )
