@@ -149,6 +149,7 @@ class StudyController:
 
     def forget_results(self, keys) -> None:
         """Drop the results of ``keys`` so they are analysed again (the reader set a spacing)."""
+        self.settled_sent = False
         for key in keys:
             self.predictions.pop(key, None)
             self.queued.discard(key)

@@ -62,13 +62,15 @@ def trained_phantom_model(tmp_path_factory, phantom_dataset) -> Path:
 
 
 def gpu_that_fails(monkeypatch, predictor) -> None:
-    """Put ``predictor`` on a pretend GPU whose every run fails with CUDA out of memory (no
-    GPU is needed: the CPU fallback is what is tested)."""
+    """Put ``predictor`` (a Predictor, or DomainModels: each of its models) on a pretend GPU
+    whose every run fails with CUDA out of memory (no GPU is needed: the CPU fallback is what
+    is tested)."""
     import torch
 
     from hds_core.infer import predictor as predictor_module
 
-    predictor.device = torch.device("cuda")
+    for each in getattr(predictor, "predictors", [predictor]):
+        each.device = torch.device("cuda")
     real = predictor_module.predict_working
 
     def flaky(model, image, device, **kwargs):

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..findings.views import BOTH_BREASTS, THIS_IMAGE, ViewKey
-from .calibration import EPS, calibrate, newton_logistic
+from .calibration import EPS, calibrate, newton_logistic, sigmoid
 
 
 def counterparts(keys: list[ViewKey]) -> list[list[int]]:
@@ -39,13 +39,13 @@ def other_raw(raw: list[float], partners: list[int]) -> float | None:
     if not partners:
         return None
     mean = float(np.mean([_logit(raw[j]) for j in partners]))
-    return 1 / (1 + math.exp(-mean))
+    return sigmoid(mean)
 
 
 def bilateral_score(raw: float, raw_other: float, fit: dict) -> float:
     a, b = fit["weights"]
     z = a * _logit(raw) + b * _logit(raw_other) + fit["bias"]
-    return 1 / (1 + math.exp(-z))
+    return sigmoid(z)
 
 
 def final_scores(

@@ -53,13 +53,24 @@ def newton_logistic(
         theta = np.zeros(x.shape[1])
         if free:
             theta[0] = 1.0 if not signs or signs[free[0]] >= 0 else -1.0
+
+        def loss(t, x=x):
+            z = x @ t
+            return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * ridge * t @ t)
+
         for _ in range(iterations):
             p = 1 / (1 + np.exp(-np.clip(x @ theta, -50, 50)))
             gradient = x.T @ (p - y) + ridge * theta
             hessian = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + ridge * np.eye(x.shape[1])
             step = np.linalg.solve(hessian, gradient)
-            theta = theta - step
-            if np.abs(step).max() < 1e-9:
+            # Damped: a full Newton step from a poor start can overshoot into saturation, where
+            # the curvature vanishes and the next steps run off (a film calibration reached a
+            # slope of 1.3e8); halve it until the loss does not rise.
+            before, scale = loss(theta), 1.0
+            while scale > 1e-6 and loss(theta - scale * step) > before:
+                scale /= 2
+            theta = theta - scale * step
+            if np.abs(scale * step).max() < 1e-9:
                 break
         wrong = [f for i, f in enumerate(free) if signs and signs[f] and np.sign(theta[i]) == -signs[f]]
         if not wrong:
@@ -80,6 +91,11 @@ def fit_logistic(scores, labels, iterations: int = 100) -> dict:
     return {"method": "logistic", "a": float(a), "b": float(b), "n": int(len(s))}
 
 
+def sigmoid(z: float) -> float:
+    """1 / (1 + e^-z) for any z: a steep fit on a score near 0 or 1 must not overflow."""
+    return 1 / (1 + math.exp(-max(-700.0, min(700.0, float(z)))))
+
+
 def calibrate(score: float, calibration: dict | None) -> float:
     """The calibrated score (the raw one when there is no calibration)."""
     if not calibration:
@@ -88,5 +104,5 @@ def calibrate(score: float, calibration: dict | None) -> float:
         return float(np.interp(score, calibration["x"], calibration["y"]))
     if calibration["method"] == "logistic":
         s = min(max(float(score), EPS), 1 - EPS)
-        return 1 / (1 + math.exp(-(calibration["a"] * math.log(s / (1 - s)) + calibration["b"])))
+        return sigmoid(calibration["a"] * math.log(s / (1 - s)) + calibration["b"])
     raise ValueError(f"unknown calibration method {calibration['method']!r}")

@@ -71,6 +71,10 @@ class DomainModels:
         return self.default.input
 
     @property
+    def device(self):
+        return self.default.device
+
+    @property
     def device_name(self) -> str:
         return self.default.device_name
 

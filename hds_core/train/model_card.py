@@ -51,7 +51,9 @@ def train_command(config: dict) -> str:
         f"--lr {config['lr']:g}",
         f"--weight-decay {config['weight_decay']:g}",
         f"--seed {config['seed']}",
+        *([f"--fold-seed {config['fold_seed']}"] if config.get("fold_seed") is not None else []),
         "--exclude-patients " + " ".join(config["exclude_patients"]),
+        *[f"--train-on {shown(spec)}" for spec in config.get("train_on") or []],
         f"--balance {config['balance']}",
         *(["--augment"] if config.get("augment") else []),
         f"--precision {config['precision']}",
@@ -133,10 +135,16 @@ def balance_sentence(config: dict) -> str:
         return (
             f"- The whole breast in view: crops of {config['crop'][0]} × {config['crop'][1]} pixels at "
             f"{config['working_spacing_mm']:g} mm ({crop_mm[0]:.0f} × {crop_mm[1]:.0f} mm) hold the breast with its "
-            "pectoral muscle, nipple and skin line, so normal films teach what normal anatomy looks like. Sampling is "
-            "balanced within each dataset (`--balance dataset`); a CDD-CESM image in full always holds its lesion, so "
-            "its image label is always positive, and every figure is measured within one dataset (the film AUC among "
-            "films only)."
+            "pectoral muscle, nipple and skin line, so normal films teach what normal anatomy looks like. "
+            + (
+                "Trained on the films alone (`--train-on`), half the crops on a film with a mass (`--balance image`); "
+                "the folds are still drawn over both datasets, so its figures hold out the same patients as the "
+                "digital model's."
+                if config.get("train_on")
+                else "Sampling is balanced within each dataset (`--balance dataset`); a CDD-CESM image in full always "
+                "holds its lesion, so its image label is always positive, and every figure is measured within one "
+                "dataset (the film AUC among films only)."
+            )
         )
     return (
         "- Crops are balanced within each dataset (`--balance dataset`): CDD-CESM crops away from the outline are "
@@ -155,6 +163,7 @@ def write_card(
     decisions: list[str] | None = None,
     role: str | None = None,
     trained_on: str | None = None,
+    ensemble: str | None = None,
 ) -> str:
     from ..nn import read_spec, sha256
 
@@ -272,8 +281,9 @@ def write_card(
         ),
         *_bilateral_lines(spec, report),
         f"- Default threshold **{spec.default_threshold:g}**: {document['default_threshold_rule']}.",
-        f"- Cost: one model (not a fold ensemble: five times the time per view for no measured gain here), "
-        f"{size_mib:.1f} MiB; its time per view is under the demo study below.",
+        f"- Cost: one model, {size_mib:.1f} MiB; "
+        + (ensemble or "not a fold ensemble: five times the time per view for no measured gain here")
+        + "; its time per view is under the demo study below.",
         f"- Precision: fp16 weights agree with fp32 at mask Dice "
         f"{spec.precision_agreement['fp16_weights']:.4f}, "
         f"bf16 autocast at {spec.precision_agreement['bf16']:.4f} "
@@ -337,6 +347,7 @@ def write_card(
         ],
         "",
     ]
+    lines += domain_lines()
     if demo is not None:
         lines += [
             "## Demo study (patients never used for training or validation)",
@@ -390,6 +401,53 @@ def write_card(
 _SPEC = re.compile(r"\b(minimias|inbreast|folder):(/[^\s,;:()`]+)")
 
 
+def domain_lines() -> list[str]:
+    """The section on serving by domain and the density suggestion, from the shipped JSONs
+    (``domain_classifier.json``, ``density.json``: each written by its fit command)."""
+    from resources import density_models, domain_classifier
+
+    lines = ["## One model per domain, and the density suggestion", ""]
+    classifier = domain_classifier()
+    if classifier is not None:
+        data = json.loads(classifier.read_text())
+        per = data["cross_validation"]["per_dataset"]
+        lines += [
+            "Each image is served by the model of its domain: a film by `hds_mammo_film`, a digital image by "
+            "`hds_mammo`. The header decides where it says (Detector Type FILM, Conversion Type DF or WSD, a Secondary "
+            "Capture object, a film digitiser's name); elsewhere a logistic regression on ten figures of the image "
+            f"(`hds_core/io/appearance.py`; `{without_machine_paths(data['command'])}`), cross-validated "
+            f"({data['cross_validation']['folds']} folds by patient), out of fold: "
+            + "; ".join(
+                f"{dataset_name(spec)} ({row['domain']}) {row['accuracy_out_of_fold']:.1%} of {row['images']} images "
+                f"read right"
+                for spec, row in per.items()
+            )
+            + ". With one dataset per domain the classifier may have learnt the datasets rather than the domains; "
+            "a third collection of each would tell.",
+            "",
+        ]
+    density = density_models()
+    if density is not None:
+        data = json.loads(density.read_text())
+        lines += [
+            "Density, suggested beside the network (`hds_core/density.py`: an ordinal logistic regression on the "
+            "breast tissue's figures, one per domain, on that dataset's own scale), cross-validated per dataset "
+            f"(5 folds by patient; `{without_machine_paths(data['command'])}`):",
+            "",
+            "| dataset | scale | images | accuracy (majority class) | weighted kappa | confusion (rows truth, columns "
+            "suggested) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for spec, row in data["cross_validation"].items():
+            matrix = " / ".join(" ".join(map(str, r)) for r in row["confusion"]["matrix"])
+            lines.append(
+                f"| {dataset_name(spec)} | {'-'.join(row['classes'])} | {row['images']} | {row['accuracy']:.3f} "
+                f"({row['majority_class_accuracy']:.3f}) | {row['weighted_kappa']:.3f} | {matrix} |"
+            )
+        lines += ["", "Target: weighted kappa ≥ 0.5 on each dataset.", ""]
+    return lines
+
+
 def without_machine_paths(text: str) -> str:
     """The card names a dataset by its folder's name: the paths of the machine that made the
     card mean nothing to a reader and say who made it where."""
@@ -430,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "--role", help="what these weights are for, in the card's first sentence (default: the default model)"
     )
     p.add_argument("--trained-on", help="what they were trained on, in words (default: both development datasets)")
+    p.add_argument("--ensemble", help="what an ensemble was measured to give, in words (the Cost line)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     demo = args.demo
@@ -447,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         decisions=args.decision,
         role=args.role,
         trained_on=args.trained_on,
+        ensemble=args.ensemble,
     )
     print(f"wrote {args.out}")
     return 0

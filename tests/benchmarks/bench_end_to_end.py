@@ -26,11 +26,11 @@ from bench_viewer import make_study
 from record import Row, write_rows
 from synthetic import phantom, write_dicom
 
-from hds_core.infer import Predictor
+from hds_core.infer import DomainModels, Predictor
 from hds_core.io import read_image, read_preview, scan_folder
 
 
-def study_time(predictor: Predictor, folder: Path, levels: bool) -> tuple[float, float, float]:
+def study_time(predictor: DomainModels | Predictor, folder: Path, levels: bool) -> tuple[float, float, float]:
     """(total, decoding, inference) seconds for the whole study; ``levels``: each film read at
     the network's level as hds-predict does, else decoded in full (hds-predict --pdf)."""
     start = time.perf_counter()
@@ -64,7 +64,7 @@ def main() -> int:
         make_study(folder)
         for device in devices:
             start = time.perf_counter()
-            predictor = Predictor(args.weights, device=device)
+            predictor = DomainModels(args.weights, device=device)  # one model per domain, as hds-predict
             loaded = time.perf_counter() - start
             for levels, how in (
                 (False, "films decoded in full (hds-predict --pdf; all of it before issue 15)"),

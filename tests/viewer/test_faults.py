@@ -86,7 +86,7 @@ def test_cancelling_mid_study_keeps_the_finished_results_usable(qtbot, window, m
     # Analysing again runs only the rest.
     ran = []
     original = window.engine.add
-    monkeypatch.setattr(window.engine, "add", lambda key, image: (ran.append(key), original(key, image)))
+    monkeypatch.setattr(window.engine, "add", lambda key, image, *rest: (ran.append(key), original(key, image, *rest)))
     with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
         window.reanalyse()
     assert all(image.prediction is not None for image in window.study.images.values())

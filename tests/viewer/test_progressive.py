@@ -11,7 +11,7 @@ from pydicom.uid import JPEG2000Lossless
 from PySide6.QtCore import QSettings
 from synthetic import phantom, write_dicom
 
-from hds_core.infer import Predictor
+from hds_core.infer import DomainModels
 from hds_core.io import read_image
 from mammo_viewer.view_pictures import DETAIL_LOADING
 
@@ -40,8 +40,9 @@ def j2k_study(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> Predictor:
-    return Predictor(device="cpu")
+def shipped() -> DomainModels:
+    """What the viewer runs: one model per domain."""
+    return DomainModels(device="cpu")
 
 
 def open_window(qtbot, folder: Path, tmp_path: Path, *, on_decoded=None):
