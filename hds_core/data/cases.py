@@ -104,6 +104,10 @@ class PreparedCase:
 
     @property
     def label(self) -> int:
+        """1 for an image with a mass: its mask says, or its label where the dataset has
+        image labels only (CMMD: no outlines)."""
+        if self.case.extra.get("image_labels_only"):
+            return int(self.case.has_mass)
         return int(self.mask.any())
 
 

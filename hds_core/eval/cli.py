@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..dataset_kinds import KINDS_HELP
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -23,8 +25,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="KIND:PATH",
-        help="a dataset to evaluate on, repeatable: minimias:FOLDER (mini-MIAS as distributed), "
-        "inbreast:FOLDER, folder:FOLDER (images/ and masks/ side by side); each is reported on its own",
+        help=f"a dataset to evaluate on, repeatable; each is reported on its own. Kinds: {KINDS_HELP}",
     )
     p.add_argument("--weights", required=True, help="NAME.safetensors (with NAME.json beside it)")
     p.add_argument("--json", dest="json_out", help="write the full report (per exit, threshold table) to this file")
@@ -86,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
                 cases,
                 folds=args.folds or trained.get("folds", 5),
                 fold=args.fold,
-                seed=args.seed if args.seed is not None else trained.get("seed", 0),
+                seed=args.seed
+                if args.seed is not None
+                else trained["fold_seed"]
+                if trained.get("fold_seed") is not None
+                else trained.get("seed", 0),
                 exclude_patients=exclude,
             )
         else:

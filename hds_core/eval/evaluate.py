@@ -227,6 +227,43 @@ def report_from_results(
     reported from one run: per dataset, say)."""
     if not cases:
         raise ValueError("no cases to evaluate")
+    if any(c.case.extra.get("image_labels_only") for c in cases):
+        report = _report(per_exit, cases, threshold, score_source, cad, calibration, bilateral)
+        return _image_level_only(report)
+    return _report(per_exit, cases, threshold, score_source, cad, calibration, bilateral)
+
+
+# What an image-label dataset (no outlines: CMMD) cannot measure: anything against a mask.
+OUTLINE_FIGURES = (
+    "dice_mass_images",
+    "dice_mass_images_ci",
+    "lesions",
+    "lesions_found",
+    "lesion_sensitivity",
+    "lesion_sensitivity_ci",
+    "fp_regions_per_image",
+    "froc_sensitivity_at_fp",
+    "froc_curve",
+)
+
+
+def _image_level_only(report: dict) -> dict:
+    """The report with every figure that needs an outline set to None (an empty mask on an
+    image with a mass would count its Dice as 0 and its lesion as a false region)."""
+    for metrics in [*report["exits"], report["final"]]:
+        metrics["dice_mass_images"] = None
+    for row in report["threshold_table"]:
+        row["dice_mass_images"] = None
+    for key in OUTLINE_FIGURES:
+        if key in report:
+            report[key] = None
+    for row in report.get("images", []):
+        row.update(dice=None, lesions=0, found=0, false_positives=row["false_positives"] if not row["label"] else 0)
+    report["image_labels_only"] = True
+    return report
+
+
+def _report(per_exit, cases, threshold, score_source, cad, calibration, bilateral) -> dict:
     masks, labels = [c.mask for c in cases], [c.label for c in cases]
     # Specks below the viewer's smallest lesion are not drawn, so they are not counted either.
     min_pixels = min_region_pixels(cases[0].working.geometry.working_spacing_mm)
@@ -293,20 +330,23 @@ def format_report(report: dict) -> str:
         def interval(values):
             return f" [{values[0]:.3f}, {values[1]:.3f}]" if values else " [n/a]"
 
-        froc_text = ", ".join(
-            f"{rate} FP: {fmt(value).strip()}" for rate, value in report["froc_sensitivity_at_fp"].items()
-        )
         lines.append("")
         lines.append(
             f"image AUC{interval(report['image_auc_ci'])} (95%, patients resampled); "
             f"ECE {fmt(report['ece']).strip()} (image score calibration, {len(report['reliability'])} bins)"
         )
-        lines.append(
-            f"lesions: {report['lesions_found']} of {report['lesions']} found at the threshold, sensitivity "
-            f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
-            f"{fmt(report['fp_regions_per_image']).strip()} false regions per image"
-        )
-        lines.append(f"FROC lesion sensitivity at {froc_text} per image")
+        if report.get("image_labels_only"):
+            lines.append("image labels only (no outlines): no Dice, lesion sensitivity or FROC for this dataset")
+        else:
+            froc_text = ", ".join(
+                f"{rate} FP: {fmt(value).strip()}" for rate, value in report["froc_sensitivity_at_fp"].items()
+            )
+            lines.append(
+                f"lesions: {report['lesions_found']} of {report['lesions']} found at the threshold, sensitivity "
+                f"{fmt(report['lesion_sensitivity']).strip()}{interval(report['lesion_sensitivity_ci'])}; "
+                f"{fmt(report['fp_regions_per_image']).strip()} false regions per image"
+            )
+            lines.append(f"FROC lesion sensitivity at {froc_text} per image")
         paired = sum(row.get("score_basis") == "both breasts" for row in report.get("images", []))
         if paired:
             lines.append(

@@ -209,7 +209,7 @@ def test_the_full_cdd_cesm_release_with_its_normals(tmp_path):
 # ----- CMMD ---------------------------------------------------------------------------------------
 
 
-def test_cmmd_image_labels_only(tmp_path):
+def test_cmmd_image_labels_only(tmp_path, phantom_model):
     pixels, _ = phantom((160, 128), seed=6)
     _dicom(tmp_path / "CMMD/D1-0001/07-18-2010-NA-1/1.000000-NA-2/1-1.dcm", pixels, ImageLaterality="L")
     _dicom(tmp_path / "CMMD/D1-0001/07-18-2010-NA-1/1.000000-NA-2/1-2.dcm", pixels, ImageLaterality="R")
@@ -235,6 +235,18 @@ def test_cmmd_image_labels_only(tmp_path):
 
     with pytest.raises(DatasetLayoutError, match="image labels only"):
         train(TrainConfig(datasets=[f"cmmd:{tmp_path}"], out=str(tmp_path / "run"), folds=2, epochs=1))
+
+    # hds-eval gives the image-level figures and none that needs an outline.
+    from hds_core.eval.cli import main as evaluate
+
+    assert (
+        evaluate(["--dataset", f"cmmd:{tmp_path}", "--weights", str(phantom_model), "--json", str(tmp_path / "e.json")])
+        == 0
+    )
+    (block,) = json.loads((tmp_path / "e.json").read_text())["per_dataset"].values()
+    assert (block["n_mass_images"], block["n_normal_images"], block["image_labels_only"]) == (1, 1, True)
+    assert block["final"]["dice_mass_images"] is None and block["lesion_sensitivity"] is None
+    assert block["image_auc"] is not None
 
 
 def test_hds_train_lists_every_kind(capsys):
