@@ -96,7 +96,7 @@ class DomainModels:
         return self.predict(read_image(path), cancel=cancel)
 
     def predict(self, image: MammoImage, *, cancel=None, spacing_mm: tuple[float, float] | None = None) -> Prediction:
-        appearance = measure(image)
+        appearance = self.appearance(image, spacing_mm)
         domain, source = self.domain_of(image, appearance)
         prediction = self.serving(domain).predict(
             image, cancel=cancel, spacing_mm=spacing_mm, appearance=appearance, domain=domain, domain_source=source
@@ -115,6 +115,10 @@ class DomainModels:
             mine = [p for p in predictions if p.weights_sha256 == predictor.weights_sha256]
             if mine:
                 predictor.compare_breasts(mine)
+
+    def appearance(self, image: MammoImage, spacing_mm: tuple[float, float] | None = None):
+        """The image's figures (``io.appearance.measure``) at the network's level or coarser."""
+        return measure(image, self.input.level(spacing_mm or image.metadata.spacing_for_network))
 
     # ----- domains -----------------------------------------------------------------------------
     @property
@@ -136,5 +140,5 @@ class DomainModels:
             return meta.acquisition_domain, f"header: {meta.acquisition_domain_source}"
         if self.classifier is None:
             return None, None
-        domain, probability = self.classifier.domain(appearance or measure(image))
+        domain, probability = self.classifier.domain(appearance or self.appearance(image))
         return domain, f"pixels: {domain} ({probability:.0%}; the header does not say)"

@@ -88,7 +88,9 @@ class Predictor:
         already; ``domain``/``domain_source``: the caller's decision (``DomainModels``), else
         the header's."""
         check_mammogram(image.metadata)
-        check_breast(image.metadata, appearance or measure(image))
+        if appearance is None:
+            appearance = measure(image, self.input.level(spacing_mm or image.metadata.spacing_for_network))
+        check_breast(image.metadata, appearance)
         if domain_source is None:
             domain, domain_source = image.metadata.acquisition_domain, image.metadata.acquisition_domain_source
             domain_source = domain_source and f"header: {domain_source}"

@@ -74,9 +74,14 @@ def analysis_level(shape: tuple[int, int]) -> int:
     return level
 
 
-def measure(image: MammoImage) -> Appearance:
-    """The figures of ``image`` (any level; a coarser one is computed when it is too fine)."""
-    level = analysis_level(image.full_shape)
+def measure(image: MammoImage, network_level: int = 0) -> Appearance:
+    """The figures of ``image``, at the coarser of :func:`analysis_level` and
+    ``network_level`` (the level the network's input is read from: ``NetworkInput.level``).
+    Any reader gives the image at that level or finer (the viewer and hds-predict read films
+    at the network's level, --pdf in full), and a level computed from a finer one is the
+    same values (``levels.py``): the figures, hence the domain and the model, never depend on
+    which level was read."""
+    level = max(analysis_level(image.full_shape), network_level)
     coarse = image.at_level(level) if level > image.level else image
     # The full range of the stored values, never the file's window: one image exported with
     # and without a VOI window (the demo's CDD-CESM DICOM files and their JPEG sources) must
@@ -140,10 +145,10 @@ def _density_figures(values: np.ndarray, breast: np.ndarray, skew: float, fine: 
 
 
 # A breast fills a fair part of a mammogram, lies against a background and is tissue, not a
-# drawing or noise: over the 505 development images (mini-MIAS, CDD-CESM) the breast covers
-# 9-76 % of the image, with at least 145 rendered grey levels, a spread of 0.11 or more and a
-# fine texture of 0.025-0.17 (``train.domain_fit`` keeps the ranges in its JSON); the limits
-# below sit well outside them.
+# drawing or noise: over the 505 development images (mini-MIAS, CDD-CESM), measured at the
+# network's level, the breast covers 9-76 % of the image, with at least 141 rendered grey
+# levels, a spread of 0.116 or more and a fine texture of 0.050-0.315 (``train.domain_fit``
+# keeps the ranges in its JSON); the limits below sit well outside them.
 MIN_BREAST_FRACTION, MAX_BREAST_FRACTION = 0.03, 0.97
 MIN_GREY_LEVELS = 24 / 256
 MIN_BREAST_SPREAD = 0.02

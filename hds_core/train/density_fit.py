@@ -20,7 +20,8 @@ import numpy as np
 
 from ..density import SCALES, OrdinalModel
 from ..infer.calibration import newton_logistic
-from ..io.appearance import DENSITY_FEATURES, measure
+from ..io.appearance import DENSITY_FEATURES
+from .domain_fit import case_appearance
 
 RIDGE = 1.0
 _CBIS = {"1": "A", "2": "B", "3": "C", "4": "D"}
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, labels, patients = [], [], []
         cases = [c for c in load_dataset(spec) if density_label(c) in classes]
         for i, case in enumerate(cases, 1):
-            rows.append(measure(case.load()).density)
+            rows.append(case_appearance(case).density)
             labels.append(classes.index(density_label(case)))
             patients.append(case.patient_id)
             if i % 50 == 0 or i == len(cases):

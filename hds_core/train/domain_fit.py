@@ -28,6 +28,21 @@ from ..io.appearance import FEATURES, DomainClassifier, measure, no_breast
 RIDGE = 1.0
 
 
+# The shipped weights' working spacing: the figures are measured at their network's level (or
+# coarser), as DomainModels measures them.
+WORKING_SPACING_MM = 0.8
+
+
+def case_appearance(case, working_spacing_mm: float = WORKING_SPACING_MM):
+    """A training case's figures, measured as the Predictor measures an image: at the network's
+    level for its spacing (the dataset's where the file has none), or coarser."""
+    from ..network_input import NetworkInput
+
+    image = case.load()
+    spacing = case.spacing(image) or image.metadata.spacing_for_network
+    return measure(image, NetworkInput(working_spacing_mm).level(spacing))
+
+
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     return mean, np.where(scale > 1e-9, scale, 1.0)
@@ -84,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{spec}: say its domain (=film or =digital)")
         cases = load_dataset(spec)
         for i, case in enumerate(cases, 1):
-            rows.append(measure(case.load()).values)
+            rows.append(case_appearance(case).values)
             labels.append(1.0 if domain == "film" else 0.0)
             groups.append(f"{spec}|{case.patient_id}")
             names.append(spec)

@@ -69,10 +69,14 @@ def test_films_show_a_reduced_level_first_and_full_resolution_after_the_analysis
     window, first_levels = open_window(qtbot, j2k_study, tmp_path)
     assert len(first_levels) == 4 and all(level > 0 for level in first_levels.values()), first_levels
     windows_before = dict(window.state.windows)
-    for item in window.study.images.values():
-        # The network got its own level, read from the file: its result is the full decode's.
+    items = list(window.study.images.values())
+    references = [shipped.predict(read_image(item.path)) for item in items]
+    shipped.compare_breasts(references)  # as the viewer scores a study: each breast against the other
+    for item, reference in zip(items, references):
+        # The network got its own level, read from the file: its result is the full decode's,
+        # from the same model (the domain read from the same figures).
         assert item.model_image.level == shipped.input.level(item.metadata.pixel_spacing_mm) == 3
-        reference = shipped.predict(read_image(item.path))
+        assert (item.prediction.domain, item.prediction.model_name) == (reference.domain, reference.model_name)
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
         threshold = window.state.threshold
         assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [
@@ -204,9 +208,12 @@ def test_the_demo_study_opens_progressively_with_the_full_decodes_results(qtbot,
     window, first_levels = open_window(qtbot, demo_study() / "DEMO-014", tmp_path)
     assert first_levels and all(level > 0 for level in first_levels.values()), first_levels  # 1024x1024 films, 2 views
     threshold = window.state.threshold
-    for item in window.study.images.values():
+    items = list(window.study.images.values())
+    references = [shipped.predict(read_image(item.path)) for item in items]
+    shipped.compare_breasts(references)  # both breasts, as the viewer scores the study
+    for item, reference in zip(items, references):
         assert (item.model_image or item.image).level == shipped.input.level(item.metadata.pixel_spacing_mm)
-        reference = shipped.predict(read_image(item.path))
+        assert item.prediction.model_name == reference.model_name == "hds_mammo_film"  # the films' model
         assert item.prediction.score == pytest.approx(reference.score, abs=1e-6)
         assert [lesion.to_dict() for lesion in item.prediction.lesions(threshold)] == [
             lesion.to_dict() for lesion in reference.lesions(threshold)
