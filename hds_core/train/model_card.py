@@ -401,6 +401,15 @@ def write_card(
 _SPEC = re.compile(r"\b(minimias|inbreast|folder):(/[^\s,;:()`]+)")
 
 
+def _command_shown(command: str) -> str:
+    """A fit command as the card prints it: each --dataset KIND:PATH[=domain] with PATH/ for the folder."""
+    return re.sub(
+        r"--dataset (\S+?)(=film|=digital)?(?=\s|$)",
+        lambda m: f"--dataset {shown(m.group(1))}{m.group(2) or ''}",
+        command,
+    )
+
+
 def domain_lines() -> list[str]:
     """The section on serving by domain and the density suggestion, from the shipped JSONs
     (``domain_classifier.json``, ``density.json``: each written by its fit command)."""
@@ -415,7 +424,7 @@ def domain_lines() -> list[str]:
             "Each image is served by the model of its domain: a film by `hds_mammo_film`, a digital image by "
             "`hds_mammo`. The header decides where it says (Detector Type FILM, Conversion Type DF or WSD, a Secondary "
             "Capture object, a film digitiser's name); elsewhere a logistic regression on ten figures of the image "
-            f"(`hds_core/io/appearance.py`; `{without_machine_paths(data['command'])}`), cross-validated "
+            f"(`hds_core/io/appearance.py`; `{_command_shown(data['command'])}`), cross-validated "
             f"({data['cross_validation']['folds']} folds by patient), out of fold: "
             + "; ".join(
                 f"{dataset_name(spec)} ({row['domain']}) {row['accuracy_out_of_fold']:.1%} of {row['images']} images "
@@ -432,7 +441,7 @@ def domain_lines() -> list[str]:
         lines += [
             "Density, suggested beside the network (`hds_core/density.py`: an ordinal logistic regression on the "
             "breast tissue's figures, one per domain, on that dataset's own scale), cross-validated per dataset "
-            f"(5 folds by patient; `{without_machine_paths(data['command'])}`):",
+            f"(5 folds by patient; `{_command_shown(data['command'])}`):",
             "",
             "| dataset | scale | images | accuracy (majority class) | weighted kappa | confusion (rows truth, columns "
             "suggested) |",
