@@ -14,9 +14,11 @@ class EngineStatus:
         self.status, self.problem = status, problem  # the window's status bar and problems list
         self.notices: set[str] = set()  # notices (CUDA fallback) already listed
         self.serving = None  # the model serving the study on screen (DomainModels: one per domain)
+        self.serving_domain: str | None = None
 
     def ready(self, predictor) -> None:
         self.serving = predictor.serving(None)  # the default model, until a study's images say otherwise
+        self.serving_domain = None
         self.state.set_model(predictor.spec.default_threshold)
         self.findings.set_model(
             predictor.spec.threshold_table,
@@ -29,13 +31,14 @@ class EngineStatus:
         """The study on screen is served by ``model`` (one model per domain: a film study by the
         film model): its default threshold, slider table and name. The threshold moves to the
         new default only where the reader left it at the old one."""
-        if model is getattr(self, "serving", None):
+        if model is self.serving and domain == self.serving_domain:
             return
-        self.serving = model
+        self.serving, self.serving_domain = model, domain
         at_default = self.state.at_default()
-        self.state.default_threshold = model.spec.default_threshold
+        default = model.spec.default_threshold_for(domain)
+        self.state.default_threshold = default
         if at_default:
-            self.state.threshold = model.spec.default_threshold
+            self.state.threshold = default
         what = f"{domain} model" if domain else "model"
         self.findings.set_model(
             model.spec.threshold_table,

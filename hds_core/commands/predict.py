@@ -151,6 +151,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     from ..nn import WeightsError
     from ..report.export import NEVER, SAME_STUDY, ExportTargets, export_results
     from ..report.identity import replacement_refused
+    from ..report.operating_point import study_domain
     from ..safe_write import atomic_write_text
     from ..text import printable
 
@@ -183,13 +184,15 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         say(f"hds-predict: error: {exc}")
         return EXIT_NOTHING
 
-    def threshold_of(model) -> float:
-        """--threshold, else the default of the model serving the image (one per domain)."""
-        return args.threshold if args.threshold is not None else model.spec.default_threshold
+    def threshold_of(model, domain: str | None) -> float:
+        """--threshold, else the default of the model serving the image (one per domain) for
+        that domain (a model may record its own operating point per domain)."""
+        return args.threshold if args.threshold is not None else model.spec.default_threshold_for(domain)
 
     def operating_of(predictions):
+        domain = study_domain(predictions)
         model = predictor.for_predictions(predictions)
-        return threshold_of(model), model.spec.threshold_table, model.spec.cross_validation
+        return threshold_of(model, domain), model.spec.threshold_table, model.spec.cross_validation
 
     entries: list[tuple[Path, str | None]] = []
     failures: list[str] = []
@@ -222,8 +225,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     )
     reporting = targets.any
     analysed, done = [], []
-    thresholds = ", ".join(
-        dict.fromkeys(f"{threshold_of(model):g}" for model in getattr(predictor, "predictors", [predictor]))
+    thresholds = (
+        f"{args.threshold:g}"
+        if args.threshold is not None
+        else ", ".join(f"{threshold_of(predictor.serving(d), d):g} for {d} images" for d in ("film", "digital"))
     )
     say(
         f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
@@ -285,7 +290,8 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         if reporting:
             analysed.append((path, image, prediction))
         target = out / names[path]
-        document = {**prediction.to_dict(threshold_of(predictor.serving(prediction.domain))), **identity}
+        threshold = threshold_of(predictor.serving(prediction.domain), prediction.domain)
+        document = {**prediction.to_dict(threshold), **identity}
         text = json.dumps(document, indent=1) + "\n"
         if target.exists():
             if _same_text(target, text):
@@ -311,7 +317,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     if reporting and analysed:
         outcome = export_results(
             analysed,
-            threshold_of(predictor),
+            threshold_of(predictor, None),
             targets,
             operating_of=operating_of,
             pdf_writer=pdf_writer,

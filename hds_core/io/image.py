@@ -171,7 +171,11 @@ class MammoMetadata:
         if self.view is None:
             notes.append("view unknown")
         if self.pixel_spacing_mm is None:
-            notes.append("pixel spacing unknown: sizes in mm are not available and the model's scale is assumed")
+            estimate = estimated_spacing_mm((self.rows, self.columns))
+            notes.append(
+                f"pixel spacing unknown: sizes in mm are not available; the model's scale is estimated "
+                f"({estimate:.3g} mm, the long side taken as a {ESTIMATE_LONG_SIDE_MM / 10:g} cm film)"
+            )
         return notes
 
 

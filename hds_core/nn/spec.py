@@ -50,6 +50,9 @@ class ModelSpec:
     model_name: str | None = None
     working_spacing_mm: float = DEFAULT_WORKING_SPACING_MM  # mm per pixel of the network's input
     default_threshold: float = DEFAULT_THRESHOLD  # where the viewer's slider starts
+    # Per domain, where the default does not suit it: {"digital": {"threshold", "rule", ...}}
+    # (``python -m hds_core.train.operating_point``, chosen out of fold on that domain's rows).
+    operating_points: dict = field(default_factory=dict)
     score_source: str = "mil"
     calibration: dict | None = None  # infer/calibration.py's fit, with the domain it was fitted on
     bilateral: dict | None = None  # infer/bilateral.py's two-breast fit
@@ -66,6 +69,12 @@ class ModelSpec:
         """Whether masks in ``precision`` ("bf16", "fp16") were measured to agree with fp32."""
         value = self.precision_agreement.get(precision, 0)
         return isinstance(value, (int, float)) and value >= AGREEMENT_DICE
+
+    def default_threshold_for(self, domain: str | None) -> float:
+        """The default threshold for images of ``domain``: its own operating point where these
+        weights record one, else :attr:`default_threshold`."""
+        point = self.operating_points.get(domain or "")
+        return float(point["threshold"]) if point else self.default_threshold
 
     def replace(self, **changes) -> ModelSpec:
         return dataclasses.replace(self, **changes)
@@ -178,6 +187,17 @@ def _table(value) -> tuple[dict, ...]:
     return tuple(value)
 
 
+def _operating_points(value) -> dict:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected an object, got {value!r}")
+    check = _number(0.0, 1.0, closed=False)
+    for domain, point in value.items():
+        if not isinstance(point, Mapping) or "threshold" not in point:
+            raise ValueError(f"{domain}: expected an object with a threshold")
+        check(point["threshold"])
+    return dict(value)
+
+
 def _epoch(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected a count, got {value!r}")
@@ -188,6 +208,7 @@ _CHECKS = {
     "model_name": lambda value: value if isinstance(value, str) else str(value),
     "working_spacing_mm": _number(0.005, 5.0),
     "default_threshold": _number(0.0, 1.0, closed=False),
+    "operating_points": _operating_points,
     "score_source": _choice(SCORE_SOURCES),
     "calibration": _fit,
     "bilateral": _fit,

@@ -281,6 +281,11 @@ def write_card(
         ),
         *_bilateral_lines(spec, report),
         f"- Default threshold **{spec.default_threshold:g}**: {document['default_threshold_rule']}.",
+        *[
+            f"- {domain.capitalize()} images default to threshold **{point['threshold']:g}** instead: {point['rule']} "
+            f"(`{point['command']}`); the figures at the default threshold below are at {spec.default_threshold:g}."
+            for domain, point in spec.operating_points.items()
+        ],
         f"- Cost: one model, {size_mib:.1f} MiB; "
         + (ensemble or "not a fold ensemble: five times the time per view for no measured gain here")
         + "; its time per view is under the demo study below.",

@@ -198,3 +198,22 @@ def test_each_domain_is_served_by_its_model_and_explicit_weights_serve_all(phant
     assert models.for_predictions(list(served.values()) + [served["film"]]).spec.default_threshold == 0.3
     alone = DomainModels(phantom_model, device="cpu")
     assert alone.film is None and alone.predict_path(film).model_name == served["digital"].model_name
+
+
+def test_a_domains_operating_point_is_chosen_on_its_rows_and_kept_with_the_weights(phantom_model, tmp_path):
+    from hds_core.nn import read_spec, sha256
+    from hds_core.train.operating_point import main as operating_point
+
+    weights = tmp_path / "w.safetensors"
+    shutil.copy(phantom_model, weights)
+    document = json.loads(phantom_model.with_suffix(".json").read_text())
+    rows = [{"threshold": t, "dice_mass_images": d} for t, d in ((0.3, 0.4), (0.5, 0.6), (0.7, 0.6), (0.9, 0.2))]
+    document["default_threshold"] = 0.3
+    document.setdefault("validation", {})["threshold_table_per_dataset"] = {"folder:/x/cdd-cesm": rows}
+    weights.with_suffix(".json").write_text(json.dumps(document))
+    before = sha256(weights)
+    assert operating_point([str(weights), "--domain", "digital", "--dataset", "cdd-cesm", "--rule", "dice"]) == 0
+    spec = read_spec(weights)
+    assert spec.default_threshold_for("digital") == 0.7  # the best Dice, ties to the higher threshold
+    assert spec.default_threshold_for("film") == spec.default_threshold_for(None) == 0.3
+    assert sha256(weights) == before  # the tensors are untouched

@@ -126,10 +126,14 @@ def test_hds_predict_on_the_demo_with_no_options_writes_results(tmp_path, monkey
         document = json.loads(result.read_text())
         weights = FILM_WEIGHTS if document["domain"] == "film" else WEIGHTS
         assert document["model"]["weights_sha256"] == sha256(weights), result.name
-        assert document["threshold"] == read_spec(weights).default_threshold
+        assert document["threshold"] == read_spec(weights).default_threshold_for(document["domain"])
         assert document["density_suggestion"]["suggestion"] is True
-    domains = sorted(json.loads(r.read_text())["domain"] for r in results)
-    assert domains == ["digital"] * 2 + ["film"] * 6
+    documents = [json.loads(r.read_text()) for r in results]
+    assert sorted(d["domain"] for d in documents) == ["digital"] * 2 + ["film"] * 6
+    # The digital images at the digital model's own operating point, chosen on digital rows.
+    point = read_spec(WEIGHTS).operating_points["digital"]
+    assert {d["threshold"] for d in documents if d["domain"] == "digital"} == {point["threshold"]}
+    assert "cdd-cesm" in point["rule"]
     assert "wrote 8 result(s)" in capsys.readouterr().err
 
 

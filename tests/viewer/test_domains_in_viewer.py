@@ -39,15 +39,20 @@ class _Panel:
         self.trust = trust
 
 
-def _model(name, threshold):
-    spec = SimpleNamespace(default_threshold=threshold, threshold_table=[{"threshold": threshold}], cross_validation={})
+def _model(name, threshold, per_domain=None):
+    spec = SimpleNamespace(
+        default_threshold=threshold,
+        default_threshold_for=lambda domain: (per_domain or {}).get(domain, threshold),
+        threshold_table=[{"threshold": threshold}],
+        cross_validation={},
+    )
     return SimpleNamespace(spec=spec, model_name=name, device_name="CPU", precision="fp32")
 
 
 def test_the_slider_follows_the_studys_model_unless_the_reader_moved_it():
     state, panel = ReadingState(), _Panel()
     status = EngineStatus(state, panel, SimpleNamespace(setText=lambda _t: None), lambda _t: None, lambda _t: None)
-    digital, film = _model("digital_model", 0.4), _model("film_model", 0.3)
+    digital, film = _model("digital_model", 0.4, {"digital": 0.6}), _model("film_model", 0.3)
     status.ready(SimpleNamespace(**vars(digital), serving=lambda _d: digital))
     assert state.threshold == 0.4
     status.serve(film, "film")
@@ -55,9 +60,9 @@ def test_the_slider_follows_the_studys_model_unless_the_reader_moved_it():
     assert "film_model (film model)" in panel.models[-1][1] and panel.models[-1][0] == [{"threshold": 0.3}]
     state.threshold = 0.55  # the reader's choice stays when the next study is digital
     status.serve(digital, "digital")
-    assert (state.threshold, state.default_threshold) == (0.55, 0.4)
+    assert (state.threshold, state.default_threshold) == (0.55, 0.6)  # the digital operating point
     state.reset_threshold()
-    assert state.threshold == 0.4
+    assert state.threshold == 0.6
 
 
 def test_the_reader_sets_the_spacing_of_a_study_without_one(qtbot, tmp_path, phantom_model):
