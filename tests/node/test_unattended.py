@@ -85,3 +85,32 @@ def test_the_listeners_terminal_keeps_its_lines_while_analyses_run(tmp_path):
         assert f"hds-node: study {uid}: hds-predict:" in said  # the child's lines, prefixed
     log = next((tmp_path / "state").rglob("hds-node.log")).read_text()
     assert "decoder output: hds-node" not in log
+
+
+def test_an_image_with_no_breast_is_never_analysed_or_sent(tmp_path, caplog):
+    """Issue 37's point 6 with issue 38's pixel check: an MG object whose pixels are a drawing
+    (grey lines and a circle), sent to the listener, gets no SEG, no SR and no score; the log
+    says why."""
+    import logging
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from pydicom.uid import generate_uid
+
+    from synthetic import write_dicom
+
+    drawing = Image.new("L", (600, 750), 128)
+    pen = ImageDraw.Draw(drawing)
+    for x in range(0, 600, 30):
+        pen.line([(x, 0), (x, 750)], fill=90, width=3)
+    pen.ellipse([150, 220, 450, 520], outline=220, width=6)
+    uid = generate_uid()
+    path = write_dicom(tmp_path / "drawing.dcm", np.asarray(drawing), StudyInstanceUID=uid, ImageLaterality="L")
+    cache = StudyCache(tmp_path / "cache")
+    study = _receive(cache, uid, [path])
+    analyst = StudyAnalyst(cache, None, LocalNode(), device="cpu")
+    with caplog.at_level(logging.INFO):
+        analyst.analyse(study)
+    out = analyst.results_of(study)
+    assert not list(out.rglob("*.dcm")) and not list(out.rglob("*.json"))
+    assert "not a mammogram (no breast" in caplog.text
