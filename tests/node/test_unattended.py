@@ -96,7 +96,6 @@ def test_an_image_with_no_breast_is_never_analysed_or_sent(tmp_path, caplog):
     import numpy as np
     from PIL import Image, ImageDraw
     from pydicom.uid import generate_uid
-
     from synthetic import write_dicom
 
     drawing = Image.new("L", (600, 750), 128)
