@@ -10,6 +10,8 @@ OUT=$(mktemp -d)
 export QT_QPA_PLATFORM=offscreen
 
 for resource in weights/hds_mammo.safetensors weights/hds_mammo.json weights/hds_mammo_cv.json weights/MODEL_CARD.md \
+                weights/hds_mammo_film.safetensors weights/hds_mammo_film.json weights/MODEL_CARD_film.md \
+                weights/domain_classifier.json weights/density.json \
                 icons/mammo-viewer.png demo/annotations.json demo/DEMO-014/L_MLO.dcm demo/DEMO-P126/L_CC.dcm; do
   test -s "dist/mammo-viewer/_internal/resources/$resource" || { echo "bundle lost resources/$resource"; exit 1; }
 done

@@ -36,8 +36,13 @@ def test_every_arm_is_the_recipe_with_one_lever_changed(tmp_path):
         # Issue 38's film model: films only, with the looks a film needs (the whole film,
         # more epochs and crops, half of them on a mass), so several levers at once.
         "film-whole": {"train_on", "epochs", "samples_per_epoch", "crop", "balance"},
+        # Its second seed on the same folds (averaged with it out of fold: train/ensemble.py).
+        "film-whole-s1": {"train_on", "epochs", "samples_per_epoch", "crop", "balance", "seed", "fold_seed"},
     }
     assert recipe.arm_epochs("film-whole") == 20 and recipe.arm_epochs("recipe") == 12
+    # The arm on every development patient, for shipping (continued with --resume once started).
+    final = train_parser().parse_args(recipe.final_args("film-whole", tmp_path / "ab", str(film), str(digital)))
+    assert final.val_patients == [] and final.out == str(tmp_path / "ab" / "film-whole" / "final") and not final.resume
     assert train_parser().parse_args(recipe.arm_options("film", str(film), str(digital))).train_on == [
         f"minimias:{film}"
     ]

@@ -194,3 +194,44 @@ def test_progress_lines_come_every_tenth_of_an_epoch_and_on_its_last_batch(caplo
         f"epoch 2/5: batch {n}/25" for n in (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25)
     ]
     assert all("batches/s" in line for line in lines)
+
+
+def test_seeds_on_the_same_folds_are_averaged_out_of_fold(tmp_path, phantom_dataset):
+    """--fold-seed keeps a second seed's folds; the ensemble tool averages the fold models on
+    the fold's own patients, and refuses members that hold out other patients."""
+    from hds_core.train.cv import evaluate_fold
+    from hds_core.train.ensemble import main as ensemble
+
+    common = dict(
+        datasets=[f"folder:{phantom_dataset}"],
+        epochs=1,
+        batch_size=4,
+        crop=[64, 64],
+        samples_per_epoch=4,
+        folds=2,
+        fold=0,
+        network=TINY_NET,
+        precision="fp32",
+        threshold=0.4,
+    )
+    runs = {
+        "a": TrainConfig(out=str(tmp_path / "a" / "fold-0"), seed=0, **common),
+        "b": TrainConfig(out=str(tmp_path / "b" / "fold-0"), seed=1, fold_seed=0, **common),
+        "other": TrainConfig(out=str(tmp_path / "other" / "fold-0"), seed=1, **common),
+    }
+    for config in runs.values():
+        train(config)
+    alone = evaluate_fold(runs["a"])
+    assert ensemble([str(tmp_path / "a"), "--out", str(tmp_path / "one"), "--threshold", "0.4"]) == 0
+    one = json.loads((tmp_path / "one" / "fold-0" / "oof.json").read_text())
+    spec = f"folder:{phantom_dataset}"
+    # One member, no flip: the fold's own evaluation, row for row.
+    assert one["per_dataset"][spec]["images"] == alone["per_dataset"][spec]["images"]
+    assert ensemble([str(tmp_path / "a"), str(tmp_path / "b"), "--flip", "--out", str(tmp_path / "two")]) == 0
+    two = json.loads((tmp_path / "two" / "fold-0" / "oof.json").read_text())
+    assert two["ensemble"] == {"members": 2, "flip": True}
+    assert [r["image"] for r in two["per_dataset"][spec]["images"]] == [
+        r["image"] for r in alone["per_dataset"][spec]["images"]
+    ]
+    with pytest.raises(ValueError, match="holds out other patients"):
+        ensemble([str(tmp_path / "a"), str(tmp_path / "other"), "--out", str(tmp_path / "bad")])
