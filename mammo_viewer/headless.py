@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def write_pdf_report(*args, **kwargs) -> Path:
-    from .report_pdf import write_report
+    from .reporting.report_pdf import write_report
 
     return write_report(*args, **kwargs)
 

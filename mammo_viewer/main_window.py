@@ -20,18 +20,18 @@ from hds_core.report.export import ANY, NEVER, SAME_STUDY
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
-from .decoding import DecodedImage
-from .engine import Engine
-from .engine_status import EngineStatus
-from .exports import ExportRequest, Exports
-from .findings_panel import FindingsPanel
-from .loading import StudyLoader
-from .pacs import Pacs
-from .reading_state import ReadingState
-from .study_controller import APP_NAME, StudyController
-from .view_grid import ViewGrid
-from .window_layout import THUMBNAIL_HEIGHT, build_docks, build_menus, remember_recent
-from .worker import Worker, stop_together
+from .pacs.controller import Pacs
+from .panels.engine_status import EngineStatus
+from .panels.findings_panel import FindingsPanel
+from .panels.window_layout import THUMBNAIL_HEIGHT, build_docks, build_menus, remember_recent
+from .reading.reading_state import ReadingState
+from .reading.study_controller import APP_NAME, StudyController
+from .reporting.exports import ExportRequest, Exports
+from .views.view_grid import ViewGrid
+from .work.decoding import DecodedImage
+from .work.engine import Engine
+from .work.loading import StudyLoader
+from .work.worker import Worker, stop_together
 
 log = logging.getLogger(__name__)
 CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inference to stop

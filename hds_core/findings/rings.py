@@ -148,7 +148,7 @@ def thin_rings(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The packed rings without the points within ``tolerance`` of the chord between their
     neighbours, every other point per pass, two passes, rings of fewer than ``shortest`` points
-    kept whole (the viewer draws outlines so: mammo_viewer/outline_path.py says why)."""
+    kept whole (the viewer draws outlines so: mammo_viewer/pictures/outline_path.py says why)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     thinned, kept = _outline.thin(points, lengths, float(tolerance), int(shortest))

@@ -53,8 +53,8 @@ def main() -> int:
     from mammo_viewer.memory import return_large_blocks_to_the_system
 
     return_large_blocks_to_the_system()  # as mammo-viewer and its decoder processes do
-    from mammo_viewer.decoding import DecoderPool, collect_shared, decode, decode_shared
-    from mammo_viewer.display import ScreenRenderer
+    from mammo_viewer.pictures.display import ScreenRenderer
+    from mammo_viewer.work.decoding import DecoderPool, collect_shared, decode, decode_shared
 
     rows: list[Row] = []
     bench = "decoding, 3328x4096 J2K film"

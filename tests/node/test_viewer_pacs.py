@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 from hds_core.node import Node, NodeBook, load_book, save_book
 from mammo_viewer.main_window import MainWindow
-from mammo_viewer.nodes_dialog import NodesDialog
+from mammo_viewer.pacs.nodes_dialog import NodesDialog
 
 from .orthanc import AE_TITLE, free_port
 from .test_orthanc import _series_of, _with_demo

@@ -18,9 +18,11 @@ def test_importing_hds_core_loads_no_qt():
 
 
 def test_viewer_logic_modules_are_qt_free():
-    # Hanging, study state and screen rendering are tested (and reusable) without Qt.
+    # The reading room (hanging, the study, the reader's choices) and the screen rendering are
+    # tested (and reusable) without Qt.
     code = (
-        "import sys, mammo_viewer.hanging, mammo_viewer.study, mammo_viewer.study_controller, mammo_viewer.display; "
+        "import sys, mammo_viewer.reading.hanging, mammo_viewer.reading.study, "
+        "mammo_viewer.reading.study_controller, mammo_viewer.reading.reading_state, mammo_viewer.pictures.display; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')]; print(bad); sys.exit(1 "
         "if bad else 0)"
     )
@@ -98,7 +100,7 @@ def test_opening_the_window_and_asking_for_help_import_no_heavy_library():
     highdicom are imported (the engine imports torch on its own thread), and so does every
     command's --help; the DICOM node's libraries load when a node is first talked to."""
     code = (
-        "import sys, mammo_viewer.app, mammo_viewer.main_window, mammo_viewer.decoding, mammo_viewer.headless, "
+        "import sys, mammo_viewer.app, mammo_viewer.main_window, mammo_viewer.work.decoding, mammo_viewer.headless, "
         "hds_core.commands.predict, hds_core.commands.node, hds_core.train.cli, hds_core.train.export_cli, "
         "hds_core.eval.cli; heavy = [m for m in ('torch', 'skimage', 'scipy', 'highdicom', 'pynetdicom', "
         "'dicomweb_client') if m in sys.modules]; "

@@ -15,7 +15,7 @@ from hds_core.infer import Predictor
 from hds_core.io import read_image
 from hds_core.report.content import build_report
 from mammo_viewer.headless import main as predict_main
-from mammo_viewer.report_pdf import CONTOUR_PRINT, ReportError, write_pdf
+from mammo_viewer.reporting.report_pdf import CONTOUR_PRINT, ReportError, write_pdf
 
 THRESHOLD = 0.3
 

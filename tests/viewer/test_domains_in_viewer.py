@@ -10,9 +10,9 @@ from PySide6.QtCore import QSettings
 from synthetic import phantom, write_png
 
 import resources
-from mammo_viewer.engine_status import EngineStatus
 from mammo_viewer.main_window import MainWindow
-from mammo_viewer.reading_state import ReadingState
+from mammo_viewer.panels.engine_status import EngineStatus
+from mammo_viewer.reading.reading_state import ReadingState
 
 SETTLE_MS = 120000
 

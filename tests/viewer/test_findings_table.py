@@ -3,9 +3,9 @@
 import numpy as np
 
 from hds_core.findings.lesions import Lesion
-from mammo_viewer.findings_panel import FindingsPanel
-from mammo_viewer.reading_state import ReadingState
-from mammo_viewer.study import LesionRow
+from mammo_viewer.panels.findings_panel import FindingsPanel
+from mammo_viewer.reading.reading_state import ReadingState
+from mammo_viewer.reading.study import LesionRow
 
 
 def _rows(count: int) -> list[LesionRow]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mammo_viewer.hanging import ViewInfo, hang, orientation_flips, reading_order
+from mammo_viewer.reading.hanging import ViewInfo, hang, orientation_flips, reading_order
 
 # Orientations as a modality writes them when the image is stored "as acquired".
 RCC = ViewInfo("rcc", "R", "CC", ("P", "L"))

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QTransform
 
-from mammo_viewer.view_pictures import number_anchor
+from mammo_viewer.pictures.view_pictures import number_anchor
 
 
 def _by_qt(bbox, transform: QTransform, to_pixel: bool) -> tuple[float, float]:

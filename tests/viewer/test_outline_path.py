@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QPointF
 from PySide6.QtGui import QPainterPath, QPolygonF
 
-from mammo_viewer.outline_path import CONTOUR_TOLERANCE_PX, contour_path, drawn_points
+from mammo_viewer.pictures.outline_path import CONTOUR_TOLERANCE_PX, contour_path, drawn_points
 
 
 def _thinned_one_ring_at_a_time(ring: np.ndarray) -> np.ndarray:

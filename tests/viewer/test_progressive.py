@@ -13,7 +13,7 @@ from synthetic import phantom, write_dicom
 
 from hds_core.infer import DomainModels
 from hds_core.io import read_image
-from mammo_viewer.view_pictures import DETAIL_LOADING
+from mammo_viewer.pictures.view_pictures import DETAIL_LOADING
 
 VIEWS = (("R", "CC", ["P", "L"]), ("L", "CC", ["A", "R"]), ("R", "MLO", ["P", "FL"]), ("L", "MLO", ["A", "FR"]))
 SHAPE = (2048, 1664)

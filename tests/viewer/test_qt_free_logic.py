@@ -9,8 +9,8 @@ import pytest
 from hds_core.io import MammoImage, MammoMetadata, grayscale
 from hds_core.io.grayscale import VoiPreset
 from hds_core.report.operating_point import operating_point
-from mammo_viewer.display import ScreenRenderer, adjusted, window_of
-from mammo_viewer.study import Study, StudyImage
+from mammo_viewer.pictures.display import ScreenRenderer, adjusted, window_of
+from mammo_viewer.reading.study import Study, StudyImage
 
 
 def image(
@@ -106,7 +106,7 @@ def test_operating_point_interpolates_the_card_table():
     assert operating_point([], 0.5) is None
 
 
-# ----- decoder processes (mammo_viewer.decoding) ------------------------------------------------
+# ----- decoder processes (mammo_viewer.work.decoding) ------------------------------------------------
 def test_read_errors_cross_process_boundaries_intact(tmp_path):
     import pickle
 
@@ -127,7 +127,7 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
     from synthetic import phantom, write_dicom
 
     from hds_core.io import errors as read_errors
-    from mammo_viewer.decoding import DecoderPool, decode
+    from mammo_viewer.work.decoding import DecoderPool, decode
 
     small = write_dicom(tmp_path / "small.dcm", phantom((96, 64), seed=1)[0], ImageLaterality="L", ViewPosition="CC")
     big_pixels = np.kron(phantom((512, 416), seed=2)[0], np.ones((4, 4), np.uint16))
@@ -166,7 +166,7 @@ def test_decoder_process_gives_the_same_film_and_survives_a_crash(tmp_path):
 
 
 def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbours_chord():
-    from mammo_viewer.outline_path import CONTOUR_TOLERANCE_PX, drawn_points
+    from mammo_viewer.pictures.outline_path import CONTOUR_TOLERANCE_PX, drawn_points
 
     angles = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
     circle = np.stack([500 + 300 * np.cos(angles), 400 + 300 * np.sin(angles)], axis=1)
@@ -195,7 +195,7 @@ def test_drawn_contours_drop_only_points_within_a_quarter_pixel_of_their_neighbo
 
 
 def test_the_full_resolution_queue_keeps_each_image_once_and_puts_a_wanted_one_first(qtbot, monkeypatch):
-    from mammo_viewer.loading import StudyLoader
+    from mammo_viewer.work.loading import StudyLoader
 
     loader = StudyLoader()
     try:

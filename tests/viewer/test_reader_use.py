@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage
 from synthetic import phantom, write_dicom
 
 from mammo_viewer.main_window import MainWindow
-from mammo_viewer.report_pdf import CONTOUR_PRINT, write_report
+from mammo_viewer.reporting.report_pdf import CONTOUR_PRINT, write_report
 
 SETTLE_MS = 60000
 

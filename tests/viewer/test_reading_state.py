@@ -1,9 +1,9 @@
-"""The reading state without widgets (mammo_viewer/reading_state.py): what the reader chose,
+"""The reading state without widgets (mammo_viewer/reading/reading_state.py): what the reader chose,
 its checks, and who is told of a change (and who is not)."""
 
 import pytest
 
-from mammo_viewer.reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
+from mammo_viewer.reading.reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
 
 
 def test_a_change_is_told_once_and_the_same_value_is_not_a_change():

@@ -6,7 +6,7 @@ import pytest
 from synthetic import phantom, write_dicom
 
 from hds_core.io import read_image, scan_folder
-from mammo_viewer.study_controller import APP_NAME, StudyController
+from mammo_viewer.reading.study_controller import APP_NAME, StudyController
 
 STUDY = "1.2.826.0.1.3680043.8.498.777"
 
@@ -114,7 +114,7 @@ def test_title_names_the_patient_unless_hidden(opened):
 def test_the_study_browser_alone_lists_hides_names_and_chooses_studies(opened, qtbot):
     """The browser widget on its own: patient -> study -> image rows, "Patient N" while details
     are hidden, and a click on another study's row asks for that study (not the one shown)."""
-    from mammo_viewer.study_browser import StudyBrowser
+    from mammo_viewer.panels.study_browser import StudyBrowser
 
     controller, study = opened
     browser = StudyBrowser(96)

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtTest import QTest
 
-from mammo_viewer.image_view import MammoView
+from mammo_viewer.views.image_view import MammoView
 
 
 class _Paints(QObject):

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from hds_core.node import NodeError, StudyQuery, load_book
 
-from .worker import Worker
+from ..work.worker import Worker
 
 COLUMNS = ("Patient ID", "Name", "Date", "Modalities", "Images", "Description")
 HIDDEN = "—"

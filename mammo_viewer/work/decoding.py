@@ -28,8 +28,8 @@ from hds_core.io import MammoImage, breast_mask, chest_wall_on_right, read_image
 from hds_core.io.errors import DecodeError
 from hds_core.network_input import NetworkInput
 
-from .display import ScreenRenderer, breast_box
-from .memory import return_large_blocks_to_the_system
+from ..memory import return_large_blocks_to_the_system
+from ..pictures.display import ScreenRenderer, breast_box
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from hds_core.findings import BOTH_BREASTS
 from hds_core.report.operating_point import score_word
 
-from .display import ScreenRenderer, adjusted, window_of
-from .hanging import Hanging, hang
+from ..pictures.display import ScreenRenderer, adjusted, window_of
+from ..reading.hanging import Hanging, hang
+from ..reading.reading_state import ReadingState
+from ..reading.study import Study, StudyImage
 from .image_view import MammoView
-from .reading_state import ReadingState
-from .study import Study, StudyImage
 
 LESION_ZOOM = 2.5
 MIN_SCREEN_SIDE = 256  # a view that is not laid out yet reports a few pixels

@@ -25,10 +25,10 @@ from hds_core.report.operating_point import describe_operating_point, score_kind
 from hds_core.safe_write import atomic_write
 from hds_core.text import printable
 
-from .display import ScreenRenderer, breast_box
-from .hanging import ViewInfo, hang
-from .outline_path import contour_path
-from .view_pictures import gray_qimage, heat_qimage, number_anchor
+from ..pictures.display import ScreenRenderer, breast_box
+from ..pictures.outline_path import contour_path
+from ..pictures.view_pictures import gray_qimage, heat_qimage, number_anchor
+from ..reading.hanging import ViewInfo, hang
 
 PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
 DPI = 300

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMenu, QScr
 
 from hds_core.text import printable
 
+from ..pacs.panel import PacsPanel
 from .model_input import ModelInputPane
-from .pacs_panel import PacsPanel
 from .study_browser import StudyBrowser
 
 THUMBNAIL_HEIGHT = 96

@@ -11,7 +11,7 @@ from hds_core.io import ScanResult
 from hds_core.report.content import format_dicom_date, reading_order
 from hds_core.text import printable
 
-from .view_pictures import gray_pixmap
+from ..pictures.view_pictures import gray_pixmap
 
 
 class StudyBrowser(QTreeWidget):

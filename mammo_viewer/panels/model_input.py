@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .view_pictures import gray_pixmap
+from ..pictures.view_pictures import gray_pixmap
 
 
 class ModelInputPane(QWidget):

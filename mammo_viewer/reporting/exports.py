@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from hds_core.report.export import ANY, NEVER, SAME_STUDY, ExportTargets, export_results
 from hds_core.safe_write import is_inside
 
-from .study import StudyImage
+from ..reading.study import StudyImage
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Exports:
         self, request: ExportRequest, path: str, *, page_size: str | None = None, replace: str = NEVER
     ) -> None:
         """The PDF at ``path`` (``replace``: see ``ExportTargets``)."""
-        from .headless import write_pdf_report
+        from .report_pdf import write_report as write_pdf_report
 
         target = Path(path)
         if not request.items:

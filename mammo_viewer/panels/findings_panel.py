@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 from hds_core.density import density_text
 from hds_core.report.operating_point import describe_operating_point, operating_point, score_kind
 
-from .reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
-from .study import LesionRow
+from ..reading.reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
+from ..reading.study import LesionRow
 
 SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
 ROWS_BEYOND_VIEW = 10  # lesion rows filled ahead of the table's scrolling

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from hds_core.node import LocalNode, Node, NodeBook, NodeError, load_book, save_book
 
-from .worker import Worker
+from ..work.worker import Worker
 
 COLUMNS = ("Name", "AE title", "Host", "Port", "DICOMweb URL", "TLS")
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QInputDialog
 from hds_core.node import NodeError, load_book
 
 from .nodes_dialog import NodesDialog
-from .pacs_panel import PacsPanel
+from .panel import PacsPanel
 
 
 class Pacs:

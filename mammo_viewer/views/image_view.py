@@ -32,9 +32,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from .outline_path import OutlineItem, contour_path
-from .view_annotations import ViewAnnotations
-from .view_pictures import (
+from ..pictures.outline_path import OutlineItem, contour_path
+from ..pictures.view_pictures import (
     CONTOUR_COLOR,
     DETAIL_MAGNIFICATION,
     MAGNIFIER_ZOOM,
@@ -42,6 +41,7 @@ from .view_pictures import (
     gray_pixmap,
     heat_qimage,
 )
+from .view_annotations import ViewAnnotations
 
 
 class MammoView(ViewAnnotations, QGraphicsView):

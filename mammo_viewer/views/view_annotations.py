@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QStaticText
 
-from .view_pictures import (
+from ..pictures.view_pictures import (
     CONTOUR_COLOR,
     DETAIL_LOADING,
     MAGNIFIER_SIZE,

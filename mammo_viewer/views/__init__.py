@@ -1,0 +1,2 @@
+"""The views: one image view (pan, zoom, window, contours, magnifier), its annotations, and
+the grid that hangs a study in them."""
