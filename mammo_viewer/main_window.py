@@ -1,10 +1,10 @@
-"""The reading workstation's window: it assembles the hanging area (view_grid.py), the study
-browser, the AI findings panel, the problems list and "what the model saw", and wires the
-workers' events (scanning and decoding in loading.py, inference in engine.py) through the
-study controller (study_controller.py, no widgets) to the screen. What the reader chose
-(threshold, overlays, layout, windows) is the reading state (reading_state.py, no widgets),
-which the panels and the grid observe. Exports: exports.py; docks and menus:
-window_layout.py; the engine's state on screen: engine_status.py."""
+"""The reading workstation's window: the assembly of the rooms below it. It builds the hanging
+area (views/view_grid.py), the study browser, the AI findings panel, the problems list and
+"what the model saw" (panels/), the workers (work/: loading, decoding, the engine) and the
+reading state and study controller (reading/, no widgets), and wires their events. What it
+does as a study opens and is analysed is the session's (session/opening.py,
+session/analysis.py); exports: reporting/exports.py; docks and menus: panels/window_layout.py;
+the engine's state on screen: panels/engine_status.py."""
 
 from __future__ import annotations
 
@@ -14,21 +14,19 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
-from hds_core.density import breast_densities
-from hds_core.io import ScanResult
 from hds_core.report.export import ANY, NEVER, SAME_STUDY
-from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
 from .pacs.controller import Pacs
 from .panels.engine_status import EngineStatus
 from .panels.findings_panel import FindingsPanel
-from .panels.window_layout import THUMBNAIL_HEIGHT, build_docks, build_menus, remember_recent
+from .panels.window_layout import build_docks, build_menus
 from .reading.reading_state import ReadingState
 from .reading.study_controller import APP_NAME, StudyController
 from .reporting.exports import ExportRequest, Exports
+from .session.analysis import Analysis
+from .session.opening import Opening
 from .views.view_grid import ViewGrid
-from .work.decoding import DecodedImage
 from .work.engine import Engine
 from .work.loading import StudyLoader
 from .work.worker import Worker, stop_together
@@ -38,7 +36,7 @@ CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inferen
 ENGINE_START_MS = 5000  # with no film on screen by then (no study opened), the engine starts loading
 
 
-class MainWindow(QMainWindow):
+class MainWindow(Opening, Analysis, QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
     export_finished = Signal(str)  # a message: what was written, or why not
 
@@ -143,115 +141,7 @@ class MainWindow(QMainWindow):
         grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
         loader.window_of = lambda key: (state.windows.get(key), state.invert)
 
-    # ----- opening -------------------------------------------------------------------------------
-    def ask_study_spacing(self) -> None:
-        """AI > Pixel spacing…: the reader's spacing for this study's images that carry none."""
-        from PySide6.QtWidgets import QInputDialog
-
-        from hds_core.io.image import MAX_SPACING_MM, MIN_SPACING_MM
-
-        if self.study is None:
-            return
-        unknown = [item for item in self.study.images.values() if not item.metadata.spacing_known]
-        if not unknown:
-            self._status("Every image of this study carries its pixel spacing")
-            return
-        current = (
-            self.study_spacing.get(self._study_key(), self.default_spacing)
-            or unknown[0].metadata.spacing_for_network[0]
-        )
-        value, ok = QInputDialog.getDouble(
-            self,
-            "Pixel spacing",
-            f"Pixel spacing in mm for the {len(unknown)} image(s) of this study whose files carry none\n"
-            "(now: "
-            + ("set by you" if self._study_key() in self.study_spacing else "estimated from the image size")
-            + "). Scanned films: the scanner's sampling, e.g. 0.05.",
-            current,
-            MIN_SPACING_MM,
-            MAX_SPACING_MM,
-            4,
-        )
-        if ok:
-            self.set_study_spacing(value)
-
-    def open_path(self, path: str) -> None:
-        path = str(path)
-        self._start_opening(path)
-        self._status(f"Scanning {path}…")
-        remember_recent(self.settings, self.recent_menu, self.open_path, path)
-        self.loader.open(path)
-
-    def _start_opening(self, path: str) -> None:
-        """Whatever was loading or analysing stops and the window is emptied for ``path``."""
-        self.loader.cancel()
-        self.engine.new_run()
-        self._clear_study()
-        self.source_path = path
-        self.controller.opening()
-
-    def show_arriving(self, scan) -> None:
-        """A study arriving from the PACS (pacs.py), its folder scanned after each instance: the
-        first scan opens it, later ones add their new films (decoded and analysed as they come;
-        what was analysed stays)."""
-        if self.study is None or self.source_path != str(scan.root):
-            self._start_opening(str(scan.root))
-            self._on_scanned(scan)
-            return
-        new = self.controller.add_arrived(scan)
-        if new:
-            self.browser.fill(scan)
-            self.grid.rehang()
-            self._decode([(item.key, item.path) for item in new])
-
-    def dragEnterEvent(self, event):  # noqa: N802 - Qt API
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event):  # noqa: N802
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_path(urls[0])
-
-    def _clear_study(self) -> None:
-        self._after_detail = []
-        self.controller.clear()
-        self.grid.clear()
-        self.browser.forget()
-        self.problems.clear()
-        self.findings.set_scores(None, {})
-        self.findings.set_density({})
-        self.findings.set_lesions([])
-        self._update_title()
-
-    def _on_scan_failed(self, message: str) -> None:
-        self._status(message)
-        self._problem(message)
-        self._check_settled(failed=message)
-
-    def _on_scanned(self, result: ScanResult) -> None:
-        self.controller.scan = result
-        for error in result.failures:
-            self._problem(str(error))
-        for conflict in result.conflicts:  # the dock opens: never merged silently
-            self._problem(f"patient identity: {conflict}")
-        for kind, count in sorted(result.skipped.items()):
-            self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
-        self.browser.fill(result)
-        images = len(result.images)
-        self._status(
-            f"{images} image(s) in {len(result.patients)} patient(s); {len(result.failures)} unreadable file(s)"
-        )
-        if not images:
-            message = f"No mammograms found in {result.root}" + (
-                f" ({len(result.failures)} unreadable file(s), see Problems)" if result.failures else ""
-            )
-            self._status(message)
-            self._check_settled(failed=message)
-            return
-        patient = next(iter(result.patients.values()))
-        self.show_study(patient.patient_id, next(iter(patient.studies)))
-
+    # ----- status and problems ----------------------------------------------------------------------
     def _status(self, text: str) -> None:
         self.statusBar().showMessage(printable(text))
 
@@ -262,179 +152,6 @@ class MainWindow(QMainWindow):
         log.log(logging.WARNING if show else logging.INFO, "%s", printable(text))
         if show:
             self.problems_dock.show()
-
-    def show_study(self, patient_id: str, study_uid: str) -> None:
-        self.loader.cancel()
-        self.engine.new_run()
-        study = self.controller.show(patient_id, study_uid)
-        self.browser.current = (study.patient_id, study.study_uid)
-        self.grid.clear(study)
-        self.grid.rehang()
-        self._update_title()
-        order = self.controller.decode_order(self.grid.visible_keys())
-        self._decode([(key, study.images[key].path) for key in order])
-
-    def _decode(self, items: list) -> None:
-        # JPEG 2000 films are read first at the level that fills a view and at the network's
-        # level; full resolution follows once the study is analysed, or when a view needs it.
-        levels = (self.grid.screen_shape(), self.engine.network_input) if self.progressive else (None, None)
-        self.loader.decode(items, THUMBNAIL_HEIGHT, *levels)
-
-    # ----- decoding and analysis -------------------------------------------------------------------
-    def _on_decoded(self, key: str, decoded: DecodedImage) -> None:
-        item = self.controller.decoded(key, decoded.image, decoded.chest_wall_right, decoded.model_image)
-        if item is None:
-            return
-        self.grid.add_image(key, decoded.renderer, decoded.breast_box)
-        self.browser.set_thumbnail(key, decoded.thumbnail)
-        if item.metadata.patient_orientation is None:
-            self.grid.rehang()  # the pixel-read chest wall may change the flips
-        else:
-            self.grid.refresh_view_for(key)
-        if item.prediction is not None:
-            self._refresh_results()  # analysed before (another study was shown meanwhile): no rerun
-        self._queue_analysis()
-        self._check_settled()
-
-    def _queue_analysis(self) -> None:
-        ready, skipped = self.controller.to_analyse(self.grid.visible_keys())
-        for note in skipped:
-            # Displayed, never scored: the model's marks on a CT or an MR mean nothing.
-            self._problem(f"{printable(self.study.images[note.key].path)}: not a mammogram ({note.reason}): AI not run")
-            self.grid.refresh_view_for(note.key)
-        spacing = self.study_spacing.get(self._study_key(), self.default_spacing)
-        for item in ready:
-            self.engine.add(item.key, item.model_image or item.image, spacing)
-
-    def _study_key(self) -> tuple | None:
-        study = self.study
-        return (study.patient_id, study.study_uid) if study is not None else None
-
-    def set_study_spacing(self, spacing_mm: float | None) -> int:
-        """The reader's pixel spacing for the study's images whose files carry none (None: back
-        to the estimate from the image's size); those images are analysed again. Returns how
-        many."""
-        key = self._study_key()
-        if key is None:
-            return 0
-        if spacing_mm is None:
-            self.study_spacing.pop(key, None)
-        else:
-            self.study_spacing[key] = float(spacing_mm)
-        again = [
-            k for k, item in self.study.images.items() if item.image is not None and not item.metadata.spacing_known
-        ]
-        if again:
-            self.engine.new_run()
-            self.controller.forget_results(again)
-            for k in again:
-                self.grid.refresh_view_for(k)
-            self._refresh_results()
-            self._queue_analysis()
-            self._check_settled()
-        self._status(
-            f"Pixel spacing {spacing_mm:g} mm for {len(again)} image(s) without one"
-            if spacing_mm
-            else f"Pixel spacing estimated from the image size for {len(again)} image(s)"
-        )
-        return len(again)
-
-    def _on_decode_failed(self, key: str, message: str) -> None:
-        if self.controller.decode_failed(key, message) is None:
-            return
-        self._problem(message)
-        self.grid.refresh_view_for(key)
-        self._queue_analysis()
-        self._check_settled()
-
-    # ----- full resolution after the first look (loading.py) --------------------------------------
-    def want_detail(self, keys: list[str], *, first: bool = False) -> None:
-        """Full resolution of these images (``first``: before any already queued)."""
-        if self.study is None:
-            return
-        items = [self.study.images[k] for k in keys if k in self.study.images]
-        self.loader.want_detail(
-            [(item.key, item.path) for item in items if item.image is not None and not item.at_full_resolution],
-            first=first,
-        )
-
-    def _on_detailed(self, key: str, decoded: DecodedImage) -> None:
-        if self.controller.detailed(key, decoded.image) is None:
-            return
-        self.grid.replace_image(key, decoded.renderer)
-        self._detail_arrived(key)
-
-    def _on_detail_failed(self, key: str, message: str) -> None:
-        if self.controller.detail_failed(key, message) is None:
-            return
-        self._problem(f"full resolution not available: {message}")
-        self.grid.refresh_view_for(key)
-        self._detail_arrived(key)
-
-    def _detail_arrived(self, key: str) -> None:
-        waiting, self._after_detail = self._after_detail, []
-        for keys, then in waiting:
-            keys.discard(key)
-            if keys:
-                self._after_detail.append((keys, then))
-            else:
-                then()
-
-    def after_detail(self, keys: list[str], then) -> bool:
-        """Call ``then`` once these images are at full resolution (or failed to get there);
-        False when they already are (nothing is called)."""
-        missing = {
-            k
-            for k in keys
-            if self.study is not None
-            and k in self.study.images
-            and not self.study.images[k].at_full_resolution
-            and self.study.images[k].detail_error is None
-        }
-        if not missing:
-            return False
-        self._after_detail.append((missing, then))
-        self.want_detail(sorted(missing), first=True)
-        return True
-
-    def _on_engine_unavailable(self, message: str) -> None:
-        self.engine_status.unavailable(message)
-        self.grid.redraw()  # views drawn while the weights loaded still say "AI…"
-        self._check_settled()
-
-    def _on_predicted(self, key: str, prediction) -> None:
-        # A view's score compares it with the other breast's same view once both are in (bilateral.py).
-        if self.controller.predicted(key, prediction, self.engine.predictor.compare_breasts):
-            self.engine_status.predicted(prediction, self.engine.predictor)
-            self._refresh_results()
-
-    def _on_predict_failed(self, key: str, message: str) -> None:
-        if self.controller.predict_failed(key, message):
-            self._problem(f"{key}: AI analysis failed: {message}")
-
-    def cancel_analysis(self) -> None:
-        self.engine.cancel()
-        self._status("Analysis cancelled; finished results stay on screen (Ctrl+R analyses again)")
-
-    def reanalyse(self) -> None:
-        if self.study is None:
-            return
-        self.engine.new_run()
-        self.controller.analyse_again()
-        self._queue_analysis()
-        self._check_settled()
-
-    def _check_settled(self, failed: str | None = None) -> None:
-        if not self.controller.settle(analysing=self.engine.busy or self.engine.loading, failed=failed):
-            return
-        if self.study is not None and not failed:
-            self._status(f"Analysed {len(self.study.predicted())} of {len(self.study.images)} image(s)")
-        if not self.engine.total:
-            self.findings.set_idle(self.controller.idle_text(self.engine.error))
-        if self.study is not None:
-            # The study is on screen and analysed: now the full resolution of every reduced film.
-            self.want_detail([item.key for item in self.controller.detail_order(self.grid.visible_keys())])
-        self.study_settled.emit()
 
     # ----- the hanging area (view_grid.py) -------------------------------------------------------
     def set_layout(self, mode: int) -> None:
@@ -447,28 +164,6 @@ class MainWindow(QMainWindow):
 
     def turn_page(self, step: int) -> None:
         self.grid.turn_page(step)
-
-    def _refresh_results(self) -> None:
-        if self.study is None:
-            return
-        self.grid.refresh_results()
-        predictions = [image.prediction for image in self.study.predicted()]
-        self.findings.set_scores(
-            self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
-        )
-        self.findings.set_density(breast_densities(predictions))
-        if self.engine.predictor is not None:
-            # The model serving the study's domain (a film study: the film model): its slider
-            # default and table, and the trust line of that domain's figures.
-            domain = study_domain(predictions)
-            model = self.engine.predictor.for_predictions(predictions)
-            self.engine_status.serve(model, domain)
-            self.findings.set_trust(score_trust(model.spec.cross_validation, domain))
-        self._show_lesion_rows()
-
-    def _show_lesion_rows(self) -> None:
-        if self.study is not None:
-            self.findings.set_lesions(self.study.lesion_rows(self.state.threshold))
 
     def _centre_lesion(self, row: int) -> None:
         if row < len(self.findings.rows):

@@ -1,0 +1,149 @@
+"""Analysing the study on screen: queueing decoded images for the engine (with the reader's
+pixel spacing where a file has none), its results and failures, cancel and analyse again,
+the scores, density, trust line and lesion rows of the model serving the study's domain, and
+when the study has settled."""
+
+from __future__ import annotations
+
+from hds_core.density import breast_densities
+from hds_core.report.operating_point import score_trust, study_domain
+from hds_core.text import printable
+
+
+class Analysis:
+    """Mixed into MainWindow: its engine, controller, grid, findings panel and engine status."""
+
+    def ask_study_spacing(self) -> None:
+        """AI > Pixel spacing…: the reader's spacing for this study's images that carry none."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from hds_core.io.image import MAX_SPACING_MM, MIN_SPACING_MM
+
+        if self.study is None:
+            return
+        unknown = [item for item in self.study.images.values() if not item.metadata.spacing_known]
+        if not unknown:
+            self._status("Every image of this study carries its pixel spacing")
+            return
+        current = (
+            self.study_spacing.get(self._study_key(), self.default_spacing)
+            or unknown[0].metadata.spacing_for_network[0]
+        )
+        value, ok = QInputDialog.getDouble(
+            self,
+            "Pixel spacing",
+            f"Pixel spacing in mm for the {len(unknown)} image(s) of this study whose files carry none\n"
+            "(now: "
+            + ("set by you" if self._study_key() in self.study_spacing else "estimated from the image size")
+            + "). Scanned films: the scanner's sampling, e.g. 0.05.",
+            current,
+            MIN_SPACING_MM,
+            MAX_SPACING_MM,
+            4,
+        )
+        if ok:
+            self.set_study_spacing(value)
+
+    def _queue_analysis(self) -> None:
+        ready, skipped = self.controller.to_analyse(self.grid.visible_keys())
+        for note in skipped:
+            # Displayed, never scored: the model's marks on a CT or an MR mean nothing.
+            self._problem(f"{printable(self.study.images[note.key].path)}: not a mammogram ({note.reason}): AI not run")
+            self.grid.refresh_view_for(note.key)
+        spacing = self.study_spacing.get(self._study_key(), self.default_spacing)
+        for item in ready:
+            self.engine.add(item.key, item.model_image or item.image, spacing)
+
+    def _study_key(self) -> tuple | None:
+        study = self.study
+        return (study.patient_id, study.study_uid) if study is not None else None
+
+    def set_study_spacing(self, spacing_mm: float | None) -> int:
+        """The reader's pixel spacing for the study's images whose files carry none (None: back
+        to the estimate from the image's size); those images are analysed again. Returns how
+        many."""
+        key = self._study_key()
+        if key is None:
+            return 0
+        if spacing_mm is None:
+            self.study_spacing.pop(key, None)
+        else:
+            self.study_spacing[key] = float(spacing_mm)
+        again = [
+            k for k, item in self.study.images.items() if item.image is not None and not item.metadata.spacing_known
+        ]
+        if again:
+            self.engine.new_run()
+            self.controller.forget_results(again)
+            for k in again:
+                self.grid.refresh_view_for(k)
+            self._refresh_results()
+            self._queue_analysis()
+            self._check_settled()
+        self._status(
+            f"Pixel spacing {spacing_mm:g} mm for {len(again)} image(s) without one"
+            if spacing_mm
+            else f"Pixel spacing estimated from the image size for {len(again)} image(s)"
+        )
+        return len(again)
+
+    def _on_engine_unavailable(self, message: str) -> None:
+        self.engine_status.unavailable(message)
+        self.grid.redraw()  # views drawn while the weights loaded still say "AI…"
+        self._check_settled()
+
+    def _on_predicted(self, key: str, prediction) -> None:
+        # A view's score compares it with the other breast's same view once both are in (bilateral.py).
+        if self.controller.predicted(key, prediction, self.engine.predictor.compare_breasts):
+            self.engine_status.predicted(prediction, self.engine.predictor)
+            self._refresh_results()
+
+    def _on_predict_failed(self, key: str, message: str) -> None:
+        if self.controller.predict_failed(key, message):
+            self._problem(f"{key}: AI analysis failed: {message}")
+
+    def cancel_analysis(self) -> None:
+        self.engine.cancel()
+        self._status("Analysis cancelled; finished results stay on screen (Ctrl+R analyses again)")
+
+    def reanalyse(self) -> None:
+        if self.study is None:
+            return
+        self.engine.new_run()
+        self.controller.analyse_again()
+        self._queue_analysis()
+        self._check_settled()
+
+    def _check_settled(self, failed: str | None = None) -> None:
+        if not self.controller.settle(analysing=self.engine.busy or self.engine.loading, failed=failed):
+            return
+        if self.study is not None and not failed:
+            self._status(f"Analysed {len(self.study.predicted())} of {len(self.study.images)} image(s)")
+        if not self.engine.total:
+            self.findings.set_idle(self.controller.idle_text(self.engine.error))
+        if self.study is not None:
+            # The study is on screen and analysed: now the full resolution of every reduced film.
+            self.want_detail([item.key for item in self.controller.detail_order(self.grid.visible_keys())])
+        self.study_settled.emit()
+
+    def _refresh_results(self) -> None:
+        if self.study is None:
+            return
+        self.grid.refresh_results()
+        predictions = [image.prediction for image in self.study.predicted()]
+        self.findings.set_scores(
+            self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
+        )
+        self.findings.set_density(breast_densities(predictions))
+        if self.engine.predictor is not None:
+            # The model serving the study's domain (a film study: the film model): its slider
+            # default and table, and the trust line of that domain's figures.
+            domain = study_domain(predictions)
+            model = self.engine.predictor.for_predictions(predictions)
+            self.engine_status.serve(model, domain)
+            self.findings.set_trust(score_trust(model.spec.cross_validation, domain))
+        self._show_lesion_rows()
+
+    def _show_lesion_rows(self) -> None:
+        if self.study is not None:
+            self.findings.set_lesions(self.study.lesion_rows(self.state.threshold))
