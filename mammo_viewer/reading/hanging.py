@@ -63,6 +63,8 @@ class Placement:
     flip_vertical: bool
     label: str
     notes: tuple[str, ...] = ()
+    side: str | None = None  # "R", "L" or None (unknown): which breast
+    family: str | None = None  # the view's family ("CC", "MLO"): a row pairs the same view of both breasts
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def orientation_flips(info: ViewInfo, screen_side: str | None) -> tuple[bool, bo
 
 def _place(info: ViewInfo, row: int, column: int, screen_side: str | None, extra: tuple[str, ...] = ()) -> Placement:
     flip_h, flip_v, notes = orientation_flips(info, screen_side)
-    return Placement(info.key, row, column, flip_h, flip_v, info.label, extra + notes)
+    return Placement(info.key, row, column, flip_h, flip_v, info.label, extra + notes, info.side, info.family)
 
 
 def reading_order(images: list[ViewInfo]) -> list[ViewInfo]:

@@ -106,6 +106,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self._measuring = False
         self._cursor: QPointF | None = None
         self._fit = True
+        self.fit_together = None  # () -> fit this view with its pair (the grid's), None alone
 
     # ----- content -------------------------------------------------------------------------
     def clear(self) -> None:
@@ -239,13 +240,43 @@ class MammoView(ViewAnnotations, QGraphicsView):
 
     # ----- zoom and pan ----------------------------------------------------------------------
     def fit(self) -> None:
-        if self.image_size[0]:
-            rows, cols = self.image_size
-            area = QRectF(*self.content) if self.content else QRectF(0, 0, cols, rows)
-            self.fitInView(self._image_transform().mapRect(area), Qt.AspectRatioMode.KeepAspectRatio)
-            self._fit = True
-            self.viewport().update()
-            self._check_detail()
+        """Show the breast whole: alone, fitted to the view; paired with the other breast's same
+        view (``fit_together``, set by the grid), both at one physical scale, chest walls at the
+        midline."""
+        if self.fit_together is not None:
+            self.fit_together()
+        elif self.image_size[0]:
+            self.fitInView(self.content_rect(), Qt.AspectRatioMode.KeepAspectRatio)
+            self._fitted()
+
+    def content_rect(self) -> QRectF:
+        """The part fit() shows (the breast's box, else the whole image) in scene coordinates."""
+        rows, cols = self.image_size
+        area = QRectF(*self.content) if self.content else QRectF(0, 0, cols, rows)
+        return self._image_transform().mapRect(area)
+
+    def content_mm(self) -> tuple[float, float]:
+        """(width, height) of what fit() shows in mm (in image pixels where the spacing is unknown)."""
+        rect, spacing = self.content_rect(), self.spacing_mm or (1.0, 1.0)
+        return rect.width() * spacing[1], rect.height() * spacing[0]
+
+    def fit_at(self, mm_per_screen_pixel: float, chest_wall: str | None) -> None:
+        """Show the breast at ``mm_per_screen_pixel``, its chest-wall side (``"left"``/``"right"``
+        of the view) against that edge of the view, centred vertically."""
+        if not self.image_size[0] or mm_per_screen_pixel <= 0:
+            return
+        spacing = self.spacing_mm or (1.0, 1.0)
+        scale = spacing[1] / mm_per_screen_pixel / self.devicePixelRatioF()
+        self.setTransform(QTransform.fromScale(scale, scale))
+        rect, half = self.content_rect(), self.viewport().width() / 2 / scale
+        x = rect.right() - half if chest_wall == "right" else rect.left() + half if chest_wall == "left" else None
+        self.centerOn(QPointF(rect.center().x() if x is None else x, rect.center().y()))
+        self._fitted()
+
+    def _fitted(self) -> None:
+        self._fit = True
+        self.viewport().update()
+        self._check_detail()
 
     def one_to_one(self) -> None:
         centre = self.mapToScene(self.viewport().rect().center())

@@ -22,6 +22,14 @@ LESION_ZOOM = 2.5
 MIN_SCREEN_SIDE = 256  # a view that is not laid out yet reports a few pixels
 
 
+def _needed_mm_per_pixel(view: MammoView) -> float:
+    """The mm per device pixel at which the view's breast just fits it."""
+    width_mm, height_mm = view.content_mm()
+    ratio = view.devicePixelRatioF()
+    width, height = max(view.viewport().width() * ratio, 1), max(view.viewport().height() * ratio, 1)
+    return max(width_mm / width, height_mm / height)
+
+
 class ViewGrid(QWidget):
     status = Signal(str)  # a note for the status bar (hanging notes, preset scope)
     view_selected = Signal(str)  # image key of the view the reader clicked
@@ -129,8 +137,44 @@ class ViewGrid(QWidget):
             self.cells.setColumnStretch(n, 1 if n < self.hanging.columns else 0)
         for placement in self.hanging.placements:
             self.draw(placement)
+        self._pair_rows()
         if self.hanging.notes:
             self.status.emit("; ".join(self.hanging.notes))
+
+    def _pair_rows(self) -> None:
+        """The two breasts of a row (the same view of each, side by side) fit together: one
+        physical scale, the larger breast filling its view, chest walls meeting at the midline
+        (a reader compares left and right by size and density; IHE's mammography profile asks
+        for comparable size). A view alone in its row fits itself."""
+        by_row: dict[int, list] = {}
+        for placement in self.hanging.placements:
+            by_row.setdefault(placement.row, []).append(placement)
+        for index, view in enumerate(self.views):
+            row = index // 2
+            pair = [p for p in by_row.get(row, []) if p.side in ("R", "L")]
+            paired = (
+                len(pair) == 2
+                and {p.side for p in pair} == {"R", "L"}
+                and pair[0].family == pair[1].family
+                and self.hanging.columns == 2
+            )
+            view.fit_together = (lambda row=row: self.fit_pair(row)) if paired else None
+        for row in by_row:
+            views = [self.views[row * 2 + column] for column in range(2)]
+            if views[0].fit_together is not None and all(v.at_fit for v in views):
+                self.fit_pair(row)
+
+    def fit_pair(self, row: int) -> None:
+        left, right = self.views[row * 2], self.views[row * 2 + 1]
+        if not (left.image_size[0] and right.image_size[0]):
+            for view in (left, right):  # one still decoding: the other fits alone until it arrives
+                if view.image_size[0]:
+                    view.fit_at(_needed_mm_per_pixel(view), None)
+            return
+        shared = max(_needed_mm_per_pixel(left), _needed_mm_per_pixel(right))
+        # The right breast hangs on the left of the screen, chest wall to the midline.
+        left.fit_at(shared, "right")
+        right.fit_at(shared, "left")
 
     def visible_keys(self) -> list[str]:
         return [p.key for p in self.hanging.placements] if self.hanging else []

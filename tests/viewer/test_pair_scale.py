@@ -1,0 +1,50 @@
+"""The two breasts of one view hang at one physical scale, chest walls meeting at the midline
+(issue 39, point 4): a reader compares left and right by size and density."""
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import resources
+from mammo_viewer.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, phantom_model, tmp_path):
+    win = MainWindow(
+        weights=str(phantom_model),
+        device="cpu",
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+    )
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    yield win
+    win.close()
+
+
+def _pixels_per_mm(view) -> float:
+    return view.scale_factor * view.devicePixelRatioF() / view.spacing_mm[1]
+
+
+def test_both_mlos_at_one_scale_with_chest_walls_at_the_midline(qtbot, window):
+    with qtbot.waitSignal(window.study_settled, timeout=120000):
+        window.open_path(str(resources.demo_study() / "DEMO-017"))
+    left, right = [v for v in window.views if v.isVisible() and v.key]
+    assert (left.title, right.title) == ("R MLO", "L MLO")
+    # One scale: equal scale bars (the right MLO was drawn a quarter smaller before).
+    assert _pixels_per_mm(left) == pytest.approx(_pixels_per_mm(right), rel=1e-6)
+    # The larger breast fills its view (to a pixel), the other follows.
+    fills = []
+    for view in (left, right):
+        shown = view.mapFromScene(view.content_rect()).boundingRect()
+        fills.append(max(shown.width() / view.viewport().width(), shown.height() / view.viewport().height()))
+    assert max(fills) == pytest.approx(1.0, abs=0.01)
+    # Chest walls at the midline: the right breast's against its view's right edge, the left's
+    # against its view's left edge.
+    left_box = left.mapFromScene(left.content_rect()).boundingRect()
+    right_box = right.mapFromScene(right.content_rect()).boundingRect()
+    assert abs(left_box.right() - left.viewport().width()) <= 2 and abs(right_box.left()) <= 2
+    # Zoom then fit again (double-click): back to the shared scale.
+    left.apply_zoom(2.0)
+    left.fit()
+    assert _pixels_per_mm(left) == pytest.approx(_pixels_per_mm(right), rel=1e-6)
