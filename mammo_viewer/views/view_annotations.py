@@ -19,6 +19,8 @@ from ..pictures.view_pictures import (
     number_anchor,
 )
 
+TEXT_BACKING = QColor(0, 0, 0, 160)
+
 
 class ViewAnnotations:
     """Mixed into MammoView: the foreground it paints (every method reads the view's state)."""
@@ -86,6 +88,16 @@ class ViewAnnotations:
             text = "\n".join(
                 metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(rect.width())) for line in text.split("\n")
             )
+        # On a backing, never bare over the film: white text on a white pectoral muscle or a
+        # film label was lost.
+        if text.strip():
+            # Measured before the pen is taken away: with no pen, boundingRect() is empty.
+            area = painter.boundingRect(rect, int(flags), text).adjusted(-4, -2, 4, 2)
+            painter.save()
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(TEXT_BACKING)
+            painter.drawRoundedRect(area, 4, 4)
+            painter.restore()
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(rect.translated(1, 1), int(flags), text)
         painter.setPen(color or TEXT_COLOR)
@@ -111,9 +123,15 @@ class ViewAnnotations:
         on_screen = self._image_transform() * self.viewportTransform()
         raise_by = painter.fontMetrics().height() - 4
         placed = []
+        width, height = self.viewport().width(), self.viewport().height()
         for bbox, number in self.lesion_labels:
             right, top = number_anchor(bbox, on_screen, to_pixel=True)
-            placed.append((self._number_text(number), right + 3, top - raise_by))
+            text = self._number_text(number)
+            size = text.size()
+            # Beside its contour, and never clipped at the view's edge.
+            left = min(max(right + 3, 2), width - size.width() - 2)
+            top = min(max(top - raise_by, 2), height - size.height() - 2)
+            placed.append((text, left, top))
         for color, offset in ((QColor(0, 0, 0), 1), (CONTOUR_COLOR, 0)):
             painter.setPen(color)
             for text, left, top in placed:

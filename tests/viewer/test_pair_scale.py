@@ -48,3 +48,23 @@ def test_both_mlos_at_one_scale_with_chest_walls_at_the_midline(qtbot, window):
     left.apply_zoom(2.0)
     left.fit()
     assert _pixels_per_mm(left) == pytest.approx(_pixels_per_mm(right), rel=1e-6)
+
+
+def test_text_over_the_film_sits_on_a_backing(qtbot):
+    """A title over a white pectoral muscle or film label stays legible (issue 39, point 4)."""
+    import numpy as np
+
+    from mammo_viewer.views.image_view import MammoView
+
+    view = MammoView()
+    qtbot.addWidget(view)
+    view.resize(400, 400)
+    view.show()
+    view.set_image("white film", np.full((300, 300), 255, np.uint8), flip_h=False, flip_v=False)
+    view.title = "R MLO"
+    picture = view.grab().toImage()
+    # Between the letters, inside the title's box: the backing darkens the white film.
+    under = [picture.pixelColor(x, y).red() for x in range(6, 40) for y in range(10, 20)]
+    assert min(under) < 40 and np.median(under) < 160
+    # Far from any text the film is as white as it is.
+    assert picture.pixelColor(200, 200).red() == 255
