@@ -13,6 +13,7 @@ from .dicom_header import MAX_PIXELS
 from .image import MammoImage, MammoMetadata
 
 Image.MAX_IMAGE_PIXELS = None  # we apply our own limit (MAX_PIXELS) before decoding
+COLOUR_MODES = ("RGB", "RGBA", "P", "LA", "CMYK")  # Pillow's modes of a colour (or paletted) raster
 
 
 def read_raster(path: Path, file_format: str) -> MammoImage:
@@ -25,7 +26,7 @@ def read_raster(path: Path, file_format: str) -> MammoImage:
                 )
             if getattr(im, "n_frames", 1) > 1:
                 raise errors.UnsupportedImageError(path, f"{im.n_frames} pages/frames; a mammogram is one image")
-            if im.mode in ("RGB", "RGBA", "P", "LA", "CMYK"):
+            if im.mode in COLOUR_MODES:
                 raise errors.UnsupportedImageError(
                     path, f"colour image (mode {im.mode})", "save the mammogram as grayscale"
                 )

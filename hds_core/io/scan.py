@@ -16,6 +16,7 @@ from pathlib import Path
 from ..text import printable
 from . import errors
 from .image import MammoMetadata
+from .raster import COLOUR_MODES
 from .reader import sniff_format
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,15 @@ def read_header(path: Path) -> MammoMetadata:
     try:
         with Image.open(path) as im:
             columns, rows = im.size
+            mode, frames = im.mode, getattr(im, "n_frames", 1)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged headers
         raise errors.DecodeError(path, f"cannot read the {file_format} header: {exc}") from None
+    # What the raster reader would refuse, refused here from the header (raster.py's rules):
+    # the folder's listing names the file at once, not when (if ever) it is shown.
+    if mode in COLOUR_MODES:
+        raise errors.UnsupportedImageError(path, f"colour image (mode {mode})", "save the mammogram as grayscale")
+    if frames > 1:
+        raise errors.UnsupportedImageError(path, f"{frames} pages/frames; a mammogram is one image")
     return MammoMetadata(path=path, file_format=file_format, rows=rows, columns=columns)
 
 

@@ -24,6 +24,28 @@ class Skipped:
     reason: str
 
 
+def not_analysed_text(path, reason: str) -> str:
+    """The problems list's line for an image the AI is not run on."""
+    return f"{path}: not a mammogram ({reason}): displayed, AI not run"
+
+
+def scan_summary(result: ScanResult) -> str:
+    """The status line after a scan, whole: images, patients, how many are not mammograms (and
+    of which modality), files not read."""
+    images = len(result.images)
+    if not images:
+        text = f"No mammograms found in {result.root}"
+        return text + (f" ({len(result.failures)} file(s) not read, see Problems)" if result.failures else "")
+    others = [e.metadata for e in result.images if not_a_mammogram(e.metadata)]
+    parts = [f"{images} image(s) in {len(result.patients)} patient(s)"]
+    if others:
+        kinds = sorted({(m.modality or m.file_format or "?").strip() or "?" for m in others})
+        parts.append(f"{len(others)} not a mammogram ({', '.join(kinds)}): displayed, AI not run")
+    if result.failures:
+        parts.append(f"{len(result.failures)} file(s) not read, see Problems")
+    return "; ".join(parts)
+
+
 class StudyController:
     def __init__(self):
         self.scan: ScanResult | None = None
@@ -186,6 +208,19 @@ class StudyController:
             self.settled_sent = True
             return True
         return False
+
+    def settled_summary(self) -> str:
+        """The status line once the study on screen has settled, whole."""
+        images = list(self.study.images.values()) if self.study else []
+        analysed = sum(image.prediction is not None for image in images)
+        skipped = sum(bool(image.not_analysed) for image in images)
+        text = f"Analysed {analysed} of {len(images)} image(s)"
+        if skipped:
+            text += f"; {skipped} not a mammogram (AI not run)"
+        failures = len(self.scan.failures) if self.scan else 0
+        if failures:
+            text += f"; {failures} file(s) in the folder not read, see Problems"
+        return text
 
     def idle_text(self, engine_error: str | None) -> str:
         """Why no image is being analysed, for the progress bar."""

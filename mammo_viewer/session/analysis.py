@@ -9,6 +9,8 @@ from hds_core.density import breast_densities
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
+from ..reading.study_controller import not_analysed_text
+
 
 class Analysis:
     """Mixed into MainWindow: its engine, controller, grid, findings panel and engine status."""
@@ -46,9 +48,13 @@ class Analysis:
 
     def _queue_analysis(self) -> None:
         ready, skipped = self.controller.to_analyse(self.grid.visible_keys())
+        listed = {self.problems.item(i).text() for i in range(self.problems.count())}
         for note in skipped:
-            # Displayed, never scored: the model's marks on a CT or an MR mean nothing.
-            self._problem(f"{printable(self.study.images[note.key].path)}: not a mammogram ({note.reason}): AI not run")
+            # Displayed, never scored: the model's marks on a CT or an MR mean nothing. Listed
+            # once (the scan lists every such image of the folder already).
+            text = printable(not_analysed_text(self.study.images[note.key].path, note.reason))
+            if text not in listed:
+                self._problem(text)
             self.grid.refresh_view_for(note.key)
         spacing = self.study_spacing.get(self._study_key(), self.default_spacing)
         for item in ready:
@@ -118,7 +124,7 @@ class Analysis:
         if not self.controller.settle(analysing=self.engine.busy or self.engine.loading, failed=failed):
             return
         if self.study is not None and not failed:
-            self._status(f"Analysed {len(self.study.predicted())} of {len(self.study.images)} image(s)")
+            self._status(self.controller.settled_summary())
         if not self.engine.total:
             self.findings.set_idle(self.controller.idle_text(self.engine.error))
         if self.study is not None:

@@ -3,9 +3,11 @@ decoding its films (a reduced level first, full resolution after), and the files
 
 from __future__ import annotations
 
+from hds_core.infer.scope import not_a_mammogram
 from hds_core.io import ScanResult
 
 from ..panels.window_layout import THUMBNAIL_HEIGHT, remember_recent
+from ..reading.study_controller import not_analysed_text, scan_summary
 from ..work.decoding import DecodedImage
 
 
@@ -74,16 +76,16 @@ class Opening:
             self._problem(f"patient identity: {conflict}")
         for kind, count in sorted(result.skipped.items()):
             self._problem(f"skipped {count} file(s) that are not mammograms ({kind})", show=False)
+        # Every image the AI will not run on, listed now, whichever study it is in (an MR in
+        # the folder's second study was listed nowhere).
+        for entry in result.images:
+            reason = not_a_mammogram(entry.metadata)
+            if reason:
+                self._problem(not_analysed_text(entry.path, reason))
         self.browser.fill(result)
-        images = len(result.images)
-        self._status(
-            f"{images} image(s) in {len(result.patients)} patient(s); {len(result.failures)} unreadable file(s)"
-        )
-        if not images:
-            message = f"No mammograms found in {result.root}" + (
-                f" ({len(result.failures)} unreadable file(s), see Problems)" if result.failures else ""
-            )
-            self._status(message)
+        self._status(scan_summary(result))
+        if not result.images:
+            message = scan_summary(result)
             self._check_settled(failed=message)
             return
         patient = next(iter(result.patients.values()))

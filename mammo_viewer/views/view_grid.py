@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from hds_core.findings import BOTH_BREASTS
+from hds_core.infer.scope import not_a_mammogram
 from hds_core.report.operating_point import score_word
 
 from ..pictures.display import ScreenRenderer, adjusted, window_of
@@ -202,7 +203,9 @@ class ViewGrid(QWidget):
         meta = item.metadata
         view.title = placement.label
         view.orientation, view.spacing_mm = meta.patient_orientation, meta.pixel_spacing_mm
-        view.notes = list(placement.notes)
+        # A CT or an MR gets no note on where a breast was placed: it is not one.
+        mammogram = not_a_mammogram(meta) is None
+        view.notes = list(placement.notes) if mammogram else []
         if renderer is None:
             view.clear()
             view.title = placement.label
@@ -222,9 +225,12 @@ class ViewGrid(QWidget):
         # The file's own window needs no label over the breast; a window the reader chose does.
         view.subtitle = f"window: {preset.name}" if placement.key in self.state.chosen else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
-        view.notes = list(placement.notes) + [
-            w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w
-        ]
+        view.notes = (
+            list(placement.notes)
+            + [w for w in meta.warnings() if "spacing" in w or "PROCESSING" in w or "implant" in w]
+            if mammogram
+            else []
+        )
         self.draw_results(view, item)
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:

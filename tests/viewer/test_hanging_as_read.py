@@ -1,5 +1,6 @@
-"""The two breasts of one view hang at one physical scale, chest walls meeting at the midline
-(issue 39, point 4): a reader compares left and right by size and density."""
+"""The hanging as readers expect it (issue 39, point 4): the two breasts of one view at one
+physical scale with their chest walls meeting at the midline (a reader compares left and right
+by size and density), text on a backing, and a folder of non-mammograms said in full."""
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -68,3 +69,29 @@ def test_text_over_the_film_sits_on_a_backing(qtbot):
     assert min(under) < 40 and np.median(under) < 160
     # Far from any text the film is as white as it is.
     assert picture.pixelColor(200, 200).red() == 255
+
+
+def test_a_folder_of_non_mammograms_says_so_in_full(qtbot, window, tmp_path):
+    """A CT, an MR and a colour PNG: every file is listed with its reason, the status line says
+    it whole, and the CT on screen carries no note on where a breast was placed."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "not mammograms"
+    folder.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(get_testdata_file(name, download=False), folder / name)
+    Image.fromarray(np.zeros((60, 40, 3), np.uint8)).save(folder / "colour.png")
+    with qtbot.waitSignal(window.study_settled, timeout=120000):
+        window.open_path(str(folder))
+    problems = "\n".join(window.problems.item(i).text() for i in range(window.problems.count()))
+    assert "CT_small.dcm: not a mammogram (Modality CT" in problems
+    assert "MR_small.dcm: not a mammogram (Modality MR" in problems  # in the folder's other study
+    assert "colour.png: colour image (mode RGB)" in problems
+    status = window.statusBar().currentMessage()
+    assert "not a mammogram" in status and "1 file(s) in the folder not read" in status
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    assert view.notes == [] and "not a mammogram" in view.badge
