@@ -67,7 +67,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"], help="fp32 forces full precision")
     p.add_argument(
-        "--spacing", type=spacing_mm, help="pixel spacing in mm for files that do not carry it (PNG, PGM, TIFF)"
+        "--spacing",
+        type=spacing_mm,
+        help="pixel spacing in mm for files that do not carry it (PNG, TIFF, scanned films); default: an estimate "
+        "from the image's size (its long side taken as a 24 cm film), given in the result as an estimate",
     )
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
     p.add_argument(
