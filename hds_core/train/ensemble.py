@@ -106,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "oof.json").write_text(json.dumps(report, indent=1) + "\n")
         print(f"fold {fold}: {out / 'oof.json'} ({time.monotonic() - started:.0f} s)", flush=True)
+    # The training curves are the members' own: the first member's per-epoch validation, so a
+    # card written from these rows still shows how the epoch count was chosen.
+    source = args.members[0] / "cv.json"
+    if source.is_file():
+        curve = {
+            k: v for k, v in json.loads(source.read_text()).items() if k in ("per_epoch", "best_epoch_by_mean_dice")
+        }
+        (args.out / "cv.json").write_text(json.dumps({**curve, "curve_from": str(source)}, indent=1) + "\n")
     return 0
 
 
