@@ -218,3 +218,29 @@ def write_codestream_size_bomb(path: Path, pixels: np.ndarray, *, declared=(6500
     ds.PixelData = encapsulate([bytes(frame)])
     ds.save_as(path, enforce_file_format=True)
     return Path(path)
+
+
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def write_cbis_like(path, pixels: np.ndarray, patient_id: str, *, orientation: str, side: str):
+    """What CBIS-DDSM's archive holds: a 16-bit Secondary Capture in RLE Lossless, the view in
+    Patient Orientation, the breast in Laterality (0020,0060), no spacing, no View Position
+    or Image Laterality, one patient ID and study per image."""
+    from pydicom.uid import RLELossless
+
+    path = write_dicom(
+        path,
+        pixels.astype(np.uint16),
+        syntax=RLELossless,
+        BitsStored=16,
+        PatientID=patient_id,
+        PatientOrientation=orientation,
+        Laterality=side,
+        StudyInstanceUID=generate_uid(),
+    )
+    ds = pydicom.dcmread(path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SECONDARY_CAPTURE
+    del ds.PresentationIntentType
+    ds.save_as(path, enforce_file_format=True)
+    return path

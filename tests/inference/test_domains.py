@@ -10,8 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image, ImageDraw
-from pydicom.uid import RLELossless, generate_uid
-from synthetic import phantom, write_dicom, write_png
+from synthetic import phantom, write_cbis_like, write_dicom, write_png
 
 from hds_core.infer import DomainModels, NotAMammogramError, Predictor
 from hds_core.io import read_image
@@ -21,33 +20,11 @@ from hds_core.io.view_text import orientation_or_view, view_and_side
 from mammo_viewer.headless import main as predict_main
 from resources import resource_path
 
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 DEMO = resource_path("demo")
 
 
 def _demo_pixels(name: str) -> np.ndarray:
     return read_image(DEMO / name).pixels
-
-
-def write_cbis_like(path, pixels: np.ndarray, patient_id: str, *, orientation: str, side: str):
-    """What CBIS-DDSM's archive holds: a 16-bit Secondary Capture in RLE Lossless, the view in
-    Patient Orientation, the breast in Laterality (0020,0060), no spacing, no View Position
-    or Image Laterality, one patient ID and study per image."""
-    path = write_dicom(
-        path,
-        pixels.astype(np.uint16),
-        syntax=RLELossless,
-        BitsStored=16,
-        PatientID=patient_id,
-        PatientOrientation=orientation,
-        Laterality=side,
-        StudyInstanceUID=generate_uid(),
-    )
-    ds = pydicom.dcmread(path)
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SECONDARY_CAPTURE
-    del ds.PresentationIntentType
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,32 @@ def test_the_shipped_models_suggest_a_density_per_breast(qtbot, tmp_path):
     assert text.startswith("R: MIAS ") and " · L: MIAS " in text
     assert window.engine_status.serving is window.engine.predictor.serving("film")
     window.close()
+
+
+def test_a_cbis_ddsm_film_is_read_as_a_film_in_the_viewer(qtbot, tmp_path):
+    """Issue 38's done-when, in the viewer: the Secondary Capture film hangs as R MLO, is served
+    by the film model, and its view says the spacing is estimated."""
+    from synthetic import write_cbis_like
+
+    from hds_core.io import read_image
+
+    film = read_image(resources.demo_study() / "DEMO-091" / "R_MLO.dcm").pixels.astype(np.uint16)
+    folder = tmp_path / "cbis"
+    folder.mkdir()
+    write_cbis_like(
+        folder / "1-1.dcm",
+        np.kron(film, np.ones((2, 2), np.uint16)) * 256,
+        "Mass-Test_P_00820_RIGHT_MLO",
+        orientation="MLO",
+        side="R",
+    )
+    window = _window(qtbot, tmp_path, None)
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window.open_path(str(folder))
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    (item,) = window.study.images.values()
+    assert view.title == "R MLO"
+    assert item.prediction.domain == "film" and item.prediction.model_name == "hds_mammo_film"
+    assert any("estimated" in note for note in view.notes)
+    assert "hds_mammo_film (film model)" in window.findings.engine_label.text()
+    window.close()
