@@ -201,6 +201,9 @@ class MammoImage:
     def __post_init__(self):
         self._padding = grayscale.padding_mask(self.pixels, self.padding_value, self.padding_range_limit)
         self._presets: list[VoiPreset] | None = None
+        # Coarser levels computed from this image, kept: the pixel figures (io.appearance) and
+        # the network's input often ask for the same level of a full-resolution film.
+        self._coarser: dict[int, MammoImage] = {}
 
     @property
     def reduction(self) -> int:
@@ -225,6 +228,8 @@ class MammoImage:
         (``levels.py``; itself when it is already that coarse)."""
         if level <= self.level:
             return self
+        if level in self._coarser:
+            return self._coarser[level]
         from .levels import lowpass_levels, stored_range
 
         value_range = None
@@ -232,7 +237,10 @@ class MammoImage:
             value_range = stored_range(
                 self.metadata.bits_stored or self.pixels.dtype.itemsize * 8, self.pixels.dtype.kind == "i"
             )
-        return replace(self, pixels=lowpass_levels(self.pixels, level - self.level, value_range), level=level)
+        coarser = replace(self, pixels=lowpass_levels(self.pixels, level - self.level, value_range), level=level)
+        if level - self.level >= 2:  # a sixteenth of the pixels or fewer: kept at little cost
+            self._coarser[level] = coarser
+        return coarser
 
     def adopt_presets(self, other: MammoImage) -> None:
         """Use ``other``'s windows (another level of the same file): the computed ones differ
