@@ -4,6 +4,7 @@ the analysis, save a picture of the window and exit."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -20,6 +21,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mammo-viewer", description="Mammography reading workstation with the HDS engine.")
     p.add_argument("path", nargs="?", help="a DICOM folder or a mammogram file (default: the bundled demo study)")
     p.add_argument("--screenshot", metavar="OUT.png", help="open PATH, wait for the analysis, save the window and exit")
+    p.add_argument(
+        "--hanging-json",
+        metavar="OUT.json",
+        help="with --screenshot: also write which image went to which viewport (SOP Instance UID, study date, "
+        "laterality, view, flips, mm per screen pixel)",
+    )
     p.add_argument("--threshold", type=float, help="contour threshold (default: the model card's)")
     p.add_argument("--layout", type=int, choices=[4, 2, 1], help="4-up, 2-up or 1-up")
     p.add_argument(
@@ -117,7 +124,10 @@ NO_DISPLAY = """mammo-viewer: no display: this machine has no desktop to open a 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.hanging_json and not args.screenshot:
+        p.error("--hanging-json is written with --screenshot (the hanging once the study has settled)")
     if no_display():
         if not args.screenshot:
             print(NO_DISPLAY, file=sys.stderr)
@@ -200,6 +210,14 @@ def _run_window(app, args, scratch) -> int:
                     outcome["code"] = 2
                 else:
                     print(f"mammo-viewer: saved {args.screenshot}", file=sys.stderr)
+                if args.hanging_json:
+                    try:
+                        text = json.dumps(window.grid.hanging_description(), indent=1) + "\n"
+                        Path(args.hanging_json).write_text(text, encoding="utf-8")
+                        print(f"mammo-viewer: saved {args.hanging_json}", file=sys.stderr)
+                    except OSError as exc:
+                        print(f"mammo-viewer: error: cannot write {args.hanging_json}: {exc.strerror}", file=sys.stderr)
+                        outcome["code"] = 2
             window.close()
             app.quit()
 

@@ -177,6 +177,36 @@ class ViewGrid(QWidget):
         left.fit_at(shared, "right")
         right.fit_at(shared, "left")
 
+    def hanging_description(self) -> dict:
+        """Which image went to which viewport (``mammo-viewer --hanging-json``): for a reader
+        debugging a hanging, and for tests."""
+        viewports = []
+        for placement in self.hanging.placements if self.hanging else ():
+            view, item = self.views[placement.row * 2 + placement.column], self.study.images[placement.key]
+            meta = item.metadata
+            spacing = view.spacing_mm[1] if view.spacing_mm else None
+            viewports.append(
+                {
+                    "row": placement.row,
+                    "column": placement.column,
+                    "study": "current",
+                    "sop_instance_uid": meta.sop_instance_uid,
+                    "study_date": meta.study_date,
+                    "laterality": meta.laterality,
+                    "view": meta.view,
+                    "label": placement.label,
+                    "flip_horizontal": placement.flip_horizontal,
+                    "flip_vertical": placement.flip_vertical,
+                    "mm_per_screen_pixel": round(spacing / (view.scale_factor * view.devicePixelRatioF()), 5)
+                    if spacing and view.scale_factor
+                    else None,
+                    "file": str(item.path),
+                }
+            )
+        layout = self.hanging.layout if self.hanging else None
+        pages = self.hanging.pages if self.hanging else 0
+        return {"layout": layout, "page": self.page, "pages": pages, "viewports": viewports}
+
     def visible_keys(self) -> list[str]:
         return [p.key for p in self.hanging.placements] if self.hanging else []
 

@@ -95,3 +95,34 @@ def test_a_folder_of_non_mammograms_says_so_in_full(qtbot, window, tmp_path):
     assert "not a mammogram" in status and "1 file(s) in the folder not read" in status
     (view,) = [v for v in window.views if v.isVisible() and v.key]
     assert view.notes == [] and "not a mammogram" in view.badge
+
+
+def test_the_hanging_is_written_as_json_with_the_screenshot(tmp_path, phantom_model):
+    """mammo-viewer --hanging-json: which image went to which viewport, for a reader debugging
+    a hanging and for tests; the two MLOs at one mm per screen pixel."""
+    import json
+
+    from conftest import run_viewer
+
+    out = tmp_path / "hanging.json"
+    run = run_viewer(
+        resources.demo_study() / "DEMO-017",
+        "--weights",
+        phantom_model,
+        "--device",
+        "cpu",
+        "--screenshot",
+        tmp_path / "shot.png",
+        "--hanging-json",
+        out,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    hanging = json.loads(out.read_text())
+    cells = {(v["row"], v["column"]): v for v in hanging["viewports"]}
+    assert [cells[(0, 0)]["label"], cells[(0, 1)]["label"]] == ["R MLO", "L MLO"]
+    assert all(
+        v["study"] == "current" and v["study_date"] == "20260101" and v["sop_instance_uid"] for v in cells.values()
+    )
+    assert cells[(0, 0)]["mm_per_screen_pixel"] == pytest.approx(cells[(0, 1)]["mm_per_screen_pixel"], rel=1e-4)
+    refused = run_viewer(resources.demo_study(), "--hanging-json", out)
+    assert refused.returncode == 2 and "--screenshot" in refused.stderr
