@@ -68,7 +68,9 @@ class DomainModels:
 
     @property
     def input(self):
-        return self.default.input
+        """The network input whose level serves every model: the finest working spacing's (the
+        shipped models share 0.8 mm; a coarser model resamples a finer level down)."""
+        return min((p.input for p in self.predictors), key=lambda network: network.working_spacing_mm)
 
     @property
     def device(self):
