@@ -16,6 +16,12 @@ from pathlib import Path
 
 from .io.appearance import DENSITY_FEATURES, Appearance
 
+
+def sigmoid(z: float) -> float:
+    # Its own, not infer.calibration's: the reports import this module, and they lie below inference.
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+
+
 # The scales, least dense first, and their words.
 SCALES = {
     "film": (("F", "fatty"), ("G", "fatty-glandular"), ("D", "dense-glandular")),
@@ -26,10 +32,6 @@ SCALES = {
         ("D", "extremely dense"),
     ),
 }
-
-
-def _sigmoid(z: float) -> float:
-    return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class OrdinalModel:
 
     def probabilities(self, figures: tuple[float, ...]) -> list[float]:
         z = [(v - m) / s for v, m, s in zip(figures, self.mean, self.scale)]
-        at_least = [1.0] + [_sigmoid(sum(w * x for w, x in zip(weights, z)) + b) for weights, b in self.steps] + [0.0]
+        at_least = [1.0] + [sigmoid(sum(w * x for w, x in zip(weights, z)) + b) for weights, b in self.steps] + [0.0]
         # Steps fitted apart can cross; each "at least" is kept no higher than the one below it.
         for k in range(1, len(at_least)):
             at_least[k] = min(at_least[k], at_least[k - 1])

@@ -21,7 +21,7 @@ import numpy as np
 from ..density import SCALES, OrdinalModel
 from ..infer.calibration import newton_logistic
 from ..io.appearance import DENSITY_FEATURES
-from .domain_fit import case_appearance
+from .domain_fit import dataset_and_domain, measured, write_report
 
 RIDGE = 1.0
 _CBIS = {"1": "A", "2": "B", "3": "C", "4": "D"}
@@ -86,38 +86,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", action="append", required=True, metavar="KIND:PATH[=film|digital]")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    from ..data import dataset_domain, load_dataset
+    from ..data import load_dataset
 
     started = time.monotonic()
     report, models = {}, {}
     for text in args.dataset:
-        spec, _, given = text.partition("=")
-        domain = given or dataset_domain(spec)
+        spec, domain = dataset_and_domain(text)
         if domain not in SCALES:
             p.error(f"{spec}: say its domain (=film or =digital)")
         classes = tuple(code for code, _ in SCALES[domain])
         rows, labels, patients = [], [], []
         cases = [c for c in load_dataset(spec) if density_label(c) in classes]
-        for i, case in enumerate(cases, 1):
-            rows.append(case_appearance(case).density)
+        for case, appearance in measured(spec, cases):
+            rows.append(appearance.density)
             labels.append(classes.index(density_label(case)))
             patients.append(case.patient_id)
-            if i % 50 == 0 or i == len(cases):
-                print(f"{spec}: {i}/{len(cases)} images measured", file=sys.stderr, flush=True)
         x, y = np.array(rows), np.array(labels)
         report[spec] = {"domain": domain, **cross_validate(x, y, patients, classes)}
         if domain in models:
             p.error(f"two datasets of the {domain} domain: fit one per domain")
         models[domain] = fit_ordinal(x, y, classes).to_dict()
-    document = {
-        "features": list(DENSITY_FEATURES),
-        "models": models,
-        "cross_validation": report,
-        "command": "python -m hds_core.train.density_fit " + " ".join(f"--dataset {d}" for d in args.dataset),
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    document = {"features": list(DENSITY_FEATURES), "models": models, "cross_validation": report}
+    write_report(args.out, "density_fit", args.dataset, started, document)
     print(json.dumps({k: {m: v[m] for m in ("images", "accuracy", "weighted_kappa")} for k, v in report.items()}))
     print(f"wrote {args.out}")
     return 0

@@ -43,6 +43,30 @@ def case_appearance(case, working_spacing_mm: float = WORKING_SPACING_MM):
     return measure(image, NetworkInput(working_spacing_mm).level(spacing))
 
 
+def dataset_and_domain(text: str) -> tuple[str, str | None]:
+    """``KIND:PATH[=film|digital]`` -> (KIND:PATH, its domain: given, else its kind's, else None)."""
+    from ..data import dataset_domain
+
+    spec, _, given = text.partition("=")
+    return spec, given or dataset_domain(spec)
+
+
+def measured(spec: str, cases: list):
+    """(case, its appearance) for each case, as the Predictor measures it, saying every 50."""
+    for i, case in enumerate(cases, 1):
+        yield case, case_appearance(case)
+        if i % 50 == 0 or i == len(cases):
+            print(f"{spec}: {i}/{len(cases)} images measured", file=sys.stderr, flush=True)
+
+
+def write_report(out: Path, module: str, datasets: list[str], started: float, document: dict) -> None:
+    """The fit's JSON with the command that made it and its time."""
+    document["command"] = f"python -m hds_core.train.{module} " + " ".join(f"--dataset {d}" for d in datasets)
+    document["seconds"] = round(time.monotonic() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1) + "\n")
+
+
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     return mean, np.where(scale > 1e-9, scale, 1.0)
@@ -88,23 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--features", type=Path, help="also save the measured figures here (.npz)")
     args = p.parse_args(argv)
-    from ..data import dataset_domain, load_dataset
+    from ..data import load_dataset
 
     rows, labels, groups, names = [], [], [], []
     started = time.monotonic()
     for text in args.dataset:
-        spec, _, given = text.partition("=")
-        domain = given or dataset_domain(spec)
+        spec, domain = dataset_and_domain(text)
         if domain not in ("film", "digital"):
             p.error(f"{spec}: say its domain (=film or =digital)")
-        cases = load_dataset(spec)
-        for i, case in enumerate(cases, 1):
-            rows.append(case_appearance(case).values)
+        for case, appearance in measured(spec, load_dataset(spec)):
+            rows.append(appearance.values)
             labels.append(1.0 if domain == "film" else 0.0)
             groups.append(f"{spec}|{case.patient_id}")
             names.append(spec)
-            if i % 50 == 0 or i == len(cases):
-                print(f"{spec}: {i}/{len(cases)} images measured", file=sys.stderr, flush=True)
     x, y = np.array(rows), np.array(labels)
     if args.features:
         np.savez(args.features, x=x, y=y, groups=np.array(groups), names=np.array(names))
@@ -128,11 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "cross_validation": {"folds": args.folds, "by": "patient", "per_dataset": per_dataset},
         "ranges": ranges,
         "refused_as_no_breast": refused,
-        "command": "python -m hds_core.train.domain_fit " + " ".join(f"--dataset {d}" for d in args.dataset),
-        "seconds": round(time.monotonic() - started, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, "domain_fit", args.dataset, started, report)
     print(json.dumps({"per_dataset": per_dataset, "refused_as_no_breast": len(refused)}, indent=1))
     print(f"wrote {args.out}")
     return 0
