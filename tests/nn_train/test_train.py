@@ -233,5 +233,13 @@ def test_seeds_on_the_same_folds_are_averaged_out_of_fold(tmp_path, phantom_data
     assert [r["image"] for r in two["per_dataset"][spec]["images"]] == [
         r["image"] for r in alone["per_dataset"][spec]["images"]
     ]
+    # The figures the decisions quote, from the same rows.
+    from hds_core.train.fold_figures import figures
+
+    quoted = figures(tmp_path / "two", spec)
+    assert quoted["folds"] == 1 and 0 <= quoted["map_max_auc_pooled"] <= 1
+    assert quoted["map_max_auc_per_fold"] == pytest.approx(quoted["map_max_auc_pooled"])  # one fold: the same
+    with pytest.raises(ValueError, match="no rows of"):
+        figures(tmp_path / "two", "folder:/elsewhere")
     with pytest.raises(ValueError, match="holds out other patients"):
         ensemble([str(tmp_path / "a"), str(tmp_path / "other"), "--out", str(tmp_path / "bad")])
