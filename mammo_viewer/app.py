@@ -25,8 +25,14 @@ def parser() -> argparse.ArgumentParser:
         "--hanging-json",
         metavar="OUT.json",
         help="with --screenshot: also write which image went to which viewport (SOP Instance UID, study date, "
-        "laterality, view, flips, mm per screen pixel)",
+        "laterality, view, current or prior, flips, mm per screen pixel)",
     )
+    p.add_argument(
+        "--protocol",
+        metavar="NAME",
+        help="hang by this hanging protocol (default: the first that applies; View > Hanging protocol lists them)",
+    )
+    p.add_argument("--stage", type=int, default=1, metavar="N", help="with --protocol: its stage N (from 1)")
     p.add_argument("--threshold", type=float, help="contour threshold (default: the model card's)")
     p.add_argument("--layout", type=int, choices=[4, 2, 1], help="4-up, 2-up or 1-up")
     p.add_argument(
@@ -128,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.hanging_json and not args.screenshot:
         p.error("--hanging-json is written with --screenshot (the hanging once the study has settled)")
+    if args.protocol and args.layout:
+        p.error("--protocol and --layout both say how to hang the study: give one")
+    if args.stage < 1:
+        p.error("--stage counts from 1")
     if no_display():
         if not args.screenshot:
             print(NO_DISPLAY, file=sys.stderr)
@@ -183,6 +193,23 @@ def _run_window(app, args, scratch) -> int:
         window.phi_action.setChecked(True)
     if args.layout:
         window.set_layout(args.layout)
+    if args.protocol:
+        from .reading.protocols import ProtocolError, find
+
+        try:
+            protocol = find(window.grid.protocols, args.protocol)
+        except ProtocolError as exc:
+            print(
+                f"mammo-viewer: error: --protocol {printable(args.protocol)}: {exc.problem}; {exc.fix}", file=sys.stderr
+            )
+            return 2
+        if args.stage > len(protocol.stages):
+            print(
+                f"mammo-viewer: error: --stage {args.stage}: {protocol.name!r} has {len(protocol.stages)} stage(s)",
+                file=sys.stderr,
+            )
+            return 2
+        window.hang_with(protocol, args.stage - 1)
     from resources import demo_study
 
     path = args.path or demo_study()

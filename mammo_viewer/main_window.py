@@ -26,6 +26,7 @@ from .reading.study_controller import APP_NAME, StudyController
 from .reporting.exports import ExportRequest, Exports
 from .session.analysis import Analysis
 from .session.opening import Opening
+from .session.priors import Priors
 from .views.view_grid import ViewGrid
 from .work.engine import Engine
 from .work.loading import StudyLoader
@@ -36,7 +37,7 @@ CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inferen
 ENGINE_START_MS = 5000  # with no film on screen by then (no study opened), the engine starts loading
 
 
-class MainWindow(Opening, Analysis, QMainWindow):
+class MainWindow(Opening, Analysis, Priors, QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
     export_finished = Signal(str)  # a message: what was written, or why not
 
@@ -85,12 +86,15 @@ class MainWindow(Opening, Analysis, QMainWindow):
         self.pacs = Pacs(self, docks.pacs, docks.pacs_dock, node_book)
         menus = build_menus(self)
         self.recent_menu, self.layout_actions = menus.recent_menu, menus.layout_actions
+        self.prior_menu, self.protocol_menu = menus.prior_menu, menus.protocol_menu
         self.contours_action, self.heat_action = menus.contours_action, menus.heat_action
         self.magnifier_action, self.phi_action = menus.magnifier_action, menus.phi_action
         self.device_label = QLabel("AI: loading…")
         self.statusBar().addPermanentWidget(self.device_label)
         self.engine_status = EngineStatus(self.state, self.findings, self.device_label, self._status, self._problem)
         self._wire()
+        self.load_protocols()
+        self._refresh_prior_menu()
         self._status("Open a folder or a mammogram (Ctrl+O), or drop one here")
         self.resize(1400, 900)
         if load_engine:
@@ -155,12 +159,16 @@ class MainWindow(Opening, Analysis, QMainWindow):
 
     # ----- the hanging area (view_grid.py) -------------------------------------------------------
     def set_layout(self, mode: int) -> None:
-        if self.state.layout != mode:
-            self.grid.set_layout(mode)  # observed: the grid rehangs, the window remembers
+        """Hang by a plain layout (no protocol) until a protocol is chosen again."""
+        self.grid.set_layout(mode)  # the state's layout is observed: the window remembers it
 
     def _on_layout(self, mode: int) -> None:
         self.settings.setValue("layout", mode)
         self.layout_actions[mode].setChecked(True)
+
+    def hang_with(self, protocol, stage: int = 0) -> None:
+        """Hang by ``protocol`` (reading/protocols.py) from ``stage`` (from 0), this study and the next."""
+        self.grid.use_protocol(protocol, stage)
 
     def turn_page(self, step: int) -> None:
         self.grid.turn_page(step)
@@ -190,7 +198,21 @@ class MainWindow(Opening, Analysis, QMainWindow):
             anonymize=self.hide_phi,
             patient_id=self.study.patient_id if self.study is not None else None,
             source=Path(self.source_path) if self.source_path else None,
+            comparison=self.comparison(),
         )
+
+    def comparison(self):
+        """The study against its prior, for the report: the prior's date and the lesions new
+        since it (every lesion's image key is its file's path)."""
+        from hds_core.report.content import Comparison
+
+        if self.study is None:
+            return None
+        prior = self.controller.prior
+        if prior is None:
+            return Comparison(None)
+        new = self.controller.new_since_prior(self.state.threshold)
+        return Comparison(prior.study_date, frozenset(new))
 
     def export_report_to(self, path: str, *, page_size: str | None = None, force: bool = False) -> None:
         """``force``: replace ``path`` if it exists."""

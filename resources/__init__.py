@@ -51,6 +51,12 @@ def domain_classifier() -> Path | None:
     return path if path.is_file() else None
 
 
+def default_protocols() -> Path | None:
+    """The shipped hanging protocols (mammo_viewer/reading/protocols.py reads them)."""
+    path = resource_path("protocols", "default.toml")
+    return path if path.is_file() else None
+
+
 def demo_study() -> Path | None:
     path = resource_path("demo")
     return path if path.is_dir() and any(path.rglob("*.dcm")) else None

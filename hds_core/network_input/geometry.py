@@ -29,6 +29,10 @@ class Geometry:
     working_shape: tuple[int, int]
     working_spacing_mm: float
     spacing_assumed: bool
+    # The nipple, in working pixels (row, col): the breast's point farthest from the chest
+    # wall (column 0 of the working image). Comparing a finding with the prior places it from
+    # here; None for a geometry made without the breast's outline.
+    nipple_rc: tuple[float, float] | None = None
 
     def working_to_original(self, points_rc: np.ndarray) -> np.ndarray:
         """(N, 2) row/col points in the working image -> (N, 2) row/col in original pixels."""

@@ -37,6 +37,19 @@ class WorkingImage:
     warnings: list[str]
 
 
+def nipple(breast: np.ndarray) -> tuple[float, float] | None:
+    """The breast's farthest point from the chest wall (on the left of ``breast``): the middle
+    of its outline's last columns (the last 2 % of its depth, so one stray pixel does not
+    decide), as (row, col)."""
+    columns = np.flatnonzero(breast.any(axis=0))
+    if columns.size == 0:
+        return None
+    last = columns[-1]
+    band = breast[:, max(last - max(1, int(0.02 * (last + 1))), 0) : last + 1]
+    rows = np.flatnonzero(band.any(axis=1))
+    return float((rows[0] + rows[-1]) / 2), float(last)
+
+
 def working_image(
     image: MammoImage,
     spacing_mm: tuple[float, float] | None,
@@ -126,6 +139,7 @@ def preprocess(
         working_shape=tuple(image.shape),
         working_spacing_mm=working_spacing_mm,
         spacing_assumed=assumed,
+        nipple_rc=nipple(breast) if crop_to_breast else None,
     )
     if reduction > 1:
         geometry = geometry.in_full_pixels(reduction, full_shape)

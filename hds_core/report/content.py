@@ -39,6 +39,24 @@ class ReportImage:
         return f"{m.laterality or '?'} {m.view or '?'}"
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The study against the woman's prior: the prior's date (None: no prior available) and
+    the lesions (image file, lesion index) with no finding near their place on the prior."""
+
+    prior_date: str | None
+    new: frozenset = frozenset()
+
+    @property
+    def line(self) -> str:
+        if self.prior_date is None:
+            return "No prior available: read without comparison."
+        return f"Compared with the prior study of {format_dicom_date(self.prior_date)}."
+
+    def is_new(self, path, index: int) -> bool:
+        return (str(path), index) in self.new
+
+
 @dataclass
 class ReportContent:
     images: list[ReportImage]
@@ -54,6 +72,7 @@ class ReportContent:
     score_note: str | None = None  # what the score is worth (operating_point.score_trust)
     identity_note: str | None = None  # the study was split: its images disagree on the patient
     density: dict[str, dict] = field(default_factory=dict)  # per breast: hds_core.density.breast_densities
+    comparison: Comparison | None = None  # None: not compared (hds-predict); else the line and the new findings
 
     @property
     def scores_calibrated(self) -> bool:
@@ -91,6 +110,7 @@ def build_report(
     analysed_at: dt.datetime | None = None,
     score_note: str | None = None,
     identity_note: str | None = None,
+    comparison: Comparison | None = None,
 ) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
@@ -145,4 +165,5 @@ def build_report(
         score_note=score_note,
         identity_note=identity_note,
         density=breast_densities([item.prediction for item in images]),
+        comparison=comparison,
     )

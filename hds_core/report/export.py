@@ -64,6 +64,7 @@ def export_results(
     never_inside: Sequence[Path] = (),
     on_written: Callable[[str], None] | None = None,
     operating_of: Callable[[list[Prediction]], tuple[float, Sequence[dict], dict]] | None = None,
+    comparison=None,
 ) -> ExportOutcome:
     """Write ``targets`` for the ``analysed`` (path, image, prediction) triples, grouped by
     study. ``result_names``: each path's result name (hds-predict's JSON names; by default
@@ -72,7 +73,8 @@ def export_results(
     slider table and cross-validated figures from its predictions (one model per domain: a
     film study is reported at the film model's threshold), else ``threshold``,
     ``threshold_table`` and ``cross_validation`` for every study. Failures are returned, never
-    raised: one report's failure never costs another its file."""
+    raised: one report's failure never costs another its file. ``comparison``: the viewer's
+    study against its prior (content.Comparison), printed in its PDF."""
     # highdicom, imported here: the viewer imports this module at start.
     from .dicom_objects import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
 
@@ -128,6 +130,7 @@ def export_results(
                         force=force,
                         score_note=score_trust(cross_validation or {}, study_domain([p for _, _, p in members])),
                         identity_note=group.identity_conflict,
+                        **({"comparison": comparison} if comparison is not None else {}),
                     )
                     wrote(out, described)
                     films = [path for path, image, _ in members if image.metadata.file_format == "DICOM"]

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from hds_core.density import density_text
+from hds_core.report.content import format_dicom_date
 from hds_core.report.operating_point import describe_operating_point, operating_point, score_kind
 
 from ..reading.reading_state import MAX_THRESHOLD, MIN_THRESHOLD, ReadingState
@@ -136,8 +137,9 @@ class FindingsPanel(QWidget):
         grid.addRow("Heat map opacity:", self.opacity)
         layout.addWidget(overlays)
 
-        self.lesions = QTableWidget(0, 4)
-        self.lesions.setHorizontalHeaderLabels(["View", "Area mm²", "Diam. mm", "Max p"])
+        self.lesions = QTableWidget(0, 5)
+        self.lesions.setHorizontalHeaderLabels(["View", "Area mm²", "Diam. mm", "Max p", "Since prior"])
+        self.lesions.setColumnHidden(4, True)  # shown while a prior is hung
         header = self.lesions.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -239,8 +241,10 @@ class FindingsPanel(QWidget):
         parts = [f"{side}: {density_text(per_breast[side])}" for side in ("R", "L") if side in per_breast]
         self.density_label.setText(" · ".join(parts) if parts else "—")
 
-    def set_lesions(self, rows: list[LesionRow]) -> None:
+    def set_lesions(self, rows: list[LesionRow], *, compared: bool = False) -> None:
+        """``compared``: a prior is hung, and each row says whether its lesion is new since it."""
         self.rows = rows
+        self.lesions.setColumnHidden(4, not compared)
         self.lesions.clearContents()
         self.lesions.setRowCount(len(rows))
         self._rows_filled = 0
@@ -271,10 +275,11 @@ class FindingsPanel(QWidget):
                 _fmt(lesion.area_mm2, 1),
                 _fmt(lesion.longest_diameter_mm, 1),
                 _fmt(lesion.max_probability, 3),
+                f"new since {format_dicom_date(row.new_since)}" if row.new_since else "",
             )
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if c:
+                if c in (1, 2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(r, c, item)
         for c, mode in enumerate(modes):

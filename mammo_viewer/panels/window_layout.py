@@ -118,6 +118,8 @@ class Menus:
     phi_action: QAction
     contours_action: QAction
     heat_action: QAction
+    prior_menu: QMenu
+    protocol_menu: QMenu
 
 
 def build_menus(w) -> Menus:
@@ -157,8 +159,11 @@ def build_menus(w) -> Menus:
         )
         group.addAction(action)
         layout_actions[mode] = action
-    act(view_menu, "Next page", lambda: w.turn_page(1), "Space")
-    act(view_menu, "Previous page", lambda: w.turn_page(-1), "Backspace")
+    protocol_menu = view_menu.addMenu("Hanging &protocol")
+    protocol_menu.aboutToShow.connect(lambda: fill_protocol_menu(w, protocol_menu))
+    act(view_menu, "Next page or stage", lambda: w.turn_page(1), "Space")
+    act(view_menu, "Previous page or stage", lambda: w.turn_page(-1), "Backspace")
+    prior_menu = view_menu.addMenu("Pri&or")
     view_menu.addSeparator()
     act(view_menu, "&Fit", lambda: [v.fit() for v in grid.views], "F")
     act(view_menu, "1:1 pixels", lambda: [v.one_to_one() for v in grid.views], "Ctrl+1")
@@ -185,4 +190,31 @@ def build_menus(w) -> Menus:
     act(ai_menu, "Ca&ncel analysis", w.cancel_analysis, "Esc")
     act(ai_menu, "Analyse &again", w.reanalyse, "Ctrl+R")
     act(ai_menu, "Pixel &spacing of this study…", w.ask_study_spacing, "Ctrl+Shift+P")
-    return Menus(recent_menu, layout_actions, magnifier_action, phi_action, contours_action, heat_action)
+    return Menus(
+        recent_menu,
+        layout_actions,
+        magnifier_action,
+        phi_action,
+        contours_action,
+        heat_action,
+        prior_menu,
+        protocol_menu,
+    )
+
+
+def fill_protocol_menu(w, menu: QMenu) -> None:
+    """The protocols (those that do not apply to the study on screen greyed), and the folder
+    of the reader's own."""
+    menu.clear()
+    grid = w.grid
+    facts = grid.study_facts()
+    for protocol in grid.protocols:
+        action = menu.addAction(protocol.name)
+        action.setCheckable(True)
+        action.setChecked(grid.protocol is protocol)
+        action.setEnabled(grid.study is None or protocol.applies(**facts))
+        action.triggered.connect(lambda _=False, p=protocol: grid.use_protocol(p))
+    menu.addSeparator()
+    folder = w.protocols_folder()
+    reload = menu.addAction(f"Reload (your own: {folder})")
+    reload.triggered.connect(lambda: (w.load_protocols(), grid.use_protocol(None)))

@@ -13,11 +13,12 @@ Conventions (the mammography reading standard):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 CC_FAMILY = frozenset({"CC", "XCCL", "XCCM", "FB", "CV"})
 MLO_FAMILY = frozenset({"MLO", "ML", "LM", "LMO", "SIO", "ISO"})
 LAYOUTS = (4, 2, 1)
+GUESSED = "placement guessed: laterality or view missing"
 
 
 def view_family(view: str | None) -> str | None:
@@ -65,6 +66,9 @@ class Placement:
     notes: tuple[str, ...] = ()
     side: str | None = None  # "R", "L" or None (unknown): which breast
     family: str | None = None  # the view's family ("CC", "MLO"): a row pairs the same view of both breasts
+    study: str = "current"  # or "prior" (a protocol's viewport)
+    link: str | None = None  # a protocol's linked group: one scale at fit, windows moved together
+    mirrored: bool = True  # chest wall toward the pair's middle (a protocol may hang a view as stored)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class Hanging:
     page: int = 0
     pages: int = 1
     notes: tuple[str, ...] = field(default=())
+    protocol: str | None = None  # the hanging protocol and its stage (page) that hung it, if one did
+    stage: str | None = None
 
     def at(self, row: int, column: int) -> Placement | None:
         return next((p for p in self.placements if p.row == row and p.column == column), None)
@@ -115,9 +121,11 @@ def orientation_flips(info: ViewInfo, screen_side: str | None) -> tuple[bool, bo
     return flip_h, flip_v, tuple(notes)
 
 
-def _place(info: ViewInfo, row: int, column: int, screen_side: str | None, extra: tuple[str, ...] = ()) -> Placement:
+def _place(
+    info: ViewInfo, row: int, column: int, screen_side: str | None, extra: tuple[str, ...] = (), **more
+) -> Placement:
     flip_h, flip_v, notes = orientation_flips(info, screen_side)
-    return Placement(info.key, row, column, flip_h, flip_v, info.label, extra + notes, info.side, info.family)
+    return Placement(info.key, row, column, flip_h, flip_v, info.label, extra + notes, info.side, info.family, **more)
 
 
 def reading_order(images: list[ViewInfo]) -> list[ViewInfo]:
@@ -168,7 +176,7 @@ def hang(images: list[ViewInfo], layout: int = 4, page: int = 0) -> Hanging:
         notes.append(f"{len(extra)} more image(s) than the screening views: see 1-up")
 
     def placed(info: ViewInfo, row: int, column: int, side: str) -> Placement:
-        hint = ("placement guessed: laterality or view missing",) if info in guessed else ()
+        hint = (GUESSED,) if info in guessed else ()
         return _place(info, row, column, "left" if side == "R" else "right", hint)
 
     if layout == 4:
@@ -193,3 +201,48 @@ def hang(images: list[ViewInfo], layout: int = 4, page: int = 0) -> Hanging:
     info = ordered[page]
     side = {"R": "left", "L": "right"}.get(info.side or "")
     return Hanging(1, 1, 1, (_place(info, 0, 0, side),), page, len(ordered), tuple(notes))
+
+
+def hang_stage(protocol, stage_index: int, current: list[ViewInfo], prior: list[ViewInfo] | None = None) -> Hanging:
+    """The viewports of a protocol's stage (protocols.py) filled from the current study and
+    its prior: each takes the image of its study, breast and view (an untagged image in a slot
+    its tags allow, as hang() does); a viewport with no such image stays empty."""
+    stage_index %= len(protocol.stages)
+    stage = protocol.stages[stage_index]
+    studies = {"current": _slots(current)}
+    if prior:
+        studies["prior"] = _slots(prior)
+    notes: list[str] = []
+    if studies["current"][2]:
+        notes.append("hung without laterality or view tags: " + ", ".join(g.key for g in studies["current"][2]))
+    placements = []
+    for index, viewport in enumerate(stage.viewports):
+        row, column = divmod(index, stage.columns)
+        if viewport.empty or viewport.study not in studies:
+            continue
+        slots, _extra, guessed = studies[viewport.study]
+        info = slots.get((viewport.laterality, viewport.view))
+        if info is None:
+            continue
+        mirrored = viewport.orientation == "mirrored"
+        screen_side = ("left" if viewport.laterality == "R" else "right") if mirrored else None
+        hint = (GUESSED,) if info in guessed else ()
+        placements.append(
+            _place(info, row, column, screen_side, hint, study=viewport.study, link=viewport.link, mirrored=mirrored)
+        )
+    if not placements:
+        notes.append(f"{protocol.name}: no image of this study fits stage {stage_index + 1} ({stage.name})")
+    # A row no image fills goes, as hang() hangs an MLO-only study in one row.
+    used = sorted({p.row for p in placements}) or [0]
+    placements = [replace(p, row=used.index(p.row)) for p in placements]
+    return Hanging(
+        len(used) * stage.columns,
+        len(used),
+        stage.columns,
+        tuple(placements),
+        stage_index,
+        len(protocol.stages),
+        tuple(notes),
+        protocol.name,
+        stage.name,
+    )

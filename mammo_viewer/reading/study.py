@@ -45,6 +45,7 @@ class LesionRow:
     key: str
     view: str
     lesion: Lesion
+    new_since: str | None = None  # the prior's date when nothing was near its place then
 
 
 @dataclass
@@ -73,11 +74,23 @@ class Study:
         scores = self.breast_scores()
         return max(scores.values()) if scores else None
 
-    def lesion_rows(self, threshold: float) -> list[LesionRow]:
-        """Every lesion at ``threshold`` of every analysed view, most probable first."""
+    def lesion_rows(self, threshold: float, new: dict | None = None) -> list[LesionRow]:
+        """Every lesion at ``threshold`` of every analysed view, most probable first; ``new``:
+        (image key, lesion index) -> the prior's date, for the lesions new since it."""
+        new = new or {}
         rows = [
-            LesionRow(image.key, image.label, lesion)
+            LesionRow(image.key, image.label, lesion, new.get((image.key, lesion.index)))
             for image in self.predicted()
             for lesion in image.prediction.lesions(threshold)
         ]
         return sorted(rows, key=lambda row: -row.lesion.max_probability)
+
+
+def study_from_scan(scan, patient_id: str, study_uid: str) -> Study:
+    """A scanned study (hds_core.io.scan) as the viewer holds it, nothing decoded yet."""
+    patient = scan.patients[patient_id]
+    entry = patient.studies[study_uid]
+    study = Study(patient.patient_id, patient.name, patient.birth_date, entry.date, entry.description, entry.study_uid)
+    for image in entry.images:
+        study.images[str(image.path)] = StudyImage(str(image.path), image.path, image.metadata)
+    return study

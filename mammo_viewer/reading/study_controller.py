@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from hds_core.infer import not_a_mammogram
 from hds_core.io import ScanResult
+from hds_core.priors import ordered, priors_in_scan
 from hds_core.report.content import format_dicom_date
 
-from .study import Study, StudyImage
+from .comparison import new_since
+from .study import Study, StudyImage, study_from_scan
 
 APP_NAME = "Mammo HDS viewer"
 
@@ -50,13 +52,15 @@ class StudyController:
     def __init__(self):
         self.scan: ScanResult | None = None
         self.study: Study | None = None
+        self.prior: Study | None = None  # the earlier study hung beside it (decoded and analysed after it)
+        self.prior_candidates: list = []  # hds_core.priors.PriorCandidate: every earlier study found
         self.predictions: dict[str, object] = {}  # image key -> Prediction, kept while the folder is open
         self.pending_decode = 0
         self.queued: set[str] = set()
         self.settled_sent = True
 
     def clear(self) -> None:
-        self.scan, self.study = None, None
+        self.scan, self.study, self.prior, self.prior_candidates = None, None, None, []
         self.predictions.clear()
         self.queued = set()
 
@@ -65,17 +69,46 @@ class StudyController:
         self.settled_sent = False
 
     def show(self, patient_id: str, study_uid: str) -> Study:
-        """Make the scan's study current (nothing decoded yet)."""
-        patient = self.scan.patients[patient_id]
-        entry = patient.studies[study_uid]
-        self.study = Study(
-            patient.patient_id, patient.name, patient.birth_date, entry.date, entry.description, entry.study_uid
-        )
-        for image in entry.images:
-            self.study.images[str(image.path)] = StudyImage(str(image.path), image.path, image.metadata)
+        """Make the scan's study current (nothing decoded yet); its earlier studies in the
+        folder become its prior candidates (others may come from the cache or the PACS)."""
+        self.study = study_from_scan(self.scan, patient_id, study_uid)
+        self.prior, self.prior_candidates = None, priors_in_scan(self.scan, patient_id, study_uid)
         self.queued = set()
         self.settled_sent = False
         return self.study
+
+    def add_candidates(self, candidates: list) -> None:
+        """Priors found elsewhere (the cache, the PACS): one per study, most recent first."""
+        self.prior_candidates = ordered(self.prior_candidates + list(candidates))
+
+    def set_prior(self, prior: Study | None) -> list[str]:
+        """Hang ``prior`` beside the current study; the keys of its images, to be decoded after
+        the current study's. The prior it replaces is no longer waited for."""
+        if self.prior is not None:
+            self.pending_decode -= sum(i.image is None and i.error is None for i in self.prior.images.values())
+        self.prior = prior
+        if prior is None:
+            return []
+        for key, item in prior.images.items():
+            item.prediction = self.predictions.get(key)
+        self.pending_decode += len(prior.images)
+        self.settled_sent = False
+        return list(prior.images)
+
+    def image(self, key: str) -> StudyImage | None:
+        """The image of ``key`` in the current study or its prior."""
+        for study in (self.study, self.prior):
+            if study is not None and key in study.images:
+                return study.images[key]
+        return None
+
+    def new_since_prior(self, threshold: float) -> dict:
+        """Lesion (image key, lesion index) -> the prior's date, for each lesion at ``threshold``
+        with no finding near its place in the prior's same view (hds_core.findings.comparison);
+        empty without an analysed prior."""
+        if self.study is None or self.prior is None:
+            return {}
+        return new_since(self.study, self.prior, threshold)
 
     def add_arrived(self, scan: ScanResult) -> list[StudyImage]:
         """The images of the shown study that ``scan`` (its folder scanned again while the study
@@ -106,34 +139,36 @@ class StudyController:
     def decoded(self, key: str, image, chest_wall_right: bool | None, model_image=None) -> StudyImage | None:
         """The image of ``key`` is decoded for a first look; its result is restored if it was
         analysed before."""
-        if self.study is None or key not in self.study.images:
+        item = self.image(key)
+        if item is None:
             return None
         self.pending_decode -= 1
-        item = self.study.images[key]
         item.image, item.chest_wall_right, item.model_image = image, chest_wall_right, model_image
         item.prediction = self.predictions.get(key)
         return item
 
     def detailed(self, key: str, image) -> StudyImage | None:
         """Full resolution of ``key`` arrived: it replaces the reduced level on screen."""
-        if self.study is None or key not in self.study.images or self.study.images[key].image is None:
+        item = self.image(key)
+        if item is None or item.image is None:
             return None
-        item = self.study.images[key]
         image.adopt_presets(item.image)
         item.image, item.detail_error = image, None
         return item
 
     def detail_failed(self, key: str, message: str) -> StudyImage | None:
-        if self.study is None or key not in self.study.images:
-            return None
-        self.study.images[key].detail_error = message
-        return self.study.images[key]
+        item = self.image(key)
+        if item is not None:
+            item.detail_error = message
+        return item
 
     def detail_order(self, visible: list[str]) -> list[StudyImage]:
-        """Images still shown at a reduced level, the visible ones first."""
+        """Images still shown at a reduced level, the visible ones first (the prior's only
+        where they are on screen)."""
         if self.study is None:
             return []
-        images = self.study.images
+        on_screen = {k: v for k, v in (self.prior.images if self.prior else {}).items() if k in visible}
+        images = {**self.study.images, **on_screen}
         order = [k for k in visible if k in images] + [k for k in images if k not in set(visible)]
         return [
             images[k]
@@ -142,11 +177,12 @@ class StudyController:
         ]
 
     def decode_failed(self, key: str, message: str) -> StudyImage | None:
-        if self.study is None or key not in self.study.images:
+        item = self.image(key)
+        if item is None:
             return None
         self.pending_decode -= 1
-        self.study.images[key].error = message
-        return self.study.images[key]
+        item.error = message
+        return item
 
     def to_analyse(self, visible: list[str]) -> tuple[list[StudyImage], list[Skipped]]:
         """Decoded images to hand to the engine, once the views on screen have all decoded (on
@@ -157,6 +193,10 @@ class StudyController:
         images = self.study.images
         if any(images[k].image is None and images[k].error is None for k in visible if k in images):
             return [], []
+        waiting = any(item.image is None and item.error is None for item in images.values())
+        # The prior after the current study: its images join once every current one is queued.
+        if self.prior is not None and not waiting:
+            images = {**images, **self.prior.images}
         ready, skipped = [], []
         for key, item in images.items():
             if item.image is not None and item.prediction is None and key not in self.queued:
@@ -175,24 +215,26 @@ class StudyController:
         for key in keys:
             self.predictions.pop(key, None)
             self.queued.discard(key)
-            if self.study is not None and key in self.study.images:
-                self.study.images[key].prediction = None
+            if self.image(key) is not None:
+                self.image(key).prediction = None
 
     def predicted(self, key: str, prediction, compare_breasts=None) -> bool:
         """Keep ``prediction``; ``compare_breasts`` re-scores every kept result against the
         other breast's same view (bilateral.py). False when the image is no longer shown."""
-        if self.study is None or key not in self.study.images:
+        item = self.image(key)
+        if item is None:
             return False
-        self.study.images[key].prediction = prediction
+        item.prediction = prediction
         self.predictions[key] = prediction
         if compare_breasts is not None:
             compare_breasts(list(self.predictions.values()))
         return True
 
     def predict_failed(self, key: str, message: str) -> bool:
-        if self.study is None or key not in self.study.images:
+        item = self.image(key)
+        if item is None:
             return False
-        self.study.images[key].error = f"AI failed: {message}"
+        item.error = f"AI failed: {message}"
         return True
 
     def analyse_again(self) -> None:
@@ -217,6 +259,10 @@ class StudyController:
         text = f"Analysed {analysed} of {len(images)} image(s)"
         if skipped:
             text += f"; {skipped} not a mammogram (AI not run)"
+        if self.prior is not None:
+            prior = list(self.prior.images.values())
+            done = sum(image.prediction is not None for image in prior)
+            text += f"; prior of {format_dicom_date(self.prior.study_date)}: {done} of {len(prior)} analysed"
         failures = len(self.scan.failures) if self.scan else 0
         if failures:
             text += f"; {failures} file(s) in the folder not read, see Problems"

@@ -27,6 +27,7 @@ class ExportRequest:
     anonymize: bool
     patient_id: str | None
     source: Path | None  # what was opened: never written into
+    comparison: object = None  # hds_core.report.content.Comparison: the study against its prior
 
     @property
     def opened_folder(self) -> Path | None:
@@ -138,6 +139,7 @@ class Exports:
                 threshold_table=request.threshold_table,
                 cross_validation=request.cross_validation,
                 pdf_writer=pdf_writer,
+                comparison=request.comparison,
             )
 
         def finished(outcome) -> None:

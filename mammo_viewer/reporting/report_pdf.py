@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize
 
 from hds_core.density import density_text
 from hds_core.findings import BOTH_BREASTS
-from hds_core.report.content import ReportContent, ReportImage
+from hds_core.report.content import ReportContent, ReportImage, format_dicom_date
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
 from hds_core.safe_write import atomic_write
@@ -186,6 +186,8 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     y += used + 3
     if content.identity_note:  # a split study: said before anything else on the page
         y += page.text(x, y, width, 14, content.identity_note + ".", 9, True, color=QColor(180, 0, 0)) + 2
+    if content.comparison is not None:
+        y += page.text(x, y, width, 8, content.comparison.line, 9, True) + 2
     # the hanging: 4-up (CC over MLO), right breast on the left, mirrored
     infos = [
         ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
@@ -235,23 +237,32 @@ def _first_page(page: _Page, content: ReportContent) -> None:
         threshold_line += f" On the model's validation patients at this threshold: {describe_operating_point(point)}."
     y += page.text(x, y, width, 12, threshold_line, 9) + 2
     # lesion table
-    rows = [(item.label, lesion) for item in content.images for lesion in item.lesions]
+    rows = [(item, lesion) for item in content.images for lesion in item.lesions]
     rows.sort(key=lambda r: -r[1].max_probability)
-    columns = ((0, 25, "View"), (25, 30, "Area mm²"), (55, 45, "Longest diameter mm"), (100, 35, "Max probability"))
+    columns = (
+        (0, 25, "View"),
+        (25, 25, "Area mm²"),
+        (50, 40, "Longest diameter mm"),
+        (90, 30, "Max probability"),
+        (120, 55, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
+    )
     for offset, w, head in columns:
         page.text(x + offset, y, w, 6, head, 9, True)
     y += 5
     page.painter.setPen(QPen(QColor(0, 0, 0), 0.2 * page.dots_per_mm))
-    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 140, y, 0, 0).topLeft())
+    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 175, y, 0, 0).topLeft())
     y += 1
     if not rows:
         y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
-    for label, lesion in rows[:12]:
+    comparison = content.comparison
+    for item, lesion in rows[:12]:
+        new = comparison is not None and comparison.is_new(item.image.metadata.path, lesion.index)
         values = (
-            f"{label} #{lesion.index}",
+            f"{item.label} #{lesion.index}",
             _fmt(lesion.area_mm2),
             _fmt(lesion.longest_diameter_mm),
             _fmt(lesion.max_probability, 3),
+            f"new since {format_dicom_date(comparison.prior_date)}" if new else "",
         )
         for (offset, w, _), value in zip(columns, values, strict=True):
             page.text(x + offset, y, w, 5, value, 9)
@@ -368,6 +379,7 @@ def write_report(
     force: bool = False,
     score_note: str | None = None,
     identity_note: str | None = None,
+    comparison=None,
 ) -> Path:
     """(image, prediction) pairs of one study -> the PDF (``hds_core.report.export.PdfWriter``)."""
     from hds_core.report.content import build_report
@@ -380,6 +392,7 @@ def write_report(
             anonymize=anonymize,
             score_note=score_note,
             identity_note=identity_note,
+            comparison=comparison,
         ),
         out,
         page_size=page_size,

@@ -52,7 +52,7 @@ class Analysis:
         for note in skipped:
             # Displayed, never scored: the model's marks on a CT or an MR mean nothing. Listed
             # once (the scan lists every such image of the folder already).
-            text = printable(not_analysed_text(self.study.images[note.key].path, note.reason))
+            text = printable(not_analysed_text(self.controller.image(note.key).path, note.reason))
             if text not in listed:
                 self._problem(text)
             self.grid.refresh_view_for(note.key)
@@ -152,4 +152,6 @@ class Analysis:
 
     def _show_lesion_rows(self) -> None:
         if self.study is not None:
-            self.findings.set_lesions(self.study.lesion_rows(self.state.threshold))
+            threshold = self.state.threshold
+            new = self.controller.new_since_prior(threshold)
+            self.findings.set_lesions(self.study.lesion_rows(threshold, new), compared=self.controller.prior is not None)

@@ -88,8 +88,10 @@ class Opening:
             message = scan_summary(result)
             self._check_settled(failed=message)
             return
+        # The first woman's most recent study: her earlier ones are its priors.
         patient = next(iter(result.patients.values()))
-        self.show_study(patient.patient_id, next(iter(patient.studies)))
+        latest = max(patient.studies.values(), key=lambda s: s.date if s.date and s.date.isdigit() else "")
+        self.show_study(patient.patient_id, latest.study_uid)
 
     def show_study(self, patient_id: str, study_uid: str) -> None:
         self.loader.cancel()
@@ -101,6 +103,7 @@ class Opening:
         self._update_title()
         order = self.controller.decode_order(self.grid.visible_keys())
         self._decode([(key, study.images[key].path) for key in order])
+        self._start_priors()  # decoded and analysed after the current study
 
     def _decode(self, items: list) -> None:
         # JPEG 2000 films are read first at the level that fills a view and at the network's

@@ -1,7 +1,8 @@
-"""The hanging area: up to four views hung as mammograms are read (hanging.py decides where),
-each image drawn with its window and the engine's contours and heat map, grayscale and
-pan/zoom kept in step between views, and a lesion brought to the centre on request. What
-it draws with (threshold, overlays, layout, windows, inversion) is the reading state's
+"""The hanging area: the views of the current study and its prior hung as mammograms are
+read, by a hanging protocol's stage (protocols.py) or by a plain layout (hanging.py), each
+image drawn with its window and the engine's contours and heat map, grayscale and pan/zoom
+kept in step between views, and a lesion brought to the centre on request. What it draws
+with (threshold, overlays, layout, windows, inversion) is the reading state's
 (reading_state.py), which it observes."""
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from hds_core.findings import BOTH_BREASTS
 from hds_core.infer.scope import not_a_mammogram
+from hds_core.report.content import format_dicom_date
 from hds_core.report.operating_point import score_word
 
 from ..pictures.display import ScreenRenderer, adjusted, window_of
-from ..reading.hanging import Hanging, hang
+from ..reading.hanging import Hanging, hang, hang_stage
+from ..reading.protocols import Protocol, first_applicable
 from ..reading.reading_state import ReadingState
 from ..reading.study import Study, StudyImage
 from .image_view import MammoView
@@ -46,16 +49,15 @@ class ViewGrid(QWidget):
         self.cells = QGridLayout(self)
         self.cells.setContentsMargins(0, 0, 0, 0)
         self.cells.setSpacing(2)
-        self.views = [MammoView() for _ in range(4)]
-        for index, view in enumerate(self.views):
-            self.cells.addWidget(view, index // 2, index % 2)
-            view.window_drag.connect(self._on_window_drag)
-            view.zoomed.connect(self._sync_zoom)
-            view.panned.connect(self._sync_pan)
-            view.fitted.connect(lambda key: [v.fit() for v in self.views])
-            view.activated.connect(self.select)
-            view.detail_wanted.connect(self.detail_wanted)
+        self.views: list[MammoView] = []
+        self._columns = 2  # of the grid as laid out now: view index = row * columns + column
+        self._lay_out(2, 2)
         self.study: Study | None = None
+        self.prior: Study | None = None  # the prior hung beside the current study, if any
+        self.protocols: list[Protocol] = []  # the hanging protocols (protocols.py), in the order tried
+        self.protocol: Protocol | None = None  # the protocol hanging the study; None: the layout does
+        self.by_protocol = True  # a study opens with its protocol, until the reader picks a layout
+        self.pinned: tuple[Protocol, int] | None = None  # the reader's protocol and stage, kept for every study
         self.renderers: dict[str, ScreenRenderer] = {}
         self.boxes: dict[str, tuple | None] = {}  # key -> the breast's box that fit() shows
         self.page = 0
@@ -72,12 +74,43 @@ class ViewGrid(QWidget):
     def layout_mode(self) -> int:
         return self.state.layout
 
+    def _lay_out(self, rows: int, columns: int) -> None:
+        """A grid of rows x columns views (more are made when a stage needs them)."""
+        while len(self.views) < rows * columns:
+            view = MammoView()
+            view.window_drag.connect(self._on_window_drag)
+            view.zoomed.connect(self._sync_zoom)
+            view.panned.connect(self._sync_pan)
+            view.fitted.connect(lambda key: [v.fit() for v in self.views if v.isVisible()])
+            view.activated.connect(self.select)
+            view.detail_wanted.connect(self.detail_wanted)
+            self.views.append(view)
+        if self._columns != columns or not self.cells.count():
+            for view in self.views:
+                self.cells.removeWidget(view)
+            for index, view in enumerate(self.views):
+                self.cells.addWidget(view, index // columns, index % columns)
+            self._columns = columns
+        for n in range(max(4, self.cells.rowCount(), self.cells.columnCount())):
+            self.cells.setRowStretch(n, 1 if n < rows else 0)
+            self.cells.setColumnStretch(n, 1 if n < columns else 0)
+
+    def _view(self, placement) -> MammoView:
+        return self.views[placement.row * self._columns + placement.column]
+
+    def item(self, key: str) -> StudyImage:
+        """The image of ``key``, of the current study or of its prior."""
+        if self.study is not None and key in self.study.images:
+            return self.study.images[key]
+        return self.prior.images[key]
+
     def clear(self, study: Study | None = None) -> None:
-        self.study = study
+        self.study, self.prior = study, None
         self.renderers.clear()
         self.state.forget_windows()
         self.boxes.clear()
         self.page, self.hanging = 0, None
+        self._open_protocol()
         self.state.selected = self.selected_lesion = None
         for view in self.views:
             view.clear()
@@ -110,86 +143,155 @@ class ViewGrid(QWidget):
         return max(int(rows), int(half[0]), MIN_SCREEN_SIDE), max(int(columns), int(half[1]), MIN_SCREEN_SIDE)
 
     # ----- hanging ----------------------------------------------------------------------------
+    def set_prior(self, prior: Study | None) -> None:
+        """Hang ``prior`` beside the current study (None: no prior): the study opens again with
+        the first protocol that applies, unless the reader chose a layout."""
+        self.prior = prior
+        if self.pinned is None:
+            self.page = 0
+        self._open_protocol()
+        self.rehang()
+
+    def _open_protocol(self) -> None:
+        if not self.by_protocol:
+            self.protocol = None
+        elif self.pinned is not None:
+            self.protocol, self.page = self.pinned
+        else:
+            self.protocol = self.opening_protocol()
+
+    def study_facts(self) -> dict:
+        """What a protocol's "applies to" is checked against."""
+        images = list(self.study.images.values()) if self.study else []
+        modalities = {(i.metadata.modality or "MG").upper() for i in images}
+        families = {i.view_info().family for i in images} - {None}
+        return {"modalities": modalities, "families": families, "has_prior": self.prior is not None}
+
+    def opening_protocol(self) -> Protocol | None:
+        """The first protocol that applies to the study (None: none does; the layout hangs it)."""
+        return first_applicable(self.protocols, **self.study_facts()) if self.study is not None else None
+
+    def use_protocol(self, protocol: Protocol | None, stage: int = 0) -> None:
+        """Hang by ``protocol`` from ``stage``, for this study and the next ones (None: each
+        study by the first protocol that applies)."""
+        self.by_protocol = True
+        self.pinned = (protocol, stage) if protocol is not None else None
+        self.protocol, self.page = protocol or self.opening_protocol(), stage
+        self.rehang()
+
     def set_layout(self, mode: int, page: int = 0) -> None:
-        self.page = page
+        self.page, self.protocol, self.by_protocol, self.pinned = page, None, False, None
         if self.state.layout == mode:
             self.rehang()
         else:
             self.state.layout = mode  # observed: rehangs at this page
 
     def turn_page(self, step: int) -> None:
-        if self.hanging is not None and self.hanging.pages > 1:
+        """The next page of a layout, or the next stage of a protocol: past its last stage, the
+        first of the next protocol that applies (a screening read, step by step)."""
+        if self.protocol is not None and self.hanging is not None:
+            page = self.page + step
+            if 0 <= page < len(self.protocol.stages):
+                self.page = page
+            else:
+                facts = self.study_facts()
+                usable = [p for p in self.protocols if p.applies(**facts)] or [self.protocol]
+                here = usable.index(self.protocol) if self.protocol in usable else 0
+                self.protocol = usable[(here + (1 if step > 0 else -1)) % len(usable)]
+                self.page = 0 if step > 0 else len(self.protocol.stages) - 1
+            self.rehang()
+        elif self.hanging is not None and self.hanging.pages > 1:
             self.page = (self.page + step) % self.hanging.pages
             self.rehang()
 
     def rehang(self) -> None:
         if self.study is None:
             return
-        self.hanging = hang(self.study.view_infos(), self.layout_mode, self.page)
+        if self.protocol is not None:
+            prior = self.prior.view_infos() if self.prior is not None else None
+            self.hanging = hang_stage(self.protocol, self.page, self.study.view_infos(), prior)
+        else:
+            self.hanging = hang(self.study.view_infos(), self.layout_mode, self.page)
+        self._lay_out(self.hanging.rows, self.hanging.columns)
         for index, view in enumerate(self.views):
-            row, column = divmod(index, 2)
+            row, column = divmod(index, self._columns)
             inside = row < self.hanging.rows and column < self.hanging.columns
             placement = self.hanging.at(row, column) if inside else None
-            view.setVisible(placement is not None or inside)
+            view.setVisible(inside)
             if placement is None:
                 view.clear()
-        for n in range(2):
-            self.cells.setRowStretch(n, 1 if n < self.hanging.rows else 0)
-            self.cells.setColumnStretch(n, 1 if n < self.hanging.columns else 0)
         for placement in self.hanging.placements:
             self.draw(placement)
         self._pair_rows()
         if self.hanging.notes:
             self.status.emit("; ".join(self.hanging.notes))
 
-    def _pair_rows(self) -> None:
-        """The two breasts of a row (the same view of each, side by side) fit together: one
-        physical scale, the larger breast filling its view, chest walls meeting at the midline
-        (a reader compares left and right by size and density; IHE's mammography profile asks
-        for comparable size). A view alone in its row fits itself."""
-        by_row: dict[int, list] = {}
+    def _fit_groups(self) -> dict[object, list]:
+        """Views that fit together at one physical scale: a protocol's linked group (the two
+        breasts of a view, of both dates), or in a layout the two breasts of one view side by
+        side. A reader compares left and right, and this year and the last, by size and
+        density; IHE's mammography profile asks for comparable size."""
+        groups: dict[object, list] = {}
         for placement in self.hanging.placements:
-            by_row.setdefault(placement.row, []).append(placement)
-        for index, view in enumerate(self.views):
-            row = index // 2
-            pair = [p for p in by_row.get(row, []) if p.side in ("R", "L")]
-            paired = (
-                len(pair) == 2
-                and {p.side for p in pair} == {"R", "L"}
-                and pair[0].family == pair[1].family
-                and self.hanging.columns == 2
-            )
-            view.fit_together = (lambda row=row: self.fit_pair(row)) if paired else None
-        for row in by_row:
-            views = [self.views[row * 2 + column] for column in range(2)]
-            if views[0].fit_together is not None and all(v.at_fit for v in views):
-                self.fit_pair(row)
+            if placement.link is not None:
+                groups.setdefault(("link", placement.link), []).append(placement)
+            elif self.hanging.protocol is None:
+                groups.setdefault(("row", placement.row), []).append(placement)
+        together = {}
+        for key, placements in groups.items():
+            if key[0] == "row":
+                paired = (
+                    len(placements) == 2
+                    and {p.side for p in placements} == {"R", "L"}
+                    and placements[0].family == placements[1].family
+                    and self.hanging.columns == 2
+                )
+                if not paired:
+                    continue
+            if len(placements) > 1:
+                together[key] = placements
+        return together
+
+    def _pair_rows(self) -> None:
+        groups = self._fit_groups()
+        for view in self.views:
+            view.fit_together = None
+        for key, placements in groups.items():
+            for placement in placements:
+                self._view(placement).fit_together = lambda key=key: self.fit_group(key)
+        for key, placements in groups.items():
+            if all(self._view(p).at_fit for p in placements):
+                self.fit_group(key)
+
+    def fit_group(self, key) -> None:
+        """The group's views at the scale its largest breast needs, each chest wall against the
+        pair's middle (the right breast hangs on the left of its pair)."""
+        placements = self._fit_groups().get(key, [])
+        shown = [(p, self._view(p)) for p in placements if self._view(p).image_size[0]]
+        if not shown:
+            return
+        shared = max(_needed_mm_per_pixel(view) for _, view in shown)
+        for placement, view in shown:
+            anchor = {"R": "right", "L": "left"}.get(placement.side or "") if placement.mirrored else None
+            view.fit_at(shared, anchor)
 
     def fit_pair(self, row: int) -> None:
-        left, right = self.views[row * 2], self.views[row * 2 + 1]
-        if not (left.image_size[0] and right.image_size[0]):
-            for view in (left, right):  # one still decoding: the other fits alone until it arrives
-                if view.image_size[0]:
-                    view.fit_at(_needed_mm_per_pixel(view), None)
-            return
-        shared = max(_needed_mm_per_pixel(left), _needed_mm_per_pixel(right))
-        # The right breast hangs on the left of the screen, chest wall to the midline.
-        left.fit_at(shared, "right")
-        right.fit_at(shared, "left")
+        """The two breasts of a layout's row (the views in ``row``) fit together."""
+        self.fit_group(("row", row))
 
     def hanging_description(self) -> dict:
         """Which image went to which viewport (``mammo-viewer --hanging-json``): for a reader
         debugging a hanging, and for tests."""
         viewports = []
         for placement in self.hanging.placements if self.hanging else ():
-            view, item = self.views[placement.row * 2 + placement.column], self.study.images[placement.key]
+            view, item = self._view(placement), self.item(placement.key)
             meta = item.metadata
             spacing = view.spacing_mm[1] if view.spacing_mm else None
             viewports.append(
                 {
                     "row": placement.row,
                     "column": placement.column,
-                    "study": "current",
+                    "study": placement.study,
                     "sop_instance_uid": meta.sop_instance_uid,
                     "study_date": meta.study_date,
                     "laterality": meta.laterality,
@@ -205,7 +307,19 @@ class ViewGrid(QWidget):
             )
         layout = self.hanging.layout if self.hanging else None
         pages = self.hanging.pages if self.hanging else 0
-        return {"layout": layout, "page": self.page, "pages": pages, "viewports": viewports}
+        protocol = self.hanging.protocol if self.hanging else None
+        return {
+            "protocol": protocol,
+            "stage": self.page + 1 if protocol else None,
+            "stage_name": self.hanging.stage if self.hanging else None,
+            "layout": None if protocol else layout,
+            "page": self.page,
+            "pages": pages,
+            "prior": {"study_date": self.prior.study_date, "study_instance_uid": self.prior.study_uid}
+            if self.prior is not None
+            else None,
+            "viewports": viewports,
+        }
 
     def visible_keys(self) -> list[str]:
         return [p.key for p in self.hanging.placements] if self.hanging else []
@@ -213,7 +327,7 @@ class ViewGrid(QWidget):
     def view_of(self, key: str) -> tuple[MammoView, object] | tuple[None, None]:
         for placement in self.hanging.placements if self.hanging else ():
             if placement.key == key:
-                return self.views[placement.row * 2 + placement.column], placement
+                return self._view(placement), placement
         return None, None
 
     # ----- drawing ----------------------------------------------------------------------------
@@ -227,18 +341,19 @@ class ViewGrid(QWidget):
             self.draw(placement)
 
     def draw(self, placement) -> None:
-        view = self.views[placement.row * 2 + placement.column]
-        item = self.study.images[placement.key]
+        view = self._view(placement)
+        item = self.item(placement.key)
         renderer = self.renderers.get(placement.key)
         meta = item.metadata
-        view.title = placement.label
+        title = self.view_title(placement, item)
+        view.title = title
         view.orientation, view.spacing_mm = meta.patient_orientation, meta.pixel_spacing_mm
         # A CT or an MR gets no note on where a breast was placed: it is not one.
         mammogram = not_a_mammogram(meta) is None
         view.notes = list(placement.notes) if mammogram else []
         if renderer is None:
             view.clear()
-            view.title = placement.label
+            view.title = title
             view.subtitle = item.error or "decoding…"
             view.viewport().update()
             return
@@ -251,7 +366,7 @@ class ViewGrid(QWidget):
             full_shape=renderer.image.full_shape,
             content=self.boxes.get(placement.key),
         )
-        view.title = placement.label
+        view.title = title
         # The file's own window needs no label over the breast; a window the reader chose does.
         view.subtitle = f"window: {preset.name}" if placement.key in self.state.chosen else ""
         view.detail_note = f"full resolution not available: {item.detail_error}" if item.detail_error else ""
@@ -262,6 +377,12 @@ class ViewGrid(QWidget):
             else []
         )
         self.draw_results(view, item)
+
+    def view_title(self, placement, item: StudyImage) -> str:
+        """The view's label ("R CC"); on a prior's view, "prior" and its date on a second line."""
+        if placement.study != "prior":
+            return placement.label
+        return f"{placement.label}\nprior {format_dicom_date(item.metadata.study_date) or '(date unknown)'}"
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
         prediction, state = item.prediction, self.state
@@ -294,9 +415,9 @@ class ViewGrid(QWidget):
 
     def refresh_results(self) -> None:
         for placement in self.hanging.placements if self.hanging else ():
-            view = self.views[placement.row * 2 + placement.column]
+            view = self._view(placement)
             if view.key == placement.key:
-                self.draw_results(view, self.study.images[placement.key])
+                self.draw_results(view, self.item(placement.key))
 
     def show_overlays(self) -> None:
         for view in self.views:
@@ -317,7 +438,7 @@ class ViewGrid(QWidget):
                 for other in self.views:
                     if other.isVisible() and other.key:
                         other.apply_zoom(LESION_ZOOM)
-            self.draw_results(view, self.study.images[chosen.key])
+            self.draw_results(view, self.item(chosen.key))
             view.centre_on_image_point(x, y)
             self.select(chosen.key)
 
@@ -341,13 +462,28 @@ class ViewGrid(QWidget):
         self.state.invert = not self.state.invert
 
     def _on_window_drag(self, key: str, dx: float, dy: float) -> None:
-        renderer = self.renderers.get(key)
-        if renderer is None:
-            return
-        preset = self.state.windows.get(key, renderer.image.default_preset)
-        center, width = window_of(renderer.image, preset)
-        sensitivity = max(width, 1.0) / 300.0  # a 300-pixel drag doubles or halves the window
-        self.state.set_window(key, adjusted(preset, center + dy * sensitivity, width + dx * sensitivity))
+        """The dragged view's window, and by the same steps the window of the same breast's
+        view of the other date in its linked group (each in its own image's values)."""
+        for linked in [key, *self.matched_keys(key)]:
+            renderer = self.renderers.get(linked)
+            if renderer is None:
+                continue
+            preset = self.state.windows.get(linked, renderer.image.default_preset)
+            center, width = window_of(renderer.image, preset)
+            sensitivity = max(width, 1.0) / 300.0  # a 300-pixel drag doubles or halves the window
+            self.state.set_window(linked, adjusted(preset, center + dy * sensitivity, width + dx * sensitivity))
+
+    def matched_keys(self, key: str) -> list[str]:
+        """The images hung in the same linked group as ``key``, of the same breast (its other
+        date's view in a comparison)."""
+        _, placement = self.view_of(key)
+        if placement is None or placement.link is None:
+            return []
+        return [
+            p.key
+            for p in self.hanging.placements
+            if p.key != key and p.link == placement.link and p.side == placement.side
+        ]
 
     def _sync_zoom(self, key: str, factor: float) -> None:
         for view in self.views:
@@ -360,7 +496,10 @@ class ViewGrid(QWidget):
             if view is source or not view.key or not view.isVisible():
                 continue
             _, other = self.view_of(view.key)
-            mirrored = placement is not None and other is not None and other.column != placement.column
+            if placement is not None and other is not None and placement.side and other.side:
+                mirrored = placement.side != other.side
+            else:
+                mirrored = placement is not None and other is not None and other.column != placement.column
             view.apply_pan(-dx if mirrored else dx, dy)  # mirrored pairs pan toward the same anatomy
 
     def set_magnifier(self, on: bool) -> None:
