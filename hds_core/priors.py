@@ -108,7 +108,7 @@ class CacheIndex:
 
     def _identity(self, study) -> tuple | None:
         if study.uid not in self._known:
-            from .io import read_header
+            from .io.scan import read_header
             from .io.errors import MammoReadError
 
             self._known[study.uid] = None

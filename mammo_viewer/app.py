@@ -179,6 +179,29 @@ def main(argv: list[str] | None = None) -> int:
             scratch.cleanup()
 
 
+def chosen_protocol(name: str, stage: int):
+    """The hanging protocol ``--protocol NAME --stage N`` names (the shipped and the reader's
+    own), or None after saying why there is none."""
+    from hds_core.text import printable
+    from resources import default_protocols
+
+    from .reading.protocols import ProtocolError, find, load_protocols
+    from .session.priors import protocols_folder
+
+    try:
+        protocol = find(load_protocols(default_protocols(), protocols_folder())[0], name)
+    except ProtocolError as exc:
+        print(f"mammo-viewer: error: --protocol {printable(name)}: {exc.problem}; {exc.fix}", file=sys.stderr)
+        return None
+    if stage > len(protocol.stages):
+        print(
+            f"mammo-viewer: error: --stage {stage}: {protocol.name!r} has {len(protocol.stages)} stage(s)",
+            file=sys.stderr,
+        )
+        return None
+    return protocol
+
+
 def _run_window(app, args, scratch) -> int:
     from PySide6.QtCore import QSettings, QTimer
 
@@ -186,6 +209,11 @@ def _run_window(app, args, scratch) -> int:
 
     from .main_window import MainWindow
 
+    protocol = None
+    if args.protocol:  # checked before any window or worker starts: a wrong name is said and nothing runs
+        protocol = chosen_protocol(args.protocol, args.stage)
+        if protocol is None:
+            return 2
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat) if scratch else None
     window = MainWindow(weights=args.weights, device=args.device, settings=settings)
     window.default_spacing = args.spacing
@@ -193,22 +221,7 @@ def _run_window(app, args, scratch) -> int:
         window.phi_action.setChecked(True)
     if args.layout:
         window.set_layout(args.layout)
-    if args.protocol:
-        from .reading.protocols import ProtocolError, find
-
-        try:
-            protocol = find(window.grid.protocols, args.protocol)
-        except ProtocolError as exc:
-            print(
-                f"mammo-viewer: error: --protocol {printable(args.protocol)}: {exc.problem}; {exc.fix}", file=sys.stderr
-            )
-            return 2
-        if args.stage > len(protocol.stages):
-            print(
-                f"mammo-viewer: error: --stage {args.stage}: {protocol.name!r} has {len(protocol.stages)} stage(s)",
-                file=sys.stderr,
-            )
-            return 2
+    if protocol is not None:
         window.hang_with(protocol, args.stage - 1)
     from resources import demo_study
 

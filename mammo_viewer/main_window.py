@@ -167,8 +167,10 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         self.layout_actions[mode].setChecked(True)
 
     def hang_with(self, protocol, stage: int = 0) -> None:
-        """Hang by ``protocol`` (reading/protocols.py) from ``stage`` (from 0), this study and the next."""
-        self.grid.use_protocol(protocol, stage)
+        """Hang by ``protocol`` (reading/protocols.py; the window's own of its name) from ``stage``
+        (from 0), this study and the next."""
+        same = [p for p in self.grid.protocols if p.name == protocol.name]
+        self.grid.use_protocol(same[0] if same else protocol, stage)
 
     def turn_page(self, step: int) -> None:
         self.grid.turn_page(step)

@@ -72,7 +72,7 @@ class StudyController:
         """Make the scan's study current (nothing decoded yet); its earlier studies in the
         folder become its prior candidates (others may come from the cache or the PACS)."""
         self.study = study_from_scan(self.scan, patient_id, study_uid)
-        self.prior, self.prior_candidates = None, priors_in_scan(self.scan, patient_id, study_uid)
+        self.prior, self.prior_candidates = None, ordered(priors_in_scan(self.scan, patient_id, study_uid))
         self.queued = set()
         self.settled_sent = False
         return self.study

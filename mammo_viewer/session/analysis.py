@@ -154,4 +154,5 @@ class Analysis:
         if self.study is not None:
             threshold = self.state.threshold
             new = self.controller.new_since_prior(threshold)
-            self.findings.set_lesions(self.study.lesion_rows(threshold, new), compared=self.controller.prior is not None)
+            compared = self.controller.prior is not None
+            self.findings.set_lesions(self.study.lesion_rows(threshold, new), compared=compared)

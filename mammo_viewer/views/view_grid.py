@@ -292,6 +292,7 @@ class ViewGrid(QWidget):
                     "row": placement.row,
                     "column": placement.column,
                     "study": placement.study,
+                    "link": placement.link,
                     "sop_instance_uid": meta.sop_instance_uid,
                     "study_date": meta.study_date,
                     "laterality": meta.laterality,

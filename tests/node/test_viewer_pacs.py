@@ -133,3 +133,41 @@ def test_an_arriving_study_leaves_the_window_alone_once_the_reader_opened_someth
     win.pacs.retrieved(str(arriving))
     assert win.source_path == str(other)
     win.close()
+
+
+def test_the_prior_of_a_study_opened_from_a_folder_is_found_on_the_pacs_and_retrieved(
+    qtbot, book, orthanc, tmp_path, phantom_model
+):
+    """Issue 39: a woman's three studies on the PACS, her latest opened from a folder: the one
+    before it is found (C-FIND by her patient ID, MG), retrieved into the cache in the
+    background and hung beside it, analysed after it; the oldest is listed for the reader."""
+    from woman import DATES, write_study
+
+    from hds_core.node import StudyCache
+
+    for date in DATES:
+        for path in write_study(tmp_path / "pacs" / date, date, mass_in=(("R", "CC"),) if date == DATES[-1] else ()):
+            orthanc.upload(path)
+    window = MainWindow(
+        weights=str(phantom_model),
+        device="cpu",
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+        node_book=book,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.pacs.panel._cache = StudyCache(tmp_path / "cache")
+    with qtbot.waitSignal(window.study_settled, timeout=SETTLE_MS):
+        window.open_path(str(tmp_path / "pacs" / DATES[-1]))
+    qtbot.waitUntil(
+        lambda: window.controller.prior is not None and len(window.controller.prior.predicted()) == 4,
+        timeout=SETTLE_MS,
+    )
+    prior = window.controller.prior
+    assert prior.study_date == DATES[1]
+    assert all(Path(item.path).is_relative_to(tmp_path / "cache") for item in prior.images.values())
+    candidates = window.controller.prior_candidates
+    assert [(c.date, c.source) for c in candidates] == [(DATES[1], "the PACS"), (DATES[0], "the PACS")]
+    assert window.grid.hanging.protocol == "8-up current + prior"
+    assert [(r.view, r.new_since) for r in window.findings.rows] == [("R CC", DATES[1])]
+    window.close()
