@@ -108,8 +108,8 @@ class CacheIndex:
 
     def _identity(self, study) -> tuple | None:
         if study.uid not in self._known:
-            from .io.scan import read_header
             from .io.errors import MammoReadError
+            from .io.scan import read_header
 
             self._known[study.uid] = None
             for path in sorted(study.folder.glob("*.dcm")):

@@ -75,6 +75,7 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         self.loader, self.engine = StudyLoader(self), Engine(self)
         self.engine.lesion_threshold = lambda: self.state.threshold
         self.exporter = Worker("export", self)
+        self.prior_worker = Worker("priors", self)  # the cache's and the PACS's priors (session/priors.py)
         self.findings = FindingsPanel(self.state)
         self.grid = ViewGrid(self.state, self.engine)
         self.views = self.grid.views
@@ -249,5 +250,6 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802
         self.pacs.shutdown()
+        self.prior_worker.shutdown(0.5)  # a search or retrieve in flight is abandoned (nothing half-written: the cache)
         log.info("closed in %.2f s", stop_together(self.loader, self.engine, self.exporter, CLOSE_WAIT_S))
         super().closeEvent(event)

@@ -15,7 +15,6 @@ from hds_core.report.content import format_dicom_date
 
 from ..reading.protocols import ProtocolError, load_protocols
 from ..reading.study import study_from_scan
-from ..work.worker import Worker
 
 PROTOCOLS_ENV = "MAMMO_VIEWER_PROTOCOLS"  # the reader's protocols folder, instead of the settings folder's
 
@@ -53,9 +52,7 @@ class Priors:
     def _start_priors(self) -> None:
         """The current study is on screen: its prior from the folder now, then the cache's and
         the PACS's in the background."""
-        if not hasattr(self, "_prior_worker"):
-            self._prior_worker = Worker("priors", self)
-        self._prior_worker.cancel()
+        self.prior_worker.cancel()
         study = self.study
         for candidate in self.controller.prior_candidates:
             self._say_mismatch(candidate)
@@ -88,7 +85,7 @@ class Priors:
                 found += priors_on_pacs(records, identity, uid, date)
             return found
 
-        self._prior_worker.submit(job, self._priors_found, self._prior_search_failed)
+        self.prior_worker.submit(job, self._priors_found, self._prior_search_failed)
 
     def _identity(self) -> tuple | None:
         for item in self.study.images.values() if self.study else ():
@@ -176,7 +173,7 @@ class Priors:
         def failed(exc: Exception) -> None:
             self._problem(f"prior of {format_dicom_date(candidate.date)} not read from {candidate.source}: {exc}")
 
-        self._prior_worker.submit(job, scanned, failed)
+        self.prior_worker.submit(job, scanned, failed)
 
     def _patient_key(self) -> str | None:
         return self.study.patient_id if self.study else None

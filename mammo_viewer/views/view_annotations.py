@@ -52,14 +52,14 @@ class ViewAnnotations:
             painter.setFont(font)
         detail = self.detail_note if self.level_scale > 1 else ""
         detail = detail or (DETAIL_LOADING if self.wants_detail else "")
-        self._text(
+        title = self._text(
             painter,
             heading,
             Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
             "\n".join(filter(None, (self.title, self.subtitle, detail))),
         )
         if self.badge:
-            self._badge(painter, viewport, self.badge)
+            self._badge(painter, viewport, self.badge, title)
         if self.notes:
             small = QFont(font)
             small.setBold(False)
@@ -81,7 +81,8 @@ class ViewAnnotations:
         painter.restore()
 
     @staticmethod
-    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor | None = None) -> None:
+    def _text(painter: QPainter, rect: QRectF, flags, text: str, color: QColor | None = None) -> QRectF:
+        """Draws ``text`` on its backing; returns the backing's rectangle (empty for no text)."""
         if not int(flags) & int(Qt.TextFlag.TextWordWrap):
             # In a small view a line wider than its box ends in "…" rather than being cut off.
             metrics = painter.fontMetrics()
@@ -90,6 +91,7 @@ class ViewAnnotations:
             )
         # On a backing, never bare over the film: white text on a white pectoral muscle or a
         # film label was lost.
+        area = QRectF()
         if text.strip():
             # Measured before the pen is taken away: with no pen, boundingRect() is empty.
             area = painter.boundingRect(rect, int(flags), text).adjusted(-4, -2, 4, 2)
@@ -102,11 +104,20 @@ class ViewAnnotations:
         painter.drawText(rect.translated(1, 1), int(flags), text)
         painter.setPen(color or TEXT_COLOR)
         painter.drawText(rect, int(flags), text)
+        return area
 
-    def _badge(self, painter: QPainter, viewport: QRectF, text: str) -> None:
+    def _badge(self, painter: QPainter, viewport: QRectF, text: str, title: QRectF | None = None) -> None:
+        """The score, top right; lower down where a narrow view would put it over the title or
+        the top orientation letter."""
         metrics = painter.fontMetrics()
         width = metrics.horizontalAdvance(text) + 16
         box = QRectF(viewport.right() - width - 8, 8, width, metrics.height() + 8)
+        taken = [title] if title is not None and not title.isEmpty() else []
+        if self.orientation:
+            taken.append(QRectF(viewport.center().x() - 14, 0, 28, metrics.height() + 10))
+        below = [area.bottom() for area in taken if box.intersects(area)]
+        if below:
+            box.moveTop(max(below) + 4)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 170))
         painter.drawRoundedRect(box, 4, 4)

@@ -38,9 +38,7 @@ def test_her_latest_study_opens_beside_the_one_before_at_one_size_and_linked(
 ):
     from pdf_text import pdf_text
 
-    order = []
     window = viewer_on(qtbot, phantom_model, woman, tmp_path)
-    window.engine.predicted.connect(lambda key, _p: order.append(key))
     qtbot.waitUntil(
         lambda: window.controller.prior and len(window.controller.prior.predicted()) == 4, timeout=SETTLE_MS
     )

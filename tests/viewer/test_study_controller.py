@@ -130,3 +130,40 @@ def test_the_study_browser_alone_lists_hides_names_and_chooses_studies(opened, q
     browser.current = (study.patient_id, study.study_uid)
     with qtbot.assertNotEmitted(browser.study_chosen):
         browser.choose(image_row)  # already on screen: nothing to do
+
+
+def test_the_prior_is_decoded_after_and_analysed_after_the_current_study(tmp_path):
+    """Issue 39: the engine takes the current study first; the prior's images join the queue
+    only once every current image is in (decoded or failed), whichever decodes first."""
+    from woman import DATES, write_study
+
+    from mammo_viewer.reading.study import study_from_scan
+
+    for date in DATES[1:]:
+        write_study(tmp_path / date, date)
+    controller = StudyController()
+    controller.opening()
+    controller.scan = scan_folder(tmp_path)
+    patient = next(iter(controller.scan.patients.values()))
+    latest = next(uid for uid, s in patient.studies.items() if s.date == DATES[-1])
+    study = controller.show(patient.patient_id, latest)
+    assert [c.date for c in controller.prior_candidates] == [DATES[1]]
+    order = controller.decode_order(list(study.images))
+    prior_keys = controller.set_prior(
+        study_from_scan(controller.scan, patient.patient_id, controller.prior_candidates[0].study_uid)
+    )
+    assert controller.pending_decode == len(order) + len(prior_keys) == 8
+    for key in prior_keys:  # the prior's films happen to decode first
+        controller.decoded(key, read_image(controller.image(key).path), False)
+    first = order[0]
+    controller.decoded(first, read_image(study.images[first].path), False)
+    ready, _ = controller.to_analyse([])
+    assert [item.key for item in ready] == [first]  # the prior waits for the rest of the current study
+    for key in order[1:]:
+        controller.decoded(key, read_image(study.images[key].path), False)
+    ready, _ = controller.to_analyse([])
+    assert [item.key for item in ready] == order[1:] + prior_keys
+    assert controller.pending_decode == 0
+    # Another prior replaces it: nothing of the first is waited for any longer.
+    controller.set_prior(None)
+    assert controller.prior is None and controller.new_since_prior(0.5) == {}
