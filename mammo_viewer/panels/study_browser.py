@@ -25,19 +25,22 @@ class StudyBrowser(QTreeWidget):
         self.hide_phi = False
         self.current: tuple[str | None, str | None] = (None, None)  # (patient ID, study UID) on screen
         self._image_items: dict[str, QTreeWidgetItem] = {}
+        self._study_items: dict[str, tuple[QTreeWidgetItem, str]] = {}  # study UID -> (item, its text)
         self.itemActivated.connect(self.choose)
         self.itemClicked.connect(self.choose)
 
     def fill(self, scan: ScanResult) -> None:
         self.clear()
-        self.scan, self._image_items = scan, {}
+        self.scan, self._image_items, self._study_items = scan, {}, {}
         for number, patient in enumerate(scan.patients.values(), 1):
             patient_item = QTreeWidgetItem([self.patient_text(patient.patient_id, patient.name, number)])
             patient_item.setData(0, Qt.ItemDataRole.UserRole, ("patient", patient.patient_id, None))
             self.addTopLevelItem(patient_item)
             for study in patient.studies.values():
                 text = " ".join(filter(None, (format_dicom_date(study.date), study.description))) or "study"
-                study_item = QTreeWidgetItem([printable(f"{text} ({len(study.images)} images)")])
+                text = printable(f"{text} ({len(study.images)} images)")
+                study_item = QTreeWidgetItem([text])
+                self._study_items[study.study_uid] = (study_item, text)
                 study_item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                 patient_item.addChild(study_item)
                 for entry in sorted(study.images, key=lambda e: reading_order(e.metadata)):  # right first
@@ -49,10 +52,19 @@ class StudyBrowser(QTreeWidget):
             patient_item.setExpanded(True)
         self.expandAll()
 
+    def mark(self, current_uid: str | None, prior_uid: str | None) -> None:
+        """Say which of the woman's studies is on screen and which is hung as its prior."""
+        for uid, (item, text) in self._study_items.items():
+            role = "on screen" if uid == current_uid else "prior" if uid == prior_uid else None
+            item.setText(0, f"{text} · {role}" if role else text)
+            font = item.font(0)
+            font.setBold(role is not None)
+            item.setFont(0, font)
+
     def forget(self) -> None:
         """Nothing open (not reset(): QTreeWidget.clear() calls that Qt virtual)."""
         self.clear()
-        self.scan, self._image_items, self.current = None, {}, (None, None)
+        self.scan, self._image_items, self._study_items, self.current = None, {}, {}, (None, None)
 
     def patient_text(self, patient_id: str | None, name: str | None, number: int) -> str:
         if self.hide_phi:

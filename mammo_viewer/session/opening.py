@@ -40,6 +40,8 @@ class Opening:
         new = self.controller.add_arrived(scan)
         if new:
             self.browser.fill(scan)
+            prior = self.controller.prior
+            self.browser.mark(self.study.study_uid, prior.study_uid if prior else None)
             self.grid.rehang()
             self._decode([(item.key, item.path) for item in new])
 

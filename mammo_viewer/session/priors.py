@@ -57,11 +57,7 @@ class Priors:
         for candidate in self.controller.prior_candidates:
             self._say_mismatch(candidate)
         chosen = default_prior(self.controller.prior_candidates)
-        if chosen is not None:
-            self.use_prior(chosen)
-        else:
-            self.grid.set_prior(None)
-        self._refresh_prior_menu()
+        self.use_prior(chosen)  # None: no prior, said in the menu
         identity = self._identity()
         if identity is None or not identity[0]:
             return
@@ -183,6 +179,7 @@ class Priors:
         self.grid.set_prior(prior)
         self._refresh_prior_menu()
         self._update_title()
+        self.browser.mark(self.study.study_uid if self.study else None, prior.study_uid if prior else None)
         if prior is not None:
             self._status(
                 f"Compared with the prior of {format_dicom_date(prior.study_date)}"

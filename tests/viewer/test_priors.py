@@ -54,6 +54,12 @@ def test_her_latest_study_opens_beside_the_one_before_at_one_size_and_linked(
     assert len(views) == 8
     sizes = [_mm_per_pixel(v) for v in views]
     assert max(sizes) == pytest.approx(min(sizes), rel=1e-4)
+    studies = window.browser.topLevelItem(0)
+    assert [studies.child(i).text(0) for i in range(3)] == [
+        "2022-03-15 screening (4 images)",
+        "2024-03-20 screening (4 images) · prior",
+        "2026-03-18 screening (4 images) · on screen",
+    ]
     prior_titles = [v.title for v in views if "prior" in v.title]
     assert len(prior_titles) == 4 and all(t.endswith("prior 2024-03-20") for t in prior_titles)
     # The window moves on the current right CC and on the prior's with it.
