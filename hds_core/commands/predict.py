@@ -72,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
         help="pixel spacing in mm for files that do not carry it (PNG, TIFF, scanned films); default: an estimate "
         "from the image's size (its long side taken as a 24 cm film), given in the result as an estimate",
     )
+    p.add_argument(
+        "--slab-mm",
+        type=float,
+        default=None,
+        help="tomosynthesis: slab thickness in mm (slices averaged into each slab the 2-D model analyses; default 2)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
     p.add_argument(
         "--refuse-damaged",
@@ -198,6 +204,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         return threshold_of(model, domain), model.spec.threshold_table, model.spec.cross_validation
 
     entries: list[tuple[Path, str | None]] = []
+    stacks: set[Path] = set()  # tomosynthesis stacks: analysed slab by slab (infer/stack.py)
     failures: list[str] = []
     for path in inputs:
         if not path.exists():
@@ -205,6 +212,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             continue
         scan = scan_folder(path)
         entries.extend((entry.path, entry.metadata.sop_instance_uid) for entry in scan.images)
+        stacks.update(entry.path for entry in scan.images if entry.metadata.is_stack)
         failures.extend(str(error) for error in scan.failures)
         if scan.outside:
             say(
@@ -237,7 +245,35 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
         f"(threshold {thresholds})"
     )
+    stack_results = {}
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
+        if path in stacks:
+            try:
+                stack_results[path] = _predict_stack(path, predictor, args, run_log)
+            except MammoReadError as exc:
+                failures.append(str(exc))
+                continue
+            except NotAMammogramError as exc:
+                say(f"hds-predict: {exc}")
+                not_mammograms += 1
+                continue
+            image, prediction = stack_results[path]
+            predicted += 1
+            meta = image.metadata
+            done.append(
+                (
+                    path,
+                    None,
+                    prediction.best,
+                    {
+                        "sop_instance_uid": meta.sop_instance_uid,
+                        "study_instance_uid": meta.study_instance_uid,
+                        "laterality": meta.laterality,
+                        "view": meta.view,
+                    },
+                )
+            )
+            continue
         try:
             with native_output_to(run_log) as decoder_said:
                 # JPEG 2000 films are read at the network's own level: the same input as from
@@ -289,12 +325,18 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         )
     # Scores compare the two breasts of a study (bilateral.py): only once every view is in.
     predictor.compare_breasts([prediction for _, _, prediction, _ in done])
+    if reporting and stack_results:
+        say(
+            f"hds-predict: {len(stack_results)} tomosynthesis stack(s): results in the JSON only "
+            "(their PDF pages, SEG and SR are not made yet)"
+        )
     for path, image, prediction, identity in done:
-        if reporting:
+        if reporting and path not in stack_results:
             analysed.append((path, image, prediction))
         target = out / names[path]
         threshold = threshold_of(predictor.serving(prediction.domain), prediction.domain)
-        document = {**prediction.to_dict(threshold), **identity}
+        result = stack_results[path][1] if path in stack_results else prediction
+        document = {**result.to_dict(threshold), **identity}
         text = json.dumps(document, indent=1) + "\n"
         if target.exists():
             if _same_text(target, text):
@@ -359,6 +401,24 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     if unwritten and not written and not unchanged:  # a full disk, a read-only folder: no result at all
         return EXIT_NOTHING
     return EXIT_REFUSED if failures else EXIT_OK
+
+
+def _predict_stack(path: Path, predictor, args, run_log):
+    """A tomosynthesis stack, slab by slab (infer/stack.py): (its middle slice, the result)."""
+    from ..infer.stack import SLAB_MM, predict_stack
+    from ..io.dicom import StackReader
+
+    with native_output_to(run_log):
+        stack = StackReader(path)
+        meta = stack.metadata
+        spacing = (args.spacing, args.spacing) if args.spacing and meta.pixel_spacing_mm is None else None
+        result = predict_stack(
+            lambda image: predictor.predict(image, spacing_mm=spacing),
+            stack,
+            slab_mm=getattr(args, "slab_mm", None) or SLAB_MM,
+        )
+        middle = stack.slice(meta.frames // 2)
+    return middle, result
 
 
 def _send(written: list[Path], pdf_films: dict[Path, Path], scratch: Path, node, local) -> list[str]:

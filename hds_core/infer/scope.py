@@ -17,6 +17,7 @@ from pydicom import uid as dicom_uid
 
 from ..io import MammoMetadata
 from ..io.appearance import Appearance, no_breast
+from ..io.tomo import projection_kind
 from ..text import printable
 
 MAMMOGRAPHY_SOP_CLASSES = {
@@ -24,6 +25,7 @@ MAMMOGRAPHY_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.1.2.1",  # Digital Mammography X-Ray Image, For Processing
     "1.2.840.10008.5.1.4.1.1.13.1.4",  # Breast Projection X-Ray Image, For Presentation
     "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image, For Processing
+    "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis Image (analysed slab by slab: infer/stack.py)
 }
 
 
@@ -51,6 +53,9 @@ def not_a_mammogram(metadata: MammoMetadata) -> str | None:
         sop = dicom_uid.UID(metadata.sop_class_uid) if metadata.sop_class_uid else None
         kind = sop.name if sop is not None and sop.name != str(sop) else "unknown SOP class"
         return f"Modality {printable(modality) or 'missing'}, {kind}"
+    projection = projection_kind(metadata.sop_class_uid)
+    if projection:  # the acquisition's raw projections: the reconstructed stack is what is read
+        return f"{projection}: listed, not analysed"
     if min(metadata.rows, metadata.columns) < MIN_SIDE_PX:
         return f"{metadata.columns}×{metadata.rows} pixels, too small for a mammogram (at least {MIN_SIDE_PX} per side)"
     return None

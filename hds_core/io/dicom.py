@@ -31,6 +31,7 @@ from .dicom_header import (
 from .image import MammoImage, MammoMetadata
 from .levels import deepest_level
 from .progressive import decode_level, pyramid_of
+from .tomo import frame_dataset, is_stack, read_frame_pixels
 
 # Picks a resolution level from the file's metadata and the levels its pixel data holds.
 LevelChoice = Callable[[MammoMetadata, int], int]
@@ -113,10 +114,14 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
 # cannot be read the file is refused. Any other element that cannot be read is left out of
 # our in-memory copy (the file itself is never touched), so a damaged private tag does not
 # cost the reader a good image.
-def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
+def read_dicom(path: Path, level: int | LevelChoice = 0, *, slice_index: int | None = None) -> MammoImage:
     """The image at resolution ``level`` (``levels.py``), or at the level ``level(metadata,
     available)`` picks, where ``available`` is how many reduced levels the pixel data holds
-    ready-made (JPEG 2000/HTJ2K: its wavelet levels; any other syntax: 0)."""
+    ready-made (JPEG 2000/HTJ2K: its wavelet levels; any other syntax: 0). A tomosynthesis
+    stack gives one slice: ``slice_index`` (0-based, spatial order; default the middle one)."""
+    header = read_dataset(path, header_only=True)
+    if is_stack(header):
+        return _read_slice(header, path, level, slice_index)
     ds = read_dataset(path)
     check_image_header(ds, path)
     metadata = metadata_from_dataset(ds, path)
@@ -136,6 +141,55 @@ def read_dicom(path: Path, level: int | LevelChoice = 0) -> MammoImage:
     direct = pixels is not None
     if not direct:
         pixels = _decode_full(ds, path, syntax)
+    return _image(ds, path, metadata, pixels, level, direct)
+
+
+def _read_slice(ds: Dataset, path: Path, level, slice_index: int | None) -> MammoImage:
+    stack = StackReader(path, ds)
+    return stack.slice(stack.metadata.frames // 2 if slice_index is None else slice_index, level)
+
+
+class StackReader:
+    """A tomosynthesis stack, its header read once: any slice on demand, its frame alone
+    decoded (io/tomo.py), with its own window, rescale and laterality from its functional
+    groups. ``metadata``: the stack's (its middle slice's header, frames in spatial order)."""
+
+    def __init__(self, path: Path, ds: Dataset | None = None) -> None:
+        self.path = Path(path)
+        self.ds = ds if ds is not None else read_dataset(self.path, header_only=True)
+        check_image_header(self.ds, self.path)
+        self.metadata = metadata_from_dataset(self.ds, self.path)
+        syntax = dicom_uid.UID(self.metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
+        self._plugin = _PREFERRED_PLUGIN.get(syntax, "")
+
+    def __len__(self) -> int:
+        return self.metadata.frames
+
+    def slice(self, slice_index: int, level: int | LevelChoice = 0) -> MammoImage:
+        """Slice ``slice_index`` (0-based, spatial order) at resolution ``level``."""
+        stack = self.metadata
+        if not 0 <= slice_index < stack.frames:
+            raise IndexError(f"slice {slice_index} of a {stack.frames}-slice stack")
+        index = stack.frame_order[slice_index]
+        flat = frame_dataset(self.ds, index)
+        metadata = dataclasses.replace(
+            metadata_from_dataset(flat, self.path),
+            frames=stack.frames,
+            frame_order=stack.frame_order,
+            slice_depths_mm=stack.slice_depths_mm,
+            frame_number=index + 1,
+            header_notes=stack.header_notes,
+        )
+        pixels = read_frame_pixels(self.path, index, stack.frames, self._plugin)
+        if callable(level):
+            level = level(metadata, 0)
+        level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
+        return _image(flat, self.path, metadata, pixels, level, False)
+
+
+def _image(ds: Dataset, path: Path, metadata: MammoMetadata, pixels: np.ndarray, level: int, direct: bool):
+    """The decoded pixels with what the header says about their values (rescale, windows,
+    padding, presentation LUT), at ``level`` (``direct``: the pixels are that level already)."""
     note = signedness_note(pixels, metadata.bits_stored, int(ds.get("PixelRepresentation", 0) or 0) == 1)
     if note:
         metadata = dataclasses.replace(metadata, header_notes=(*metadata.header_notes, note))

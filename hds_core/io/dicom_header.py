@@ -4,6 +4,7 @@ rescale and window values a film can have), and read into the metadata the produ
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import mmap
@@ -19,6 +20,7 @@ from ..text import clipped, printable
 from . import errors
 from .grayscale import VOI_FUNCTIONS, VoiPreset
 from .image import MAX_SPACING_MM, MIN_SPACING_MM, MammoMetadata, plausible_spacing
+from .tomo import MAX_FRAMES, frame_dataset, is_stack, slice_order
 from .view_text import orientation_or_view, view_and_side
 
 log = logging.getLogger(__name__)
@@ -250,17 +252,26 @@ def check_image_header(ds: Dataset, path: Path) -> None:
             f"{photometric or 'colour'} image with {samples} samples per pixel",
             "mammograms are single-channel grayscale",
         )
-    if rows * columns * frames > MAX_PIXELS:
+    stack = is_stack(ds)  # read a frame at a time: the limit is a frame's, and the frames' count
+    if rows * columns * (1 if stack else frames) > MAX_PIXELS:
         raise errors.ImageTooLargeError(
             path,
             f"header claims {rows}x{columns}x{frames} frame(s), over the {MAX_PIXELS // 1_000_000} Mpixel limit",
             "the header is corrupt or this is not a mammogram",
         )
+    if stack and frames > MAX_FRAMES:
+        raise errors.ImageTooLargeError(
+            path,
+            f"header claims {frames} frames, more than any breast tomosynthesis ({MAX_FRAMES} at most)",
+            "the header is corrupt or was built to exhaust memory",
+        )
     if bits_allocated not in (1, 8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
         raise errors.InvalidHeaderError(path, f"Bits Stored {bits_stored} does not fit Bits Allocated {bits_allocated}")
-    if frames != 1:
+    if frames != 1 and not stack:
         raise errors.UnsupportedImageError(
-            path, f"{frames} frames (tomosynthesis or cine?)", "only single-frame 2-D mammograms are read"
+            path,
+            f"{frames} frames (cine or an unknown multi-frame object)",
+            "2-D mammograms and Breast Tomosynthesis stacks are read",
         )
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     syntax = dicom_uid.UID(str(syntax)) if syntax else dicom_uid.ExplicitVRLittleEndian
@@ -350,9 +361,23 @@ def _spacing(ds: Dataset) -> tuple[tuple[float, float] | None, str | None, list[
 
 
 def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
+    if is_stack(ds):
+        # A tomosynthesis stack: what its middle slice's header says (io/tomo.py), with the
+        # frames in spatial order and their depths.
+        order, depths, note = slice_order(ds, path)
+        meta = metadata_from_dataset(frame_dataset(ds, order[len(order) // 2]), path)
+        return dataclasses.replace(
+            meta,
+            frames=len(order),
+            frame_order=order,
+            slice_depths_mm=depths,
+            header_notes=meta.header_notes + ((note,) if note else ()),
+        )
     laterality, laterality_source = None, None
     # Image Laterality, else the series' Laterality (0020,0060), where CBIS-DDSM keeps it.
-    for keyword in ("ImageLaterality", "Laterality"):
+    # Image Laterality, else a tomosynthesis frame's (Frame Anatomy, lifted by io/tomo.py),
+    # else the series' Laterality (0020,0060), where CBIS-DDSM keeps it.
+    for keyword in ("ImageLaterality", "FrameLaterality", "Laterality"):
         value = str(ds.get(keyword, "") or "").strip().upper()
         if value in ("L", "R", "B"):
             laterality, laterality_source = value, keyword

@@ -124,6 +124,25 @@ class MammoMetadata:
     conversion_type: str | None = None  # ConversionType: DF (digitised film), WSD, DI, ...
     capture_device: str | None = None  # Secondary Capture Device Manufacturer and model
     header_notes: tuple[str, ...] = ()  # header values found damaged and not used (shown with the warnings)
+    # A tomosynthesis stack (io/tomo.py): its frames, their file indices (0-based) in spatial
+    # order and each slice's depth in mm; ``frame_number``: which frame (1-based, as DICOM
+    # numbers them) an image read from the stack is. A 2-D image has one frame and none of these.
+    frames: int = 1
+    frame_order: tuple[int, ...] = ()
+    slice_depths_mm: tuple[float, ...] = ()
+    frame_number: int | None = None
+
+    @property
+    def is_stack(self) -> bool:
+        return self.frames > 1
+
+    @property
+    def slices(self) -> int:
+        return self.frames if self.is_stack else 1
+
+    def frame_of_slice(self, slice_index: int) -> int:
+        """The frame number (1-based) of the slice at ``slice_index`` (0-based, spatial order)."""
+        return (self.frame_order[slice_index] if self.frame_order else slice_index) + 1
 
     @property
     def patient_identity(self) -> tuple[str, str, str, str]:

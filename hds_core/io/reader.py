@@ -53,10 +53,13 @@ def sniff_format(path: str | os.PathLike) -> str:
     raise errors.NotAnImageError(path, "not a DICOM, PNG, PGM, TIFF or JPEG file", "open a mammogram file")
 
 
-def read_image(path: str | os.PathLike, *, level: int = 0) -> MammoImage:
+def read_image(path: str | os.PathLike, *, level: int = 0, slice_index: int | None = None) -> MammoImage:
     """Read a mammogram with full-depth pixels and metadata; at ``level`` k > 0 a reduced
     resolution level, 2^k times smaller along each side (``levels.py``): straight from the
     codestream's pyramid for JPEG 2000/HTJ2K, from the full decode for anything else.
+
+    A tomosynthesis stack gives one slice: ``slice_index`` (0-based, spatial order; default
+    its middle slice); ``image.metadata`` says how many there are (``io/tomo.py``).
 
     Raises a :class:`~hds_core.io.errors.MammoReadError` subclass naming the file and the
     reason. Never writes to the file.
@@ -66,7 +69,7 @@ def read_image(path: str | os.PathLike, *, level: int = 0) -> MammoImage:
     if file_format == "DICOM":
         from .dicom import read_dicom
 
-        return read_dicom(path, level)
+        return read_dicom(path, level, slice_index=slice_index)
     return _raster(path, file_format, level)
 
 
