@@ -28,7 +28,18 @@ class Skipped:
 
 def not_analysed_text(path, reason: str) -> str:
     """The problems list's line for an image the AI is not run on."""
+    if reason == STACK_REASON:
+        return f"{path}: {reason}"
     return f"{path}: not a mammogram ({reason}): displayed, AI not run"
+
+
+# The viewer shows a tomosynthesis stack's middle slice and does not analyse it: a score from
+# one slice would pass for the stack's. hds-predict analyses stacks slab by slab (infer/stack.py).
+STACK_REASON = (
+    "tomosynthesis stack: shown at its middle slice; the viewer does not scroll or analyse stacks yet "
+    "(hds-predict analyses them slab by slab): AI not run here"
+)
+STACK_BADGE = "DBT: AI not run here"
 
 
 def scan_summary(result: ScanResult) -> str:
@@ -202,7 +213,10 @@ class StudyController:
             if item.image is not None and item.prediction is None and key not in self.queued:
                 self.queued.add(key)
                 reason = not_a_mammogram(item.metadata)
-                if reason:
+                if item.metadata.is_stack and not reason:
+                    item.not_analysed = STACK_BADGE
+                    skipped.append(Skipped(key, STACK_REASON))
+                elif reason:
                     item.not_analysed = "not a mammogram: AI not run"
                     skipped.append(Skipped(key, reason))
                 else:
@@ -255,10 +269,13 @@ class StudyController:
         """The status line once the study on screen has settled, whole."""
         images = list(self.study.images.values()) if self.study else []
         analysed = sum(image.prediction is not None for image in images)
-        skipped = sum(bool(image.not_analysed) for image in images)
+        stacks = sum(image.not_analysed == STACK_BADGE for image in images)
+        skipped = sum(bool(image.not_analysed) for image in images) - stacks
         text = f"Analysed {analysed} of {len(images)} image(s)"
         if skipped:
             text += f"; {skipped} not a mammogram (AI not run)"
+        if stacks:
+            text += f"; {stacks} tomosynthesis stack(s) shown at their middle slice (AI not run here: hds-predict)"
         if self.prior is not None:
             prior = list(self.prior.images.values())
             done = sum(image.prediction is not None for image in prior)
@@ -278,6 +295,8 @@ class StudyController:
         if any(image.prediction is not None for image in images):
             return f"{sum(image.prediction is not None for image in images)} image(s) analysed"
         if all(image.error or image.not_analysed for image in images):
+            if any(image.not_analysed == STACK_BADGE for image in images):
+                return "tomosynthesis: AI not run here"
             return "no readable mammogram to analyse"
         return "analysis cancelled" if self.queued else "no image analysed yet"
 

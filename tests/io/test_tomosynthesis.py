@@ -125,3 +125,21 @@ def test_hds_predict_finds_a_lesion_sharp_on_one_slice_on_that_slice(tmp_path, p
     assert result["tomosynthesis"]["slices"] == 12 and result["score"] > 0.9
     assert max(result["tomosynthesis"]["slab_scores"]) == result["score"]
     assert "trained on 2-D mammograms" in result["tomosynthesis"]["note"]
+
+
+def test_the_viewer_shows_a_stack_and_says_it_is_not_analysed_there(qtbot, tmp_path, phantom_model):
+    """Until the viewer scrolls and analyses stacks, it shows the middle slice and never passes
+    a one-slice score for the stack's."""
+    from conftest import viewer_on
+
+    volume, _ = dbt_volume(6, shape=(320, 240), lesion_slice=3)
+    (tmp_path / "study").mkdir()
+    write_dbt(tmp_path / "study" / "rcc.dcm", volume)
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
+    (item,) = window.study.images.values()
+    assert item.prediction is None and item.not_analysed == "DBT: AI not run here"
+    assert item.image.metadata.frame_number == 4  # the middle slice, in spatial order
+    assert "1 tomosynthesis stack(s) shown at their middle slice" in window.statusBar().currentMessage()
+    problems = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert any("tomosynthesis stack: shown at its middle slice" in p for p in problems)
+    window.close()
