@@ -23,7 +23,7 @@ from pathlib import Path
 from .cache import Arrival, CachedStudy, StudyCache
 from .errors import NodeError
 from .nodes import LocalNode
-from .sop_classes import STORED_CLASSES, TRANSFER_SYNTAXES
+from .sop_classes import STORED_CLASSES, syntaxes_for
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def storage_server(local: LocalNode, handler, gate, extra_handlers=()):
     ae = AE(ae_title=local.ae_title)
     ae.add_supported_context(Verification)
     for sop_class in STORED_CLASSES:
-        ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
+        ae.add_supported_context(sop_class, list(syntaxes_for(sop_class)))
     ae.dimse_timeout = 60
     handlers = [
         (evt.EVT_C_STORE, handler),

@@ -17,7 +17,7 @@ from pathlib import Path
 from .cache import Arrival, StudyCache, valid_uid
 from .errors import NodeError
 from .nodes import LocalNode, Node
-from .sop_classes import STORED_CLASSES, TRANSFER_SYNTAXES
+from .sop_classes import STORED_CLASSES, syntaxes_for
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10
@@ -295,9 +295,8 @@ def retrieve(
         ae.add_requested_context(model)
         roles = []
         for sop_class in STORED_CLASSES:
-            for syntax in TRANSFER_SYNTAXES:
-                if len(ae.requested_contexts) < 128:
-                    ae.add_requested_context(sop_class, [syntax])
+            for syntax in syntaxes_for(sop_class):
+                ae.add_requested_context(sop_class, [syntax])
             roles.append(build_role(sop_class, scp_role=True))
         assoc = _associate(ae, node, local, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)])
         responses_of = lambda a: a.send_c_get(identifier, model)  # noqa: E731

@@ -17,6 +17,9 @@ from pydicom.uid import (
 
 DIGITAL_MAMMOGRAPHY_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 DIGITAL_MAMMOGRAPHY_FOR_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
+BREAST_TOMOSYNTHESIS = "1.2.840.10008.5.1.4.1.1.13.1.3"
+BREAST_PROJECTION_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.13.1.4"
+BREAST_PROJECTION_FOR_PROCESSING = "1.2.840.10008.5.1.4.1.1.13.1.5"
 SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
@@ -25,7 +28,13 @@ ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 GRAYSCALE_PRESENTATION_STATE = "1.2.840.10008.5.1.4.1.1.11.1"
 KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
 
-IMAGES = (DIGITAL_MAMMOGRAPHY_FOR_PRESENTATION, DIGITAL_MAMMOGRAPHY_FOR_PROCESSING)
+IMAGES = (
+    DIGITAL_MAMMOGRAPHY_FOR_PRESENTATION,
+    DIGITAL_MAMMOGRAPHY_FOR_PROCESSING,
+    BREAST_TOMOSYNTHESIS,
+    BREAST_PROJECTION_FOR_PRESENTATION,
+    BREAST_PROJECTION_FOR_PROCESSING,
+)
 STORED_CLASSES = (
     *IMAGES,
     SEGMENTATION,
@@ -51,3 +60,12 @@ TRANSFER_SYNTAXES = (
     HTJ2KLossless,
     DeflatedExplicitVRLittleEndian,
 )
+# Objects without pixel data (reports, presentation states, PDFs) travel uncompressed: offering
+# them every image syntax only used up presentation contexts (a C-GET may propose 128 at most,
+# and the images with the DBT classes need 55 of them).
+PLAIN_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian)
+
+
+def syntaxes_for(sop_class: str) -> tuple:
+    """The transfer syntaxes offered or accepted for ``sop_class``."""
+    return TRANSFER_SYNTAXES if sop_class in (*IMAGES, SEGMENTATION) else PLAIN_SYNTAXES

@@ -44,8 +44,13 @@ _SIGNATURES = {
     "1.2.840.10008.1.2.4.81": _JPEG,
 }
 RLE = "1.2.840.10008.1.2.5"
-# Classes whose objects carry pixel data: images and segmentations.
-_PIXEL_CLASSES_PREFIXES = ("1.2.840.10008.5.1.4.1.1.1.", "1.2.840.10008.5.1.4.1.1.66.4")
+# Classes whose objects carry pixel data: mammography (1.1.x), breast tomosynthesis and
+# projections (13.1.x), segmentations.
+_PIXEL_CLASSES_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.1.",
+    "1.2.840.10008.5.1.4.1.1.13.1.",
+    "1.2.840.10008.5.1.4.1.1.66.4",
+)
 
 
 @dataclass(frozen=True)

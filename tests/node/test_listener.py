@@ -134,3 +134,24 @@ def test_with_a_certificate_the_listener_speaks_tls_only(tmp_path):
             echo(Node("plain", "HDS_MAMMO", "localhost", server.port), LocalNode())
     finally:
         server.stop()
+
+
+def test_a_tomosynthesis_stack_is_accepted_and_stored_whole(listener, tmp_path):
+    """Issue 40: the listener offers the Breast Tomosynthesis class; a stack arrives whole and
+    reads back a frame at a time."""
+    import pydicom
+    from synthetic_dbt import BREAST_TOMOSYNTHESIS, dbt_volume, write_dbt
+
+    from hds_core.io.dicom import StackReader
+
+    volume, _ = dbt_volume(5, shape=(96, 80))
+    stack = pydicom.dcmread(write_dbt(tmp_path / "rcc.dcm", volume, order=[4, 2, 0, 1, 3]))
+    server = listener()
+    assoc = _sender(contexts=(BREAST_TOMOSYNTHESIS,)).associate("127.0.0.1", server.port, ae_title="HDS_MAMMO")
+    assert assoc.is_established
+    assert int(assoc.send_c_store(stack).Status) == 0
+    assoc.release()
+    (study,) = server.complete_quiet(now=time.monotonic() + 3601)
+    (stored,) = study.folder.glob("*.dcm")
+    reader = StackReader(stored)
+    assert len(reader) == 5 and all((reader.slice(i).pixels == volume[i]).all() for i in range(5))
