@@ -122,6 +122,8 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         loader.failed.connect(self._on_decode_failed)
         loader.detailed.connect(self._on_detailed)
         loader.detail_failed.connect(self._on_detail_failed)
+        loader.sliced.connect(self._on_sliced)
+        loader.slice_failed.connect(self._on_slice_failed)
         engine.ready.connect(self.engine_status.ready)
         # A study with nothing to analyse (a CT, broken films) settles once the engine has loaded.
         engine.ready.connect(lambda _predictor: self._check_settled())
@@ -144,6 +146,7 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         grid.status.connect(self._status)
         grid.view_selected.connect(self._on_view_selected)
         grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
+        grid.slice_wanted.connect(self._want_slice)
         loader.window_of = lambda key: (state.windows.get(key), state.invert)
 
     # ----- status and problems ----------------------------------------------------------------------

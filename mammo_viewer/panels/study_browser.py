@@ -45,7 +45,8 @@ class StudyBrowser(QTreeWidget):
                 patient_item.addChild(study_item)
                 for entry in sorted(study.images, key=lambda e: reading_order(e.metadata)):  # right first
                     meta = entry.metadata
-                    item = QTreeWidgetItem([printable(f"{meta.laterality or '?'} {meta.view or '?'}")])
+                    stack = f" · tomosynthesis, {meta.frames} slices" if meta.is_stack else ""
+                    item = QTreeWidgetItem([printable(f"{meta.laterality or '?'} {meta.view or '?'}{stack}")])
                     item.setData(0, Qt.ItemDataRole.UserRole, ("study", patient.patient_id, study.study_uid))
                     study_item.addChild(item)
                     self._image_items[str(entry.path)] = item

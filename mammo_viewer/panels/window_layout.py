@@ -164,6 +164,19 @@ def build_menus(w) -> Menus:
     act(view_menu, "Next page or stage", lambda: w.turn_page(1), "Space")
     act(view_menu, "Previous page or stage", lambda: w.turn_page(-1), "Backspace")
     prior_menu = view_menu.addMenu("Pri&or")
+    slices = view_menu.addMenu("Tomosynthesis &slices")
+    for text, step, key in (
+        ("Next slice", 1, "Down"),
+        ("Previous slice", -1, "Up"),
+        ("Ten slices on", 10, "PgDown"),
+        ("Ten slices back", -10, "PgUp"),
+        ("Last slice", 10_000, "End"),
+        ("First slice", -10_000, "Home"),
+    ):
+        action = act(slices, text, lambda _=False, step=step: grid.step_slices(step), key)
+        # Only while the hanging has the focus: the arrows keep moving through the lists.
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        grid.addAction(action)
     view_menu.addSeparator()
     act(view_menu, "&Fit", lambda: [v.fit() for v in grid.views], "F")
     act(view_menu, "1:1 pixels", lambda: [v.one_to_one() for v in grid.views], "Ctrl+1")

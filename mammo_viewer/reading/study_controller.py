@@ -33,11 +33,12 @@ def not_analysed_text(path, reason: str) -> str:
     return f"{path}: not a mammogram ({reason}): displayed, AI not run"
 
 
-# The viewer shows a tomosynthesis stack's middle slice and does not analyse it: a score from
-# one slice would pass for the stack's. hds-predict analyses stacks slab by slab (infer/stack.py).
+# The viewer shows a tomosynthesis stack slice by slice and does not analyse it: a score from
+# the slice on screen would pass for the stack's. hds-predict analyses stacks slab by slab
+# (infer/stack.py).
 STACK_REASON = (
-    "tomosynthesis stack: shown at its middle slice; the viewer does not scroll or analyse stacks yet "
-    "(hds-predict analyses them slab by slab): AI not run here"
+    "tomosynthesis stack: opened at its middle slice (wheel, arrow keys, Page Up/Down, Home/End step "
+    "the slices); the viewer does not analyse stacks yet (hds-predict does, slab by slab): AI not run here"
 )
 STACK_BADGE = "DBT: AI not run here"
 
@@ -167,6 +168,14 @@ class StudyController:
         item.image, item.detail_error = image, None
         return item
 
+    def sliced(self, key: str, image) -> StudyImage | None:
+        """Another slice of the stack ``key`` arrived: it is the one on screen now."""
+        item = self.image(key)
+        if item is None or item.image is None:
+            return None
+        item.image = image
+        return item
+
     def detail_failed(self, key: str, message: str) -> StudyImage | None:
         item = self.image(key)
         if item is not None:
@@ -275,7 +284,7 @@ class StudyController:
         if skipped:
             text += f"; {skipped} not a mammogram (AI not run)"
         if stacks:
-            text += f"; {stacks} tomosynthesis stack(s) shown at their middle slice (AI not run here: hds-predict)"
+            text += f"; {stacks} tomosynthesis stack(s), slice by slice (AI not run here: hds-predict)"
         if self.prior is not None:
             prior = list(self.prior.images.values())
             done = sum(image.prediction is not None for image in prior)

@@ -152,6 +152,19 @@ class Opening:
         self.grid.replace_image(key, decoded.renderer)
         self._detail_arrived(key)
 
+    def _want_slice(self, key: str, index: int) -> None:
+        item = self.controller.image(key)
+        if item is not None:
+            self.loader.want_slice(key, item.path, index)
+
+    def _on_sliced(self, key: str, index: int, decoded: DecodedImage) -> None:
+        if self.controller.sliced(key, decoded.image) is not None:
+            self.grid.sliced(key, decoded.renderer)
+
+    def _on_slice_failed(self, key: str, index: int, message: str) -> None:
+        self._problem(message)
+        self._status(f"Slice {index + 1} not shown: {message}")
+
     def _on_detail_failed(self, key: str, message: str) -> None:
         if self.controller.detail_failed(key, message) is None:
             return

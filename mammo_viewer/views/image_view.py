@@ -51,10 +51,12 @@ class MammoView(ViewAnnotations, QGraphicsView):
     fitted = Signal(object)
     activated = Signal(object)  # clicked: the selected view
     detail_wanted = Signal(object)  # key: the view shows a reduced level magnified, full resolution is needed
+    slice_step = Signal(object, int)  # key, slices to move: the wheel over a tomosynthesis stack
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.key: str | None = None
+        self.is_stack = False  # a tomosynthesis stack: the wheel steps its slices
         self.setScene(QGraphicsScene(self))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QBrush(Qt.GlobalColor.black))
@@ -322,6 +324,13 @@ class MammoView(ViewAnnotations, QGraphicsView):
             self.fit()
 
     def wheelEvent(self, event):  # noqa: N802
+        """Zoom; over a tomosynthesis stack the wheel steps its slices and Ctrl+wheel zooms."""
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if self.is_stack and not ctrl and self.key:
+            steps = round(event.angleDelta().y() / 120.0)
+            if steps:
+                self.slice_step.emit(self.key, -steps)  # wheel away from you: deeper into the stack
+            return
         factor = 1.25 ** (event.angleDelta().y() / 120.0)
         self.apply_zoom(factor, event.position())
         if self.key:

@@ -38,6 +38,7 @@ class ViewGrid(QWidget):
     status = Signal(str)  # a note for the status bar (hanging notes, preset scope)
     view_selected = Signal(str)  # image key of the view the reader clicked
     detail_wanted = Signal(object)  # image key: a view needs the full resolution of its reduced level
+    slice_wanted = Signal(object, int)  # image key, slice index: a stack's view steps to that slice
 
     def __init__(self, state: ReadingState, engine):
         super().__init__()
@@ -84,6 +85,7 @@ class ViewGrid(QWidget):
             view.fitted.connect(lambda key: [v.fit() for v in self.views if v.isVisible()])
             view.activated.connect(self.select)
             view.detail_wanted.connect(self.detail_wanted)
+            view.slice_step.connect(self.step_slice)
             self.views.append(view)
         if self._columns != columns or not self.cells.count():
             for view in self.views:
@@ -110,6 +112,7 @@ class ViewGrid(QWidget):
         self.state.forget_windows()
         self.boxes.clear()
         self.page, self.hanging = 0, None
+        self.slice_at: dict[str, int] = {}  # stack key -> the slice asked for last (shown once decoded)
         self._open_protocol()
         self.state.selected = self.selected_lesion = None
         for view in self.views:
@@ -349,6 +352,7 @@ class ViewGrid(QWidget):
         title = self.view_title(placement, item)
         view.title = title
         view.orientation, view.spacing_mm = meta.patient_orientation, meta.pixel_spacing_mm
+        view.is_stack = meta.is_stack
         # A CT or an MR gets no note on where a breast was placed: it is not one.
         mammogram = not_a_mammogram(meta) is None
         view.notes = list(placement.notes) if mammogram else []
@@ -380,10 +384,57 @@ class ViewGrid(QWidget):
         self.draw_results(view, item)
 
     def view_title(self, placement, item: StudyImage) -> str:
-        """The view's label ("R CC"); on a prior's view, "prior" and its date on a second line."""
-        if placement.study != "prior":
-            return placement.label
-        return f"{placement.label}\nprior {format_dicom_date(item.metadata.study_date) or '(date unknown)'}"
+        """The view's label ("R CC"); on a prior's view, "prior" and its date on a second line;
+        on a tomosynthesis stack, the slice on screen and its depth."""
+        lines = [placement.label]
+        if placement.study == "prior":
+            lines.append(f"prior {format_dicom_date(item.metadata.study_date) or '(date unknown)'}")
+        shown = item.image.metadata if item.image is not None else item.metadata
+        if shown.is_stack and shown.frame_number is not None:
+            index = shown.frame_order.index(shown.frame_number - 1) if shown.frame_order else shown.frame_number - 1
+            depth = shown.slice_depths_mm[index] if index < len(shown.slice_depths_mm) else None
+            lines.append(f"slice {index + 1}/{shown.frames}" + (f" · {depth:.1f} mm" if depth is not None else ""))
+        return "\n".join(lines)
+
+    # ----- tomosynthesis stacks -------------------------------------------------------------
+    def shown_slice(self, key: str) -> int | None:
+        """The slice (0-based, spatial order) of stack ``key`` asked for last, or on screen."""
+        if key in self.slice_at:
+            return self.slice_at[key]
+        item = self.item(key)
+        meta = item.image.metadata if item.image is not None else None
+        if meta is None or not meta.is_stack or meta.frame_number is None:
+            return None
+        return meta.frame_order.index(meta.frame_number - 1) if meta.frame_order else meta.frame_number - 1
+
+    def step_slice(self, key: str, step: int) -> None:
+        """Move stack ``key`` by ``step`` slices (clamped to its ends); the slice is decoded
+        and arrives through ``sliced``."""
+        current = self.shown_slice(key)
+        if current is None:
+            return
+        slices = self.item(key).metadata.frames
+        wanted = min(max(current + step, 0), slices - 1)
+        if wanted != current:
+            self.slice_at[key] = wanted
+            self.slice_wanted.emit(key, wanted)
+
+    def step_slices(self, step: int) -> None:
+        """The keyboard's step: the selected view's stack, else every stack on screen."""
+        keys = [p.key for p in self.hanging.placements] if self.hanging else []
+        stacks = [k for k in keys if self.shown_slice(k) is not None]
+        selected = self.state.selected
+        for key in [selected] if selected in stacks else stacks:
+            self.step_slice(key, step)
+
+    def sliced(self, key: str, renderer) -> None:
+        """A stack's slice arrived: it replaces the one on screen (the reader's window stays)."""
+        if key not in self.renderers:
+            return
+        self.renderers[key] = renderer
+        if key not in self.state.chosen:  # each slice has its own window in the file
+            self.state.windows[key] = renderer.image.default_preset
+        self.refresh_view_for(key)
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
         prediction, state = item.prediction, self.state

@@ -96,6 +96,15 @@ def decode_detail(path: Path, preset=None, user_invert: bool = False) -> Decoded
     return DecodedImage(image, None, renderer, None)
 
 
+def decode_slice(path: Path, slice_index: int, preset=None, user_invert: bool = False) -> DecodedImage:
+    """Slice ``slice_index`` (0-based, spatial order) of a tomosynthesis stack, its frame alone
+    decoded, rendered with the window on screen (``preset``; None: the slice's own)."""
+    image = read_image(path, slice_index=slice_index)
+    renderer = ScreenRenderer(image)
+    renderer.render(preset if preset is not None else image.default_preset, user_invert=user_invert)
+    return DecodedImage(image, None, renderer, None)
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -229,6 +238,10 @@ class DecoderPool:
     def submit_detail(self, path: Path, preset=None, user_invert: bool = False) -> Future:
         """``path`` at full resolution, rendered with ``preset`` (``decode_detail``)."""
         return self._submit(decode_detail, path, preset, user_invert)
+
+    def submit_slice(self, path: Path, slice_index: int, preset=None, user_invert: bool = False) -> Future:
+        """One slice of a stack (``decode_slice``)."""
+        return self._submit(decode_slice, path, slice_index, preset, user_invert)
 
     def _submit(self, job, *args) -> Future:
         if self._pool is not None:

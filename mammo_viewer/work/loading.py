@@ -27,6 +27,9 @@ class StudyLoader(QObject):
     failed = Signal(object, str)  # key, message
     detailed = Signal(object, object)  # key, DecodedImage at full resolution
     detail_failed = Signal(object, str)  # key, message
+    sliced = Signal(object, int, object)  # key, slice index, DecodedImage of that slice of a stack
+    slice_failed = Signal(object, int, str)  # key, slice index, message
+    _slice_done = Signal(object, object, int, object, int)  # key, path, index, future, generation
     idle = Signal()
     _detail_done = Signal(object, object, object, int)  # key, path, future, generation (from the pool's thread)
 
@@ -40,6 +43,11 @@ class StudyLoader(QObject):
         self._detail_running: tuple[str, object] | None = None  # key, future
         self._detail_generation = 0
         self._detail_done.connect(self._on_detail_done)
+        # Stack slices: one decode per stack at a time, the latest wish wins (a reader rolling
+        # the wheel through 30 slices waits for the one she stops at, not the 29 before it).
+        self._slice_wanted: dict[object, tuple[Path, int]] = {}
+        self._slice_running: set = set()
+        self._slice_done.connect(self._on_slice_done)
         # key -> (preset, invert) on screen when a film's full resolution is started: it arrives rendered so.
         self.window_of = lambda key: (None, False)
 
@@ -124,8 +132,44 @@ class StudyLoader(QObject):
                 self.detailed.emit(key, result)
         self._next_detail()
 
+    def want_slice(self, key, path: Path, slice_index: int) -> None:
+        """Decode slice ``slice_index`` of the stack ``key``; arrives as ``sliced``."""
+        self._slice_wanted[key] = (Path(path), slice_index)
+        self._next_slice(key)
+
+    def _next_slice(self, key) -> None:
+        if key in self._slice_running or key not in self._slice_wanted:
+            return
+        path, index = self._slice_wanted.pop(key)
+        future = self.decoders.submit_slice(path, index, *self.window_of(key))
+        self._slice_running.add(key)
+        generation = self._detail_generation
+        future.add_done_callback(lambda done: self._emit_safely(self._slice_done, key, path, index, done, generation))
+
+    @staticmethod
+    def _emit_safely(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window is gone
+            pass
+
+    def _on_slice_done(self, key, path, index: int, future, generation: int) -> None:
+        if generation != self._detail_generation:
+            return
+        self._slice_running.discard(key)
+        if key not in self._slice_wanted and not future.cancelled():  # a newer wish makes this one stale
+            try:
+                result = self.decoders.result(future, path)
+            except Exception as exc:  # noqa: BLE001 - every failure reaches the reader as a message
+                self.slice_failed.emit(key, index, str(exc))
+            else:
+                self.sliced.emit(key, index, result)
+        self._next_slice(key)
+
     def cancel(self) -> None:
         self.worker.cancel()
+        self._slice_wanted.clear()
+        self._slice_running.clear()
         running = [self._detail_running[1]] if self._detail_running else []
         for future in self._futures + running:
             # Films not started yet are dropped; one being decoded finishes unseen.

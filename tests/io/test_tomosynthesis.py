@@ -127,19 +127,52 @@ def test_hds_predict_finds_a_lesion_sharp_on_one_slice_on_that_slice(tmp_path, p
     assert "trained on 2-D mammograms" in result["tomosynthesis"]["note"]
 
 
-def test_the_viewer_shows_a_stack_and_says_it_is_not_analysed_there(qtbot, tmp_path, phantom_model):
-    """Until the viewer scrolls and analyses stacks, it shows the middle slice and never passes
-    a one-slice score for the stack's."""
+def test_the_viewer_steps_through_a_stack_and_says_it_is_not_analysed_there(qtbot, tmp_path, phantom_model):
+    """The viewer opens a stack at its middle slice and steps its slices (wheel, arrow keys,
+    Home/End), each with its own window, and until it analyses stacks it never passes the slice
+    on screen's score for the stack's."""
     from conftest import viewer_on
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
 
     volume, _ = dbt_volume(6, shape=(320, 240), lesion_slice=3)
     (tmp_path / "study").mkdir()
-    write_dbt(tmp_path / "study" / "rcc.dcm", volume)
+    order = [5, 3, 1, 0, 2, 4]
+    windows = [(1500.0 + frame, 3000.0) for frame in range(6)]
+    write_dbt(tmp_path / "study" / "rcc.dcm", volume, order=order, windows=windows)
     window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
     (item,) = window.study.images.values()
     assert item.prediction is None and item.not_analysed == "DBT: AI not run here"
-    assert item.image.metadata.frame_number == 4  # the middle slice, in spatial order
-    assert "1 tomosynthesis stack(s) shown at their middle slice" in window.statusBar().currentMessage()
+    assert item.image.metadata.frame_number == order.index(3) + 1  # the middle slice, in spatial order
+    assert "1 tomosynthesis stack(s), slice by slice" in window.statusBar().currentMessage()
     problems = [window.problems.item(i).text() for i in range(window.problems.count())]
-    assert any("tomosynthesis stack: shown at its middle slice" in p for p in problems)
+    assert any("tomosynthesis stack: opened at its middle slice" in p for p in problems)
+    study_item = window.browser.topLevelItem(0).child(0)
+    assert study_item.child(0).text(0) == "R CC · tomosynthesis, 6 slices"
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    assert view.title.endswith("slice 4/6 · 3.0 mm") and view.is_stack
+
+    def on_slice(spatial: int) -> bool:
+        shown = item.image.metadata
+        return shown.frame_number == order.index(spatial) + 1 and view.title.endswith(
+            f"slice {spatial + 1}/6 · {spatial:.1f} mm"
+        )
+
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: on_slice(4), timeout=20000)
+    assert (item.image.pixels == volume[4]).all()
+    assert window.state.windows[item.key].center == 1500.0 + order.index(4)  # the frame's own window
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: on_slice(0), timeout=20000)
+    wheel = QWheelEvent(
+        QPointF(50, 50), QPointF(view.mapToGlobal(QPoint(50, 50))), QPoint(), QPoint(0, -240),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    scale = view.scale_factor
+    view.wheelEvent(wheel)  # two notches toward you: two slices deeper, no zoom
+    qtbot.waitUntil(lambda: on_slice(2), timeout=20000)
+    assert view.scale_factor == scale and item.prediction is None
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: on_slice(5), timeout=20000)
     window.close()
