@@ -240,17 +240,17 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     rows = [(item, lesion) for item in content.images for lesion in item.lesions]
     rows.sort(key=lambda r: -r[1].max_probability)
     columns = (
-        (0, 25, "View"),
-        (25, 25, "Area mm²"),
-        (50, 40, "Longest diameter mm"),
-        (90, 30, "Max probability"),
-        (120, 55, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
+        (0, 22, "View"),
+        (22, 24, "Area mm²"),
+        (46, 45, "Longest diameter mm"),
+        (93, 33, "Max probability"),
+        (128, 50, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
     )
     for offset, w, head in columns:
         page.text(x + offset, y, w, 6, head, 9, True)
     y += 5
     page.painter.setPen(QPen(QColor(0, 0, 0), 0.2 * page.dots_per_mm))
-    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 175, y, 0, 0).topLeft())
+    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 178, y, 0, 0).topLeft())
     y += 1
     if not rows:
         y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
