@@ -129,6 +129,24 @@ class PacsPanel(QWidget):
             raise NodeError("no node chosen", fix="add your PACS with Nodes…")
         return self.book.find(text)
 
+    def chosen_node(self):
+        """(the node chosen in the tab, our own node), or None where no node is set."""
+        if not self.book.nodes or not self.node.currentText().strip():
+            return None
+        try:
+            return self._node(), self.book.local
+        except NodeError:  # a name the book no longer has
+            return None
+
+    def cache_root(self) -> Path | None:
+        """The study cache's folder, where there is one (none is made to look into)."""
+        if self._cache is not None:
+            return self._cache.root
+        from hds_core.node.cache import default_root
+
+        root = default_root()
+        return root if root.is_dir() else None
+
     def say(self, text: str) -> None:
         self.message.setText(text)
 

@@ -61,7 +61,7 @@ class Priors:
         identity = self._identity()
         if identity is None or not identity[0]:
             return
-        cache_root, node = self._cache_root(), self._prior_node()
+        cache_root, node = self.pacs.panel.cache_root(), self.pacs.panel.chosen_node()
         if cache_root is None and node is None:
             return
         date, uid = study.study_date, study.study_uid
@@ -88,24 +88,6 @@ class Priors:
             if item.metadata.file_format == "DICOM":
                 return item.metadata.patient_identity
         return None
-
-    def _cache_root(self) -> Path | None:
-        cache = self.pacs.panel._cache
-        if cache is not None:
-            return cache.root
-        from hds_core.node.cache import default_root
-
-        root = default_root()
-        return root if root.is_dir() else None  # no cache yet: nothing to look through, none made
-
-    def _prior_node(self):
-        panel = self.pacs.panel
-        if not panel.book.nodes or not panel.node.currentText().strip():
-            return None
-        try:
-            return panel._node(), panel.book.local
-        except Exception:  # noqa: BLE001 - a node the book no longer has: no PACS priors, said nowhere
-            return None
 
     def _prior_search_failed(self, exc: Exception) -> None:
         self._problem(f"priors on the PACS not searched: {exc}", show=False)
@@ -139,7 +121,7 @@ class Priors:
             return
         current = self.study
         self._status(f"Prior of {format_dicom_date(candidate.date)}: reading it from {candidate.source}…")
-        node = self._prior_node() if candidate.source == PACS else None
+        node = self.pacs.panel.chosen_node() if candidate.source == PACS else None
         cache = self.pacs.panel.cache
 
         def job(cancelled):

@@ -225,7 +225,7 @@ class ViewGrid(QWidget):
                 view.clear()
         for placement in self.hanging.placements:
             self.draw(placement)
-        self._pair_rows()
+        self._fit_linked()
         if self.hanging.notes:
             self.status.emit("; ".join(self.hanging.notes))
 
@@ -255,7 +255,8 @@ class ViewGrid(QWidget):
                 together[key] = placements
         return together
 
-    def _pair_rows(self) -> None:
+    def _fit_linked(self) -> None:
+        """Each view fits with its group (``fit_together``); groups still at fit are fitted now."""
         groups = self._fit_groups()
         for view in self.views:
             view.fit_together = None
@@ -277,10 +278,6 @@ class ViewGrid(QWidget):
         for placement, view in shown:
             anchor = {"R": "right", "L": "left"}.get(placement.side or "") if placement.mirrored else None
             view.fit_at(shared, anchor)
-
-    def fit_pair(self, row: int) -> None:
-        """The two breasts of a layout's row (the views in ``row``) fit together."""
-        self.fit_group(("row", row))
 
     def hanging_description(self) -> dict:
         """Which image went to which viewport (``mammo-viewer --hanging-json``): for a reader

@@ -111,13 +111,7 @@ class StudyLoader(QObject):
         future = self.decoders.submit_detail(path, *self.window_of(key))
         self._detail_running = (key, future)
         generation = self._detail_generation
-        future.add_done_callback(lambda done: self._emit_detail(key, path, done, generation))
-
-    def _emit_detail(self, key, path, future, generation: int) -> None:
-        try:
-            self._detail_done.emit(key, path, future, generation)
-        except RuntimeError:  # the window is gone
-            pass
+        future.add_done_callback(lambda done: self._emit_safely(self._detail_done, key, path, done, generation))
 
     def _on_detail_done(self, key, path, future, generation: int) -> None:
         if generation != self._detail_generation:
