@@ -130,13 +130,14 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         engine.unavailable.connect(self._on_engine_unavailable)
         engine.predicted.connect(self._on_predicted)
         engine.failed.connect(self._on_predict_failed)
+        engine.stack_progress.connect(self._on_stack_progress)
         engine.progress.connect(findings.set_progress)
         engine.settled.connect(lambda complete: self._check_settled())
         findings.cancel_requested.connect(self.cancel_analysis)
         findings.lesion_activated.connect(self._centre_lesion)
         state, settings = self.state, self.settings
         # The grid redraws the contours itself (view_grid.py); the panel lists them.
-        state.observe("threshold", lambda _: self._show_lesion_rows())
+        state.observe("threshold", lambda _: self._on_threshold())
         for name, action in (("contours", self.contours_action), ("heat_map", self.heat_action)):
             state.observe(name, action.setChecked)
             state.observe(name, lambda on, name=name: settings.setValue(name, on))

@@ -44,16 +44,39 @@ class StackFinding:
         }
 
 
+# What a stack's result takes from its best slab, so that everything that reads a Prediction
+# (the scores per breast, compare_breasts, the trust line, the badge) reads a stack alike.
+_FROM_BEST = (
+    "path", "score", "raw_score", "score_basis", "single_image_score", "calibrated", "view_key",
+    "weights_sha256", "model_name", "device", "precision", "domain", "domain_source", "density",
+    "spacing_mm", "spacing_estimate_mm", "geometry", "working_probability",
+)  # fmt: skip
+
+
 @dataclass
 class StackPrediction:
-    """A stack's result: each slab's 2-D prediction, the score (their maximum) and the
-    findings at a threshold, each on its best slice."""
+    """A stack's result: each slab's 2-D prediction (all of them, or the first ones while the
+    analysis goes on), the score (their maximum) and the findings at a threshold, each on its
+    best slice. It reads as a Prediction of its best slab (score, model, provenance)."""
 
     slabs: list[tuple[tuple[int, int], Prediction]]  # (first, last slice) -> the slab's prediction
     frame_order: tuple[int, ...]
     depths_mm: tuple[float, ...]
-    refine: object = None  # (first, last slice) -> Prediction of those slices: the analysis of one slice
+    # slice index -> Prediction of that slice alone (runs the network); None once the analysis is
+    # over in the viewer: a threshold's findings then use the slices analysed so far, never the
+    # network on the window's thread.
+    refine: object = None
+    slices: int | None = None  # how many slices the stack has (the slabs may not cover them yet)
+    singles: dict[int, Prediction] = field(default_factory=dict)  # slice -> its own analysis, kept
     _findings: dict[float, list[StackFinding]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        best = self.best
+        for name in _FROM_BEST:
+            setattr(self, name, getattr(best, name))
+        self.warnings = list(best.warnings)
+        if self.slices is None:
+            self.slices = len(self.frame_order) or (self.slabs[-1][0][1] + 1 if self.slabs else 0)
 
     @property
     def best(self) -> Prediction:
@@ -61,18 +84,47 @@ class StackPrediction:
         return max((prediction for _, prediction in self.slabs), key=lambda p: p.score)
 
     @property
-    def score(self) -> float:
-        return self.best.score
+    def complete(self) -> bool:
+        """Every slice lies in an analysed slab."""
+        return bool(self.slabs) and self.slabs[-1][0][1] + 1 >= (self.slices or 0)
+
+    @property
+    def max_probability(self) -> float:
+        return max(prediction.max_probability for _, prediction in self.slabs)
 
     def frame_of(self, slice_index: int) -> int:
         return (self.frame_order[slice_index] if self.frame_order else slice_index) + 1
 
+    def slab_of(self, slice_index: int) -> tuple[tuple[int, int], Prediction] | None:
+        """The analysed slab that holds ``slice_index``, or None (not analysed yet)."""
+        return next(((span, p) for span, p in self.slabs if span[0] <= slice_index <= span[1]), None)
+
     def findings(self, threshold: float) -> list[StackFinding]:
         if threshold not in self._findings:
+            if len(self._findings) >= 4:
+                self._findings.pop(next(iter(self._findings)))
             self._findings[threshold] = self._group(threshold)
         return list(self._findings[threshold])
 
-    def _group(self, threshold: float) -> list[StackFinding]:
+    def refined_findings(self, threshold: float, refine) -> list[StackFinding]:
+        """The findings at ``threshold`` with ``refine`` (slice index -> its own Prediction)
+        run where a finding's slab has slices not analysed alone yet; kept for ``findings``."""
+        findings = self._group(threshold, refine)
+        self._findings[threshold] = findings
+        return list(findings)
+
+    def lesions(self, threshold: float) -> list[Lesion]:
+        """The findings' lesions (each on its best slice), numbered as the findings are."""
+        return [finding.lesion for finding in self.findings(threshold)]
+
+    def finding(self, index: int, threshold: float) -> StackFinding | None:
+        return next((f for f in self.findings(threshold) if f.lesion.index == index), None)
+
+    def on_slice(self, slice_index: int, threshold: float) -> list[StackFinding]:
+        """The findings that span ``slice_index``: what the view of that slice outlines."""
+        return [f for f in self.findings(threshold) if f.span[0] <= slice_index <= f.span[1]]
+
+    def _group(self, threshold: float, refine=None) -> list[StackFinding]:
         """Lesions of neighbouring slabs that overlap are one finding."""
         groups: list[list[tuple[tuple[int, int], Prediction, Lesion]]] = []
         for span, prediction in self.slabs:
@@ -86,7 +138,7 @@ class StackPrediction:
         for group in groups:
             span, prediction, lesion = max(group, key=lambda item: item[2].max_probability)
             first, last = min(s[0] for s, _, _ in group), max(s[1] for s, _, _ in group)
-            best_slice, best_prediction, best_lesion = self._best_slice(span, prediction, lesion, threshold)
+            best_slice, best_prediction, best_lesion = self._best_slice(span, prediction, lesion, threshold, refine)
             findings.append(
                 StackFinding(
                     lesion=best_lesion,
@@ -103,15 +155,24 @@ class StackPrediction:
             finding.lesion = dataclasses.replace(finding.lesion, index=number)
         return findings
 
-    def _best_slice(self, span, prediction: Prediction, lesion: Lesion, threshold: float):
+    def _single(self, index: int, refine=None) -> Prediction | None:
+        refine = refine or self.refine
+        if index not in self.singles and refine is not None:
+            self.singles[index] = refine(index)
+        return self.singles.get(index)
+
+    def _best_slice(self, span, prediction: Prediction, lesion: Lesion, threshold: float, refine=None):
         """The slice of the slab where the network responds most inside the lesion's box: each
-        slice of the slab analysed alone (a slab of one slice is its own answer)."""
+        slice of the slab analysed alone (a slab of one slice is its own answer; without the
+        slices' own analyses, the slab's middle slice)."""
         first, last = span
-        if first == last or self.refine is None:
-            return first + (last - first) // 2, prediction, lesion
+        if first == last:
+            return first, prediction, lesion
         best = (-1.0, first + (last - first) // 2, prediction, lesion)
         for index in range(first, last + 1):
-            alone = self.refine((index, index))
+            alone = self._single(index, refine)
+            if alone is None:
+                continue
             matches = [other for other in alone.lesions(threshold) if _overlap(other, lesion)]
             if matches:
                 match = max(matches, key=lambda other: other.max_probability)
@@ -120,17 +181,22 @@ class StackPrediction:
         return best[1], best[2], best[3]
 
     def to_dict(self, threshold: float) -> dict:
-        """The best slab's result (score, model, provenance), its lesions replaced by the
-        stack's findings, each naming its frame (1-based) and the frames it spans."""
+        """The best slab's result (model, provenance) with the stack's score, its lesions
+        replaced by the stack's findings, each naming its frame (1-based) and the frames it spans."""
         document = self.best.to_dict(threshold)
+        document["score"] = round(self.score, 4)
+        document["score_basis"] = self.score_basis
         document["lesions"] = [finding.to_dict() for finding in self.findings(threshold)]
         document["tomosynthesis"] = {
-            "slices": len(self.frame_order) or None,
+            "slices": self.slices,
             "slabs": [[first + 1, last + 1] for (first, last), _ in self.slabs],
             "slab_scores": [round(prediction.score, 4) for _, prediction in self.slabs],
-            "note": "the 2-D model run on slabs of the stack; it was trained on 2-D mammograms, not on DBT",
+            "note": STACK_NOTE,
         }
         return document
+
+
+STACK_NOTE = "the 2-D model run on slabs of the stack; it was trained on 2-D mammograms, not on DBT"
 
 
 def _overlap(a: Lesion, b: Lesion) -> bool:
@@ -177,25 +243,41 @@ def predict_stack(
     cancel=None,
 ) -> StackPrediction:
     """``predict(image)`` (a 2-D prediction, e.g. DomainModels.predict) over the slabs of
-    ``stack`` (io.dicom.StackReader). ``progress(done, total)`` after each slab, in depth
-    order: the first slab's result exists before the last is read."""
+    ``stack`` (io.dicom.StackReader), in depth order. ``progress(done, total, partial)`` after
+    each slab, ``partial`` the StackPrediction of the slabs so far: the first slab's result is
+    on screen before the last is read."""
     meta = stack.metadata
     spans = slab_spans(meta.frames, meta.slice_depths_mm, slab_mm)
-    cache: dict[tuple[int, int], Prediction] = {}
+
+    def check() -> None:
+        if cancel is not None and cancel():
+            from .events import PredictionCancelled
+
+            raise PredictionCancelled()
 
     def analyse(span: tuple[int, int]) -> Prediction:
-        if span not in cache:
-            if cancel is not None and cancel():
-                from .events import PredictionCancelled
+        check()
+        return predict(slab_image([stack.slice(index) for index in range(span[0], span[1] + 1)]))
 
-                raise PredictionCancelled()
-            slices = [stack.slice(index) for index in range(span[0], span[1] + 1)]
-            cache[span] = predict(slab_image(slices))
-        return cache[span]
-
-    slabs = []
+    slabs: list[tuple[tuple[int, int], Prediction]] = []
+    singles: dict[int, Prediction] = {}
     for done, span in enumerate(spans, 1):
         slabs.append((span, analyse(span)))
+        if span[0] == span[1]:
+            singles[span[0]] = slabs[-1][1]
         if progress is not None:
-            progress(done, len(spans))
-    return StackPrediction(slabs, meta.frame_order, meta.slice_depths_mm, refine=analyse)
+            progress(
+                done,
+                len(spans),
+                StackPrediction(
+                    list(slabs), meta.frame_order, meta.slice_depths_mm, slices=meta.frames, singles=singles
+                ),
+            )
+    return StackPrediction(
+        slabs,
+        meta.frame_order,
+        meta.slice_depths_mm,
+        refine=lambda index: analyse((index, index)),
+        slices=meta.frames,
+        singles=singles,
+    )

@@ -271,7 +271,7 @@ class FindingsPanel(QWidget):
             row = self.rows[r]
             lesion = row.lesion
             values = (
-                f"{row.view} #{lesion.index}",
+                row.place,
                 _fmt(lesion.area_mm2, 1),
                 _fmt(lesion.longest_diameter_mm, 1),
                 _fmt(lesion.max_probability, 3),

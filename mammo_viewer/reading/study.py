@@ -12,6 +12,7 @@ from hds_core.io import MammoImage, MammoMetadata
 from hds_core.report.content import breast_scores
 
 from .hanging import ViewInfo
+from .stack_reading import lesion_slice
 
 
 @dataclass
@@ -46,6 +47,12 @@ class LesionRow:
     view: str
     lesion: Lesion
     new_since: str | None = None  # the prior's date when nothing was near its place then
+    slice: int | None = None  # a tomosynthesis finding's sharpest slice (1-based, spatial order)
+
+    @property
+    def place(self) -> str:
+        """The view and the finding's number, and on a stack its slice: "R CC #1 · slice 11"."""
+        return f"{self.view} #{self.lesion.index}" + (f" · slice {self.slice}" if self.slice is not None else "")
 
 
 @dataclass
@@ -78,11 +85,19 @@ class Study:
         """Every lesion at ``threshold`` of every analysed view, most probable first; ``new``:
         (image key, lesion index) -> the prior's date, for the lesions new since it."""
         new = new or {}
-        rows = [
-            LesionRow(image.key, image.label, lesion, new.get((image.key, lesion.index)))
-            for image in self.predicted()
-            for lesion in image.prediction.lesions(threshold)
-        ]
+        rows = []
+        for image in self.predicted():
+            for lesion in image.prediction.lesions(threshold):
+                at = lesion_slice(image.prediction, lesion, threshold)
+                rows.append(
+                    LesionRow(
+                        image.key,
+                        image.label,
+                        lesion,
+                        new.get((image.key, lesion.index)),
+                        at + 1 if at is not None else None,
+                    )
+                )
         return sorted(rows, key=lambda row: -row.lesion.max_probability)
 
 

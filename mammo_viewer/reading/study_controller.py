@@ -28,19 +28,7 @@ class Skipped:
 
 def not_analysed_text(path, reason: str) -> str:
     """The problems list's line for an image the AI is not run on."""
-    if reason == STACK_REASON:
-        return f"{path}: {reason}"
     return f"{path}: not a mammogram ({reason}): displayed, AI not run"
-
-
-# The viewer shows a tomosynthesis stack slice by slice and does not analyse it: a score from
-# the slice on screen would pass for the stack's. hds-predict analyses stacks slab by slab
-# (infer/stack.py).
-STACK_REASON = (
-    "tomosynthesis stack: opened at its middle slice (wheel, arrow keys, Page Up/Down, Home/End step "
-    "the slices); the viewer does not analyse stacks yet (hds-predict does, slab by slab): AI not run here"
-)
-STACK_BADGE = "DBT: AI not run here"
 
 
 def scan_summary(result: ScanResult) -> str:
@@ -222,10 +210,7 @@ class StudyController:
             if item.image is not None and item.prediction is None and key not in self.queued:
                 self.queued.add(key)
                 reason = not_a_mammogram(item.metadata)
-                if item.metadata.is_stack and not reason:
-                    item.not_analysed = STACK_BADGE
-                    skipped.append(Skipped(key, STACK_REASON))
-                elif reason:
+                if reason:
                     item.not_analysed = "not a mammogram: AI not run"
                     skipped.append(Skipped(key, reason))
                 else:
@@ -278,13 +263,13 @@ class StudyController:
         """The status line once the study on screen has settled, whole."""
         images = list(self.study.images.values()) if self.study else []
         analysed = sum(image.prediction is not None for image in images)
-        stacks = sum(image.not_analysed == STACK_BADGE for image in images)
-        skipped = sum(bool(image.not_analysed) for image in images) - stacks
+        stacks = sum(image.prediction is not None and image.metadata.is_stack for image in images)
+        skipped = sum(bool(image.not_analysed) for image in images)
         text = f"Analysed {analysed} of {len(images)} image(s)"
+        if stacks:
+            text += f" ({stacks} tomosynthesis stack(s), slab by slab with the 2-D model)"
         if skipped:
             text += f"; {skipped} not a mammogram (AI not run)"
-        if stacks:
-            text += f"; {stacks} tomosynthesis stack(s), slice by slice (AI not run here: hds-predict)"
         if self.prior is not None:
             prior = list(self.prior.images.values())
             done = sum(image.prediction is not None for image in prior)
@@ -304,8 +289,6 @@ class StudyController:
         if any(image.prediction is not None for image in images):
             return f"{sum(image.prediction is not None for image in images)} image(s) analysed"
         if all(image.error or image.not_analysed for image in images):
-            if any(image.not_analysed == STACK_BADGE for image in images):
-                return "tomosynthesis: AI not run here"
             return "no readable mammogram to analyse"
         return "analysis cancelled" if self.queued else "no image analysed yet"
 

@@ -6,6 +6,7 @@ when the study has settled."""
 from __future__ import annotations
 
 from hds_core.density import breast_densities
+from hds_core.infer.stack import STACK_NOTE, StackPrediction
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
@@ -58,7 +59,10 @@ class Analysis:
             self.grid.refresh_view_for(note.key)
         spacing = self.study_spacing.get(self._study_key(), self.default_spacing)
         for item in ready:
-            self.engine.add(item.key, item.model_image or item.image, spacing)
+            if item.metadata.is_stack:  # read slab by slab from its file, on the engine's thread
+                self.engine.add_stack(item.key, item.path, spacing)
+            else:
+                self.engine.add(item.key, item.model_image or item.image, spacing)
 
     def _study_key(self) -> tuple | None:
         study = self.study
@@ -104,6 +108,38 @@ class Analysis:
             self.engine_status.predicted(prediction, self.engine.predictor)
             self._refresh_results()
 
+    def _on_stack_progress(self, key: str, partial, done: int, total: int) -> None:
+        """A stack's slabs so far: its view outlines what they found, and the scores count them."""
+        item = self.controller.image(key)
+        if item is None or (item.prediction is not None and getattr(item.prediction, "complete", False)):
+            return  # another study, or the whole result came first
+        if self.controller.predicted(key, partial):
+            self._refresh_results()
+            self._status(f"{item.label}: tomosynthesis slab {done} of {total} analysed")
+
+    def _refine_stacks(self) -> None:
+        """The threshold moved: each stack finding's own slice at the new threshold, found on the
+        engine's thread a moment after the slider stops (until then, its slab's middle slice)."""
+        from PySide6.QtCore import QTimer
+
+        if self.study is None:
+            return
+        stacks = {key: item.prediction for key, item in self.study.images.items() if item.metadata.is_stack}
+        stacks = {key: result for key, result in stacks.items() if result is not None and result.complete}
+        if not stacks:
+            return
+        if getattr(self, "_refine_timer", None) is None:
+            self._refine_timer = QTimer(self, singleShot=True, interval=300)
+            self._refine_timer.timeout.connect(self._refine_now)
+        self._refine_timer.start()
+
+    def _refine_now(self) -> None:
+        if self.study is None:
+            return
+        stacks = {key: item.prediction for key, item in self.study.images.items() if item.metadata.is_stack}
+        stacks = {key: result for key, result in stacks.items() if result is not None and result.complete}
+        self.engine.refine_stacks(stacks, self.state.threshold, lambda _keys: self._refresh_results())
+
     def _on_predict_failed(self, key: str, message: str) -> None:
         if self.controller.predict_failed(key, message):
             self._problem(f"{key}: AI analysis failed: {message}")
@@ -147,8 +183,17 @@ class Analysis:
             domain = study_domain(predictions)
             model = self.engine.predictor.for_predictions(predictions)
             self.engine_status.serve(model, domain)
-            self.findings.set_trust(score_trust(model.spec.cross_validation, domain))
+            trust = score_trust(model.spec.cross_validation, domain)
+            if any(isinstance(p, StackPrediction) for p in predictions):
+                # The figures above are the 2-D model's on 2-D images; on DBT nothing was measured.
+                dbt = f"Tomosynthesis: {STACK_NOTE} (2 mm slabs); its accuracy on DBT is unmeasured."
+                trust = "\n".join(filter(None, (trust, dbt)))
+            self.findings.set_trust(trust)
         self._show_lesion_rows()
+
+    def _on_threshold(self) -> None:
+        self._show_lesion_rows()
+        self._refine_stacks()
 
     def _show_lesion_rows(self) -> None:
         if self.study is not None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from hds_core.findings import BOTH_BREASTS
 from hds_core.infer.scope import not_a_mammogram
+from hds_core.infer.stack import StackPrediction
 from hds_core.report.content import format_dicom_date
 from hds_core.report.operating_point import score_word
 
@@ -19,6 +20,7 @@ from ..pictures.display import ScreenRenderer, adjusted, window_of
 from ..reading.hanging import Hanging, hang, hang_stage
 from ..reading.protocols import Protocol, first_applicable
 from ..reading.reading_state import ReadingState
+from ..reading.stack_reading import displayed_slice, slice_note, slice_overlay
 from ..reading.study import Study, StudyImage
 from .image_view import MammoView
 
@@ -387,11 +389,13 @@ class ViewGrid(QWidget):
         if placement.study == "prior":
             lines.append(f"prior {format_dicom_date(item.metadata.study_date) or '(date unknown)'}")
         shown = item.image.metadata if item.image is not None else item.metadata
-        if shown.is_stack and shown.frame_number is not None:
-            index = shown.frame_order.index(shown.frame_number - 1) if shown.frame_order else shown.frame_number - 1
+        index = displayed_slice(shown)
+        if index is not None:
             depth = shown.slice_depths_mm[index] if index < len(shown.slice_depths_mm) else None
             lines.append(f"slice {index + 1}/{shown.frames}" + (f" · {depth:.1f} mm" if depth is not None else ""))
-        return "\n".join(lines)
+            if isinstance(item.prediction, StackPrediction):
+                lines.append(slice_note(item.prediction, index, self.state.threshold))
+        return "\n".join(line for line in lines if line)
 
     # ----- tomosynthesis stacks -------------------------------------------------------------
     def shown_slice(self, key: str) -> int | None:
@@ -399,10 +403,13 @@ class ViewGrid(QWidget):
         if key in self.slice_at:
             return self.slice_at[key]
         item = self.item(key)
-        meta = item.image.metadata if item.image is not None else None
-        if meta is None or not meta.is_stack or meta.frame_number is None:
-            return None
-        return meta.frame_order.index(meta.frame_number - 1) if meta.frame_order else meta.frame_number - 1
+        return displayed_slice(item.image.metadata) if item.image is not None else None
+
+    def go_to_slice(self, key: str, index: int) -> None:
+        """Show slice ``index`` (0-based, spatial order) of stack ``key``."""
+        current = self.shown_slice(key)
+        if current is not None:
+            self.step_slice(key, index - current)
 
     def step_slice(self, key: str, step: int) -> None:
         """Move stack ``key`` by ``step`` slices (clamped to its ends); the slice is decoded
@@ -443,7 +450,10 @@ class ViewGrid(QWidget):
             view.set_heat_map(None)
             view.viewport().update()
             return
-        lesions = prediction.lesions(state.threshold)
+        lesions, heat = prediction.lesions(state.threshold), prediction
+        if isinstance(prediction, StackPrediction):  # the slice on screen: what spans it, its slab's map
+            index = displayed_slice(item.image.metadata) if item.image is not None else None
+            lesions, heat = slice_overlay(prediction, index, state.threshold) if index is not None else ([], None)
         selected = (
             [self.selected_lesion.lesion.contour_xy]
             if (self.selected_lesion is not None and self.selected_lesion.key == item.key)
@@ -454,7 +464,7 @@ class ViewGrid(QWidget):
             selected,
             labels=[(lesion.bbox_xywh, lesion.index) for lesion in lesions],
         )
-        view.set_heat_map(prediction.working_probability, prediction.geometry)
+        view.set_heat_map(*((heat.working_probability, heat.geometry) if heat is not None else (None,)))
         view.set_heat_visible(state.heat_map, state.heat_opacity)
         view.set_contours_visible(state.contours)
         view.badge = f"{score_word(prediction.calibrated)} {prediction.score:.2f}" + (
@@ -466,7 +476,10 @@ class ViewGrid(QWidget):
         for placement in self.hanging.placements if self.hanging else ():
             view = self._view(placement)
             if view.key == placement.key:
-                self.draw_results(view, self.item(placement.key))
+                item = self.item(placement.key)
+                if item.metadata.is_stack:  # its title says where the findings are
+                    view.title = self.view_title(placement, item)
+                self.draw_results(view, item)
 
     def show_overlays(self) -> None:
         for view in self.views:
@@ -481,6 +494,8 @@ class ViewGrid(QWidget):
             order = [hang(self.study.view_infos(), 1, i).placements[0].key for i in range(len(self.study.images))]
             self.set_layout(1, order.index(chosen.key) if chosen.key in order else 0)
             view, _ = self.view_of(chosen.key)
+        if chosen.slice is not None:  # a stack's finding: its sharpest slice (outlined once it arrives)
+            self.go_to_slice(chosen.key, chosen.slice - 1)
         if view is not None:
             x, y = chosen.lesion.centroid_xy
             if view.at_fit:  # at fit the whole image is on screen and there is nothing to centre: zoom in first

@@ -29,6 +29,9 @@ class Engine(QObject):
     failed = Signal(object, str)  # key, message
     progress = Signal(int, int)  # images done, images queued in this run
     settled = Signal(bool)  # every queued image is done (True) or the run was cancelled (False)
+    # key, StackPrediction of the slabs so far, slabs done, slabs in all: a tomosynthesis stack
+    # is analysed slab by slab, and each slab's result is on screen as it comes.
+    stack_progress = Signal(object, object, int, int)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -37,7 +40,8 @@ class Engine(QObject):
         self.predictor: DomainModels | None = None
         self.error: str | None = None
         self.done = self.total = 0
-        self._waiting: list[tuple[str, MammoImage, float | None]] = []
+        self._waiting: list[tuple[str, object, float | None]] = []  # (key, MammoImage or stack Path, spacing)
+        self._refiners: dict[str, object] = {}  # stack key -> slice index -> its own Prediction (network)
         self.lesion_threshold = None  # () -> the threshold on screen, read from the engine's thread
         self._load: tuple | None = None  # (weights, device) until start() builds the Predictor
         # Known before the weights have loaded, so that films are read at the network's level from the start.
@@ -108,7 +112,10 @@ class Engine(QObject):
         else:
             self._submit(key, image, spacing_mm)
 
-    def _submit(self, key: str, image: MammoImage, spacing_mm: float | None = None) -> None:
+    def _submit(self, key: str, image, spacing_mm: float | None = None) -> None:
+        if isinstance(image, Path):
+            self._submit_stack(key, image, spacing_mm)
+            return
         predictor = self.predictor
         spacing = (spacing_mm, spacing_mm) if spacing_mm and not image.metadata.spacing_known else None
 
@@ -133,6 +140,69 @@ class Engine(QObject):
 
         self.worker.submit(job, done, error)
 
+    def add_stack(self, key: str, path: Path, spacing_mm: float | None = None) -> None:
+        """A tomosynthesis stack, analysed slab by slab from its file (infer/stack.py): each
+        slab's result arrives through ``stack_progress``, the whole through ``predicted``."""
+        self.add(key, Path(path), spacing_mm)
+
+    def _submit_stack(self, key: str, path: Path, spacing_mm: float | None) -> None:
+        from hds_core.infer.stack import predict_stack
+        from hds_core.io.dicom import StackReader
+
+        predictor = self.predictor
+
+        def job(cancelled):
+            stack = StackReader(path)
+            spacing = (spacing_mm, spacing_mm) if spacing_mm and stack.metadata.pixel_spacing_mm is None else None
+
+            def progress(done: int, total: int, partial) -> None:
+                if not cancelled():
+                    self.stack_progress.emit(key, partial, done, total)
+
+            result = predict_stack(
+                lambda image: predictor.predict(image, cancel=cancelled, spacing_mm=spacing),
+                stack,
+                progress=progress,
+                cancel=cancelled,
+            )
+            if self.lesion_threshold is not None:
+                result.findings(self.lesion_threshold())  # each finding's slice found here, not on the window's thread
+            refine, result.refine = result.refine, None
+            return result, refine
+
+        def done(value) -> None:
+            result, refine = value
+            self._refiners[key] = refine
+            self._step()
+            self.predicted.emit(key, result)
+            self._maybe_settled()
+
+        def error(exc: Exception) -> None:
+            self._step()
+            if not isinstance(exc, PredictionCancelled):
+                self.failed.emit(key, f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+            self._maybe_settled()
+
+        self.worker.submit(job, done, error)
+
+    def refine_stacks(self, results: dict, threshold: float, on_done) -> None:
+        """The findings of analysed stacks (key -> StackPrediction) at a new ``threshold``, each
+        on its own best slice (the network on the slices of their slabs), on the engine's
+        thread; ``on_done(keys)`` then. Until it is done the window shows each finding on its
+        slab's middle slice."""
+        jobs = {key: result for key, result in results.items() if key in self._refiners}
+        if not jobs or self.predictor is None:
+            return
+
+        def job(cancelled):
+            for key, result in jobs.items():
+                if cancelled():
+                    break
+                result.refined_findings(threshold, self._refiners[key])
+            return list(jobs)
+
+        self.worker.submit(job, on_done)
+
     def _step(self) -> None:
         self.done += 1
         self.progress.emit(self.done, self.total)
@@ -143,6 +213,7 @@ class Engine(QObject):
 
     def cancel(self, quiet: bool = False) -> None:
         was_busy = self.busy or bool(self._waiting)
+        self._refiners.clear()
         self.worker.cancel()
         self._waiting.clear()
         self.done = self.total = 0

@@ -1,0 +1,107 @@
+"""Digital breast tomosynthesis in the viewer (issue 40): a stack steps slice by slice, each
+with its own window; it is analysed slab by slab on the engine's thread, its slabs on screen as
+they come; a finding is listed with its sharpest slice, outlined on the slices it spans, and a
+click on its row goes to that slice."""
+
+from conftest import viewer_on
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from synthetic_dbt import dbt_volume, write_dbt
+
+from hds_core.infer.stack import StackPrediction
+
+
+def test_the_viewer_steps_through_a_stack(qtbot, tmp_path, phantom_model):
+    """The viewer opens a stack at its middle slice and steps its slices (wheel, arrow keys,
+    Home/End), each with its own window."""
+    volume, _ = dbt_volume(6, shape=(320, 240), lesion_slice=3)
+    (tmp_path / "study").mkdir()
+    order = [5, 3, 1, 0, 2, 4]
+    windows = [(1500.0 + frame, 3000.0) for frame in range(6)]
+    write_dbt(tmp_path / "study" / "rcc.dcm", volume, order=order, windows=windows)
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
+    (item,) = window.study.images.values()
+    assert item.image.metadata.frame_number == order.index(3) + 1  # the middle slice, in spatial order
+    study_item = window.browser.topLevelItem(0).child(0)
+    assert study_item.child(0).text(0) == "R CC · tomosynthesis, 6 slices"
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    assert view.title.endswith("slice 4/6 · 3.0 mm") and view.is_stack
+
+    def on_slice(spatial: int) -> bool:
+        shown = item.image.metadata
+        return shown.frame_number == order.index(spatial) + 1 and view.title.endswith(
+            f"slice {spatial + 1}/6 · {spatial:.1f} mm"
+        )
+
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: on_slice(4), timeout=20000)
+    assert (item.image.pixels == volume[4]).all()
+    assert window.state.windows[item.key].center == 1500.0 + order.index(4)  # the frame's own window
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: on_slice(0), timeout=20000)
+    wheel = QWheelEvent(
+        QPointF(50, 50), QPointF(view.mapToGlobal(QPoint(50, 50))), QPoint(), QPoint(0, -240),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    scale = view.scale_factor
+    view.wheelEvent(wheel)  # two notches toward you: two slices deeper, no zoom
+    qtbot.waitUntil(lambda: on_slice(2), timeout=20000)
+    assert view.scale_factor == scale
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: on_slice(5), timeout=20000)
+    window.close()
+
+
+def test_the_viewer_analyses_a_stack_slab_by_slab_and_goes_to_a_findings_slice(
+    qtbot, tmp_path, phantom_model, monkeypatch
+):
+    """A lesion sharp on one slice: the slabs' results come one by one before the whole, the
+    finding is listed with that slice and outlined there, the threshold re-outlines it, and a
+    click on its row brings that slice on screen."""
+    volume, centre = dbt_volume(12, shape=(320, 240), lesion_slice=2)
+    order = [3, 1, 0, 2, 4, 11, 7, 6, 5, 8, 9, 10]
+    (tmp_path / "study").mkdir()
+    write_dbt(tmp_path / "study" / "rcc.dcm", volume, order=order, spacing_mm=0.2)
+    seen = []
+    from mammo_viewer.main_window import MainWindow
+
+    original = MainWindow._on_stack_progress
+    monkeypatch.setattr(
+        MainWindow,
+        "_on_stack_progress",
+        lambda self, key, partial, done, total: (
+            seen.append((done, total, partial.complete)),
+            original(self, key, partial, done, total),
+        ),
+    )
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
+    (item,) = window.study.images.values()
+    result = item.prediction
+    assert isinstance(result, StackPrediction) and result.complete and item.not_analysed is None
+    assert [done for done, _, _ in seen] == list(range(1, 7)) and seen[0][:2] == (1, 6)
+    assert [complete for _, _, complete in seen] == [False] * 5 + [True]  # the first slab's came first
+    assert "1 tomosynthesis stack(s), slab by slab" in window.statusBar().currentMessage()
+    assert "trained on 2-D mammograms, not on DBT" in window.findings.trust_label.text()
+
+    (row,) = window.findings.rows
+    assert row.slice == 3 and row.place == "R CC #1 · slice 3"
+    assert window.findings.lesions.item(0, 0).text() == "R CC #1 · slice 3"
+    x, y = row.lesion.centroid_xy
+    assert abs(x - centre[1]) < 4 and abs(y - centre[0]) < 4
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    assert "slice 7/12" in view.title  # the middle slice: the finding's span is not there
+    assert not view.lesion_labels and "AI: #1 on 3" in view.title  # where to scroll
+
+    window.findings.lesions.cellClicked.emit(0, 0)  # the reader clicks the row
+    qtbot.waitUntil(lambda: "slice 3/12" in view.title, timeout=20000)
+    assert "#1 sharpest here" in view.title and len(view.lesion_labels) == 1
+    assert item.image.metadata.frame_number == order.index(2) + 1
+
+    area = row.lesion.area_mm2
+    window.state.threshold = 0.01  # below the whole breast's probability: its outline grows to the breast
+    assert window.findings.rows[0].lesion.area_mm2 > 5 * area and view.lesion_labels
+    window.state.threshold = window.state.default_threshold
+    (again,) = window.findings.rows
+    assert again.slice == 3 and again.lesion.area_mm2 == area and len(view.lesion_labels) == 1
+    window.close()
