@@ -14,10 +14,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..findings import Lesion, Prediction
 from ..io import MammoImage
+from ..io.image import slice_step_mm
+from ..io.tomo import combine_slices
 
 SLAB_MM = 2.0  # two 1-mm slices a slab: a mass sharp on one slice keeps half its contrast
 
@@ -214,24 +214,15 @@ def _continues(group, span, lesion) -> bool:
 
 def slab_spans(slices: int, depths_mm: tuple[float, ...], slab_mm: float = SLAB_MM) -> list[tuple[int, int]]:
     """Consecutive slabs of about ``slab_mm`` covering every slice once (the last may be thinner)."""
-    step = 1.0
-    if len(depths_mm) > 1:
-        gaps = np.diff(depths_mm)
-        step = float(np.median(gaps)) if np.all(gaps >= 0) and np.median(gaps) > 0 else 1.0
-    size = max(1, int(math.floor(slab_mm / step + 1e-6)))
+    size = max(1, int(math.floor(slab_mm / (slice_step_mm(depths_mm) or 1.0) + 1e-6)))
     return [(first, min(first + size, slices) - 1) for first in range(0, slices, size)]
 
 
 def slab_image(slices: list[MammoImage]) -> MammoImage:
     """The average of consecutive slices, as an image of the first slice's header."""
-    first = slices[0]
     if len(slices) == 1:
-        return first
-    total = np.zeros(first.pixels.shape, dtype=np.float64)
-    for item in slices:
-        total += item.pixels
-    pixels = np.rint(total / len(slices)).astype(first.pixels.dtype)
-    return dataclasses.replace(first, pixels=pixels)
+        return slices[0]
+    return dataclasses.replace(slices[0], pixels=combine_slices(item.pixels for item in slices))
 
 
 def predict_stack(

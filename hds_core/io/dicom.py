@@ -31,7 +31,7 @@ from .dicom_header import (
 from .image import MammoImage, MammoMetadata
 from .levels import deepest_level
 from .progressive import decode_level, pyramid_of
-from .tomo import frame_dataset, is_stack, read_frame_pixels
+from .tomo import combine_slices, frame_dataset, is_stack, read_frame_pixels, slab_around
 
 # Picks a resolution level from the file's metadata and the levels its pixel data holds.
 LevelChoice = Callable[[MammoMetadata, int], int]
@@ -185,6 +185,17 @@ class StackReader:
             level = level(metadata, 0)
         level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
         return _image(flat, self.path, metadata, pixels, level, False)
+
+    def slab(self, centre: int, count: int, *, mip: bool = False, level: int | LevelChoice = 0) -> MammoImage:
+        """``count`` slices around ``centre`` as one image (their MIP or average), with the
+        centre slice's header and window; one slice at a time in memory besides the sum."""
+        span = slab_around(centre, count, self.metadata.frames)
+        if len(span) == 1:
+            return self.slice(centre, level)
+        middle = self.slice(centre, level)
+        pixels = (middle.pixels if index == centre else self.slice(index, level).pixels for index in span)
+        metadata = dataclasses.replace(middle.metadata, slab_slices=len(span), slab_mip=mip)
+        return dataclasses.replace(middle, pixels=combine_slices(pixels, mip), metadata=metadata)
 
 
 def _image(ds: Dataset, path: Path, metadata: MammoMetadata, pixels: np.ndarray, level: int, direct: bool):

@@ -131,6 +131,10 @@ class MammoMetadata:
     frame_order: tuple[int, ...] = ()
     slice_depths_mm: tuple[float, ...] = ()
     frame_number: int | None = None
+    # A slab read from a stack (StackReader.slab): how many slices, centred on ``frame_number``'s,
+    # were combined, and whether by their maximum (MIP) or their average.
+    slab_slices: int = 1
+    slab_mip: bool = False
 
     @property
     def is_stack(self) -> bool:
@@ -139,6 +143,11 @@ class MammoMetadata:
     @property
     def slices(self) -> int:
         return self.frames if self.is_stack else 1
+
+    @property
+    def slice_step_mm(self) -> float | None:
+        """The distance between neighbouring slices (their median), or None where unknown."""
+        return slice_step_mm(self.slice_depths_mm)
 
     def frame_of_slice(self, slice_index: int) -> int:
         """The frame number (1-based) of the slice at ``slice_index`` (0-based, spatial order)."""
@@ -333,3 +342,13 @@ class MammoImage:
         Using the display pipeline (not raw values) makes film scans (mini-MIAS) and
         FOR PRESENTATION digital mammograms comparable inputs."""
         return self.render(self.model_preset)
+
+
+def slice_step_mm(depths_mm) -> float | None:
+    """The median distance between neighbouring slices of a stack (depths in spatial order), or
+    None where the depths are unknown or not increasing."""
+    if len(depths_mm) < 2:
+        return None
+    gaps = np.diff(np.asarray(depths_mm, dtype=np.float64))
+    step = float(np.median(gaps))
+    return step if np.all(gaps >= 0) and step > 0 else None

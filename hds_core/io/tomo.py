@@ -174,3 +174,37 @@ def read_frame_pixels(path: Path, index: int, frames: int, plugin: str = "") -> 
     if pixels.ndim != 2:
         raise errors.UnsupportedImageError(path, f"frame {index + 1} decoded to shape {pixels.shape}, expected 2-D")
     return pixels
+
+
+def slab_count(slab_mm: float, depths_mm) -> int:
+    """How many slices make a slab of ``slab_mm`` (1: one slice; unknown depths: 1 mm apart)."""
+    from .image import slice_step_mm
+
+    step = slice_step_mm(depths_mm) or 1.0
+    return max(1, int(round(slab_mm / step + 1e-6))) if slab_mm > 0 else 1
+
+
+def slab_around(centre: int, count: int, slices: int) -> range:
+    """The ``count`` slices centred on ``centre`` (0-based, spatial order), shifted inside the stack."""
+    count = max(1, min(count, slices))
+    first = min(max(centre - (count - 1) // 2, 0), slices - count)
+    return range(first, first + count)
+
+
+def combine_slices(pixels, mip: bool = False) -> np.ndarray:
+    """Slices' stored values (an iterable: each read when its turn comes, so one slice at a time
+    is held besides the running result) as one slab: their maximum (MIP: a calcification or a
+    spiculation stays bright) or their average (a thicker slice, less noise), in their dtype."""
+    result, count, dtype = None, 0, None
+    for item in pixels:
+        count += 1
+        if result is None:
+            dtype = item.dtype
+            result = item.copy() if mip else item.astype(np.float64)
+        elif mip:
+            np.maximum(result, item, out=result)
+        else:
+            result += item
+    if result is None:
+        raise ValueError("a slab of no slice")
+    return result if mip else np.rint(result / count).astype(dtype)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMenu, QScr
 from hds_core.text import printable
 
 from ..pacs.panel import PacsPanel
+from ..views.stack_navigation import SLAB_THICKNESSES_MM
 from .model_input import ModelInputPane
 from .study_browser import StudyBrowser
 
@@ -177,6 +178,38 @@ def build_menus(w) -> Menus:
         # Only while the hanging has the focus: the arrows keep moving through the lists.
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         grid.addAction(action)
+    slices.addSeparator()
+    cine_action = act(slices, "&Cine (play back and forth)", grid.set_cine, "Ctrl+Space", checkable=True)
+    act(slices, "Cine faster", lambda: grid.cine_speed(1), "]")
+    act(slices, "Cine slower", lambda: grid.cine_speed(-1), "[")
+    slices.addSeparator()
+    slab_group = QActionGroup(w)
+    slab_actions = {}
+    for thickness in SLAB_THICKNESSES_MM:
+        text = f"Slab {thickness:g} mm" if thickness else "One slice (no slab)"
+        action = act(
+            slices,
+            text,
+            lambda on, t=thickness: on and setattr(state, "slab_mm", t),
+            checkable=True,
+            checked=thickness == state.slab_mm,
+        )
+        slab_group.addAction(action)
+        slab_actions[thickness] = action
+    state.observe("slab_mm", lambda mm: mm in slab_actions and slab_actions[mm].setChecked(True))
+    act(slices, "Slab thicker", lambda: grid.slab_step(1), "Ctrl+]")
+    act(slices, "Slab thinner", lambda: grid.slab_step(-1), "Ctrl+[")
+    mip_action = act(
+        slices, "Slab by &maximum (MIP), not average", lambda on: setattr(state, "slab_mip", on), "Ctrl+M",
+        checkable=True, checked=state.slab_mip,
+    )  # fmt: skip
+    state.observe("slab_mip", mip_action.setChecked)
+    link_action = act(
+        slices, "&Link a breast's views by depth", lambda on: setattr(state, "depth_link", on), "Ctrl+D",
+        checkable=True, checked=state.depth_link,
+    )  # fmt: skip
+    state.observe("depth_link", link_action.setChecked)
+    grid.cine_changed.connect(cine_action.setChecked)
     view_menu.addSeparator()
     act(view_menu, "&Fit", lambda: [v.fit() for v in grid.views], "F")
     act(view_menu, "1:1 pixels", lambda: [v.one_to_one() for v in grid.views], "Ctrl+1")

@@ -21,6 +21,14 @@ def _fraction(value) -> float:
     return min(max(float(value), 0.0), 1.0)
 
 
+def _slab_mm(value) -> float:
+    return min(max(float(value), 0.0), 50.0)  # 0: one slice; a breast is rarely thicker than 50 mm
+
+
+def _fps(value) -> int:
+    return min(max(int(value), 1), 60)
+
+
 def _layout(value) -> int:
     if value not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {value!r}")
@@ -61,6 +69,13 @@ class ReadingState:
     selected = Evented()  # key of the view the reader clicked, or None (presets apply to all)
     layout = Evented(_layout)  # 4, 2 or 1 views
     invert = Evented(bool)
+    # Tomosynthesis: the slab shown around each stack's slice (mm; 0: the slice alone), by
+    # maximum (MIP) or average, the same for every view; the cine speed in slices a second; and
+    # whether a breast's two views follow each other by relative depth.
+    slab_mm = Evented(_slab_mm)
+    slab_mip = Evented(bool)
+    cine_fps = Evented(_fps)
+    depth_link = Evented(bool)
 
     def __init__(
         self,
@@ -78,6 +93,7 @@ class ReadingState:
         self.contours, self.heat_map, self.heat_opacity = contours, heat_map, heat_opacity
         self.selected = None
         self.layout = layout
+        self.slab_mm, self.slab_mip, self.cine_fps, self.depth_link = 0.0, False, 10, False
         self.invert = False
         # Per image: the window (VoiPreset) on screen, and which of them the reader chose.
         self.windows: dict[str, object] = {}

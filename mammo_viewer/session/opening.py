@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hds_core.infer.scope import not_a_mammogram
 from hds_core.io import ScanResult
+from hds_core.io.tomo import slab_count
 
 from ..panels.window_layout import THUMBNAIL_HEIGHT, remember_recent
 from ..reading.study_controller import not_analysed_text, scan_summary
@@ -123,6 +124,8 @@ class Opening:
             self.grid.rehang()  # the pixel-read chest wall may change the flips
         else:
             self.grid.refresh_view_for(key)
+        if item.metadata.is_stack:
+            self.grid.stack_opened(key)  # as the reader's slab, when she has one
         if item.prediction is not None:
             self._refresh_results()  # analysed before (another study was shown meanwhile): no rerun
         self._queue_analysis()
@@ -155,7 +158,8 @@ class Opening:
     def _want_slice(self, key: str, index: int) -> None:
         item = self.controller.image(key)
         if item is not None:
-            self.loader.want_slice(key, item.path, index)
+            slab = (slab_count(self.state.slab_mm, item.metadata.slice_depths_mm), self.state.slab_mip)
+            self.loader.want_slice(key, item.path, index, slab)
 
     def _on_sliced(self, key: str, index: int, decoded: DecodedImage) -> None:
         if self.controller.sliced(key, decoded.image) is not None:

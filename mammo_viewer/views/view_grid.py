@@ -23,6 +23,7 @@ from ..reading.reading_state import ReadingState
 from ..reading.stack_reading import displayed_slice, slice_note, slice_overlay
 from ..reading.study import Study, StudyImage
 from .image_view import MammoView
+from .stack_navigation import StackNavigation
 
 LESION_ZOOM = 2.5
 MIN_SCREEN_SIDE = 256  # a view that is not laid out yet reports a few pixels
@@ -36,11 +37,12 @@ def _needed_mm_per_pixel(view: MammoView) -> float:
     return max(width_mm / width, height_mm / height)
 
 
-class ViewGrid(QWidget):
+class ViewGrid(StackNavigation, QWidget):
     status = Signal(str)  # a note for the status bar (hanging notes, preset scope)
     view_selected = Signal(str)  # image key of the view the reader clicked
     detail_wanted = Signal(object)  # image key: a view needs the full resolution of its reduced level
     slice_wanted = Signal(object, int)  # image key, slice index: a stack's view steps to that slice
+    cine_changed = Signal(bool)  # cine started or stopped (stack_navigation.py)
 
     def __init__(self, state: ReadingState, engine):
         super().__init__()
@@ -72,6 +74,7 @@ class ViewGrid(QWidget):
         state.observe("layout", lambda _: self.rehang())
         state.observe("invert", lambda _: self.redraw())
         state.observe_windows(self.refresh_view_for)
+        self.init_stacks()
 
     @property
     def layout_mode(self) -> int:
@@ -114,7 +117,7 @@ class ViewGrid(QWidget):
         self.state.forget_windows()
         self.boxes.clear()
         self.page, self.hanging = 0, None
-        self.slice_at: dict[str, int] = {}  # stack key -> the slice asked for last (shown once decoded)
+        self.forget_stacks()
         self._open_protocol()
         self.state.selected = self.selected_lesion = None
         for view in self.views:
@@ -392,53 +395,15 @@ class ViewGrid(QWidget):
         index = displayed_slice(shown)
         if index is not None:
             depth = shown.slice_depths_mm[index] if index < len(shown.slice_depths_mm) else None
-            lines.append(f"slice {index + 1}/{shown.frames}" + (f" · {depth:.1f} mm" if depth is not None else ""))
+            slab = (
+                f" · {shown.slab_slices}-slice {'MIP' if shown.slab_mip else 'slab'}" if shown.slab_slices > 1 else ""
+            )
+            lines.append(
+                f"slice {index + 1}/{shown.frames}" + (f" · {depth:.1f} mm" if depth is not None else "") + slab
+            )
             if isinstance(item.prediction, StackPrediction):
                 lines.append(slice_note(item.prediction, index, self.state.threshold))
         return "\n".join(line for line in lines if line)
-
-    # ----- tomosynthesis stacks -------------------------------------------------------------
-    def shown_slice(self, key: str) -> int | None:
-        """The slice (0-based, spatial order) of stack ``key`` asked for last, or on screen."""
-        if key in self.slice_at:
-            return self.slice_at[key]
-        item = self.item(key)
-        return displayed_slice(item.image.metadata) if item.image is not None else None
-
-    def go_to_slice(self, key: str, index: int) -> None:
-        """Show slice ``index`` (0-based, spatial order) of stack ``key``."""
-        current = self.shown_slice(key)
-        if current is not None:
-            self.step_slice(key, index - current)
-
-    def step_slice(self, key: str, step: int) -> None:
-        """Move stack ``key`` by ``step`` slices (clamped to its ends); the slice is decoded
-        and arrives through ``sliced``."""
-        current = self.shown_slice(key)
-        if current is None:
-            return
-        slices = self.item(key).metadata.frames
-        wanted = min(max(current + step, 0), slices - 1)
-        if wanted != current:
-            self.slice_at[key] = wanted
-            self.slice_wanted.emit(key, wanted)
-
-    def step_slices(self, step: int) -> None:
-        """The keyboard's step: the selected view's stack, else every stack on screen."""
-        keys = [p.key for p in self.hanging.placements] if self.hanging else []
-        stacks = [k for k in keys if self.shown_slice(k) is not None]
-        selected = self.state.selected
-        for key in [selected] if selected in stacks else stacks:
-            self.step_slice(key, step)
-
-    def sliced(self, key: str, renderer) -> None:
-        """A stack's slice arrived: it replaces the one on screen (the reader's window stays)."""
-        if key not in self.renderers:
-            return
-        self.renderers[key] = renderer
-        if key not in self.state.chosen:  # each slice has its own window in the file
-            self.state.windows[key] = renderer.image.default_preset
-        self.refresh_view_for(key)
 
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
         prediction, state = item.prediction, self.state

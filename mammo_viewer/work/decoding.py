@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hds_core.io import MammoImage, breast_mask, chest_wall_on_right, read_image, read_preview
+from hds_core.io import MammoImage, breast_mask, chest_wall_on_right, read_image, read_preview, read_slab
 from hds_core.io.errors import DecodeError
 from hds_core.network_input import NetworkInput
 
@@ -96,10 +96,14 @@ def decode_detail(path: Path, preset=None, user_invert: bool = False) -> Decoded
     return DecodedImage(image, None, renderer, None)
 
 
-def decode_slice(path: Path, slice_index: int, preset=None, user_invert: bool = False) -> DecodedImage:
+def decode_slice(
+    path: Path, slice_index: int, preset=None, user_invert: bool = False, slab: tuple[int, bool] = (1, False)
+) -> DecodedImage:
     """Slice ``slice_index`` (0-based, spatial order) of a tomosynthesis stack, its frame alone
-    decoded, rendered with the window on screen (``preset``; None: the slice's own)."""
-    image = read_image(path, slice_index=slice_index)
+    decoded, rendered with the window on screen (``preset``; None: the slice's own); ``slab``:
+    (slices, MIP) around it combined into one image (io.dicom.StackReader.slab)."""
+    count, mip = slab
+    image = read_image(path, slice_index=slice_index) if count <= 1 else read_slab(path, slice_index, count, mip)
     renderer = ScreenRenderer(image)
     renderer.render(preset if preset is not None else image.default_preset, user_invert=user_invert)
     return DecodedImage(image, None, renderer, None)
@@ -239,9 +243,11 @@ class DecoderPool:
         """``path`` at full resolution, rendered with ``preset`` (``decode_detail``)."""
         return self._submit(decode_detail, path, preset, user_invert)
 
-    def submit_slice(self, path: Path, slice_index: int, preset=None, user_invert: bool = False) -> Future:
-        """One slice of a stack (``decode_slice``)."""
-        return self._submit(decode_slice, path, slice_index, preset, user_invert)
+    def submit_slice(
+        self, path: Path, slice_index: int, preset=None, user_invert: bool = False, slab=(1, False)
+    ) -> Future:
+        """One slice of a stack, or a slab around it (``decode_slice``)."""
+        return self._submit(decode_slice, path, slice_index, preset, user_invert, slab)
 
     def _submit(self, job, *args) -> Future:
         if self._pool is not None:

@@ -126,16 +126,17 @@ class StudyLoader(QObject):
                 self.detailed.emit(key, result)
         self._next_detail()
 
-    def want_slice(self, key, path: Path, slice_index: int) -> None:
-        """Decode slice ``slice_index`` of the stack ``key``; arrives as ``sliced``."""
-        self._slice_wanted[key] = (Path(path), slice_index)
+    def want_slice(self, key, path: Path, slice_index: int, slab: tuple[int, bool] = (1, False)) -> None:
+        """Decode slice ``slice_index`` of the stack ``key`` (``slab``: that many slices around
+        it, by MIP or average); arrives as ``sliced``."""
+        self._slice_wanted[key] = (Path(path), slice_index, slab)
         self._next_slice(key)
 
     def _next_slice(self, key) -> None:
         if key in self._slice_running or key not in self._slice_wanted:
             return
-        path, index = self._slice_wanted.pop(key)
-        future = self.decoders.submit_slice(path, index, *self.window_of(key))
+        path, index, slab = self._slice_wanted.pop(key)
+        future = self.decoders.submit_slice(path, index, *self.window_of(key), slab)
         self._slice_running.add(key)
         generation = self._detail_generation
         future.add_done_callback(lambda done: self._emit_safely(self._slice_done, key, path, index, done, generation))

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pydicom
 import pytest
 from synthetic_dbt import dbt_volume, write_dbt
@@ -17,6 +18,7 @@ from hds_core.io import MammoReadError, read_image, scan_folder
 from hds_core.io.dicom import StackReader
 from hds_core.io.errors import DecodeError, ImageTooLargeError
 from hds_core.io.scan import read_header
+from hds_core.io.tomo import slab_around, slab_count
 
 SHUFFLED = [3, 1, 0, 2, 4, 7, 6, 5]  # the spatial slice each frame holds
 
@@ -125,3 +127,18 @@ def test_hds_predict_finds_a_lesion_sharp_on_one_slice_on_that_slice(tmp_path, p
     assert result["tomosynthesis"]["slices"] == 12 and result["score"] > 0.9
     assert max(result["tomosynthesis"]["slab_scores"]) == result["score"]
     assert "trained on 2-D mammograms" in result["tomosynthesis"]["note"]
+
+
+def test_a_slab_is_the_maximum_or_the_average_of_the_slices_around_one(stack):
+    path, volume, _ = stack
+    reader = StackReader(path)
+    mip = reader.slab(4, 3, mip=True)
+    assert (mip.pixels == np.maximum.reduce(volume[3:6])).all()
+    meta = mip.metadata
+    assert (meta.slab_slices, meta.slab_mip, meta.frame_number) == (3, True, SHUFFLED.index(4) + 1)
+    average = reader.slab(4, 3)
+    expected = np.rint(np.mean(np.stack(volume[3:6]).astype(np.float64), axis=0)).astype(volume[0].dtype)
+    assert (average.pixels == expected).all() and not average.metadata.slab_mip
+    assert list(slab_around(0, 3, 8)) == [0, 1, 2] and list(slab_around(7, 4, 8)) == [4, 5, 6, 7]
+    assert list(slab_around(3, 20, 8)) == list(range(8))  # never thicker than the stack
+    assert slab_count(0.0, (0.0, 1.0)) == 1 and slab_count(5.0, (0.0, 0.5, 1.0)) == 10 and slab_count(3.0, ()) == 3

@@ -105,3 +105,53 @@ def test_the_viewer_analyses_a_stack_slab_by_slab_and_goes_to_a_findings_slice(
     (again,) = window.findings.rows
     assert again.slice == 3 and again.lesion.area_mm2 == area and len(view.lesion_labels) == 1
     window.close()
+
+
+def test_slabs_cine_and_the_depth_link(qtbot, tmp_path, phantom_model):
+    """A slab around each view's slice (MIP or average, the same for every view, said on the
+    view), cine rocking back and forth, and a breast's two views following each other by
+    relative depth while the other breast stays where it was."""
+    import numpy as np
+
+    (tmp_path / "study").mkdir()
+    volumes = {}
+    for name, side, view, slices in (("rcc", "R", "CC", 12), ("rmlo", "R", "MLO", 6), ("lcc", "L", "CC", 12)):
+        volumes[name], _ = dbt_volume(slices, shape=(320, 240), seed=slices)
+        write_dbt(tmp_path / "study" / f"{name}.dcm", volumes[name], side=side, view=view, study_uid="1.2.3.4")
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
+    grid = window.grid
+    items = {path.rsplit("/", 1)[1][:-4]: item for path, item in window.study.images.items()}
+    keys = {name: item.key for name, item in items.items()}
+    view_of = {name: grid.view_of(key)[0] for name, key in keys.items()}
+
+    window.state.slab_mip = True
+    window.state.slab_mm = 3.0  # 1-mm slices: three around the slice on screen
+    qtbot.waitUntil(lambda: all(item.image.metadata.slab_slices == 3 for item in items.values()), timeout=20000)
+    assert (items["rcc"].image.pixels == np.maximum.reduce(volumes["rcc"][5:8])).all()  # around slice 6 (0-based)
+    assert "slice 7/12 · 6.0 mm · 3-slice MIP" in view_of["rcc"].title
+    window.state.slab_mm = 0.0
+    qtbot.waitUntil(lambda: all(item.image.metadata.slab_slices == 1 for item in items.values()), timeout=20000)
+    assert (items["rcc"].image.pixels == volumes["rcc"][6]).all() and "MIP" not in view_of["rcc"].title
+
+    window.state.depth_link = True
+    grid.select(keys["rcc"])
+    grid.step_slices(10_000)  # End on the right CC
+    shown = lambda name: grid.shown_slice(keys[name])  # noqa: E731
+    assert (shown("rcc"), shown("rmlo"), shown("lcc")) == (11, 5, 6)  # the MLO at its last slice too
+    qtbot.waitUntil(lambda: "slice 6/6" in view_of["rmlo"].title, timeout=20000)
+    window.state.depth_link = False
+    grid.step_slices(-11)
+    assert (shown("rcc"), shown("rmlo")) == (0, 5)
+
+    grid.select(keys["rmlo"])
+    grid.set_cine(True)
+    assert grid.cine_playing
+    grid._cine_step()  # at its last slice: cine turns back
+    grid._cine_step()
+    assert shown("rmlo") == 3 and shown("rcc") == 0  # only the selected stack plays
+    grid.set_cine(False)
+    assert not grid.cine_playing
+    fps = window.state.cine_fps
+    grid.cine_speed(1)
+    assert window.state.cine_fps > fps
+    window.close()
