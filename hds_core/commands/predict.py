@@ -245,11 +245,10 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         f"hds-predict: {len(entries)} image(s) on {predictor.device_name} with {predictor.model_name} "
         f"(threshold {thresholds})"
     )
-    stack_results = {}
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
         if path in stacks:
             try:
-                stack_results[path] = _predict_stack(path, predictor, args, run_log)
+                image, prediction = _predict_stack(path, predictor, args, run_log)
             except MammoReadError as exc:
                 failures.append(str(exc))
                 continue
@@ -257,14 +256,13 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
                 say(f"hds-predict: {exc}")
                 not_mammograms += 1
                 continue
-            image, prediction = stack_results[path]
             predicted += 1
             meta = image.metadata
             done.append(
                 (
                     path,
-                    None,
-                    prediction.best,
+                    image if reporting else None,  # its PDF pages read the slices of its findings
+                    prediction,  # the StackPrediction: scored (and compared with the other breast) as an image is
                     {
                         "sop_instance_uid": meta.sop_instance_uid,
                         "study_instance_uid": meta.study_instance_uid,
@@ -325,18 +323,12 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         )
     # Scores compare the two breasts of a study (bilateral.py): only once every view is in.
     predictor.compare_breasts([prediction for _, _, prediction, _ in done])
-    if reporting and stack_results:
-        say(
-            f"hds-predict: {len(stack_results)} tomosynthesis stack(s): results in the JSON only "
-            "(their PDF pages, SEG and SR are not made yet)"
-        )
     for path, image, prediction, identity in done:
-        if reporting and path not in stack_results:
+        if reporting:
             analysed.append((path, image, prediction))
         target = out / names[path]
         threshold = threshold_of(predictor.serving(prediction.domain), prediction.domain)
-        result = stack_results[path][1] if path in stack_results else prediction
-        document = {**result.to_dict(threshold), **identity}
+        document = {**prediction.to_dict(threshold), **identity}
         text = json.dumps(document, indent=1) + "\n"
         if target.exists():
             if _same_text(target, text):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .. import __version__
 from ..density import breast_densities
 from ..findings import Lesion, Prediction
+from ..findings.stack import StackFinding, StackPrediction
 from ..io import MammoImage
 from .operating_point import operating_point
 
@@ -27,16 +28,71 @@ def reading_order(metadata) -> tuple:
     return family, side, str(metadata.path)
 
 
+MAX_STACK_PAGES = 8  # a stack's findings each get a page with their slice, the most probable first
+
+
 @dataclass
 class ReportImage:
-    image: MammoImage
-    prediction: Prediction
-    lesions: list[Lesion]
+    image: MammoImage  # a stack's: the slice printed (its most probable finding's, else its middle one)
+    prediction: Prediction  # a stack's: its StackPrediction (the stack's score)
+    lesions: list[Lesion]  # listed in the table (a stack's: all its findings)
+    drawn: list[Lesion] | None = None  # outlined on ``image``; None: ``lesions``
+    heat: Prediction | None = None  # whose map tints ``image``; None: ``prediction``
+    slices: int = 0  # a tomosynthesis stack: how many slices (0: a 2-D image)
+    finding: StackFinding | None = None  # a stack's finding page: the finding on its slice
+    pages: list[ReportImage] = field(default_factory=list)  # a stack: a page per finding, on its slice
+    threshold: float | None = None  # a stack's: the threshold its findings were grouped at
 
     @property
     def label(self) -> str:
         m = self.image.metadata
         return f"{m.laterality or '?'} {m.view or '?'}"
+
+    @property
+    def slice_label(self) -> str:
+        """On a stack's image, the slice printed ("slice 11/60"); empty for a 2-D image."""
+        m = self.image.metadata
+        if not self.slices or m.frame_number is None:
+            return ""
+        index = m.frame_order.index(m.frame_number - 1) if m.frame_order else m.frame_number - 1
+        return f"slice {index + 1}/{self.slices}"
+
+    def place(self, lesion: Lesion) -> str:
+        """The table's name of ``lesion``: "R CC #1", on a stack "R CC #1 · slice 11"."""
+        finding = self.prediction.finding(lesion.index, self.threshold) if self.slices else None
+        return f"{self.label} #{lesion.index}" + (f" · slice {finding.slice_index + 1}" if finding else "")
+
+
+def _report_image(image: MammoImage, prediction: Prediction, threshold: float) -> ReportImage:
+    """A 2-D image as it is; a tomosynthesis stack as the slice of its most probable finding
+    (else its middle slice) with the findings that span it, and a page per finding on its own
+    slice, each slice read from the stack's file."""
+    if not isinstance(prediction, StackPrediction):
+        return ReportImage(image, prediction, prediction.lesions(threshold))
+    from ..io.dicom import StackReader
+
+    reader = StackReader(image.metadata.path)
+    findings = prediction.findings(threshold)
+
+    def on_slice(index: int, drawn: list[Lesion], heat: Prediction | None, finding=None) -> ReportImage:
+        same = image.metadata.frame_number == prediction.frame_of(index) and image.metadata.slab_slices == 1
+        shown = image if same else reader.slice(index)  # the viewer's may be a slab: a report prints slices
+        slab = prediction.slab_of(index)
+        return ReportImage(
+            shown,
+            prediction,
+            [finding.lesion for finding in findings],
+            drawn=drawn,
+            heat=heat or (slab[1] if slab else None),
+            slices=prediction.slices,
+            finding=finding,
+            threshold=threshold,
+        )
+
+    first = findings[0].slice_index if findings else prediction.slices // 2
+    item = on_slice(first, [f.lesion for f in prediction.on_slice(first, threshold)], None)
+    item.pages = [on_slice(f.slice_index, [f.lesion], f.prediction, f) for f in findings[:MAX_STACK_PAGES]]
+    return item
 
 
 @dataclass(frozen=True)
@@ -116,7 +172,7 @@ def build_report(
     if not analysed:
         raise ValueError("nothing to report: no analysed images")
     images = sorted(
-        (ReportImage(image, prediction, prediction.lesions(threshold)) for image, prediction in analysed),
+        (_report_image(image, prediction, threshold) for image, prediction in analysed),
         key=lambda item: reading_order(item.image.metadata),
     )
     first = images[0].image.metadata

@@ -21,6 +21,7 @@ from pydicom.sr.codedict import codes
 
 from .. import __version__
 from ..findings import Prediction
+from ..findings.stack import StackPrediction
 from ..safe_write import atomic_write
 from ..text import printable
 
@@ -150,10 +151,15 @@ def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, forc
     """One binary SEG for ``item``'s source image; segment 1 "Mass" = the lesions at ``threshold``."""
     _check_target(out, force, [item.path])
     source = _source(item.path, out)
-    mask = item.prediction.lesion_mask(threshold)
-    if mask.shape != (source.Rows, source.Columns):
+    if isinstance(item.prediction, StackPrediction):
+        mask = None
+        shape = item.prediction.geometry.original_shape
+    else:
+        mask = item.prediction.lesion_mask(threshold)
+        shape = mask.shape
+    if tuple(shape) != (source.Rows, source.Columns):
         raise DicomExportError(
-            f"{item.path}: the result's size {mask.shape} does not match the file's {(source.Rows, source.Columns)}"
+            f"{item.path}: the result's size {tuple(shape)} does not match the file's {(source.Rows, source.Columns)}"
         )
     description = hd.seg.SegmentDescription(
         segment_number=1,
@@ -173,10 +179,43 @@ def write_segmentation(item: AnalysedImage, threshold: float, out: Path, *, forc
     return out
 
 
+def _stack_frames(source, prediction: StackPrediction, threshold: float) -> tuple[np.ndarray, dict]:
+    """A stack's SEG frames: each finding's outline on every frame (slice) it spans, only the
+    frames marked (one empty frame where nothing is), placed by their source frames' plane
+    positions so that each SEG frame references its source frame. (frames, rows, columns)
+    uint8 and highdicom's keywords for them."""
+    from skimage.draw import polygon2mask
+
+    shape = (int(source.Rows), int(source.Columns))
+    marked: dict[int, np.ndarray] = {}  # 0-based file frame -> its mask
+    for finding in prediction.findings(threshold):
+        ring = np.asarray(finding.lesion.contour_xy, dtype=np.float64)
+        if len(ring) < 3:
+            continue
+        region = polygon2mask(shape, ring[:, ::-1])
+        for frame in finding.frames:
+            marked[frame - 1] = marked.get(frame - 1, np.zeros(shape, bool)) | region
+    frames = sorted(marked) or [0]
+    per_frame = source.get("PerFrameFunctionalGroupsSequence") or []
+    positions = []
+    for frame in frames:
+        item = per_frame[frame] if frame < len(per_frame) else None
+        position = item.get("PlanePositionSequence") if item is not None else None
+        if not position:
+            raise DicomExportError(f"frame {frame + 1} of the source has no plane position to place its mark by")
+        positions.append(hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, position[0].ImagePositionPatient))
+    pixels = np.stack([marked.get(frame, np.zeros(shape, bool)) for frame in frames]).astype(np.uint8)
+    return pixels, {"plane_positions": positions}
+
+
 def _build_segmentation(source, mask, description, threshold: float, item: AnalysedImage) -> hd.seg.Segmentation:
+    pixels, placed = (
+        _stack_frames(source, item.prediction, threshold) if mask is None else (mask[None].astype(np.uint8), {})
+    )
     segmentation = hd.seg.Segmentation(
         source_images=[source],
-        pixel_array=mask[None].astype(np.uint8),
+        pixel_array=pixels,
+        **placed,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description],
         series_instance_uid=hd.UID(),
@@ -252,7 +291,11 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
                 source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
             )
         )
+        # A stack's finding is outlined on its sharpest slice: the region references that frame.
+        stack = prediction if isinstance(prediction, StackPrediction) else None
         for lesion in prediction.lesions(threshold):
+            finding = stack.finding(lesion.index, threshold) if stack is not None else None
+            frames = [finding.frame_number] if finding is not None else None
             ring = np.asarray(lesion.contour_xy, dtype=np.float64)
             if len(ring) < 3:
                 continue
@@ -261,7 +304,7 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
             region = hd.sr.ImageRegion(
                 graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
                 graphic_data=ring + 0.5,  # pixel centres
-                source_image=hd.sr.SourceImageForRegion.from_source_image(source),
+                source_image=hd.sr.SourceImageForRegion.from_source_image(source, referenced_frame_numbers=frames),
             )
             measurements = [_measurement(PROBABILITY, lesion.max_probability, NO_UNITS)]
             if lesion.area_mm2 is not None:

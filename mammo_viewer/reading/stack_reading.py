@@ -5,7 +5,7 @@ the heat map of the slab the slice lies in, and what the view's title says of th
 from __future__ import annotations
 
 from hds_core.findings import Lesion, Prediction
-from hds_core.infer.stack import StackPrediction
+from hds_core.findings.stack import StackPrediction
 from hds_core.io import MammoMetadata
 
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize
 
 from hds_core.density import density_text
 from hds_core.findings import BOTH_BREASTS
+from hds_core.findings.stack import STACK_NOTE
 from hds_core.report.content import ReportContent, ReportImage, format_dicom_date
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
@@ -135,9 +136,10 @@ def _draw_image(
     painter.setTransform(transform)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
     painter.drawImage(QRectF(0, 0, cols, rows), gray_qimage(screen))
-    if heat:
-        geometry = item.prediction.geometry
-        data = item.prediction.working_probability
+    heat_source = item.heat if item.heat is not None else item.prediction
+    if heat and heat_source is not None:
+        geometry = heat_source.geometry
+        data = heat_source.working_probability
         data = data[:, ::-1] if geometry.flipped else data
         row0, _, col0, _ = geometry.crop
         painter.setOpacity(0.45)
@@ -150,11 +152,12 @@ def _draw_image(
     pen.setCosmetic(True)
     painter.setPen(pen)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    if item.lesions:  # an empty path makes PDF readers warn ("No current point in closepath")
-        painter.drawPath(contour_path([lesion.contour_xy for lesion in item.lesions]))
+    drawn = item.lesions if item.drawn is None else item.drawn  # a stack's slice: the findings spanning it
+    if drawn:  # an empty path makes PDF readers warn ("No current point in closepath")
+        painter.drawPath(contour_path([lesion.contour_xy for lesion in drawn]))
     painter.restore()
     # Each contour's number, as the lesion table lists it, upright beside the box's top right.
-    for lesion in item.lesions:
+    for lesion in drawn:
         right, top = number_anchor(lesion.bbox_xywh, transform)
         page.text(right / d + 0.6, top / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
     # label and score on the line above the image, in page space (unaffected by the flip)
@@ -163,9 +166,10 @@ def _draw_image(
     page.text(
         left,
         top + 0.5,
-        w / d,
+        page.width_mm - left,  # to the page's edge: a narrow breast must not cut its label (the next starts further)
         label_mm,
-        f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}",
+        f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}"
+        + (f"   {item.slice_label}" if item.slice_label else ""),
         9,
         True,
     )
@@ -240,11 +244,11 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     rows = [(item, lesion) for item in content.images for lesion in item.lesions]
     rows.sort(key=lambda r: -r[1].max_probability)
     columns = (
-        (0, 22, "View"),
-        (22, 24, "Area mm²"),
-        (46, 45, "Longest diameter mm"),
-        (93, 33, "Max probability"),
-        (128, 50, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
+        (0, 32, "View"),
+        (32, 24, "Area mm²"),
+        (56, 45, "Longest diameter mm"),
+        (103, 33, "Max probability"),
+        (138, 44, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
     )
     for offset, w, head in columns:
         page.text(x + offset, y, w, 6, head, 9, True)
@@ -258,7 +262,7 @@ def _first_page(page: _Page, content: ReportContent) -> None:
     for item, lesion in rows[:12]:
         new = comparison is not None and comparison.is_new(item.image.metadata.path, lesion.index)
         values = (
-            f"{item.label} #{lesion.index}",
+            item.place(lesion),
             _fmt(lesion.area_mm2),
             _fmt(lesion.longest_diameter_mm),
             _fmt(lesion.max_probability, 3),
@@ -282,7 +286,9 @@ def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None
         f"{item.label} — score {item.prediction.score:.3f}{basis}; {len(item.lesions)} lesion(s) at "
         f"threshold {content.threshold:.3f}"
     )
-    used = page.text(0, 0, page.width_mm, 10, header, 11, True)
+    if item.slices:
+        header += "\n" + stack_header(item)
+    used = page.text(0, 0, page.width_mm, 20 if item.slices else 10, header, 11, True)
     side = {"R": "left", "L": "right"}.get(item.image.metadata.laterality or "")
     info = ViewInfo(
         "x", item.image.metadata.laterality, item.image.metadata.view, item.image.metadata.patient_orientation
@@ -309,6 +315,23 @@ def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None
         7,
         color=QColor(60, 60, 60),
     )
+
+
+def stack_header(item: ReportImage) -> str:
+    """A stack's page: which finding, on which slice and frame, over which slices; or none."""
+    finding = item.finding
+    if finding is None:
+        return f"Tomosynthesis, {item.slice_label}: no finding at this threshold. {_sentence(STACK_NOTE)}."
+    first, last = finding.span
+    depth = f", depth {finding.depth_mm:.1f} mm" if finding.depth_mm is not None else ""
+    return (
+        f"Finding #{finding.lesion.index} on slice {finding.slice_index + 1} of {item.slices} (frame "
+        f"{finding.frame_number}{depth}), seen on slices {first + 1}-{last + 1}. {_sentence(STACK_NOTE)}."
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4", force: bool = False) -> Path:
@@ -348,8 +371,9 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
             page = _Page(painter, writer)
             _first_page(page, content)
             for item in content.images:
-                writer.newPage()
-                _detail_page(page, item, content)
+                for shown in item.pages or [item]:  # a stack: a page per finding, on its slice
+                    writer.newPage()
+                    _detail_page(page, shown, content)
         finally:
             painter.end()
         data = bytes(buffer.data())

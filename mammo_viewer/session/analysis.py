@@ -6,7 +6,7 @@ when the study has settled."""
 from __future__ import annotations
 
 from hds_core.density import breast_densities
-from hds_core.infer.stack import STACK_NOTE, StackPrediction
+from hds_core.findings.stack import STACK_NOTE, StackPrediction
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from hds_core.findings import BOTH_BREASTS
+from hds_core.findings.stack import StackPrediction
 from hds_core.infer.scope import not_a_mammogram
-from hds_core.infer.stack import StackPrediction
 from hds_core.report.content import format_dicom_date
 from hds_core.report.operating_point import score_word
 

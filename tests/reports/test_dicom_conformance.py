@@ -78,3 +78,47 @@ def test_exported_segmentations_and_structured_reports_are_valid(phantom_model, 
     assert len(objects) == 4 + 2
     for path in objects:
         assert errors_of(path) == [], path
+
+
+def test_a_tomosynthesis_stacks_seg_sr_and_pdf_name_the_frames_of_its_finding(phantom_model, tmp_path, capsys):
+    """A lesion sharp on one slice of a stack stored out of spatial order: the SEG marks the
+    frames of the slices the finding spans (and only those), the SR's outline references the
+    frame of its sharpest slice, both pass dciodvfy, and the PDF prints that slice, saying so."""
+    import json
+
+    import pydicom
+    from pdf_text import pdf_text
+    from synthetic_dbt import dbt_volume, write_dbt
+
+    volume, _ = dbt_volume(12, shape=(320, 240), lesion_slice=7)
+    order = [3, 1, 0, 2, 4, 11, 7, 6, 5, 8, 9, 10]
+    (tmp_path / "in").mkdir()
+    write_dbt(tmp_path / "in" / "rcc.dcm", volume, order=order, spacing_mm=0.2)
+    seg, sr, pdf = tmp_path / "seg", tmp_path / "sr", tmp_path / "report.pdf"
+    argv = [str(tmp_path / "in"), "--weights", str(phantom_model), "--device", "cpu", "--out", str(tmp_path / "out")]
+    argv += ["--seg-dir", str(seg), "--sr-dir", str(sr), "--pdf", str(pdf)]
+    assert predict_main(argv) == 0, capsys.readouterr()
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.json")]
+    (lesion,) = result["lesions"]
+    sharpest = order.index(7) + 1
+    assert lesion["frame"] == sharpest
+
+    (seg_file,) = seg.glob("*.dcm")
+    assert errors_of(seg_file) == []
+    marked = pydicom.dcmread(seg_file)
+    referenced = sorted(
+        int(group.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber)
+        for group in marked.PerFrameFunctionalGroupsSequence
+    )
+    assert referenced == sorted(lesion["frames"]) and sharpest in referenced
+    assert all(frame.any() for frame in marked.pixel_array.reshape(len(referenced), *marked.pixel_array.shape[-2:]))
+
+    (sr_file,) = sr.glob("*.dcm")
+    assert errors_of(sr_file) == []
+    frames = {int(e.value) for e in pydicom.dcmread(sr_file).iterall() if e.keyword == "ReferencedFrameNumber"}
+    assert frames == {sharpest}
+
+    text = " ".join(pdf_text(pdf).split())
+    assert f"Finding #1 on slice 8 of 12 (frame {sharpest}" in text
+    assert "R CC #1 · slice 8" in text and "slice 8/12" in text
+    assert "trained on 2-D mammograms, not on DBT" in text

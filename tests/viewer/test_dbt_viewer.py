@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from synthetic_dbt import dbt_volume, write_dbt
 
-from hds_core.infer.stack import StackPrediction
+from hds_core.findings.stack import StackPrediction
 
 
 def test_the_viewer_steps_through_a_stack(qtbot, tmp_path, phantom_model):
@@ -154,4 +154,23 @@ def test_slabs_cine_and_the_depth_link(qtbot, tmp_path, phantom_model):
     fps = window.state.cine_fps
     grid.cine_speed(1)
     assert window.state.cine_fps > fps
+
+    # The same from the keyboard, as a reader uses them.
+    key = lambda k, modifier=Qt.KeyboardModifier.NoModifier: qtbot.keyClick(window, k, modifier)  # noqa: E731
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    key(Qt.Key.Key_BracketRight, ctrl)
+    assert window.state.slab_mm == 2.0
+    key(Qt.Key.Key_BracketRight, ctrl)
+    key(Qt.Key.Key_BracketLeft, ctrl)
+    assert window.state.slab_mm == 2.0
+    key("M", ctrl)
+    key("D", ctrl)
+    assert window.state.slab_mip and window.state.depth_link
+    fps = window.state.cine_fps
+    key(Qt.Key.Key_BracketLeft)
+    assert window.state.cine_fps < fps
+    key(Qt.Key.Key_Space, ctrl)
+    assert grid.cine_playing
+    key(Qt.Key.Key_Space, ctrl)
+    assert not grid.cine_playing
     window.close()
