@@ -27,6 +27,7 @@ from .reporting.exports import ExportRequest, Exports
 from .session.analysis import Analysis
 from .session.opening import Opening
 from .session.priors import Priors
+from .session.stacks import Stacks
 from .views.view_grid import ViewGrid
 from .work.engine import Engine
 from .work.loading import StudyLoader
@@ -37,7 +38,7 @@ CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inferen
 ENGINE_START_MS = 5000  # with no film on screen by then (no study opened), the engine starts loading
 
 
-class MainWindow(Opening, Analysis, Priors, QMainWindow):
+class MainWindow(Opening, Stacks, Analysis, Priors, QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
     export_finished = Signal(str)  # a message: what was written, or why not
 
@@ -124,6 +125,8 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         loader.detail_failed.connect(self._on_detail_failed)
         loader.sliced.connect(self._on_sliced)
         loader.slice_failed.connect(self._on_slice_failed)
+        loader.stack_loaded.connect(self._on_stack_loaded)
+        loader.stack_failed.connect(self._on_stack_failed)
         engine.ready.connect(self.engine_status.ready)
         # A study with nothing to analyse (a CT, broken films) settles once the engine has loaded.
         engine.ready.connect(lambda _predictor: self._check_settled())
@@ -148,6 +151,7 @@ class MainWindow(Opening, Analysis, Priors, QMainWindow):
         grid.view_selected.connect(self._on_view_selected)
         grid.detail_wanted.connect(lambda key: self.want_detail([key], first=True))
         grid.slice_wanted.connect(self._want_slice)
+        grid.sharp_slice_wanted.connect(lambda key, index: self._want_slice(key, index, sharp=True))
         loader.window_of = lambda key: (state.windows.get(key), state.invert)
 
     # ----- status and problems ----------------------------------------------------------------------

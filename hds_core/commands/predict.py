@@ -408,6 +408,7 @@ def _predict_stack(path: Path, predictor, args, run_log):
             lambda image: predictor.predict(image, spacing_mm=spacing),
             stack,
             slab_mm=getattr(args, "slab_mm", None) or SLAB_MM,
+            level=predictor.input.level(spacing or meta.spacing_for_network),
         )
         middle = stack.slice(meta.frames // 2)
     return middle, result

@@ -40,11 +40,14 @@ def predict_stack(
     stack,
     *,
     slab_mm: float = SLAB_MM,
+    level: int = 0,
     progress=None,
     cancel=None,
 ) -> StackPrediction:
     """``predict(image)`` (a 2-D prediction, e.g. DomainModels.predict) over the slabs of
-    ``stack`` (io.dicom.StackReader), in depth order. ``progress(done, total, partial)`` after
+    ``stack`` (io.dicom.StackReader), in depth order, each slice read at resolution ``level``
+    (the network's: ``NetworkInput.level``; a JPEG 2000 slice then decodes only its first
+    resolutions). ``progress(done, total, partial)`` after
     each slab, ``partial`` the StackPrediction of the slabs so far: the first slab's result is
     on screen before the last is read."""
     meta = stack.metadata
@@ -58,7 +61,7 @@ def predict_stack(
 
     def analyse(span: tuple[int, int]) -> Prediction:
         check()
-        return predict(slab_image([stack.slice(index) for index in range(span[0], span[1] + 1)]))
+        return predict(slab_image([stack.slice(index, level) for index in range(span[0], span[1] + 1)]))
 
     slabs: list[tuple[tuple[int, int], Prediction]] = []
     singles: dict[int, Prediction] = {}

@@ -5,7 +5,7 @@ from .errors import MammoReadError
 from .grayscale import VoiPreset
 from .image import ASSUMED_SPACING_MM, MammoImage, MammoMetadata
 from .orientation import breast_mask, chest_wall_on_right
-from .reader import read_image, read_preview, read_slab, sniff_format
+from .reader import read_image, read_preview, sniff_format
 from .scan import ScanResult, scan_folder
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "chest_wall_on_right",
     "read_image",
     "read_preview",
-    "read_slab",
     "scan_folder",
     "sniff_format",
 ]

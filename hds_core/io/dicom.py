@@ -18,6 +18,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..text import clipped, printable
 from . import errors
+from .codestream import JPEG2000_SYNTAXES
 from .dicom_header import (
     MAX_MODALITY_VALUE,
     MAX_PIXELS,
@@ -26,11 +27,12 @@ from .dicom_header import (
     finite_value,
     metadata_from_dataset,
     pixel_tag_offset,
+    stack_frames,
     voi_presets_from_dataset,
 )
 from .image import MammoImage, MammoMetadata
 from .levels import deepest_level
-from .progressive import decode_level, pyramid_of
+from .progressive import decode_level, frame_pyramid, pyramid_of
 from .tomo import combine_slices, frame_dataset, is_stack, read_frame_pixels, slab_around
 
 # Picks a resolution level from the file's metadata and the levels its pixel data holds.
@@ -64,6 +66,30 @@ def silence_pydicom_messages(log_handler: logging.Handler | None = None) -> None
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
 
 
+def _encapsulated(path: Path) -> bool:
+    """The file's pixel data is compressed (encapsulated in fragments), as its meta says."""
+    try:
+        syntax = pydicom.filereader.read_file_meta_info(path).get("TransferSyntaxUID")
+    except Exception:  # noqa: BLE001 - no preamble, a damaged meta: the usual parse says what is wrong
+        return False
+    uid = dicom_uid.UID(str(syntax or ""))
+    return uid.is_transfer_syntax and uid.is_compressed  # an unknown syntax: refused by the usual path
+
+
+def _header_before_fragments(path: Path) -> Dataset:
+    """The header of a file with encapsulated pixel data, without reading the fragments:
+    pydicom cannot defer a value of undefined length, and a 300 MB tomosynthesis stack would be
+    read whole just to see its header. The Pixel Data element is there, empty: its frames are
+    found from the items' headers when a frame is read (encapsulated.py)."""
+    with open(path, "rb") as handle:
+        ds = pydicom.dcmread(handle, stop_before_pixels=True)
+        head = handle.read(12)
+    if head[:4] == b"\xe0\x7f\x10\x00":
+        ds.add(pydicom.DataElement(0x7FE00010, "OB", b"", is_undefined_length=True))
+    ds.filename = str(path)
+    return ds
+
+
 def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
     """Parse a DICOM file; header_only defers large values (pixel data is not read), except
     in deflated files, which are inflated whole within a bound (``deflated.py``)."""
@@ -73,6 +99,8 @@ def read_dataset(path: Path, *, header_only: bool = False) -> Dataset:
         try:
             if is_deflated(path):
                 ds = read_deflated(path, MAX_PIXELS)
+            elif header_only and _encapsulated(path):
+                ds = _header_before_fragments(path)
             else:
                 ds = pydicom.dcmread(path, defer_size="64 KB" if header_only else None)
         except InvalidDicomError:
@@ -159,8 +187,13 @@ class StackReader:
         self.ds = ds if ds is not None else read_dataset(self.path, header_only=True)
         check_image_header(self.ds, self.path)
         self.metadata = metadata_from_dataset(self.ds, self.path)
-        syntax = dicom_uid.UID(self.metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
-        self._plugin = _PREFERRED_PLUGIN.get(syntax, "")
+        self.syntax = dicom_uid.UID(self.metadata.transfer_syntax or dicom_uid.ExplicitVRLittleEndian)
+        self._plugin = _PREFERRED_PLUGIN.get(self.syntax, "")
+        # JPEG 2000 frames are found in the file once: a reduced level of a slice then decodes
+        # from its own codestream's first resolutions (progressive.py), not the whole frame.
+        self._frames = (
+            stack_frames(self.ds, self.path, self.metadata.frames) if self.syntax in JPEG2000_SYNTAXES else None
+        )
 
     def __len__(self) -> int:
         return self.metadata.frames
@@ -180,11 +213,31 @@ class StackReader:
             frame_number=index + 1,
             header_notes=stack.header_notes,
         )
-        pixels = read_frame_pixels(self.path, index, stack.frames, self._plugin)
+        pyramid = self._pyramid(index, flat) if (callable(level) or level) else None
         if callable(level):
-            level = level(metadata, 0)
+            level = level(metadata, pyramid.levels if pyramid else 0)
         level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
-        return _image(flat, self.path, metadata, pixels, level, False)
+        pixels = None
+        if level and pyramid is not None and level <= pyramid.levels:
+            try:
+                pixels = decode_level(pyramid, level)
+            except Exception as exc:  # noqa: BLE001 - the full decode then says what is wrong, in our words
+                log.info(
+                    "%s: frame %d level %d not decoded directly (%s)", printable(self.path.name), index + 1, level, exc
+                )
+        direct = pixels is not None
+        if not direct:
+            pixels = read_frame_pixels(self.path, index, stack.frames, self._plugin)
+        return _image(flat, self.path, metadata, pixels, level, direct)
+
+    def _pyramid(self, index: int, flat: Dataset):
+        """Frame ``index``'s (file order) codestream as a pyramid, or None (decoded in full)."""
+        if self._frames is None:
+            return None
+        try:
+            return frame_pyramid(self._frames.read(self.path, index), flat, self.path)
+        except (OSError, ValueError):  # a damaged frame: the full decode names it
+            return None
 
     def slab(self, centre: int, count: int, *, mip: bool = False, level: int | LevelChoice = 0) -> MammoImage:
         """``count`` slices around ``centre`` as one image (their MIP or average), with the
@@ -194,8 +247,14 @@ class StackReader:
             return self.slice(centre, level)
         middle = self.slice(centre, level)
         pixels = (middle.pixels if index == centre else self.slice(index, level).pixels for index in span)
-        metadata = dataclasses.replace(middle.metadata, slab_slices=len(span), slab_mip=mip)
-        return dataclasses.replace(middle, pixels=combine_slices(pixels, mip), metadata=metadata)
+        return slab_of(middle, pixels, len(span), mip)
+
+
+def slab_of(middle: MammoImage, pixels, count: int, mip: bool) -> MammoImage:
+    """``count`` slices' pixels (an iterable, ``middle``'s among them) as one image with the
+    middle slice's header and window: the slab a view shows (io/tomo.combine_slices)."""
+    metadata = dataclasses.replace(middle.metadata, slab_slices=count, slab_mip=mip)
+    return dataclasses.replace(middle, pixels=combine_slices(pixels, mip), metadata=metadata)
 
 
 def _image(ds: Dataset, path: Path, metadata: MammoMetadata, pixels: np.ndarray, level: int, direct: bool):

@@ -9,6 +9,7 @@ import logging
 import math
 import mmap
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +214,21 @@ def _multi(value) -> list:
     return [value]
 
 
+def stack_frames(ds: Dataset, path: Path, frames: int):
+    """Where each frame of a compressed stack lies in its file (encapsulated.py), from the items'
+    headers alone; a header claiming more frames than the items hold is refused, unread."""
+    from .encapsulated import EncapsulationError, frame_index
+
+    extended = ds.get("ExtendedOffsetTable")
+    try:
+        offsets = list(struct.unpack(f"<{len(extended) // 8}Q", extended)) if extended else None
+        return frame_index(path, frames, offsets)
+    except EncapsulationError as exc:
+        raise errors.InvalidHeaderError(path, str(exc), "export the stack again from the archive") from None
+    except (OSError, struct.error, ValueError) as exc:
+        raise errors.InvalidHeaderError(path, f"the pixel data's items cannot be read: {exc}") from None
+
+
 def check_image_header(ds: Dataset, path: Path) -> None:
     """Everything that can be refused from the header alone, before any pixel is decoded."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
@@ -292,6 +308,8 @@ def check_image_header(ds: Dataset, path: Path) -> None:
                 f"transfer syntax {syntax.name or syntax} has no installed decoder",
                 "install pylibjpeg-openjpeg (JPEG 2000/HTJ2K), pyjpegls (JPEG-LS) or python-gdcm (JPEG lossless)",
             )
+        if stack:
+            stack_frames(ds, path, frames)  # a stack claiming frames its file does not hold: refused unread
     else:
         expected = (
             rows * columns * frames * samples * bits_allocated // 8

@@ -54,6 +54,12 @@ def pyramid_of(ds: Dataset, syntax: str, path: Path) -> Pyramid | None:
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
     except Exception:  # noqa: BLE001 - damaged items: the full decode reports them
         return None
+    return frame_pyramid(frame, ds, path)
+
+
+def frame_pyramid(frame: bytes, ds: Dataset, path: Path) -> Pyramid | None:
+    """One frame's codestream (a tomosynthesis slice's) as a pyramid, when it agrees with the
+    header as ``pyramid_of`` asks; otherwise None (the frame is decoded in full)."""
     coding = j2k_coding(frame[:65536])
     if coding is None:
         return None

@@ -73,14 +73,6 @@ def read_image(path: str | os.PathLike, *, level: int = 0, slice_index: int | No
     return _raster(path, file_format, level)
 
 
-def read_slab(path: str | os.PathLike, slice_index: int, slices: int, mip: bool = False) -> MammoImage:
-    """``slices`` slices of a tomosynthesis stack around ``slice_index`` (0-based, spatial
-    order) as one image: their maximum (``mip``) or average, with the middle slice's header."""
-    from .dicom import StackReader
-
-    return StackReader(Path(path)).slab(slice_index, slices, mip=mip)
-
-
 def read_preview(
     path: str | os.PathLike,
     *,

@@ -27,6 +27,9 @@ class StudyImage:
     error: str | None = None  # decoding or engine failure, shown to the reader
     not_analysed: str | None = None  # why the AI is not run on this image (not a mammogram)
     detail_error: str | None = None  # why full resolution could not be decoded after the first look
+    # A tomosynthesis stack's slices at the level that fills its view (slice index -> image),
+    # decoded in the background: the reader steps through them without waiting for the decoder.
+    slices: dict[int, MammoImage] = field(default_factory=dict)
 
     @property
     def at_full_resolution(self) -> bool:

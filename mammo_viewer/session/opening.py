@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from hds_core.infer.scope import not_a_mammogram
 from hds_core.io import ScanResult
-from hds_core.io.tomo import slab_count
 
 from ..panels.window_layout import THUMBNAIL_HEIGHT, remember_recent
 from ..reading.study_controller import not_analysed_text, scan_summary
@@ -125,7 +124,7 @@ class Opening:
         else:
             self.grid.refresh_view_for(key)
         if item.metadata.is_stack:
-            self.grid.stack_opened(key)  # as the reader's slab, when she has one
+            self._stack_opened(item)
         if item.prediction is not None:
             self._refresh_results()  # analysed before (another study was shown meanwhile): no rerun
         self._queue_analysis()
@@ -144,6 +143,12 @@ class Opening:
         if self.study is None:
             return
         items = [self.study.images[k] for k in keys if k in self.study.images]
+        stacks = [item for item in items if item.metadata.is_stack]
+        items = [item for item in items if not item.metadata.is_stack]
+        for item in stacks if first else ():  # a view zoomed into a stack: its slice at full resolution
+            index = self.grid.shown_slice(item.key)
+            if index is not None:
+                self._want_slice(item.key, index, sharp=True)
         self.loader.want_detail(
             [(item.key, item.path) for item in items if item.image is not None and not item.at_full_resolution],
             first=first,
@@ -154,20 +159,6 @@ class Opening:
             return
         self.grid.replace_image(key, decoded.renderer)
         self._detail_arrived(key)
-
-    def _want_slice(self, key: str, index: int) -> None:
-        item = self.controller.image(key)
-        if item is not None:
-            slab = (slab_count(self.state.slab_mm, item.metadata.slice_depths_mm), self.state.slab_mip)
-            self.loader.want_slice(key, item.path, index, slab)
-
-    def _on_sliced(self, key: str, index: int, decoded: DecodedImage) -> None:
-        if self.controller.sliced(key, decoded.image) is not None:
-            self.grid.sliced(key, decoded.renderer)
-
-    def _on_slice_failed(self, key: str, index: int, message: str) -> None:
-        self._problem(message)
-        self._status(f"Slice {index + 1} not shown: {message}")
 
     def _on_detail_failed(self, key: str, message: str) -> None:
         if self.controller.detail_failed(key, message) is None:

@@ -105,6 +105,9 @@ class StackNavigation:
         if key not in self.state.chosen:  # each slice has its own window in the file
             self.state.windows[key] = renderer.image.default_preset
         self.refresh_view_for(key)
+        view, _ = self.view_of(key)
+        if view is not None and renderer.image.level > 0 and view.wants_detail:
+            self.sharp_slice_wanted.emit(key, self.shown_slice(key))  # zoomed in: this slice sharp
 
     # ----- cine ---------------------------------------------------------------------------------
     @property

@@ -43,6 +43,7 @@ class ViewGrid(StackNavigation, QWidget):
     detail_wanted = Signal(object)  # image key: a view needs the full resolution of its reduced level
     slice_wanted = Signal(object, int)  # image key, slice index: a stack's view steps to that slice
     cine_changed = Signal(bool)  # cine started or stopped (stack_navigation.py)
+    sharp_slice_wanted = Signal(object, int)  # image key, slice index: a zoomed stack's slice at full resolution
 
     def __init__(self, state: ReadingState, engine):
         super().__init__()

@@ -162,6 +162,7 @@ class Engine(QObject):
             result = predict_stack(
                 lambda image: predictor.predict(image, cancel=cancelled, spacing_mm=spacing),
                 stack,
+                level=predictor.input.level(spacing or stack.metadata.spacing_for_network),
                 progress=progress,
                 cancel=cancelled,
             )

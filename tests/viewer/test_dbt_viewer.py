@@ -163,9 +163,10 @@ def test_slabs_cine_and_the_depth_link(qtbot, tmp_path, phantom_model):
     key(Qt.Key.Key_BracketRight, ctrl)
     key(Qt.Key.Key_BracketLeft, ctrl)
     assert window.state.slab_mm == 2.0
+    mip, link = window.state.slab_mip, window.state.depth_link
     key("M", ctrl)
     key("D", ctrl)
-    assert window.state.slab_mip and window.state.depth_link
+    assert (window.state.slab_mip, window.state.depth_link) == (not mip, not link)
     fps = window.state.cine_fps
     key(Qt.Key.Key_BracketLeft)
     assert window.state.cine_fps < fps
@@ -173,4 +174,30 @@ def test_slabs_cine_and_the_depth_link(qtbot, tmp_path, phantom_model):
     assert grid.cine_playing
     key(Qt.Key.Key_Space, ctrl)
     assert not grid.cine_playing
+    window.close()
+
+
+def test_stepping_draws_from_the_kept_slices_and_a_zoomed_view_gets_them_sharp(qtbot, tmp_path, phantom_model):
+    """Every slice of an open stack is kept at its view's level, so a step shows the next slice
+    at once (no decoder in between); zoomed in, the slice on screen follows at full resolution."""
+    volume, _ = dbt_volume(8, shape=(1600, 1200), seed=3)
+    (tmp_path / "study").mkdir()
+    write_dbt(tmp_path / "study" / "rcc.dcm", volume)
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path)
+    (item,) = window.study.images.values()
+    qtbot.waitUntil(lambda: len(item.slices) == 8, timeout=30000)
+    level = next(iter(item.slices.values())).level
+    assert level > 0  # a 1600-row slice in a view a few hundred pixels high: a reduced level is kept
+    grid = window.grid
+    (view,) = [v for v in window.views if v.isVisible() and v.key]
+    grid.step_slices(-1)  # from the middle (slice 5 of 8) to slice 4: drawn before any event is processed
+    assert item.image.metadata.frame_number == 4 and item.image.level == level and "slice 4/8" in view.title
+
+    view.apply_zoom(8.0)  # the reader zooms in: the kept level is too coarse
+    qtbot.waitUntil(lambda: item.image.level == 0 and item.image.metadata.frame_number == 4, timeout=20000)
+    assert (item.image.pixels == volume[3]).all()
+    grid.step_slices(1)  # from memory first, then sharp again
+    assert item.image.metadata.frame_number == 5 and item.image.level == level
+    qtbot.waitUntil(lambda: item.image.level == 0 and item.image.metadata.frame_number == 5, timeout=20000)
+    assert (item.image.pixels == volume[4]).all()
     window.close()
