@@ -142,3 +142,38 @@ def test_a_slab_is_the_maximum_or_the_average_of_the_slices_around_one(stack):
     assert list(slab_around(0, 3, 8)) == [0, 1, 2] and list(slab_around(7, 4, 8)) == [4, 5, 6, 7]
     assert list(slab_around(3, 20, 8)) == list(range(8))  # never thicker than the stack
     assert slab_count(0.0, (0.0, 1.0)) == 1 and slab_count(5.0, (0.0, 0.5, 1.0)) == 10 and slab_count(3.0, ()) == 3
+
+
+def test_a_compressed_stack_reads_each_slices_levels_from_its_own_codestream(tmp_path):
+    """JPEG 2000 frame by frame, stored out of spatial order: a slice's reduced level comes
+    straight from that frame's codestream and equals the level of its full decode."""
+    from pydicom.uid import JPEG2000Lossless
+
+    from hds_core.io.levels import lowpass_levels
+
+    volume, _ = dbt_volume(6, shape=(200, 152), lesion_slice=2)
+    path = write_dbt(tmp_path / "j2k.dcm", volume, order=[4, 2, 0, 1, 3, 5], syntax=JPEG2000Lossless)
+    reader = StackReader(path)
+    for spatial in (0, 2, 5):
+        full = reader.slice(spatial)
+        assert (full.pixels == volume[spatial]).all()
+        reduced = reader.slice(spatial, 2)
+        assert reduced.level == 2 and (reduced.pixels == lowpass_levels(full.pixels, 2, (0, 4095))).all()
+
+
+@pytest.mark.parametrize(("offset_table", "said"), [(True, "pixel data.s offset table lists 4"), (False, "pixel data holds 4")])
+def test_a_compressed_stack_claiming_more_frames_than_it_holds_is_refused_unread(tmp_path, offset_table, said):
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import JPEG2000Lossless
+
+    volume, _ = dbt_volume(4, shape=(96, 80))
+    path = write_dbt(tmp_path / "bomb.dcm", volume, syntax=JPEG2000Lossless)
+    ds = pydicom.dcmread(path)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=4))
+    ds.PixelData = encapsulate(frames, has_bot=offset_table)
+    ds.NumberOfFrames = 400  # the items hold 4
+    ds.save_as(path)
+    with pytest.raises(MammoReadError, match=f"claims 400 frames; the {said}") as raised:
+        read_header(path)
+    assert str(path) in str(raised.value)
+    assert len(scan_folder(tmp_path).failures) == 1
