@@ -24,7 +24,7 @@ SLAB_MM = 2.0  # two 1-mm slices a slab: a mass sharp on one slice keeps half it
 
 def slab_spans(slices: int, depths_mm: tuple[float, ...], slab_mm: float = SLAB_MM) -> list[tuple[int, int]]:
     """Consecutive slabs of about ``slab_mm`` covering every slice once (the last may be thinner)."""
-    size = max(1, int(math.floor(slab_mm / (slice_step_mm(depths_mm) or 1.0) + 1e-6)))
+    size = max(1, int(math.floor(slab_mm / (slice_step_mm(tuple(depths_mm)) or 1.0) + 1e-6)))
     return [(first, min(first + size, slices) - 1) for first in range(0, slices, size)]
 
 

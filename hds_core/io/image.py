@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -344,7 +345,8 @@ class MammoImage:
         return self.render(self.model_preset)
 
 
-def slice_step_mm(depths_mm) -> float | None:
+@functools.lru_cache(maxsize=64)  # asked at every step through a stack
+def slice_step_mm(depths_mm: tuple[float, ...]) -> float | None:
     """The median distance between neighbouring slices of a stack (depths in spatial order), or
     None where the depths are unknown or not increasing."""
     if len(depths_mm) < 2:

@@ -180,7 +180,7 @@ def slab_count(slab_mm: float, depths_mm) -> int:
     """How many slices make a slab of ``slab_mm`` (1: one slice; unknown depths: 1 mm apart)."""
     from .image import slice_step_mm
 
-    step = slice_step_mm(depths_mm) or 1.0
+    step = slice_step_mm(tuple(depths_mm)) or 1.0
     return max(1, int(round(slab_mm / step + 1e-6))) if slab_mm > 0 else 1
 
 

@@ -115,6 +115,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self.key = None
         self.image_item.setPixmap(QPixmap())
         self.heat_item.setPixmap(QPixmap())
+        self._heat_source, self._heat_wanted = None, (None, None)
         self.contour_item.setPath(QPainterPath())
         self.selected_item.setPath(QPainterPath())
         self.image_size = (0, 0)
@@ -205,7 +206,14 @@ class MammoView(ViewAnnotations, QGraphicsView):
 
     def set_heat_map(self, probability: np.ndarray | None, geometry=None) -> None:
         """The working-resolution map placed over the original pixels it came from (rebuilt
-        only when the map changes, not when the threshold moves)."""
+        only when the map changes, not when the threshold moves; while the heat map is hidden,
+        only once it is shown: stepping through a stack changes the map at every slab)."""
+        self._heat_wanted = (probability, geometry)
+        if self.heat_item.isVisible() or probability is None:
+            self._build_heat_map()
+
+    def _build_heat_map(self) -> None:
+        probability, geometry = getattr(self, "_heat_wanted", (None, None))
         if probability is None or geometry is None:
             self.heat_item.setPixmap(QPixmap())
             self._heat_source = None
@@ -226,6 +234,8 @@ class MammoView(ViewAnnotations, QGraphicsView):
 
     def set_heat_visible(self, visible: bool, opacity: float) -> None:
         self.heat_item.setVisible(visible)
+        if visible:
+            self._build_heat_map()
         self.heat_item.setOpacity(opacity)
         self.viewport().update()
 

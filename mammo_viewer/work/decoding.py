@@ -121,7 +121,10 @@ def decode_stack(path: Path, level: int, indices: list[int]) -> list[MammoImage]
     view): the viewer keeps them and steps through them without the decoder (a 2000 x 2500
     JPEG 2000 slice's 1/4 level decodes in about 50 ms, its full resolution in about 500 ms here)."""
     reader = stack_reader(path)
-    return [reader.slice(index, level) for index in indices]
+    slices = [reader.slice(index, level) for index in indices]
+    for image in slices:
+        image.presets  # noqa: B018 - its windows (percentiles) found here, not on the UI thread at each step
+    return slices
 
 
 _READERS: dict[tuple[str, float], StackReader] = {}  # this process's open stacks (their headers, frame indices)

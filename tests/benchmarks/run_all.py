@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("bench_end_to_end.py", ["--repeats", "2"], ["--repeats", "1", "--scan-files", "10"]),
     ("bench_decoding.py", [], []),
     ("bench_pacs.py", ["--repeats", "3"], ["--repeats", "1"]),
+    ("bench_dbt.py", ["--passes", "2"], ["--passes", "1"]),
 ]
 
 

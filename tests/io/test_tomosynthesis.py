@@ -161,7 +161,9 @@ def test_a_compressed_stack_reads_each_slices_levels_from_its_own_codestream(tmp
         assert reduced.level == 2 and (reduced.pixels == lowpass_levels(full.pixels, 2, (0, 4095))).all()
 
 
-@pytest.mark.parametrize(("offset_table", "said"), [(True, "pixel data.s offset table lists 4"), (False, "pixel data holds 4")])
+@pytest.mark.parametrize(
+    ("offset_table", "said"), [(True, "pixel data.s offset table lists 4"), (False, "pixel data holds 4")]
+)
 def test_a_compressed_stack_claiming_more_frames_than_it_holds_is_refused_unread(tmp_path, offset_table, said):
     from pydicom.encaps import encapsulate, generate_frames
     from pydicom.uid import JPEG2000Lossless
