@@ -484,7 +484,25 @@ def metadata_from_dataset(ds: Dataset, path: Path) -> MammoMetadata:
             )
         )
         or None,
+        synthesized_2d=synthesized_2d(ds),
     )
+
+
+# How DBT systems mark the 2-D image they compute from the tomosynthesis: Image Type's
+# GENERATED_2D (PS3.3 C.8.11.7), or the vendors' names for it in the series description.
+SYNTHESIZED_WORDS = ("C-VIEW", "CVIEW", "V-PREVIEW", "VPREVIEW", "INSIGHT 2D", "SYNTHESIZED", "SYNTHETIC 2D", "S2D")
+
+
+def synthesized_2d(ds: Dataset) -> bool:
+    """A 2-D mammogram generated from the tomosynthesis (Hologic C-View, GE V-Preview, Siemens
+    Insight 2D): hung as its view's 2-D image of a DBT study."""
+    if is_stack(ds):
+        return False
+    values = [str(v).upper() for v in _multi(ds.get("ImageType"))]
+    if any("GENERATED_2D" in value or "SYNTHESIZED" in value for value in values):
+        return True
+    description = str(ds.get("SeriesDescription", "") or "").upper()
+    return any(word in description for word in SYNTHESIZED_WORDS)
 
 
 def voi_presets_from_dataset(ds: Dataset) -> list[VoiPreset]:

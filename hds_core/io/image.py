@@ -124,6 +124,7 @@ class MammoMetadata:
     detector_type: str | None = None  # DetectorType: FILM, DIRECT, INDIRECT, SCINTILLATOR, STORAGE
     conversion_type: str | None = None  # ConversionType: DF (digitised film), WSD, DI, ...
     capture_device: str | None = None  # Secondary Capture Device Manufacturer and model
+    synthesized_2d: bool = False  # a 2-D image generated from a tomosynthesis acquisition (C-View, ...)
     header_notes: tuple[str, ...] = ()  # header values found damaged and not used (shown with the warnings)
     # A tomosynthesis stack (io/tomo.py): its frames, their file indices (0-based) in spatial
     # order and each slice's depth in mm; ``frame_number``: which frame (1-based, as DICOM

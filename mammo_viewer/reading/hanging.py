@@ -41,6 +41,8 @@ class ViewInfo:
     view: str | None = None  # "CC", "MLO", "ML", ...
     patient_orientation: tuple[str, str] | None = None
     chest_wall_right: bool | None = None  # read from the pixels; used when orientation is missing
+    kind: str = "2D"  # "2D" or "DBT" (a tomosynthesis stack)
+    synthesized: bool = False  # a 2-D image generated from the tomosynthesis (C-View, V-Preview, ...)
 
     @property
     def side(self) -> str | None:
@@ -134,11 +136,23 @@ def reading_order(images: list[ViewInfo]) -> list[ViewInfo]:
     return sorted(images, key=lambda i: rank.get((i.side, i.family), 4))
 
 
-def _slots(images: list[ViewInfo]) -> tuple[dict[tuple[str, str], ViewInfo], list[ViewInfo], list[ViewInfo]]:
-    """Screening slots (side, family) -> image; images left over; images hung without tags."""
+def _preference(info: ViewInfo) -> int:
+    """Which of a view's images takes its slot first: an acquired 2-D image, then a synthesized
+    one (generated from the tomosynthesis: that view's 2-D image when there is no other), then
+    the stack (reached by a protocol's DBT stage, or in 1-up)."""
+    return 2 if info.kind == "DBT" else 1 if info.synthesized else 0
+
+
+def _slots(
+    images: list[ViewInfo], kind: str = "any"
+) -> tuple[dict[tuple[str, str], ViewInfo], list[ViewInfo], list[ViewInfo]]:
+    """Screening slots (side, family) -> image; images left over; images hung without tags.
+    ``kind``: only "2D" images or only "DBT" stacks take slots ("any": both, 2-D first)."""
     slots: dict[tuple[str, str], ViewInfo] = {}
-    unknown, extra = [], []
-    for info in images:
+    unknown: list[ViewInfo] = []
+    wanted = [info for info in images if kind == "any" or info.kind == kind]
+    extra = [info for info in images if info not in wanted]
+    for info in sorted(wanted, key=_preference):
         key = (info.side, info.family)
         if info.side and info.family:
             if key in slots:
@@ -209,18 +223,23 @@ def hang_stage(protocol, stage_index: int, current: list[ViewInfo], prior: list[
     its tags allow, as hang() does); a viewport with no such image stays empty."""
     stage_index %= len(protocol.stages)
     stage = protocol.stages[stage_index]
-    studies = {"current": _slots(current)}
-    if prior:
-        studies["prior"] = _slots(prior)
+    images = {"current": current, **({"prior": prior} if prior else {})}
+    slotted: dict[tuple[str, str], tuple] = {}
+
+    def slots_of(study: str, kind: str):
+        if (study, kind) not in slotted:
+            slotted[study, kind] = _slots(images[study], kind)
+        return slotted[study, kind]
+
     notes: list[str] = []
-    if studies["current"][2]:
-        notes.append("hung without laterality or view tags: " + ", ".join(g.key for g in studies["current"][2]))
+    if slots_of("current", "any")[2]:
+        notes.append("hung without laterality or view tags: " + ", ".join(g.key for g in slots_of("current", "any")[2]))
     placements = []
     for index, viewport in enumerate(stage.viewports):
         row, column = divmod(index, stage.columns)
-        if viewport.empty or viewport.study not in studies:
+        if viewport.empty or viewport.study not in images:
             continue
-        slots, _extra, guessed = studies[viewport.study]
+        slots, _extra, guessed = slots_of(viewport.study, viewport.image)
         info = slots.get((viewport.laterality, viewport.view))
         if info is None:
             continue

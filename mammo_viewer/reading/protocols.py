@@ -27,6 +27,8 @@ modality and the number of priors, image sets of the current study and an abstra
     view = "CC"              # CC or MLO (their family: XCCL hangs as CC, ML as MLO)
     orientation = "mirrored" # chest walls to the middle of the pair; "as stored": untouched
     link = "CC"              # views of one group share scale, zoom and window
+    image = "any"            # "2D" (a 2-D mammogram, a synthesized one where no other), "DBT"
+                             # (the tomosynthesis stack), "any" (a 2-D image first)
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ MAX_SIDE = 4  # rows or columns of a stage: eight views of 2 x 4 is the most a m
 
 _PROTOCOL_KEYS = {"name", "modality", "dimension", "priors", "views", "stage"}
 _STAGE_KEYS = {"name", "rows", "columns", "viewport"}
-_VIEWPORT_KEYS = {"study", "laterality", "view", "orientation", "link", "empty"}
+_VIEWPORT_KEYS = {"study", "laterality", "view", "orientation", "link", "empty", "image"}
+IMAGE_KINDS = ("2D", "DBT", "any")
 
 
 class ProtocolError(ValueError):
@@ -67,6 +70,7 @@ class Viewport:
     orientation: str = "mirrored"
     link: str | None = None
     empty: bool = False  # a cell left black on purpose
+    image: str = "any"  # which of the view's images: "2D", "DBT" or "any" (hanging.py)
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ class _Reader:
             view=self.text(table, "view", at, FAMILIES),
             orientation=self.text(table, "orientation", at, ORIENTATIONS, "mirrored"),
             link=self.text(table, "link", at),
+            image=self.text(table, "image", at, IMAGE_KINDS, "any"),
         )
 
     def stage(self, value, at: tuple) -> Stage:

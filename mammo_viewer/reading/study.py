@@ -41,7 +41,15 @@ class StudyImage:
 
     def view_info(self) -> ViewInfo:
         m = self.metadata
-        return ViewInfo(self.key, m.laterality, m.view, m.patient_orientation, self.chest_wall_right)
+        return ViewInfo(
+            self.key,
+            m.laterality,
+            m.view,
+            m.patient_orientation,
+            self.chest_wall_right,
+            "DBT" if m.is_stack else "2D",
+            m.synthesized_2d,
+        )
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class ViewGrid(StackNavigation, QWidget):
         self.renderers: dict[str, ScreenRenderer] = {}
         self.boxes: dict[str, tuple | None] = {}  # key -> the breast's box that fit() shows
         self.page = 0
+        self._direction = 1  # which way the reader steps through a protocol's stages
         self.hanging: Hanging | None = None
         self.selected_lesion = None
         state.observe("threshold", lambda _: self.refresh_results())
@@ -174,7 +175,8 @@ class ViewGrid(StackNavigation, QWidget):
         images = list(self.study.images.values()) if self.study else []
         modalities = {(i.metadata.modality or "MG").upper() for i in images}
         families = {i.view_info().family for i in images} - {None}
-        return {"modalities": modalities, "families": families, "has_prior": self.prior is not None}
+        dbt = any(i.metadata.is_stack for i in images)
+        return {"modalities": modalities, "families": families, "has_prior": self.prior is not None, "dbt": dbt}
 
     def opening_protocol(self) -> Protocol | None:
         """The first protocol that applies to the study (None: none does; the layout hangs it)."""
@@ -183,7 +185,7 @@ class ViewGrid(StackNavigation, QWidget):
     def use_protocol(self, protocol: Protocol | None, stage: int = 0) -> None:
         """Hang by ``protocol`` from ``stage``, for this study and the next ones (None: each
         study by the first protocol that applies)."""
-        self.by_protocol = True
+        self.by_protocol, self._direction = True, 1
         self.pinned = (protocol, stage) if protocol is not None else None
         self.protocol, self.page = protocol or self.opening_protocol(), stage
         self.rehang()
@@ -198,6 +200,7 @@ class ViewGrid(StackNavigation, QWidget):
     def turn_page(self, step: int) -> None:
         """The next page of a layout, or the next stage of a protocol: past its last stage, the
         first of the next protocol that applies (a screening read, step by step)."""
+        self._direction = 1 if step >= 0 else -1
         if self.protocol is not None and self.hanging is not None:
             page = self.page + step
             if 0 <= page < len(self.protocol.stages):
@@ -218,7 +221,14 @@ class ViewGrid(StackNavigation, QWidget):
             return
         if self.protocol is not None:
             prior = self.prior.view_infos() if self.prior is not None else None
-            self.hanging = hang_stage(self.protocol, self.page, self.study.view_infos(), prior)
+            stages = len(self.protocol.stages)
+            for _ in range(stages):
+                self.hanging = hang_stage(self.protocol, self.page, self.study.view_infos(), prior)
+                if self.hanging.placements:
+                    break
+                # A stage this study has no image for (a DBT study without synthesized 2-D
+                # images: the 2-D stage) is passed over, the way the reader was going.
+                self.page = (self.page + self._direction) % stages
         else:
             self.hanging = hang(self.study.view_infos(), self.layout_mode, self.page)
         self._lay_out(self.hanging.rows, self.hanging.columns)

@@ -201,3 +201,47 @@ def test_stepping_draws_from_the_kept_slices_and_a_zoomed_view_gets_them_sharp(q
     qtbot.waitUntil(lambda: item.image.level == 0 and item.image.metadata.frame_number == 5, timeout=20000)
     assert (item.image.pixels == volume[4]).all()
     window.close()
+
+
+def test_a_dbt_study_hangs_its_synthesized_2d_images_first_then_its_stacks(qtbot, tmp_path, phantom_model):
+    """Each view's synthesized 2-D image (Image Type GENERATED_2D) is that view's 2-D image: the
+    DBT protocol opens on them, Space goes on to the stacks; a study of stacks alone opens on
+    its stacks (the 2-D stage it has no image for is passed over)."""
+    from synthetic import phantom, write_dicom
+
+    (tmp_path / "study").mkdir()
+    sides = {"R": "left", "L": "right"}
+    for side in ("R", "L"):
+        for view in ("CC", "MLO"):
+            volume, _ = dbt_volume(4, shape=(160, 120), seed=len(view), chest_wall=sides[side])
+            write_dbt(tmp_path / "study" / f"{side}{view}.dcm", volume, side=side, view=view, study_uid="1.2.3.9")
+            pixels, _ = phantom((160, 120), seed=7, chest_wall=sides[side])
+            write_dicom(
+                tmp_path / "study" / f"{side}{view}-c-view.dcm",
+                pixels,
+                ImageLaterality=side,
+                ViewPosition=view,
+                ImageType=["DERIVED", "PRIMARY", "TOMOSYNTHESIS", "GENERATED_2D"],
+                StudyInstanceUID="1.2.3.9",
+                PatientID="DBT-1",
+                PatientName="Tomo^Test",
+                PatientBirthDate="19650101",
+            )
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path, timeout_ms=120000)
+    assert len(window.study.images) == 8
+    grid = window.grid
+
+    def hung() -> list[str]:
+        return sorted(p.key.rsplit("/", 1)[1] for p in grid.hanging.placements)
+
+    assert (grid.protocol.name, grid.hanging.stage) == ("DBT screening", "2-D (synthesized)")
+    assert hung() == ["LCC-c-view.dcm", "LMLO-c-view.dcm", "RCC-c-view.dcm", "RMLO-c-view.dcm"]
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert grid.hanging.stage == "tomosynthesis" and hung() == ["LCC.dcm", "LMLO.dcm", "RCC.dcm", "RMLO.dcm"]
+    window.close()
+
+    for synthesized in (tmp_path / "study").glob("*-c-view.dcm"):
+        synthesized.unlink()
+    window = viewer_on(qtbot, phantom_model, tmp_path / "study", tmp_path / "again")
+    assert (window.grid.protocol.name, window.grid.hanging.stage) == ("DBT screening", "tomosynthesis")
+    window.close()
