@@ -20,6 +20,8 @@ DEFAULT_NAMES = [
     "current vs prior MLO",
     "4-up current",
     "single views by breast",
+    "DBT current + prior",
+    "DBT screening",
 ]
 
 
@@ -39,6 +41,9 @@ def test_the_shipped_protocols_and_which_one_a_study_opens_with():
     assert first_applicable(protocols, **facts, has_prior=True).name == "8-up current + prior"
     assert first_applicable(protocols, **facts, has_prior=False).name == "4-up current"
     assert first_applicable(protocols, modalities={"CT"}, families=set(), has_prior=False) is None
+    # A tomosynthesis study: the DBT protocols, never the 2-D ones.
+    assert first_applicable(protocols, **facts, has_prior=True, dbt=True).name == "DBT current + prior"
+    assert first_applicable(protocols, **facts, has_prior=False, dbt=True).name == "DBT screening"
     assert [s.name for s in find(protocols, "Single views by breast").stages] == ["R CC", "R MLO", "L CC", "L MLO"]
     with pytest.raises(ProtocolError, match="the protocols are: 8-up current"):
         find(protocols, "9-up")
