@@ -27,6 +27,7 @@ from .reporting.exports import ExportRequest, Exports
 from .session.analysis import Analysis
 from .session.opening import Opening
 from .session.priors import Priors
+from .session.reading import ReadingSession
 from .session.stacks import Stacks
 from .views.view_grid import ViewGrid
 from .work.engine import Engine
@@ -38,7 +39,7 @@ CLOSE_WAIT_S = 2.0  # the most closing the window waits for decoding and inferen
 ENGINE_START_MS = 5000  # with no film on screen by then (no study opened), the engine starts loading
 
 
-class MainWindow(Opening, Stacks, Analysis, Priors, QMainWindow):
+class MainWindow(Opening, Stacks, Analysis, Priors, ReadingSession, QMainWindow):
     study_settled = Signal()  # the open study is decoded and analysed (or the engine is unavailable)
     export_finished = Signal(str)  # a message: what was written, or why not
 
@@ -84,6 +85,7 @@ class MainWindow(Opening, Stacks, Analysis, Priors, QMainWindow):
         docks = build_docks(self, self.findings, self.hide_phi, node_book)
         self.browser, self.problems, self.model_input = docks.browser, docks.problems, docks.model_input
         self.problems_dock, self.model_input_dock = docks.problems_dock, docks.model_input_dock
+        self.reading_panel, self.reading_dock = docks.reading, docks.reading_dock
         self.exports = Exports(self, settings, self.exporter, self._status, self._export_said, self.after_detail)
         self.pacs = Pacs(self, docks.pacs, docks.pacs_dock, node_book)
         menus = build_menus(self)
@@ -95,6 +97,7 @@ class MainWindow(Opening, Stacks, Analysis, Priors, QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self.engine_status = EngineStatus(self.state, self.findings, self.device_label, self._status, self._problem)
         self._wire()
+        self._init_reading()
         self.load_protocols()
         self._refresh_prior_menu()
         self._status("Open a folder or a mammogram (Ctrl+O), or drop one here")
@@ -257,6 +260,7 @@ class MainWindow(Opening, Stacks, Analysis, Priors, QMainWindow):
         )
 
     def closeEvent(self, event):  # noqa: N802
+        self._close_reading()  # what she typed last is saved; her hold on the study's reading goes
         self.pacs.shutdown()
         self.prior_worker.shutdown(0.5)  # a search or retrieve in flight is abandoned (nothing half-written: the cache)
         log.info("closed in %.2f s", stop_together(self.loader, self.engine, self.exporter, CLOSE_WAIT_S))

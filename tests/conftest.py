@@ -19,6 +19,12 @@ TINY_NET = {
 TINY_NET_ARGS = [f"--net={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY_NET.items()]
 
 
+@pytest.fixture(autouse=True)
+def own_readings_folder(tmp_path_factory, monkeypatch):
+    """Each test's viewer keeps its readings in a folder of its own, never the user's."""
+    monkeypatch.setenv("MAMMO_VIEWER_READINGS", str(tmp_path_factory.mktemp("readings")))
+
+
 @pytest.fixture(scope="session")
 def phantom_dataset(tmp_path_factory) -> Path:
     return synthetic.phantom_folder_dataset(tmp_path_factory.mktemp("phantoms") / "ds", n_images=8)

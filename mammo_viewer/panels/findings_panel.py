@@ -35,6 +35,11 @@ SLIDER_STEPS = 1000  # the slider moves in 0.001 steps
 ROWS_BEYOND_VIEW = 10  # lesion rows filled ahead of the table's scrolling
 
 
+def density_line(per_breast: dict[str, dict]) -> str:
+    """ "R: MIAS F (fatty) · L: …": the model's density suggestion per breast (empty: none)."""
+    return " · ".join(f"{side}: {density_text(per_breast[side])}" for side in ("R", "L") if side in per_breast)
+
+
 def _fmt(value, digits: int = 2, suffix: str = "") -> str:
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
@@ -238,8 +243,7 @@ class FindingsPanel(QWidget):
 
     def set_density(self, per_breast: dict[str, dict]) -> None:
         """``per_breast``: ``hds_core.density.breast_densities`` of the study's predictions."""
-        parts = [f"{side}: {density_text(per_breast[side])}" for side in ("R", "L") if side in per_breast]
-        self.density_label.setText(" · ".join(parts) if parts else "—")
+        self.density_label.setText(density_line(per_breast) or "—")
 
     def set_lesions(self, rows: list[LesionRow], *, compared: bool = False) -> None:
         """``compared``: a prior is hung, and each row says whether its lesion is new since it."""

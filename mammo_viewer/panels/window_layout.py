@@ -16,6 +16,7 @@ from hds_core.text import printable
 from ..pacs.panel import PacsPanel
 from ..views.stack_navigation import SLAB_THICKNESSES_MM
 from .model_input import ModelInputPane
+from .reading_panel import ReadingPanel
 from .study_browser import StudyBrowser
 
 THUMBNAIL_HEIGHT = 96
@@ -31,6 +32,8 @@ class Docks:
     model_input_dock: QDockWidget
     pacs: PacsPanel
     pacs_dock: QDockWidget
+    reading: ReadingPanel
+    reading_dock: QDockWidget
 
 
 def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
@@ -51,7 +54,11 @@ def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(findings)
-    dock("AI findings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+    findings_dock = dock("AI findings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+    reading = ReadingPanel()
+    reading_dock = dock("Reading", reading, Qt.DockWidgetArea.RightDockWidgetArea)
+    w.tabifyDockWidget(findings_dock, reading_dock)  # a tab beside the AI's: hers
+    findings_dock.raise_()
     problems = QListWidget()
     problems_dock = dock("Problems", problems, Qt.DockWidgetArea.BottomDockWidgetArea, False)
     model_input = ModelInputPane()
@@ -59,7 +66,9 @@ def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
     pacs = PacsPanel(node_book)
     pacs_dock = dock("PACS", pacs, Qt.DockWidgetArea.LeftDockWidgetArea, False)
     w.tabifyDockWidget(studies_dock, pacs_dock)  # a tab beside the studies: the full height for results
-    return Docks(browser, problems, problems_dock, model_input, model_input_dock, pacs, pacs_dock)
+    return Docks(
+        browser, problems, problems_dock, model_input, model_input_dock, pacs, pacs_dock, reading, reading_dock
+    )
 
 
 def remember_recent(settings, menu: QMenu, open_path, path: str) -> None:
@@ -236,6 +245,37 @@ def build_menus(w) -> Menus:
     act(ai_menu, "Ca&ncel analysis", w.cancel_analysis, "Esc")
     act(ai_menu, "Analyse &again", w.reanalyse, "Ctrl+R")
     act(ai_menu, "Pixel &spacing of this study…", w.ask_study_spacing, "Ctrl+Shift+P")
+
+    # Readin&g, not &Reading: Alt+R assesses the right breast (and Alt+A would open &AI: the
+    # compositions a-d are Alt+1-4).
+    reading_menu = bar.addMenu("Readin&g")
+    act(reading_menu, "Show the reading", lambda: (w.reading_dock.show(), w.reading_dock.raise_()), "Alt+0")
+    for number, letter in enumerate("abcd", 1):
+        act(
+            reading_menu,
+            f"Breast composition {letter}",
+            lambda _=False, x=letter: w.set_composition(x),
+            f"Alt+{number}",
+        )
+    for text, key, box in (
+        ("Assess the right breast…", "Alt+R", "R"),
+        ("Assess the left breast…", "Alt+L", "L"),
+        ("Assess the exam…", "Alt+E", "exam"),
+    ):
+        act(reading_menu, text, lambda _=False, b=box: _focus(w, w.reading_panel.assessments[b]), key)
+    act(reading_menu, "Management…", lambda: _focus(w, w.reading_panel.management), "Alt+M")
+    act(reading_menu, "Impression…", lambda: _focus(w, w.reading_panel.impression), "Alt+I")
+    reading_menu.addSeparator()
+    act(reading_menu, "Mark a finding (then click it)", lambda: w.mark_finding(), "N")
+    act(reading_menu, "Mark the selected finding on another view", lambda: w.mark_finding(link=True), "Shift+N")
+    act(reading_menu, "Accept the selected AI mark", lambda: w.decide_ai_mark("accepted"), "A")
+    act(reading_menu, "Dismiss the selected AI mark", lambda: w.decide_ai_mark("dismissed"), "X")
+    reading_menu.addSeparator()
+    act(reading_menu, "Sign off", w.sign_reading, "Ctrl+Shift+Return")
+    act(reading_menu, "Addendum", w.amend_reading, "Ctrl+Shift+A")
+
+    help_menu = bar.addMenu("&Help")
+    act(help_menu, "Keyboard shortcuts", lambda: show_key_table(w), "F1")
     return Menus(
         recent_menu,
         layout_actions,
@@ -246,6 +286,65 @@ def build_menus(w) -> Menus:
         prior_menu,
         protocol_menu,
     )
+
+
+def _focus(w, widget) -> None:
+    """Bring the reading forward with ``widget`` ready for the keyboard."""
+    w.reading_dock.show()
+    w.reading_dock.raise_()
+    widget.setFocus()
+    if hasattr(widget, "showPopup"):
+        widget.showPopup()
+
+
+def key_table(w) -> list[tuple[str, str, str]]:
+    """(menu, action, key) of every action with a key, as the menus hold them: the Help
+    menu's table and the README's are this one."""
+    rows = []
+
+    def walk(menu, path: str) -> None:
+        for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu(), f"{path} > {action.menu().title().replace('&', '')}")
+            elif not action.isSeparator() and not action.shortcut().isEmpty():
+                rows.append((path, action.text().replace("&", ""), action.shortcut().toString()))
+
+    for top in w.menuBar().actions():
+        if top.menu() is not None:
+            walk(top.menu(), top.menu().title().replace("&", ""))
+    return rows
+
+
+KEY_TABLE_START, KEY_TABLE_END = "<!-- key table: Help > Keyboard shortcuts -->", "<!-- end of key table -->"
+
+
+def key_table_markdown(w) -> str:
+    """The key table as the README prints it (tests/project checks that they agree)."""
+    lines = ["| menu | action | key |", "|---|---|---|"]
+    lines += [f"| {menu} | {action} | {key} |" for menu, action, key in key_table(w)]
+    return "\n".join(lines)
+
+
+def show_key_table(w) -> None:
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+    dialog = QDialog(w)
+    dialog.setWindowTitle("Keyboard shortcuts")
+    rows = key_table(w)
+    table = QTableWidget(len(rows), 3, dialog)
+    table.setHorizontalHeaderLabels(["Menu", "Action", "Key"])
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(table)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    dialog.resize(720, 560)
+    dialog.open()
+    w.key_table_dialog = dialog
 
 
 def fill_protocol_menu(w, menu: QMenu) -> None:

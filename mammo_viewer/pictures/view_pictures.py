@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
 
 CONTOUR_COLOR = QColor(255, 210, 0)  # amber: visible on both dark fat and bright dense tissue
 SELECTED_COLOR = QColor(0, 220, 255)
+READER_COLOR = QColor(120, 255, 120)  # the radiologist's own marks: never the AI's amber
 TEXT_COLOR = QColor(235, 235, 235)
 OPPOSITE = str.maketrans("APLRHF", "PARLFH")
 SCALE_BAR_STEPS_MM = (1, 2, 5, 10, 20, 50, 100)

@@ -10,6 +10,7 @@ from hds_core.findings.stack import STACK_NOTE, StackPrediction
 from hds_core.report.operating_point import score_trust, study_domain
 from hds_core.text import printable
 
+from ..panels.findings_panel import density_line
 from ..reading.study_controller import not_analysed_text
 
 
@@ -145,6 +146,10 @@ class Analysis:
             self._problem(f"{key}: AI analysis failed: {message}")
 
     def cancel_analysis(self) -> None:
+        if self._marking is not None:  # Esc first cancels a mark being placed
+            self._set_marking(None)
+            self._status("Mark cancelled")
+            return
         self.engine.cancel()
         self._status("Analysis cancelled; finished results stay on screen (Ctrl+R analyses again)")
 
@@ -176,7 +181,9 @@ class Analysis:
         self.findings.set_scores(
             self.study.exam_score(), self.study.breast_scores(), calibrated=all(p.calibrated for p in predictions)
         )
-        self.findings.set_density(breast_densities(predictions))
+        densities = breast_densities(predictions)
+        self.findings.set_density(densities)
+        self.reading_panel.set_density_hint(density_line(densities))  # beside her choice, never made for her
         if self.engine.predictor is not None:
             # The model serving the study's domain (a film study: the film model): its slider
             # default and table, and the trust line of that domain's figures.

@@ -55,6 +55,7 @@ class Opening:
             self.open_path(urls[0])
 
     def _clear_study(self) -> None:
+        self._close_reading()
         self._after_detail = []
         self.controller.clear()
         self.grid.clear()
@@ -101,6 +102,7 @@ class Opening:
         study = self.controller.show(patient_id, study_uid)
         self.browser.current = (study.patient_id, study.study_uid)
         self.grid.clear(study)
+        self._open_reading(study)  # hers, kept as she makes it (session/reading.py)
         self.grid.rehang()
         self._update_title()
         order = self.controller.decode_order(self.grid.visible_keys())

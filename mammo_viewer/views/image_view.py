@@ -52,6 +52,7 @@ class MammoView(ViewAnnotations, QGraphicsView):
     activated = Signal(object)  # clicked: the selected view
     detail_wanted = Signal(object)  # key: the view shows a reduced level magnified, full resolution is needed
     slice_step = Signal(object, int)  # key, slices to move: the wheel over a tomosynthesis stack
+    marked = Signal(object, float, float)  # key, x, y (full-image pixels): the reader placed a mark
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -106,6 +107,8 @@ class MammoView(ViewAnnotations, QGraphicsView):
         self._drag: tuple[Qt.MouseButton, QPointF, bool] | None = None
         self.measurement: tuple[QPointF, QPointF] | None = None  # image pixel coordinates (x, y)
         self._measuring = False
+        self.marking = False  # the next left click places the reader's mark (session/reading.py)
+        self.reader_marks: list[tuple[float, float, str]] = []  # (x, y, label) in image pixels: her findings
         self._cursor: QPointF | None = None
         self._fit = True
         self.fit_together = None  # () -> fit this view with its pair (the grid's), None alone
@@ -359,6 +362,11 @@ class MammoView(ViewAnnotations, QGraphicsView):
         return float((dx * dx + dy * dy) ** 0.5)
 
     def mousePressEvent(self, event):  # noqa: N802
+        if self.marking and event.button() == Qt.MouseButton.LeftButton and self.image_size[0] and self.key:
+            point = self._image_point(event.position())
+            self.marked.emit(self.key, point.x(), point.y())
+            event.accept()
+            return
         if (
             event.button() == Qt.MouseButton.LeftButton
             and event.modifiers() & Qt.KeyboardModifier.ShiftModifier

@@ -13,6 +13,7 @@ from ..pictures.view_pictures import (
     MAGNIFIER_SIZE,
     MAGNIFIER_ZOOM,
     OPPOSITE,
+    READER_COLOR,
     SCALE_BAR_STEPS_MM,
     SELECTED_COLOR,
     TEXT_COLOR,
@@ -76,6 +77,7 @@ class ViewAnnotations:
             painter.setFont(font)
         self._orientation_letters(painter, viewport)
         self._lesion_numbers(painter)
+        self._reader_marks(painter)
         self._scale_bar(painter, viewport)
         self._draw_measurement(painter)
         painter.restore()
@@ -147,6 +149,23 @@ class ViewAnnotations:
             painter.setPen(color)
             for text, left, top in placed:
                 painter.drawStaticText(QPointF(left + offset, top + offset), text)
+
+    def _reader_marks(self, painter: QPainter) -> None:
+        """The reader's own marks (a cross and its label: "F1 mass", "AI 2 dismissed"), in her
+        colour, not the AI's."""
+        if not self.reader_marks:
+            return
+        on_screen = self._image_transform() * self.viewportTransform()
+        for x, y, label in self.reader_marks:
+            point = on_screen.map(QPointF(x, y))
+            for color, offset in ((QColor(0, 0, 0), 1), (READER_COLOR, 0)):
+                painter.setPen(QPen(color, 2))
+                centre = point + QPointF(offset, offset)
+                painter.drawLine(centre + QPointF(-9, 0), centre + QPointF(-3, 0))
+                painter.drawLine(centre + QPointF(3, 0), centre + QPointF(9, 0))
+                painter.drawLine(centre + QPointF(0, -9), centre + QPointF(0, -3))
+                painter.drawLine(centre + QPointF(0, 3), centre + QPointF(0, 9))
+                painter.drawText(centre + QPointF(11, -6), label)
 
     def _number_text(self, number: int) -> QStaticText:
         if number not in self.number_texts:

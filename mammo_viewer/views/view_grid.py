@@ -70,6 +70,7 @@ class ViewGrid(StackNavigation, QWidget):
         self._direction = 1  # which way the reader steps through a protocol's stages
         self.hanging: Hanging | None = None
         self.selected_lesion = None
+        self.reader_marks_of = lambda item: []  # the reader's marks on an image (session/reading.py)
         state.observe("threshold", lambda _: self.refresh_results())
         for name in ("contours", "heat_map", "heat_opacity"):
             state.observe(name, lambda _: self.show_overlays())
@@ -416,7 +417,15 @@ class ViewGrid(StackNavigation, QWidget):
                 lines.append(slice_note(item.prediction, index, self.state.threshold))
         return "\n".join(line for line in lines if line)
 
+    def redraw_reader_marks(self) -> None:
+        for placement in self.hanging.placements if self.hanging else ():
+            view = self._view(placement)
+            if view.key == placement.key:
+                view.reader_marks = self.reader_marks_of(self.item(placement.key))
+                view.viewport().update()
+
     def draw_results(self, view: MammoView, item: StudyImage) -> None:
+        view.reader_marks = self.reader_marks_of(item)
         prediction, state = item.prediction, self.state
         if prediction is None:
             view.badge = item.not_analysed or (
