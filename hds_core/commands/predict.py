@@ -87,7 +87,10 @@ def parser() -> argparse.ArgumentParser:
     )
     reports = p.add_argument_group("reports (one per study; never written into an input folder)")
     reports.add_argument(
-        "--pdf", metavar="OUT.pdf", help="PDF report; several studies give OUT-<study folder>.pdf each"
+        "--pdf",
+        metavar="OUT.pdf",
+        help="PDF report; several studies give OUT-<study folder>-<study fingerprint>.pdf each (the fingerprint: "
+        "ten hex digits of a hash of the study, never the patient's name or ID)",
     )
     reports.add_argument("--page-size", choices=["A4", "Letter"], default="A4")
     reports.add_argument(

@@ -6,11 +6,14 @@
   group per lesion (its outline, area, longest diameter, maximum probability) and one
   group per image with its score, plus the exam score.
 
-New UIDs every time; files are written atomically and never overwrite without ``force``."""
+Each object's UIDs derive from its sources, the weights and the threshold (``derived_uid``): the
+same result written or sent again is the same object; files are written atomically and never
+overwrite without ``force``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,18 @@ IMAGE_SCORE = hd.sr.CodedConcept("mass-image-score", PRIVATE_SCHEME, "Image prob
 EXAM_RAW_SCORE = hd.sr.CodedConcept("mass-exam-raw-score", PRIVATE_SCHEME, "Exam raw network score, not calibrated")
 IMAGE_RAW_SCORE = hd.sr.CodedConcept("mass-image-raw-score", PRIVATE_SCHEME, "Image raw network score, not calibrated")
 DIAMETER = hd.sr.CodedConcept("103339001", "SCT", "Long axis")
+
+
+UID_NAMESPACE = uuid.UUID("6d616d6d-6f2d-4864-9300-000000000001")  # this project's, for uuid5
+
+
+def derived_uid(*parts) -> str:
+    """A UID made from what an object is made of (its sources, the weights, the threshold, what
+    kind of object): the same result written or sent again is the same object, and replaces
+    the first, where a fresh UID made a duplicate series each time; another threshold or model
+    makes another object."""
+    # A name-based (version 5) UUID under 2.25: the same parts, the same UID, on any computer.
+    return f"2.25.{uuid.uuid5(UID_NAMESPACE, '|'.join(str(part) for part in parts)).int}"
 
 
 class DicomExportError(Exception):
@@ -212,15 +227,16 @@ def _build_segmentation(source, mask, description, threshold: float, item: Analy
     pixels, placed = (
         _stack_frames(source, item.prediction, threshold) if mask is None else (mask[None].astype(np.uint8), {})
     )
+    made_of = (source.SOPInstanceUID, item.prediction.weights_sha256, f"{threshold:.6g}")
     segmentation = hd.seg.Segmentation(
         source_images=[source],
         pixel_array=pixels,
         **placed,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description],
-        series_instance_uid=hd.UID(),
+        series_instance_uid=derived_uid("seg series", *made_of),
         series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(),
+        sop_instance_uid=derived_uid("seg", *made_of),
         instance_number=1,
         manufacturer=MANUFACTURER,
         manufacturer_model_name=item.prediction.model_name[:64],
@@ -266,10 +282,17 @@ def write_structured_report(
 
 def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -> hd.sr.ComprehensiveSR:
     first = items[0].prediction
+    made_of = (
+        str(sources[0].get("StudyInstanceUID", "")),
+        *sorted(str(s.SOPInstanceUID) for s in sources),
+        *sorted({item.prediction.weights_sha256 for item in items}),
+        f"{threshold:.6g}",
+    )
+    tracking = iter(range(1, 1_000_000))  # each group's UID: the report's and its place in it
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=hd.UID(),
+            uid=derived_uid("device", first.weights_sha256),
             name=first.model_name[:64],
             manufacturer_name=MANUFACTURER,
             model_name=f"hds_core {__version__}",
@@ -283,7 +306,8 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=hd.UID(), identifier=f"image score {source.SOPInstanceUID}"[:64]
+                    uid=derived_uid("tracking", *made_of, next(tracking)),
+                    identifier=f"image score {source.SOPInstanceUID}"[:64],
                 ),
                 measurements=[
                     _measurement(IMAGE_SCORE if prediction.calibrated else IMAGE_RAW_SCORE, prediction.score, NO_UNITS)
@@ -313,7 +337,9 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
                 measurements.append(_measurement(DIAMETER, lesion.longest_diameter_mm, codes.UCUM.Millimeter))
             groups.append(
                 hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-                    tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {lesion.index}"),
+                    tracking_identifier=hd.sr.TrackingIdentifier(
+                        uid=derived_uid("tracking", *made_of, next(tracking)), identifier=f"lesion {lesion.index}"
+                    ),
                     referenced_region=region,
                     finding_type=codes.SCT.Mass,
                     measurements=measurements,
@@ -322,7 +348,9 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
     exam = max(item.prediction.score for item in items)
     groups.append(
         hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="exam score"),
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=derived_uid("tracking", *made_of, next(tracking)), identifier="exam score"
+            ),
             measurements=[
                 _measurement(
                     EXAM_SCORE if all(item.prediction.calibrated for item in items) else EXAM_RAW_SCORE, exam, NO_UNITS
@@ -342,8 +370,8 @@ def _build_report(items: list[AnalysedImage], sources: list, threshold: float) -
         evidence=sources,
         content=report[0],
         series_number=SR_SERIES_NUMBER,
-        series_instance_uid=hd.UID(),
-        sop_instance_uid=hd.UID(),
+        series_instance_uid=derived_uid("sr series", *made_of),
+        sop_instance_uid=derived_uid("sr", *made_of),
         instance_number=1,
         manufacturer=MANUFACTURER,
         series_description=f"AI mass findings (threshold {threshold:g})"[:64],

@@ -216,9 +216,9 @@ class Reading:
                 self.ai_marks.remove(decision)
                 break
 
-    def decide(self, mark: AIMark, kind: str = "mass") -> AIMark:
-        """Accept (``mark.decision`` "accepted": a finding of ``kind`` at its place) or dismiss an AI
-        mark; deciding a mark again replaces the earlier decision."""
+    def decide(self, mark: AIMark, kind: str = "mass", place: Mark | None = None) -> AIMark:
+        """Accept (``mark.decision`` "accepted": a finding of ``kind`` at its place, ``place`` where
+        located) or dismiss an AI mark; deciding a mark again replaces the earlier decision."""
         self._editable()
         if mark.decision not in ("accepted", "dismissed"):
             raise ReadingError(f"an AI mark is accepted or dismissed, not {mark.decision!r}")
@@ -230,7 +230,7 @@ class Reading:
         mark = dataclasses.replace(mark, number=self._next(self.ai_marks), finding=None)
         if mark.decision == "accepted":
             laterality = mark.view.split()[0] if mark.view[:1] in ("R", "L") else None
-            place = Mark(mark.image, mark.view, mark.x, mark.y, mark.slice)
+            place = place or Mark(mark.image, mark.view, mark.x, mark.y, mark.slice)
             mark.finding = self.add_finding(kind, place, laterality, source="ai").number
             self.findings[-1].ai_mark = mark.number
         self.ai_marks.append(mark)

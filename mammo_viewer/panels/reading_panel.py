@@ -80,6 +80,11 @@ class ReadingPanel(QWidget):
         self.assessments = {}
         for side, label in (("R", "Right breast:"), ("L", "Left breast:"), ("exam", "Exam:")):
             box = QComboBox()
+            # The categories' words are long: the box stays narrow (the list opens wide), so
+            # the dock does not take the hanging's width.
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(14)
+            box.view().setMinimumWidth(420)
             box.addItem(NONE if side != "exam" else "from the breasts", None)
             for category, meaning in ASSESSMENTS.items():
                 box.addItem(f"BI-RADS {category}: {meaning}", category)
@@ -92,10 +97,11 @@ class ReadingPanel(QWidget):
         )
         form.addRow("Management:", self.management)
         layout.addLayout(form)
-        layout.addWidget(
-            QLabel("Findings (N marks one, Shift+N adds its other view; A accepts, X dismisses an AI mark):")
-        )
+        hint = QLabel("Findings (N marks one, Shift+N adds its other view; A accepts, X dismisses an AI mark):")
+        hint.setWordWrap(True)  # a long line would widen the dock and narrow the hanging
+        layout.addWidget(hint)
         self.findings = QListWidget()
+        self.findings.setWordWrap(True)
         layout.addWidget(self.findings, 1)
         layout.addWidget(QLabel("Impression:"))
         self.impression = QPlainTextEdit()
@@ -106,9 +112,11 @@ class ReadingPanel(QWidget):
         self.impression.textChanged.connect(lambda: None if self._updating else self._impression_timer.start())
         layout.addWidget(self.impression, 1)
         buttons = QHBoxLayout()
-        self.sign = QPushButton("Sign off (Ctrl+Shift+Return)")
+        self.sign = QPushButton("Sign off")
+        self.sign.setToolTip("Ctrl+Shift+Return: the reading becomes final")
         self.sign.clicked.connect(self.sign_requested)
-        self.addendum = QPushButton("Addendum (Ctrl+Shift+A)")
+        self.addendum = QPushButton("Addendum")
+        self.addendum.setToolTip("Ctrl+Shift+A: a new version amending the signed one")
         self.addendum.clicked.connect(self.addendum_requested)
         buttons.addWidget(self.sign)
         buttons.addWidget(self.addendum)

@@ -217,7 +217,7 @@ class ReadingSession:
             return []
         image = item.metadata.sop_instance_uid or item.key
         marks = [
-            (m.x, m.y, f"F{f.number} {f.kind}" + (f" (slice {m.slice})" if m.slice else ""))
+            (m.x, m.y, f"F{f.number}" + (f" (slice {m.slice})" if m.slice else ""))  # the panel says what it is
             for f in self.reading.findings
             for m in f.marks
             if m.image == image
@@ -252,7 +252,10 @@ class ReadingSession:
             decision,
             slice=chosen.slice,
         )
-        if self._change(lambda r: r.decide(mark)):
+        place = self.mark_at(item, x, y) if decision == "accepted" else None  # located as her own marks are
+        if place is not None and chosen.slice is not None:
+            place.slice = chosen.slice
+        if self._change(lambda r: r.decide(mark, place=place)):
             self._status(f"AI mark {chosen.place}: {decision}")
 
     # ----- sign-off and addendum -----------------------------------------------------------------

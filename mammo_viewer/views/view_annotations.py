@@ -151,13 +151,19 @@ class ViewAnnotations:
                 painter.drawStaticText(QPointF(left + offset, top + offset), text)
 
     def _reader_marks(self, painter: QPainter) -> None:
-        """The reader's own marks (a cross and its label: "F1 mass", "AI 2 dismissed"), in her
-        colour, not the AI's."""
+        """The reader's own marks (a cross and its label: "F1", "AI 2 dismissed"), in her colour,
+        not the AI's."""
         if not self.reader_marks:
             return
         on_screen = self._image_transform() * self.viewportTransform()
+        width = self.viewport().width()
+        metrics = painter.fontMetrics()
         for x, y, label in self.reader_marks:
             point = on_screen.map(QPointF(x, y))
+            # The label right of the cross, or left of it at the view's right edge: never cut.
+            room = metrics.horizontalAdvance(label) + 14
+            text_at = QPointF(11, -6) if point.x() + room < width else QPointF(-room, -6)
+            text_at.setY(-6 if point.y() - metrics.height() > 0 else metrics.height())
             for color, offset in ((QColor(0, 0, 0), 1), (READER_COLOR, 0)):
                 painter.setPen(QPen(color, 2))
                 centre = point + QPointF(offset, offset)
@@ -165,7 +171,7 @@ class ViewAnnotations:
                 painter.drawLine(centre + QPointF(3, 0), centre + QPointF(9, 0))
                 painter.drawLine(centre + QPointF(0, -9), centre + QPointF(0, -3))
                 painter.drawLine(centre + QPointF(0, 3), centre + QPointF(0, 9))
-                painter.drawText(centre + QPointF(11, -6), label)
+                painter.drawText(centre + text_at, label)
 
     def _number_text(self, number: int) -> QStaticText:
         if number not in self.number_texts:

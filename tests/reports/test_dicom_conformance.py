@@ -122,3 +122,35 @@ def test_a_tomosynthesis_stacks_seg_sr_and_pdf_name_the_frames_of_its_finding(ph
     assert f"Finding #1 on slice 8 of 12 (frame {sharpest}" in text
     assert "R CC #1 · slice 8" in text and "slice 8/12" in text
     assert "trained on 2-D mammograms, not on DBT" in text
+
+
+def test_the_same_result_written_again_is_the_same_object_and_another_threshold_another(
+    phantom_model, tmp_path, capsys
+):
+    """Each SEG's and SR's UIDs derive from its sources, the weights and the threshold: a rerun
+    (or a resend) replaces instead of adding a series; another threshold makes new objects."""
+    import pydicom
+
+    def uids(run: str, threshold: str) -> set[tuple[str, str, str]]:
+        seg, sr = tmp_path / run / "seg", tmp_path / run / "sr"
+        argv = [str(resources.demo_study() / "DEMO-014"), "--weights", str(phantom_model), "--device", "cpu"]
+        argv += [
+            "--out",
+            str(tmp_path / run / "json"),
+            "--seg-dir",
+            str(seg),
+            "--sr-dir",
+            str(sr),
+            "--threshold",
+            threshold,
+        ]
+        assert predict_main(argv) == 0, capsys.readouterr()
+        found = set()
+        for path in [*seg.glob("*.dcm"), *sr.glob("*.dcm")]:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            found.add((ds.Modality, ds.SeriesInstanceUID, ds.SOPInstanceUID))
+        return found
+
+    first, again, other = uids("first", "0.5"), uids("again", "0.5"), uids("other", "0.3")
+    assert first == again and len(first) == 3  # two SEG and one SR
+    assert not {sop for _, _, sop in first} & {sop for _, _, sop in other}
