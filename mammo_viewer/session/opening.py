@@ -56,6 +56,7 @@ class Opening:
 
     def _clear_study(self) -> None:
         self._close_reading()
+        self._slice_renderers = {}  # the kept slices' renderers go with their study
         self._after_detail = []
         self.controller.clear()
         self.grid.clear()

@@ -31,11 +31,14 @@ def cache_level(shape: tuple[int, int], frames: int, screen_shape: tuple[int, in
 class Stacks:
     """Mixed into MainWindow: its loader, controller, grid, state and problems."""
 
+    _slice_renderers: dict = {}  # (stack key, slice) -> the kept slice's renderer (its last screen cached)
+
     def _stack_opened(self, item) -> None:
         """A stack's first slice is on screen: keep all its slices, and show the reader's slab."""
         meta = item.metadata
         level = cache_level((meta.rows, meta.columns), meta.frames, self.grid.screen_shape())
         item.slices = {}
+        self._slice_renderers = {k: r for k, r in self._slice_renderers.items() if k[0] != item.key}
         self.loader.load_stack(item.key, item.path, level, meta.frames)
         self.grid.stack_opened(item.key)
 
@@ -58,8 +61,12 @@ class Stacks:
         span = slab_around(index, count, meta.frames)
         if not sharp and all(i in item.slices for i in span):
             middle = item.slices[index]
-            image = middle if len(span) == 1 else slab_of(middle, (item.slices[i].pixels for i in span), len(span), mip)
-            self._on_sliced(key, index, DecodedImage(image, None, ScreenRenderer(image), None))
+            if len(span) == 1:
+                # One renderer a kept slice: stepping back over it finds its screen rendered already.
+                renderer = self._slice_renderers.setdefault((key, index), ScreenRenderer(middle))
+            else:
+                renderer = ScreenRenderer(slab_of(middle, (item.slices[i].pixels for i in span), len(span), mip))
+            self._on_sliced(key, index, DecodedImage(renderer.image, None, renderer, None))
             return
         self.loader.want_slice(key, item.path, index, (count, mip), 0 if sharp else self._slice_level(item))
 

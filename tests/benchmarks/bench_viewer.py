@@ -67,6 +67,7 @@ def make_study(folder: Path) -> list[Path]:
                 ViewPosition=view,
                 PatientOrientation=orientation,
                 ImagerPixelSpacing=[0.07, 0.07],
+                BitsStored=16,  # the values above go to 16 bits: a 12-bit header made them wrap on decoding
                 PatientID="BENCH",
                 StudyInstanceUID="1.2.826.0.1.99",
             )
