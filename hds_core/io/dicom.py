@@ -157,19 +157,26 @@ def read_dicom(path: Path, level: int | LevelChoice = 0, *, slice_index: int | N
     if syntax.is_compressed:
         check_codestream_size(ds, path, syntax)
     pyramid = pyramid_of(ds, syntax, path) if callable(level) or level else None
-    if callable(level):
-        level = level(metadata, pyramid.levels if pyramid else 0)
-    level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
-    pixels = None
-    if level and pyramid is not None and level <= pyramid.levels:
-        try:
-            pixels = decode_level(pyramid, level)
-        except Exception as exc:  # noqa: BLE001 - the full decode then says what is wrong, in our words
-            log.info("%s: level %d not decoded directly (%s); decoding in full", printable(path.name), level, exc)
+    level, pixels = _at_level(metadata, level, pyramid, path.name)
     direct = pixels is not None
     if not direct:
         pixels = _decode_full(ds, path, syntax)
     return _image(ds, path, metadata, pixels, level, direct)
+
+
+def _at_level(metadata: MammoMetadata, level: int | LevelChoice, pyramid, name: str):
+    """(the level to read, its pixels straight from ``pyramid`` or None: decode in full). The one
+    rule for a film and for a tomosynthesis slice: the level asked for (or chosen by ``level``
+    from the levels the pyramid holds), within the image's levels."""
+    if callable(level):
+        level = level(metadata, pyramid.levels if pyramid else 0)
+    level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
+    if level and pyramid is not None and level <= pyramid.levels:
+        try:
+            return level, decode_level(pyramid, level)
+        except Exception as exc:  # noqa: BLE001 - the full decode then says what is wrong, in our words
+            log.info("%s: level %d not decoded directly (%s); decoding in full", printable(name), level, exc)
+    return level, None
 
 
 def _read_slice(ds: Dataset, path: Path, level, slice_index: int | None) -> MammoImage:
@@ -214,17 +221,7 @@ class StackReader:
             header_notes=stack.header_notes,
         )
         pyramid = self._pyramid(index, flat) if (callable(level) or level) else None
-        if callable(level):
-            level = level(metadata, pyramid.levels if pyramid else 0)
-        level = max(0, min(int(level), deepest_level((metadata.rows, metadata.columns))))
-        pixels = None
-        if level and pyramid is not None and level <= pyramid.levels:
-            try:
-                pixels = decode_level(pyramid, level)
-            except Exception as exc:  # noqa: BLE001 - the full decode then says what is wrong, in our words
-                log.info(
-                    "%s: frame %d level %d not decoded directly (%s)", printable(self.path.name), index + 1, level, exc
-                )
+        level, pixels = _at_level(metadata, level, pyramid, f"{self.path.name} frame {index + 1}")
         direct = pixels is not None
         if not direct:
             pixels = read_frame_pixels(self.path, index, stack.frames, self._plugin)

@@ -123,11 +123,7 @@ class Analysis:
         engine's thread a moment after the slider stops (until then, its slab's middle slice)."""
         from PySide6.QtCore import QTimer
 
-        if self.study is None:
-            return
-        stacks = {key: item.prediction for key, item in self.study.images.items() if item.metadata.is_stack}
-        stacks = {key: result for key, result in stacks.items() if result is not None and result.complete}
-        if not stacks:
+        if not self._analysed_stacks():
             return
         if getattr(self, "_refine_timer", None) is None:
             self._refine_timer = QTimer(self, singleShot=True, interval=300)
@@ -135,11 +131,16 @@ class Analysis:
         self._refine_timer.start()
 
     def _refine_now(self) -> None:
-        if self.study is None:
-            return
-        stacks = {key: item.prediction for key, item in self.study.images.items() if item.metadata.is_stack}
-        stacks = {key: result for key, result in stacks.items() if result is not None and result.complete}
-        self.engine.refine_stacks(stacks, self.state.threshold, lambda _keys: self._refresh_results())
+        self.engine.refine_stacks(self._analysed_stacks(), self.state.threshold, lambda _keys: self._refresh_results())
+
+    def _analysed_stacks(self) -> dict:
+        """Stack key -> its whole StackPrediction, for the study on screen."""
+        images = self.study.images.items() if self.study is not None else ()
+        return {
+            key: item.prediction
+            for key, item in images
+            if item.metadata.is_stack and item.prediction is not None and item.prediction.complete
+        }
 
     def _on_predict_failed(self, key: str, message: str) -> None:
         if self.controller.predict_failed(key, message):

@@ -127,18 +127,24 @@ class Engine(QObject):
                 prediction.lesions(self.lesion_threshold())
             return prediction
 
-        def done(prediction: Prediction) -> None:
+        self.worker.submit(job, *self._outcome(key))
+
+    def _outcome(self, key: str, name=str, kept=None):
+        """(done, error) for an image's job: counted, its result or its failure (``name(exc)``:
+        the message) emitted, settled when it was the last; ``kept(value)`` -> the Prediction."""
+
+        def done(value) -> None:
             self._step()
-            self.predicted.emit(key, prediction)
+            self.predicted.emit(key, kept(value) if kept else value)
             self._maybe_settled()
 
         def error(exc: Exception) -> None:
             self._step()
             if not isinstance(exc, PredictionCancelled):
-                self.failed.emit(key, str(exc))
+                self.failed.emit(key, name(exc))
             self._maybe_settled()
 
-        self.worker.submit(job, done, error)
+        return done, error
 
     def add_stack(self, key: str, path: Path, spacing_mm: float | None = None) -> None:
         """A tomosynthesis stack, analysed slab by slab from its file (infer/stack.py): each
@@ -171,20 +177,14 @@ class Engine(QObject):
             refine, result.refine = result.refine, None
             return result, refine
 
-        def done(value) -> None:
-            result, refine = value
-            self._refiners[key] = refine
-            self._step()
-            self.predicted.emit(key, result)
-            self._maybe_settled()
+        def kept(value):
+            result, self._refiners[key] = value  # its slices' own analyses run here again at a new threshold
+            return result
 
-        def error(exc: Exception) -> None:
-            self._step()
-            if not isinstance(exc, PredictionCancelled):
-                self.failed.emit(key, f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
-            self._maybe_settled()
+        def name(exc: Exception) -> str:
+            return f"{path}: {exc}" if str(path) not in str(exc) else str(exc)
 
-        self.worker.submit(job, done, error)
+        self.worker.submit(job, *self._outcome(key, name, kept))
 
     def refine_stacks(self, results: dict, threshold: float, on_done) -> None:
         """The findings of analysed stacks (key -> StackPrediction) at a new ``threshold``, each
