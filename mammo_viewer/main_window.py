@@ -213,7 +213,19 @@ class MainWindow(Opening, Stacks, Analysis, Priors, ReadingSession, QMainWindow)
             patient_id=self.study.patient_id if self.study is not None else None,
             source=Path(self.source_path) if self.source_path else None,
             comparison=self.comparison(),
+            reading=self.reading_for_export(),
+            deciles=self.exam_deciles(predictor, items),
         )
+
+    @staticmethod
+    def exam_deciles(predictor, items):
+        """Where the study's exam score falls among the serving weights' validation exams."""
+        from hds_core.report.exam_decile import exam_deciles
+        from hds_core.report.operating_point import study_domain
+
+        if predictor is None or not items:
+            return None
+        return exam_deciles(predictor.weights_path, study_domain([item.prediction for item in items]))
 
     def comparison(self):
         """The study against its prior, for the report: the prior's date and the lesions new

@@ -97,11 +97,22 @@ def parser() -> argparse.ArgumentParser:
         "--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF"
     )
     reports.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
-    reports.add_argument("--sr-dir", help="folder for DICOM structured reports (TID 1500, one per study)")
+    reports.add_argument(
+        "--sr-dir",
+        help="folder for the study's DICOM structured reports: the measurements (TID 1500), the Mammography CAD "
+        "SR (TID 4000), the radiologist's report where she read the study in the viewer (TID 4200), and with "
+        "--pdf the PDF as an Encapsulated PDF",
+    )
+    reports.add_argument(
+        "--readings",
+        metavar="FOLDER",
+        help="where the viewer keeps the radiologists' readings (default: its data folder, or "
+        "MAMMO_VIEWER_READINGS); a study read there gets her reading in its PDF and SR",
+    )
     reports.add_argument(
         "--send-to",
         metavar="NODE",
-        help="send the SEG and SR into each study on this DICOM node (AET@host:port or a name from hds-node nodes; "
+        help="send the SEG and SRs into each study on this DICOM node (AET@host:port or a name from hds-node nodes; "
         "a node with a DICOMweb URL gets them by STOW-RS)",
     )
     reports.add_argument(
@@ -161,6 +172,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     from ..infer.models import DomainModels
     from ..io import MammoReadError, read_image, read_preview, scan_folder
     from ..nn import WeightsError
+    from ..report.exam_decile import exam_deciles
     from ..report.export import NEVER, SAME_STUDY, ExportTargets, export_results
     from ..report.identity import replacement_refused
     from ..report.operating_point import study_domain
@@ -236,6 +248,8 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         page_size=args.page_size,
         anonymize=args.anonymize,
         replace=SAME_STUDY if args.force else NEVER,
+        # The PDF as DICOM too: beside the SRs, or to be sent with them.
+        pdf_in_dicom=bool(args.pdf and (args.sr_dir or args.send_pdf)),
     )
     reporting = targets.any
     analysed, done = [], []
@@ -364,14 +378,17 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             result_names=names,
             never_inside=inputs,
             on_written=lambda line: say(f"hds-predict: {line}"),
+            reading_of=_readings(args, failures),
+            deciles_of=lambda predictions: exam_deciles(
+                predictor.for_predictions(predictions).weights_path, study_domain(predictions)
+            ),
         )
         failures += outcome.failures
         for conflict in outcome.conflicts:  # never a failure: each patient's report was written
             run_log.info("warning: %s", conflict)
             say(f"hds-predict: warning: {conflict}")
         if destination:
-            pdfs = outcome.pdf_films if args.send_pdf else {}
-            failures += _send(outcome.written, pdfs, Path(sending.name), *destination)
+            failures += _send(outcome.written, *destination)
     if sending:
         sending.cleanup()
     for number, failure in enumerate(failures):
@@ -398,6 +415,30 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
     return EXIT_REFUSED if failures else EXIT_OK
 
 
+def _readings(args, failures: list[str]):
+    """A study's reading from the viewer's store (--readings, else where the viewer keeps them),
+    for the reports; a damaged one is a failure named, the reports go on without it."""
+    from ..report.reading import ReadingError, ReadingStore, default_readings_folder
+
+    store = ReadingStore(Path(args.readings) if args.readings else default_readings_folder())
+
+    def reading_of(study_uid: str):
+        try:
+            found = store.latest(study_uid)
+        except ReadingError as exc:
+            failures.append(str(exc))
+            return None
+        if found is not None and found[0].empty:
+            return None
+        if found is not None:
+            current = found[0]
+            state = f"signed {current.signed_at}" if current.signed else "a draft, not signed"
+            say(f"hds-predict: the reports include the radiologist's reading (version {current.version}, {state})")
+        return found
+
+    return reading_of
+
+
 def _predict_stack(path: Path, predictor, args, run_log):
     """A tomosynthesis stack, slab by slab (infer/stack.py): (its middle slice, the result)."""
     from ..infer.stack import SLAB_MM, predict_stack
@@ -417,20 +458,13 @@ def _predict_stack(path: Path, predictor, args, run_log):
     return middle, result
 
 
-def _send(written: list[Path], pdf_films: dict[Path, Path], scratch: Path, node, local) -> list[str]:
-    """The SEG and SR just written (and the PDFs of ``pdf_films``, wrapped as Encapsulated PDF
-    in their study), sent to ``node``: failures named, as the others are."""
+def _send(written: list[Path], node, local) -> list[str]:
+    """The DICOM objects just written (SEG, SRs and, with --send-pdf, the Encapsulated PDF),
+    sent to ``node``: failures named, as the others are."""
     from ..node import NodeError, send_files
-    from ..report.dicom_objects import DicomExportError
-    from ..report.encapsulated_pdf import write_encapsulated_pdf
 
     objects = [path for path in written if path.suffix == ".dcm"]
-    failures = []
-    for number, (pdf, film) in enumerate(sorted(pdf_films.items())):
-        try:
-            objects.append(write_encapsulated_pdf(pdf, film, scratch / "pdf" / f"report-{number}.dcm"))
-        except DicomExportError as exc:
-            failures.append(str(exc))
+    failures: list[str] = []
     if not objects:
         return failures + [f"{node}: nothing to send (no SEG or SR was written)"]
     try:

@@ -11,7 +11,9 @@ from ..density import breast_densities
 from ..findings import Lesion, Prediction
 from ..findings.stack import StackFinding, StackPrediction
 from ..io import MammoImage
+from .exam_decile import ExamDeciles
 from .operating_point import operating_point
+from .reading import AIMark, Reading
 
 DISCLAIMER = (
     "Research software, not for diagnosis. The AI marks and scores have not been validated for clinical use "
@@ -129,6 +131,21 @@ class ReportContent:
     identity_note: str | None = None  # the study was split: its images disagree on the patient
     density: dict[str, dict] = field(default_factory=dict)  # per breast: hds_core.density.breast_densities
     comparison: Comparison | None = None  # None: not compared (hds-predict); else the line and the new findings
+    reading: Reading | None = None  # the radiologist's reading of the study, printed first (atlas order)
+    deciles: ExamDeciles | None = None  # where the exam score falls among the validation exams
+
+    def ai_decision(self, item: ReportImage, lesion: Lesion) -> AIMark | None:
+        """The reader's decision on an AI mark (accepted or dismissed): the mark she decided on
+        lies in this lesion's box on this image (whatever threshold she read at)."""
+        if self.reading is None:
+            return None
+        meta = item.image.metadata
+        keys = {key for key in (meta.sop_instance_uid, str(meta.path)) if key}
+        x, y, w, h = lesion.bbox_xywh
+        for mark in self.reading.ai_marks:
+            if mark.image in keys and x <= mark.x <= x + w and y <= mark.y <= y + h:
+                return mark
+        return None
 
     @property
     def scores_calibrated(self) -> bool:
@@ -167,6 +184,8 @@ def build_report(
     score_note: str | None = None,
     identity_note: str | None = None,
     comparison: Comparison | None = None,
+    reading: Reading | None = None,
+    deciles: ExamDeciles | None = None,
 ) -> ReportContent:
     """``analysed``: the images of ONE study with their predictions, in any order."""
     if not analysed:
@@ -222,4 +241,6 @@ def build_report(
         identity_note=identity_note,
         density=breast_densities([item.prediction for item in images]),
         comparison=comparison,
+        reading=reading,
+        deciles=deciles,
     )

@@ -1,6 +1,8 @@
 """The PDF report as a DICOM Encapsulated PDF in the analysed study, so that it can go back to
-the PACS with the SEG and SR (``hds-predict --send-to NODE --send-pdf``). Patient and study
-come from one of the study's films; the series and the instance are new."""
+the PACS with the SEG and SRs (``hds-predict --send-to NODE --send-pdf``, the viewer's DICOM
+export and send). Patient and study come from one of the study's films; the series and the
+instance UIDs derive from what the report is made of, so the same report sent again is one
+object."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..safe_write import atomic_write
-from .dicom_objects import MANUFACTURER, DicomExportError
+from .dicom_objects import MANUFACTURER, DicomExportError, _check_target, derived_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 _PATIENT_AND_STUDY = (
@@ -26,12 +28,17 @@ _PATIENT_AND_STUDY = (
 )
 
 
-def write_encapsulated_pdf(pdf: Path, film: Path, out: Path) -> Path:
-    """``pdf`` wrapped as an Encapsulated PDF in the study of ``film`` (a DICOM file), at ``out``."""
+def write_encapsulated_pdf(pdf: Path, film: Path, out: Path, *, made_of: tuple = (), force: bool = False) -> Path:
+    """``pdf`` wrapped as an Encapsulated PDF in the study of ``film`` (a DICOM file), at ``out``.
+    ``made_of``: what the report was made of (images, weights, threshold, reading version), for
+    its UIDs; without it, the document's own bytes."""
+    import hashlib
+
     from pydicom import dcmread
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import ExplicitVRLittleEndian
 
+    _check_target(Path(out), force, [Path(film)])
     try:
         source = dcmread(film, stop_before_pixels=True)
         document = Path(pdf).read_bytes()
@@ -43,9 +50,12 @@ def write_encapsulated_pdf(pdf: Path, film: Path, out: Path) -> Path:
     for keyword in _PATIENT_AND_STUDY:
         setattr(ds, keyword, source.get(keyword, ""))
     ds.SOPClassUID = ENCAPSULATED_PDF_STORAGE
-    ds.SOPInstanceUID = generate_uid()
+    made_of = (str(source.get("StudyInstanceUID", "")), *(made_of or (hashlib.sha256(document).hexdigest(),)))
+    ds.SOPInstanceUID = derived_uid("report pdf", *made_of)
     ds.Modality = "DOC"
-    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = derived_uid(
+        "report pdf series", str(source.get("StudyInstanceUID", "")), str(source.get("PatientID", ""))
+    )
     ds.SeriesNumber = 9003
     ds.SeriesDescription = "AI mass detection report (PDF)"
     ds.Manufacturer = MANUFACTURER

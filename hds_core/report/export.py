@@ -1,17 +1,21 @@
 """The one way analysed images leave as reports: a PDF per study, a DICOM Segmentation per
-image and a structured report per study, for ``hds-predict`` and the viewer alike (a PACS
-destination is one more target here).
+image, and per study a TID 1500 measurement report, a Mammography CAD SR, the radiologist's
+structured report (where she read the study) and the PDF as an Encapsulated PDF, for
+``hds-predict`` and the viewer alike (a PACS destination is one more target here).
 
 Reports of different studies never share a name: one study's PDF is the file asked for,
 several studies' are ``NAME-<study label>.pdf``; SEGs are named after each image's result
-name and the weights, SRs after the study. What may be replaced is the caller's choice
-(:class:`ExportTargets.replace`); another study's file is never replaced by ``"same"``."""
+name and the weights, the study's objects after the study. What may be replaced is the
+caller's choice (:class:`ExportTargets.replace`); another study's file is never replaced by
+``"same"``."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..findings import Prediction
 from ..io import MammoImage
@@ -20,6 +24,10 @@ from ..text import printable
 from .identity import replacement_refused, report_groups
 from .naming import common_folder, output_names, study_labels
 from .operating_point import score_trust, study_domain
+
+if TYPE_CHECKING:
+    from .exam_decile import ExamDeciles
+    from .reading import Reading
 
 NEVER, SAME_STUDY, ANY = "never", "same", "any"
 
@@ -34,6 +42,7 @@ class ExportTargets:
     # NEVER: an existing file is refused; SAME_STUDY: replaced only when it holds the same
     # study's (a SEG: the same image's) earlier report; ANY: the reader chose this very file.
     replace: str = NEVER
+    pdf_in_dicom: bool = False  # the study's PDF also as an Encapsulated PDF in ``sr_dir``
 
     @property
     def any(self) -> bool:
@@ -44,12 +53,14 @@ class ExportTargets:
 class ExportOutcome:
     written: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    pdf_films: dict[Path, Path] = field(default_factory=dict)  # each PDF written -> a DICOM film of its study
     conflicts: list[str] = field(default_factory=list)  # studies split because their images disagree on the patient
 
 
 # (image, prediction) pairs of one study, threshold, out, keyword options -> the PDF written.
 PdfWriter = Callable[..., Path]
+# A Study Instance UID -> the radiologist's reading of that study and, for an addendum, the
+# version it amends; None: the study was not read.
+ReadingOf = Callable[[str], "tuple[Reading, Reading | None] | None"]
 
 
 def export_results(
@@ -65,6 +76,8 @@ def export_results(
     on_written: Callable[[str], None] | None = None,
     operating_of: Callable[[list[Prediction]], tuple[float, Sequence[dict], dict]] | None = None,
     comparison=None,
+    reading_of: ReadingOf | None = None,
+    deciles_of: Callable[[list[Prediction]], ExamDeciles | None] | None = None,
 ) -> ExportOutcome:
     """Write ``targets`` for the ``analysed`` (path, image, prediction) triples, grouped by
     study. ``result_names``: each path's result name (hds-predict's JSON names; by default
@@ -74,96 +87,212 @@ def export_results(
     film study is reported at the film model's threshold), else ``threshold``,
     ``threshold_table`` and ``cross_validation`` for every study. Failures are returned, never
     raised: one report's failure never costs another its file. ``comparison``: the viewer's
-    study against its prior (content.Comparison), printed in its PDF."""
-    # highdicom, imported here: the viewer imports this module at start.
-    from .dicom_objects import AnalysedImage, DicomExportError, write_segmentation, write_structured_report
-
+    study against its prior (content.Comparison), printed in its PDF. ``reading_of``: the
+    radiologist's reading of a study, printed first in its PDF and written as her structured
+    report in ``sr_dir``; ``deciles_of``: where a study's exam score falls among the
+    validation exams (``exam_decile.py``), printed in its PDF."""
     outcome = ExportOutcome()
     for target in (targets.pdf, targets.seg_dir, targets.sr_dir):
         if target and any(is_inside(Path(target), folder) for folder in never_inside if folder.is_dir()):
             outcome.failures.append(f"{target}: lies inside an input folder; choose another place")
             return outcome
     groups = report_groups(analysed, lambda item: item[1].metadata)
-    studies = {group.key: group for group in groups}
     labels = study_labels({g.key: common_folder([path for path, _, _ in g.members]) for g in groups})
     names = result_names or output_names([(path, image.metadata.sop_instance_uid) for path, image, _ in analysed])
+    with tempfile.TemporaryDirectory(prefix="hds-pdf-") as scratch:
+        for group in groups:
+            _Study(
+                group,
+                labels[group.key],
+                len(groups),
+                targets,
+                outcome,
+                Path(scratch),
+                operating_of([p for _, _, p in group.members])
+                if operating_of
+                else (threshold, threshold_table, cross_validation),
+            ).write(pdf_writer, names, on_written, comparison, reading_of, deciles_of)
+    return outcome
 
-    def may_write(out: Path, kind: str, key: str, sop: str | None = None) -> bool:
-        reason = replacement_refused(out, kind, key, sop) if targets.replace == SAME_STUDY else None
+
+class _Study:
+    """One study's reports, each failure named and the others written."""
+
+    def __init__(self, group, label: str, studies: int, targets: ExportTargets, outcome, scratch: Path, operating):
+        self.group, self.label, self.studies, self.targets = group, label, studies, targets
+        self.outcome, self.scratch = outcome, scratch
+        self.threshold, self.threshold_table, self.cross_validation = operating
+        self.members = group.members
+        self.key = group.study
+        self.force = targets.replace != NEVER
+
+    def may_write(self, out: Path, kind: str, sop: str | None = None) -> bool:
+        reason = replacement_refused(out, kind, self.key, sop) if self.targets.replace == SAME_STUDY else None
         if reason:
-            outcome.failures.append(reason)
+            self.outcome.failures.append(reason)
         return reason is None
 
-    def wrote(out: Path, what: str | None = None) -> None:
-        outcome.written.append(out)
+    def wrote(self, out: Path, on_written=None, what: str | None = None) -> None:
+        self.outcome.written.append(out)
         if on_written is not None and what is not None:  # a line per study, not per image
             on_written(f"wrote {printable(out)} ({what})")
 
-    force = targets.replace != NEVER
-    defaults = (threshold, threshold_table, cross_validation)
-    for group in groups:
-        key, members, label = group.study, group.members, labels[group.key]
-        threshold, threshold_table, cross_validation = (
-            operating_of([p for _, _, p in members]) if operating_of else defaults
-        )
-        # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
-        described = f"study {label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
-        if group.identity_conflict:
-            outcome.conflicts.append(f"study {label}: {group.identity_conflict}")
-        if targets.pdf:
-            pdf = Path(targets.pdf)
-            out = pdf if len(studies) == 1 else pdf.with_name(f"{pdf.stem}-{label}.pdf")
-            if pdf_writer is None:
-                outcome.failures.append(
-                    f"{out}: PDF not written: PDF reports are drawn by the viewer's code "
-                    "(run hds-predict as installed with mammo-hds)"
-                )
-            elif may_write(out, "PDF", key):
-                try:
-                    pdf_writer(
-                        [(image, prediction) for _, image, prediction in members],
-                        threshold,
-                        out,
-                        threshold_table=list(threshold_table),
-                        anonymize=targets.anonymize,
-                        page_size=targets.page_size,
-                        force=force,
-                        score_note=score_trust(cross_validation or {}, study_domain([p for _, _, p in members])),
-                        identity_note=group.identity_conflict,
-                        **({"comparison": comparison} if comparison is not None else {}),
-                    )
-                    wrote(out, described)
-                    films = [path for path, image, _ in members if image.metadata.file_format == "DICOM"]
-                    if films:
-                        outcome.pdf_films[out] = films[0]
-                except Exception as exc:  # noqa: BLE001 - the writer is the viewer's Qt code; the others go on
-                    text = str(exc)
-                    outcome.failures.append(
-                        f"PDF not written: {text}" if str(out) in text else f"{out}: PDF not written: {text}"
-                    )
+    def attempt(self, out: Path, kind: str, write, on_written=None, what=None) -> Path | None:
+        """``write(out)``; a failure named in the outcome, never raised."""
+        from .dicom_objects import DicomExportError
+
+        try:
+            written = write(out)
+        except DicomExportError as exc:
+            self.outcome.failures.append(str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a file built to break a writer: named, the rest go on
+            self.outcome.failures.append(_unexpected(out, kind, exc))
+            return None
+        self.wrote(written, on_written, what)
+        return written
+
+    def write(self, pdf_writer, names, on_written, comparison, reading_of, deciles_of) -> None:
+        # highdicom, imported here: the viewer imports this module at start.
+        from .cad_sr import write_cad_sr
+        from .dicom_objects import AnalysedImage, write_segmentation, write_structured_report
+        from .encapsulated_pdf import write_encapsulated_pdf
+        from .reader_sr import write_reader_sr
+
+        members, targets, threshold, label = self.members, self.targets, self.threshold, self.label
+        if self.group.identity_conflict:
+            self.outcome.conflicts.append(f"study {label}: {self.group.identity_conflict}")
+        reading, amended = _reading(reading_of, self)
+        films = [path for path, image, _ in members if image is not None and image.metadata.file_format == "DICOM"]
+        pdf = self.write_pdf(pdf_writer, on_written, comparison, reading, deciles_of, bool(films))
         items = [AnalysedImage(path, prediction) for path, _, prediction in members]
         if targets.seg_dir:
             for (path, image, _), item in zip(members, items, strict=True):
                 # The result's name (unique per file in the run) and the weights that made it.
                 stem = Path(names[path]).stem
                 out = Path(targets.seg_dir) / f"{stem}_{item.prediction.weights_sha256[:8]}_seg.dcm"
-                if may_write(out, "segmentation", key, image.metadata.sop_instance_uid):
-                    try:
-                        wrote(write_segmentation(item, threshold, out, force=force))
-                    except DicomExportError as exc:
-                        outcome.failures.append(str(exc))
-                    except Exception as exc:  # noqa: BLE001 - a file built to break a writer: named, the rest go on
-                        outcome.failures.append(_unexpected(out, "segmentation", exc))
-        if targets.sr_dir:
-            out = Path(targets.sr_dir) / f"{label}_sr.dcm"
-            if may_write(out, "structured report", key):
-                try:
-                    wrote(write_structured_report(items, threshold, out, force=force, note=group.identity_conflict))
-                except DicomExportError as exc:
-                    outcome.failures.append(str(exc))
-                except Exception as exc:  # noqa: BLE001 - a file built to break a writer: named, the rest go on
-                    outcome.failures.append(_unexpected(out, "structured report", exc))
-    return outcome
+                if self.may_write(out, "segmentation", image.metadata.sop_instance_uid):
+                    self.attempt(
+                        out, "segmentation", lambda o, i=item: write_segmentation(i, threshold, o, force=self.force)
+                    )
+        if not targets.sr_dir:
+            return
+        folder, force, note = Path(targets.sr_dir), self.force, self.group.identity_conflict
+        made = [
+            (
+                f"{label}_sr.dcm",
+                "structured report",
+                lambda o: write_structured_report(items, threshold, o, force=force, note=note),
+            ),
+            (
+                f"{label}_cad_sr.dcm",
+                "Mammography CAD SR",
+                lambda o: write_cad_sr(items, threshold, o, force=force, note=note),
+            ),
+        ]
+        if reading is not None:
+            on_films = [item for item in items if item.path in films]
+            line = comparison.line if comparison is not None else None
+
+            def reader_sr(out: Path) -> Path:
+                return write_reader_sr(reading, on_films, out, comparison_line=line, amended=amended, force=force)
+
+            made.append((f"{label}_reading_v{reading.version}_sr.dcm", "reader's structured report", reader_sr))
+        if pdf is not None and targets.pdf_in_dicom and films:
+            made_of = _pdf_made_of(members, threshold, reading)
+            made.append(
+                (
+                    f"{label}_report_pdf.dcm",
+                    "Encapsulated PDF",
+                    lambda o: write_encapsulated_pdf(pdf, films[0], o, made_of=made_of, force=force),
+                )
+            )
+        for name, kind, write in made:
+            if self.may_write(folder / name, kind):
+                self.attempt(folder / name, kind, write)
+
+    def write_pdf(self, pdf_writer, on_written, comparison, reading, deciles_of, has_films: bool) -> Path | None:
+        """The study's PDF (or, for an Encapsulated PDF only, a scratch one): its path, or None."""
+        targets, members = self.targets, self.members
+        if targets.pdf:
+            asked = Path(targets.pdf)
+            out = asked if self.studies == 1 else asked.with_name(f"{asked.stem}-{self.label}.pdf")
+        elif targets.pdf_in_dicom and targets.sr_dir and has_films:
+            out = self.scratch / f"{self.label}.pdf"  # drawn only to be wrapped as DICOM
+        else:
+            return None
+        if pdf_writer is None:
+            self.outcome.failures.append(
+                f"{out}: PDF not written: PDF reports are drawn by the viewer's code "
+                "(run hds-predict as installed with mammo-hds)"
+            )
+            return None
+        if targets.pdf and not self.may_write(out, "PDF"):
+            return None
+        predictions = [p for _, _, p in members]
+        extra = {"comparison": comparison} if comparison is not None else {}
+        if reading is not None:
+            extra["reading"] = reading
+        deciles = deciles_of(predictions) if deciles_of else None
+        if deciles is not None:
+            extra["deciles"] = deciles
+        try:
+            pdf_writer(
+                [(image, prediction) for _, image, prediction in members],
+                self.threshold,
+                out,
+                threshold_table=list(self.threshold_table),
+                anonymize=targets.anonymize,
+                page_size=targets.page_size,
+                force=self.force or not targets.pdf,
+                score_note=score_trust(self.cross_validation or {}, study_domain(predictions)),
+                identity_note=self.group.identity_conflict,
+                **extra,
+            )
+        except Exception as exc:  # noqa: BLE001 - the writer is the viewer's Qt code; the others go on
+            text = str(exc)
+            self.outcome.failures.append(
+                f"PDF not written: {text}" if str(out) in text else f"{out}: PDF not written: {text}"
+            )
+            return None
+        if targets.pdf:
+            # Named by its folder, never by patient name or ID: this output ends up in terminals and logs.
+            described = (
+                f"study {self.label}: {len(members)} image(s): {', '.join(sorted(p.name for p, _, _ in members))}"
+            )
+            self.wrote(out, on_written, described)
+        return out
+
+
+def _reading(reading_of, study: _Study):
+    """The study's reading and the version it amends, or (None, None). A study split because
+    its images disagree on the patient gets none: a reading is keyed by the Study Instance UID,
+    and two women sharing one must never share a report."""
+    members = study.members
+    uid = members[0][1].metadata.study_instance_uid if members and members[0][1] is not None else None
+    found = reading_of(uid) if reading_of is not None and uid else None
+    if not found:
+        return None, None
+    reading, amended = found
+    patients = {image.metadata.patient_id for _, image, _ in members if image is not None}
+    if study.group.identity_conflict or (reading.patient_id and reading.patient_id not in patients):
+        study.outcome.conflicts.append(
+            f"study {study.label}: the radiologist's reading was left out of its reports: it was made for "
+            "another patient than these images'"
+        )
+        return None, None
+    return reading, amended
+
+
+def _pdf_made_of(members, threshold: float, reading) -> tuple:
+    """What an Encapsulated PDF is made of, for its UIDs: the images, the weights, the threshold
+    and the reading's version (the same report sent again is the same object)."""
+    return (
+        *sorted(str(image.metadata.sop_instance_uid) for _, image, _ in members),
+        *sorted({prediction.weights_sha256 for _, _, prediction in members}),
+        f"{threshold:.6g}",
+        f"reading {reading.version} {reading.signed_at or reading.modified}" if reading is not None else "no reading",
+    )
 
 
 def _unexpected(out: Path, kind: str, exc: Exception) -> str:

@@ -58,6 +58,7 @@ FINDING_KINDS = ("mass", "calcifications", "asymmetry", "architectural distortio
 # The exam's category is the breasts' most serious one (BI-RADS: 0 outranks 1-3, 6 stays 6).
 SEVERITY = ("1", "2", "3", "0", "4", "4A", "4B", "4C", "5", "6")
 DRAFT, SIGNED = "draft", "signed"
+EDITABLE = {"composition", "assessment", "exam_assessment", "management", "impression", "indication", "reader"}
 FORMAT = 1  # the file's layout version
 
 
@@ -121,6 +122,7 @@ class Reading:
     exam_assessment: str | None = None  # set by the reader, else the breasts' most serious
     management: str | None = None  # None: the exam category's usual one
     impression: str = ""
+    indication: str = ""  # why the study was done: screening, a lump, recall, ...
     findings: list[Finding] = field(default_factory=list)
     ai_marks: list[AIMark] = field(default_factory=list)
     model: dict | None = None  # {"name", "weights_sha256"} of the AI shown while reading
@@ -142,6 +144,21 @@ class Reading:
     def recommended(self) -> str | None:
         """The management: hers, else what the exam's category usually calls for."""
         return self.management or (MANAGEMENT.get(self.exam) if self.exam else None)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing read yet: no report prints or sends it."""
+        return not (
+            self.composition
+            or self.assessment
+            or self.exam_assessment
+            or self.management
+            or self.impression.strip()
+            or self.indication.strip()
+            or self.findings
+            or self.ai_marks
+            or self.signed
+        )
 
     @property
     def signed(self) -> bool:
@@ -167,7 +184,7 @@ class Reading:
             )
 
     def set(self, **values) -> None:
-        """Composition, assessment, exam_assessment, management, impression or reader."""
+        """Composition, assessment, exam_assessment, management, impression, indication or reader."""
         self._editable()
         for name, value in values.items():
             if name == "composition" and value not in (None, *COMPOSITIONS):
@@ -178,7 +195,7 @@ class Reading:
                 bad = [c for c in value.values() if c and c not in ASSESSMENTS]
                 if bad:
                     raise ReadingError(f"BI-RADS {bad[0]!r} is not an assessment category")
-            if name not in {"composition", "assessment", "exam_assessment", "management", "impression", "reader"}:
+            if name not in EDITABLE:
                 raise ReadingError(f"a reading has no {name!r}")
             setattr(self, name, value)
 
@@ -264,6 +281,23 @@ class Reading:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def default_readings_folder() -> Path:
+    """Where readings are kept: ``MAMMO_VIEWER_READINGS``, else the viewer's data folder (where
+    Qt puts the application data of "mammo-hds/mammo-viewer"), so that ``hds-predict`` finds
+    the readings the viewer saved without importing Qt."""
+    if os.environ.get("MAMMO_VIEWER_READINGS"):
+        return Path(os.environ["MAMMO_VIEWER_READINGS"])
+    import sys
+
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "mammo-hds" / "mammo-viewer" / "readings"
+
+
 def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -296,6 +330,16 @@ class ReadingStore:
             return [Reading.from_dict(version) for version in data["versions"]]
         except (KeyError, TypeError) as exc:
             raise ReadingError(f"{printable(path)}: the saved reading is damaged ({exc})") from None
+
+    def latest(self, study_uid: str) -> tuple[Reading, Reading | None] | None:
+        """The study's current version and, for an addendum, the version it amends; None where
+        the study was never read here (what the reports print and send)."""
+        versions = self.versions(study_uid)
+        if not versions:
+            return None
+        current = versions[-1]
+        amended = next((v for v in versions if v.version == current.amends), None) if current.amends else None
+        return current, amended
 
     def open(self, study_uid: str, patient_id: str | None = None, model: dict | None = None) -> Reading:
         """The study's current reading, or a new draft (not saved until something is set)."""

@@ -22,34 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hds_core.findings.location import clock_face, quadrant
 from hds_core.report.reading import ASSESSMENTS, COMPOSITIONS, Reading
+from hds_core.report.reading_text import finding_text
 
 NONE = "—"
 
 
-def finding_text(finding) -> str:
-    """ "1. mass, right breast, 10 o'clock (upper outer), middle third, 42 mm from the nipple
-    (R CC, R MLO)"."""
-    left = next((m.left_mm for m in finding.marks if m.left_mm is not None), None)
-    up = next((m.up_mm for m in finding.marks if m.up_mm is not None), None)
-    side = {"R": "right breast", "L": "left breast"}.get(finding.laterality or "", "breast unknown")
-    where = [side]
-    hour, part = clock_face(left, up), quadrant(finding.laterality, left, up)
-    if hour:
-        where.append(hour + (f" ({part})" if part else ""))
-    first = finding.marks[0] if finding.marks else None
-    if first is not None and first.third:
-        where.append(f"{first.third} third")
-    if first is not None and first.nipple_distance_mm is not None:
-        where.append(f"{first.nipple_distance_mm:.0f} mm from the nipple")
-    views = ", ".join(m.view + (f" slice {m.slice}" if m.slice else "") for m in finding.marks)
-    source = " [AI mark accepted]" if finding.source == "ai" else ""
-    return f"{finding.number}. {finding.kind}, {', '.join(where)} ({views}){source}"
-
-
 class ReadingPanel(QWidget):
-    changed = Signal(str, object)  # field (composition, R, L, exam, management, impression, reader), value
+    changed = Signal(str, object)  # field (composition, R, L, exam, management, impression, indication, reader)
     sign_requested = Signal()
     addendum_requested = Signal()
 
@@ -65,6 +45,10 @@ class ReadingPanel(QWidget):
         self.reader.setPlaceholderText("your name, as the report is signed")
         self.reader.editingFinished.connect(lambda: self._emit("reader", self.reader.text().strip()))
         form.addRow("Reader:", self.reader)
+        self.indication = QLineEdit()
+        self.indication.setPlaceholderText("screening, a lump, recall, follow-up…")
+        self.indication.editingFinished.connect(lambda: self._emit("indication", self.indication.text().strip()))
+        form.addRow("Indication:", self.indication)
         row = QHBoxLayout()
         self.composition = QButtonGroup(self)
         for letter in COMPOSITIONS:
@@ -153,6 +137,8 @@ class ReadingPanel(QWidget):
                 box.setCurrentIndex(max(box.findData(value), 0))
             exam = self.assessments["exam"]
             exam.setItemText(0, f"from the breasts (BI-RADS {reading.exam})" if reading.exam else "from the breasts")
+            if self.indication.text() != reading.indication:
+                self.indication.setText(reading.indication)
             if self.management.text() != (reading.management or ""):
                 self.management.setText(reading.management or "")
             self.management.setPlaceholderText(reading.recommended or "the exam category's usual management")

@@ -147,7 +147,7 @@ def build_menus(w) -> Menus:
     refresh_recent(w.settings, recent_menu, w.open_path)
     file_menu.addSeparator()
     act(file_menu, "&Export report (PDF)…", lambda: w.exports.report(w.export_request()), "Ctrl+E")
-    act(file_menu, "Export DICOM &SEG and SR…", lambda: w.exports.dicom(w.export_request()), "Ctrl+Shift+E")
+    act(file_menu, "Export DICOM &SEG, SRs and PDF…", lambda: w.exports.dicom(w.export_request()), "Ctrl+Shift+E")
     act(file_menu, "Send results to &PACS…", w.pacs.send_results, "Ctrl+Shift+S")
     file_menu.addSeparator()
     act(file_menu, "Search the PAC&S…", w.pacs.show, "Ctrl+F")
@@ -250,6 +250,7 @@ def build_menus(w) -> Menus:
     # compositions a-d are Alt+1-4).
     reading_menu = bar.addMenu("Readin&g")
     act(reading_menu, "Show the reading", lambda: (w.reading_dock.show(), w.reading_dock.raise_()), "Alt+0")
+    act(reading_menu, "Indication…", lambda: _focus(w, w.reading_panel.indication), "Alt+N")
     for number, letter in enumerate("abcd", 1):
         act(
             reading_menu,

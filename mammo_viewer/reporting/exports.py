@@ -28,6 +28,14 @@ class ExportRequest:
     patient_id: str | None
     source: Path | None  # what was opened: never written into
     comparison: object = None  # hds_core.report.content.Comparison: the study against its prior
+    reading: tuple | None = None  # the radiologist's reading (current version, the one it amends)
+    deciles: object = None  # hds_core.report.exam_decile.ExamDeciles of the study's domain
+
+    def reading_of(self, study_uid: str):
+        """The reading of ``study_uid``, for the exports (only the study it was made for)."""
+        if self.reading is None or self.reading[0].study_uid != study_uid:
+            return None
+        return self.reading
 
     @property
     def opened_folder(self) -> Path | None:
@@ -112,7 +120,7 @@ class Exports:
         if not request.items:
             self.message("Not written: no analysed image to export yet")
             return
-        folder = QFileDialog.getExistingDirectory(self.parent, "Folder for DICOM SEG and SR", self._folder())
+        folder = QFileDialog.getExistingDirectory(self.parent, "Folder for the DICOM SEG, SRs and PDF", self._folder())
         if folder:
             self.dicom_to(request, folder, replace=SAME_STUDY)
 
@@ -126,9 +134,26 @@ class Exports:
             return
         if self._refused(request, target):
             return
+        from .report_pdf import write_report as write_pdf_report
+
+        # The report goes too, as an Encapsulated PDF: it prints the films at full resolution.
+        if self.after_detail(
+            [item.key for item in request.items], lambda: self.dicom_to(request, folder, replace=replace)
+        ):
+            self.status(f"Waiting for full resolution to write the DICOM objects to {target}…")
+            return
         self.settings.setValue("export_folder", str(target))
-        targets = ExportTargets(seg_dir=target, sr_dir=target, replace=replace)
-        self._submit(request, analysed, targets, None, lambda out: f"Wrote {len(out)} DICOM file(s) to {target}")
+        targets = ExportTargets(
+            seg_dir=target,
+            sr_dir=target,
+            replace=replace,
+            pdf_in_dicom=True,
+            page_size=str(self.settings.value("page_size", "A4")),
+            anonymize=request.anonymize,
+        )
+        self._submit(
+            request, analysed, targets, write_pdf_report, lambda out: f"Wrote {len(out)} DICOM file(s) to {target}"
+        )
 
     def _submit(self, request: ExportRequest, analysed: list, targets: ExportTargets, pdf_writer, done) -> None:
         def job(cancelled):
@@ -140,6 +165,8 @@ class Exports:
                 cross_validation=request.cross_validation,
                 pdf_writer=pdf_writer,
                 comparison=request.comparison,
+                reading_of=request.reading_of,
+                deciles_of=lambda _predictions: request.deciles,
             )
 
         def finished(outcome) -> None:
@@ -152,11 +179,18 @@ class Exports:
         self.worker.submit(job, finished, lambda exc: self.message(f"Not written: {exc}"))
 
     def send(self, request: ExportRequest, node, local) -> None:
-        """The SEG per image and the study's SR, made on the export worker in a temporary
-        folder and sent into the study on ``node`` (C-STORE, or STOW-RS for a DICOMweb node)."""
+        """The SEG per image, the study's SRs (measurements, CAD, the reader's report) and its
+        PDF as an Encapsulated PDF, made on the export worker in a temporary folder and sent
+        into the study on ``node`` (C-STORE, or STOW-RS for a DICOMweb node)."""
+        from .report_pdf import write_report as write_pdf_report
+
         analysed = request.analysed(dicom_only=True)
         if not analysed:
             self.message("Not sent: results go back to the PACS for analysed DICOM images only")
+            return
+        # The PDF prints the films at full resolution: sent once it has arrived.
+        if self.after_detail([item.key for item in request.items], lambda: self.send(request, node, local)):
+            self.status(f"Waiting for full resolution to send the report to {node}…")
             return
         self.status(f"Sending the results to {node}…")
 
@@ -166,11 +200,28 @@ class Exports:
             from hds_core.node import send_files
 
             with tempfile.TemporaryDirectory(prefix="hds-send-") as folder:
-                targets = ExportTargets(seg_dir=Path(folder) / "seg", sr_dir=Path(folder) / "sr")
-                outcome = export_results(analysed, request.threshold, targets, threshold_table=request.threshold_table)
+                targets = ExportTargets(
+                    seg_dir=Path(folder) / "seg",
+                    sr_dir=Path(folder) / "sr",
+                    pdf_in_dicom=True,
+                    page_size=str(self.settings.value("page_size", "A4")),
+                    anonymize=request.anonymize,
+                )
+                outcome = export_results(
+                    analysed,
+                    request.threshold,
+                    targets,
+                    threshold_table=request.threshold_table,
+                    cross_validation=request.cross_validation,
+                    pdf_writer=write_pdf_report,
+                    comparison=request.comparison,
+                    reading_of=request.reading_of,
+                    deciles_of=lambda _predictions: request.deciles,
+                )
                 if outcome.failures:
                     return "Not sent: " + "; ".join(outcome.failures)
                 objects = [path for path in outcome.written if path.suffix == ".dcm"]
-                return f"Sent {send_files(node, local, objects)} result object(s) (SEG and SR) to {node}"
+                what = "SEG, SR, CAD SR, " + ("the reader's report, " if request.reading else "") + "PDF"
+                return f"Sent {send_files(node, local, objects)} result object(s) ({what}) to {node}"
 
         self.worker.submit(job, self.message, lambda exc: self.message(f"Not sent: {exc}"))

@@ -15,7 +15,18 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTransform
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QGuiApplication,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+    QTransform,
+)
 
 from hds_core.density import density_text
 from hds_core.findings import BOTH_BREASTS
@@ -23,6 +34,7 @@ from hds_core.findings.stack import STACK_NOTE
 from hds_core.report.content import ReportContent, ReportImage, format_dicom_date
 from hds_core.report.identity import PDF_CREATOR, pdf_creator, study_key
 from hds_core.report.operating_point import describe_operating_point, score_kind, score_word
+from hds_core.report.reading_text import report_sections, signature_line
 from hds_core.safe_write import atomic_write
 from hds_core.text import printable
 
@@ -95,6 +107,39 @@ class _Page:
         self.painter.drawText(self.rect(x, y, w, h), flags, text)
         return used.height() / self.dots_per_mm
 
+    def height_of(self, w: float, text: str, size: float = 9, bold: bool = False) -> float:
+        """The height ``text`` takes wrapped to ``w`` mm."""
+        self.font(size, bold)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap)
+        return self.painter.boundingRect(self.rect(0, 0, w, 1000), flags, text).height() / self.dots_per_mm
+
+    def line(self, x: float, y: float, w: float, text: str, size: float = 9, bold: bool = False) -> None:
+        """``text`` on one line of ``w`` mm, shortened with an ellipsis where it does not fit."""
+        self.font(size, bold)
+        self.painter.setPen(QColor(0, 0, 0))
+        shown = QFontMetricsF(self.painter.font(), self.painter.device()).elidedText(
+            text, Qt.TextElideMode.ElideRight, w * self.dots_per_mm
+        )
+        self.painter.drawText(self.rect(x, y, w, 6), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), shown)
+
+
+class _Flow:
+    """Text flowing down the pages: each block goes where the last ended, on a new page when it
+    does not fit on this one."""
+
+    def __init__(self, page: _Page, writer: QPdfWriter):
+        self.page, self.writer, self.y = page, writer, 0.0
+
+    def room(self, height: float) -> None:
+        if self.y + height > self.page.height_mm and self.y > 0:
+            self.writer.newPage()
+            self.y = 0.0
+
+    def text(self, text: str, size: float = 9, bold: bool = False, color=None, indent: float = 0.0, after=1.0):
+        width = self.page.width_mm - indent
+        self.room(self.page.height_of(width, text, size, bold))
+        self.y += self.page.text(indent, self.y, width, 200, text, size, bold, color=color) + after
+
 
 def _screen(item: ReportImage, max_rows: int) -> np.ndarray:
     """Display pixels (the file's default window) downsampled to at most ``max_rows``."""
@@ -122,7 +167,8 @@ def _draw_image(
     shown = flip.mapRect(QRectF(*box) if box else QRectF(0, 0, cols, rows))
     scale = min(target.width() / shown.width(), target.height() / shown.height())
     w, h = shown.width() * scale, shown.height() * scale
-    origin = QPointF(target.x() + (target.width() - w) / 2, target.y() + (target.height() - h) / 2)
+    # Centred across its cell, at the cell's top: the caption stays right above the image.
+    origin = QPointF(target.x() + (target.width() - w) / 2, target.y())
     painter.fillRect(QRectF(origin, QSizeF(w, h)), QColor(0, 0, 0))
     # image pixel (x, y) -> page: flip inside the image, then scale and place the shown part
     transform = (
@@ -160,64 +206,38 @@ def _draw_image(
     for lesion in drawn:
         right, top = number_anchor(lesion.bbox_xywh, transform)
         page.text(right / d + 0.6, top / d - 3.2, 8, 4, str(lesion.index), 7, True, color=NUMBER_PRINT)
-    # label and score on the line above the image, in page space (unaffected by the flip)
-    # (one line, left-aligned: a score at the right end read as the next view's)
-    left, top = origin.x() / d, origin.y() / d - label_mm
-    page.text(
-        left,
-        top + 0.5,
-        page.width_mm - left,  # to the page's edge: a narrow breast must not cut its label (the next starts further)
-        label_mm,
-        f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}"
-        + (f"   {item.slice_label}" if item.slice_label else ""),
-        9,
-        True,
-    )
+    # The caption on the line above the image, within the image's cell, on one line (a long one
+    # is shortened, never wrapped under the image): label, score and, on a stack, the slice.
+    caption = f"{item.label}   {score_word(item.prediction.calibrated)} {item.prediction.score:.2f}"
+    if item.slice_label:
+        caption += f"   {item.slice_label}"
+    left = origin.x() / d
+    page.line(left, target_mm.y() + 0.5, target_mm.x() + target_mm.width() - left, caption, 9, True)
 
 
 def _fmt(value, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _first_page(page: _Page, content: ReportContent) -> None:
-    x, y, width = 0.0, 0.0, page.width_mm
-    y += page.text(x, y, width, 12, "Mammography AI analysis", 16, True) + 1
-    y += page.text(x, y, width, 12, content.disclaimer, 8, color=QColor(160, 0, 0)) + 3
+def _report_pages(flow: _Flow, content: ReportContent) -> None:
+    """The report's text: who and what, the radiologist's reading in the atlas's order (when
+    there is one), then the AI's analysis: scores, where the exam score falls among the
+    validation exams, density suggestion, threshold, lesions with her decisions, provenance."""
+    page, width = flow.page, flow.page.width_mm
+    reading = content.reading
+    flow.text("Mammography report" if reading is not None else "Mammography AI analysis", 16, True)
+    flow.text(content.disclaimer, 8, color=QColor(160, 0, 0), after=3)
     half = width / 2 - 2
     left = "\n".join(f"{k}: {v}" for k, v in content.patient)
     right = "\n".join(f"{k}: {v}" for k, v in content.study)
-    used = max(page.text(x, y, half, 30, left, 9), page.text(x + half + 4, y, half, 30, right, 9))
-    y += used + 3
+    flow.y += max(page.text(0, flow.y, half, 30, left, 9), page.text(half + 4, flow.y, half, 30, right, 9)) + 3
     if content.identity_note:  # a split study: said before anything else on the page
-        y += page.text(x, y, width, 14, content.identity_note + ".", 9, True, color=QColor(180, 0, 0)) + 2
-    if content.comparison is not None:
-        y += page.text(x, y, width, 8, content.comparison.line, 9, True) + 2
-    # the hanging: 4-up (CC over MLO), right breast on the left, mirrored
-    infos = [
-        ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
-        for i, it in enumerate(content.images)
-    ]
-    hanging = hang(infos, 4)
-    area_h = min(120.0, page.height_mm * 0.42)
-    cell_w, cell_h = width / hanging.columns, area_h / hanging.rows
-    for placement in hanging.placements:
-        item = content.images[int(placement.key)]
-        target = QRectF(placement.column * cell_w + 0.5, y + placement.row * cell_h + 0.5, cell_w - 1, cell_h - 1)
-        _draw_image(page, item, target, placement.flip_horizontal, placement.flip_vertical, MAX_IMAGE_PIXELS_OVERVIEW)
-    sides = {it.image.metadata.laterality for it in content.images}
-    if hanging.columns == 2 and len(sides & {"R", "L"}) == 1:
-        # One breast only: its other half of the page says why it is empty.
-        missing, column = ("Right", 0) if "L" in sides else ("Left", 1)
-        page.text(
-            column * cell_w + 4,
-            y + area_h / 2 - 4,
-            cell_w - 8,
-            8,
-            f"{missing} breast: no image in this study",
-            9,
-            color=QColor(90, 90, 90),
-        )
-    y += area_h + 3
+        flow.text(content.identity_note + ".", 9, True, color=QColor(180, 0, 0), after=2)
+    if reading is not None:
+        _reading_sections(flow, content)
+    elif content.comparison is not None:
+        flow.text(content.comparison.line, 9, True, after=2)
+    flow.text("AI analysis" + (" (shown to the reader; not part of her assessment)" if reading else ""), 12, True)
     scores = [f"Exam score: {_fmt(content.exam_score, 3)}"]
     scores += [
         f"{name} breast: {_fmt(content.breast_scores.get(side), 3)}"
@@ -225,57 +245,124 @@ def _first_page(page: _Page, content: ReportContent) -> None:
         if side in content.breast_scores
     ]
     kind = score_kind(content.scores_calibrated)
-    y += page.text(x, y, width, 8, "     ".join(scores) + f"   ({kind}; breast = maximum of its views)", 10, True) + 2
+    flow.text("     ".join(scores) + f"   ({kind}; breast = maximum of its views)", 10, True)
+    if content.deciles is not None and content.exam_score is not None:
+        flow.text(f"Exam score {content.exam_score:.3f}: {content.deciles.text(content.exam_score)}.", 9)
     if content.score_note:
-        y += page.text(x, y, width, 10, content.score_note + ".", 8) + 1
+        flow.text(content.score_note + ".", 8)
     if content.density:
         density = "     ".join(
             f"{name} breast: {density_text(content.density[side])}"
             for side, name in (("R", "Right"), ("L", "Left"))
             if side in content.density
         )
-        y += page.text(x, y, width, 8, f"Density, suggested from the pixels (not a finding): {density}", 8) + 1
+        flow.text(f"Density, suggested from the pixels (not a finding): {density}", 8)
     point = content.operating_point
     threshold_line = f"Contour threshold {content.threshold:.3f}."
     if point:
         threshold_line += f" On the model's validation patients at this threshold: {describe_operating_point(point)}."
-    y += page.text(x, y, width, 12, threshold_line, 9) + 2
-    # lesion table
+    flow.text(threshold_line, 9, after=2)
+    _lesion_table(flow, content)
+    provenance = "\n".join(f"{k}: {v}" for k, v in content.provenance)
+    flow.text(provenance, 7, color=QColor(60, 60, 60))
+
+
+def _reading_sections(flow: _Flow, content: ReportContent) -> None:
+    reading = content.reading
+    line = content.comparison.line if content.comparison is not None else None
+    for section in report_sections(reading, line):
+        flow.room(12)
+        flow.text(section.title, 10.5, True, after=0.5)
+        for text in section.lines:
+            flow.text(text, 9, indent=4, after=0.8)
+        if section.key == "composition" and content.density:
+            suggested = ", ".join(
+                f"{name} {density_text(content.density[side])}"
+                for side, name in (("R", "right"), ("L", "left"))
+                if side in content.density
+            )
+            flow.text(f"(The model's density suggestion, not the reader's: {suggested}.)", 8, indent=4)
+        flow.y += 1.5
+    flow.text(signature_line(reading), 9, True, color=QColor(0, 0, 0) if reading.signed else QColor(180, 0, 0), after=4)
+
+
+def _lesion_table(flow: _Flow, content: ReportContent) -> None:
+    page = flow.page
     rows = [(item, lesion) for item in content.images for lesion in item.lesions]
     rows.sort(key=lambda r: -r[1].max_probability)
+    compared = content.comparison is not None and content.comparison.prior_date
     columns = (
-        (0, 32, "View"),
-        (32, 24, "Area mm²"),
-        (56, 45, "Longest diameter mm"),
-        (103, 33, "Max probability"),
-        (138, 44, "Since the prior" if content.comparison and content.comparison.prior_date else ""),
+        (0, 34, "AI mark"),
+        (34, 17, "Area mm²"),
+        (51, 21, "Longest mm"),
+        (72, 27, "Max probability"),
+        (99, 40, "Reader" if content.reading is not None else ""),
+        (139, 43, "Since the prior" if compared else ""),
     )
-    for offset, w, head in columns:
-        page.text(x + offset, y, w, 6, head, 9, True)
-    y += 5
+    flow.room(16)
+    for offset, w, head in columns:  # 8 pt: "new since 2024-03-20" fits its column
+        page.line(offset, flow.y, w, head, 8, True)
+    flow.y += 5
     page.painter.setPen(QPen(QColor(0, 0, 0), 0.2 * page.dots_per_mm))
-    page.painter.drawLine(page.rect(x, y, 0, 0).topLeft(), page.rect(x + 178, y, 0, 0).topLeft())
-    y += 1
+    page.painter.drawLine(page.rect(0, flow.y, 0, 0).topLeft(), page.rect(page.width_mm, flow.y, 0, 0).topLeft())
+    flow.y += 1
     if not rows:
-        y += page.text(x, y, width, 6, "No lesion at this threshold.", 9) + 1
+        flow.text("No lesion at this threshold.", 9)
     comparison = content.comparison
-    for item, lesion in rows[:12]:
+    for item, lesion in rows[:20]:
         new = comparison is not None and comparison.is_new(item.image.metadata.path, lesion.index)
+        decision = content.ai_decision(item, lesion)
+        said = ""
+        if decision is not None:
+            said = f"accepted: finding {decision.finding}" if decision.decision == "accepted" else "dismissed"
         values = (
             item.place(lesion),
             _fmt(lesion.area_mm2),
             _fmt(lesion.longest_diameter_mm),
             _fmt(lesion.max_probability, 3),
+            said,
             f"new since {format_dicom_date(comparison.prior_date)}" if new else "",
         )
+        flow.room(5)
         for (offset, w, _), value in zip(columns, values, strict=True):
-            page.text(x + offset, y, w, 5, value, 9)
-        y += 4.5
-    if len(rows) > 12:
-        y += page.text(x, y, width, 6, f"… and {len(rows) - 12} more (see the following pages).", 8) + 1
-    y += 3
-    provenance = "\n".join(f"{k}: {v}" for k, v in content.provenance)
-    page.text(x, y, width, page.height_mm - y, provenance, 7, color=QColor(60, 60, 60))
+            page.line(offset, flow.y, w - 1, value, 8)
+        flow.y += 4.5
+    if len(rows) > 20:
+        flow.text(f"… and {len(rows) - 20} more (see the following pages).", 8)
+    flow.y += 3
+
+
+def _hanging_page(page: _Page, content: ReportContent) -> None:
+    """The views as hung (CC over MLO, the right breast on the left, mirrored), as large as the
+    page allows, each with its caption above it."""
+    used = page.text(
+        0, 0, page.width_mm, 10, "The views, as hung: contours are the AI's marks at the threshold", 11, True
+    )
+    top = used + 2
+    infos = [
+        ViewInfo(str(i), it.image.metadata.laterality, it.image.metadata.view, it.image.metadata.patient_orientation)
+        for i, it in enumerate(content.images)
+    ]
+    hanging = hang(infos, 4)
+    area_h = page.height_mm - top - 2
+    cell_w, cell_h = page.width_mm / hanging.columns, area_h / hanging.rows
+    for placement in hanging.placements:
+        item = content.images[int(placement.key)]
+        target = QRectF(placement.column * cell_w + 1, top + placement.row * cell_h + 1, cell_w - 2, cell_h - 2)
+        _draw_image(page, item, target, placement.flip_horizontal, placement.flip_vertical, MAX_IMAGE_PIXELS_OVERVIEW)
+    sides = {it.image.metadata.laterality for it in content.images}
+    if hanging.columns == 2 and len(sides & {"R", "L"}) == 1:
+        # One breast only: its other half of the page says why it is empty.
+        missing, column = ("Right", 0) if "L" in sides else ("Left", 1)
+        page.text(
+            column * cell_w + 4,
+            top + area_h / 2 - 4,
+            cell_w - 8,
+            8,
+            f"{missing} breast: no image in this study",
+            9,
+            color=QColor(90, 90, 90),
+        )
 
 
 def _detail_page(page: _Page, item: ReportImage, content: ReportContent) -> None:
@@ -369,7 +456,9 @@ def write_pdf(content: ReportContent, out: str | Path, *, page_size: str = "A4",
             raise ReportError(f"{out}: cannot start writing the PDF")
         try:
             page = _Page(painter, writer)
-            _first_page(page, content)
+            _report_pages(_Flow(page, writer), content)
+            writer.newPage()
+            _hanging_page(page, content)
             for item in content.images:
                 for shown in item.pages or [item]:  # a stack: a page per finding, on its slice
                     writer.newPage()
@@ -404,6 +493,8 @@ def write_report(
     score_note: str | None = None,
     identity_note: str | None = None,
     comparison=None,
+    reading=None,
+    deciles=None,
 ) -> Path:
     """(image, prediction) pairs of one study -> the PDF (``hds_core.report.export.PdfWriter``)."""
     from hds_core.report.content import build_report
@@ -417,6 +508,8 @@ def write_report(
             score_note=score_note,
             identity_note=identity_note,
             comparison=comparison,
+            reading=reading,
+            deciles=deciles,
         ),
         out,
         page_size=page_size,

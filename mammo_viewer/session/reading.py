@@ -6,26 +6,23 @@ accepted or dismissed from the lesion table, signed off, amended."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 from hds_core.findings.location import breast_frame, locate
 from hds_core.io import breast_mask
-from hds_core.report.reading import FINDING_KINDS, AIMark, Mark, ReadingError, ReadingLock, ReadingStore
+from hds_core.report.reading import (
+    FINDING_KINDS,
+    AIMark,
+    Mark,
+    ReadingError,
+    ReadingLock,
+    ReadingStore,
+    default_readings_folder,
+)
 from hds_core.text import printable
 
 from ..reading.hanging import view_family
 
 MARK_MASK_ROWS = 512  # the breast's outline for a mark's location, from a view this coarse
-
-
-def readings_folder() -> Path:
-    """Where readings are kept: ``MAMMO_VIEWER_READINGS``, else the user's data folder."""
-    if os.environ.get("MAMMO_VIEWER_READINGS"):
-        return Path(os.environ["MAMMO_VIEWER_READINGS"])
-    from PySide6.QtCore import QStandardPaths
-
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "readings"
 
 
 class ReadingSession:
@@ -38,7 +35,7 @@ class ReadingSession:
     _marking: str | None = None  # "new" (a new finding) or "link" (its other view), while she clicks
 
     def _init_reading(self) -> None:
-        self.readings = ReadingStore(readings_folder())
+        self.readings = ReadingStore(default_readings_folder())
         panel = self.reading_panel
         panel.changed.connect(self._reading_changed)
         panel.sign_requested.connect(self.sign_reading)
@@ -70,6 +67,27 @@ class ReadingSession:
         self._reading_read_only = not lock.held or self.reading.signed
         self._reading_note = "read-only: this study's reading is open in another window" if not lock.held else ""
         self._check_reading_model()
+
+    def reading_for_export(self):
+        """The reading as the reports print it now: (a copy of) the current version and, for an
+        addendum, the version it amends; None without a reading."""
+        import copy
+
+        if self.reading is None:
+            return None
+        self.reading_panel.flush()
+        if self.reading.empty:  # a study not read yet: the report is the AI's analysis alone
+            return None
+        amended = None
+        if self.reading.amends:
+            try:
+                amended = next(
+                    (v for v in self.readings.versions(self.reading.study_uid) if v.version == self.reading.amends),
+                    None,
+                )
+            except ReadingError as exc:
+                self._problem(str(exc))
+        return copy.deepcopy(self.reading), amended
 
     def _model_shown(self) -> dict | None:
         """The AI the reader sees (None while the weights load)."""
@@ -165,6 +183,13 @@ class ReadingSession:
         self._set_marking(None)
         item = self.grid.item(key) if self.study is not None else None
         if mode is None or item is None:
+            return
+        study = item.metadata.study_instance_uid
+        if self.reading is not None and study and study != self.reading.study_uid:
+            # A prior's view: her reading is of the current study, and a mark there would point
+            # at an image the report does not cover.
+            date = item.metadata.study_date or "another date"
+            self._status(f"Not marked: {item.label} is of the prior study ({date}); mark findings on the current study")
             return
         mark = self.mark_at(item, x, y)
         if mode == "link":

@@ -85,7 +85,7 @@ def test_the_results_go_back_into_the_study_and_dciodvfy_accepts_them(orthanc, t
     code = predict.main([str(cache / uid), "--out", str(tmp_path / "json"), "--send-to", _address(orthanc)])
     assert code == predict.EXIT_OK
     series = _series_of(orthanc, uid)
-    assert len(series["MG"]) == 2 and len(series["SEG"]) == 2 and len(series["SR"]) == 1
+    assert len(series["MG"]) == 2 and len(series["SEG"]) == 2 and len(series["SR"]) == 2  # TID 1500 and CAD SR
     for instance in series["SEG"] + series["SR"]:
         response = __import__("requests").get(f"{orthanc.url}/instances/{instance}/file", timeout=30)
         path = tmp_path / f"{instance}.dcm"
@@ -106,7 +106,7 @@ def test_results_sent_by_stow_rs_to_the_dicomweb_server(orthanc, tmp_path, monke
     code = predict.main([str(DEMO), "--out", str(tmp_path / "json"), "--send-to", "web"])
     assert code == predict.EXIT_OK
     series = _series_of(orthanc, uid)
-    assert len(series["SEG"]) == 2 and len(series["SR"]) == 1
+    assert len(series["SEG"]) == 2 and len(series["SR"]) == 2  # TID 1500 and CAD SR
 
 
 def test_a_node_that_does_not_answer_is_named_with_what_to_check(tmp_path, capsys, monkeypatch):
@@ -134,10 +134,10 @@ def test_orthanc_pushes_a_study_to_the_listener_and_gets_the_results_back(orthan
         (study_id,) = orthanc.post("/tools/find", {"Level": "Study", "Query": {"StudyInstanceUID": uid}})
         orthanc.post("/modalities/hds/store", {"Resources": [study_id], "Synchronous": True})
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(_series_of(orthanc, uid).get("SR", [])) < 1:
+        while time.monotonic() < deadline and len(_series_of(orthanc, uid).get("SR", [])) < 2:
             time.sleep(1)
         series = _series_of(orthanc, uid)
-        assert len(series.get("SEG", [])) == 2 and len(series.get("SR", [])) == 1
+        assert len(series.get("SEG", [])) == 2 and len(series.get("SR", [])) == 2  # TID 1500 and CAD SR
         assert (store / uid / "study.json").exists()
     finally:
         listener.terminate()
@@ -212,3 +212,59 @@ def test_a_search_matching_more_studies_than_the_limit_stops_there_and_says_so(o
     assert len(every) == 4 and not every.truncated
     first = find_studies(node, LocalNode(), StudyQuery(), limit=2)
     assert len(first) == 2 and first.truncated
+
+
+def _dataset_bytes(data: bytes) -> bytes:
+    """A Part 10 file's data set, after its File Meta Information (which a C-STORE receiver
+    writes itself: the meta group is not sent over the network)."""
+    import struct
+
+    assert data[128:132] == b"DICM"
+    (group_length,) = struct.unpack("<I", data[140:144])  # (0002,0000) UL, explicit VR
+    return data[144 + group_length :]
+
+
+def test_the_cad_sr_readers_report_and_pdf_make_the_round_trip_and_a_resend_is_one_object(
+    orthanc, tmp_path, monkeypatch
+):
+    """hds-predict with a signed reading sends the SEGs, the TID 1500 SR, the Mammography CAD SR,
+    the reader's report and the PDF into the study; Orthanc gives each back with the same data
+    set (C-STORE) and, uploaded over REST, the very same file; sent again, each is still one
+    object in Orthanc."""
+    import requests
+
+    from hds_core.report.reading import Mark, ReadingStore
+    from mammo_viewer.headless import main as hds_predict  # the installed hds-predict: it draws the PDF
+
+    monkeypatch.setenv("HDS_NODES", str(tmp_path / "nodes.json"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    uid = _with_demo(orthanc)
+    film = pydicom.dcmread(sorted(DEMO.glob("*.dcm"))[0], stop_before_pixels=True)
+    store = ReadingStore(tmp_path / "readings")
+    reading = store.open(uid, "DEMO-014")
+    reading.set(reader="Ada Example", composition="b", indication="Screening")
+    reading.assess("L", "4A")
+    reading.add_finding("mass", Mark(str(film.SOPInstanceUID), "L MLO", 300.0, 600.0), "L")
+    store.save(reading)
+    store.sign(reading)
+    for run in ("first", "again"):
+        argv = [str(DEMO), "--out", str(tmp_path / run / "json"), "--pdf", str(tmp_path / run / "report.pdf")]
+        argv += ["--sr-dir", str(tmp_path / run / "sr"), "--readings", str(tmp_path / "readings")]
+        assert hds_predict([*argv, "--send-to", _address(orthanc), "--send-pdf"]) == predict.EXIT_OK
+        stored = _series_of(orthanc, uid)
+        assert {modality: len(ids) for modality, ids in stored.items()} == {"MG": 2, "SEG": 2, "SR": 3, "DOC": 1}
+    by_sop = {}
+    for instance in [i for ids in stored.values() for i in ids]:
+        by_sop[orthanc.get(f"/instances/{instance}/simplified-tags")["SOPInstanceUID"]] = instance
+    # Orthanc keeps the first of two objects with one SOP Instance UID: the first run's files.
+    written = sorted((tmp_path / "first" / "sr").glob("*.dcm"))
+    assert len(written) == 4  # TID 1500, CAD SR, the reader's report, the PDF
+    for path in written:
+        sop = pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
+        back = requests.get(f"{orthanc.url}/instances/{by_sop[sop]}/file", timeout=30).content
+        assert _dataset_bytes(back) == _dataset_bytes(path.read_bytes()), path.name
+    # Over REST, Orthanc keeps the file as it came: byte for byte.
+    cad = next(p for p in written if p.name.endswith("_cad_sr.dcm"))
+    requests.delete(f"{orthanc.url}/instances/{by_sop[pydicom.dcmread(cad).SOPInstanceUID]}", timeout=30)
+    instance = orthanc.upload(cad)["ID"]
+    assert requests.get(f"{orthanc.url}/instances/{instance}/file", timeout=30).content == cad.read_bytes()

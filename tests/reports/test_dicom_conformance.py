@@ -12,9 +12,15 @@ import pytest
 from synthetic import phantom, write_dicom
 
 import resources
+from hds_core.report.cad_sr import MAMMOGRAPHY_CAD_SR as CAD_SR
+from hds_core.report.encapsulated_pdf import ENCAPSULATED_PDF_STORAGE as ENCAPSULATED_PDF
 from mammo_viewer.headless import main as predict_main
 
 DCIODVFY = shutil.which("dciodvfy")
+DSRDUMP = shutil.which("dsrdump")
+# DCMTK says this of every Mammography CAD SR it reads: it checks the IOD's relationship
+# constraints but not the TID 4000 template (its checker declares template support required).
+DCMTK_TEMPLATE_NOTICE = "W: Check for template constraints not yet supported"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +36,24 @@ def errors_of(path) -> list[str]:
     report = run.stdout + run.stderr
     assert report.strip(), f"dciodvfy said nothing about {path}"
     return [line for line in report.splitlines() if line.startswith("Error")]
+
+
+def dsrdump_complaints(path) -> list[str]:
+    """DCMTK's warnings and errors on reading a structured report (none: an empty list)."""
+    if DSRDUMP is None:
+        if os.environ.get("CI"):
+            pytest.fail("dsrdump (Debian package dcmtk) is not installed; .ci/run installs it")
+        pytest.skip("dsrdump (Debian package dcmtk) is not installed")
+    run = subprocess.run([DSRDUMP, str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = (run.stdout + run.stderr).splitlines()
+    return [line for line in said if line[:2] in ("W:", "E:", "F:") and line != DCMTK_TEMPLATE_NOTICE]
+
+
+def sop_class_of(path) -> str:
+    import pydicom
+
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPClassUID)
 
 
 def test_the_demo_films_are_valid_digital_mammography_images():
@@ -75,9 +99,11 @@ def test_exported_segmentations_and_structured_reports_are_valid(phantom_model, 
         )
     capsys.readouterr()
     objects = sorted(seg.iterdir()) + sorted(sr.iterdir())
-    assert len(objects) == 4 + 2
+    assert len(objects) == 4 + 2 * 2  # a SEG per image; per study a TID 1500 SR and a Mammography CAD SR
     for path in objects:
         assert errors_of(path) == [], path
+    for path in sr.iterdir():
+        assert dsrdump_complaints(path) == [], path
 
 
 def test_a_tomosynthesis_stacks_seg_sr_and_pdf_name_the_frames_of_its_finding(phantom_model, tmp_path, capsys):
@@ -113,10 +139,14 @@ def test_a_tomosynthesis_stacks_seg_sr_and_pdf_name_the_frames_of_its_finding(ph
     assert referenced == sorted(lesion["frames"]) and sharpest in referenced
     assert all(frame.any() for frame in marked.pixel_array.reshape(len(referenced), *marked.pixel_array.shape[-2:]))
 
-    (sr_file,) = sr.glob("*.dcm")
-    assert errors_of(sr_file) == []
-    frames = {int(e.value) for e in pydicom.dcmread(sr_file).iterall() if e.keyword == "ReferencedFrameNumber"}
-    assert frames == {sharpest}
+    reports = {sop_class_of(path): path for path in sr.glob("*.dcm")}
+    assert len(reports) == 3  # the TID 1500 SR, the CAD SR and, with --pdf, the PDF as DICOM
+    assert errors_of(reports.pop(ENCAPSULATED_PDF)) == []
+    for path in reports.values():  # the TID 1500 SR and the CAD SR outline it on its sharpest slice's frame
+        assert errors_of(path) == [] and dsrdump_complaints(path) == []
+        frames = {int(e.value) for e in pydicom.dcmread(path).iterall() if e.keyword == "ReferencedFrameNumber"}
+        assert frames == {sharpest}, path
+    assert CAD_SR in reports
 
     text = " ".join(pdf_text(pdf).split())
     assert f"Finding #1 on slice 8 of 12 (frame {sharpest}" in text
@@ -152,5 +182,5 @@ def test_the_same_result_written_again_is_the_same_object_and_another_threshold_
         return found
 
     first, again, other = uids("first", "0.5"), uids("again", "0.5"), uids("other", "0.3")
-    assert first == again and len(first) == 3  # two SEG and one SR
+    assert first == again and len(first) == 4  # two SEG, the TID 1500 SR and the CAD SR
     assert not {sop for _, _, sop in first} & {sop for _, _, sop in other}

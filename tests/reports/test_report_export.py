@@ -48,7 +48,9 @@ def test_each_study_and_image_gets_its_own_files(analysed, tmp_path):
     assert outcome.failures == []
     srs = sorted(p.name for p in (tmp_path / "sr").iterdir())
     segs = sorted(p.name for p in (tmp_path / "seg").iterdir())
-    assert len(srs) == 2 and len(set(srs)) == 2 and all(name.startswith("STUDY-") for name in srs)
+    # Per study, the TID 1500 SR and the Mammography CAD SR.
+    assert len(srs) == 4 and len(set(srs)) == 4 and all(name.startswith("STUDY-") for name in srs)
+    assert len([name for name in srs if name.endswith("_cad_sr.dcm")]) == 2
     assert len(segs) == 4 and len(set(segs)) == 4
     assert sorted(p.name for p in outcome.written) == sorted(srs + segs)
 
@@ -59,20 +61,23 @@ def test_the_replacement_rules(analysed, tmp_path):
     other = [t for t in triples if t[0].parent.parent.name == "site1"]
     targets = ExportTargets(sr_dir=tmp_path)
     assert export_results(first, 0.5, targets).failures == []
-    (written,) = list(tmp_path.iterdir())
+    written = sorted(tmp_path.iterdir())
+    assert len(written) == 2  # the study's TID 1500 SR and CAD SR
     again = export_results(first, 0.5, targets)  # NEVER: an existing file is refused
-    assert len(again.failures) == 1 and "exists already" in again.failures[0]
+    assert len(again.failures) == 2 and all("exists already" in failure for failure in again.failures)
     same = export_results(first, 0.5, ExportTargets(sr_dir=tmp_path, replace=SAME_STUDY))
-    assert same.failures == [] and same.written == [written]
-    # Another study's report under the very name: SAME_STUDY refuses it, ANY (the reader chose
-    # this file in a dialog) replaces it.
-    other_name = export_results(other, 0.5, ExportTargets(sr_dir=tmp_path / "o")).written[0]
-    written.unlink()
-    other_name.rename(written)
+    assert same.failures == [] and sorted(same.written) == written
+    # Another study's reports under the very names: SAME_STUDY refuses them, ANY (the reader
+    # chose this file in a dialog) replaces them.
+    others = sorted(export_results(other, 0.5, ExportTargets(sr_dir=tmp_path / "o")).written)
+    for mine, theirs in zip(written, others, strict=True):  # "<label>_cad_sr.dcm", "<label>_sr.dcm"
+        mine.unlink()
+        theirs.rename(mine)
     refused = export_results(first, 0.5, ExportTargets(sr_dir=tmp_path, replace=SAME_STUDY))
-    assert len(refused.failures) == 1 and "of another study" in refused.failures[0] and not refused.written
+    assert len(refused.failures) == 2 and not refused.written
+    assert all("of another study" in failure for failure in refused.failures)
     chosen = export_results(first, 0.5, ExportTargets(sr_dir=tmp_path, replace=ANY))
-    assert chosen.failures == [] and chosen.written == [written]
+    assert chosen.failures == [] and sorted(chosen.written) == written
     assert NEVER == ExportTargets().replace
 
 

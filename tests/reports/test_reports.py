@@ -70,12 +70,13 @@ def test_hds_predict_writes_pdf_seg_and_sr_and_leaves_the_input_alone(phantom_mo
     )
     assert code == 0, capsys.readouterr().err
     pages = pdf_text(tmp_path / "report.pdf")
-    assert len(pages) == 5  # overview + one page per view
+    assert len(pages) == 6  # the report, the hanging, one page per view
     first = pages[0]
     sha = Predictor(weights, device="cpu").weights_sha256
     assert "Doe" in first and "MRN777" in first and sha in first and f"{THRESHOLD:.3f}" in first
     assert "not for diagnosis" in first and "Exam score" in first and "1.2.826.0.1.3680043.8.498.77" in first
-    assert len(list((tmp_path / "seg").glob("*.dcm"))) == 4 and len(list((tmp_path / "sr").glob("*.dcm"))) == 1
+    assert len(list((tmp_path / "seg").glob("*.dcm"))) == 4
+    assert len(list((tmp_path / "sr").glob("*.dcm"))) == 3  # TID 1500 SR, CAD SR, the PDF as DICOM
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
     assert after == before
 
@@ -111,7 +112,7 @@ def test_anonymized_pdf_has_no_phi(phantom_model, study, tmp_path):
     assert (round(width), round(height)) == (612, 792)  # Letter in points
 
 
-def test_page_one_shows_the_contour_where_the_lesion_is(phantom_model, study, tmp_path):
+def test_the_hanging_page_shows_the_contour_where_the_lesion_is(phantom_model, study, tmp_path):
     predictor = Predictor(phantom_model, device="cpu")
     analysed = [(read_image(p), None) for p in sorted(study.glob("*.dcm"))]
     analysed = [(image, predictor.predict(image)) for image, _ in analysed]
@@ -121,7 +122,7 @@ def test_page_one_shows_the_contour_where_the_lesion_is(phantom_model, study, tm
 
     def amber_pixels(path):
         document = pdfium.PdfDocument(str(path))
-        pixels = np.asarray(document[0].render(scale=2).to_pil().convert("RGB")).astype(int)
+        pixels = np.asarray(document[1].render(scale=2).to_pil().convert("RGB")).astype(int)
         document.close()
         target = np.array([CONTOUR_PRINT.red(), CONTOUR_PRINT.green(), CONTOUR_PRINT.blue()])
         return int((np.abs(pixels - target).sum(axis=2) < 60).sum())
@@ -156,7 +157,7 @@ def test_labels_sit_outside_the_images_and_never_cover_a_contour(phantom_model, 
     out = write_pdf(build_report([(image, prediction)], 0.5), tmp_path / "r.pdf")
     document = pdfium.PdfDocument(str(out))
     try:
-        for index in range(len(document)):
+        for index in range(1, len(document)):  # the pages with images: the hanging, then each view
             page = document[index]
             scale = 3
             pixels_rgb = np.asarray(page.render(scale=scale).to_pil().convert("RGB")).astype(int)
@@ -201,7 +202,7 @@ def test_a_report_without_lesions_renders_without_warnings(phantom_model, study,
         timeout=120,
     )
     assert run.returncode == 0 and run.stderr == "", run.stderr
-    assert len(list(tmp_path.glob("page*.png"))) == 1 + len(analysed)
+    assert len(list(tmp_path.glob("page*.png"))) == 2 + len(analysed)
 
 
 def test_two_patients_under_one_study_uid_never_share_a_report(phantom_model, tmp_path, capsys):
@@ -238,9 +239,10 @@ def test_two_patients_under_one_study_uid_never_share_a_report(phantom_model, tm
     assert sum("DEMO-P126" in t for t in texts) == 1 and sum("OTHER-999" in t for t in texts) == 1
     assert all(("DEMO-P126" in t) != ("OTHER-999" in t) for t in texts)  # never both in one
     assert all("disagree on the patient" in t for t in texts)
-    srs = [pydicom.dcmread(p) for p in sorted((tmp_path / "sr").glob("*.dcm"))]
-    assert len(srs) == 2
-    assert sorted(str(sr.PatientID) for sr in srs) == ["DEMO-P126", "OTHER-999"]
+    objects = [pydicom.dcmread(p) for p in sorted((tmp_path / "sr").glob("*.dcm"))]
+    assert len(objects) == 6  # per patient: the TID 1500 SR, the CAD SR and the PDF as DICOM
+    assert sorted(str(o.PatientID) for o in objects) == ["DEMO-P126"] * 3 + ["OTHER-999"] * 3
+    srs = [o for o in objects if o.Modality == "SR"]
     for sr in srs:
         referenced = {
             str(i.ReferencedSOPInstanceUID)

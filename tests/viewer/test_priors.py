@@ -78,6 +78,13 @@ def test_her_latest_study_opens_beside_the_one_before_at_one_size_and_linked(
     assert said.args[0].startswith("Report written"), said.args
     text = pdf_text(tmp_path / "report.pdf")
     assert "Compared with the prior study of 2024-03-20." in text and "new since 2024-03-20" in text
+    # Her findings go on the current study: a click on the prior's view marks nothing.
+    from test_reading_panel import click_on_image
+
+    prior_cc = next(v for v in views if v.key == keys[("prior", "R CC")])
+    window.mark_finding()
+    click_on_image(qtbot, prior_cc, 60.0, 60.0)
+    assert window.reading.findings == [] and "is of the prior study" in window.statusBar().currentMessage()
     # Space steps the screening read on: each view against the prior, then the current alone.
     stages = []
     for _ in range(4):

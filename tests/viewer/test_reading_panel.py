@@ -3,6 +3,7 @@ assessments, an AI mark accepted and one dismissed, her own finding placed with 
 linked on its other view, the reading kept and restored, another window read-only, signed
 off, amended; F1 lists every key."""
 
+import pydicom
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from synthetic import phantom, write_dicom
@@ -127,6 +128,23 @@ def test_a_study_read_start_to_finish_with_the_keyboard(qtbot, phantom_model, st
     assert window.reading.signed and window.reading.reader == "Dr A. Reader"
     key("N")
     assert not cc.marking and "read-only" in window.statusBar().currentMessage()
+    # The signed reading is the report's first part, in the atlas's order, and leaves as DICOM.
+    from pdf_text import pdf_text
+
+    with qtbot.waitSignal(window.export_finished, timeout=120000) as said:
+        window.export_report_to(str(tmp_path / "read.pdf"))
+    assert said.args[0].startswith("Report written"), said.args
+    text = " ".join(pdf_text(tmp_path / "read.pdf").split())
+    order = ["Indication", "Breast composition", "Findings", "Comparison", "Impression and assessment", "Management"]
+    places = [text.index(title) for title in order]
+    assert places == sorted(places) and places[-1] < text.index("AI analysis")
+    assert "Read and signed by Dr A. Reader" in text and "c. The breasts are heterogeneously dense" in text
+    assert "calcifications, right breast" in text and "[AI mark accepted]" in text
+    with qtbot.waitSignal(window.export_finished, timeout=120000) as said:
+        window.export_dicom_to(str(tmp_path / "dicom"))
+    assert "Wrote" in said.args[0] and "Not written" not in said.args[0], said.args
+    (report,) = (tmp_path / "dicom").glob("*_reading_v1_sr.dcm")
+    assert pydicom.dcmread(report).VerificationFlag == "VERIFIED"
     key("A", ctrl_shift)
     assert (window.reading.version, window.reading.amends, window.reading.signed) == (2, 1, False)
     window.close()

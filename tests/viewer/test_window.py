@@ -310,7 +310,8 @@ def test_export_report_and_dicom_from_the_viewer(qtbot, window, tmp_path):
         window.export_report_to(str(out))
     assert "Report written" in blocker.args[0] and out.stat().st_size > 10000
     document = pdfium.PdfDocument(str(out))
-    assert len(document) == 3 and "Demo MIAS 014" in document[0].get_textpage().get_text_range()
+    # The report, the hanging, a page per view.
+    assert len(document) == 4 and "Demo MIAS 014" in document[0].get_textpage().get_text_range()
     document.close()
     qtbot.keyClick(window, "P")  # hide PHI: the report is de-identified too
     anonymous = tmp_path / "anon.pdf"
@@ -324,7 +325,8 @@ def test_export_report_and_dicom_from_the_viewer(qtbot, window, tmp_path):
     assert "exists" in blocker.args[0]  # never overwrites without asking
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
         window.export_dicom_to(str(tmp_path / "dicom"))
-    assert "Wrote 3 DICOM file(s)" in blocker.args[0]
+    # A SEG per view; the TID 1500 SR, the CAD SR and the PDF as DICOM (no reading: no reader's SR).
+    assert "Wrote 5 DICOM file(s)" in blocker.args[0]
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as blocker:
         window.export_report_to(str(resources.demo_study() / "x.pdf"))
     assert "inside the opened folder" in blocker.args[0] and not (resources.demo_study() / "x.pdf").exists()
