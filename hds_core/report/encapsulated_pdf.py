@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..safe_write import atomic_write
-from .dicom_objects import MANUFACTURER, DicomExportError, _check_target, derived_uid
+from .dicom_objects import MANUFACTURER, DicomExportError, _check_target, _source, derived_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 _PATIENT_AND_STUDY = (
@@ -34,21 +34,25 @@ def write_encapsulated_pdf(pdf: Path, film: Path, out: Path, *, made_of: tuple =
     its UIDs; without it, the document's own bytes."""
     import hashlib
 
-    from pydicom import dcmread
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
 
     _check_target(Path(out), force, [Path(film)])
+    # The film's header through the reader's own parser: damaged elements are left out, and
+    # the identifiers an object made from it needs are checked (a message naming the fault).
+    source = _source(Path(film), Path(out))
     try:
-        source = dcmread(film, stop_before_pixels=True)
         document = Path(pdf).read_bytes()
-    except Exception as exc:  # noqa: BLE001 - any unreadable input: named, with the fault
-        raise DicomExportError(f"{out}: Encapsulated PDF not written: {exc}") from None
+    except OSError as exc:
+        raise DicomExportError(f"{out}: Encapsulated PDF not written: {exc.strerror or exc}") from None
     now = datetime.datetime.now()
     ds = Dataset()
-    ds.SpecificCharacterSet = source.get("SpecificCharacterSet", "ISO_IR 192")
+    ds.SpecificCharacterSet = "ISO_IR 192"  # the values are pydicom's decoded text: written as UTF-8
     for keyword in _PATIENT_AND_STUDY:
-        setattr(ds, keyword, source.get(keyword, ""))
+        try:
+            setattr(ds, keyword, source.get(keyword, ""))
+        except Exception:  # noqa: BLE001 - a value that does not convert is left empty (Type 2)
+            setattr(ds, keyword, "")
     ds.SOPClassUID = ENCAPSULATED_PDF_STORAGE
     made_of = (str(source.get("StudyInstanceUID", "")), *(made_of or (hashlib.sha256(document).hexdigest(),)))
     ds.SOPInstanceUID = derived_uid("report pdf", *made_of)

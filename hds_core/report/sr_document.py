@@ -79,7 +79,10 @@ def document(
     ds = Dataset()
     for keyword in _PATIENT_AND_STUDY:
         if keyword in first:
-            setattr(ds, keyword, first.get(keyword))
+            try:
+                setattr(ds, keyword, first.get(keyword))
+            except Exception:  # noqa: BLE001 - a damaged value is left empty (Type 2), never a crash
+                setattr(ds, keyword, "")
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_uid
     ds.Modality = "SR"

@@ -136,23 +136,25 @@ class Exports:
             return
         from .report_pdf import write_report as write_pdf_report
 
-        # The report goes too, as an Encapsulated PDF: it prints the films at full resolution.
-        if self.after_detail(
-            [item.key for item in request.items], lambda: self.dicom_to(request, folder, replace=replace)
-        ):
-            self.status(f"Waiting for full resolution to write the DICOM objects to {target}…")
-            return
+        # SEG and SRs need no full resolution (a progressive film exports at once); the report
+        # goes too, as an Encapsulated PDF, where the films it prints are at full resolution.
+        full = all(item.at_full_resolution for item in request.items)
         self.settings.setValue("export_folder", str(target))
         targets = ExportTargets(
             seg_dir=target,
             sr_dir=target,
             replace=replace,
-            pdf_in_dicom=True,
+            pdf_in_dicom=full,
             page_size=str(self.settings.value("page_size", "A4")),
             anonymize=request.anonymize,
         )
+        left_out = "" if full else " (not the report: the films are not at full resolution yet; Send results sends it)"
         self._submit(
-            request, analysed, targets, write_pdf_report, lambda out: f"Wrote {len(out)} DICOM file(s) to {target}"
+            request,
+            analysed,
+            targets,
+            write_pdf_report if full else None,
+            lambda out: f"Wrote {len(out)} DICOM file(s) to {target}{left_out}",
         )
 
     def _submit(self, request: ExportRequest, analysed: list, targets: ExportTargets, pdf_writer, done) -> None:

@@ -165,13 +165,15 @@ def test_a_rerun_that_adds_reports_succeeds_and_several_studies_name_their_repor
     folders = ["DEMO-014", "DEMO-017", "DEMO-091", "DEMO-P126"]
     assert sorted(p.name.rsplit("-", 1)[0] for p in tmp_path.glob("r-*.pdf")) == [f"r-{f}" for f in folders]
     assert re.search(r"study DEMO-014-[0-9a-f]{10}: 2 image\(s\): L_MLO.dcm, R_MLO.dcm", err)
-    assert sorted(p.name.rsplit("-", 1)[0] for p in sr.iterdir()) == folders
+    # Per study: the TID 1500 SR, the CAD SR and the PDF as DICOM.
+    assert sorted(p.name.rsplit("-", 1)[0] for p in sr.iterdir()) == sorted(folders * 3)
     assert len(list(seg.iterdir())) == 8
     before = {p: p.stat().st_mtime_ns for p in [*tmp_path.glob("r-*.pdf"), *seg.iterdir(), *sr.iterdir()]}
     # Reports exist now: not overwritten without --force (each named), overwritten with it.
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports]) == 1
     err = capsys.readouterr().err
-    assert err.count("exists already") == 4 + 8 + 4 and "16 failure(s)" in err
+    # The PDFs refused, their DICOM copies are not attempted: 4 PDFs, 8 SEGs, 4 TID 1500 and 4 CAD SRs.
+    assert err.count("exists already") == 4 + 8 + 4 * 2 and "20 failure(s)" in err
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert predict_main([str(demo), "--out", str(out), "--weights", weights, *reports, "--force"]) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in before.items())

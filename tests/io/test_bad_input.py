@@ -135,12 +135,13 @@ def test_viewer_lists_each_broken_file_and_shows_the_good_ones(qtbot, corpus, ph
     readable = [image for image in window.study.images.values() if image.error is None]
     assert len(readable) == 3 and all(image.prediction is not None for image in readable)
     assert any(key.endswith(NON_UTF8_NAME) for key in window.study.images)
-    # Exports from the viewer read the inputs again; they stay untouched too.
+    # Exports from the viewer read the inputs again; they stay untouched too. (DICOM: three SEGs,
+    # the TID 1500 SR, the CAD SR and the report as an Encapsulated PDF.)
     with qtbot.waitSignal(window.export_finished, timeout=60000) as report:
         window.export_report_to(str(tmp_path / "report.pdf"))
     with qtbot.waitSignal(window.export_finished, timeout=60000) as dicom:
         window.export_dicom_to(str(tmp_path / "dicom"))
-    assert report.args[0].startswith("Report written") and dicom.args[0].startswith("Wrote 4 DICOM file(s)"), (
+    assert report.args[0].startswith("Report written") and dicom.args[0].startswith("Wrote 6 DICOM file(s)"), (
         report.args,
         dicom.args,
     )

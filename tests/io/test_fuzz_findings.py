@@ -115,7 +115,8 @@ def test_reports_of_three_studies_are_three_files_and_force_never_replaces_anoth
         "cpu",
     ]
     assert headless.main(args) == 0
-    assert len(list((out / "sr").glob("*_sr.dcm"))) == 3 and len(list((out / "seg").glob("*.dcm"))) == 3
+    # Per study the TID 1500 SR and the CAD SR.
+    assert len(list((out / "sr").glob("*_sr.dcm"))) == 6 and len(list((out / "seg").glob("*.dcm"))) == 3
     assert headless.main([*args, "--force"]) == 0  # the same studies' reports: replaced
     # Another study whose report would take one of these names: refused, even with --force.
     sr = sorted((out / "sr").glob("*_sr.dcm"))[0]

@@ -67,9 +67,10 @@ def test_a_study_found_and_retrieved_from_the_pacs_opens_analysed_and_its_result
     assert "from the local cache" in panel.message.text() and panel.retrieve_button.isEnabled()
     with qtbot.waitSignal(window.export_finished, timeout=SETTLE_MS) as said:
         window.exports.send(window.export_request(), load_book(window.pacs.book_path).nodes[0], NodeBook().local)
-    assert said.args[0].startswith("Sent 3 result object(s)"), said.args
+    # Two SEGs, the TID 1500 SR, the CAD SR and the report as an Encapsulated PDF.
+    assert said.args[0].startswith("Sent 5 result object(s)"), said.args
     series = _series_of(orthanc, uid)
-    assert len(series["SEG"]) == 2 and len(series["SR"]) == 1
+    assert len(series["SEG"]) == 2 and len(series["SR"]) == 2 and len(series["DOC"]) == 1
 
 
 def test_a_node_that_does_not_answer_is_said_in_the_panel(qtbot, tmp_path):

@@ -170,8 +170,8 @@ def test_hds_predict_reports_unwritable_outputs_and_keeps_the_results(phantom_mo
     err = capsys.readouterr().err
     assert (
         code == 1
-        and err.count(f"{READ_ONLY}/") == 2
-        and err.count("Permission denied") == 2
+        and err.count(f"{READ_ONLY}/") == 3  # the PDF, the TID 1500 SR, the CAD SR
+        and err.count("Permission denied") == 3
         and "wrote 4 result(s)" in err
     )
     assert len(listing(out)) == 4 and json.loads((out / "study_R_CC.json").read_text())["laterality"] == "R"

@@ -195,7 +195,9 @@ def test_seg_and_sr_need_no_full_resolution(qtbot, tmp_path, j2k_study):
     out.mkdir()
     with qtbot.waitSignal(window.export_finished, timeout=120000) as finished:
         window.export_dicom_to(str(out))
-    assert finished.args[0].startswith("Wrote 5 DICOM file(s)"), finished.args
+    # Four SEGs, the TID 1500 SR and the CAD SR; the report PDF waits for full resolution.
+    assert finished.args[0].startswith("Wrote 6 DICOM file(s)"), finished.args
+    assert "not the report" in finished.args[0]
     assert not any(item.at_full_resolution for item in window.study.images.values())
     for seg in out.glob("*_seg_*.dcm"):
         ds = pydicom.dcmread(seg)
