@@ -1,4 +1,4 @@
-"""``hds-predict`` as installed: the engine's headless command (``hds_core.commands.predict``)
+"""``hds-predict`` and ``hds-batch`` as installed: the engine's headless command (``hds_core.commands.predict``)
 with the viewer's PDF writer, which draws the same pages as the viewer's Export with Qt
 (offscreen; imported only when ``--pdf`` is given). The engine itself knows nothing of the
 viewer: the viewer hands it the writer."""
@@ -19,6 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     from hds_core.commands.predict import main as predict
 
     return predict(argv, pdf_writer=write_pdf_report)
+
+
+def batch_main(argv: list[str] | None = None) -> int:
+    """``hds-batch`` as installed: its workers draw PDFs with the same writer."""
+    from hds_core.batch.cli import main as batch
+
+    return batch(argv, pdf_writer=write_pdf_report)
 
 
 if __name__ == "__main__":

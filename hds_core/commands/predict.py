@@ -13,7 +13,6 @@ Exit status:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tempfile
@@ -23,8 +22,8 @@ from tqdm import tqdm
 
 from ..report.naming import output_names
 from ..safe_write import is_inside
-from ..text import EscapedFormatter, clipped
-from .run_log import native_output_to, say, setup_log
+from ..text import EscapedFormatter
+from .run_log import say, setup_log
 
 DEFAULT_OUT = "hds-results"
 EXIT_OK, EXIT_REFUSED, EXIT_NOTHING, EXIT_FAILED = 0, 1, 2, 3
@@ -170,14 +169,22 @@ def main(argv: list[str] | None = None, *, pdf_writer=None, predictor=None) -> i
 def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predictor=None) -> int:
     from ..infer import DeviceError, NotAMammogramError
     from ..infer.models import DomainModels
-    from ..io import MammoReadError, read_image, read_preview, scan_folder
+    from ..io import MammoReadError, scan_folder
     from ..nn import WeightsError
     from ..report.exam_decile import exam_deciles
     from ..report.export import NEVER, SAME_STUDY, ExportTargets, export_results
-    from ..report.identity import replacement_refused
     from ..report.operating_point import study_domain
-    from ..safe_write import atomic_write_text
     from ..text import printable
+    from .analysis import (
+        UNCHANGED,
+        WRITTEN,
+        DamagedFileError,
+        analyse,
+        log_internal_error,
+        read_for_analysis,
+        result_text,
+        write_result,
+    )
 
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
     inputs = [Path(raw) for raw in args.paths]
@@ -263,51 +270,19 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         f"(threshold {thresholds})"
     )
     for path, _ in tqdm(entries, desc="predicting", disable=not sys.stderr.isatty()):
-        if path in stacks:
-            try:
-                image, prediction = _predict_stack(path, predictor, args, run_log)
-            except MammoReadError as exc:
-                failures.append(str(exc))
-                continue
-            except NotAMammogramError as exc:
-                say(f"hds-predict: {exc}")
-                not_mammograms += 1
-                continue
-            predicted += 1
-            meta = image.metadata
-            done.append(
-                (
-                    path,
-                    image if reporting else None,  # its PDF pages read the slices of its findings
-                    prediction,  # the StackPrediction: scored (and compared with the other breast) as an image is
-                    {
-                        "sop_instance_uid": meta.sop_instance_uid,
-                        "study_instance_uid": meta.study_instance_uid,
-                        "laterality": meta.laterality,
-                        "view": meta.view,
-                    },
-                )
-            )
-            continue
         try:
-            with native_output_to(run_log) as decoder_said:
-                # JPEG 2000 films are read at the network's own level: the same input as from
-                # the full decode, a fraction of the time. A PDF prints the films: in full.
-                image = (
-                    read_image(path)
-                    if args.pdf
-                    else read_preview(path, network=predictor.input, unknown_spacing_mm=args.spacing)
-                )
-            spacing = (args.spacing, args.spacing) if args.spacing and image.metadata.pixel_spacing_mm is None else None
-            if decoder_said:
-                damage = clipped("; ".join(decoder_said), 200)
-                if args.refuse_damaged:
-                    failures.append(f"{path}: decoded with errors, not analysed: {damage}")
-                    continue
-            prediction = predictor.predict(image, spacing_mm=spacing)
-            if decoder_said:
-                prediction.warnings.append(f"decoded with errors: {damage}")
-        except MammoReadError as exc:
+            read = read_for_analysis(
+                path, predictor.input, stack=path in stacks, full=bool(args.pdf), spacing=args.spacing, run_log=run_log
+            )
+            result = analyse(
+                read,
+                predictor,
+                spacing=args.spacing,
+                refuse_damaged=args.refuse_damaged,
+                run_log=run_log,
+                slab_mm=getattr(args, "slab_mm", None),
+            )
+        except (MammoReadError, DamagedFileError) as exc:
             failures.append(str(exc))
             continue
         except NotAMammogramError as exc:
@@ -316,58 +291,32 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             not_mammograms += 1
             continue
         except Exception as exc:  # noqa: BLE001 - a bug on one file must not cost the others their results
-            run_log.exception("internal error on %s", printable(path))
-            failures.append(
-                f"{path}: internal error ({type(exc).__name__}; a bug, please report it"
-                + (f"; traceback in {log_path})" if log_path else ")")
-            )
+            failures.append(log_internal_error(run_log, path, exc, log_path))
             crashed = True
             continue
         predicted += 1
-        meta = image.metadata
-        done.append(
-            (
-                path,
-                image if reporting else None,
-                prediction,
-                {
-                    "sop_instance_uid": meta.sop_instance_uid,
-                    "study_instance_uid": meta.study_instance_uid,
-                    "laterality": meta.laterality,
-                    "view": meta.view,
-                },
-            )
-        )
+        if not reporting:
+            result.image = None  # the images are kept only for the reports (a stack's: its slices are read again)
+        done.append(result)
     # Scores compare the two breasts of a study (bilateral.py): only once every view is in.
-    predictor.compare_breasts([prediction for _, _, prediction, _ in done])
-    for path, image, prediction, identity in done:
+    predictor.compare_breasts([result.prediction for result in done])
+    for result in done:
         if reporting:
-            analysed.append((path, image, prediction))
-        target = out / names[path]
-        threshold = threshold_of(predictor.serving(prediction.domain), prediction.domain)
-        document = {**prediction.to_dict(threshold), **identity}
-        text = json.dumps(document, indent=1) + "\n"
-        if target.exists():
-            if _same_text(target, text):
-                unchanged += 1  # a rerun (say, to add a PDF) leaves identical results alone
-                continue
-            if not args.force:
-                failures.append(f"{target}: exists already with other content (use --force to overwrite)")
-                continue
-            refused = replacement_refused(
-                target, "JSON result", identity["study_instance_uid"] or "", identity["sop_instance_uid"], path
-            )
-            if refused:
-                failures.append(refused)
-                continue
-        try:
-            out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
-            atomic_write_text(target, text)
-        except OSError as exc:  # this result is lost, not the others: go on
-            failures.append(f"{target}: cannot write: {exc.strerror or exc}")
-            unwritten += 1
-            continue
-        written += 1
+            analysed.append((result.path, result.image, result.prediction))
+        domain = result.prediction.domain
+        said = write_result(
+            out / names[result.path],
+            result_text(result, threshold_of(predictor.serving(domain), domain)),
+            result,
+            force=args.force,
+        )
+        if said == UNCHANGED:
+            unchanged += 1
+        elif said == WRITTEN:
+            written += 1
+        else:
+            failures.append(said)
+            unwritten += ": cannot write: " in said
     if reporting and analysed:
         outcome = export_results(
             analysed,
@@ -439,25 +388,6 @@ def _readings(args, failures: list[str]):
     return reading_of
 
 
-def _predict_stack(path: Path, predictor, args, run_log):
-    """A tomosynthesis stack, slab by slab (infer/stack.py): (its middle slice, the result)."""
-    from ..infer.stack import SLAB_MM, predict_stack
-    from ..io.dicom import StackReader
-
-    with native_output_to(run_log):
-        stack = StackReader(path)
-        meta = stack.metadata
-        spacing = (args.spacing, args.spacing) if args.spacing and meta.pixel_spacing_mm is None else None
-        result = predict_stack(
-            lambda image: predictor.predict(image, spacing_mm=spacing),
-            stack,
-            slab_mm=getattr(args, "slab_mm", None) or SLAB_MM,
-            level=predictor.input.level(spacing or meta.spacing_for_network),
-        )
-        middle = stack.slice(meta.frames // 2)
-    return middle, result
-
-
 def _send(written: list[Path], node, local) -> list[str]:
     """The DICOM objects just written (SEG, SRs and, with --send-pdf, the Encapsulated PDF),
     sent to ``node``: failures named, as the others are."""
@@ -473,14 +403,3 @@ def _send(written: list[Path], node, local) -> list[str]:
         return failures + [str(exc)]
     say(f"hds-predict: sent {sent} object(s) to {node}")
     return failures
-
-
-def _same_text(path: Path, text: str) -> bool:
-    try:
-        return path.read_text() == text
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-if __name__ == "__main__":
-    sys.exit(main())
