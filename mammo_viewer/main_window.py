@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from hds_core.report.export import ANY, NEVER, SAME_STUDY
@@ -86,6 +86,8 @@ class MainWindow(Opening, Stacks, Analysis, Priors, ReadingSession, QMainWindow)
         self.browser, self.problems, self.model_input = docks.browser, docks.problems, docks.model_input
         self.problems_dock, self.model_input_dock = docks.problems_dock, docks.model_input_dock
         self.reading_panel, self.reading_dock = docks.reading, docks.reading_dock
+        self.worklist, self.worklist_dock = docks.worklist, docks.worklist_dock
+        self.worklist.open_requested.connect(self.open_work_item)
         self.exports = Exports(self, settings, self.exporter, self._status, self._export_said, self.after_detail)
         self.pacs = Pacs(self, docks.pacs, docks.pacs_dock, node_book)
         menus = build_menus(self)
@@ -196,6 +198,38 @@ class MainWindow(Opening, Stacks, Analysis, Priors, ReadingSession, QMainWindow)
             self.model_input.show_input(
                 self.study.images.get(key) if self.study else None, self.engine.predictor, self.loader.worker
             )
+
+    # ----- the worklist (an hds-batch results table) -------------------------------------------------
+    def open_worklist(self, path: str) -> None:
+        """The studies of an hds-batch results table (the file, or the folder it is in)."""
+        from hds_core.report.reading import ReadingStore, default_readings_folder
+
+        from .reading.worklist import WorklistError, load_worklist, table_of
+
+        try:
+            items = load_worklist(Path(path), ReadingStore(default_readings_folder()))
+        except WorklistError as exc:
+            self._status(str(exc))
+            self._problem(str(exc))
+            return
+        self.worklist.show_items(items, str(table_of(Path(path))))
+        self.worklist_dock.show()
+        self.worklist_dock.raise_()
+        # Wide enough for its columns (the score and the decile are at the right), never most of the window.
+        width = min(self.worklist.table.horizontalHeader().length() + 40, int(self.width() * 0.45))
+        self.resizeDocks([self.worklist_dock], [width], Qt.Orientation.Horizontal)
+        self.worklist.table.setFocus()
+        self._status(f"Worklist: {len(items)} stud(ies), highest AI exam score first")
+
+    def open_work_item(self, item) -> None:
+        """A worklist row's study: its folder opened, that study shown (not the folder's latest)."""
+        if item.folder is None or not item.folder.is_dir():
+            message = f"{item.label}: its files are not at {item.folder} any more"
+            self._status(message)
+            self._problem(message)
+            return
+        self._wanted_study = item.study_uid
+        self.open_path(str(item.folder))
 
     # ----- export (exports.py) ---------------------------------------------------------------------
     def export_request(self):

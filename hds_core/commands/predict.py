@@ -124,6 +124,21 @@ def parser() -> argparse.ArgumentParser:
 SCREENFUL = 30
 
 
+def _say_failures(failures: list[str], run_log: logging.Logger, log_path: Path | None) -> None:
+    """Every failure to the log; the first screenful to the terminal, then how many more."""
+    from ..text import printable
+
+    for number, failure in enumerate(failures):
+        run_log.info("failed: %s", printable(failure))
+        if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
+            say(f"hds-predict: failed: {failure}")
+    if len(failures) > SCREENFUL + 1:
+        say(
+            f"hds-predict: … and {len(failures) - SCREENFUL} more failure(s)"
+            + (f"; the full list is in {log_path}" if log_path else "")
+        )
+
+
 def main(argv: list[str] | None = None, *, pdf_writer=None, predictor=None) -> int:
     """``pdf_writer``: draws ``--pdf`` (``hds_core.report.export.PdfWriter``); the installed
     ``hds-predict`` passes the viewer's (``mammo_viewer.headless``), which draws with Qt.
@@ -209,22 +224,6 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         except NodeError as exc:
             say(f"hds-predict: error: {exc}")
             return EXIT_NOTHING
-    try:
-        predictor = predictor or DomainModels(args.weights, device=args.device, precision=args.precision)
-    except (WeightsError, DeviceError) as exc:
-        say(f"hds-predict: error: {exc}")
-        return EXIT_NOTHING
-
-    def threshold_of(model, domain: str | None) -> float:
-        """--threshold, else the default of the model serving the image (one per domain) for
-        that domain (a model may record its own operating point per domain)."""
-        return args.threshold if args.threshold is not None else model.spec.default_threshold_for(domain)
-
-    def operating_of(predictions):
-        domain = study_domain(predictions)
-        model = predictor.for_predictions(predictions)
-        return threshold_of(model, domain), model.spec.threshold_table, model.spec.cross_validation
-
     entries: list[tuple[Path, str | None]] = []
     stacks: set[Path] = set()  # tomosynthesis stacks: analysed slab by slab (infer/stack.py)
     failures: list[str] = []
@@ -244,6 +243,29 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
         for kind, count in sorted(scan.skipped.items()):
             say(f"hds-predict: {path}: skipped {count} file(s) that are not images ({kind})")
     names = output_names(entries)
+    if not entries:
+        # Said before the weights load (3 s for nothing): there was no image to read.
+        _say_failures(failures, run_log, log_path)
+        say(
+            f"hds-predict: nothing could be predicted: no image to read in {', '.join(printable(p) for p in inputs)}; "
+            "nothing written" + (f" (log: {log_path})" if log_path else "")
+        )
+        return EXIT_NOTHING
+    try:
+        predictor = predictor or DomainModels(args.weights, device=args.device, precision=args.precision)
+    except (WeightsError, DeviceError) as exc:
+        say(f"hds-predict: error: {exc}")
+        return EXIT_NOTHING
+
+    def threshold_of(model, domain: str | None) -> float:
+        """--threshold, else the default of the model serving the image (one per domain) for
+        that domain (a model may record its own operating point per domain)."""
+        return args.threshold if args.threshold is not None else model.spec.default_threshold_for(domain)
+
+    def operating_of(predictions):
+        domain = study_domain(predictions)
+        model = predictor.for_predictions(predictions)
+        return threshold_of(model, domain), model.spec.threshold_table, model.spec.cross_validation
 
     written = unchanged = not_mammograms = predicted = unwritten = 0
     crashed = False
@@ -340,15 +362,7 @@ def _run(args, run_log: logging.Logger, log_path: Path | None, pdf_writer, predi
             failures += _send(outcome.written, *destination)
     if sending:
         sending.cleanup()
-    for number, failure in enumerate(failures):
-        run_log.info("failed: %s", printable(failure))
-        if number < SCREENFUL or len(failures) <= SCREENFUL + 1:
-            say(f"hds-predict: failed: {failure}")
-    if len(failures) > SCREENFUL + 1:
-        say(
-            f"hds-predict: … and {len(failures) - SCREENFUL} more failure(s)"
-            + (f"; the full list is in {log_path}" if log_path else "")
-        )
+    _say_failures(failures, run_log, log_path)
     say(
         f"hds-predict: wrote {written} result(s) to {out}"
         + (f" ({unchanged} unchanged)" if unchanged else "")

@@ -80,6 +80,7 @@ class ScanResult:
     failures: list[errors.MammoReadError] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     outside: list[Path] = field(default_factory=list)  # links leading out of the folder, not followed
+    ignored: int = 0  # hidden files and known companions (README, study.json, CSV): passed over unreported
     # Identities that disagree: never merged silently (a study UID under two patients, one
     # patient ID with two names or birth dates). Each names the files, never the patients.
     conflicts: list[str] = field(default_factory=list)
@@ -240,7 +241,8 @@ def scan_folder(root: str | os.PathLike, *, progress=None, cancelled=None) -> Sc
         # A file named on its own is tried whatever its name (``..dcm`` is a valid file name);
         # in a folder, hidden files and known non-images are passed over.
         if path != root and (path.name.startswith(".") or path.suffix.lower() in _IGNORED_SUFFIXES):
-            result.skipped["other file"] += 1
+            # A README, the study cache's study.json, a CSV: known companions, not noise to report.
+            result.ignored += 1
             continue
         if path.name.upper() == "DICOMDIR":
             result.skipped["DICOMDIR"] += 1

@@ -18,6 +18,7 @@ from ..views.stack_navigation import SLAB_THICKNESSES_MM
 from .model_input import ModelInputPane
 from .reading_panel import ReadingPanel
 from .study_browser import StudyBrowser
+from .worklist_panel import WorklistPanel
 
 THUMBNAIL_HEIGHT = 96
 MAX_RECENT = 8
@@ -34,6 +35,8 @@ class Docks:
     pacs_dock: QDockWidget
     reading: ReadingPanel
     reading_dock: QDockWidget
+    worklist: WorklistPanel
+    worklist_dock: QDockWidget
 
 
 def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
@@ -66,8 +69,22 @@ def build_docks(w, findings, hide_phi: bool, node_book=None) -> Docks:
     pacs = PacsPanel(node_book)
     pacs_dock = dock("PACS", pacs, Qt.DockWidgetArea.LeftDockWidgetArea, False)
     w.tabifyDockWidget(studies_dock, pacs_dock)  # a tab beside the studies: the full height for results
+    worklist = WorklistPanel()
+    worklist.hide_phi = hide_phi
+    worklist_dock = dock("Worklist", worklist, Qt.DockWidgetArea.LeftDockWidgetArea, False)
+    w.tabifyDockWidget(studies_dock, worklist_dock)
     return Docks(
-        browser, problems, problems_dock, model_input, model_input_dock, pacs, pacs_dock, reading, reading_dock
+        browser,
+        problems,
+        problems_dock,
+        model_input,
+        model_input_dock,
+        pacs,
+        pacs_dock,
+        reading,
+        reading_dock,
+        worklist,
+        worklist_dock,
     )
 
 
@@ -90,6 +107,15 @@ def choose_folder(w) -> None:
     folder = QFileDialog.getExistingDirectory(w, "Open folder", str(w.settings.value("last_folder", "")))
     if folder:
         w.open_path(folder)
+
+
+def choose_worklist(w) -> None:
+    """An hds-batch results table (results.parquet, or the folder it is in)."""
+    path, _ = QFileDialog.getOpenFileName(
+        w, "Open worklist", str(w.settings.value("last_folder", "")), "hds-batch results (results.parquet *.parquet)"
+    )
+    if path:
+        w.open_worklist(path)
 
 
 def choose_file(w) -> None:
@@ -146,6 +172,9 @@ def build_menus(w) -> Menus:
     recent_menu = file_menu.addMenu("Open &recent")
     refresh_recent(w.settings, recent_menu, w.open_path)
     file_menu.addSeparator()
+    act(file_menu, "Open &worklist…", lambda: choose_worklist(w), "Ctrl+Shift+W")
+    act(file_menu, "Next study in the worklist", lambda: w.worklist.step(1), "Ctrl+Shift+Down")
+    act(file_menu, "Previous study in the worklist", lambda: w.worklist.step(-1), "Ctrl+Shift+Up")
     act(file_menu, "&Export report (PDF)…", lambda: w.exports.report(w.export_request()), "Ctrl+E")
     act(file_menu, "Export DICOM &SEG, SRs and PDF…", lambda: w.exports.dicom(w.export_request()), "Ctrl+Shift+E")
     act(file_menu, "Send results to &PACS…", w.pacs.send_results, "Ctrl+Shift+S")

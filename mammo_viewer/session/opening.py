@@ -14,6 +14,8 @@ from ..work.decoding import DecodedImage
 class Opening:
     """Mixed into MainWindow: its loader, engine, controller, grid, browser and panels."""
 
+    _wanted_study: str | None = None  # the study the worklist opens its folder for
+
     def open_path(self, path: str) -> None:
         path = str(path)
         self._start_opening(path)
@@ -92,7 +94,13 @@ class Opening:
             message = scan_summary(result)
             self._check_settled(failed=message)
             return
-        # The first woman's most recent study: her earlier ones are its priors.
+        # The study the worklist asked for; else the first woman's most recent study (her
+        # earlier ones are its priors).
+        wanted, self._wanted_study = self._wanted_study, None
+        for patient in result.patients.values():
+            if wanted in patient.studies:
+                self.show_study(patient.patient_id, wanted)
+                return
         patient = next(iter(result.patients.values()))
         latest = max(patient.studies.values(), key=lambda s: s.date if s.date and s.date.isdigit() else "")
         self.show_study(patient.patient_id, latest.study_uid)

@@ -124,6 +124,8 @@ class ReadingSession:
         self.reading_panel.show_reading(
             reading, read_only=self._reading_read_only, note=self._reading_note, dismissed=dismissed
         )
+        if reading is not None:  # the worklist's row says how far the study is read
+            self.worklist.mark_read(reading.study_uid, "" if reading.empty else "signed" if reading.signed else "draft")
         self.grid.redraw_reader_marks()
 
     # ----- changes ---------------------------------------------------------------------------------

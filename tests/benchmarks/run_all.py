@@ -35,6 +35,7 @@ BENCHMARKS = [
     ("bench_decoding.py", [], []),
     ("bench_pacs.py", ["--repeats", "3"], ["--repeats", "1"]),
     ("bench_dbt.py", ["--passes", "2"], ["--passes", "1"]),
+    ("bench_batch.py", ["--studies", "60"], ["--studies", "12"]),
 ]
 
 

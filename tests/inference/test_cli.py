@@ -203,15 +203,17 @@ def test_nothing_to_predict_exits_2_leaves_no_folder_and_summarises_long_failure
 
 
 def test_predict_without_weights_says_so(tmp_path, capsys):
-    assert (
-        predict_main([str(tmp_path), "--out", str(tmp_path / "o"), "--weights", str(tmp_path / "none.safetensors")])
-        == 2
-    )
+    from synthetic import phantom, write_dicom
+
+    (tmp_path / "in").mkdir()
+    write_dicom(tmp_path / "in" / "R_CC.dcm", phantom((128, 96))[0], ImageLaterality="R", ViewPosition="CC")
+    weights = str(tmp_path / "none.safetensors")
+    assert predict_main([str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--weights", weights]) == 2
     assert "not found" in capsys.readouterr().err
 
 
 def test_console_scripts_are_installed():
-    for name in ("hds-train", "hds-eval", "hds-predict", "hds-export"):
+    for name in ("hds-train", "hds-eval", "hds-predict", "hds-export", "hds-batch"):
         result = subprocess.run(
             [
                 sys.executable,
@@ -222,7 +224,7 @@ def test_console_scripts_are_installed():
             capture_output=True,
             text=True,
         )
-        assert ":main" in result.stdout
+        assert re.search(r":\w*main'", result.stdout), (name, result.stdout)
 
 
 def test_predict_defaults_to_a_results_folder_here_but_never_inside_the_input(
@@ -279,3 +281,17 @@ def test_predict_reads_jpeg2000_at_the_networks_level_with_the_full_decodes_resu
         assert result["lesions"], name  # the crisp mass is found
         for key in ("score", "lesions", "image_size", "pixel_spacing_mm", "max_probability"):
             assert result[key] == expected[key], (name, key)
+
+
+def test_an_empty_folder_is_said_before_any_weights_load(tmp_path, capsys):
+    """Nothing to read: said at once (no model loaded: these weights do not even exist), and a
+    README or a study.json beside nothing is not reported as skipped."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("a dataset's notes")
+    (empty / "study.json").write_text("{}")
+    out = tmp_path / "out"
+    assert predict_main([str(empty), "--out", str(out), "--weights", str(tmp_path / "none.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing could be predicted: no image to read in" in err and "skipped" not in err
+    assert "none.safetensors" not in err and not out.exists()
