@@ -47,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--anonymize", action="store_true", help="leave name, ID, birth date and accession out of the PDF")
     p.add_argument("--seg-dir", help="folder for DICOM Segmentations (one per image)")
     p.add_argument("--sr-dir", help="folder for the structured reports (TID 1500, CAD SR) and, with --pdf, the PDF")
+    p.add_argument(
+        "--readings",
+        metavar="FOLDER",
+        help="where the viewer keeps the radiologists' readings (default: its data folder); a study read there "
+        "gets her reading in its PDF and her report as an SR",
+    )
     return p
 
 
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None, *, pdf_writer=None) -> int:
             "pdf_writer": pdf_writer,
             "inputs": [str(p) for p in inputs],
             "pacs": args.pacs,
+            "readings": args.readings,
             "network": network_of(args.weights),
         }
         failed_files = [0]

@@ -213,6 +213,18 @@ class StudyAnalyser:
             model = self.models.for_predictions(predictions)
             return self.threshold_of(domain), model.spec.threshold_table, model.spec.cross_validation
 
+        from ..report.reading import ReadingError, ReadingStore, default_readings_folder
+
+        store = ReadingStore(Path(options["readings"]) if options.get("readings") else default_readings_folder())
+
+        def reading_of(study_uid: str):
+            """Her reading, where the study was read in the viewer (as hds-predict prints it)."""
+            try:
+                found = store.latest(study_uid)
+            except ReadingError:
+                return None
+            return None if found is None or found[0].empty else found
+
         outcome = export_results(
             [(result.path, result.image, result.prediction) for result, _ in done],
             self.threshold_of(None),
@@ -224,6 +236,7 @@ class StudyAnalyser:
             deciles_of=lambda predictions: exam_deciles(
                 self.models.for_predictions(predictions).weights_path, study_domain(predictions)
             ),
+            reading_of=reading_of,
         )
         return outcome.failures
 

@@ -417,3 +417,7 @@ def _send(written: list[Path], node, local) -> list[str]:
         return failures + [str(exc)]
     say(f"hds-predict: sent {sent} object(s) to {node}")
     return failures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

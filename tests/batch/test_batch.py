@@ -175,3 +175,26 @@ def test_dry_run_and_limit(archive, phantom_model, tmp_path):
     assert code == 0 and err.count("would analyse") == STUDIES + 1 and not (out / "results.parquet").exists()
     code, err = _finish(_batch(archive, out, phantom_model, "--limit", "3"))
     assert "3 to analyse" in err and _records(out) == 3
+
+
+def test_a_csv_manifest_and_the_studies_reports(archive, phantom_model, tmp_path):
+    """A CSV of paths (relative to it) as the manifest, and per study the SRs hds-predict writes:
+    grouped by study, dciodvfy-clean."""
+    import shutil
+
+    import pydicom
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path\n" + "".join(f"{archive}/study{n:02d}\n" for n in (10, 11, 12)))
+    out, sr = tmp_path / "out", tmp_path / "sr"
+    code, err = _finish(_batch(manifest, out, phantom_model, "--sr-dir", str(sr)))
+    assert code == 0, err
+    assert len(read_table(out / "results.parquet")) == 3
+    reports = sorted(sr.glob("*.dcm"))
+    assert len(reports) == 6  # per study, the TID 1500 SR and the CAD SR
+    studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in reports}
+    assert len(studies) == 3
+    if shutil.which("dciodvfy"):
+        for path in reports:
+            checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+            assert not [line for line in checked.stderr.splitlines() if line.startswith("Error")], path

@@ -268,3 +268,25 @@ def test_the_cad_sr_readers_report_and_pdf_make_the_round_trip_and_a_resend_is_o
     requests.delete(f"{orthanc.url}/instances/{by_sop[pydicom.dcmread(cad).SOPInstanceUID]}", timeout=30)
     instance = orthanc.upload(cad)["ID"]
     assert requests.get(f"{orthanc.url}/instances/{instance}/file", timeout=30).content == cad.read_bytes()
+
+
+def test_hds_batch_analyses_the_studies_a_pacs_query_finds(orthanc, tmp_path, phantom_model):
+    """``hds-batch --pacs NODE``: the query's studies, each retrieved (C-GET) by the worker that
+    analyses it into the run's own cache, analysed and in the table."""
+    import os
+
+    pytest.importorskip("ray", reason='Ray is not installed: pip install -e ".[scale]"')
+    from hds_core.batch.records import OK, read_table
+
+    uid = _with_demo(orthanc)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "hds_core.batch.cli", "--pacs", _address(orthanc), "--out", str(out)]
+    command += ["--weights", str(phantom_model), "--device", "cpu", "--workers", "2"]
+    env = {**os.environ, "HDS_NODES": str(tmp_path / "nodes.json"), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = read_table(out / "results.parquet")
+    assert len(rows) == 2 and all(row["status"] == OK for row in rows), rows
+    assert {row["study_uid"] for row in rows} == {uid}
+    assert len(list(out.glob("*.json"))) == 2
+    assert "1/1 studies" in run.stderr
