@@ -39,6 +39,7 @@ COLUMNS = {
     "status": "string",
     "reason": "string",
     "result": "string",
+    "new_since": "string",  # the date of the woman's prior study in the run, where a finding is new since it
 }
 
 
@@ -90,11 +91,40 @@ def all_rows(out: Path) -> list[dict]:
     return sorted(rows, key=lambda row: (row.get("study_label") or "", row.get("path") or ""))
 
 
+def mark_new_since(rows: list[dict]) -> None:
+    """Each image with a finding that has no finding near its place on the same view of the
+    woman's prior study in the run (her latest earlier one, as the viewer hangs it) gets that
+    study's date in ``new_since`` (hds_core.findings.comparison's rule)."""
+    from ..findings.comparison import new_positions
+
+    women: dict[str, dict[str, list[dict]]] = {}
+    for row in rows:
+        if row.get("status") == OK and row.get("patient_key") and row.get("study_date"):
+            women.setdefault(row["patient_key"], {}).setdefault(row["study_label"], []).append(row)
+    for studies in women.values():
+        by_date = sorted(studies.values(), key=lambda members: members[0]["study_date"])
+        for before, current in zip(by_date, by_date[1:]):
+            if before[0]["study_date"] == current[0]["study_date"]:
+                continue  # one day's two studies: neither is the other's prior
+            for row in current:
+                prior = next(
+                    (
+                        p
+                        for p in before
+                        if (p.get("laterality"), p.get("family")) == (row.get("laterality"), row.get("family"))
+                    ),
+                    None,
+                )
+                if prior is not None and row.get("family") and any(new_positions(row["places"], prior["places"])):
+                    row["new_since"] = prior["study_date"]
+
+
 def write_table(out: Path, rows: list[dict]) -> Path:
-    """``rows`` as ``OUT/results.parquet``, atomically."""
+    """``rows`` as ``OUT/results.parquet``, atomically (with what is new since each woman's prior)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    mark_new_since(rows)
     types = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
     schema = pa.schema([(name, types[kind]) for name, kind in COLUMNS.items()])
     table = pa.Table.from_pylist([{name: row.get(name) for name in COLUMNS} for row in rows], schema=schema)

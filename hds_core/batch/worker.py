@@ -241,6 +241,21 @@ class StudyAnalyser:
         return outcome.failures
 
 
+def _places(meta, prediction, threshold: float) -> dict:
+    """What comparing with the woman's prior needs, kept in the record (not in the table): who
+    she is, the view's family and each finding's place in the breast's own frame."""
+    from ..findings.comparison import breast_position, stored_upside_down, view_family
+    from ..report.identity import patient_fingerprint
+
+    family = view_family(meta.view)
+    flipped = stored_upside_down(meta.laterality, family, meta.patient_orientation)
+    places = [
+        list(breast_position(prediction.geometry, *lesion.centroid_xy, flip_vertical=flipped))
+        for lesion in prediction.lesions(threshold)
+    ]
+    return {"patient_key": patient_fingerprint(meta), "family": family, "places": places}
+
+
 def _row(study: StudyRow, path: str, *, status: str, reason=None, image=None, prediction=None, **more) -> dict:
     """One image's row of the results table (``records.COLUMNS``)."""
     meta = image.metadata if image is not None else None
@@ -259,6 +274,7 @@ def _row(study: StudyRow, path: str, *, status: str, reason=None, image=None, pr
     }
     if prediction is not None:
         threshold = more["threshold"]
+        row.update(_places(meta, prediction, threshold))
         row.update(
             domain=prediction.domain,
             model=prediction.model_name,

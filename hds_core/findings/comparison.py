@@ -16,6 +16,41 @@ from .prediction import Prediction
 # a fifth of the depth, about 2 cm in a 10 cm breast, is what positioning moves a mass
 # between two screening rounds.
 MATCH_RADIUS = 0.2
+CC_FAMILY = frozenset({"CC", "XCCL", "XCCM", "FB", "CV"})
+MLO_FAMILY = frozenset({"MLO", "ML", "LM", "LMO", "SIO", "ISO"})
+
+
+def view_family(view: str | None) -> str | None:
+    """ "CC" or "MLO" for a view of either family; None for any other."""
+    if not view:
+        return None
+    view = view.upper()
+    if view in CC_FAMILY:
+        return "CC"
+    if view in MLO_FAMILY:
+        return "MLO"
+    return None
+
+
+def stored_upside_down(side: str | None, family: str | None, patient_orientation) -> bool:
+    """Whether an image is stored upside down against the hanging's convention, from its Patient
+    Orientation's column direction: an MLO (or an unknown view running head-foot) whose
+    columns run toward the head; a CC whose columns run toward its own lateral side. The
+    viewer's hanging flips it; comparing two studies turns its offsets round."""
+    col_dir = ((patient_orientation or ("", ""))[1] or "").upper() if patient_orientation else ""
+    if not col_dir:
+        return False
+    if family == "MLO" or (family is None and ("F" in col_dir or "H" in col_dir)):
+        return "H" in col_dir and "F" not in col_dir
+    if family == "CC" and side:
+        return side in col_dir and ("L" if side == "R" else "R") not in col_dir
+    return False
+
+
+def new_positions(current: list, prior: list, radius: float = MATCH_RADIUS) -> list[bool]:
+    """For each current finding's (depth, offset), whether no prior finding lies within
+    ``radius`` breast depths: the rule :func:`new_findings` applies, on places already made."""
+    return [all(math.dist(here, there) > radius for there in prior) for here in current]
 
 
 def _working_point(geometry: Geometry, x: float, y: float) -> tuple[float, float]:
@@ -54,8 +89,6 @@ def new_findings(
         breast_position(prior.geometry, *lesion.centroid_xy, flip_vertical=flips[1])
         for lesion in prior.lesions(threshold)
     ]
-    found = {}
-    for lesion in current.lesions(threshold):
-        here = breast_position(current.geometry, *lesion.centroid_xy, flip_vertical=flips[0])
-        found[lesion.index] = all(math.dist(here, there) > radius for there in before)
-    return found
+    lesions = current.lesions(threshold)
+    here = [breast_position(current.geometry, *lesion.centroid_xy, flip_vertical=flips[0]) for lesion in lesions]
+    return {lesion.index: new for lesion, new in zip(lesions, new_positions(here, before, radius), strict=True)}

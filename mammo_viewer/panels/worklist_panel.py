@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QTableWid
 
 from ..reading.worklist import WorkItem
 
-COLUMNS = ("Patient", "ID", "Date", "Exam score", "Decile", "Images", "Failed", "Read")
+COLUMNS = ("Patient", "ID", "Date", "Exam score", "Decile", "Flags", "Images", "Failed", "Read")
+READ_COLUMN = COLUMNS.index("Read")
 
 
 class _Item(QTableWidgetItem):
@@ -59,6 +60,7 @@ class WorklistPanel(QWidget):
                 _Item(item.date_text or "—", item.study_date),
                 _Item("—" if item.exam_score is None else f"{item.exam_score:.3f}", item.exam_score),
                 _Item("—" if item.decile is None else f"{item.decile}/10", item.decile),
+                _Item(item.flags, item.flags),
                 _Item(str(item.images), item.images),
                 _Item(str(item.failed) if item.failed else "", item.failed),
                 _Item(item.read, item.read),
@@ -96,5 +98,5 @@ class WorklistPanel(QWidget):
             item = self.item_at(row)
             if item is not None and study_uid and item.study_uid == study_uid:
                 item.read = state
-                self.table.item(row, 7).setText(state)
-                self.table.item(row, 7).value = state
+                self.table.item(row, READ_COLUMN).setText(state)
+                self.table.item(row, READ_COLUMN).value = state

@@ -15,21 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-CC_FAMILY = frozenset({"CC", "XCCL", "XCCM", "FB", "CV"})
-MLO_FAMILY = frozenset({"MLO", "ML", "LM", "LMO", "SIO", "ISO"})
+from hds_core.findings.comparison import stored_upside_down, view_family
+
 LAYOUTS = (4, 2, 1)
 GUESSED = "placement guessed: laterality or view missing"
-
-
-def view_family(view: str | None) -> str | None:
-    if not view:
-        return None
-    view = view.upper()
-    if view in CC_FAMILY:
-        return "CC"
-    if view in MLO_FAMILY:
-        return "MLO"
-    return None
 
 
 @dataclass(frozen=True)
@@ -113,13 +102,7 @@ def orientation_flips(info: ViewInfo, screen_side: str | None) -> tuple[bool, bo
         wanted_right = screen_side == "left"  # a right breast on the left half faces the middle with its chest wall
         flip_h = chest_wall_right != wanted_right
 
-    flip_v = False
-    if col_dir:
-        if info.family == "MLO" or (info.family is None and ("F" in col_dir or "H" in col_dir)):
-            flip_v = "H" in col_dir and "F" not in col_dir
-        elif info.family == "CC" and info.side:
-            lateral = info.side  # for a right breast, its lateral side is the patient's right
-            flip_v = lateral in col_dir and ("L" if lateral == "R" else "R") not in col_dir
+    flip_v = stored_upside_down(info.side, info.family, info.patient_orientation)
     return flip_h, flip_v, tuple(notes)
 
 

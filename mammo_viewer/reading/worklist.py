@@ -28,6 +28,15 @@ class WorkItem:
     failed: int
     folder: Path | None  # where its files are: opened as a folder, this study shown
     read: str = ""  # "", "draft" or "signed"
+    new_since: str | None = None  # the prior's date, where a finding is new since the woman's prior in the run
+
+    @property
+    def flags(self) -> str:
+        flags = []
+        if self.new_since:
+            d = self.new_since
+            flags.append("new since " + (f"{d[:4]}-{d[4:6]}-{d[6:]}" if len(d) == 8 and d.isdigit() else d))
+        return ", ".join(flags)
 
     @property
     def date_text(self) -> str:
@@ -66,6 +75,7 @@ def load_worklist(path: Path, readings: ReadingStore | None = None) -> list[Work
         paths = [Path(row["path"]) for row in members if row.get("path")]
         scores = [row["exam_score"] for row in good if row.get("exam_score") is not None]
         deciles = [row["exam_decile"] for row in good if row.get("exam_decile") is not None]
+        new = sorted({row["new_since"] for row in good if row.get("new_since")})
         items.append(
             WorkItem(
                 label,
@@ -78,6 +88,7 @@ def load_worklist(path: Path, readings: ReadingStore | None = None) -> list[Work
                 len(members),
                 len(members) - len(good),
                 Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else None,
+                new_since=new[-1] if new else None,
             )
         )
     if readings is not None:

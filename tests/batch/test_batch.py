@@ -198,3 +198,18 @@ def test_a_csv_manifest_and_the_studies_reports(archive, phantom_model, tmp_path
         for path in reports:
             checked = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
             assert not [line for line in checked.stderr.splitlines() if line.startswith("Error")], path
+
+
+def test_what_is_new_since_the_womans_prior_is_flagged_as_the_viewer_flags_it(phantom_model, tmp_path):
+    """The synthetic woman screened three times (tests/woman.py): the mass she gained in her
+    last study is new since the study before it, on the right CC only, as the viewer says
+    (tests/viewer/test_priors.py); her earlier studies flag nothing."""
+    from woman import DATES, write_woman
+
+    woman = write_woman(tmp_path / "woman")
+    out = tmp_path / "out"
+    code, err = _finish(_batch(woman, out, phantom_model))
+    assert code == 0, err
+    rows = read_table(out / "results.parquet")
+    assert len(rows) == 12
+    assert [(r["laterality"], r["view"], r["new_since"]) for r in rows if r["new_since"]] == [("R", "CC", DATES[1])]

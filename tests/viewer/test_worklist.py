@@ -53,6 +53,7 @@ def results(tmp_path):
                 "score": score,
                 "exam_score": score,
                 "exam_decile": decile,
+                "new_since": "20250111" if patient == "W-2" else None,
             }
         )
     rows.append({"study_label": "third-2", "study_uid": STUDIES[2][1], "path": str(tmp_path / "third" / "x.dcm"),
@@ -77,10 +78,10 @@ def test_the_worklist_lists_sorts_opens_and_steps(qtbot, phantom_model, results,
     window.open_worklist(str(results))  # the folder hds-batch wrote
     panel = window.worklist
     assert window.worklist_dock.isVisible()
-    rows = [[panel.table.item(r, c).text() for c in range(8)] for r in range(panel.table.rowCount())]
+    rows = [[panel.table.item(r, c).text() for c in range(9)] for r in range(panel.table.rowCount())]
     assert [row[1] for row in rows] == ["W-2", "W-1", "W-3"]  # highest exam score first
-    assert rows[0][3:5] == ["0.910", "10/10"] and rows[0][2] == "2026-01-11"
-    assert rows[2][6] == "1" and rows[2][7] == "signed"  # one file failed; read and signed
+    assert rows[0][3:6] == ["0.910", "10/10", "new since 2025-01-11"] and rows[0][2] == "2026-01-11"
+    assert rows[2][7] == "1" and rows[2][8] == "signed"  # one file failed; read and signed
     panel.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # by date
     assert [panel.table.item(r, 1).text() for r in range(3)] == ["W-1", "W-2", "W-3"]
     panel.table.sortItems(3, Qt.SortOrder.DescendingOrder)
@@ -98,7 +99,7 @@ def test_the_worklist_lists_sorts_opens_and_steps(qtbot, phantom_model, results,
     assert window.study.study_uid == STUDIES[0][1]
     # Reading it marks its row as a draft.
     window.set_composition("b")
-    assert panel.table.item(panel.table.currentRow(), 7).text() == "draft"
+    assert panel.table.item(panel.table.currentRow(), 8).text() == "draft"
     assert hashlib.sha256(table.read_bytes()).hexdigest() == before  # never written
 
     # A file that is not a results table is named, and the app goes on.
