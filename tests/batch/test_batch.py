@@ -64,10 +64,15 @@ def archive(tmp_path_factory) -> Path:
     return root
 
 
-def _batch(archive: Path, out: Path, weights: Path, *more: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hds_core.batch.cli", str(archive), "--out", str(out)]
+INSTALLED = "import sys; from mammo_viewer.headless import batch_main; sys.exit(batch_main(sys.argv[1:]))"
+
+
+def _batch(archive: Path, out: Path, weights: Path, *more: str, installed: bool = False) -> subprocess.Popen:
+    """hds-batch in a process of its own (``installed``: as installed, with the viewer's PDF writer)."""
+    program = ["-c", INSTALLED] if installed else ["-m", "hds_core.batch.cli"]
+    command = [sys.executable, *program, str(archive), "--out", str(out)]
     command += ["--weights", str(weights), "--device", "cpu", "--workers", "2", *more]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen"}
     # Its own session: the local Ray it starts can be killed with it.
     return subprocess.Popen(
         command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, start_new_session=True
@@ -178,8 +183,9 @@ def test_dry_run_and_limit(archive, phantom_model, tmp_path):
 
 
 def test_a_csv_manifest_and_the_studies_reports(archive, phantom_model, tmp_path):
-    """A CSV of paths (relative to it) as the manifest, and per study the SRs hds-predict writes:
-    grouped by study, dciodvfy-clean."""
+    """A CSV of paths (relative to it) as the manifest, and per study the reports hds-predict
+    writes, drawn in the workers: a PDF each (named as hds-predict names them), and the SRs and
+    the PDF as DICOM, grouped by study, dciodvfy-clean."""
     import shutil
 
     import pydicom
@@ -187,11 +193,14 @@ def test_a_csv_manifest_and_the_studies_reports(archive, phantom_model, tmp_path
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("path\n" + "".join(f"{archive}/study{n:02d}\n" for n in (10, 11, 12)))
     out, sr = tmp_path / "out", tmp_path / "sr"
-    code, err = _finish(_batch(manifest, out, phantom_model, "--sr-dir", str(sr)))
+    pdf = ["--pdf", str(tmp_path / "report.pdf")]
+    code, err = _finish(_batch(manifest, out, phantom_model, "--sr-dir", str(sr), *pdf, installed=True))
     assert code == 0, err
     assert len(read_table(out / "results.parquet")) == 3
+    pdfs = sorted(tmp_path.glob("report-study1[012]-*.pdf"))
+    assert len(pdfs) == 3 and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
     reports = sorted(sr.glob("*.dcm"))
-    assert len(reports) == 6  # per study, the TID 1500 SR and the CAD SR
+    assert len(reports) == 9  # per study, the TID 1500 SR, the CAD SR and the PDF as DICOM
     studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in reports}
     assert len(studies) == 3
     if shutil.which("dciodvfy"):
