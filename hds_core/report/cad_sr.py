@@ -28,18 +28,14 @@ from pydicom.sr.codedict import codes
 from .. import __version__
 from ..findings import Lesion
 from ..findings.stack import StackPrediction
-from ..text import printable
 from . import sr_tree as t
 from .dicom_objects import (
     MANUFACTURER,
     AnalysedImage,
     DicomExportError,
-    _check_target,
-    _save,
-    _source,
     derived_uid,
 )
-from .sr_document import document
+from .sr_document import document, write_sr
 
 MAMMOGRAPHY_CAD_SR = "1.2.840.10008.5.1.4.1.1.88.50"
 CAD_SR_SERIES_NUMBER = 9503
@@ -99,21 +95,24 @@ def write_cad_sr(
     study was split because its images disagree on the patient (the SR is then PARTIAL)."""
     if not items:
         raise DicomExportError(f"{out}: no analysed images to report")
-    _check_target(out, force, [item.path for item in items])
-    sources = [_source(item.path, out) for item in items]
-    if len({str(s.get("StudyInstanceUID", "")) for s in sources}) != 1:
-        raise DicomExportError(f"{out}: the images belong to several studies; write one CAD SR per study")
-    try:
+
+    def build(sources):
         dataset = _build(items, sources, threshold)
         if note:
             dataset.CompletionFlag = "PARTIAL"
             dataset.CompletionFlagDescription = "Study split: its images disagree on the patient"
-    except DicomExportError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a source header built to break a writer: named, not raised
-        raise DicomExportError(f"{printable(out)}: cannot build the CAD SR: {exc}") from None
-    _save(dataset, out)
-    return out
+        return dataset
+
+    return write_sr(
+        items,
+        out,
+        force=force,
+        kind="CAD SR",
+        wrong_study=lambda studies: (
+            None if len(studies) == 1 else "the images belong to several studies; write one CAD SR per study"
+        ),
+        build=build,
+    )
 
 
 def _library_entry(source) -> object:

@@ -22,12 +22,11 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-from ..text import printable
 from . import sr_tree as t
-from .dicom_objects import MANUFACTURER, AnalysedImage, DicomExportError, _check_target, _save, _source, derived_uid
+from .dicom_objects import MANUFACTURER, AnalysedImage, DicomExportError, derived_uid
 from .reading import Reading
 from .reading_text import finding_text, report_sections
-from .sr_document import document
+from .sr_document import document, write_sr
 
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 READER_SR_SERIES_NUMBER = 9504
@@ -63,18 +62,16 @@ def write_reader_sr(
     amends."""
     if not items:
         raise DicomExportError(f"{out}: no DICOM image of the study to place the reader's report in")
-    _check_target(out, force, [item.path for item in items])
-    sources = [_source(item.path, out) for item in items]
-    if {str(s.get("StudyInstanceUID", "")) for s in sources} != {reading.study_uid}:
-        raise DicomExportError(f"{out}: the reading is of another study than these images")
-    try:
-        dataset = _build(reading, sources, comparison_line, amended)
-    except DicomExportError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a source header built to break a writer: named, not raised
-        raise DicomExportError(f"{printable(out)}: cannot build the reader's report: {exc}") from None
-    _save(dataset, out)
-    return out
+    return write_sr(
+        items,
+        out,
+        force=force,
+        kind="reader's report",
+        wrong_study=lambda studies: (
+            None if studies == {reading.study_uid} else "the reading is of another study than these images"
+        ),
+        build=lambda sources: _build(reading, sources, comparison_line, amended),
+    )
 
 
 def _finding_item(finding, element, sources_by_uid: dict[str, Dataset]) -> Dataset:

@@ -6,15 +6,37 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from .. import __version__
-from .dicom_objects import COPIED_TYPE2
+from ..text import printable
+from .dicom_objects import COPIED_TYPE2, DicomExportError, _check_target, _save, _source
 from .sr_tree import person_name
 
 _PATIENT_AND_STUDY = (*COPIED_TYPE2, "StudyInstanceUID", "IssuerOfPatientID")
+
+
+def write_sr(items, out: Path, *, force: bool, kind: str, wrong_study, build) -> Path:
+    """One SR at ``out`` from the analysed ``items``: the target checked (never over an input
+    or an existing file without ``force``), the sources' headers read, ``wrong_study(study UIDs)``
+    asked why they cannot go in one report (None: they can), ``build(sources)`` made into the
+    dataset (whatever it raises becomes a failure naming ``out`` and ``kind``), saved atomically."""
+    _check_target(out, force, [item.path for item in items])
+    sources = [_source(item.path, out) for item in items]
+    refused = wrong_study({str(s.get("StudyInstanceUID", "")) for s in sources})
+    if refused:
+        raise DicomExportError(f"{out}: {refused}")
+    try:
+        dataset = build(sources)
+    except DicomExportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a source header built to break a writer: named, not raised
+        raise DicomExportError(f"{printable(out)}: cannot build the {kind}: {exc}") from None
+    _save(dataset, out)
+    return out
 
 
 def character_set(ds: Dataset) -> str:

@@ -159,17 +159,7 @@ class Exports:
 
     def _submit(self, request: ExportRequest, analysed: list, targets: ExportTargets, pdf_writer, done) -> None:
         def job(cancelled):
-            return export_results(
-                analysed,
-                request.threshold,
-                targets,
-                threshold_table=request.threshold_table,
-                cross_validation=request.cross_validation,
-                pdf_writer=pdf_writer,
-                comparison=request.comparison,
-                reading_of=request.reading_of,
-                deciles_of=lambda _predictions: request.deciles,
-            )
+            return _export(request, analysed, targets, pdf_writer)
 
         def finished(outcome) -> None:
             if not outcome.failures:
@@ -209,17 +199,7 @@ class Exports:
                     page_size=str(self.settings.value("page_size", "A4")),
                     anonymize=request.anonymize,
                 )
-                outcome = export_results(
-                    analysed,
-                    request.threshold,
-                    targets,
-                    threshold_table=request.threshold_table,
-                    cross_validation=request.cross_validation,
-                    pdf_writer=write_pdf_report,
-                    comparison=request.comparison,
-                    reading_of=request.reading_of,
-                    deciles_of=lambda _predictions: request.deciles,
-                )
+                outcome = _export(request, analysed, targets, write_pdf_report)
                 if outcome.failures:
                     return "Not sent: " + "; ".join(outcome.failures)
                 objects = [path for path in outcome.written if path.suffix == ".dcm"]
@@ -227,3 +207,18 @@ class Exports:
                 return f"Sent {send_files(node, local, objects)} result object(s) ({what}) to {node}"
 
         self.worker.submit(job, self.message, lambda exc: self.message(f"Not sent: {exc}"))
+
+
+def _export(request: ExportRequest, analysed: list, targets: ExportTargets, pdf_writer):
+    """The request's images through the engine's one export (run on the export worker)."""
+    return export_results(
+        analysed,
+        request.threshold,
+        targets,
+        threshold_table=request.threshold_table,
+        cross_validation=request.cross_validation,
+        pdf_writer=pdf_writer,
+        comparison=request.comparison,
+        reading_of=request.reading_of,
+        deciles_of=lambda _predictions: request.deciles,
+    )
